@@ -1,0 +1,27 @@
+// The broadcaster's Prometheus metrics.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createBroadcasterMetrics(registry: Registry) {
+  return {
+    segmentsIngested: new Counter({ name: 'castnet_broadcaster_segments_ingested_total', help: 'Source segments cut from RTMP ingest', registers: [registry] }),
+    segmentLatency: new Histogram({
+      name: 'castnet_broadcaster_segment_latency_seconds',
+      help: 'From a segment being complete at ingest to its publication at the relay, by rendition',
+      labelNames: ['rendition'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [registry],
+    }),
+    transcodeFailures: new Counter({
+      name: 'castnet_broadcaster_transcode_failures_total',
+      help: 'Segments whose renditions were not published, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    publishFailures: new Counter({ name: 'castnet_broadcaster_relay_push_failures_total', help: 'Segment pushes the relay did not accept', registers: [registry] }),
+    publishRefused: new Counter({ name: 'castnet_broadcaster_publish_refused_total', help: 'RTMP publishes refused', labelNames: ['reason'] as const, registers: [registry] }),
+    activeStreams: new Gauge({ name: 'castnet_broadcaster_active_streams', help: 'RTMP publications in progress', registers: [registry] }),
+  };
+}
+
+export type BroadcasterMetrics = ReturnType<typeof createBroadcasterMetrics>;

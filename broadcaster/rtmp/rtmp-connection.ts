@@ -1,0 +1,248 @@
+// One RTMP client connection: the simple handshake, the NetConnection/NetStream commands OBS and ffmpeg
+// send to publish (connect, releaseStream, FCPublish, createStream, publish, FCUnpublish, deleteStream),
+// and hand-off of audio, video and metadata to a PublishSink. Playback over RTMP is refused.
+
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { AmfDecoder, decodeAmf0, encodeAmf0, type AmfValue } from './amf0.ts';
+import { ChunkReader, MessageType, encodeChunks, type RtmpMessage } from './chunk-stream.ts';
+import type { Logger } from '../../observability/logger.ts';
+
+export interface PublishRequest {
+  app: string;
+  /** The publish name with any `?query` removed: the stream key. */
+  streamKey: string;
+  remoteAddress: string;
+}
+
+/** Receives one publication's media. Timestamps are RTMP milliseconds. */
+export interface PublishSink {
+  onMetadata(amf0OnMetaData: Buffer): void;
+  onAudio(timestamp: number, payload: Buffer): void;
+  onVideo(timestamp: number, payload: Buffer): void;
+  onEnd(): void;
+}
+
+export type PublishAuthorizer = (request: PublishRequest) => Promise<PublishSink>;
+
+const HANDSHAKE_SIZE = 1536;
+const OUT_CHUNK_SIZE = 4096;
+const WINDOW_ACK_SIZE = 5_000_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CSID_CONTROL = 2;
+const CSID_COMMAND = 3;
+const CSID_STREAM = 5;
+const PUBLISH_STREAM_ID = 1;
+
+type Phase = 'c0c1' | 'c2' | 'chunks' | 'closed';
+
+export class RtmpConnection {
+  private phase: Phase = 'c0c1';
+  private handshakeBuffer = Buffer.alloc(0);
+  private readonly reader = new ChunkReader();
+  private app = '';
+  private sink: PublishSink | null = null;
+  private publishing = false;
+  private bytesIn = 0;
+  private lastAck = 0;
+  private peerWindow = 0;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly socket: Socket;
+  private readonly authorize: PublishAuthorizer;
+  private readonly logger: Logger;
+
+  constructor(socket: Socket, authorize: PublishAuthorizer, logger: Logger) {
+    this.socket = socket;
+    this.authorize = authorize;
+    this.logger = logger;
+    socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(() => this.fail(new Error('handshake timed out')), HANDSHAKE_TIMEOUT_MS);
+    this.handshakeTimer.unref();
+    socket.on('data', (data: Buffer) => {
+      try {
+        this.onData(data);
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
+    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'rtmp socket error'));
+    socket.on('close', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  close(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.handshakeTimer);
+    this.endPublication();
+    this.socket.destroy();
+  }
+
+  private fail(err: Error): void {
+    if (this.phase === 'closed') return;
+    this.logger.warn({ remote: this.socket.remoteAddress, reason: err.message }, 'rtmp connection dropped');
+    this.close();
+  }
+
+  private onData(data: Buffer): void {
+    this.bytesIn += data.length;
+    if (this.phase === 'c0c1' || this.phase === 'c2') {
+      this.handshakeBuffer = Buffer.concat([this.handshakeBuffer, data]);
+      if (this.phase === 'c0c1') {
+        if (this.handshakeBuffer[0] !== 3) throw new Error(`not an RTMP client (first byte 0x${this.handshakeBuffer[0]!.toString(16)})`);
+        if (this.handshakeBuffer.length < 1 + HANDSHAKE_SIZE) return;
+        const c1 = this.handshakeBuffer.subarray(1, 1 + HANDSHAKE_SIZE);
+        const s1 = Buffer.alloc(HANDSHAKE_SIZE);
+        s1.writeUInt32BE(Math.floor(performance.now()) >>> 0, 0);
+        randomBytes(HANDSHAKE_SIZE - 8).copy(s1, 8);
+        this.socket.write(Buffer.concat([Buffer.from([3]), s1, c1]));
+        this.handshakeBuffer = this.handshakeBuffer.subarray(1 + HANDSHAKE_SIZE);
+        this.phase = 'c2';
+      }
+      if (this.handshakeBuffer.length < HANDSHAKE_SIZE) return;
+      const rest = this.handshakeBuffer.subarray(HANDSHAKE_SIZE);
+      this.handshakeBuffer = Buffer.alloc(0);
+      this.phase = 'chunks';
+      clearTimeout(this.handshakeTimer);
+      if (rest.length === 0) return;
+      data = rest;
+    }
+    for (const msg of this.reader.push(data)) this.onMessage(msg);
+    if (this.peerWindow > 0 && this.bytesIn - this.lastAck >= this.peerWindow) {
+      this.lastAck = this.bytesIn;
+      const ack = Buffer.alloc(4);
+      ack.writeUInt32BE(this.bytesIn >>> 0);
+      this.send(CSID_CONTROL, MessageType.Acknowledgement, 0, ack);
+    }
+  }
+
+  private onMessage(msg: RtmpMessage): void {
+    switch (msg.type) {
+      case MessageType.Audio:
+        if (this.publishing) this.sink?.onAudio(msg.timestamp, msg.payload);
+        return;
+      case MessageType.Video:
+        if (this.publishing) this.sink?.onVideo(msg.timestamp, msg.payload);
+        return;
+      case MessageType.WindowAckSize:
+        this.peerWindow = msg.payload.readUInt32BE(0);
+        return;
+      case MessageType.DataAmf0:
+      case MessageType.DataAmf3:
+        this.onData0(msg.type === MessageType.DataAmf3 ? msg.payload.subarray(1) : msg.payload);
+        return;
+      case MessageType.CommandAmf0:
+      case MessageType.CommandAmf3:
+        this.onCommand(msg.type === MessageType.CommandAmf3 ? msg.payload.subarray(1) : msg.payload, msg.streamId);
+        return;
+      default:
+        return; // acknowledgements, user control and bandwidth messages need no answer from a publish-only server
+    }
+  }
+
+  private onData0(payload: Buffer): void {
+    if (!this.publishing || !this.sink) return;
+    const decoder = new AmfDecoder(payload);
+    const first = decoder.read();
+    // `@setDataFrame` wraps the metadata FLV stores as a plain `onMetaData` script tag.
+    if (first === '@setDataFrame') this.sink.onMetadata(payload.subarray(decoder.position));
+    else if (first === 'onMetaData') this.sink.onMetadata(payload);
+  }
+
+  private onCommand(payload: Buffer, streamId: number): void {
+    const [name, txn, , ...args] = decodeAmf0(payload) as [string, number, AmfValue, ...AmfValue[]];
+    switch (name) {
+      case 'connect': {
+        const props = (decodeAmf0(payload)[2] ?? {}) as Record<string, AmfValue>;
+        this.app = String(props.app ?? '').replace(/\/$/, '');
+        const win = Buffer.alloc(4);
+        win.writeUInt32BE(WINDOW_ACK_SIZE);
+        this.send(CSID_CONTROL, MessageType.WindowAckSize, 0, win);
+        const bw = Buffer.alloc(5);
+        bw.writeUInt32BE(WINDOW_ACK_SIZE);
+        bw[4] = 2; // dynamic
+        this.send(CSID_CONTROL, MessageType.SetPeerBandwidth, 0, bw);
+        const size = Buffer.alloc(4);
+        size.writeUInt32BE(OUT_CHUNK_SIZE);
+        this.send(CSID_CONTROL, MessageType.SetChunkSize, 0, size);
+        this.outChunkSize = OUT_CHUNK_SIZE;
+        this.command(0, '_result', txn, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, {
+          level: 'status',
+          code: 'NetConnection.Connect.Success',
+          description: 'Connection succeeded.',
+          objectEncoding: 0,
+        });
+        return;
+      }
+      case 'createStream':
+        this.command(0, '_result', txn, null, PUBLISH_STREAM_ID);
+        return;
+      case 'releaseStream':
+      case 'FCPublish':
+      case 'getStreamLength':
+        if (txn) this.command(0, '_result', txn, null, undefined);
+        return;
+      case 'publish':
+        void this.onPublish(String(args[0] ?? ''), streamId || PUBLISH_STREAM_ID);
+        return;
+      case 'play':
+        this.status(streamId, 'error', 'NetStream.Play.Failed', 'Playback over RTMP is not offered: watch over HLS.');
+        return;
+      case 'FCUnpublish':
+      case 'deleteStream':
+      case 'closeStream':
+        this.endPublication();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async onPublish(publishName: string, streamId: number): Promise<void> {
+    const streamKey = publishName.split('?')[0]!;
+    if (this.sink) {
+      this.status(streamId, 'error', 'NetStream.Publish.BadName', 'This connection is already publishing.');
+      return;
+    }
+    try {
+      const sink = await this.authorize({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '' });
+      if (this.closed) {
+        sink.onEnd();
+        return;
+      }
+      this.sink = sink;
+      this.publishing = true;
+      this.status(streamId, 'status', 'NetStream.Publish.Start', 'Publishing started.');
+    } catch (err) {
+      this.logger.warn({ app: this.app, remote: this.socket.remoteAddress, reason: (err as Error).message }, 'publish refused');
+      this.status(streamId, 'error', 'NetStream.Publish.BadName', (err as Error).message);
+      // Let the refusal reach the client before the connection ends.
+      setTimeout(() => this.close(), 100).unref();
+    }
+  }
+
+  private endPublication(): void {
+    const sink = this.sink;
+    this.sink = null;
+    this.publishing = false;
+    sink?.onEnd();
+  }
+
+  private outChunkSize = 128;
+
+  private send(csid: number, type: number, streamId: number, payload: Buffer): void {
+    if (this.phase === 'closed') return;
+    this.socket.write(encodeChunks({ csid, type, streamId, timestamp: 0, payload }, this.outChunkSize));
+  }
+
+  private command(streamId: number, name: string, txn: number, ...args: AmfValue[]): void {
+    this.send(streamId ? CSID_STREAM : CSID_COMMAND, MessageType.CommandAmf0, streamId, encodeAmf0(name, txn, ...args));
+  }
+
+  private status(streamId: number, level: string, code: string, description: string): void {
+    this.command(streamId, 'onStatus', 0, null, { level, code, description });
+  }
+}

@@ -1,0 +1,74 @@
+// Stream keys (secret, seen only by the broadcaster) and the public playback ids they publish to, kept in
+// the data directory so a key always publishes to the same playback id.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CastnetError } from '../protocol/errors.ts';
+
+interface KeyEntry {
+  playbackId: string;
+  createdAt: string;
+  /** `configured` keys are the only ones accepted outside dev mode; `dev` keys were accepted on first use. */
+  origin: 'configured' | 'dev';
+}
+
+export function newPlaybackId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+export function newStreamKey(): string {
+  return `sk_${randomBytes(18).toString('base64url')}`;
+}
+
+export class StreamKeyStore {
+  private readonly path: string;
+  private readonly devMode: boolean;
+  private entries: Record<string, KeyEntry>;
+
+  constructor(options: { dataDir: string; devMode: boolean }) {
+    this.path = join(options.dataDir, 'stream-keys.json');
+    this.devMode = options.devMode;
+    try {
+      this.entries = JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, KeyEntry>;
+    } catch {
+      this.entries = {};
+    }
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.entries, null, 2), { mode: 0o600 });
+    renameSync(tmp, this.path);
+  }
+
+  private get hasConfiguredKeys(): boolean {
+    return Object.values(this.entries).some((e) => e.origin === 'configured');
+  }
+
+  /** Adds a key that is accepted in every mode; returns its playback id. */
+  add(streamKey: string = newStreamKey(), playbackId: string = newPlaybackId(), origin: KeyEntry['origin'] = 'configured'): { streamKey: string; playbackId: string } {
+    const existing = this.entries[streamKey];
+    if (existing && existing.origin === origin) return { streamKey, playbackId: existing.playbackId };
+    this.entries[streamKey] = { playbackId: existing?.playbackId ?? playbackId, createdAt: new Date().toISOString(), origin };
+    this.save();
+    return { streamKey, playbackId: this.entries[streamKey]!.playbackId };
+  }
+
+  /**
+   * The playback id a key publishes to. Outside dev mode only configured keys are accepted; in dev mode any
+   * key is, unless keys have been configured.
+   */
+  resolve(streamKey: string): string {
+    if (!/^[A-Za-z0-9_.~-]{1,128}$/.test(streamKey)) throw new CastnetError('STREAM_KEY_REFUSED', 'malformed stream key');
+    const entry = this.entries[streamKey];
+    if (entry && (entry.origin === 'configured' || (this.devMode && !this.hasConfiguredKeys))) return entry.playbackId;
+    if (this.devMode && !this.hasConfiguredKeys) return this.add(streamKey, newPlaybackId(), 'dev').playbackId;
+    throw new CastnetError('STREAM_KEY_REFUSED', 'unknown stream key');
+  }
+
+  list(): Array<{ streamKey: string; playbackId: string; origin: string }> {
+    return Object.entries(this.entries).map(([streamKey, e]) => ({ streamKey, playbackId: e.playbackId, origin: e.origin }));
+  }
+}

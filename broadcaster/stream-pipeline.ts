@@ -1,0 +1,199 @@
+// Everything that happens to one stream's segments after ingest: probe the source once per publication,
+// fit the ladder, publish the source rendition to the relay at once, send the segment to the transcoder,
+// check what comes back, and publish the renditions. Lives across reconnects with the same stream key, so
+// sequence numbers continue and the first segment after a reconnect is marked as a discontinuity.
+
+import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
+import { assertMpegTs } from '../media/mpegts.ts';
+import type { MediaInfo } from '../media/probe.ts';
+import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
+import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
+import type { Assignment, StreamDescriptor, Variant } from '../protocol/stream-record.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { BroadcasterMetrics } from './metrics.ts';
+import { pushDescriptor, pushSegment, requestTranscode } from './node-clients.ts';
+
+export interface PipelineSegment {
+  bytes: Buffer;
+  duration: number;
+  programDateTime: string;
+  /** Wall-clock ms when the segment was complete at ingest. */
+  completedAt: number;
+}
+
+export interface StreamPipelineOptions {
+  playbackId: string;
+  segmentSeconds: number;
+  ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
+  /** Transcodes waiting beyond this are skipped (their renditions show as gaps) so the stream stays live. */
+  maxTranscodeBacklog: number;
+  /** Asks the orchestrator for a (new) assignment; `avoid` lists nodes that just failed. */
+  reassign: (avoid: string[]) => Promise<Assignment>;
+  metrics: BroadcasterMetrics;
+  logger: Logger;
+}
+
+export class StreamPipeline {
+  readonly playbackId: string;
+  assignment: Assignment | null = null;
+  source: MediaInfo | null = null;
+  ladder: RenditionSpec[] = [];
+  private nextSeq = 0;
+  private discontinuityPending = false;
+  private sourceChain: Promise<void> = Promise.resolve();
+  private transcodeChain: Promise<void> = Promise.resolve();
+  private transcodeBacklog = 0;
+  private descriptorPushedTo: string | null = null;
+  private reassigning: Promise<void> | null = null;
+  private readonly options: StreamPipelineOptions;
+  private readonly logger: Logger;
+
+  constructor(options: StreamPipelineOptions) {
+    this.options = options;
+    this.playbackId = options.playbackId;
+    this.logger = options.logger.child({ playbackId: options.playbackId });
+  }
+
+  get segmentsPublished(): number {
+    return this.nextSeq;
+  }
+
+  /** A new publication began (first, or after a reconnect). */
+  beginPublication(): void {
+    this.discontinuityPending = this.nextSeq > 0;
+    this.source = null;
+  }
+
+  /** The first segment's probe of each publication fixes the ladder and the relay's descriptor. */
+  setSource(info: MediaInfo): void {
+    this.source = info;
+    this.ladder = fitLadder(info, this.options.ladderRungs);
+    this.descriptorPushedTo = null;
+    this.logger.info({ width: info.width, height: info.height, fps: +info.fps.toFixed(2), codecs: info.codecs, ladder: this.ladder.map((r) => r.name) }, 'source probed');
+  }
+
+  descriptor(): StreamDescriptor {
+    const info = this.source!;
+    const audioCodecs = info.codecs.split(',').filter((c) => c.startsWith('mp4a') || c === 'ac-3');
+    const renditionAudio = info.audioCodec === 'aac' ? audioCodecs : info.audioCodec ? ['mp4a.40.2'] : [];
+    const variants: Variant[] = [
+      { name: SOURCE_RENDITION, width: info.width, height: info.height, bandwidth: Math.max(1, Math.round(info.bitrate * 1.2)), codecs: info.codecs, frameRate: info.fps },
+      ...this.ladder.map((r) => {
+        const fps = Math.min(r.fps, info.fps || r.fps);
+        return {
+          name: r.name,
+          width: r.width,
+          height: r.height,
+          bandwidth: Math.round(r.videoBitrate * 1.1 + r.audioBitrate),
+          codecs: [avcCodecString('High', avcLevelFor(r.width, r.height, fps)), ...renditionAudio].join(','),
+          frameRate: fps,
+        };
+      }),
+    ];
+    return { playbackId: this.playbackId, variants, targetDuration: this.options.segmentSeconds };
+  }
+
+  /** Takes one ingested segment; returns its sequence number. Never throws: failures are logged and counted. */
+  push(segment: PipelineSegment): number {
+    const seq = this.nextSeq++;
+    const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
+    this.discontinuityPending = false;
+    this.options.metrics.segmentsIngested.inc();
+    this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
+    if (this.ladder.length > 0) {
+      if (this.transcodeBacklog >= this.options.maxTranscodeBacklog) {
+        this.options.metrics.transcodeFailures.inc({ reason: 'backlog' });
+        this.logger.warn({ seq, backlog: this.transcodeBacklog }, 'transcode backlog full: segment published as source only');
+      } else {
+        this.transcodeBacklog++;
+        this.transcodeChain = this.transcodeChain.then(() => this.transcode(seq, meta, segment)).finally(() => this.transcodeBacklog--);
+      }
+    }
+    return seq;
+  }
+
+  /** Resolves once every segment pushed so far has been published or given up on. */
+  async drain(): Promise<void> {
+    await Promise.all([this.sourceChain, this.transcodeChain]);
+  }
+
+  private async ensureDescriptor(relayUrl: string): Promise<void> {
+    if (this.descriptorPushedTo === relayUrl || !this.source) return;
+    await pushDescriptor(relayUrl, this.descriptor());
+    this.descriptorPushedTo = relayUrl;
+  }
+
+  private async publish(rendition: string, seq: number, meta: SegmentMetadata, segment: Pick<PipelineSegment, 'bytes' | 'completedAt'>): Promise<void> {
+    const relay = this.assignment?.relay;
+    if (!relay) {
+      this.options.metrics.publishFailures.inc();
+      this.logger.warn({ seq, rendition }, 'no relay assigned: segment dropped');
+      return;
+    }
+    try {
+      await this.ensureDescriptor(relay.url);
+      await pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes);
+      this.options.metrics.segmentLatency.observe({ rendition }, (Date.now() - segment.completedAt) / 1000);
+      this.logger.debug({ seq, rendition, bytes: segment.bytes.length }, 'segment published');
+    } catch (err) {
+      this.options.metrics.publishFailures.inc();
+      this.logger.warn({ seq, rendition, relay: relay.url, err: (err as Error).message }, 'relay push failed');
+      this.requestReassignment([relay.url]);
+    }
+  }
+
+  private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {
+    const transcoder = this.assignment?.transcoder;
+    if (!transcoder) {
+      this.options.metrics.transcodeFailures.inc({ reason: 'no_transcoder' });
+      this.logger.warn({ seq }, 'no transcoder assigned: segment published as source only');
+      this.requestReassignment([]);
+      return;
+    }
+    let renditions: Map<string, Buffer>;
+    try {
+      // A segment must come back well within a few of its durations or the stream falls behind live.
+      const timeoutMs = Math.max(10_000, meta.duration * 4_000);
+      renditions = await requestTranscode(
+        transcoder.url,
+        segment.bytes,
+        { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
+        timeoutMs,
+      );
+    } catch (err) {
+      this.options.metrics.transcodeFailures.inc({ reason: 'transcoder_error' });
+      this.logger.warn({ seq, transcoder: transcoder.url, err: (err as Error).message }, 'transcode failed: segment published as source only');
+      this.requestReassignment([transcoder.url]);
+      return;
+    }
+    for (const spec of this.ladder) {
+      const bytes = renditions.get(spec.name);
+      try {
+        if (!bytes) throw new Error('rendition missing from the answer');
+        // The cheap check: whole TS packets with sync bytes. Undecodable output never reaches viewers.
+        assertMpegTs(bytes, { playbackId: this.playbackId, seq, rendition: spec.name });
+      } catch (err) {
+        this.options.metrics.transcodeFailures.inc({ reason: 'bad_output' });
+        this.logger.warn({ seq, rendition: spec.name, transcoder: transcoder.url, err: (err as Error).message }, 'transcoder output rejected');
+        continue;
+      }
+      await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
+    }
+  }
+
+  private requestReassignment(avoid: string[]): void {
+    if (this.reassigning) return;
+    this.reassigning = this.options
+      .reassign(avoid)
+      .then((assignment) => {
+        const changed = assignment.transcoder?.url !== this.assignment?.transcoder?.url || assignment.relay.url !== this.assignment?.relay.url;
+        this.assignment = assignment;
+        if (changed) this.logger.info({ relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null }, 'stream reassigned');
+      })
+      .catch((err) => this.logger.warn({ err: (err as Error).message }, 'reassignment failed'))
+      .finally(() => {
+        // At most one reassignment a second, however many segments fail.
+        setTimeout(() => (this.reassigning = null), 1_000).unref();
+      });
+  }
+}

@@ -1,0 +1,163 @@
+// `castnet <command>`: parses flags into a role's options and runs the role until SIGINT/SIGTERM.
+
+import { resolve } from 'node:path';
+import { createBroadcaster, defaultBroadcasterOptions, type BroadcasterOptions } from '../broadcaster/broadcaster.ts';
+import { StreamKeyStore } from '../broadcaster/stream-keys.ts';
+import { createOrchestrator, defaultOrchestratorOptions, type OrchestratorOptions } from '../orchestrator/orchestrator.ts';
+import { createRelay, defaultRelayOptions, type RelayOptions } from '../relay/relay.ts';
+import { createTranscoder, defaultTranscoderOptions, type TranscoderOptions } from '../transcoder/transcoder.ts';
+import { detectEncoder } from '../transcoder/encoder-detection.ts';
+import { createLogger } from '../observability/logger.ts';
+import { defaultDevOptions, devOptionSpecs, runDev } from './dev.ts';
+import { helpText, parseFlags, resolveOptions, type OptionSpec } from './options.ts';
+
+const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
+  { key: 'host', flag: 'host', description: 'listen address' },
+  { key: 'port', flag: 'api-port', description: 'API port' },
+  { key: 'heartbeatIntervalMs', flag: 'heartbeat-interval-ms', description: 'how often nodes heartbeat' },
+  { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
+  { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
+];
+
+const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
+  { key: 'host', flag: 'host', description: 'listen address' },
+  { key: 'port', flag: 'port', description: 'HTTP port' },
+  { key: 'publicUrl', flag: 'public-url', description: 'URL other nodes reach this one at (default: http://host:port)' },
+  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
+  { key: 'encoder', flag: 'encoder', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' },
+  { key: 'concurrency', flag: 'concurrency', description: 'segments transcoded at once' },
+  { key: 'maxQueued', flag: 'max-queued', description: 'segments waiting before the node answers 503' },
+  { key: 'maxSegmentBytes', flag: 'max-segment-bytes', description: 'largest segment accepted' },
+];
+
+const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
+  { key: 'host', flag: 'host', description: 'listen address' },
+  { key: 'port', flag: 'http-port', description: 'HTTP port for HLS, the player and pushes' },
+  { key: 'publicUrl', flag: 'public-url', description: 'URL viewers and broadcasters reach this relay at' },
+  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
+  { key: 'playlistSegments', flag: 'playlist-segments', description: 'segments listed in a live media playlist' },
+  { key: 'extraSegments', flag: 'extra-segments', description: 'segments kept beyond the playlist for late players' },
+  { key: 'streamIdleMs', flag: 'stream-idle-ms', description: 'a stream with no pushes this long is dropped' },
+  { key: 'maxSessions', flag: 'max-sessions', description: 'streams this relay offers to hold' },
+];
+
+const broadcasterSpecs: ReadonlyArray<OptionSpec<BroadcasterOptions>> = [
+  { key: 'host', flag: 'host', description: 'listen address' },
+  { key: 'rtmpPort', flag: 'rtmp-port', description: 'RTMP ingest port' },
+  { key: 'httpPort', flag: 'http-port', description: 'port of /healthz and /metrics' },
+  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL' },
+  { key: 'dataDir', flag: 'data-dir', description: 'stream keys and scratch segments live here' },
+  { key: 'dev', flag: 'dev', description: 'accept any stream key unless keys are configured' },
+  { key: 'segmentSeconds', flag: 'segment-seconds', description: 'target segment duration (cut at the next keyframe)' },
+  { key: 'ladder', flag: 'ladder', description: 'renditions below the source, e.g. 720p30:2800k,480p30:1200k,360p30:700k (empty: that default)' },
+  { key: 'maxTranscodeBacklog', flag: 'max-transcode-backlog', description: 'segments waiting for a transcoder before renditions are skipped' },
+  { key: 'reconnectGraceMs', flag: 'reconnect-grace-ms', description: 'how long a stream waits for its streamer to reconnect' },
+  { key: 'sessionRefreshMs', flag: 'session-refresh-ms', description: 'how often stream sessions are refreshed with the orchestrator' },
+];
+
+const usage = `Usage: castnet <command> [options]
+
+Commands:
+  dev            a whole network on loopback with a demo stream (what npm start runs)
+  orchestrator   node registry, stream assignment and directory
+  transcoder     transcodes segments into the rendition ladder
+  relay          HLS origin: playlists, segments, player and embed pages
+  broadcaster    RTMP ingest with stream keys
+  keys add|list  manage stream keys (--data-dir)
+
+castnet <command> --help lists a command's options and their defaults.`;
+
+function runUntilSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  const role = async <O extends object>(name: string, summary: string, specs: ReadonlyArray<OptionSpec<O>>, defaults: O, extraHelp?: () => Promise<string>) => {
+    if (wantsHelp) {
+      process.stdout.write(`${helpText(name, summary, specs, defaults)}\n${extraHelp ? `\n${await extraHelp()}\n` : ''}`);
+      return null;
+    }
+    return resolveOptions(specs, defaults, rest);
+  };
+  switch (command) {
+    case 'dev': {
+      const options = await role('dev', 'Starts an orchestrator, a transcoder, a relay and a broadcaster on loopback, with a demo stream.', devOptionSpecs, defaultDevOptions);
+      if (!options) return;
+      const network = await runDev(options);
+      runUntilSignal(() => network.stop());
+      return;
+    }
+    case 'orchestrator': {
+      const options = await role('orchestrator', 'Node registry, stream assignment and the public stream directory.', orchestratorSpecs, defaultOrchestratorOptions);
+      if (!options) return;
+      const node = await createOrchestrator(options, { logger: createLogger() });
+      await node.start();
+      runUntilSignal(() => node.stop());
+      return;
+    }
+    case 'transcoder': {
+      const options = await role('transcoder', 'Transcodes each segment it is sent into the rendition ladder with FFmpeg.', transcoderSpecs, defaultTranscoderOptions, async () => {
+        const detected = await detectEncoder('auto');
+        return `Encoder detected on this machine: ${detected.encoder} (${detected.reason})`;
+      });
+      if (!options) return;
+      const node = await createTranscoder(options, { logger: createLogger() });
+      await node.start();
+      runUntilSignal(() => node.stop());
+      return;
+    }
+    case 'relay': {
+      const options = await role('relay', 'HLS origin: stores pushed segments in a live window and serves playlists, segments and the player.', relaySpecs, defaultRelayOptions);
+      if (!options) return;
+      const node = await createRelay(options, { logger: createLogger() });
+      await node.start();
+      runUntilSignal(() => node.stop());
+      return;
+    }
+    case 'broadcaster': {
+      const options = await role('broadcaster', 'RTMP ingest: publish to rtmp://<host>:<rtmp-port>/live/<stream key>.', broadcasterSpecs, defaultBroadcasterOptions);
+      if (!options) return;
+      const node = await createBroadcaster(options, { logger: createLogger() });
+      await node.start();
+      runUntilSignal(() => node.stop());
+      return;
+    }
+    case 'keys': {
+      const { flags, positional } = parseFlags(rest);
+      const dataDir = resolve(String(flags.get('data-dir') ?? process.env.CASTNET_DATA_DIR ?? defaultBroadcasterOptions.dataDir));
+      const store = new StreamKeyStore({ dataDir, devMode: false });
+      if (positional[0] === 'add') {
+        const { streamKey, playbackId } = store.add();
+        process.stdout.write(`stream key:  ${streamKey}\nplayback id: ${playbackId}\n`);
+      } else if (positional[0] === 'list') {
+        for (const k of store.list()) process.stdout.write(`${k.playbackId}\t${k.origin}\t${k.streamKey}\n`);
+      } else {
+        process.stdout.write('Usage: castnet keys add|list [--data-dir ./.castnet]\n');
+      }
+      return;
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${usage}\n`);
+      return;
+    default:
+      process.stderr.write(`castnet: unknown command "${command}"\n\n${usage}\n`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  process.stderr.write(`castnet: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+// The HTTP skeleton every node shares: JSON errors from CastnetError, /healthz, /metrics, a guard against
+// path traversal, and a listen/close pair that resolves the ephemeral port.
+
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { CastnetError, errorResponse } from '../protocol/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+
+export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown> }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((req, _res, next) => {
+    // Express routes never match `..`, but a raw request line can carry it (or its encoding): refuse it outright.
+    if (/(^|\/)(\.|%2e){2}(\/|$|\?)/i.test(req.url)) return next(new CastnetError('INVALID_PATH', 'path must not contain ".."'));
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', role: options.role, ...(options.health?.() ?? {}) });
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(options.registry.contentType).send(await options.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  return app;
+}
+
+/** Last middleware of every node: unknown routes → 404, errors → the JSON body of protocol/errors. */
+export function finishNodeApp(app: Express, logger: Logger): void {
+  app.use((req, _res, next) => next(new CastnetError('BAD_REQUEST', `no route for ${req.method} ${req.path}`, { status: 404 })));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let { status, body } = errorResponse(err);
+    if (err instanceof CastnetError && err.context.status === 404) status = 404;
+    const parseError = err as { type?: string; status?: number; message?: string };
+    if (!(err instanceof CastnetError) && parseError.type && parseError.status && parseError.status < 500) {
+      status = parseError.status;
+      body = { error: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: parseError.message ?? 'bad request' } };
+    }
+    if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
+    else logger.debug({ path: req.path, code: body.error.code }, 'request refused');
+    if (!res.headersSent) res.status(status).json(body);
+    else res.destroy();
+  });
+}
+
+export interface ListeningServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function listen(app: Express | ((req: any, res: any) => void), host: string, port: number): Promise<ListeningServer> {
+  return new Promise((resolve, reject) => {
+    const server = (app as Express).listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      server.keepAliveTimeout = 65_000;
+      const actual = (server.address() as AddressInfo).port;
+      resolve({
+        server,
+        port: actual,
+        url: `http://${host}:${actual}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,17 @@
+// The orchestrator's Prometheus metrics.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export function createOrchestratorMetrics(registry: Registry) {
+  return {
+    activeStreams: new Gauge({ name: 'castnet_orchestrator_active_streams', help: 'Streams with an open session', registers: [registry] }),
+    nodes: new Gauge({ name: 'castnet_orchestrator_nodes', help: 'Registered nodes, by role', labelNames: ['role'] as const, registers: [registry] }),
+    assignments: new Counter({
+      name: 'castnet_orchestrator_assignments_total',
+      help: 'Sessions opened or re-assigned, by whether a transcoder was available',
+      labelNames: ['transcoder'] as const,
+      registers: [registry],
+    }),
+    nodesLost: new Counter({ name: 'castnet_orchestrator_nodes_lost_total', help: 'Nodes dropped after missed heartbeats', labelNames: ['role'] as const, registers: [registry] }),
+  };
+}

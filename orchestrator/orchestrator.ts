@@ -1,0 +1,187 @@
+// The orchestrator role: node registry, stream sessions (which transcoder and relay serve each stream),
+// and the public stream directory. It never carries video.
+
+import express from 'express';
+import type { Registry } from 'prom-client';
+import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { heartbeatSchema, nodeRegistrationSchema, type NodeRecord } from '../protocol/node-record.ts';
+import { sessionRequestSchema, type Assignment, type SessionRequest, type StreamDirectoryEntry } from '../protocol/stream-record.ts';
+import type { z } from 'zod';
+import { createMetricsRegistry } from '../observability/metrics-registry.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createOrchestratorMetrics } from './metrics.ts';
+import { NodeRegistry } from './node-registry.ts';
+import { LeastLoadedScheduler, type Scheduler } from './scheduler.ts';
+
+export interface OrchestratorOptions {
+  host: string;
+  port: number;
+  heartbeatIntervalMs: number;
+  /** A node missing heartbeats this long is dropped. */
+  nodeTimeoutMs: number;
+  /** A stream whose broadcaster stopped refreshing it this long is dropped from the directory. */
+  streamTtlMs: number;
+}
+
+export const defaultOrchestratorOptions: OrchestratorOptions = {
+  host: '127.0.0.1',
+  port: 8935,
+  heartbeatIntervalMs: 2_000,
+  nodeTimeoutMs: 8_000,
+  streamTtlMs: 30_000,
+};
+
+export interface OrchestratorComponents {
+  logger?: Logger;
+  registry?: Registry;
+  scheduler?: Scheduler;
+  now?: () => number;
+}
+
+interface StreamSession {
+  request: SessionRequest;
+  transcoderId: string | null;
+  relayId: string;
+  refreshedAt: number;
+}
+
+export interface Orchestrator {
+  readonly url: string;
+  readonly nodes: NodeRegistry;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}, components: OrchestratorComponents = {}): Promise<Orchestrator> {
+  const options = { ...defaultOrchestratorOptions, ...init };
+  const logger = (components.logger ?? createLogger()).child({ component: 'orchestrator' });
+  const registry = components.registry ?? createMetricsRegistry('orchestrator');
+  const metrics = createOrchestratorMetrics(registry);
+  const now = components.now ?? Date.now;
+  const scheduler = components.scheduler ?? new LeastLoadedScheduler();
+  const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
+  const streams = new Map<string, StreamSession>();
+
+  nodes.on('added', (n) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered'));
+  nodes.on('lost', (n) => {
+    metrics.nodesLost.inc({ role: n.role });
+    logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
+  });
+
+  const assignedCount = (nodeId: string) => {
+    let count = 0;
+    for (const s of streams.values()) if (s.transcoderId === nodeId || s.relayId === nodeId) count++;
+    return count;
+  };
+
+  function sweep(): void {
+    nodes.sweep();
+    const cutoff = now() - options.streamTtlMs;
+    for (const [id, s] of streams) {
+      if (s.refreshedAt < cutoff) {
+        streams.delete(id);
+        logger.info({ playbackId: id }, 'stream expired: broadcaster stopped refreshing it');
+      }
+    }
+    metrics.activeStreams.set(streams.size);
+    for (const role of ['transcoder', 'relay'] as const) metrics.nodes.set({ role }, nodes.list(role).length);
+  }
+
+  function openSession(request: SessionRequest): Assignment {
+    sweep();
+    const existing = streams.get(request.playbackId);
+    const avoided = (n: NodeRecord | undefined) => !n || request.avoid.includes(n.id) || request.avoid.includes(n.url);
+    let relay = existing ? nodes.get(existing.relayId) : undefined;
+    if (avoided(relay)) {
+      relay = scheduler.pickRelay(request, nodes.list('relay'), assignedCount) ?? undefined;
+    }
+    if (!relay) throw new CastnetError('NO_NODE_AVAILABLE', 'no relay is registered', { playbackId: request.playbackId });
+    let transcoder = existing?.transcoderId ? nodes.get(existing.transcoderId) : undefined;
+    if (avoided(transcoder)) transcoder = scheduler.pickTranscoder(request, nodes.list('transcoder'), assignedCount) ?? undefined;
+    const changed = !existing || existing.relayId !== relay.id || existing.transcoderId !== (transcoder?.id ?? null);
+    streams.set(request.playbackId, { request, transcoderId: transcoder?.id ?? null, relayId: relay.id, refreshedAt: now() });
+    if (changed) {
+      metrics.assignments.inc({ transcoder: transcoder ? 'yes' : 'none' });
+      logger.info({ playbackId: request.playbackId, relay: relay.url, transcoder: transcoder?.url ?? null }, 'stream assigned');
+    }
+    metrics.activeStreams.set(streams.size);
+    return { playbackId: request.playbackId, transcoder: transcoder ?? null, relay };
+  }
+
+  function directory(): StreamDirectoryEntry[] {
+    sweep();
+    const entries: StreamDirectoryEntry[] = [];
+    for (const [playbackId, s] of streams) {
+      const relay = nodes.get(s.relayId);
+      if (!relay) continue;
+      entries.push({
+        playbackId,
+        playbackUrl: `${relay.url}/hls/${playbackId}/master.m3u8`,
+        watchUrl: `${relay.url}/watch/${playbackId}`,
+        renditions: s.request.renditions,
+        startedAt: s.request.startedAt,
+        relay: relay.url,
+        transcoder: s.transcoderId ? (nodes.get(s.transcoderId)?.url ?? null) : null,
+      });
+    }
+    return entries;
+  }
+
+  const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size }) });
+  app.use('/api', express.json({ limit: '256kb' }));
+  app.use('/api', (_req, res, next) => {
+    res.setHeader('access-control-allow-origin', '*');
+    next();
+  });
+  app.get('/api/nodes', (_req, res) => {
+    sweep();
+    res.json(nodes.list().map((n) => ({ ...n, address: n.url, streams: assignedCount(n.id) })));
+  });
+  app.post('/api/nodes', (req, res) => {
+    const record = nodes.register(parse(nodeRegistrationSchema, req.body, 'node registration'));
+    res.status(201).json({ id: record.id, heartbeatIntervalMs: options.heartbeatIntervalMs });
+  });
+  app.post('/api/nodes/:id/heartbeat', (req, res) => {
+    nodes.heartbeat(req.params.id, parse(heartbeatSchema, req.body, 'heartbeat').load);
+    res.status(204).end();
+  });
+  app.get('/api/streams', (_req, res) => {
+    res.json(directory());
+  });
+  app.post('/api/streams', (req, res) => {
+    res.json(openSession(parse(sessionRequestSchema, req.body, 'session request')));
+  });
+  app.delete('/api/streams/:playbackId', (req, res) => {
+    if (streams.delete(req.params.playbackId)) logger.info({ playbackId: req.params.playbackId }, 'stream ended');
+    metrics.activeStreams.set(streams.size);
+    res.status(204).end();
+  });
+  finishNodeApp(app, logger);
+
+  let server: ListeningServer | null = null;
+  let sweeper: NodeJS.Timeout | null = null;
+  return {
+    get url() {
+      return server?.url ?? `http://${options.host}:${options.port}`;
+    },
+    nodes,
+    async start() {
+      server = await listen(app, options.host, options.port);
+      sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
+      sweeper.unref();
+      logger.info({ url: server.url }, 'orchestrator listening');
+    },
+    async stop() {
+      if (sweeper) clearInterval(sweeper);
+      await server?.close();
+      server = null;
+    },
+  };
+}

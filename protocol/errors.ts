@@ -1,0 +1,71 @@
+// Castnet's error type and the one mapping from error codes to HTTP statuses and JSON bodies.
+// Every role reports failures through this, so clients see the same shape everywhere.
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'INVALID_PATH'
+  | 'INVALID_SEGMENT'
+  | 'STREAM_NOT_FOUND'
+  | 'SEGMENT_NOT_FOUND'
+  | 'NODE_NOT_FOUND'
+  | 'NO_NODE_AVAILABLE'
+  | 'STREAM_KEY_REFUSED'
+  | 'TRANSCODE_FAILED'
+  | 'UPSTREAM_FAILED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INTERNAL';
+
+const statusByCode: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  INVALID_PATH: 400,
+  INVALID_SEGMENT: 422,
+  STREAM_NOT_FOUND: 404,
+  SEGMENT_NOT_FOUND: 404,
+  NODE_NOT_FOUND: 404,
+  NO_NODE_AVAILABLE: 503,
+  STREAM_KEY_REFUSED: 403,
+  TRANSCODE_FAILED: 500,
+  UPSTREAM_FAILED: 502,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL: 500,
+};
+
+export interface ErrorContext {
+  playbackId?: string;
+  seq?: number;
+  rendition?: string;
+  node?: string;
+  [key: string]: unknown;
+}
+
+export class CastnetError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CastnetError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+export function httpStatusFor(code: ErrorCode): number {
+  return statusByCode[code];
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string } & ErrorContext;
+}
+
+/** Any thrown value as the status and JSON body a node answers with. Unknown errors hide their message. */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof CastnetError) {
+    return { status: httpStatusFor(err.code), body: { error: { ...err.context, code: err.code, message: err.message } } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && value in statusByCode;
+}

@@ -1,0 +1,41 @@
+// Wire contract of the node registry: what transcoders and relays send when they register and heartbeat,
+// and what `GET /api/nodes` answers.
+
+import { z } from 'zod';
+
+export const nodeRoleSchema = z.enum(['transcoder', 'relay']);
+export type NodeRole = z.infer<typeof nodeRoleSchema>;
+
+export const nodeCapabilitiesSchema = z.object({
+  encoders: z.array(z.string()).default([]),
+  maxSessions: z.number().int().positive().default(8),
+});
+export type NodeCapabilities = z.infer<typeof nodeCapabilitiesSchema>;
+
+export const nodeLoadSchema = z.object({
+  sessions: z.number().int().nonnegative().default(0),
+  inFlight: z.number().int().nonnegative().default(0),
+});
+export type NodeLoad = z.infer<typeof nodeLoadSchema>;
+
+export const nodeRegistrationSchema = z.object({
+  role: nodeRoleSchema,
+  url: z.url(),
+  version: z.string().max(64).default('0'),
+  capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8 }),
+  load: nodeLoadSchema.default({ sessions: 0, inFlight: 0 }),
+});
+export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>;
+
+export const heartbeatSchema = z.object({ load: nodeLoadSchema });
+
+export interface NodeRecord extends NodeRegistration {
+  id: string;
+  registeredAt: string;
+  lastSeenAt: string;
+}
+
+export interface RegistrationAnswer {
+  id: string;
+  heartbeatIntervalMs: number;
+}

@@ -1,0 +1,43 @@
+// Segment metadata that travels with every segment (broadcaster → transcoder → broadcaster → relay) as
+// HTTP headers, so the relay can build playlists without parsing media.
+
+import { z } from 'zod';
+import { CastnetError } from './errors.ts';
+
+export const SEGMENT_HEADERS = {
+  duration: 'castnet-duration',
+  programDateTime: 'castnet-program-date-time',
+  discontinuity: 'castnet-discontinuity',
+  playbackId: 'castnet-playback-id',
+  seq: 'castnet-seq',
+  ingestedAt: 'castnet-ingested-at',
+} as const;
+
+export const segmentMetadataSchema = z.object({
+  duration: z.coerce.number().positive().max(60),
+  programDateTime: z.iso.datetime({ offset: true }),
+  discontinuity: z.enum(['0', '1']).transform((v) => v === '1'),
+});
+export type SegmentMetadata = { duration: number; programDateTime: string; discontinuity: boolean };
+
+export function segmentMetadataHeaders(meta: SegmentMetadata): Record<string, string> {
+  return {
+    [SEGMENT_HEADERS.duration]: meta.duration.toFixed(6),
+    [SEGMENT_HEADERS.programDateTime]: meta.programDateTime,
+    [SEGMENT_HEADERS.discontinuity]: meta.discontinuity ? '1' : '0',
+  };
+}
+
+export function parseSegmentMetadata(headers: Record<string, string | string[] | undefined>): SegmentMetadata {
+  const parsed = segmentMetadataSchema.safeParse({
+    duration: headers[SEGMENT_HEADERS.duration],
+    programDateTime: headers[SEGMENT_HEADERS.programDateTime],
+    discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0',
+  });
+  if (!parsed.success) {
+    throw new CastnetError('BAD_REQUEST', `invalid segment metadata headers: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;

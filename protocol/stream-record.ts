@@ -1,0 +1,55 @@
+// Wire contract of streams: the session a broadcaster opens with the orchestrator, the descriptor it pushes
+// to a relay, and the public directory entry (`GET /api/streams`), which never holds a stream key.
+
+import { z } from 'zod';
+import { idPattern } from './segment-metadata.ts';
+import type { NodeRecord } from './node-record.ts';
+
+export const variantSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  /** Peak bits per second, as EXT-X-STREAM-INF BANDWIDTH wants. */
+  bandwidth: z.number().int().positive(),
+  /** RFC 6381 codec string, e.g. `avc1.64001f,mp4a.40.2`. */
+  codecs: z.string().min(1).max(200),
+  frameRate: z.number().positive().optional(),
+});
+export type Variant = z.infer<typeof variantSchema>;
+
+/** What a broadcaster pushes to a relay (`PUT /hls/<playbackId>`) before its segments. */
+export const streamDescriptorSchema = z.object({
+  playbackId: z.string().regex(idPattern),
+  variants: z.array(variantSchema).min(1).max(16),
+  targetDuration: z.number().positive().max(60),
+});
+export type StreamDescriptor = z.infer<typeof streamDescriptorSchema>;
+
+/** What a broadcaster sends the orchestrator to open or refresh a stream session. */
+export const sessionRequestSchema = z.object({
+  playbackId: z.string().regex(idPattern),
+  broadcaster: z.string().max(200).default('broadcaster'),
+  renditions: z.array(z.object({ name: z.string(), width: z.number().int(), height: z.number().int() })).default([]),
+  startedAt: z.iso.datetime({ offset: true }),
+  /** Nodes the broadcaster found unreachable; the orchestrator avoids them when it can. */
+  avoid: z.array(z.string()).default([]),
+  /** The relay the stream used before a reconnect, so its viewers keep their relay. */
+  preferRelay: z.string().optional(),
+});
+export type SessionRequest = z.infer<typeof sessionRequestSchema>;
+
+export interface Assignment {
+  playbackId: string;
+  transcoder: NodeRecord | null;
+  relay: NodeRecord;
+}
+
+export interface StreamDirectoryEntry {
+  playbackId: string;
+  playbackUrl: string;
+  watchUrl: string;
+  renditions: Array<{ name: string; width: number; height: number }>;
+  startedAt: string;
+  relay: string;
+  transcoder: string | null;
+}

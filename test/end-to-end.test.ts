@@ -1,0 +1,152 @@
+// The whole path as a user runs it: `castnet dev` as its own process, FFmpeg publishing over real RTMP,
+// playlists and segments read from the relay and checked with ffprobe, and the watch page playing in
+// headless Chromium.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { probe } from '../media/probe.ts';
+import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
+import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
+import { freePort, getText, publish, waitFor, type Publisher } from './support/network.ts';
+
+const STREAM_KEY = 'e2e-secret-key';
+
+describe('castnet dev, end to end', () => {
+  let dev: ReturnType<typeof spawn>;
+  let publisher: Publisher;
+  let dataDir: string;
+  let rtmpPort: number;
+  let httpPort: number;
+  let apiPort: number;
+  let stdout = '';
+  let stream: StreamDirectoryEntry;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
+    [rtmpPort, httpPort] = [await freePort(), await freePort()];
+    apiPort = await freePort();
+    // The orchestrator's neighbours take the next two ports; retry until three in a row are free.
+    dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--api-port', String(apiPort), '--data-dir', dataDir, '--no-demo'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    dev.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
+    await waitFor('the dev network banner', () => stdout.includes('Press Ctrl-C'), 30_000);
+    publisher = publish(`rtmp://127.0.0.1:${rtmpPort}/live/${STREAM_KEY}`, { width: 1280, height: 720 });
+  });
+
+  after(async () => {
+    await publisher?.stop();
+    if (dev && dev.exitCode === null) {
+      dev.kill('SIGTERM');
+      await new Promise((r) => dev.once('exit', r));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the RTMP URL, a stream key and a watch URL', () => {
+    assert.match(stdout, new RegExp(`rtmp://127\\.0\\.0\\.1:${rtmpPort}/live`));
+    assert.match(stdout, /Stream key: sk_[A-Za-z0-9_-]+/);
+    assert.match(stdout, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/watch/[A-Za-z0-9_-]+`));
+  });
+
+  it('lists the published stream in the directory without its stream key', async () => {
+    stream = await waitFor('the stream in /api/streams', async () => {
+      const { text } = await getText(`http://127.0.0.1:${apiPort}/api/streams`);
+      assert.ok(!text.includes(STREAM_KEY), 'the directory must never contain a stream key');
+      const list = JSON.parse(text) as StreamDirectoryEntry[];
+      return list.find((s) => s.renditions.length === 4);
+    });
+    assert.notEqual(stream.playbackId, STREAM_KEY);
+    assert.equal(stream.playbackUrl, `http://127.0.0.1:${httpPort}/hls/${stream.playbackId}/master.m3u8`);
+    assert.deepEqual(stream.renditions.map((r) => r.name), ['source', '720p', '480p', '360p']);
+    assert.ok(!Number.isNaN(Date.parse(stream.startedAt)));
+    const nodes = JSON.parse((await getText(`http://127.0.0.1:${apiPort}/api/nodes`)).text) as Array<{ role: string; address: string; capabilities: { encoders: string[] }; load: object }>;
+    assert.deepEqual(nodes.map((n) => n.role).sort(), ['relay', 'transcoder']);
+    assert.deepEqual(nodes.find((n) => n.role === 'transcoder')!.capabilities.encoders, ['libx264']);
+  });
+
+  it('serves a multivariant playlist with BANDWIDTH, RESOLUTION and CODECS for source and every rung', async () => {
+    const master = await waitFor('all four variants in the master playlist', async () => {
+      const { status, text, headers } = await getText(stream.playbackUrl);
+      assert.equal(headers.get('content-type'), 'application/vnd.apple.mpegurl');
+      return status === 200 && (text.match(/#EXT-X-STREAM-INF/g) ?? []).length === 4 ? text : undefined;
+    });
+    const variants = [...master.matchAll(/#EXT-X-STREAM-INF:(.*)\n(.*)/g)].map((m) => ({ attrs: m[1]!, uri: m[2]! }));
+    assert.deepEqual(variants.map((v) => v.uri), ['source/index.m3u8', '720p/index.m3u8', '480p/index.m3u8', '360p/index.m3u8']);
+    for (const v of variants) {
+      assert.match(v.attrs, /BANDWIDTH=\d+/);
+      assert.match(v.attrs, /RESOLUTION=\d+x\d+/);
+      assert.match(v.attrs, /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
+    }
+  });
+
+  it('serves every rendition at its resolution with H.264 video, AAC audio and program date times', async () => {
+    const expected: Record<string, [number, number]> = { source: [1280, 720], '720p': [1280, 720], '480p': [854, 480], '360p': [640, 360] };
+    for (const [name, [width, height]] of Object.entries(expected)) {
+      const base = `http://127.0.0.1:${httpPort}/hls/${stream.playbackId}/${name}`;
+      const { text: playlist, headers } = await getText(`${base}/index.m3u8`);
+      assert.match(headers.get('cache-control') ?? '', /max-age=1\b/);
+      assert.match(playlist, /#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT/);
+      assert.match(playlist, /#EXT-X-TARGETDURATION:2\n/);
+      const last = playlist.trim().split('\n').filter((l) => l.endsWith('.ts')).pop()!;
+      const segment = await fetch(`${base}/${last}`);
+      assert.equal(segment.headers.get('content-type'), 'video/mp2t');
+      assert.match(segment.headers.get('cache-control') ?? '', /immutable/);
+      assert.equal(segment.headers.get('access-control-allow-origin'), '*');
+      await segment.arrayBuffer();
+      const info = await probe(`${base}/${last}`);
+      assert.deepEqual([info.width, info.height], [width, height], `${name} resolution`);
+      assert.equal(info.videoCodec, 'h264');
+      assert.equal(info.audioCodec, 'aac', `${name} carries audio`);
+    }
+  });
+
+  it('plays the watch page in Chromium: currentTime advances and no error is raised', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`http://127.0.0.1:${httpPort}/watch/${stream.playbackId}`);
+      const first = await waitFor('playback to start', async () => {
+        const s = (await page.evaluate(samplePlayer)) as PlaybackSample | null;
+        return s && s.currentTime > 1 ? s : undefined;
+      }, 30_000, 200);
+      await new Promise((r) => setTimeout(r, 3_000));
+      const later = (await page.evaluate(samplePlayer)) as PlaybackSample;
+      assert.ok(later.currentTime > first.currentTime + 1.5, `currentTime advanced from ${first.currentTime} to ${later.currentTime}`);
+      assert.deepEqual(later.errors, []);
+      assert.equal(later.mediaError, null);
+      assert.deepEqual(pageErrors, []);
+      const embed = await browser.newPage();
+      await embed.goto(`http://127.0.0.1:${httpPort}/embed/${stream.playbackId}`);
+      await waitFor('the embed page to play', async () => ((await embed.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0 > 0.5, 30_000, 200);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('exposes the required metrics on every node', async () => {
+    const ports = { orchestrator: apiPort, transcoder: apiPort + 1, broadcaster: apiPort + 2, relay: httpPort };
+    const all = (await Promise.all(Object.values(ports).map(async (p) => (await getText(`http://127.0.0.1:${p}/metrics`)).text))).join('\n');
+    for (const metric of [
+      /^castnet_broadcaster_segments_ingested_total\{[^}]*\} [1-9]/m,
+      /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"[^}]*\} [1-9]/m,
+      /^castnet_transcoder_transcode_seconds_bucket\{[^}]*rendition="720p"/m,
+      /^castnet_broadcaster_segment_latency_seconds_bucket\{[^}]*rendition="source"/m,
+      /^castnet_relay_http_requests_total\{[^}]*kind="segment"/m,
+      /^castnet_relay_cache_requests_total\{[^}]*result="hit"/m,
+      /^castnet_relay_active_streams\{[^}]*\} 1$/m,
+      /^castnet_broadcaster_active_streams\{[^}]*\} 1$/m,
+      /^castnet_process_cpu_seconds_total/m,
+    ]) {
+      assert.match(all, metric);
+    }
+    for (const p of Object.values(ports)) assert.equal((await getText(`http://127.0.0.1:${p}/healthz`)).status, 200);
+  });
+});

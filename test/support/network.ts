@@ -1,0 +1,110 @@
+// Test support: a whole Castnet network in this process through the role factories, on ephemeral loopback
+// ports with a temporary data directory, and real FFmpeg publishers.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
+import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { createRelay, type Relay } from '../../relay/relay.ts';
+import { createTranscoder, type Transcoder } from '../../transcoder/transcoder.ts';
+import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
+import { testPatternArgs } from '../../media/test-pattern.ts';
+import { createLogger } from '../../observability/logger.ts';
+
+export const testLogger = createLogger({ level: process.env.CASTNET_TEST_LOG_LEVEL ?? 'silent' });
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails after the timeout. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+}
+
+export interface TestNetwork {
+  orchestrator: Orchestrator;
+  transcoder: Transcoder;
+  relay: Relay;
+  broadcaster: Broadcaster;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startNetwork(broadcasterOptions: Partial<BroadcasterOptions> = {}): Promise<TestNetwork> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
+  const logger = testLogger;
+  const orchestrator = await createOrchestrator({ port: 0, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
+  await orchestrator.start();
+  const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264' }, { logger });
+  const relay = await createRelay({ port: 0, orchestrator: orchestrator.url }, { logger });
+  const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
+  await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
+  return {
+    orchestrator,
+    transcoder,
+    relay,
+    broadcaster,
+    dataDir,
+    async close() {
+      await broadcaster.stop();
+      await Promise.all([transcoder.stop(), relay.stop()]);
+      await orchestrator.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Publisher {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/** A real RTMP publisher: FFmpeg pushing a test pattern in real time. */
+export function publish(url: string, options: { seconds?: number; width?: number; height?: number } = {}): Publisher {
+  const args = testPatternArgs({ width: options.width ?? 640, height: options.height ?? 360, fps: 30, seconds: options.seconds ?? 0, output: url, realtime: true, videoBitrate: '1000k' });
+  const child = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export async function getText(url: string): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}

@@ -1,0 +1,30 @@
+// The transcoder's Prometheus metrics.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createTranscoderMetrics(registry: Registry) {
+  return {
+    segmentsTranscoded: new Counter({
+      name: 'castnet_transcoder_segments_transcoded_total',
+      help: 'Segments transcoded, by result (ok, or the error code)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    transcodeSeconds: new Histogram({
+      name: 'castnet_transcoder_transcode_seconds',
+      help: 'Wall time of the FFmpeg job that produced each rendition (one job makes every rendition of a segment)',
+      labelNames: ['rendition', 'encoder'] as const,
+      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'castnet_transcoder_segments_in_flight',
+      help: 'Segments being transcoded now',
+      registers: [registry],
+    }),
+    bytesIn: new Counter({ name: 'castnet_transcoder_bytes_received_total', help: 'Source segment bytes received', registers: [registry] }),
+    bytesOut: new Counter({ name: 'castnet_transcoder_bytes_returned_total', help: 'Rendition bytes returned', registers: [registry] }),
+  };
+}
+
+export type TranscoderMetrics = ReturnType<typeof createTranscoderMetrics>;

@@ -1,0 +1,59 @@
+// Transcodes one segment into the ladder with FFmpeg (through fluent-ffmpeg) in a scratch directory.
+// Hot path: one call per segment; the input is written once and each output read once.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fluent } from '../media/ffmpeg-binaries.ts';
+import { CastnetError, type ErrorContext } from '../protocol/errors.ts';
+import type { RenditionSpec } from '../protocol/rendition.ts';
+import { ladderInputArgs, ladderOutputArgs, type LadderJob, type VideoEncoder } from './ladder-command.ts';
+
+export interface TranscodeRequest {
+  segment: Buffer;
+  renditions: ReadonlyArray<RenditionSpec>;
+  copyAudio: boolean;
+  sourceFps: number;
+  context: ErrorContext;
+}
+
+export interface TranscodedRendition {
+  spec: RenditionSpec;
+  bytes: Buffer;
+}
+
+export async function runLadder(job: LadderJob, timeoutSeconds: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const command = fluent()(job.input, { timeout: timeoutSeconds }).inputOptions(ladderInputArgs());
+    for (const r of job.renditions) command.output(job.outputs[r.name]!).outputOptions(ladderOutputArgs(job, r));
+    command.on('error', (err: Error, _stdout: unknown, stderr: unknown) => {
+      reject(new Error(`${err.message.split('\n')[0]}${typeof stderr === 'string' && stderr ? `: ${stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
+    });
+    command.on('end', () => resolve());
+    command.run();
+  });
+}
+
+export async function transcodeSegment(req: TranscodeRequest, encoder: VideoEncoder, timeoutSeconds = 60): Promise<TranscodedRendition[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'castnet-transcode-'));
+  try {
+    const input = join(dir, 'in.ts');
+    await writeFile(input, req.segment);
+    const outputs = Object.fromEntries(req.renditions.map((r) => [r.name, join(dir, `${r.name}.ts`)]));
+    const job: LadderJob = { input, renditions: req.renditions, outputs, encoder, copyAudio: req.copyAudio, sourceFps: req.sourceFps };
+    try {
+      await runLadder(job, timeoutSeconds);
+    } catch (err) {
+      throw new CastnetError('INVALID_SEGMENT', `FFmpeg could not transcode the segment: ${(err as Error).message}`, req.context, { cause: err });
+    }
+    return await Promise.all(
+      req.renditions.map(async (spec) => {
+        const bytes = await readFile(outputs[spec.name]!).catch(() => Buffer.alloc(0));
+        if (bytes.length === 0) throw new CastnetError('TRANSCODE_FAILED', `FFmpeg produced no output for ${spec.name}`, { ...req.context, rendition: spec.name });
+        return { spec, bytes };
+      }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,157 @@
+// The transcoder role: `POST /transcode` takes one MPEG-TS segment and answers with every rendition of the
+// requested ladder (multipart/mixed). It registers with the orchestrator and advertises its encoder.
+
+import express from 'express';
+import type { Registry } from 'prom-client';
+import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { assertMpegTs } from '../media/mpegts.ts';
+import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { TRANSCODE_HEADERS, parseTranscodeHeaders } from '../protocol/transcode-request.ts';
+import { createMetricsRegistry } from '../observability/metrics-registry.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
+import type { VideoEncoder } from './ladder-command.ts';
+import { createTranscoderMetrics } from './metrics.ts';
+import { transcodeSegment } from './segment-transcoder.ts';
+
+export interface TranscoderOptions {
+  host: string;
+  port: number;
+  /** URL others reach this node at; defaults to http://host:port. */
+  publicUrl: string;
+  orchestrator: string;
+  encoder: 'auto' | VideoEncoder;
+  /** Segments transcoded at once; more wait, and past maxQueued the node answers 503. */
+  concurrency: number;
+  maxQueued: number;
+  maxSegmentBytes: number;
+}
+
+export const defaultTranscoderOptions: TranscoderOptions = {
+  host: '127.0.0.1',
+  port: 8936,
+  publicUrl: '',
+  orchestrator: 'http://127.0.0.1:8935',
+  encoder: 'auto',
+  concurrency: 2,
+  maxQueued: 8,
+  maxSegmentBytes: 64 * 1024 * 1024,
+};
+
+export interface TranscoderComponents {
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface Transcoder {
+  readonly url: string;
+  readonly encoder: EncoderDetection;
+  readonly metrics: Registry;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createTranscoder(init: Partial<TranscoderOptions> = {}, components: TranscoderComponents = {}): Promise<Transcoder> {
+  const options = { ...defaultTranscoderOptions, ...init };
+  const logger = (components.logger ?? createLogger()).child({ component: 'transcoder' });
+  const registry = components.registry ?? createMetricsRegistry('transcoder');
+  const metrics = createTranscoderMetrics(registry);
+  const encoder = await detectEncoder(options.encoder);
+  let active = 0;
+  let queued = 0;
+  const waiters: Array<() => void> = [];
+
+  const app = createNodeApp({ role: 'transcoder', registry, health: () => ({ encoder: encoder.encoder, active, queued }) });
+  app.post('/transcode', express.raw({ type: () => true, limit: options.maxSegmentBytes }), async (req, res, next) => {
+    let params;
+    try {
+      params = parseTranscodeHeaders(req.headers);
+      const context = { playbackId: params.playbackId, seq: params.seq };
+      const segment = req.body as Buffer;
+      if (!Buffer.isBuffer(segment)) throw new CastnetError('INVALID_SEGMENT', 'segment body is missing', context);
+      // Checked before any CPU is spent: a truncated or foreign body is refused, not transcoded.
+      assertMpegTs(segment, context);
+      if (active >= options.concurrency) {
+        if (queued >= options.maxQueued) throw new CastnetError('NO_NODE_AVAILABLE', 'transcoder is at capacity', context);
+        queued++;
+        await new Promise<void>((resolve) => waiters.push(resolve));
+        queued--;
+      }
+      active++;
+      metrics.inFlight.set(active);
+      metrics.bytesIn.inc(segment.length);
+      const started = performance.now();
+      try {
+        const outputs = await transcodeSegment(
+          { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context },
+          encoder.encoder,
+        );
+        const seconds = (performance.now() - started) / 1000;
+        for (const o of outputs) metrics.transcodeSeconds.observe({ rendition: o.spec.name, encoder: encoder.encoder }, seconds);
+        metrics.segmentsTranscoded.inc({ result: 'ok' });
+        const boundary = newBoundary();
+        const chunks = encodeMultipart(
+          outputs.map((o) => ({
+            headers: {
+              'content-type': 'video/mp2t',
+              [TRANSCODE_HEADERS.rendition]: o.spec.name,
+            },
+            body: o.bytes,
+          })),
+          boundary,
+        );
+        const length = chunks.reduce((n, c) => n + c.length, 0);
+        metrics.bytesOut.inc(length);
+        res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'content-length': length });
+        for (const c of chunks) res.write(c);
+        res.end();
+        logger.debug({ playbackId: params.playbackId, seq: params.seq, seconds: +seconds.toFixed(3) }, 'segment transcoded');
+      } finally {
+        active--;
+        metrics.inFlight.set(active);
+        waiters.shift()?.();
+      }
+    } catch (err) {
+      metrics.segmentsTranscoded.inc({ result: err instanceof CastnetError ? err.code : 'INTERNAL' });
+      logger.warn({ playbackId: params?.playbackId, seq: params?.seq, err: (err as Error).message }, 'segment refused');
+      next(err);
+    }
+  });
+  finishNodeApp(app, logger);
+
+  let server: ListeningServer | null = null;
+  let registration: NodeRegistrationLoop | null = null;
+  const transcoder: Transcoder = {
+    get url() {
+      return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
+    },
+    encoder,
+    metrics: registry,
+    async start() {
+      server = await listen(app, options.host, options.port);
+      logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
+      if (options.orchestrator) {
+        registration = new NodeRegistrationLoop(
+          new OrchestratorClient(options.orchestrator),
+          () => ({
+            role: 'transcoder',
+            url: transcoder.url,
+            version: '0.1.0',
+            capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued },
+            load: { sessions: active + queued, inFlight: active },
+          }),
+          logger,
+        );
+        await registration.start();
+      }
+    },
+    async stop() {
+      registration?.stop();
+      await server?.close();
+      server = null;
+    },
+  };
+  return transcoder;
+}
