@@ -82,6 +82,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const pipelines = new Map<string, StreamPipeline>();
   const publications = new Map<string, Publication>();
   const closeTimers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
 
   function openSession(pipeline: StreamPipeline, avoid: string[] = []): Promise<Assignment> {
     const renditions = pipeline.source
@@ -176,7 +177,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     cutter.on('end', () => {
       void chain.then(() => pipeline.drain()).then(() => {
         publication.ended = true;
-        if (publications.get(playbackId) !== publication) return;
+        if (stopped || publications.get(playbackId) !== publication) return;
         metrics.activeStreams.set([...publications.values()].filter((p) => !p.ended).length);
         log.info({ segments: pipeline.segmentsPublished }, 'publish ended; waiting for a reconnect');
         const timer = setTimeout(() => {
@@ -232,6 +233,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       logger.info({ rtmp: broadcaster.rtmpUrl, http: http.url }, 'broadcaster listening');
     },
     async stop() {
+      stopped = true;
       if (refresher) clearInterval(refresher);
       for (const timer of closeTimers.values()) clearTimeout(timer);
       for (const p of publications.values()) p.cutter.kill();

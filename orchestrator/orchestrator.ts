@@ -149,6 +149,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     res.status(201).json({ id: record.id, heartbeatIntervalMs: options.heartbeatIntervalMs });
   });
   app.post('/api/nodes/:id/heartbeat', (req, res) => {
+    // A node past its timeout is gone even if the sweeper has not run yet: it must register again.
+    nodes.sweep();
     nodes.heartbeat(req.params.id, parse(heartbeatSchema, req.body, 'heartbeat').load);
     res.status(204).end();
   });

@@ -37,7 +37,7 @@ interface ChunkState {
 
 const MESSAGE_HEADER_LENGTH = [11, 7, 3, 0] as const;
 /** A bound on one message, far above any real video frame, so a hostile peer cannot make us buffer without end. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 export class ChunkReader {
   private chunkSize = 128;

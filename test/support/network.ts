@@ -61,19 +61,21 @@ export async function startNetwork(broadcasterOptions: Partial<BroadcasterOption
   const relay = await createRelay({ port: 0, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
-  return {
+  const network: TestNetwork = {
     orchestrator,
     transcoder,
     relay,
     broadcaster,
     dataDir,
+    // Stops whatever nodes the test left in the fields (a test may replace one).
     async close() {
-      await broadcaster.stop();
-      await Promise.all([transcoder.stop(), relay.stop()]);
-      await orchestrator.stop();
+      await network.broadcaster.stop();
+      await Promise.all([network.transcoder.stop(), network.relay.stop()]);
+      await network.orchestrator.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return network;
 }
 
 export interface Publisher {

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fitLadder, parseLadder } from './rendition.ts';
+
+describe('rendition ladder', () => {
+  it('keeps 720p, 480p and 360p under a 1080p source, with even widths at its aspect ratio', () => {
+    assert.deepEqual(fitLadder({ width: 1920, height: 1080, fps: 30 }).map((r) => [r.name, r.width, r.height, r.fps]), [
+      ['720p', 1280, 720, 30],
+      ['480p', 854, 480, 30],
+      ['360p', 640, 360, 30],
+    ]);
+  });
+
+  it('drops rungs above the source height and never raises the frame rate', () => {
+    assert.deepEqual(fitLadder({ width: 854, height: 480, fps: 25 }).map((r) => [r.name, r.fps]), [['480p', 25], ['360p', 25]]);
+    assert.deepEqual(fitLadder({ width: 320, height: 240, fps: 30 }), []);
+  });
+
+  it('parses a ladder option and explains a bad rung', () => {
+    assert.deepEqual(parseLadder('720p60:4500k, 360p'), [
+      { height: 720, fps: 60, videoBitrate: 4_500_000, audioBitrate: 96_000 },
+      { height: 360, fps: 30, videoBitrate: 699_840, audioBitrate: 96_000 },
+    ]);
+    assert.throws(() => parseLadder('big'), /invalid ladder rung "big"/);
+  });
+});

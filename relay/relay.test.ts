@@ -1,0 +1,97 @@
+// The relay over real HTTP on loopback: pushes, playlists, segment caching headers and bad requests.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'node:http';
+import { createRelay, type Relay } from './relay.ts';
+import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { silentLogger } from '../observability/logger.ts';
+
+const ts = new Uint8Array(188 * 10).fill(0x47);
+const headers = segmentMetadataHeaders({ duration: 2, programDateTime: '2026-01-01T00:00:00.000Z', discontinuity: false });
+
+/** A request with the path exactly as written (fetch would normalise `..` away). */
+function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    request({ hostname, port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    }).on('error', reject).end();
+  });
+}
+
+describe('relay HTTP', () => {
+  let relay: Relay;
+
+  before(async () => {
+    relay = await createRelay({ port: 0, orchestrator: '' }, { logger: silentLogger });
+    await relay.start();
+    await fetch(`${relay.url}/hls/abc`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] }),
+    });
+    const put = await fetch(`${relay.url}/hls/abc/source/0.ts`, { method: 'PUT', headers, body: ts });
+    assert.equal(put.status, 201);
+  });
+
+  after(() => relay.stop());
+
+  it('serves a pushed segment as immutable, with a strong ETag, and answers a revalidation with 304', async () => {
+    const res = await fetch(`${relay.url}/hls/abc/source/0.ts`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'video/mp2t');
+    assert.match(res.headers.get('cache-control')!, /public, max-age=\d+, immutable/);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal((await res.arrayBuffer()).byteLength, ts.length);
+    const etag = res.headers.get('etag')!;
+    assert.match(etag, /^"[^"]+"$/);
+    const again = await fetch(`${relay.url}/hls/abc/source/0.ts`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+    const head = await fetch(`${relay.url}/hls/abc/source/0.ts`, { method: 'HEAD' });
+    assert.equal(head.headers.get('content-length'), String(ts.length));
+  });
+
+  it('answers 404 STREAM_NOT_FOUND for an unknown playback id', async () => {
+    const res = await fetch(`${relay.url}/hls/unknown/master.m3u8`);
+    assert.equal(res.status, 404);
+    assert.deepEqual(await res.json(), { error: { playbackId: 'unknown', code: 'STREAM_NOT_FOUND', message: 'no live stream with this playback id on this relay' } });
+    const seg = await fetch(`${relay.url}/hls/abc/source/99.ts`);
+    assert.equal(seg.status, 404);
+    assert.equal(((await seg.json()) as { error: { code: string } }).error.code, 'SEGMENT_NOT_FOUND');
+  });
+
+  it('refuses a path with ".." (plain or encoded) with 400 and keeps serving', async () => {
+    for (const path of ['/hls/../../etc/passwd', '/hls/abc/..%2f..%2fetc/index.m3u8', '/hls/%2e%2e/master.m3u8']) {
+      const res = await rawGet(relay.url, path);
+      assert.equal(res.status, 400, path);
+      assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'INVALID_PATH');
+    }
+    assert.equal((await fetch(`${relay.url}/hls/abc/source/index.m3u8`)).status, 200);
+  });
+
+  it('refuses a truncated pushed segment with 422 and keeps the stream as it was', async () => {
+    const res = await fetch(`${relay.url}/hls/abc/source/1.ts`, { method: 'PUT', headers, body: ts.subarray(0, 1000) });
+    assert.equal(res.status, 422);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'INVALID_SEGMENT');
+    assert.doesNotMatch(await (await fetch(`${relay.url}/hls/abc/source/index.m3u8`)).text(), /1\.ts/);
+  });
+
+  it('refuses a push without segment metadata with 400', async () => {
+    const res = await fetch(`${relay.url}/hls/abc/source/2.ts`, { method: 'PUT', body: ts });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /castnet|duration/i);
+  });
+
+  it('serves the watch page, the embed page and the player bundle', async () => {
+    const watch = await fetch(`${relay.url}/watch/abc`);
+    assert.match(await watch.text(), /<castnet-player src="\/hls\/abc\/master.m3u8">/);
+    const embed = await fetch(`${relay.url}/embed/abc`);
+    assert.equal(embed.headers.get('content-security-policy'), 'frame-ancestors *');
+    const bundle = await fetch(`${relay.url}/player/castnet-player.js`);
+    assert.match(bundle.headers.get('content-type')!, /javascript/);
+    assert.match(await bundle.text(), /castnet-player/);
+  });
+});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StreamStore } from './stream-store.ts';
+
+const ts = (n = 1) => Buffer.alloc(188 * n, 0x47);
+const meta = (i: number, discontinuity = false) => ({ duration: 2, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i * 2)).toISOString(), discontinuity });
+const descriptor = {
+  playbackId: 'p1',
+  targetDuration: 2,
+  variants: [
+    { name: 'source', width: 1280, height: 720, bandwidth: 3_000_000, codecs: 'avc1.64001f,mp4a.40.2' },
+    { name: '360p', width: 640, height: 360, bandwidth: 800_000, codecs: 'avc1.64001e,mp4a.40.2' },
+  ],
+};
+
+function store(now = () => 0) {
+  return new StreamStore({ playlistSegments: 3, extraSegments: 1, idleMs: 10_000, now });
+}
+
+describe('relay stream store', () => {
+  it('lists the newest segments in a live window and drops the oldest', () => {
+    const s = store();
+    s.setDescriptor(descriptor);
+    for (let i = 0; i < 6; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    const playlist = s.mediaPlaylist('p1', 'source');
+    assert.match(playlist, /#EXT-X-MEDIA-SEQUENCE:3\n/);
+    assert.deepEqual(playlist.match(/^\d+\.ts$/gm), ['3.ts', '4.ts', '5.ts']);
+    assert.ok(s.segment('p1', 'source', 2), 'one extra segment stays for late players');
+    assert.throws(() => s.segment('p1', 'source', 1), { code: 'SEGMENT_NOT_FOUND' });
+  });
+
+  it('marks a rendition segment that never arrived with EXT-X-GAP so sequence numbers stay right', () => {
+    const s = store();
+    s.setDescriptor(descriptor);
+    for (let i = 0; i < 3; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    s.putSegment('p1', '360p', 0, meta(0), ts());
+    s.putSegment('p1', '360p', 2, meta(2), ts());
+    assert.match(s.mediaPlaylist('p1', '360p'), /#EXTINF:2\.000,\n#EXT-X-GAP\n1\.ts\n/);
+  });
+
+  it('counts discontinuities that left the window in EXT-X-DISCONTINUITY-SEQUENCE', () => {
+    const s = store();
+    s.setDescriptor(descriptor);
+    for (let i = 0; i < 8; i++) s.putSegment('p1', 'source', i, meta(i, i === 2 || i === 6), ts());
+    const playlist = s.mediaPlaylist('p1', 'source');
+    assert.match(playlist, /#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n/);
+    assert.equal(playlist.match(/#EXT-X-DISCONTINUITY\n/g)?.length, 1);
+  });
+
+  it('lists only variants that have segments, with the measured peak bandwidth when higher', () => {
+    const s = store();
+    s.setDescriptor(descriptor);
+    s.putSegment('p1', 'source', 0, meta(0), ts(5000)); // 940,000 bytes in 2 s = 3.76 Mb/s
+    const master = s.multivariantPlaylist('p1');
+    assert.match(master, /BANDWIDTH=3760000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"/);
+    assert.doesNotMatch(master, /360p/);
+  });
+
+  it('answers STREAM_NOT_FOUND for an unknown stream or a stream with no segments', () => {
+    const s = store();
+    assert.throws(() => s.mediaPlaylist('nope', 'source'), { code: 'STREAM_NOT_FOUND' });
+    s.setDescriptor(descriptor);
+    assert.throws(() => s.multivariantPlaylist('p1'), { code: 'STREAM_NOT_FOUND' });
+  });
+
+  it('expires streams nobody pushed to within the idle limit', () => {
+    let now = 0;
+    const s = store(() => now);
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    now = 5_000;
+    assert.deepEqual(s.expire(), []);
+    now = 10_001;
+    assert.deepEqual(s.expire(), ['p1']);
+    assert.equal(s.bytesHeld(), 0);
+  });
+});

@@ -1,0 +1,116 @@
+// How ingest behaves when streamers and nodes misbehave, with real FFmpeg publishers over RTMP and the
+// roles in this process: refused keys, garbage on the RTMP port, reconnects, and a transcoder outage.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { afterEach, describe, it } from 'node:test';
+import { createTranscoder } from '../transcoder/transcoder.ts';
+import { getText, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+
+function rtmpPort(net: TestNetwork): number {
+  return Number(new URL(net.broadcaster.rtmpUrl).port);
+}
+
+async function metric(url: string, pattern: RegExp): Promise<number> {
+  const { text } = await getText(`${url}/metrics`);
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+function segmentSeqs(playlist: string): number[] {
+  return playlist.split('\n').filter((l) => l.endsWith('.ts')).map((l) => Number(l.replace('.ts', '')));
+}
+
+describe('ingest failures', () => {
+  let net: TestNetwork | undefined;
+  const publishers: Publisher[] = [];
+
+  afterEach(async () => {
+    await Promise.all(publishers.splice(0).map((p) => p.stop()));
+    await net?.close();
+    net = undefined;
+  });
+
+  it('refuses a publish with an unknown key outside dev mode, and opens no session', async () => {
+    net = await startNetwork({ dev: false });
+    const { streamKey } = net.broadcaster.keys.add();
+    const refused = publish(`${net.broadcaster.rtmpUrl}/not-a-configured-key`, { seconds: 5 });
+    publishers.push(refused);
+    const code = await Promise.race([refused.exited, new Promise((r) => setTimeout(() => r('still running'), 8_000))]);
+    assert.notEqual(code, 0, 'ffmpeg must fail to publish');
+    assert.notEqual(code, 'still running');
+    assert.deepEqual(JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text), []);
+    assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_publish_refused_total\{.*reason="stream_key"/), 1);
+
+    // The configured key still publishes.
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/${streamKey}`));
+    await waitFor('the configured key to go live', async () => (JSON.parse((await getText(`${net!.orchestrator.url}/api/streams`)).text) as unknown[]).length === 1);
+  });
+
+  it('drops a connection that sends garbage and keeps serving the stream already live', async () => {
+    net = await startNetwork();
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/live-one`));
+    const playbackId = net.broadcaster.keys.resolve('live-one');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('the live stream', async () => (await getText(playlistUrl)).status === 200);
+
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect(rtmpPort(net!), '127.0.0.1', () => socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n' + 'garbage'.repeat(400))));
+      socket.on('close', () => resolve(true));
+      socket.on('error', () => {});
+      setTimeout(() => resolve(false), 5_000).unref();
+    });
+    assert.ok(closed, 'the broadcaster closes the garbage connection');
+
+    const before = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    await waitFor('a newer segment after the garbage', async () => Math.max(...segmentSeqs((await getText(playlistUrl)).text)) > before, 10_000);
+  });
+
+  it('resumes a reconnecting stream under the same playback id with a discontinuity', async () => {
+    net = await startNetwork();
+    const first = publish(`${net.broadcaster.rtmpUrl}/reconnecting`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('reconnecting');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('two segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 2);
+    await first.stop();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const beforeReconnect = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/reconnecting`));
+    const playlist = await waitFor('segments after the reconnect', async () => {
+      const { text } = await getText(playlistUrl);
+      return Math.max(...segmentSeqs(text)) >= beforeReconnect + 2 ? text : undefined;
+    });
+    assert.equal(net.broadcaster.keys.resolve('reconnecting'), playbackId);
+    assert.match(playlist, new RegExp(`#EXT-X-DISCONTINUITY\\n#EXT-X-PROGRAM-DATE-TIME:[^\\n]+\\n#EXTINF:[^\\n]+\\n${beforeReconnect + 1}\\.ts`));
+    const seqs = segmentSeqs(playlist);
+    assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'sequence numbers continue without a hole or repeat');
+    const streams = JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text) as Array<{ playbackId: string }>;
+    assert.deepEqual(streams.map((s) => s.playbackId), [playbackId]);
+  });
+
+  it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns', async () => {
+    net = await startNetwork();
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/outage`));
+    const playbackId = net.broadcaster.keys.resolve('outage');
+    const hls = `${net.relay.url}/hls/${playbackId}`;
+    await waitFor('a transcoded segment', async () => (await getText(`${hls}/360p/index.m3u8`)).status === 200);
+    const port = Number(new URL(net.transcoder.url).port);
+    await net.transcoder.stop();
+    const downAt = Math.max(...segmentSeqs((await getText(`${hls}/source/index.m3u8`)).text));
+
+    await waitFor('the source to keep publishing', async () => Math.max(...segmentSeqs((await getText(`${hls}/source/index.m3u8`)).text)) >= downAt + 2, 15_000);
+    assert.ok((await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_transcode_failures_total\{/)) >= 1, 'failures are counted');
+
+    const replacement = await createTranscoder({ port, orchestrator: net.orchestrator.url, encoder: 'libx264' }, { logger: testLogger });
+    await replacement.start();
+    net.transcoder = replacement;
+    const playlist = await waitFor('renditions to resume', async () => {
+      const { text } = await getText(`${hls}/360p/index.m3u8`);
+      const published = text.split('\n').filter((l, i, all) => l.endsWith('.ts') && all[i - 1] !== '#EXT-X-GAP').map((l) => Number(l.replace('.ts', '')));
+      return Math.max(...published) > downAt + 2 ? text : undefined;
+    }, 30_000);
+    assert.match(playlist, /#EXT-X-GAP/, 'segments missed during the outage are marked as gaps, so numbering stays right');
+  });
+});
