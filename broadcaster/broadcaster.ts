@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
-import { probe } from '../media/probe.ts';
+import { probeTs } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { SOURCE_RENDITION, defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
 import type { Assignment } from '../protocol/stream-record.ts';
@@ -156,11 +156,11 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     cutter.on('segment', (cut) => {
       chain = chain.then(async () => {
         try {
+          const bytes = await SegmentCutter.take(cut);
           if (!pipeline.source) {
-            pipeline.setSource(await probe(cut.path));
+            pipeline.setSource(probeTs(bytes));
             void openSession(pipeline).then((a) => (pipeline.assignment = a)).catch(() => {});
           }
-          const bytes = await SegmentCutter.take(cut);
           const seq = pipeline.push({
             bytes,
             duration: cut.duration,

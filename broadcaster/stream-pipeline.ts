@@ -5,7 +5,7 @@
 
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
 import { assertMpegTs } from '../media/mpegts.ts';
-import type { MediaInfo } from '../media/probe.ts';
+import type { MediaInfo } from '../media/ts-probe.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { Assignment, StreamDescriptor, Variant } from '../protocol/stream-record.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { probe } from '../media/probe.ts';
+import { ffprobe } from '../media/ffprobe.ts';
 import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { freePort, getText, publish, waitFor, type Publisher } from './support/network.ts';
@@ -99,7 +99,7 @@ describe('castnet dev, end to end', () => {
       assert.match(segment.headers.get('cache-control') ?? '', /immutable/);
       assert.equal(segment.headers.get('access-control-allow-origin'), '*');
       await segment.arrayBuffer();
-      const info = await probe(`${base}/${last}`);
+      const info = await ffprobe(`${base}/${last}`);
       assert.deepEqual([info.width, info.height], [width, height], `${name} resolution`);
       assert.equal(info.videoCodec, 'h264');
       assert.equal(info.audioCodec, 'aac', `${name} carries audio`);

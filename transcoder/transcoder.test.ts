@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
-import { probe } from '../media/probe.ts';
+import { ffprobe } from '../media/ffprobe.ts';
 import { testPatternArgs } from '../media/test-pattern.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { fitLadder } from '../protocol/rendition.ts';
@@ -42,11 +42,11 @@ describe('transcoder', () => {
   it('returns every rendition of the ladder at its resolution, with the source timestamps kept', async () => {
     const renditions = await requestTranscode(transcoder.url, segment, params, 30_000);
     assert.deepEqual([...renditions.keys()], ['480p', '360p']);
-    const source = await probe(join(dir, 'source.ts'));
+    const source = await ffprobe(join(dir, 'source.ts'));
     for (const spec of ladder) {
       const file = join(dir, `${spec.name}.ts`);
       writeFileSync(file, renditions.get(spec.name)!);
-      const info = await probe(file);
+      const info = await ffprobe(file);
       assert.deepEqual([info.width, info.height, info.videoCodec, info.audioCodec], [spec.width, spec.height, 'h264', 'aac']);
       assert.ok(Math.abs(info.duration - source.duration) < 0.1, `${spec.name} lasts as long as the source`);
       assert.ok(info.frames >= 59, `${spec.name} keeps every frame (${info.frames})`);

@@ -1,21 +1,10 @@
-// Reads a segment's streams with ffprobe: dimensions, frame rate and the RFC 6381 codec strings HLS needs.
+// Reads a file's streams with ffprobe. Tests and benchmarks use it as the outside reference that checks
+// what Castnet produces; nodes themselves use ts-probe.ts and spawn nothing.
 
 import { fluent } from './ffmpeg-binaries.ts';
 import { codecString } from './codec-string.ts';
+import type { MediaInfo } from './ts-probe.ts';
 
-export interface MediaInfo {
-  width: number;
-  height: number;
-  fps: number;
-  videoCodec: string;
-  audioCodec: string | null;
-  /** RFC 6381, e.g. `avc1.64001f,mp4a.40.2`. */
-  codecs: string;
-  duration: number;
-  /** Bits per second over the whole file. */
-  bitrate: number;
-  frames: number;
-}
 
 function parseRate(rate: string | undefined): number {
   if (!rate) return 0;
@@ -23,9 +12,10 @@ function parseRate(rate: string | undefined): number {
   return den ? num! / den : num!;
 }
 
-export function probe(path: string): Promise<MediaInfo> {
+export function ffprobe(path: string): Promise<MediaInfo> {
   return new Promise((resolve, reject) => {
-    fluent().ffprobe(path, ['-count_packets'], (err, data) => {
+    // '-v error': the static ffprobe of @ffprobe-installer crashes while printing its stream summary.
+    fluent().ffprobe(path, ['-v', 'error', '-count_packets'], (err, data) => {
       if (err) return reject(err);
       const video = data.streams.find((s) => s.codec_type === 'video');
       const audio = data.streams.find((s) => s.codec_type === 'audio');

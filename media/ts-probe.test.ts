@@ -1,0 +1,48 @@
+// ts-probe against ffprobe (the outside reference) on segments FFmpeg makes at test time.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import { ffmpegBinaries } from './ffmpeg-binaries.ts';
+import { ffprobe } from './ffprobe.ts';
+import { probeTs } from './ts-probe.ts';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'castnet-ts-probe-'));
+
+async function segment(name: string, video: string, extra: string[]): Promise<string> {
+  const file = join(dir, `${name}.ts`);
+  await run(ffmpegBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', video, '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '2', ...extra, '-f', 'mpegts', file]);
+  return file;
+}
+
+describe('MPEG-TS probe', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [name, video, extra] of [
+    ['high-720p30', 'testsrc=size=1280x720:rate=30', ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-profile:v', 'high', '-c:a', 'aac']],
+    ['main-854x480-cropped-25fps', 'testsrc=size=854x480:rate=25', ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-profile:v', 'main', '-c:a', 'aac']],
+    ['baseline-no-audio', 'testsrc=size=640x360:rate=30', ['-map', '0:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-profile:v', 'baseline']],
+  ] as const) {
+    it(`agrees with ffprobe on ${name}`, async () => {
+      const file = await segment(name, video, [...extra]);
+      const ours = probeTs(readFileSync(file));
+      const theirs = await ffprobe(file);
+      assert.deepEqual([ours.width, ours.height, ours.fps, ours.audioCodec, ours.frames], [theirs.width, theirs.height, theirs.fps, theirs.audioCodec, theirs.frames]);
+      // ffprobe's profile names lose the constraint flags; ours come from the SPS bytes themselves.
+      assert.equal(ours.codecs.split(',')[0]!.slice(0, 7), theirs.codecs.split(',')[0]!.slice(0, 7));
+      assert.equal(ours.codecs.split(',')[0]!.slice(-2), theirs.codecs.split(',')[0]!.slice(-2));
+      assert.equal(ours.codecs.split(',')[1], theirs.codecs.split(',')[1]);
+    });
+  }
+
+  it('refuses a segment without H.264 video', () => {
+    const pat = Buffer.alloc(188, 0xff);
+    pat[0] = 0x47;
+    assert.throws(() => probeTs(pat), { code: 'INVALID_SEGMENT', message: 'segment has no H.264 video stream' });
+  });
+});
