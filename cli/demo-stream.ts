@@ -21,7 +21,8 @@ export class DemoStream {
   start(): void {
     if (this.stopped) return;
     const args = testPatternArgs({ width: 1280, height: 720, fps: 30, seconds: 0, output: this.rtmpUrl, realtime: true, videoBitrate: '2500k' });
-    const child = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Detached: Ctrl-C reaches castnet, which stops the demo itself, instead of killing FFmpeg first.
+    const child = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));

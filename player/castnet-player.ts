@@ -93,11 +93,14 @@ export class CastnetPlayer extends HTMLElement {
     });
     hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
       if (!data.fatal) return;
+      if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.response?.code === 404) {
+        // Not an error: the stream is not live (yet, or any more) on this relay.
+        this.retry('Waiting for the stream to go live…');
+        return;
+      }
       this.errors.push(`${data.type}: ${data.details}`);
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
         hls.recoverMediaError();
-      } else if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.response?.code === 404) {
-        this.retry('Waiting for the stream to go live…');
       } else {
         this.retry('Reconnecting…');
       }

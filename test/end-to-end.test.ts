@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { ffprobe } from '../media/ffprobe.ts';
 import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
-import { freePort, getText, publish, waitFor, type Publisher } from './support/network.ts';
+import { getText, publish, waitFor, type Publisher } from './support/network.ts';
 
 const STREAM_KEY = 'e2e-secret-key';
 
@@ -19,24 +19,24 @@ describe('castnet dev, end to end', () => {
   let dev: ReturnType<typeof spawn>;
   let publisher: Publisher;
   let dataDir: string;
-  let rtmpPort: number;
-  let httpPort: number;
-  let apiPort: number;
   let stdout = '';
   let stream: StreamDirectoryEntry;
+  // Read from the banner: every port is ephemeral (0), so parallel runs never collide.
+  const urls = { rtmp: '', relay: '', orchestrator: '', metrics: [] as string[] };
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
-    [rtmpPort, httpPort] = [await freePort(), await freePort()];
-    apiPort = await freePort();
-    // The orchestrator's neighbours take the next two ports; retry until three in a row are free.
-    dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--api-port', String(apiPort), '--data-dir', dataDir, '--no-demo'], {
+    dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--api-port', '0', '--data-dir', dataDir, '--no-demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     dev.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
     await waitFor('the dev network banner', () => stdout.includes('Press Ctrl-C'), 30_000);
-    publisher = publish(`rtmp://127.0.0.1:${rtmpPort}/live/${STREAM_KEY}`, { width: 1280, height: 720 });
+    urls.rtmp = /Server: (rtmp:\/\/\S+)/.exec(stdout)![1]!;
+    urls.relay = /Watch it at\s+(http:\/\/[^/]+)/.exec(stdout)![1]!;
+    urls.orchestrator = /Stream directory\s+(http:\/\/[^/]+)/.exec(stdout)![1]!;
+    urls.metrics = [...(/Metrics\s+(.*)/.exec(stdout)![1]!.matchAll(/http:\/\/\S+/g))].map((m) => m[0]);
+    publisher = publish(`${urls.rtmp}/${STREAM_KEY}`, { width: 1280, height: 720 });
   });
 
   after(async () => {
@@ -49,23 +49,24 @@ describe('castnet dev, end to end', () => {
   });
 
   it('prints the RTMP URL, a stream key and a watch URL', () => {
-    assert.match(stdout, new RegExp(`rtmp://127\\.0\\.0\\.1:${rtmpPort}/live`));
+    assert.match(urls.rtmp, /^rtmp:\/\/127\.0\.0\.1:\d+\/live$/);
     assert.match(stdout, /Stream key: sk_[A-Za-z0-9_-]+/);
-    assert.match(stdout, new RegExp(`http://127\\.0\\.0\\.1:${httpPort}/watch/[A-Za-z0-9_-]+`));
+    assert.match(stdout, /Watch it at\s+http:\/\/127\.0\.0\.1:\d+\/watch\/[A-Za-z0-9_-]+/);
+    assert.equal(urls.metrics.length, 4);
   });
 
   it('lists the published stream in the directory without its stream key', async () => {
     stream = await waitFor('the stream in /api/streams', async () => {
-      const { text } = await getText(`http://127.0.0.1:${apiPort}/api/streams`);
+      const { text } = await getText(`${urls.orchestrator}/api/streams`);
       assert.ok(!text.includes(STREAM_KEY), 'the directory must never contain a stream key');
       const list = JSON.parse(text) as StreamDirectoryEntry[];
       return list.find((s) => s.renditions.length === 4);
     });
     assert.notEqual(stream.playbackId, STREAM_KEY);
-    assert.equal(stream.playbackUrl, `http://127.0.0.1:${httpPort}/hls/${stream.playbackId}/master.m3u8`);
+    assert.equal(stream.playbackUrl, `${urls.relay}/hls/${stream.playbackId}/master.m3u8`);
     assert.deepEqual(stream.renditions.map((r) => r.name), ['source', '720p', '480p', '360p']);
     assert.ok(!Number.isNaN(Date.parse(stream.startedAt)));
-    const nodes = JSON.parse((await getText(`http://127.0.0.1:${apiPort}/api/nodes`)).text) as Array<{ role: string; address: string; capabilities: { encoders: string[] }; load: object }>;
+    const nodes = JSON.parse((await getText(`${urls.orchestrator}/api/nodes`)).text) as Array<{ role: string; address: string; capabilities: { encoders: string[] }; load: object }>;
     assert.deepEqual(nodes.map((n) => n.role).sort(), ['relay', 'transcoder']);
     assert.deepEqual(nodes.find((n) => n.role === 'transcoder')!.capabilities.encoders, ['libx264']);
   });
@@ -88,7 +89,7 @@ describe('castnet dev, end to end', () => {
   it('serves every rendition at its resolution with H.264 video, AAC audio and program date times', async () => {
     const expected: Record<string, [number, number]> = { source: [1280, 720], '720p': [1280, 720], '480p': [854, 480], '360p': [640, 360] };
     for (const [name, [width, height]] of Object.entries(expected)) {
-      const base = `http://127.0.0.1:${httpPort}/hls/${stream.playbackId}/${name}`;
+      const base = `${urls.relay}/hls/${stream.playbackId}/${name}`;
       const { text: playlist, headers } = await getText(`${base}/index.m3u8`);
       assert.match(headers.get('cache-control') ?? '', /max-age=1\b/);
       assert.match(playlist, /#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT/);
@@ -112,7 +113,7 @@ describe('castnet dev, end to end', () => {
       const page = await browser.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
-      await page.goto(`http://127.0.0.1:${httpPort}/watch/${stream.playbackId}`);
+      await page.goto(`${urls.relay}/watch/${stream.playbackId}`);
       const first = await waitFor('playback to start', async () => {
         const s = (await page.evaluate(samplePlayer)) as PlaybackSample | null;
         return s && s.currentTime > 1 ? s : undefined;
@@ -124,16 +125,15 @@ describe('castnet dev, end to end', () => {
       assert.equal(later.mediaError, null);
       assert.deepEqual(pageErrors, []);
       const embed = await browser.newPage();
-      await embed.goto(`http://127.0.0.1:${httpPort}/embed/${stream.playbackId}`);
-      await waitFor('the embed page to play', async () => ((await embed.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0 > 0.5, 30_000, 200);
+      await embed.goto(`${urls.relay}/embed/${stream.playbackId}`);
+      await waitFor('the embed page to play', async () => (((await embed.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 0.5, 30_000, 200);
     } finally {
       await browser.close();
     }
   });
 
   it('exposes the required metrics on every node', async () => {
-    const ports = { orchestrator: apiPort, transcoder: apiPort + 1, broadcaster: apiPort + 2, relay: httpPort };
-    const all = (await Promise.all(Object.values(ports).map(async (p) => (await getText(`http://127.0.0.1:${p}/metrics`)).text))).join('\n');
+    const all = (await Promise.all(urls.metrics.map(async (url) => (await getText(url)).text))).join('\n');
     for (const metric of [
       /^castnet_broadcaster_segments_ingested_total\{[^}]*\} [1-9]/m,
       /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"[^}]*\} [1-9]/m,
@@ -147,6 +147,6 @@ describe('castnet dev, end to end', () => {
     ]) {
       assert.match(all, metric);
     }
-    for (const p of Object.values(ports)) assert.equal((await getText(`http://127.0.0.1:${p}/healthz`)).status, 200);
+    for (const url of urls.metrics) assert.equal((await getText(url.replace('/metrics', '/healthz'))).status, 200);
   });
 });
