@@ -18,6 +18,8 @@ import type { PublishRequest, PublishSink } from './rtmp/rtmp-connection.ts';
 import { SegmentCutter } from './segment-cutter.ts';
 import { StreamKeyStore } from './stream-keys.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
+import { PaymentSender } from './payment-sender.ts';
+import { loadOrCreateIdentity } from '../protocol/identity.ts';
 
 export interface BroadcasterOptions {
   host: string;
@@ -35,6 +37,8 @@ export interface BroadcasterOptions {
   /** How long a stream stays open for its streamer to reconnect before its session closes. */
   reconnectGraceMs: number;
   sessionRefreshMs: number;
+  /** The most this broadcaster pays a transcoder, in wei per output pixel. */
+  maxPricePerPixel: string;
 }
 
 export const defaultBroadcasterOptions: BroadcasterOptions = {
@@ -49,6 +53,7 @@ export const defaultBroadcasterOptions: BroadcasterOptions = {
   maxTranscodeBacklog: 3,
   reconnectGraceMs: 30_000,
   sessionRefreshMs: 10_000,
+  maxPricePerPixel: '10',
 };
 
 export interface BroadcasterComponents {
@@ -60,6 +65,8 @@ export interface Broadcaster {
   readonly rtmpUrl: string;
   readonly httpUrl: string;
   readonly keys: StreamKeyStore;
+  /** The address tickets are signed by: fund it with `castnet deposit`. */
+  readonly paymentAddress: string;
   readonly pipelines: ReadonlyMap<string, StreamPipeline>;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -80,6 +87,8 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const orchestrator = new OrchestratorClient(options.orchestrator);
   const ladderRungs = options.ladder ? parseLadder(options.ladder) : defaultLadderRungs;
   const pipelines = new Map<string, StreamPipeline>();
+  const identity = loadOrCreateIdentity(options.dataDir, 'broadcaster');
+  const payments = new PaymentSender({ identity, maxPricePerPixel: BigInt(options.maxPricePerPixel) });
   const publications = new Map<string, Publication>();
   const closeTimers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -107,6 +116,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
         ladderRungs,
         maxTranscodeBacklog: options.maxTranscodeBacklog,
         reassign: (avoid) => openSession(created, avoid),
+        payments,
         metrics,
         logger,
       });
@@ -219,6 +229,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     },
     keys,
     pipelines,
+    paymentAddress: identity.address,
     async start() {
       await rtmp.listen();
       http = await listen(app, options.host, options.httpPort);

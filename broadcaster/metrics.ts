@@ -20,6 +20,9 @@ export function createBroadcasterMetrics(registry: Registry) {
     }),
     publishFailures: new Counter({ name: 'castnet_broadcaster_relay_push_failures_total', help: 'Segment pushes the relay did not accept', registers: [registry] }),
     publishRefused: new Counter({ name: 'castnet_broadcaster_publish_refused_total', help: 'RTMP publishes refused', labelNames: ['reason'] as const, registers: [registry] }),
+    ticketsSent: new Counter({ name: 'castnet_broadcaster_tickets_sent_total', help: 'Tickets signed and sent with segments', registers: [registry] }),
+    expectedValueSent: new Counter({ name: 'castnet_broadcaster_expected_value_sent_wei_total', help: 'Expected value of tickets sent, in wei', registers: [registry] }),
+    paymentsRefused: new Counter({ name: 'castnet_broadcaster_payments_refused_total', help: 'Segments a transcoder refused with 402, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     activeStreams: new Gauge({ name: 'castnet_broadcaster_active_streams', help: 'RTMP publications in progress', registers: [registry] }),
   };
 }

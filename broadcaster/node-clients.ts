@@ -6,20 +6,21 @@ import { boundaryOf, decodeMultipart } from '../protocol/multipart.ts';
 import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { StreamDescriptor } from '../protocol/stream-record.ts';
 import { TRANSCODE_HEADERS, transcodeHeaders, type TranscodeParams } from '../protocol/transcode-request.ts';
+import { PAYMENT_HEADER } from '../protocol/payment.ts';
 
 /** A view of the same memory, typed as fetch wants: segment bytes are never copied on the way out. */
 const view = (bytes: Buffer) => new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
 
 async function failure(res: Response, what: string, node: string): Promise<CastnetError> {
-  const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+  const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; reason?: string } };
   const code = isErrorCode(body.error?.code) ? body.error.code : 'UPSTREAM_FAILED';
-  return new CastnetError(code, `${what}: ${res.status} ${body.error?.message ?? res.statusText}`, { node, status: res.status });
+  return new CastnetError(code, `${what}: ${res.status} ${body.error?.message ?? res.statusText}`, { node, status: res.status, ...(body.error?.reason ? { reason: body.error.reason } : {}) });
 }
 
-export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number): Promise<Map<string, Buffer>> {
+export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number, payment?: string): Promise<Map<string, Buffer>> {
   const res = await fetch(`${transcoderUrl}/transcode`, {
     method: 'POST',
-    headers: { 'content-type': 'video/mp2t', ...transcodeHeaders(params) },
+    headers: { 'content-type': 'video/mp2t', ...transcodeHeaders(params), ...(payment ? { [PAYMENT_HEADER]: payment } : {}) },
     body: view(segment),
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -12,6 +12,13 @@ import type { Assignment, StreamDescriptor, Variant } from '../protocol/stream-r
 import type { Logger } from '../observability/logger.ts';
 import type { BroadcasterMetrics } from './metrics.ts';
 import { pushDescriptor, pushSegment, requestTranscode } from './node-clients.ts';
+import type { PaymentSender } from './payment-sender.ts';
+import { probeTs } from '../media/ts-probe.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { outputPixels } from '../protocol/pricing.ts';
+
+/** 402 reasons that fresh ticket parameters cure. */
+const STALE_PARAMS = new Set(['expired', 'invalid_params', 'params_revealed', 'replayed_nonce', 'wrong_recipient']);
 
 export interface PipelineSegment {
   bytes: Buffer;
@@ -29,6 +36,8 @@ export interface StreamPipelineOptions {
   maxTranscodeBacklog: number;
   /** Asks the orchestrator for a (new) assignment; `avoid` lists nodes that just failed. */
   reassign: (avoid: string[]) => Promise<Assignment>;
+  /** Pays transcoders with tickets; null sends no payment. */
+  payments: PaymentSender | null;
   metrics: BroadcasterMetrics;
   logger: Logger;
 }
@@ -142,30 +151,83 @@ export class StreamPipeline {
     }
   }
 
-  private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {
-    const transcoder = this.assignment?.transcoder;
-    if (!transcoder) {
+  /** One attempt at one transcoder, with the payment its price needs. */
+  private async attempt(transcoderUrl: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint): Promise<Map<string, Buffer>> {
+    const payment = this.options.payments ? await this.options.payments.pay(transcoderUrl, pixels) : null;
+    // A segment must come back well within a few of its durations or the stream falls behind live.
+    const timeoutMs = Math.max(10_000, meta.duration * 4_000);
+    const renditions = await requestTranscode(
+      transcoderUrl,
+      segment.bytes,
+      { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
+      timeoutMs,
+      payment?.header,
+    );
+    if (payment) {
+      this.options.metrics.ticketsSent.inc(payment.tickets);
+      this.options.metrics.expectedValueSent.inc(Number(payment.expectedValue));
+    }
+    return renditions;
+  }
+
+  /**
+   * Sends the segment to the assigned transcoder. A 402 for stale parameters is retried there once with
+   * fresh ones; any other refusal moves the segment to another transcoder when the orchestrator has one.
+   */
+  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<{ renditions: Map<string, Buffer>; transcoder: string } | null> {
+    const assigned = this.assignment?.transcoder?.url;
+    if (!assigned) {
       this.options.metrics.transcodeFailures.inc({ reason: 'no_transcoder' });
       this.logger.warn({ seq }, 'no transcoder assigned: segment published as source only');
       this.requestReassignment([]);
-      return;
+      return null;
     }
-    let renditions: Map<string, Buffer>;
+    const info = probeTs(segment.bytes);
+    const pixels = outputPixels(this.ladder, info);
+    const tried = new Set<string>();
+    let transcoder: string = assigned;
+    let refreshed = false;
+    for (;;) {
+      try {
+        return { renditions: await this.attempt(transcoder, seq, meta, segment, pixels), transcoder };
+      } catch (err) {
+        const reason = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED' ? String(err.context.reason) : null;
+        if (reason) {
+          this.options.metrics.paymentsRefused.inc({ reason });
+          this.options.payments?.invalidate(transcoder);
+          if (STALE_PARAMS.has(reason) && !refreshed) {
+            refreshed = true;
+            this.logger.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
+            continue;
+          }
+        }
+        this.options.metrics.transcodeFailures.inc({ reason: reason ? 'payment_refused' : 'transcoder_error' });
+        this.logger.warn({ seq, transcoder, reason, err: (err as Error).message }, 'transcode failed');
+        tried.add(transcoder);
+        let next: string | null = null;
+        if (reason) next = await this.reassignNow([...tried]);
+        else this.requestReassignment([transcoder]);
+        if (!next || tried.has(next)) {
+          this.logger.warn({ seq }, 'no other transcoder: segment published as source only');
+          return null;
+        }
+        transcoder = next;
+        refreshed = false;
+      }
+    }
+  }
+
+  private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {
+    let result;
     try {
-      // A segment must come back well within a few of its durations or the stream falls behind live.
-      const timeoutMs = Math.max(10_000, meta.duration * 4_000);
-      renditions = await requestTranscode(
-        transcoder.url,
-        segment.bytes,
-        { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
-        timeoutMs,
-      );
+      result = await this.transcodeWithRetry(seq, meta, segment);
     } catch (err) {
-      this.options.metrics.transcodeFailures.inc({ reason: 'transcoder_error' });
-      this.logger.warn({ seq, transcoder: transcoder.url, err: (err as Error).message }, 'transcode failed: segment published as source only');
-      this.requestReassignment([transcoder.url]);
+      this.options.metrics.transcodeFailures.inc({ reason: 'unprobeable' });
+      this.logger.warn({ seq, err: (err as Error).message }, 'segment could not be priced: published as source only');
       return;
     }
+    if (!result) return;
+    const { renditions, transcoder } = result;
     for (const spec of this.ladder) {
       const bytes = renditions.get(spec.name);
       try {
@@ -174,10 +236,21 @@ export class StreamPipeline {
         assertMpegTs(bytes, { playbackId: this.playbackId, seq, rendition: spec.name });
       } catch (err) {
         this.options.metrics.transcodeFailures.inc({ reason: 'bad_output' });
-        this.logger.warn({ seq, rendition: spec.name, transcoder: transcoder.url, err: (err as Error).message }, 'transcoder output rejected');
+        this.logger.warn({ seq, rendition: spec.name, transcoder, err: (err as Error).message }, 'transcoder output rejected');
         continue;
       }
       await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
+    }
+  }
+
+  /** Asks for a new assignment at once; returns the transcoder URL it names, if any. */
+  private async reassignNow(avoid: string[]): Promise<string | null> {
+    try {
+      this.assignment = await this.options.reassign(avoid);
+      return this.assignment.transcoder?.url ?? null;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'reassignment failed');
+      return null;
     }
   }
 

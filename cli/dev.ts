@@ -44,6 +44,9 @@ export const devOptionSpecs: ReadonlyArray<OptionSpec<DevOptions>> = [
   { key: 'logLevel', flag: 'log-level', description: 'log level of the log file' },
 ];
 
+const DEV_DEPOSIT = 10n ** 18n;
+const DEV_RESERVE = 10n ** 17n;
+
 interface DevKeys {
   obs: string;
   demo: string;
@@ -55,12 +58,15 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const logger = createLogger({ level: options.logLevel, file: logFile });
   const next = (offset: number) => (options.apiPort === 0 ? 0 : options.apiPort + offset);
 
-  const orchestrator = await createOrchestrator({ host: options.host, port: options.apiPort }, { logger });
+  const orchestrator = await createOrchestrator({ host: options.host, port: options.apiPort, dataDir }, { logger });
   await orchestrator.start();
-  const transcoder = await createTranscoder({ host: options.host, port: next(1), orchestrator: orchestrator.url, encoder: options.encoder as 'auto' }, { logger });
+  const transcoder = await createTranscoder({ host: options.host, port: next(1), orchestrator: orchestrator.url, encoder: options.encoder as 'auto', dataDir }, { logger });
   const relay = await createRelay({ host: options.host, port: options.httpPort, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
+  // The dev ledger funds the local broadcaster so streams are paid for from the first segment.
+  if (orchestrator.ledger.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
+  const funds = orchestrator.ledger.account(broadcaster.paymentAddress);
 
   // Keys stay the same across restarts, so bookmarked watch pages and OBS settings keep working.
   const keysFile = join(dataDir, 'dev-keys.json');
@@ -89,6 +95,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     '',
     ...(demo ? [`  Demo stream        ${relay.url}/watch/${demoPlayback}`, ''] : []),
     `  Embed              <iframe src="${relay.url}/embed/${obsPlayback}" width="960" height="540" allow="autoplay; fullscreen" allowfullscreen></iframe>`,
+    `  Payments           broadcaster ${broadcaster.paymentAddress} (deposit ${funds.deposit} wei, reserve ${funds.reserve} wei)`,
+    `                     pays transcoder ${transcoder.payments.recipient} ${transcoder.payments.pricePerPixel} wei/pixel; ledger ${orchestrator.url}/api/ledger/accounts`,
     `  Stream directory   ${orchestrator.url}/api/streams`,
     `  Nodes              ${orchestrator.url}/api/nodes`,
     `  Metrics            ${orchestrator.url}/metrics  ${transcoder.url}/metrics  ${relay.url}/metrics  ${broadcaster.httpUrl}/metrics`,

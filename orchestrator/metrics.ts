@@ -12,6 +12,8 @@ export function createOrchestratorMetrics(registry: Registry) {
       labelNames: ['transcoder'] as const,
       registers: [registry],
     }),
+    redemptions: new Counter({ name: 'castnet_orchestrator_ticket_redemptions_total', help: 'Winning tickets redeemed by the ledger', registers: [registry] }),
+    faceValueRedeemed: new Counter({ name: 'castnet_orchestrator_face_value_redeemed_wei_total', help: 'Face value moved from senders to recipients, in wei', registers: [registry] }),
     nodesLost: new Counter({ name: 'castnet_orchestrator_nodes_lost_total', help: 'Nodes dropped after missed heartbeats', labelNames: ['role'] as const, registers: [registry] }),
   };
 }

@@ -14,7 +14,7 @@ describe('orchestrator', () => {
   const session = (playbackId: string, extra: object = {}) => ({ playbackId, startedAt: new Date(now).toISOString(), ...extra });
 
   before(async () => {
-    orchestrator = await createOrchestrator({ port: 0, nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => now });
+    orchestrator = await createOrchestrator({ port: 0, dataDir: '', nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => now });
     await orchestrator.start();
   });
 

@@ -10,6 +10,9 @@ import { sessionRequestSchema, type Assignment, type SessionRequest, type Stream
 import type { z } from 'zod';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { join } from 'node:path';
+import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
+import { Ledger, type Account } from './ledger.ts';
 import { createOrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { LeastLoadedScheduler, type Scheduler } from './scheduler.ts';
@@ -17,6 +20,8 @@ import { LeastLoadedScheduler, type Scheduler } from './scheduler.ts';
 export interface OrchestratorOptions {
   host: string;
   port: number;
+  /** The ledger lives here (ledger.sqlite); empty keeps it in memory. */
+  dataDir: string;
   heartbeatIntervalMs: number;
   /** A node missing heartbeats this long is dropped. */
   nodeTimeoutMs: number;
@@ -27,6 +32,7 @@ export interface OrchestratorOptions {
 export const defaultOrchestratorOptions: OrchestratorOptions = {
   host: '127.0.0.1',
   port: 8935,
+  dataDir: './.castnet',
   heartbeatIntervalMs: 2_000,
   nodeTimeoutMs: 8_000,
   streamTtlMs: 30_000,
@@ -36,6 +42,7 @@ export interface OrchestratorComponents {
   logger?: Logger;
   registry?: Registry;
   scheduler?: Scheduler;
+  ledger?: Ledger;
   now?: () => number;
 }
 
@@ -49,6 +56,7 @@ interface StreamSession {
 export interface Orchestrator {
   readonly url: string;
   readonly nodes: NodeRegistry;
+  readonly ledger: Ledger;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -68,6 +76,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const scheduler = components.scheduler ?? new LeastLoadedScheduler();
   const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
   const streams = new Map<string, StreamSession>();
+  const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
+  const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
 
   nodes.on('added', (n) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered'));
   nodes.on('lost', (n) => {
@@ -142,7 +152,14 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   });
   app.get('/api/nodes', (_req, res) => {
     sweep();
-    res.json(nodes.list().map((n) => ({ ...n, address: n.url, streams: assignedCount(n.id) })));
+    res.json(
+      nodes.list().map((n) => ({
+        ...n,
+        address: n.url,
+        streams: assignedCount(n.id),
+        earned: n.paymentAddress ? ledger.account(n.paymentAddress).earned.toString() : '0',
+      })),
+    );
   });
   app.post('/api/nodes', (req, res) => {
     const record = nodes.register(parse(nodeRegistrationSchema, req.body, 'node registration'));
@@ -165,6 +182,27 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     metrics.activeStreams.set(streams.size);
     res.status(204).end();
   });
+  app.get('/api/ledger/accounts', (_req, res) => {
+    res.json(ledger.accounts().map(accountJson));
+  });
+  app.get('/api/ledger/accounts/:address', (req, res) => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(req.params.address)) throw new CastnetError('BAD_REQUEST', 'invalid address');
+    res.json(accountJson(ledger.account(req.params.address)));
+  });
+  app.post('/api/ledger/deposits', (req, res) => {
+    const d = parse(depositRequestSchema, req.body, 'deposit');
+    const account = ledger.fund(d.address, d.amount, d.reserve);
+    logger.info({ address: d.address, amount: d.amount.toString(), reserve: d.reserve.toString() }, 'sender funded');
+    res.json(accountJson(account));
+  });
+  app.post('/api/ledger/redemptions', (req, res) => {
+    const r = parse(redemptionRequestSchema, req.body, 'redemption');
+    const redemption = ledger.redeem(r.ticket, r.signature, r.recipientRand);
+    metrics.redemptions.inc();
+    metrics.faceValueRedeemed.inc(Number(redemption.paid));
+    logger.info({ ticketHash: redemption.ticketHash, sender: r.ticket.sender, recipient: r.ticket.recipient, paid: redemption.paid.toString() }, 'ticket redeemed');
+    res.json({ ticketHash: redemption.ticketHash, paid: redemption.paid.toString(), fromReserve: redemption.fromReserve.toString() });
+  });
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -174,6 +212,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       return server?.url ?? `http://${options.host}:${options.port}`;
     },
     nodes,
+    ledger,
     async start() {
       server = await listen(app, options.host, options.port);
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
@@ -184,6 +223,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       if (sweeper) clearInterval(sweeper);
       await server?.close();
       server = null;
+      if (!components.ledger) ledger.close();
     },
   };
 }

@@ -13,6 +13,10 @@ export type ErrorCode =
   | 'TRANSCODE_FAILED'
   | 'UPSTREAM_FAILED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'PAYMENT_REQUIRED'
+  | 'TICKET_INVALID'
+  | 'ALREADY_REDEEMED'
+  | 'INSUFFICIENT_FUNDS'
   | 'INTERNAL';
 
 const statusByCode: Record<ErrorCode, number> = {
@@ -27,6 +31,10 @@ const statusByCode: Record<ErrorCode, number> = {
   TRANSCODE_FAILED: 500,
   UPSTREAM_FAILED: 502,
   PAYLOAD_TOO_LARGE: 413,
+  PAYMENT_REQUIRED: 402,
+  TICKET_INVALID: 400,
+  ALREADY_REDEEMED: 409,
+  INSUFFICIENT_FUNDS: 409,
   INTERNAL: 500,
 };
 

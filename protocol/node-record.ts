@@ -9,6 +9,8 @@ export type NodeRole = z.infer<typeof nodeRoleSchema>;
 export const nodeCapabilitiesSchema = z.object({
   encoders: z.array(z.string()).default([]),
   maxSessions: z.number().int().positive().default(8),
+  /** Wei per output pixel (decimal string), for transcoders. */
+  pricePerPixel: z.string().regex(/^\d{1,78}$/).default('0'),
 });
 export type NodeCapabilities = z.infer<typeof nodeCapabilitiesSchema>;
 
@@ -22,7 +24,9 @@ export const nodeRegistrationSchema = z.object({
   role: nodeRoleSchema,
   url: z.url(),
   version: z.string().max(64).default('0'),
-  capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8 }),
+  /** Where this node gets paid: the Ethereum address of its identity key. */
+  paymentAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8, pricePerPixel: '0' }),
   load: nodeLoadSchema.default({ sessions: 0, inFlight: 0 }),
 });
 export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>;

@@ -181,7 +181,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       if (options.orchestrator) {
         registration = new NodeRegistrationLoop(
           new OrchestratorClient(options.orchestrator),
-          () => ({ role: 'relay', url: relay.url, version: '0.1.0', capabilities: { encoders: [], maxSessions: options.maxSessions }, load: { sessions: store.size, inFlight: 0 } }),
+          () => ({ role: 'relay', url: relay.url, version: '0.1.0', capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' }, load: { sessions: store.size, inFlight: 0 } }),
           logger,
         );
         await registration.start();

@@ -15,6 +15,15 @@ import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
 import type { VideoEncoder } from './ladder-command.ts';
 import { createTranscoderMetrics } from './metrics.ts';
 import { transcodeSegment } from './segment-transcoder.ts';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { probeTs } from '../media/ts-probe.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { PAYMENT_HEADER, decodePayment } from '../protocol/payment.ts';
+import { outputPixels } from '../protocol/pricing.ts';
+import { ticketParamsToJson } from '../protocol/ticket-params.ts';
+import { PaymentReceiver, ledgerFunds, type FundsLookup } from './payment-receiver.ts';
+import { RedemptionQueue, ledgerRedeemer } from './redemption-queue.ts';
 
 export interface TranscoderOptions {
   host: string;
@@ -27,6 +36,15 @@ export interface TranscoderOptions {
   concurrency: number;
   maxQueued: number;
   maxSegmentBytes: number;
+  /** Identity key and the redemption queue live here; empty: a throwaway key and an in-memory queue. */
+  dataDir: string;
+  /** Wei per output pixel; 0 transcodes for free and asks for no payment. */
+  pricePerPixel: string;
+  ticketFaceValue: string;
+  /** Expected value of one ticket in wei: winProb = ticketEv / ticketFaceValue. */
+  ticketEv: string;
+  ticketTtlMs: number;
+  redeemIntervalMs: number;
 }
 
 export const defaultTranscoderOptions: TranscoderOptions = {
@@ -38,17 +56,27 @@ export const defaultTranscoderOptions: TranscoderOptions = {
   concurrency: 2,
   maxQueued: 8,
   maxSegmentBytes: 64 * 1024 * 1024,
+  dataDir: './.castnet',
+  pricePerPixel: '1',
+  ticketFaceValue: '1000000000',
+  ticketEv: '100000000',
+  ticketTtlMs: 600_000,
+  redeemIntervalMs: 1_000,
 };
 
 export interface TranscoderComponents {
   logger?: Logger;
   registry?: Registry;
+  /** Where the sender's funds are learned; defaults to the orchestrator's ledger. */
+  funds?: FundsLookup;
 }
 
 export interface Transcoder {
   readonly url: string;
   readonly encoder: EncoderDetection;
   readonly metrics: Registry;
+  readonly payments: PaymentReceiver;
+  readonly redemptions: RedemptionQueue;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -59,11 +87,24 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const registry = components.registry ?? createMetricsRegistry('transcoder');
   const metrics = createTranscoderMetrics(registry);
   const encoder = await detectEncoder(options.encoder);
+  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
+  const payments = new PaymentReceiver({
+    identity,
+    terms: { pricePerPixel: BigInt(options.pricePerPixel), faceValue: BigInt(options.ticketFaceValue), ticketEv: BigInt(options.ticketEv), ticketTtlMs: options.ticketTtlMs },
+    funds: components.funds ?? (options.orchestrator ? ledgerFunds(options.orchestrator) : async () => null),
+    queue: redemptions,
+  });
   let active = 0;
   let queued = 0;
   const waiters: Array<() => void> = [];
 
-  const app = createNodeApp({ role: 'transcoder', registry, health: () => ({ encoder: encoder.encoder, active, queued }) });
+  const app = createNodeApp({ role: 'transcoder', registry, health: () => ({ encoder: encoder.encoder, active, queued, paymentAddress: identity.address }) });
+  app.get('/ticket-params', (req, res) => {
+    const sender = String(req.query.sender ?? '');
+    if (!/^0x[0-9a-fA-F]{40}$/.test(sender)) throw new CastnetError('BAD_REQUEST', 'sender must be a 0x-prefixed 20-byte address');
+    res.json(ticketParamsToJson(payments.ticketParams(sender)));
+  });
   app.post('/transcode', express.raw({ type: () => true, limit: options.maxSegmentBytes }), async (req, res, next) => {
     let params;
     try {
@@ -73,6 +114,21 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       if (!Buffer.isBuffer(segment)) throw new CastnetError('INVALID_SEGMENT', 'segment body is missing', context);
       // Checked before any CPU is spent: a truncated or foreign body is refused, not transcoded.
       assertMpegTs(segment, context);
+      if (payments.pricePerPixel > 0n) {
+        // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
+        const info = probeTs(segment);
+        const price = outputPixels(params.renditions, info) * payments.pricePerPixel;
+        let accepted;
+        try {
+          accepted = await payments.accept(decodePayment(req.headers[PAYMENT_HEADER]), price);
+        } catch (err) {
+          if (err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED') metrics.paymentsRefused.inc({ reason: String(err.context.reason) });
+          throw err;
+        }
+        metrics.ticketsReceived.inc(accepted.tickets);
+        metrics.winningTickets.inc(accepted.winners);
+        metrics.expectedValue.inc(Number(accepted.expectedValue));
+      }
       if (active >= options.concurrency) {
         if (queued >= options.maxQueued) throw new CastnetError('NO_NODE_AVAILABLE', 'transcoder is at capacity', context);
         queued++;
@@ -129,6 +185,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     },
     encoder,
     metrics: registry,
+    payments,
+    redemptions,
     async start() {
       server = await listen(app, options.host, options.port);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
@@ -139,18 +197,31 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
             role: 'transcoder',
             url: transcoder.url,
             version: '0.1.0',
-            capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued },
+            paymentAddress: identity.address,
+            capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel },
             load: { sessions: active + queued, inFlight: active },
           }),
           logger,
         );
         await registration.start();
+        redemptions.start(ledgerRedeemer(options.orchestrator), options.redeemIntervalMs, (results) => {
+          for (const r of results) {
+            metrics.redemptions.inc({ outcome: r.outcome });
+            if (r.outcome === 'redeemed') {
+              metrics.faceValueRedeemed.inc(Number(r.paid ?? 0n));
+              logger.info({ ticketHash: r.ticketHash, paid: String(r.paid) }, 'winning ticket redeemed');
+            } else {
+              logger.warn({ ticketHash: r.ticketHash, outcome: r.outcome, err: r.error }, 'ticket redemption did not succeed');
+            }
+          }
+        });
       }
     },
     async stop() {
       registration?.stop();
       await server?.close();
       server = null;
+      if (!redemptions.closed) await redemptions.close();
     },
   };
   return transcoder;

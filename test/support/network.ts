@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { createRelay, type Relay } from '../../relay/relay.ts';
-import { createTranscoder, type Transcoder } from '../../transcoder/transcoder.ts';
+import { createTranscoder, type Transcoder, type TranscoderOptions } from '../../transcoder/transcoder.ts';
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs } from '../../media/test-pattern.ts';
 import { createLogger } from '../../observability/logger.ts';
@@ -52,15 +52,16 @@ export interface TestNetwork {
   close(): Promise<void>;
 }
 
-export async function startNetwork(broadcasterOptions: Partial<BroadcasterOptions> = {}): Promise<TestNetwork> {
+export async function startNetwork(broadcasterOptions: Partial<BroadcasterOptions> = {}, transcoderOptions: Partial<TranscoderOptions> = {}, deposit = 10n ** 18n): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
-  const orchestrator = await createOrchestrator({ port: 0, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
+  const orchestrator = await createOrchestrator({ port: 0, dataDir: '', heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
   await orchestrator.start();
-  const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264' }, { logger });
+  const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: '', ...transcoderOptions }, { logger });
   const relay = await createRelay({ port: 0, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
+  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   const network: TestNetwork = {
     orchestrator,
     transcoder,

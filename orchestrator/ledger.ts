@@ -1,0 +1,144 @@
+// The embedded ticket ledger (node:sqlite in the data directory): each sender's deposit and reserve, each
+// recipient's earnings, and redemption of winning tickets exactly once. A redemption checks the signature,
+// the revealed recipientRand and the win, then moves the face value from the sender's deposit (from the
+// reserve when the deposit runs short) to the recipient in one IMMEDIATE transaction; the ticket hash is
+// the primary key of the redemptions table, so two racing redemptions of one ticket cannot both succeed,
+// even from two processes.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { CastnetError } from '../protocol/errors.ts';
+import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
+
+export interface Account {
+  address: string;
+  deposit: bigint;
+  reserve: bigint;
+  /** Face value redeemed by this address as a recipient. */
+  earned: bigint;
+  /** Face value paid out of this address's deposit and reserve. */
+  spent: bigint;
+}
+
+export interface Redemption {
+  ticketHash: string;
+  paid: bigint;
+  fromReserve: bigint;
+}
+
+interface AccountRow {
+  address: string;
+  deposit: string;
+  reserve: string;
+  earned: string;
+  spent: string;
+}
+
+const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), earned: BigInt(r.earned), spent: BigInt(r.spent) });
+
+export class Ledger {
+  private readonly db: DatabaseSync;
+  closed = false;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS accounts (
+        address TEXT PRIMARY KEY,
+        deposit TEXT NOT NULL DEFAULT '0',
+        reserve TEXT NOT NULL DEFAULT '0',
+        earned TEXT NOT NULL DEFAULT '0',
+        spent TEXT NOT NULL DEFAULT '0'
+      );
+      CREATE TABLE IF NOT EXISTS redemptions (
+        ticket_hash TEXT PRIMARY KEY,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        face_value TEXT NOT NULL,
+        paid TEXT NOT NULL,
+        from_reserve TEXT NOT NULL,
+        redeemed_at TEXT NOT NULL
+      );`);
+  }
+
+  private row(address: string): Account {
+    const r = this.db.prepare('SELECT * FROM accounts WHERE address = ?').get(address) as AccountRow | undefined;
+    return r ? toAccount(r) : { address, deposit: 0n, reserve: 0n, earned: 0n, spent: 0n };
+  }
+
+  private save(a: Account): void {
+    this.db
+      .prepare('INSERT INTO accounts (address, deposit, reserve, earned, spent) VALUES (?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET deposit = excluded.deposit, reserve = excluded.reserve, earned = excluded.earned, spent = excluded.spent')
+      .run(a.address, a.deposit.toString(), a.reserve.toString(), a.earned.toString(), a.spent.toString());
+  }
+
+  private transaction<T>(work: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  account(address: string): Account {
+    return this.row(address.toLowerCase());
+  }
+
+  accounts(): Account[] {
+    return (this.db.prepare('SELECT * FROM accounts ORDER BY address').all() as unknown as AccountRow[]).map(toAccount);
+  }
+
+  fund(address: string, deposit: bigint, reserve = 0n): Account {
+    if (deposit < 0n || reserve < 0n) throw new CastnetError('BAD_REQUEST', 'amounts must not be negative');
+    return this.transaction(() => {
+      const a = this.row(address.toLowerCase());
+      a.deposit += deposit;
+      a.reserve += reserve;
+      this.save(a);
+      return a;
+    });
+  }
+
+  redeem(ticket: Ticket, signature: Uint8Array, recipientRand: Uint8Array): Redemption {
+    const hash = ticketHash(ticket);
+    const hashHex = toHex(hash);
+    const context = { ticketHash: hashHex, sender: ticket.sender, recipient: ticket.recipient };
+    if (recoverSigner(hash, signature) !== ticket.sender.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'signature does not recover to the sender', context);
+    if (toHex(keccak_256(recipientRand)) !== ticket.recipientRandHash.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'recipientRand does not match recipientRandHash', context);
+    if (!isWinningTicket(signature, recipientRand, ticket.winProb)) throw new CastnetError('TICKET_INVALID', 'ticket did not win', context);
+    return this.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM redemptions WHERE ticket_hash = ?').get(hashHex)) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', context);
+      const sender = this.row(ticket.sender.toLowerCase());
+      const fromDeposit = sender.deposit < ticket.faceValue ? sender.deposit : ticket.faceValue;
+      const fromReserve = ticket.faceValue - fromDeposit < sender.reserve ? ticket.faceValue - fromDeposit : sender.reserve;
+      const paid = fromDeposit + fromReserve;
+      if (paid === 0n) throw new CastnetError('INSUFFICIENT_FUNDS', 'sender has no deposit or reserve left', context);
+      sender.deposit -= fromDeposit;
+      sender.reserve -= fromReserve;
+      sender.spent += paid;
+      this.save(sender);
+      const recipient = this.row(ticket.recipient.toLowerCase());
+      recipient.earned += paid;
+      this.save(recipient);
+      this.db
+        .prepare('INSERT INTO redemptions (ticket_hash, sender, recipient, face_value, paid, from_reserve, redeemed_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(hashHex, ticket.sender.toLowerCase(), ticket.recipient.toLowerCase(), ticket.faceValue.toString(), paid.toString(), fromReserve.toString(), new Date().toISOString());
+      return { ticketHash: hashHex, paid, fromReserve };
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,39 @@
+// A node's secp256k1 identity: created on first start, kept in the data directory (mode 0600), and
+// addressed as Ethereum does (the last 20 bytes of keccak-256 of the uncompressed public key).
+
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+
+export interface Identity {
+  privateKey: Uint8Array;
+  /** 0x-prefixed, lower case. */
+  address: string;
+}
+
+export function addressOfPublicKey(publicKey: Uint8Array): string {
+  const uncompressed = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
+  return `0x${bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12))}`;
+}
+
+export function identityFromPrivateKey(privateKey: Uint8Array): Identity {
+  return { privateKey, address: addressOfPublicKey(secp256k1.getPublicKey(privateKey, false)) };
+}
+
+/** Loads `<dataDir>/keys/<name>.key`, creating it on first use. */
+export function loadOrCreateIdentity(dataDir: string, name: string): Identity {
+  const dir = join(dataDir, 'keys');
+  const file = join(dir, `${name}.key`);
+  let hex: string;
+  try {
+    hex = readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    hex = bytesToHex(secp256k1.utils.randomSecretKey());
+    writeFileSync(file, `${hex}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return identityFromPrivateKey(hexToBytes(hex));
+}

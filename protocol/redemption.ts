@@ -1,0 +1,47 @@
+// Wire contract of the ledger API: a ticket as JSON (bigints as decimal strings), redemption requests,
+// deposits and account answers.
+
+import { z } from 'zod';
+import { MAX_WIN_PROB, fromHex, toHex, type Ticket } from './ticket.ts';
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`)).transform((s) => s.toLowerCase());
+const uint = z.string().regex(/^\d{1,78}$/).transform((s) => BigInt(s)).refine((v) => v <= MAX_WIN_PROB, 'exceeds uint256');
+
+export const ticketJsonSchema = z.object({
+  recipient: hex(20),
+  sender: hex(20),
+  faceValue: uint,
+  winProb: uint,
+  senderNonce: z.number().int().nonnegative().max(0xffffffff),
+  recipientRandHash: hex(32),
+  creationRound: uint,
+  creationRoundBlockHash: hex(32),
+});
+
+export function ticketToJson(t: Ticket): Record<string, string | number> {
+  return { ...t, faceValue: t.faceValue.toString(), winProb: t.winProb.toString(), creationRound: t.creationRound.toString() };
+}
+
+export const redemptionRequestSchema = z.object({
+  ticket: ticketJsonSchema,
+  signature: hex(65).transform((s) => fromHex(s, 65)),
+  recipientRand: hex(32).transform((s) => fromHex(s, 32)),
+});
+
+export function redemptionRequest(ticket: Ticket, signature: Uint8Array, recipientRand: Uint8Array) {
+  return { ticket: ticketToJson(ticket), signature: toHex(signature), recipientRand: toHex(recipientRand) };
+}
+
+export const depositRequestSchema = z.object({
+  address: hex(20),
+  amount: uint,
+  reserve: uint.default(0n),
+});
+
+export interface AccountJson {
+  address: string;
+  deposit: string;
+  reserve: string;
+  earned: string;
+  spent: string;
+}

@@ -1,0 +1,135 @@
+// The transcoder's side of payments: issues ticket parameters to senders, and checks each segment's payment
+// before any CPU is spent on it — recipient, parameters (recomputed HMAC), expiry, revealed parameters,
+// signatures, nonce replays, expected value against the price, and the sender's funds at the ledger.
+// Winning tickets go to the redemption queue. Hot path: runs once per segment.
+
+import { CastnetError } from '../protocol/errors.ts';
+import type { Identity } from '../protocol/identity.ts';
+import { paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
+import { TicketParamsIssuer, type TicketParams } from '../protocol/ticket-params.ts';
+import { MAX_WIN_PROB, isWinningTicket, recoverSigner, scaledExpectedValue, ticketHash } from '../protocol/ticket.ts';
+import type { RedemptionQueue } from './redemption-queue.ts';
+
+export interface PaymentTerms {
+  pricePerPixel: bigint;
+  faceValue: bigint;
+  /** Expected value of one ticket, in wei; winProb = ticketEv / faceValue. */
+  ticketEv: bigint;
+  ticketTtlMs: number;
+}
+
+/** A sender's deposit + reserve at the ledger, or null when it cannot be learned. */
+export type FundsLookup = (sender: string) => Promise<bigint | null>;
+
+export interface AcceptedPayment {
+  tickets: number;
+  winners: number;
+  /** Expected value received, in wei (rounded down). */
+  expectedValue: bigint;
+}
+
+interface NonceWindow {
+  expiresAt: number;
+  nonces: Set<number>;
+}
+
+export class PaymentReceiver {
+  private readonly issuer: TicketParamsIssuer;
+  private readonly seen = new Map<string, NonceWindow>();
+  /** recipientRandHashes whose recipientRand is (or will be) revealed by a redemption. */
+  private readonly revealed = new Set<string>();
+  private readonly terms: PaymentTerms;
+  private readonly funds: FundsLookup;
+  private readonly queue: RedemptionQueue;
+  private readonly now: () => number;
+
+  constructor(options: { identity: Identity; terms: PaymentTerms; funds: FundsLookup; queue: RedemptionQueue; now?: () => number; secret?: Uint8Array }) {
+    this.issuer = new TicketParamsIssuer(options.identity.address, options.secret);
+    this.terms = options.terms;
+    this.funds = options.funds;
+    this.queue = options.queue;
+    this.now = options.now ?? Date.now;
+  }
+
+  get recipient(): string {
+    return this.issuer.recipient;
+  }
+
+  get pricePerPixel(): bigint {
+    return this.terms.pricePerPixel;
+  }
+
+  ticketParams(sender: string): TicketParams {
+    const winProb = this.terms.ticketEv >= this.terms.faceValue ? MAX_WIN_PROB : (this.terms.ticketEv * MAX_WIN_PROB) / this.terms.faceValue;
+    return this.issuer.issue(sender.toLowerCase(), { faceValue: this.terms.faceValue, winProb, pricePerPixel: this.terms.pricePerPixel, ttlMs: this.terms.ticketTtlMs, now: this.now() });
+  }
+
+  private prune(now: number): void {
+    for (const [hash, w] of this.seen) if (w.expiresAt < now) this.seen.delete(hash);
+  }
+
+  /** Accepts the payment for work priced at `priceWei`, or throws PAYMENT_REQUIRED with the reason. */
+  async accept(payment: Payment, priceWei: bigint): Promise<AcceptedPayment> {
+    const p = payment.ticketParams;
+    const now = this.now();
+    if (p.recipient !== this.recipient) throw paymentRequired('wrong_recipient', `tickets are for ${p.recipient}, this transcoder is ${this.recipient}`);
+    const recipientRand = this.issuer.verify(p, payment.sender);
+    if (!recipientRand) throw paymentRequired('invalid_params', 'ticket parameters were not issued by this transcoder to this sender (or were changed): fetch new ones');
+    if (p.expiresAt < now) throw paymentRequired('expired', 'ticket parameters expired: fetch new ones');
+    if (this.revealed.has(p.recipientRandHash)) throw paymentRequired('params_revealed', 'these parameters already produced a winning ticket: fetch new ones');
+    if (p.pricePerPixel < this.terms.pricePerPixel) throw paymentRequired('invalid_params', 'ticket parameters carry an old price: fetch new ones');
+
+    const window = this.seen.get(p.recipientRandHash) ?? { expiresAt: p.expiresAt, nonces: new Set<number>() };
+    const batch = new Set<number>();
+    for (const t of payment.tickets) {
+      if (window.nonces.has(t.senderNonce) || batch.has(t.senderNonce)) throw paymentRequired('replayed_nonce', `nonce ${t.senderNonce} was already used with these parameters`);
+      batch.add(t.senderNonce);
+    }
+    const tickets = payment.tickets.map((t) => ({ ticket: ticketOf(payment, t.senderNonce), signature: t.signature }));
+    for (const t of tickets) {
+      if (recoverSigner(ticketHash(t.ticket), t.signature) !== payment.sender) throw paymentRequired('bad_signature', `ticket with nonce ${t.ticket.senderNonce} is not signed by ${payment.sender}`);
+    }
+    const scaledValue = scaledExpectedValue(p.faceValue, p.winProb) * BigInt(tickets.length);
+    if (scaledValue < priceWei * MAX_WIN_PROB) {
+      throw paymentRequired('insufficient_value', `tickets are worth ${scaledValue / MAX_WIN_PROB} wei in expectation; this segment costs ${priceWei}`, { price: priceWei.toString() });
+    }
+    const funds = await this.funds(payment.sender);
+    if (funds === null || funds < p.faceValue) {
+      throw paymentRequired('insufficient_deposit', funds === null ? 'the ledger cannot be reached to check the sender' : `sender's deposit and reserve (${funds}) cannot cover the face value ${p.faceValue}`);
+    }
+
+    // Accepted: the nonces are spent, and winners are persisted before the work starts.
+    this.prune(now);
+    for (const n of batch) window.nonces.add(n);
+    this.seen.set(p.recipientRandHash, window);
+    let winners = 0;
+    for (const t of tickets) {
+      if (isWinningTicket(t.signature, recipientRand, p.winProb)) {
+        this.queue.add(t.ticket, t.signature, recipientRand);
+        winners++;
+      }
+    }
+    // Redeeming reveals recipientRand, after which a sender could tell winners from losers in advance.
+    if (winners > 0) this.revealed.add(p.recipientRandHash);
+    return { tickets: tickets.length, winners, expectedValue: scaledValue / MAX_WIN_PROB };
+  }
+}
+
+/** Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the ledger is unreachable. */
+export function ledgerFunds(orchestratorUrl: string, cacheMs = 2_000): FundsLookup {
+  const cache = new Map<string, { at: number; funds: bigint }>();
+  return async (sender) => {
+    const hit = cache.get(sender);
+    if (hit && Date.now() - hit.at < cacheMs) return hit.funds;
+    try {
+      const res = await fetch(`${orchestratorUrl}/api/ledger/accounts/${sender}`, { signal: AbortSignal.timeout(3_000) });
+      if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `ledger answered ${res.status}`);
+      const account = (await res.json()) as { deposit: string; reserve: string };
+      const funds = BigInt(account.deposit) + BigInt(account.reserve);
+      cache.set(sender, { at: Date.now(), funds });
+      return funds;
+    } catch {
+      return hit?.funds ?? null;
+    }
+  };
+}
