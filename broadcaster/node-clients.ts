@@ -6,7 +6,7 @@ import { boundaryOf, decodeMultipart } from '../protocol/multipart.ts';
 import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { StreamDescriptor } from '../protocol/stream-record.ts';
 import { TRANSCODE_HEADERS, transcodeHeaders, type TranscodeParams } from '../protocol/transcode-request.ts';
-import { PAYMENT_HEADER } from '../protocol/payment.ts';
+import { PARAMS_SPENT_HEADER, PAYMENT_HEADER } from '../protocol/payment.ts';
 
 /** A view of the same memory, typed as fetch wants: segment bytes are never copied on the way out. */
 const view = (bytes: Buffer) => new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
@@ -17,7 +17,13 @@ async function failure(res: Response, what: string, node: string): Promise<Castn
   return new CastnetError(code, `${what}: ${res.status} ${body.error?.message ?? res.statusText}`, { node, status: res.status, ...(body.error?.reason ? { reason: body.error.reason } : {}) });
 }
 
-export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number, payment?: string): Promise<Map<string, Buffer>> {
+export interface TranscodeAnswer {
+  renditions: Map<string, Buffer>;
+  /** The transcoder says the ticket parameters used are spent (a ticket won). */
+  paramsSpent: boolean;
+}
+
+export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number, payment?: string): Promise<TranscodeAnswer> {
   const res = await fetch(`${transcoderUrl}/transcode`, {
     method: 'POST',
     headers: { 'content-type': 'video/mp2t', ...transcodeHeaders(params), ...(payment ? { [PAYMENT_HEADER]: payment } : {}) },
@@ -28,7 +34,7 @@ export async function requestTranscode(transcoderUrl: string, segment: Buffer, p
   const boundary = boundaryOf(res.headers.get('content-type'));
   if (!boundary) throw new CastnetError('UPSTREAM_FAILED', 'transcoder answered without a multipart body', { node: transcoderUrl });
   const parts = decodeMultipart(Buffer.from(await res.arrayBuffer()), boundary);
-  return new Map(parts.map((p) => [p.headers[TRANSCODE_HEADERS.rendition] ?? '', p.body]));
+  return { renditions: new Map(parts.map((p) => [p.headers[TRANSCODE_HEADERS.rendition] ?? '', p.body])), paramsSpent: res.headers.get(PARAMS_SPENT_HEADER) === '1' };
 }
 
 export async function pushDescriptor(relayUrl: string, descriptor: StreamDescriptor): Promise<void> {

@@ -20,16 +20,27 @@ export interface SignedPayment {
 /** Parameters are refreshed this long before they expire, so a segment in flight never carries stale ones. */
 const EXPIRY_MARGIN_MS = 30_000;
 
+/** Fetches a transcoder's ticket parameters for a sender (GET /ticket-params); the answer is validated here. */
+export type TicketParamsSource = (transcoderUrl: string, sender: string) => Promise<unknown>;
+
+export const httpTicketParams: TicketParamsSource = async (transcoderUrl, sender) => {
+  const res = await fetch(`${transcoderUrl}/ticket-params?sender=${sender}`, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `transcoder answered ${res.status} for ticket parameters`, { node: transcoderUrl });
+  return res.json();
+};
+
 export class PaymentSender {
   private readonly params = new Map<string, { params: TicketParams; nextNonce: number }>();
   private readonly identity: Identity;
   private readonly maxPricePerPixel: bigint;
   private readonly now: () => number;
+  private readonly source: TicketParamsSource;
 
-  constructor(options: { identity: Identity; maxPricePerPixel: bigint; now?: () => number }) {
+  constructor(options: { identity: Identity; maxPricePerPixel: bigint; now?: () => number; ticketParams?: TicketParamsSource }) {
     this.identity = options.identity;
     this.maxPricePerPixel = options.maxPricePerPixel;
     this.now = options.now ?? Date.now;
+    this.source = options.ticketParams ?? httpTicketParams;
   }
 
   get address(): string {
@@ -44,9 +55,7 @@ export class PaymentSender {
   private async paramsFor(transcoderUrl: string): Promise<{ params: TicketParams; nextNonce: number }> {
     const cached = this.params.get(transcoderUrl);
     if (cached && cached.params.expiresAt - EXPIRY_MARGIN_MS > this.now()) return cached;
-    const res = await fetch(`${transcoderUrl}/ticket-params?sender=${this.identity.address}`, { signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `transcoder answered ${res.status} for ticket parameters`, { node: transcoderUrl });
-    const parsed = ticketParamsSchema.safeParse(await res.json());
+    const parsed = ticketParamsSchema.safeParse(await this.source(transcoderUrl, this.identity.address));
     if (!parsed.success) throw new CastnetError('UPSTREAM_FAILED', 'transcoder sent malformed ticket parameters', { node: transcoderUrl });
     const entry = { params: parsed.data, nextNonce: 0 };
     this.params.set(transcoderUrl, entry);

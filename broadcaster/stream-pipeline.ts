@@ -156,7 +156,7 @@ export class StreamPipeline {
     const payment = this.options.payments ? await this.options.payments.pay(transcoderUrl, pixels) : null;
     // A segment must come back well within a few of its durations or the stream falls behind live.
     const timeoutMs = Math.max(10_000, meta.duration * 4_000);
-    const renditions = await requestTranscode(
+    const answer = await requestTranscode(
       transcoderUrl,
       segment.bytes,
       { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
@@ -167,7 +167,8 @@ export class StreamPipeline {
       this.options.metrics.ticketsSent.inc(payment.tickets);
       this.options.metrics.expectedValueSent.inc(Number(payment.expectedValue));
     }
-    return renditions;
+    if (answer.paramsSpent) this.options.payments?.invalidate(transcoderUrl);
+    return answer.renditions;
   }
 
   /**

@@ -7,6 +7,8 @@ import { ticketParamsSchema, ticketParamsToJson, type TicketParams } from './tic
 import { fromHex, toHex, type Ticket } from './ticket.ts';
 
 export const PAYMENT_HEADER = 'castnet-payment';
+/** On a transcode answer: a ticket won, so the parameters used are spent; fetch new ones before the next segment. */
+export const PARAMS_SPENT_HEADER = 'castnet-ticket-params-spent';
 /** A bound on one header's batch: the header stays well under HTTP header limits. */
 export const MAX_TICKETS_PER_PAYMENT = 64;
 

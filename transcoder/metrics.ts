@@ -27,6 +27,7 @@ export function createTranscoderMetrics(registry: Registry) {
     ticketsReceived: new Counter({ name: 'castnet_transcoder_tickets_received_total', help: 'Tickets accepted with segments', registers: [registry] }),
     winningTickets: new Counter({ name: 'castnet_transcoder_winning_tickets_total', help: 'Accepted tickets that won', registers: [registry] }),
     expectedValue: new Counter({ name: 'castnet_transcoder_expected_value_received_wei_total', help: 'Expected value of accepted tickets, in wei', registers: [registry] }),
+    priceCharged: new Counter({ name: 'castnet_transcoder_price_charged_wei_total', help: 'Price of the segments accepted for work (output pixels × price per pixel), in wei', registers: [registry] }),
     paymentsRefused: new Counter({ name: 'castnet_transcoder_payments_refused_total', help: 'Segments refused with 402, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     redemptions: new Counter({ name: 'castnet_transcoder_redemptions_total', help: 'Redemption attempts, by outcome (redeemed, failed, retry)', labelNames: ['outcome'] as const, registers: [registry] }),
     faceValueRedeemed: new Counter({ name: 'castnet_transcoder_face_value_redeemed_wei_total', help: 'Face value redeemed at the ledger, in wei', registers: [registry] }),

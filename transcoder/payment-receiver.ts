@@ -60,7 +60,8 @@ export class PaymentReceiver {
   }
 
   ticketParams(sender: string): TicketParams {
-    const winProb = this.terms.ticketEv >= this.terms.faceValue ? MAX_WIN_PROB : (this.terms.ticketEv * MAX_WIN_PROB) / this.terms.faceValue;
+    // Rounded up, so a ticket is worth at least ticketEv and the sender's ticket count comes out whole.
+    const winProb = this.terms.ticketEv >= this.terms.faceValue ? MAX_WIN_PROB : (this.terms.ticketEv * MAX_WIN_PROB + this.terms.faceValue - 1n) / this.terms.faceValue;
     return this.issuer.issue(sender.toLowerCase(), { faceValue: this.terms.faceValue, winProb, pricePerPixel: this.terms.pricePerPixel, ttlMs: this.terms.ticketTtlMs, now: this.now() });
   }
 

@@ -40,7 +40,7 @@ describe('transcoder', () => {
   });
 
   it('returns every rendition of the ladder at its resolution, with the source timestamps kept', async () => {
-    const renditions = await requestTranscode(transcoder.url, segment, params, 30_000);
+    const { renditions } = await requestTranscode(transcoder.url, segment, params, 30_000);
     assert.deepEqual([...renditions.keys()], ['480p', '360p']);
     const source = await ffprobe(join(dir, 'source.ts'));
     for (const spec of ladder) {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { probeTs } from '../media/ts-probe.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
-import { PAYMENT_HEADER, decodePayment } from '../protocol/payment.ts';
+import { PARAMS_SPENT_HEADER, PAYMENT_HEADER, decodePayment } from '../protocol/payment.ts';
 import { outputPixels } from '../protocol/pricing.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { PaymentReceiver, ledgerFunds, type FundsLookup } from './payment-receiver.ts';
@@ -114,6 +114,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       if (!Buffer.isBuffer(segment)) throw new CastnetError('INVALID_SEGMENT', 'segment body is missing', context);
       // Checked before any CPU is spent: a truncated or foreign body is refused, not transcoded.
       assertMpegTs(segment, context);
+      let paramsSpent = false;
       if (payments.pricePerPixel > 0n) {
         // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
         const info = probeTs(segment);
@@ -128,6 +129,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
         metrics.ticketsReceived.inc(accepted.tickets);
         metrics.winningTickets.inc(accepted.winners);
         metrics.expectedValue.inc(Number(accepted.expectedValue));
+        metrics.priceCharged.inc(Number(price));
+        paramsSpent = accepted.winners > 0;
       }
       if (active >= options.concurrency) {
         if (queued >= options.maxQueued) throw new CastnetError('NO_NODE_AVAILABLE', 'transcoder is at capacity', context);
@@ -160,7 +163,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
         );
         const length = chunks.reduce((n, c) => n + c.length, 0);
         metrics.bytesOut.inc(length);
-        res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'content-length': length });
+        res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'content-length': length, ...(paramsSpent ? { [PARAMS_SPENT_HEADER]: '1' } : {}) });
         for (const c of chunks) res.write(c);
         res.end();
         logger.debug({ playbackId: params.playbackId, seq: params.seq, seconds: +seconds.toFixed(3) }, 'segment transcoded');

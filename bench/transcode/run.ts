@@ -52,7 +52,7 @@ async function bare(): Promise<number> {
 async function castnet(): Promise<number> {
   const start = performance.now();
   for (const [seq, input] of segments.entries()) {
-    const renditions = await requestTranscode(transcoder.url, readFileSync(input), { playbackId: 'bench', seq, renditions: ladder, sourceFps: 30, sourceAudio: 'aac' }, 120_000);
+    const { renditions } = await requestTranscode(transcoder.url, readFileSync(input), { playbackId: 'bench', seq, renditions: ladder, sourceFps: 30, sourceAudio: 'aac' }, 120_000);
     if (renditions.size !== ladder.length) throw new Error(`segment ${seq}: ${renditions.size} renditions`);
   }
   return (performance.now() - start) / 1000;

@@ -1,0 +1,67 @@
+// Streaming with payments on, with real publishers, transcoder and ledger: every segment is paid for in
+// expectation, winners are redeemed, and an unfunded broadcaster gets source only.
+
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { getText, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+
+async function metric(url: string, pattern: RegExp): Promise<number> {
+  const { text } = await getText(`${url}/metrics`);
+  return text
+    .split('\n')
+    .filter((l) => pattern.test(l))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+describe('payments while streaming', () => {
+  let net: TestNetwork | undefined;
+  const publishers: Publisher[] = [];
+
+  afterEach(async () => {
+    await Promise.all(publishers.splice(0).map((p) => p.stop()));
+    await net?.close();
+    net = undefined;
+  });
+
+  it('pays for every transcoded segment and redeems every winner: earned = spent = tickets × face value', async () => {
+    // Every ticket wins (ticketEv = faceValue), so the ledger's totals are exact, not just in expectation.
+    const faceValue = 10_000_000n;
+    net = await startNetwork({}, { pricePerPixel: '1', ticketFaceValue: String(faceValue), ticketEv: String(faceValue) });
+    const p = publish(`${net.broadcaster.rtmpUrl}/paid`, { seconds: 9 });
+    publishers.push(p);
+    await p.exited;
+    const transcoder = net.transcoder.url;
+    const broadcaster = net.broadcaster.httpUrl;
+    await waitFor('the last segments to be transcoded', async () => (await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/)) >= 4, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const tickets = await metric(broadcaster, /^castnet_broadcaster_tickets_sent_total/);
+    await waitFor('every winner to be redeemed', async () => (await metric(transcoder, /^castnet_transcoder_redemptions_total\{[^}]*outcome="redeemed"/)) === tickets, 15_000);
+
+    const segments = await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/);
+    const price = BigInt(await metric(transcoder, /^castnet_transcoder_price_charged_wei_total/));
+    const ev = BigInt(await metric(broadcaster, /^castnet_broadcaster_expected_value_sent_wei_total/));
+    // The sender covers each segment's price and overpays by less than one ticket per segment.
+    assert.ok(ev >= price, `expected value sent ${ev} covers the price ${price}`);
+    assert.ok(ev < price + BigInt(segments) * faceValue, `overpayment under one ticket per segment (${ev - price} over ${segments} segments)`);
+    assert.equal(await metric(broadcaster, /^castnet_broadcaster_payments_refused_total/), 0);
+
+    const recipient = net.transcoder.payments.recipient;
+    const ledger = net.orchestrator.ledger;
+    assert.equal(ledger.account(recipient).earned, BigInt(tickets) * faceValue);
+    assert.equal(ledger.account(net.broadcaster.paymentAddress).spent, BigInt(tickets) * faceValue);
+    assert.equal(ledger.account(net.broadcaster.paymentAddress).deposit, 10n ** 18n - BigInt(tickets) * faceValue);
+    const nodes = JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string; earned: string }>;
+    assert.equal(nodes.find((n) => n.role === 'transcoder')!.earned, String(BigInt(tickets) * faceValue));
+  });
+
+  it('refuses work for an unfunded broadcaster with 402 insufficient_deposit, and the source still plays', async () => {
+    net = await startNetwork({}, { pricePerPixel: '1' }, 0n);
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/unfunded`));
+    const playbackId = net.broadcaster.keys.resolve('unfunded');
+    await waitFor('source segments', async () => ((await getText(`${net!.relay.url}/hls/${playbackId}/source/index.m3u8`)).text.match(/\.ts$/gm) ?? []).length >= 2, 20_000);
+    assert.ok((await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_payments_refused_total\{[^}]*reason="insufficient_deposit"/)) >= 1);
+    assert.ok((await metric(net.transcoder.url, /^castnet_transcoder_payments_refused_total\{[^}]*reason="insufficient_deposit"/)) >= 1);
+    assert.equal(await metric(net.transcoder.url, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/), 0, 'no CPU spent on unpaid work');
+    assert.equal((await getText(`${net.relay.url}/hls/${playbackId}/360p/index.m3u8`)).status, 404);
+  });
+});

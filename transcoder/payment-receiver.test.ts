@@ -1,0 +1,159 @@
+// Every way a segment's payment is refused before work, and what an accepted one does.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { PaymentSender } from '../broadcaster/payment-sender.ts';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { decodePayment, encodePayment } from '../protocol/payment.ts';
+import { ticketParamsToJson } from '../protocol/ticket-params.ts';
+import { MAX_WIN_PROB, signTicket, ticketOf } from '../protocol/payment-test-helpers.ts';
+import { PaymentReceiver, type PaymentTerms } from './payment-receiver.ts';
+import { RedemptionQueue } from './redemption-queue.ts';
+
+const terms: PaymentTerms = { pricePerPixel: 2n, faceValue: 1_000_000n, ticketEv: 100_000n, ticketTtlMs: 60_000 };
+
+function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms> } = {}) {
+  let now = 1_000_000;
+  const recipient = identityFromPrivateKey(randomBytes(32));
+  const sender = identityFromPrivateKey(randomBytes(32));
+  const queue = new RedemptionQueue(':memory:');
+  const receiver = new PaymentReceiver({ identity: recipient, terms: { ...terms, ...options.terms }, funds: async () => (options.funds === undefined ? 10n ** 18n : options.funds), queue, now: () => now });
+  // The real sender, given the receiver's parameters as GET /ticket-params would serve them (the HTTP
+  // route itself is exercised by the network tests).
+  const url = 'http://transcoder.test';
+  const payer = new PaymentSender({ identity: sender, maxPricePerPixel: 10n, now: () => now, ticketParams: async (_url, who) => ticketParamsToJson(receiver.ticketParams(who)) });
+  return {
+    receiver,
+    queue,
+    sender,
+    payer,
+    url,
+    advance: (ms: number) => (now += ms),
+    restore: () => undefined,
+    pay: async (pixels: bigint) => decodePayment((await payer.pay(url, pixels))!.header),
+  };
+}
+
+const refusal = (reason: string) => (err: unknown) => {
+  const e = err as { code?: string; context?: { reason?: string } };
+  assert.equal(e.code, 'PAYMENT_REQUIRED');
+  assert.equal(e.context?.reason, reason);
+  return true;
+};
+
+describe('payment receiver', () => {
+  it('accepts a payment whose expected value covers the price, and sends enough tickets for it', async () => {
+    const t = setup();
+    try {
+      // 1,000,000 pixels × 2 wei = 2,000,000 wei; each ticket is worth 100,000 wei: 20 tickets.
+      const payment = await t.pay(1_000_000n);
+      assert.equal(payment.tickets.length, 20);
+      const accepted = await t.receiver.accept(payment, 2_000_000n);
+      assert.equal(accepted.tickets, 20);
+      assert.ok(accepted.expectedValue >= 1_999_999n);
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('refuses a missing or malformed header', () => {
+    assert.throws(() => decodePayment(undefined), refusal('missing'));
+    assert.throws(() => decodePayment('not base64 json'), refusal('malformed'));
+    assert.throws(() => decodePayment(Buffer.from('{"sender":"0x1"}').toString('base64')), refusal('malformed'));
+  });
+
+  it('refuses a replayed nonce, within a batch and across segments', async () => {
+    const t = setup();
+    try {
+      const payment = await t.pay(10n);
+      await t.receiver.accept(payment, 10n);
+      await assert.rejects(t.receiver.accept(payment, 10n), refusal('replayed_nonce'));
+      t.payer.invalidate(t.url);
+      const fresh = await t.pay(10n);
+      await assert.rejects(t.receiver.accept({ ...fresh, tickets: [fresh.tickets[0]!, fresh.tickets[0]!] }, 10n), refusal('replayed_nonce'));
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('refuses tickets for another recipient, tampered parameters, and expired parameters', async () => {
+    const t = setup();
+    try {
+      const payment = await t.pay(10n);
+      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, recipient: `0x${'77'.repeat(20)}` } }, 10n), refusal('wrong_recipient'));
+      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, faceValue: payment.ticketParams.faceValue * 2n } }, 10n), refusal('invalid_params'));
+      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, winProb: MAX_WIN_PROB } }, 10n), refusal('invalid_params'));
+      t.advance(61_000);
+      await assert.rejects(t.receiver.accept(payment, 10n), refusal('expired'));
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('refuses a signature that is not the sender’s', async () => {
+    const t = setup();
+    try {
+      const payment = await t.pay(10n);
+      const other = identityFromPrivateKey(randomBytes(32));
+      const forged = { ...payment, tickets: [{ senderNonce: 99, signature: signTicket(ticketOf(payment, 99), other.privateKey) }] };
+      await assert.rejects(t.receiver.accept(forged, 10n), refusal('bad_signature'));
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('refuses tickets worth less than the segment’s price, naming the price', async () => {
+    const t = setup();
+    try {
+      const payment = await t.pay(10n);
+      await assert.rejects(t.receiver.accept(payment, 10n ** 9n), (err: { context: { price?: string } }) => refusal('insufficient_value')(err) && err.context.price === '1000000000');
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('refuses a sender whose deposit cannot cover the face value, or whose funds cannot be learned', async () => {
+    for (const funds of [999_999n, null]) {
+      const t = setup({ funds });
+      try {
+        await assert.rejects(t.receiver.accept(await t.pay(10n), 20n), refusal('insufficient_deposit'));
+      } finally {
+        t.restore();
+      }
+    }
+  });
+
+  it('queues a winning ticket, then refuses its revealed parameters', async () => {
+    const t = setup({ terms: { ticketEv: terms.faceValue } }); // winProb = 2^256 − 1: every ticket wins
+    try {
+      const payment = await t.pay(10n);
+      const accepted = await t.receiver.accept(payment, 20n);
+      assert.equal(accepted.winners, 1);
+      assert.deepEqual(t.queue.counts(), { pending: 1 });
+      const again = { ...payment, tickets: [{ senderNonce: 50, signature: signTicket(ticketOf(payment, 50), t.sender.privateKey) }] };
+      await assert.rejects(t.receiver.accept(again, 20n), refusal('params_revealed'));
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('never pays a transcoder above the maximum price per pixel', async () => {
+    const t = setup({ terms: { pricePerPixel: 11n } });
+    try {
+      await assert.rejects(t.payer.pay(t.url, 10n), refusal('price_too_high'));
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('round-trips the header through base64 JSON', async () => {
+    const t = setup();
+    try {
+      const payment = await t.pay(10n);
+      assert.deepEqual(decodePayment(encodePayment(payment)), payment);
+    } finally {
+      t.restore();
+    }
+  });
+});
