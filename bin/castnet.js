@@ -9,4 +9,12 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
+// node:sqlite (the ledger and the redemption queue) is stable enough for us but still flagged experimental
+// on Node 22; its warning would greet every user on every start.
+const emitWarning = process.emitWarning;
+process.emitWarning = (warning, ...rest) => {
+  const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type;
+  if (type === 'ExperimentalWarning' && String(warning).includes('SQLite')) return;
+  emitWarning.call(process, warning, ...rest);
+};
 await import('../cli/main.ts');

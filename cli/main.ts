@@ -8,12 +8,14 @@ import { createRelay, defaultRelayOptions, type RelayOptions } from '../relay/re
 import { createTranscoder, defaultTranscoderOptions, type TranscoderOptions } from '../transcoder/transcoder.ts';
 import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
+import { loadOrCreateIdentity } from '../protocol/identity.ts';
 import { defaultDevOptions, devOptionSpecs, runDev } from './dev.ts';
 import { helpText, parseFlags, resolveOptions, type OptionSpec } from './options.ts';
 
 const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
   { key: 'host', flag: 'host', description: 'listen address' },
   { key: 'port', flag: 'api-port', description: 'API port' },
+  { key: 'dataDir', flag: 'data-dir', description: 'the ticket ledger (ledger.sqlite) lives here' },
   { key: 'heartbeatIntervalMs', flag: 'heartbeat-interval-ms', description: 'how often nodes heartbeat' },
   { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
   { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
@@ -28,6 +30,12 @@ const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
   { key: 'concurrency', flag: 'concurrency', description: 'segments transcoded at once' },
   { key: 'maxQueued', flag: 'max-queued', description: 'segments waiting before the node answers 503' },
   { key: 'maxSegmentBytes', flag: 'max-segment-bytes', description: 'largest segment accepted' },
+  { key: 'dataDir', flag: 'data-dir', description: 'identity key and the queue of winning tickets live here' },
+  { key: 'pricePerPixel', flag: 'price-per-pixel', description: 'wei per output pixel (width × height × frames); 0 works for free' },
+  { key: 'ticketFaceValue', flag: 'ticket-face-value', description: 'face value of the tickets this node asks for, in wei' },
+  { key: 'ticketEv', flag: 'ticket-ev', description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' },
+  { key: 'ticketTtlMs', flag: 'ticket-ttl-ms', description: 'how long ticket parameters stay valid' },
+  { key: 'redeemIntervalMs', flag: 'redeem-interval-ms', description: 'how often winning tickets are sent to the ledger' },
 ];
 
 const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
@@ -53,6 +61,7 @@ const broadcasterSpecs: ReadonlyArray<OptionSpec<BroadcasterOptions>> = [
   { key: 'maxTranscodeBacklog', flag: 'max-transcode-backlog', description: 'segments waiting for a transcoder before renditions are skipped' },
   { key: 'reconnectGraceMs', flag: 'reconnect-grace-ms', description: 'how long a stream waits for its streamer to reconnect' },
   { key: 'sessionRefreshMs', flag: 'session-refresh-ms', description: 'how often stream sessions are refreshed with the orchestrator' },
+  { key: 'maxPricePerPixel', flag: 'max-price-per-pixel', description: 'the most paid to a transcoder, in wei per output pixel' },
 ];
 
 const usage = `Usage: castnet <command> [options]
@@ -64,6 +73,8 @@ Commands:
   relay          HLS origin: playlists, segments, player and embed pages
   broadcaster    RTMP ingest with stream keys
   keys add|list  manage stream keys (--data-dir)
+  wallet         this machine's payment addresses and their ledger balances
+  deposit <wei>  fund the broadcaster's tickets in the ledger (--reserve <wei>)
 
 castnet <command> --help lists a command's options and their defaults.`;
 
@@ -142,6 +153,44 @@ async function main(argv: string[]): Promise<void> {
         for (const k of store.list()) process.stdout.write(`${k.playbackId}\t${k.origin}\t${k.streamKey}\n`);
       } else {
         process.stdout.write('Usage: castnet keys add|list [--data-dir ./.castnet]\n');
+      }
+      return;
+    }
+    case 'wallet':
+    case 'deposit': {
+      const { flags, positional } = parseFlags(rest);
+      const dataDir = resolve(String(flags.get('data-dir') ?? process.env.CASTNET_DATA_DIR ?? defaultBroadcasterOptions.dataDir));
+      const orchestrator = String(flags.get('orchestrator') ?? process.env.CASTNET_ORCHESTRATOR ?? defaultBroadcasterOptions.orchestrator).replace(/\/$/, '');
+      if (wantsHelp) {
+        process.stdout.write('Usage: castnet wallet [--data-dir ./.castnet] [--orchestrator URL]\n       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [--orchestrator URL]\n');
+        return;
+      }
+      const account = async (address: string) => {
+        const res = await fetch(`${orchestrator}/api/ledger/accounts/${address}`, { signal: AbortSignal.timeout(5_000) });
+        if (!res.ok) throw new Error(`ledger at ${orchestrator} answered ${res.status}`);
+        return (await res.json()) as { deposit: string; reserve: string; earned: string; spent: string };
+      };
+      if (command === 'deposit') {
+        const amount = positional[0];
+        const reserve = String(flags.get('reserve') ?? '0');
+        if (!amount || !/^\d+$/.test(amount) || !/^\d+$/.test(reserve)) throw new Error('usage: castnet deposit <wei> [--reserve <wei>]');
+        const { address } = loadOrCreateIdentity(dataDir, 'broadcaster');
+        const res = await fetch(`${orchestrator}/api/ledger/deposits`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ address, amount, reserve }),
+          signal: AbortSignal.timeout(5_000),
+        });
+        if (!res.ok) throw new Error(`ledger refused the deposit: ${res.status} ${await res.text()}`);
+        const a = (await res.json()) as { deposit: string; reserve: string };
+        process.stdout.write(`funded ${address}: deposit ${a.deposit} wei, reserve ${a.reserve} wei\n`);
+        return;
+      }
+      for (const role of ['broadcaster', 'transcoder']) {
+        const { address } = loadOrCreateIdentity(dataDir, role);
+        const a = await account(address).catch((err: Error) => ({ error: err.message }));
+        const line = 'error' in a ? `(${a.error})` : `deposit ${a.deposit} wei, reserve ${a.reserve} wei, earned ${a.earned} wei, spent ${a.spent} wei`;
+        process.stdout.write(`${role.padEnd(12)} ${address}  ${line}\n`);
       }
       return;
     }

@@ -9,7 +9,7 @@ import { Wallet, solidityPacked, solidityPackedKeccak256, verifyMessage } from '
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { identityFromPrivateKey } from './identity.ts';
 import { ticketJsonSchema } from './redemption.ts';
-import { MAX_WIN_PROB, expectedValue, fromHex, isWinningTicket, recoverSigner, signTicket, signingDigest, ticketHash, toHex } from './ticket.ts';
+import { MAX_WIN_PROB, expectedValue, fromHex, isSignedBy, isWinningTicket, recoverSigner, signTicket, signingDigest, ticketHash, toHex } from './ticket.ts';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors/tickets.json', import.meta.url), 'utf8')) as {
   privateKey: string;
@@ -56,10 +56,28 @@ describe('tickets', () => {
     twin.set(hexToBytes((SECP256K1_N - s).toString(16).padStart(64, '0')), 32);
     twin[64] = signature[64] === 27 ? 28 : 27;
     assert.equal(recoverSigner(hash, twin), null);
+    assert.equal(isSignedBy(hash, twin, vectors.sender), false);
     const badV = Uint8Array.from(signature);
     badV[64] = 30;
     assert.equal(recoverSigner(hash, badV), null);
     assert.equal(recoverSigner(hash, signature.subarray(0, 64)), null);
+  });
+
+  it('checks signatures against a cached sender key with the same verdicts as recovery, v included', () => {
+    const sender = identityFromPrivateKey(randomBytes(32));
+    const other = identityFromPrivateKey(randomBytes(32));
+    for (let nonce = 0; nonce < 20; nonce++) {
+      const ticket = { ...ticketJsonSchema.parse(vectors.cases[0]!.ticket), sender: sender.address, senderNonce: nonce };
+      const hash = ticketHash(ticket);
+      const signature = signTicket(ticket, sender.privateKey);
+      assert.equal(isSignedBy(hash, signature, sender.address), true, 'first (recovered) and later (cached key) checks accept');
+      const flippedV = Uint8Array.from(signature);
+      flippedV[64] = signature[64] === 27 ? 28 : 27;
+      assert.equal(isSignedBy(hash, flippedV, sender.address), recoverSigner(hash, flippedV) === sender.address);
+      assert.equal(isSignedBy(hash, flippedV, sender.address), false, 'a wrong v would recover another address on-chain');
+      assert.equal(isSignedBy(hash, signTicket(ticket, other.privateKey), sender.address), false);
+      assert.equal(isSignedBy(ticketHash({ ...ticket, faceValue: 1n }), signature, sender.address), false);
+    }
   });
 
   it('recovers a different signer when any field is changed after signing', () => {

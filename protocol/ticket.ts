@@ -81,8 +81,10 @@ export function recoverSigner(hash: Uint8Array, signature: Uint8Array): string |
   const s = BigInt(`0x${bytesToHex(signature.subarray(32, 64))}`);
   if (s > SECP256K1_HALF_N || s === 0n) return null;
   try {
-    const publicKey = secp256k1.recoverPublicKey(concatBytes(new Uint8Array([recovery]), signature.subarray(0, 64)), signingDigest(hash), { prehash: false });
-    return addressOfPublicKey(publicKey);
+    // Straight to the recovered point: asking for public key bytes would compress it, and the address
+    // needs it uncompressed again (a modular square root per ticket).
+    const point = secp256k1.Signature.fromBytes(signature.subarray(0, 64), 'compact').addRecoveryBit(recovery).recoverPublicKey(signingDigest(hash));
+    return addressOfPublicKey(point.toBytes(false));
   } catch {
     return null;
   }
@@ -100,4 +102,41 @@ export function scaledExpectedValue(faceValue: bigint, winProb: bigint): bigint 
 
 export function expectedValue(faceValue: bigint, winProb: bigint): number {
   return Number((faceValue * winProb * 1_000_000n) / MAX_WIN_PROB) / 1_000_000;
+}
+
+const Point = secp256k1.Point;
+const Fn = Point.Fn;
+const bytesToBigInt = (b: Uint8Array) => BigInt(`0x${bytesToHex(b)}`);
+/** Senders' public keys with precomputed multiplication tables, by address (bounded, oldest dropped first). */
+const senderKeys = new Map<string, InstanceType<typeof Point>>();
+const MAX_CACHED_SENDERS = 10_000;
+
+/**
+ * Whether `signature` over `hash` is the sender's, with the same answer as recovering the signer and
+ * comparing addresses (v included, as ecrecover reads it). The first ticket from a sender is recovered;
+ * after that its cached public key, with precomputed tables, makes each check a verification:
+ * R = u1·G + u2·Q, valid when R.x = r and R.y's parity is v's recovery bit. Hot path: every ticket.
+ */
+export function isSignedBy(hash: Uint8Array, signature: Uint8Array, sender: string): boolean {
+  if (signature.length !== 65) return false;
+  const v = signature[64]!;
+  const recovery = v >= 27 ? v - 27 : v;
+  if (recovery !== 0 && recovery !== 1) return false;
+  const r = bytesToBigInt(signature.subarray(0, 32));
+  const s = bytesToBigInt(signature.subarray(32, 64));
+  if (r === 0n || r >= Fn.ORDER || s === 0n || s > SECP256K1_HALF_N) return false;
+  const key = senderKeys.get(sender);
+  if (!key) {
+    if (recoverSigner(hash, signature) !== sender) return false;
+    const point = secp256k1.Signature.fromBytes(signature.subarray(0, 64), 'compact').addRecoveryBit(recovery).recoverPublicKey(signingDigest(hash));
+    if (senderKeys.size >= MAX_CACHED_SENDERS) senderKeys.delete(senderKeys.keys().next().value!);
+    senderKeys.set(sender, point.precompute(8, false));
+    return true;
+  }
+  const w = Fn.inv(s);
+  const e = Fn.create(bytesToBigInt(signingDigest(hash)));
+  const R = Point.BASE.multiplyUnsafe(Fn.mul(e, w)).add(key.multiplyUnsafe(Fn.mul(r, w)));
+  if (R.is0()) return false;
+  const { x, y } = R.toAffine();
+  return Fn.create(x) === r && Number(y & 1n) === recovery;
 }

@@ -7,7 +7,7 @@ import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
 import { TicketParamsIssuer, type TicketParams } from '../protocol/ticket-params.ts';
-import { MAX_WIN_PROB, isWinningTicket, recoverSigner, scaledExpectedValue, ticketHash } from '../protocol/ticket.ts';
+import { MAX_WIN_PROB, isSignedBy, isWinningTicket, scaledExpectedValue, ticketHash } from '../protocol/ticket.ts';
 import type { RedemptionQueue } from './redemption-queue.ts';
 
 export interface PaymentTerms {
@@ -88,7 +88,7 @@ export class PaymentReceiver {
     }
     const tickets = payment.tickets.map((t) => ({ ticket: ticketOf(payment, t.senderNonce), signature: t.signature }));
     for (const t of tickets) {
-      if (recoverSigner(ticketHash(t.ticket), t.signature) !== payment.sender) throw paymentRequired('bad_signature', `ticket with nonce ${t.ticket.senderNonce} is not signed by ${payment.sender}`);
+      if (!isSignedBy(ticketHash(t.ticket), t.signature, payment.sender)) throw paymentRequired('bad_signature', `ticket with nonce ${t.ticket.senderNonce} is not signed by ${payment.sender}`);
     }
     const scaledValue = scaledExpectedValue(p.faceValue, p.winProb) * BigInt(tickets.length);
     if (scaledValue < priceWei * MAX_WIN_PROB) {
