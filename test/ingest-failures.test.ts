@@ -5,16 +5,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { createTranscoder } from '../transcoder/transcoder.ts';
-import { getText, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 function rtmpPort(net: TestNetwork): number {
   return Number(new URL(net.broadcaster.rtmpUrl).port);
-}
-
-async function metric(url: string, pattern: RegExp): Promise<number> {
-  const { text } = await getText(`${url}/metrics`);
-  const line = text.split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 function segmentSeqs(playlist: string): number[] {

@@ -3,15 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { getText, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
-
-async function metric(url: string, pattern: RegExp): Promise<number> {
-  const { text } = await getText(`${url}/metrics`);
-  return text
-    .split('\n')
-    .filter((l) => pattern.test(l))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
+import { getText, metric, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 describe('payments while streaming', () => {
   let net: TestNetwork | undefined;

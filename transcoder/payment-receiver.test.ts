@@ -30,7 +30,6 @@ function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms> }
     payer,
     url,
     advance: (ms: number) => (now += ms),
-    restore: () => undefined,
     pay: async (pixels: bigint) => decodePayment((await payer.pay(url, pixels))!.header),
   };
 }
@@ -45,16 +44,12 @@ const refusal = (reason: string) => (err: unknown) => {
 describe('payment receiver', () => {
   it('accepts a payment whose expected value covers the price, and sends enough tickets for it', async () => {
     const t = setup();
-    try {
-      // 1,000,000 pixels × 2 wei = 2,000,000 wei; each ticket is worth 100,000 wei: 20 tickets.
-      const payment = await t.pay(1_000_000n);
-      assert.equal(payment.tickets.length, 20);
-      const accepted = await t.receiver.accept(payment, 2_000_000n);
-      assert.equal(accepted.tickets, 20);
-      assert.ok(accepted.expectedValue >= 1_999_999n);
-    } finally {
-      t.restore();
-    }
+    // 1,000,000 pixels × 2 wei = 2,000,000 wei; each ticket is worth 100,000 wei: 20 tickets.
+    const payment = await t.pay(1_000_000n);
+    assert.equal(payment.tickets.length, 20);
+    const accepted = await t.receiver.accept(payment, 2_000_000n);
+    assert.equal(accepted.tickets, 20);
+    assert.ok(accepted.expectedValue >= 1_999_999n);
   });
 
   it('refuses a missing or malformed header', () => {
@@ -65,95 +60,63 @@ describe('payment receiver', () => {
 
   it('refuses a replayed nonce, within a batch and across segments', async () => {
     const t = setup();
-    try {
-      const payment = await t.pay(10n);
-      await t.receiver.accept(payment, 10n);
-      await assert.rejects(t.receiver.accept(payment, 10n), refusal('replayed_nonce'));
-      t.payer.invalidate(t.url);
-      const fresh = await t.pay(10n);
-      await assert.rejects(t.receiver.accept({ ...fresh, tickets: [fresh.tickets[0]!, fresh.tickets[0]!] }, 10n), refusal('replayed_nonce'));
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    await t.receiver.accept(payment, 10n);
+    await assert.rejects(t.receiver.accept(payment, 10n), refusal('replayed_nonce'));
+    t.payer.invalidate(t.url);
+    const fresh = await t.pay(10n);
+    await assert.rejects(t.receiver.accept({ ...fresh, tickets: [fresh.tickets[0]!, fresh.tickets[0]!] }, 10n), refusal('replayed_nonce'));
   });
 
   it('refuses tickets for another recipient, tampered parameters, and expired parameters', async () => {
     const t = setup();
-    try {
-      const payment = await t.pay(10n);
-      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, recipient: `0x${'77'.repeat(20)}` } }, 10n), refusal('wrong_recipient'));
-      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, faceValue: payment.ticketParams.faceValue * 2n } }, 10n), refusal('invalid_params'));
-      await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, winProb: MAX_WIN_PROB } }, 10n), refusal('invalid_params'));
-      t.advance(61_000);
-      await assert.rejects(t.receiver.accept(payment, 10n), refusal('expired'));
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, recipient: `0x${'77'.repeat(20)}` } }, 10n), refusal('wrong_recipient'));
+    await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, faceValue: payment.ticketParams.faceValue * 2n } }, 10n), refusal('invalid_params'));
+    await assert.rejects(t.receiver.accept({ ...payment, ticketParams: { ...payment.ticketParams, winProb: MAX_WIN_PROB } }, 10n), refusal('invalid_params'));
+    t.advance(61_000);
+    await assert.rejects(t.receiver.accept(payment, 10n), refusal('expired'));
   });
 
   it('refuses a signature that is not the sender’s', async () => {
     const t = setup();
-    try {
-      const payment = await t.pay(10n);
-      const other = identityFromPrivateKey(randomBytes(32));
-      const forged = { ...payment, tickets: [{ senderNonce: 99, signature: signTicket(ticketOf(payment, 99), other.privateKey) }] };
-      await assert.rejects(t.receiver.accept(forged, 10n), refusal('bad_signature'));
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    const other = identityFromPrivateKey(randomBytes(32));
+    const forged = { ...payment, tickets: [{ senderNonce: 99, signature: signTicket(ticketOf(payment, 99), other.privateKey) }] };
+    await assert.rejects(t.receiver.accept(forged, 10n), refusal('bad_signature'));
   });
 
   it('refuses tickets worth less than the segment’s price, naming the price', async () => {
     const t = setup();
-    try {
-      const payment = await t.pay(10n);
-      await assert.rejects(t.receiver.accept(payment, 10n ** 9n), (err: { context: { price?: string } }) => refusal('insufficient_value')(err) && err.context.price === '1000000000');
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    await assert.rejects(t.receiver.accept(payment, 10n ** 9n), (err: { context: { price?: string } }) => refusal('insufficient_value')(err) && err.context.price === '1000000000');
   });
 
   it('refuses a sender whose deposit cannot cover the face value, or whose funds cannot be learned', async () => {
     for (const funds of [999_999n, null]) {
       const t = setup({ funds });
-      try {
-        await assert.rejects(t.receiver.accept(await t.pay(10n), 20n), refusal('insufficient_deposit'));
-      } finally {
-        t.restore();
-      }
+      await assert.rejects(t.receiver.accept(await t.pay(10n), 20n), refusal('insufficient_deposit'));
     }
   });
 
   it('queues a winning ticket, then refuses its revealed parameters', async () => {
     const t = setup({ terms: { ticketEv: terms.faceValue } }); // winProb = 2^256 − 1: every ticket wins
-    try {
-      const payment = await t.pay(10n);
-      const accepted = await t.receiver.accept(payment, 20n);
-      assert.equal(accepted.winners, 1);
-      assert.deepEqual(t.queue.counts(), { pending: 1 });
-      const again = { ...payment, tickets: [{ senderNonce: 50, signature: signTicket(ticketOf(payment, 50), t.sender.privateKey) }] };
-      await assert.rejects(t.receiver.accept(again, 20n), refusal('params_revealed'));
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    const accepted = await t.receiver.accept(payment, 20n);
+    assert.equal(accepted.winners, 1);
+    assert.deepEqual(t.queue.counts(), { pending: 1 });
+    const again = { ...payment, tickets: [{ senderNonce: 50, signature: signTicket(ticketOf(payment, 50), t.sender.privateKey) }] };
+    await assert.rejects(t.receiver.accept(again, 20n), refusal('params_revealed'));
   });
 
   it('never pays a transcoder above the maximum price per pixel', async () => {
     const t = setup({ terms: { pricePerPixel: 11n } });
-    try {
-      await assert.rejects(t.payer.pay(t.url, 10n), refusal('price_too_high'));
-    } finally {
-      t.restore();
-    }
+    await assert.rejects(t.payer.pay(t.url, 10n), refusal('price_too_high'));
   });
 
   it('round-trips the header through base64 JSON', async () => {
     const t = setup();
-    try {
-      const payment = await t.pay(10n);
-      assert.deepEqual(decodePayment(encodePayment(payment)), payment);
-    } finally {
-      t.restore();
-    }
+    const payment = await t.pay(10n);
+    assert.deepEqual(decodePayment(encodePayment(payment)), payment);
   });
 });

@@ -3,7 +3,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
@@ -15,17 +14,6 @@ import { testPatternArgs } from '../../media/test-pattern.ts';
 import { createLogger } from '../../observability/logger.ts';
 
 export const testLogger = createLogger({ level: process.env.CASTNET_TEST_LOG_LEVEL ?? 'silent' });
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls until `check` returns a value other than undefined/false, or fails after the timeout. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 250): Promise<T> {
@@ -110,4 +98,13 @@ export function publish(url: string, options: { seconds?: number; width?: number
 export async function getText(url: string): Promise<{ status: number; text: string; headers: Headers }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+/** The sum of every sample of a metric (all label sets) matching `pattern` at a node's /metrics. */
+export async function metric(nodeUrl: string, pattern: RegExp): Promise<number> {
+  const { text } = await getText(`${nodeUrl}/metrics`);
+  return text
+    .split('\n')
+    .filter((l) => pattern.test(l))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
