@@ -3,7 +3,7 @@
 
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -14,7 +14,14 @@ export function createNodeApp(options: { role: string; registry: Registry; healt
   app.set('etag', false);
   app.use((req, _res, next) => {
     // Express routes never match `..`, but a raw request line can carry it (or its encoding): refuse it outright.
-    if (/(^|\/)(\.|%2e){2}(\/|$|\?)/i.test(req.url)) return next(new CastnetError('INVALID_PATH', 'path must not contain ".."'));
+    const path = req.url.split('?')[0]!;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return next(new CastnetError('INVALID_PATH', 'path is not valid percent-encoding'));
+    }
+    if (decoded.split(/[\\/]/).includes('..')) return next(new CastnetError('INVALID_PATH', 'path must not contain ".."'));
     next();
   });
   app.get('/healthz', (_req, res) => {
@@ -55,9 +62,10 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-export function listen(app: Express | ((req: any, res: any) => void), host: string, port: number): Promise<ListeningServer> {
+export function listen(handler: Express | RequestListener, host: string, port: number): Promise<ListeningServer> {
   return new Promise((resolve, reject) => {
-    const server = (app as Express).listen(port, host);
+    const server = createServer(handler as RequestListener);
+    server.listen(port, host);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);

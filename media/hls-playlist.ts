@@ -14,6 +14,8 @@ export interface PlaylistEntry {
 
 export interface MediaPlaylist {
   targetDuration: number;
+  /** Advertise blocking playlist reload (_HLS_msn), RFC 8216bis §4.4.3.8. */
+  canBlockReload?: boolean;
   discontinuitySequence: number;
   entries: PlaylistEntry[];
   ended: boolean;
@@ -28,6 +30,7 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
     `#EXT-X-MEDIA-SEQUENCE:${first ? first.seq : 0}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`,
   ];
+  if (playlist.canBlockReload) lines.push('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
   for (const entry of playlist.entries) {
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${entry.programDateTime}`);
@@ -53,4 +56,13 @@ export function writeMultivariantPlaylist(variants: ReadonlyArray<Variant & { av
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, `${v.name}/index.m3u8`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The media sequence number of the last segment a media playlist lists, or -1 when it lists none. */
+export function lastMediaSequence(playlist: string): { first: number; last: number; targetDuration: number } {
+  const first = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)?.[1] ?? 0);
+  const targetDuration = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(playlist)?.[1] ?? 2);
+  let count = 0;
+  for (const line of playlist.split('\n')) if (line && !line.startsWith('#')) count++;
+  return { first, last: first + count - 1, targetDuration };
 }

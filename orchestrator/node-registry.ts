@@ -32,10 +32,11 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return record;
   }
 
-  heartbeat(id: string, load: NodeLoad): NodeRecord {
+  heartbeat(id: string, load: NodeLoad, stats?: NodeRecord['stats']): NodeRecord {
     const node = this.nodes.get(id);
     if (!node) throw new CastnetError('NODE_NOT_FOUND', 'unknown node: register again', { node: id });
     node.load = load;
+    if (stats) node.stats = stats;
     node.lastSeenAt = new Date(this.now()).toISOString();
     return node;
   }

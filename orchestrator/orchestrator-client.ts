@@ -32,8 +32,8 @@ export class OrchestratorClient {
     return call(`${this.baseUrl}/api/nodes`, { method: 'POST', body: JSON.stringify(registration) });
   }
 
-  heartbeat(nodeId: string, load: NodeLoad): Promise<void> {
-    return call(`${this.baseUrl}/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, { method: 'POST', body: JSON.stringify({ load }) });
+  heartbeat(nodeId: string, load: NodeLoad, stats?: NodeRegistration['stats']): Promise<void> {
+    return call(`${this.baseUrl}/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, { method: 'POST', body: JSON.stringify({ load, stats }) });
   }
 
   openSession(request: SessionRequest): Promise<Assignment> {
@@ -87,7 +87,8 @@ export class NodeRegistrationLoop {
         this.intervalMs = answer.heartbeatIntervalMs;
         this.logger.info({ node: answer.id, orchestrator: this.client.baseUrl }, 'registered with orchestrator');
       } else {
-        await this.client.heartbeat(this.nodeId, this.registration().load);
+        const current = this.registration();
+        await this.client.heartbeat(this.nodeId, current.load, current.stats);
       }
     } catch (err) {
       if (err instanceof CastnetError && err.code === 'NODE_NOT_FOUND') {

@@ -168,7 +168,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.post('/api/nodes/:id/heartbeat', (req, res) => {
     // A node past its timeout is gone even if the sweeper has not run yet: it must register again.
     nodes.sweep();
-    nodes.heartbeat(req.params.id, parse(heartbeatSchema, req.body, 'heartbeat').load);
+    const beat = parse(heartbeatSchema, req.body, 'heartbeat');
+    nodes.heartbeat(req.params.id, beat.load, beat.stats);
     res.status(204).end();
   });
   app.get('/api/streams', (_req, res) => {

@@ -1,8 +1,9 @@
 // The relay's Prometheus metrics.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { StreamStatsSnapshot } from './stream-stats.ts';
 
-export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number }) {
+export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[] }) {
   return {
     requests: new Counter({
       name: 'castnet_relay_http_requests_total',
@@ -12,15 +13,17 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
     }),
     cache: new Counter({
       name: 'castnet_relay_cache_requests_total',
-      help: 'Segment and playlist lookups, by result (hit: served from memory; miss: not held)',
+      help: 'Segment lookups, by result (hit: served from memory; miss: pulled from a parent, or not held)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
     bytesServed: new Counter({ name: 'castnet_relay_bytes_served_total', help: 'Segment bytes sent to clients', registers: [registry] }),
+    upstreamBytes: new Counter({ name: 'castnet_relay_upstream_bytes_total', help: 'Bytes pulled from parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
+    upstreamRequests: new Counter({ name: 'castnet_relay_upstream_requests_total', help: 'Requests made to parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
     segmentsReceived: new Counter({ name: 'castnet_relay_segments_received_total', help: 'Segments pushed to this relay', registers: [registry] }),
     activeStreams: new Gauge({
       name: 'castnet_relay_active_streams',
-      help: 'Streams held by this relay',
+      help: 'Streams held by this relay (pushed here, or pulled and watched)',
       registers: [registry],
       collect() {
         this.set(state.streams());
@@ -34,5 +37,47 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
         this.set(state.bytesHeld());
       },
     }),
+    streamViewers: new Gauge({
+      name: 'castnet_relay_stream_viewers',
+      help: 'Distinct viewer sessions per stream in the last window',
+      labelNames: ['playback_id'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.viewers);
+      },
+    }),
+    streamBytesServed: new Gauge({
+      name: 'castnet_relay_stream_bytes_served',
+      help: 'Segment bytes served per stream since it appeared here',
+      labelNames: ['playback_id'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.bytesServed);
+      },
+    }),
+    streamHitRatio: new Gauge({
+      name: 'castnet_relay_stream_cache_hit_ratio',
+      help: 'Share of segment requests per stream served from memory',
+      labelNames: ['playback_id'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.hitRatio);
+      },
+    }),
+    streamUpstreamBytes: new Gauge({
+      name: 'castnet_relay_stream_upstream_bytes',
+      help: 'Bytes pulled from parents per stream since it appeared here',
+      labelNames: ['playback_id'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.upstreamBytes);
+      },
+    }),
   };
 }
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

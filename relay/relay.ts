@@ -2,6 +2,7 @@
 // player bundle, the watch page and the embed page. Hot path: every viewer request lands here.
 
 import express, { type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { assertMpegTs } from '../media/mpegts.ts';
@@ -15,6 +16,10 @@ import { playerBundle } from '../player/bundle.ts';
 import { embedPage, watchPage } from '../player/pages.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { StreamStore } from './stream-store.ts';
+import { createHlsHandler } from './hls-handler.ts';
+import { SegmentCache } from './segment-cache.ts';
+import { StreamStats } from './stream-stats.ts';
+import { Upstream } from './upstream.ts';
 
 export interface RelayOptions {
   host: string;
@@ -25,6 +30,14 @@ export interface RelayOptions {
   extraSegments: number;
   streamIdleMs: number;
   maxSessions: number;
+  /** Parent relays to pull streams this relay does not hold from, comma-separated, best first. */
+  parents: string;
+  /** Look up a stream's origin relay in the orchestrator's directory when no parent holds it. */
+  discoverParents: boolean;
+  /** Byte budget of segments pulled from parents. */
+  cacheBytes: number;
+  /** Viewer sessions are counted over this window. */
+  viewerWindowMs: number;
 }
 
 export const defaultRelayOptions: RelayOptions = {
@@ -36,6 +49,10 @@ export const defaultRelayOptions: RelayOptions = {
   extraSegments: 4,
   streamIdleMs: 60_000,
   maxSessions: 100,
+  parents: '',
+  discoverParents: true,
+  cacheBytes: 512 * 1024 * 1024,
+  viewerWindowMs: 30_000,
 };
 
 export interface RelayComponents {
@@ -47,14 +64,12 @@ export interface RelayComponents {
 export interface Relay {
   readonly url: string;
   readonly store: StreamStore;
+  readonly stats: StreamStats;
+  readonly cache: SegmentCache;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const SEGMENT_CACHE = 'public, max-age=86400, immutable';
-// Under half a target duration, so a CDN in front never holds a live playlist past the next segment.
-const PLAYLIST_CACHE = 'public, max-age=1';
 
 function checkId(value: string, what: string): string {
   if (!idPattern.test(value)) throw new CastnetError('INVALID_PATH', `invalid ${what}`);
@@ -66,7 +81,46 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   const logger = (components.logger ?? createLogger()).child({ component: 'relay' });
   const registry = components.registry ?? createMetricsRegistry('relay');
   const store = new StreamStore({ playlistSegments: options.playlistSegments, extraSegments: options.extraSegments, idleMs: options.streamIdleMs, ...(components.now ? { now: components.now } : {}) });
-  const metrics = createRelayMetrics(registry, { streams: () => store.size, bytesHeld: () => store.bytesHeld() });
+  const stats = new StreamStats({ windowMs: options.viewerWindowMs });
+  const cache = new SegmentCache(options.cacheBytes);
+  const metrics = createRelayMetrics(registry, {
+    streams: () => store.size + (upstream?.streams ?? 0),
+    bytesHeld: () => store.bytesHeld() + cache.bytesHeld,
+    perStream: () => stats.snapshot(),
+  });
+  let selfUrl = '';
+  const staticParents = options.parents.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
+  const directoryCache = new Map<string, { at: number; url: string | null }>();
+  async function parentsFor(playbackId: string): Promise<string[]> {
+    const parents = [...staticParents];
+    if (options.discoverParents && options.orchestrator) {
+      let hit = directoryCache.get(playbackId);
+      if (!hit || Date.now() - hit.at > 5_000) {
+        const entries = await fetch(`${options.orchestrator}/api/streams`, { signal: AbortSignal.timeout(3_000) })
+          .then((r) => r.json() as Promise<Array<{ playbackId: string; relay: string }>>)
+          .catch(() => []);
+        hit = { at: Date.now(), url: entries.find((e) => e.playbackId === playbackId)?.relay ?? null };
+        directoryCache.set(playbackId, hit);
+      }
+      if (hit.url && hit.url !== selfUrl && !parents.includes(hit.url)) parents.push(hit.url);
+    }
+    return parents;
+  }
+  const upstream =
+    staticParents.length > 0 || (options.discoverParents && options.orchestrator)
+      ? new Upstream({
+          parentsFor,
+          cache,
+          idleMs: options.streamIdleMs,
+          logger,
+          onUpstreamRequest: (kind, bytes, playbackId) => {
+            metrics.upstreamRequests.inc({ kind });
+            metrics.upstreamBytes.inc({ kind }, bytes);
+            stats.upstream(playbackId, bytes);
+          },
+        })
+      : null;
+  const hls = createHlsHandler({ store, upstream, metrics, stats });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
@@ -108,42 +162,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     res.status(201).end();
   });
 
-  // ---- viewer side ----
-  app.get('/hls/:playbackId/master.m3u8', (req, res) => {
-    served('master', res);
-    const body = store.multivariantPlaylist(checkId(req.params.playbackId, 'playback id'));
-    res.set({ 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=2' }).end(body);
-  });
-  app.get('/hls/:playbackId/:rendition/index.m3u8', (req, res) => {
-    served('media', res);
-    const body = store.mediaPlaylist(checkId(req.params.playbackId, 'playback id'), checkId(req.params.rendition, 'rendition'));
-    res.set({ 'content-type': PLAYLIST_TYPE, 'cache-control': PLAYLIST_CACHE }).end(body);
-  });
-  app.get('/hls/:playbackId/:rendition/:seq.ts', (req, res) => {
-    served('segment', res);
-    let segment;
-    try {
-      segment = store.segment(checkId(String(req.params.playbackId), 'playback id'), checkId(String(req.params.rendition), 'rendition'), Number(req.params.seq));
-    } catch (err) {
-      metrics.cache.inc({ result: 'miss' });
-      throw err;
-    }
-    metrics.cache.inc({ result: 'hit' });
-    res.setHeader('etag', segment.etag);
-    res.setHeader('cache-control', SEGMENT_CACHE);
-    if (req.headers['if-none-match'] === segment.etag) {
-      res.status(304).end();
-      return;
-    }
-    res.setHeader('content-type', 'video/mp2t');
-    res.setHeader('content-length', segment.bytes.length);
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    metrics.bytesServed.inc(segment.bytes.length);
-    res.end(segment.bytes);
-  });
+  // ---- viewer side: HLS GETs are answered by the fast path (hls-handler.ts) before Express ----
   app.get('/player/castnet-player.js', async (_req, res, next) => {
     served('player', res);
     try {
@@ -172,8 +191,13 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
     },
     store,
+    stats,
+    cache,
     async start() {
-      server = await listen(app, options.host, options.port);
+      server = await listen((req: IncomingMessage, res: ServerResponse) => {
+        if (!hls(req, res)) app(req, res);
+      }, options.host, options.port);
+      selfUrl = relay.url;
       expiry = setInterval(() => store.expire(), 5_000);
       expiry.unref();
       void playerBundle().catch((err) => logger.error({ err }, 'player bundle failed to build'));
@@ -181,7 +205,14 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       if (options.orchestrator) {
         registration = new NodeRegistrationLoop(
           new OrchestratorClient(options.orchestrator),
-          () => ({ role: 'relay', url: relay.url, version: '0.1.0', capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' }, load: { sessions: store.size, inFlight: 0 } }),
+          () => ({
+            role: 'relay',
+            url: relay.url,
+            version: '0.1.0',
+            capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' },
+            load: { sessions: store.size + (upstream?.streams ?? 0), inFlight: 0 },
+            stats: stats.snapshot(),
+          }),
           logger,
         );
         await registration.start();
@@ -189,6 +220,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     },
     async stop() {
       registration?.stop();
+      upstream?.close();
       if (expiry) clearInterval(expiry);
       await server?.close();
       server = null;

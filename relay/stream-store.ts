@@ -20,6 +20,10 @@ interface RenditionWindow {
   firstSeq: number;
   maxSeq: number;
   peakBitrate: number;
+  /** The playlist as served, built once per change rather than per request. */
+  playlist: Buffer | null;
+  /** Blocking reloads waiting for a sequence number. */
+  waiters: Array<{ msn: number; wake: () => void }>;
 }
 
 interface LiveStream {
@@ -30,6 +34,7 @@ interface LiveStream {
   discontinuitiesBefore: number[];
   targetDuration: number;
   lastPushAt: number;
+  master: Buffer | null;
 }
 
 export interface StreamStoreOptions {
@@ -70,7 +75,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   private stream(playbackId: string): LiveStream {
     let s = this.streams.get(playbackId);
     if (!s) {
-      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], targetDuration: 2, lastPushAt: this.now() };
+      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], targetDuration: 2, lastPushAt: this.now(), master: null };
       this.streams.set(playbackId, s);
       this.emit('streamStarted', playbackId);
     }
@@ -80,6 +85,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   setDescriptor(descriptor: StreamDescriptor): void {
     const s = this.stream(descriptor.playbackId);
     s.descriptor = descriptor;
+    s.master = null;
     s.targetDuration = Math.max(s.targetDuration, Math.ceil(descriptor.targetDuration));
     s.lastPushAt = this.now();
   }
@@ -89,7 +95,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     s.lastPushAt = this.now();
     let w = s.renditions.get(rendition);
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, peakBitrate: 0 };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, peakBitrate: 0, playlist: null, waiters: [] };
       s.renditions.set(rendition, w);
     }
     const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"` };
@@ -104,6 +110,12 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     // EXTINF rounded must not exceed the target duration, and the target duration must never change.
     s.targetDuration = Math.max(s.targetDuration, Math.round(meta.duration));
     this.trim(s);
+    // Every rendition's playlist may change (a new timeline entry can turn into a gap elsewhere).
+    for (const other of s.renditions.values()) other.playlist = null;
+    s.master = null;
+    const waiting = w.waiters;
+    w.waiters = waiting.filter((x) => x.msn > w!.maxSeq);
+    for (const x of waiting) if (x.msn <= w.maxSeq) x.wake();
     this.emit('segmentStored', playbackId, rendition, segment);
     return segment;
   }
@@ -131,16 +143,58 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return s;
   }
 
-  mediaPlaylist(playbackId: string, rendition: string): string {
+  private window(playbackId: string, rendition: string): { s: LiveStream; w: RenditionWindow } {
     const s = this.live(playbackId);
     const w = s.renditions.get(rendition);
     if (!w) throw new CastnetError('STREAM_NOT_FOUND', `rendition ${rendition} has no segments yet`, { playbackId, rendition });
+    return { s, w };
+  }
+
+  /** The playlist bytes as served; rebuilt only after a change. Hot path. */
+  mediaPlaylistBytes(playbackId: string, rendition: string): Buffer {
+    const { w } = this.window(playbackId, rendition);
+    w.playlist ??= Buffer.from(this.mediaPlaylist(playbackId, rendition));
+    return w.playlist;
+  }
+
+  multivariantPlaylistBytes(playbackId: string): Buffer {
+    const s = this.live(playbackId);
+    s.master ??= Buffer.from(this.multivariantPlaylist(playbackId));
+    return s.master;
+  }
+
+  /**
+   * Blocking playlist reload (_HLS_msn): resolves once segment `msn` is in the rendition's playlist.
+   * A sequence number more than two past the newest is refused with 400, as the HLS specification says;
+   * one that does not arrive within `timeoutMs` rejects with 503.
+   */
+  waitForSequence(playbackId: string, rendition: string, msn: number, timeoutMs: number): Promise<void> {
+    const { w } = this.window(playbackId, rendition);
+    if (msn <= w.maxSeq) return Promise.resolve();
+    if (msn > w.maxSeq + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${w.maxSeq}`, { playbackId, rendition }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        w.waiters = w.waiters.filter((x) => x !== waiter);
+        reject(new CastnetError('UNAVAILABLE', `segment ${msn} did not arrive within ${timeoutMs} ms`, { playbackId, rendition }));
+      }, timeoutMs);
+      const waiter = { msn, wake: () => (clearTimeout(timer), resolve()) };
+      w.waiters.push(waiter);
+    });
+  }
+
+  targetDurationOf(playbackId: string): number {
+    return this.live(playbackId).targetDuration;
+  }
+
+  mediaPlaylist(playbackId: string, rendition: string): string {
+    const { s, w } = this.window(playbackId, rendition);
     const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.maxSeq).sort((a, b) => a - b);
     const listed = seqs.slice(-this.options.playlistSegments);
     const first = listed[0] ?? w.maxSeq;
     const entries: PlaylistEntry[] = listed.map((seq) => ({ seq, ...s.timeline.get(seq)!, gap: !w.segments.has(seq) }));
     return writeMediaPlaylist({
       targetDuration: s.targetDuration,
+      canBlockReload: true,
       discontinuitySequence: s.discontinuitiesBefore.filter((d) => d < first).length,
       entries,
       ended: false,

@@ -1,0 +1,172 @@
+// The relay's viewer fast path on plain node:http: playlists and segments for streams held here (origin)
+// or pulled from a parent (edge), with blocking reload, conditional requests, Range and HEAD. It runs
+// before Express and answers only the HLS GET/HEAD/OPTIONS routes. Hot path: every viewer request; no
+// per-request hashing or copying (ETags are fixed at arrival, ranges are views).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CastnetError, errorResponse } from '../protocol/errors.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { StreamStats } from './stream-stats.ts';
+import type { StreamStore } from './stream-store.ts';
+import type { Upstream } from './upstream.ts';
+
+const ID = '[A-Za-z0-9_-]{1,64}';
+const MASTER = new RegExp(`^/hls/(${ID})/master\\.m3u8$`);
+const MEDIA = new RegExp(`^/hls/(${ID})/([A-Za-z0-9_-]{1,32})/index\\.m3u8$`);
+const SEGMENT = new RegExp(`^/hls/(${ID})/([A-Za-z0-9_-]{1,32})/(\\d{1,12})\\.ts$`);
+
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, content-range, etag' };
+// Under half a target duration, so a CDN in front never holds a live playlist past the next segment.
+const PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=1' };
+const MASTER_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=2' };
+const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control': 'public, max-age=86400, immutable', 'accept-ranges': 'bytes' };
+
+export interface HlsHandlerOptions {
+  store: StreamStore;
+  upstream: Upstream | null;
+  metrics: RelayMetrics;
+  stats: StreamStats;
+}
+
+function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics): void {
+  const { status, body } = errorResponse(err);
+  metrics.requests.inc({ kind, status: String(status) });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const json = JSON.stringify(body);
+  res.writeHead(status, { ...CORS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+  res.end(json);
+}
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string | number>, body: Buffer): void {
+  res.writeHead(status, { ...headers, 'content-length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` (one range; several are answered with the whole body). */
+function parseRange(header: string, size: number): [number, number] | 'unsatisfiable' | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return [start, end];
+}
+
+export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { store, upstream, metrics, stats } = options;
+
+  async function playlist(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, query: string): Promise<void> {
+    const params = new URLSearchParams(query);
+    const msnText = params.get('_HLS_msn');
+    if (params.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
+    const msn = msnText === null ? undefined : Number(msnText);
+    if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_msn must be a whole number');
+    stats.viewer(playbackId, `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`);
+    let body: Buffer;
+    if (store.has(playbackId)) {
+      if (msn !== undefined) await store.waitForSequence(playbackId, rendition, msn, store.targetDurationOf(playbackId) * 3_000);
+      body = store.mediaPlaylistBytes(playbackId, rendition);
+    } else if (upstream) {
+      body = await upstream.mediaPlaylist(playbackId, rendition, msn);
+    } else {
+      throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    }
+    metrics.requests.inc({ kind: 'media', status: '200' });
+    send(req, res, 200, PLAYLIST_HEADERS, body);
+  }
+
+  async function master(req: IncomingMessage, res: ServerResponse, playbackId: string): Promise<void> {
+    let body: Buffer;
+    if (store.has(playbackId)) body = store.multivariantPlaylistBytes(playbackId);
+    else if (upstream) body = await upstream.master(playbackId);
+    else throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    metrics.requests.inc({ kind: 'master', status: '200' });
+    send(req, res, 200, MASTER_HEADERS, body);
+  }
+
+  async function segment(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number): Promise<void> {
+    let bytes: Buffer;
+    let etag: string;
+    let hit = true;
+    if (store.has(playbackId)) {
+      try {
+        ({ bytes, etag } = store.segment(playbackId, rendition, seq));
+      } catch (err) {
+        metrics.cache.inc({ result: 'miss' });
+        throw err;
+      }
+    } else if (upstream) {
+      const pulled = await upstream.segment(playbackId, rendition, seq);
+      ({ bytes, etag } = pulled.segment);
+      hit = pulled.hit;
+    } else {
+      metrics.cache.inc({ result: 'miss' });
+      throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    }
+    metrics.cache.inc({ result: hit ? 'hit' : 'miss' });
+    if (req.headers['if-none-match'] === etag) {
+      metrics.requests.inc({ kind: 'segment', status: '304' });
+      res.writeHead(304, { ...SEGMENT_HEADERS, etag });
+      res.end();
+      return;
+    }
+    const range = req.headers.range ? parseRange(req.headers.range, bytes.length) : null;
+    if (range === 'unsatisfiable') {
+      metrics.requests.inc({ kind: 'segment', status: '416' });
+      res.writeHead(416, { ...CORS, 'content-range': `bytes */${bytes.length}` });
+      res.end();
+      return;
+    }
+    const body = range ? bytes.subarray(range[0], range[1] + 1) : bytes;
+    if (req.method !== 'HEAD') {
+      metrics.bytesServed.inc(body.length);
+      stats.served(playbackId, body.length, hit);
+    }
+    metrics.requests.inc({ kind: 'segment', status: range ? '206' : '200' });
+    send(req, res, range ? 206 : 200, range ? { ...SEGMENT_HEADERS, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...SEGMENT_HEADERS, etag }, body);
+  }
+
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (!url.startsWith('/hls/') || (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')) return false;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? '' : url.slice(q + 1);
+    let m: RegExpExecArray | null;
+    let kind: string;
+    let work: () => Promise<void>;
+    if ((m = SEGMENT.exec(path))) {
+      const [, id, rendition, seq] = m;
+      kind = 'segment';
+      work = () => segment(req, res, id!, rendition!, Number(seq));
+    } else if ((m = MEDIA.exec(path))) {
+      const [, id, rendition] = m;
+      kind = 'media';
+      work = () => playlist(req, res, id!, rendition!, query);
+    } else if ((m = MASTER.exec(path))) {
+      const [, id] = m;
+      kind = 'master';
+      work = () => master(req, res, id!);
+    } else {
+      return false; // not ours: Express answers (and refuses `..` and malformed ids)
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'range, if-none-match', 'access-control-max-age': '86400' });
+      res.end();
+      return true;
+    }
+    work().catch((err) => fail(res, err, kind, metrics));
+    return true;
+  };
+}

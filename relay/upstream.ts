@@ -1,0 +1,207 @@
+// The edge side of a relay: streams it does not hold are pulled from a parent relay (the origin or
+// another edge) and cached. Playlists follow the parent with blocking reloads (_HLS_msn), so a new
+// segment reaches the edge as soon as the parent has it and is prefetched once; segment misses go
+// upstream once however many viewers ask (single flight). Failures are never cached.
+
+import { lastMediaSequence } from '../media/hls-playlist.ts';
+import { CastnetError, isErrorCode } from '../protocol/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { SegmentCache, type CachedSegment } from './segment-cache.ts';
+import { SingleFlight } from './single-flight.ts';
+
+export interface UpstreamOptions {
+  /** Parent relay URLs for a stream, best first. */
+  parentsFor: (playbackId: string) => Promise<string[]>;
+  cache: SegmentCache;
+  /** A stream nobody asked for this long is dropped from the edge. */
+  idleMs: number;
+  logger: Logger;
+  onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master', bytes: number, playbackId: string) => void;
+}
+
+interface FollowedPlaylist {
+  playbackId: string;
+  text: Buffer;
+  first: number;
+  last: number;
+  targetDuration: number;
+  lastRequestedAt: number;
+  following: boolean;
+  waiters: Array<{ msn: number; wake: () => void }>;
+}
+
+const MASTER_TTL_MS = 2_000;
+
+export class Upstream {
+  private readonly playlists = new Map<string, FollowedPlaylist>();
+  private readonly masters = new Map<string, { text: Buffer; at: number; lastRequestedAt: number }>();
+  private readonly flights = new SingleFlight<unknown>();
+  private readonly options: UpstreamOptions;
+  private closed = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: UpstreamOptions) {
+    this.options = options;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, options.idleMs));
+    this.sweeper.unref();
+  }
+
+  get streams(): number {
+    return new Set([...this.playlists.values()].map((p) => p.playbackId)).size;
+  }
+
+  /** GET from the first parent that answers; 404 and other answers are final, network failures try the next. */
+  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number): Promise<Response> {
+    const parents = await this.options.parentsFor(playbackId);
+    if (parents.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
+    let lastError: CastnetError | null = null;
+    for (const parent of parents) {
+      try {
+        const res = await fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+        if (res.ok) return res;
+        const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+        const code = isErrorCode(body.error?.code) ? body.error.code : res.status === 404 ? 'STREAM_NOT_FOUND' : 'UPSTREAM_FAILED';
+        throw new CastnetError(code, `parent ${parent} answered ${res.status}: ${body.error?.message ?? res.statusText}`, { playbackId, parent, upstreamStatus: res.status });
+      } catch (err) {
+        if (err instanceof CastnetError) throw err;
+        const timedOut = (err as Error).name === 'TimeoutError';
+        lastError = new CastnetError(timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `parent ${parent} ${timedOut ? `did not answer within ${timeoutMs} ms` : `is unreachable: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`}`, { playbackId, parent });
+      }
+    }
+    throw lastError!;
+  }
+
+  async master(playbackId: string): Promise<Buffer> {
+    const cached = this.masters.get(playbackId);
+    const now = Date.now();
+    if (cached) cached.lastRequestedAt = now;
+    if (cached && now - cached.at < MASTER_TTL_MS) return cached.text;
+    return (await this.flights.run(`master:${playbackId}`, async () => {
+      const res = await this.fetchFromParent(playbackId, `/hls/${playbackId}/master.m3u8`, 5_000);
+      const text = Buffer.from(await res.arrayBuffer());
+      this.options.onUpstreamRequest?.('master', text.length, playbackId);
+      this.masters.set(playbackId, { text, at: Date.now(), lastRequestedAt: Date.now() });
+      return text;
+    })) as Buffer;
+  }
+
+  private key(playbackId: string, rendition: string): string {
+    return `${playbackId}/${rendition}`;
+  }
+
+  private update(key: string, playbackId: string, text: Buffer): FollowedPlaylist {
+    const parsed = lastMediaSequence(text.toString('latin1'));
+    let p = this.playlists.get(key);
+    if (!p) {
+      p = { playbackId, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: [] };
+      this.playlists.set(key, p);
+    } else if (parsed.last >= p.last) {
+      const advanced = parsed.last > p.last;
+      Object.assign(p, { text, ...parsed });
+      if (advanced) {
+        const due = p.waiters.filter((w) => w.msn <= p!.last);
+        p.waiters = p.waiters.filter((w) => w.msn > p!.last);
+        for (const w of due) w.wake();
+      }
+    }
+    this.options.cache.setLiveWindow(key, p.first);
+    return p;
+  }
+
+  private async loadPlaylist(playbackId: string, rendition: string, msn?: number): Promise<FollowedPlaylist> {
+    const key = this.key(playbackId, rendition);
+    const query = msn === undefined ? '' : `?_HLS_msn=${msn}`;
+    return (await this.flights.run(`playlist:${key}${query}`, async () => {
+      const existing = this.playlists.get(key);
+      // A blocking request may be held for three target durations upstream.
+      const timeoutMs = msn === undefined ? 5_000 : (existing?.targetDuration ?? 2) * 3_000 + 2_000;
+      const res = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs);
+      const text = Buffer.from(await res.arrayBuffer());
+      this.options.onUpstreamRequest?.('playlist', text.length, playbackId);
+      return this.update(key, playbackId, text);
+    })) as FollowedPlaylist;
+  }
+
+  /** Follows the parent's playlist with blocking reloads while viewers keep asking for it. */
+  private follow(playbackId: string, rendition: string, p: FollowedPlaylist): void {
+    if (p.following || this.closed) return;
+    p.following = true;
+    const key = this.key(playbackId, rendition);
+    const loop = async () => {
+      while (!this.closed && Date.now() - p.lastRequestedAt < this.options.idleMs && this.playlists.get(key) === p) {
+        const before = p.last;
+        try {
+          await this.loadPlaylist(playbackId, rendition, p.last + 1);
+          // Prefetch the new segment once, so the first viewer to ask for it is not the one who waits.
+          for (let seq = before + 1; seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch(() => {});
+        } catch (err) {
+          const code = (err as CastnetError).code;
+          if (code === 'STREAM_NOT_FOUND') {
+            this.playlists.delete(key);
+            break;
+          }
+          // 503 from a parent that waited out its window is normal; anything else backs off a little.
+          if (code !== 'UNAVAILABLE') await new Promise((r) => setTimeout(r, 500).unref());
+        }
+        // A parent that does not block (it answered at once without a new segment) must not be hammered.
+        if (p.last === before) await new Promise((r) => setTimeout(r, 250).unref());
+      }
+      p.following = false;
+    };
+    void loop();
+  }
+
+  /** A media playlist as the parent serves it; with `msn`, once it lists that segment (blocking reload). */
+  async mediaPlaylist(playbackId: string, rendition: string, msn?: number): Promise<Buffer> {
+    const key = this.key(playbackId, rendition);
+    let p = this.playlists.get(key);
+    if (!p || (!p.following && Date.now() - p.lastRequestedAt > p.targetDuration * 500)) p = await this.loadPlaylist(playbackId, rendition);
+    p.lastRequestedAt = Date.now();
+    this.follow(playbackId, rendition, p);
+    if (msn === undefined || msn <= p.last) return p.text;
+    if (msn > p.last + 2) throw new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${p.last}`, { playbackId, rendition });
+    const followed = p;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        followed.waiters = followed.waiters.filter((w) => w !== waiter);
+        reject(new CastnetError('UNAVAILABLE', `segment ${msn} did not arrive within ${followed.targetDuration * 3} s`, { playbackId, rendition }));
+      }, followed.targetDuration * 3_000);
+      const waiter = { msn, wake: () => (clearTimeout(timer), resolve()) };
+      followed.waiters.push(waiter);
+    });
+    return followed.text;
+  }
+
+  /** A segment from the cache, or pulled from the parent once for every concurrent asker. */
+  async segment(playbackId: string, rendition: string, seq: number): Promise<{ segment: CachedSegment; hit: boolean }> {
+    const path = `/hls/${playbackId}/${rendition}/${seq}.ts`;
+    const cached = this.options.cache.get(path);
+    if (cached) return { segment: cached, hit: true };
+    const segment = (await this.flights.run(`segment:${path}`, async () => {
+      const res = await this.fetchFromParent(playbackId, path, 10_000);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
+      const entry: CachedSegment = { bytes, etag: res.headers.get('etag') ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq };
+      this.options.cache.set(path, entry);
+      return entry;
+    })) as CachedSegment;
+    return { segment, hit: false };
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.options.idleMs;
+    const live = new Set<string>();
+    for (const [key, p] of this.playlists) {
+      if (p.lastRequestedAt < cutoff && !p.following) this.playlists.delete(key);
+      else live.add(p.playbackId);
+    }
+    for (const [id, m] of this.masters) if (m.lastRequestedAt < cutoff) this.masters.delete(id);
+    for (const id of new Set([...this.playlists.values()].map((p) => p.playbackId).concat([...this.masters.keys()]))) live.add(id);
+    this.options.cache.retainStreams(live);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+  }
+}
