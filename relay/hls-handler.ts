@@ -66,10 +66,16 @@ function parseRange(header: string, size: number): [number, number] | 'unsatisfi
 export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { store, upstream, metrics, stats } = options;
 
+  // Label lookups hash their labels on every call; the common outcomes are resolved once.
+  const mediaOk = metrics.requests.labels('media', '200');
+  const masterOk = metrics.requests.labels('master', '200');
+  const segmentOk = metrics.requests.labels('segment', '200');
+  const cacheHit = metrics.cache.labels('hit');
+
   async function playlist(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, query: string): Promise<void> {
-    const params = new URLSearchParams(query);
-    const msnText = params.get('_HLS_msn');
-    if (params.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
+    const params = query ? new URLSearchParams(query) : null;
+    const msnText = params?.get('_HLS_msn') ?? null;
+    if (params?.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
     const msn = msnText === null ? undefined : Number(msnText);
     if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_msn must be a whole number');
     stats.viewer(playbackId, `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`);
@@ -82,7 +88,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     } else {
       throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
     }
-    metrics.requests.inc({ kind: 'media', status: '200' });
+    mediaOk.inc();
     send(req, res, 200, PLAYLIST_HEADERS, body);
   }
 
@@ -91,7 +97,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     if (store.has(playbackId)) body = store.multivariantPlaylistBytes(playbackId);
     else if (upstream) body = await upstream.master(playbackId);
     else throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
-    metrics.requests.inc({ kind: 'master', status: '200' });
+    masterOk.inc();
     send(req, res, 200, MASTER_HEADERS, body);
   }
 
@@ -114,7 +120,8 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       metrics.cache.inc({ result: 'miss' });
       throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
     }
-    metrics.cache.inc({ result: hit ? 'hit' : 'miss' });
+    if (hit) cacheHit.inc();
+    else metrics.cache.inc({ result: 'miss' });
     if (req.headers['if-none-match'] === etag) {
       metrics.requests.inc({ kind: 'segment', status: '304' });
       res.writeHead(304, { ...SEGMENT_HEADERS, etag });
@@ -133,7 +140,8 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       metrics.bytesServed.inc(body.length);
       stats.served(playbackId, body.length, hit);
     }
-    metrics.requests.inc({ kind: 'segment', status: range ? '206' : '200' });
+    if (range) metrics.requests.inc({ kind: 'segment', status: '206' });
+    else segmentOk.inc();
     send(req, res, range ? 206 : 200, range ? { ...SEGMENT_HEADERS, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...SEGMENT_HEADERS, etag }, body);
   }
 
@@ -153,6 +161,18 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     } else if ((m = MEDIA.exec(path))) {
       const [, id, rendition] = m;
       kind = 'media';
+      // The most frequent request of all (every player, every target duration): answered without a promise.
+      if (!query && req.method === 'GET' && store.has(id!)) {
+        try {
+          const body = store.mediaPlaylistBytes(id!, rendition!);
+          stats.viewer(id!, `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`);
+          mediaOk.inc();
+          send(req, res, 200, PLAYLIST_HEADERS, body);
+        } catch (err) {
+          fail(res, err, kind, metrics);
+        }
+        return true;
+      }
       work = () => playlist(req, res, id!, rendition!, query);
     } else if ((m = MASTER.exec(path))) {
       const [, id] = m;
