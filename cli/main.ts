@@ -47,6 +47,10 @@ const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
   { key: 'extraSegments', flag: 'extra-segments', description: 'segments kept beyond the playlist for late players' },
   { key: 'streamIdleMs', flag: 'stream-idle-ms', description: 'a stream with no pushes this long is dropped' },
   { key: 'maxSessions', flag: 'max-sessions', description: 'streams this relay offers to hold' },
+  { key: 'parents', flag: 'parents', description: 'parent relays to pull streams from, comma-separated, best first' },
+  { key: 'discoverParents', flag: 'discover-parents', description: "find a stream's origin relay in the orchestrator's directory" },
+  { key: 'cacheBytes', flag: 'cache-bytes', description: 'byte budget of segments pulled from parents' },
+  { key: 'viewerWindowMs', flag: 'viewer-window-ms', description: 'viewer sessions are counted over this window' },
 ];
 
 const broadcasterSpecs: ReadonlyArray<OptionSpec<BroadcasterOptions>> = [

@@ -100,6 +100,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
           .then((r) => r.json() as Promise<Array<{ playbackId: string; relay: string }>>)
           .catch(() => []);
         hit = { at: Date.now(), url: entries.find((e) => e.playbackId === playbackId)?.relay ?? null };
+        // Requests for made-up ids must not grow this without bound.
+        if (directoryCache.size > 10_000) directoryCache.clear();
         directoryCache.set(playbackId, hit);
       }
       if (hit.url && hit.url !== selfUrl && !parents.includes(hit.url)) parents.push(hit.url);

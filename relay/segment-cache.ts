@@ -1,5 +1,7 @@
-// The byte-bounded cache of segments an edge relay pulled from its parent. Over budget, it evicts the
-// least recently used segments that are no longer in any live window first, then the least recently used.
+// The byte-bounded cache of segments an edge relay pulled from its parent. Segments that fell more than a
+// few places behind their live window are dropped as the window moves (as the origin drops them), so a
+// steady audience holds steady memory; over budget, it evicts the least recently used segments that are
+// no longer in any live window first, then the least recently used.
 // Hot path: a Map lookup per segment request; bytes are stored once and served as they are.
 
 export interface CachedSegment {
@@ -14,12 +16,16 @@ export class SegmentCache {
   // Map iteration order is insertion order: re-inserting on access makes it an LRU list.
   private readonly entries = new Map<string, CachedSegment>();
   private readonly oldestLive = new Map<string, number>();
+  private readonly byWindow = new Map<string, Map<number, string>>();
+  /** Segments kept behind a live window for players that fetch late (the origin keeps as many). */
+  readonly behindWindow: number;
   private bytes = 0;
   readonly budget: number;
   evictions = 0;
 
-  constructor(budgetBytes: number) {
+  constructor(budgetBytes: number, behindWindow = 4) {
     this.budget = budgetBytes;
+    this.behindWindow = behindWindow;
   }
 
   get size(): number {
@@ -47,12 +53,23 @@ export class SegmentCache {
     }
     this.entries.set(key, entry);
     this.bytes += entry.bytes.length;
+    let seqs = this.byWindow.get(entry.window);
+    if (!seqs) this.byWindow.set(entry.window, (seqs = new Map()));
+    seqs.set(entry.seq, key);
     this.evict();
   }
 
   /** The oldest sequence number still listed in a window's live playlist; older segments are evicted first. */
   setLiveWindow(window: string, oldestSeq: number): void {
     this.oldestLive.set(window, oldestSeq);
+    const seqs = this.byWindow.get(window);
+    if (!seqs) return;
+    for (const [seq, key] of seqs) {
+      if (seq >= oldestSeq - this.behindWindow) continue;
+      const entry = this.entries.get(key);
+      if (entry) this.remove(key, entry);
+      seqs.delete(seq);
+    }
   }
 
   /** Drops everything of a stream (it ended, or nobody watched it for the grace period). */
@@ -64,6 +81,7 @@ export class SegmentCache {
       }
     }
     for (const window of this.oldestLive.keys()) if (window.startsWith(`${playbackId}/`)) this.oldestLive.delete(window);
+    for (const window of this.byWindow.keys()) if (window.startsWith(`${playbackId}/`)) this.byWindow.delete(window);
   }
 
   /** Drops every stream not in `live`: nothing is kept for streams nobody watches any more. */
@@ -86,6 +104,7 @@ export class SegmentCache {
 
   private remove(key: string, entry: CachedSegment): void {
     this.entries.delete(key);
+    this.byWindow.get(entry.window)?.delete(entry.seq);
     this.bytes -= entry.bytes.length;
     this.evictions++;
   }

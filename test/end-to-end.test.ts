@@ -148,5 +148,11 @@ describe('castnet dev, end to end', () => {
       assert.match(all, metric);
     }
     for (const url of urls.metrics) assert.equal((await getText(url.replace('/metrics', '/healthz'))).status, 200);
+    // The relay reports its audience to the orchestrator with each heartbeat.
+    await waitFor('relay stats in /api/nodes', async () => {
+      const nodes = JSON.parse((await getText(`${urls.orchestrator}/api/nodes`)).text) as Array<{ role: string; stats?: Array<{ playbackId: string; viewers: number; bytesServed: number }> }>;
+      const s = nodes.find((n) => n.role === 'relay')?.stats?.find((x) => x.playbackId === stream.playbackId);
+      return s && s.viewers >= 1 && s.bytesServed > 0;
+    }, 10_000);
   });
 });

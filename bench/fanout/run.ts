@@ -71,14 +71,20 @@ try {
     const errors = { n: 0 };
     const before = await originTotals();
     const started = Date.now();
+    // Resident memory sampled through the step: with a steady audience it must level off, not climb.
+    const rss: number[] = [];
+    const sampler = setInterval(() => void originTotals().then((t) => rss.push(t.rss)), 5_000);
     const until = started + seconds * 1000;
     // Viewers join over the first two seconds, as real audiences do not arrive in one instant.
     await Promise.all(
       Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => viewer(urls.edges[i % urls.edges.length]!, until, latencies, errors))),
     );
+    clearInterval(sampler);
     const after = await originTotals();
+    const half = rss.slice(Math.floor(rss.length / 2));
+    const rssLine = rss.length ? `; RSS in the step's second half ${(Math.min(...half) / 1024 ** 2).toFixed(0)}–${(Math.max(...half) / 1024 ** 2).toFixed(0)} MiB (samples every 5 s: ${rss.map((r) => (r / 1024 ** 2).toFixed(0)).join(' ')})` : '';
     const minutes = (Date.now() - started) / 60_000;
-    const row = `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; segment fetch p50 ${pct(latencies, 0.5).toFixed(1)} ms, p99 ${pct(latencies, 0.99).toFixed(1)} ms over ${latencies.length} fetches, ${errors.n} errors; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB`;
+    const row = `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; segment fetch p50 ${pct(latencies, 0.5).toFixed(1)} ms, p99 ${pct(latencies, 0.99).toFixed(1)} ms over ${latencies.length} fetches, ${errors.n} errors; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`;
     rows.push(row);
     console.log(row);
   }
