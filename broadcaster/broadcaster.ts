@@ -103,6 +103,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       renditions,
       startedAt: new Date(publications.get(pipeline.playbackId)?.startedAtWall ?? Date.now()).toISOString(),
       avoid,
+      maxPricePerPixel: options.maxPricePerPixel,
       ...(pipeline.assignment ? { preferRelay: pipeline.assignment.relay.url } : {}),
     });
   }

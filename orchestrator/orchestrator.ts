@@ -5,7 +5,7 @@ import express from 'express';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { heartbeatSchema, nodeRegistrationSchema, type NodeRecord } from '../protocol/node-record.ts';
+import { heartbeatSchema, nodeRegistrationSchema } from '../protocol/node-record.ts';
 import { sessionRequestSchema, type Assignment, type SessionRequest, type StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import type { z } from 'zod';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
@@ -15,7 +15,8 @@ import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from 
 import { Ledger, type Account } from './ledger.ts';
 import { createOrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
-import { LeastLoadedScheduler, type Scheduler } from './scheduler.ts';
+import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
+import { StreamSessions } from './stream-sessions.ts';
 
 export interface OrchestratorOptions {
   host: string;
@@ -46,13 +47,6 @@ export interface OrchestratorComponents {
   now?: () => number;
 }
 
-interface StreamSession {
-  request: SessionRequest;
-  transcoderId: string | null;
-  relayId: string;
-  refreshedAt: number;
-}
-
 export interface Orchestrator {
   readonly url: string;
   readonly nodes: NodeRegistry;
@@ -73,9 +67,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const registry = components.registry ?? createMetricsRegistry('orchestrator');
   const metrics = createOrchestratorMetrics(registry);
   const now = components.now ?? Date.now;
-  const scheduler = components.scheduler ?? new LeastLoadedScheduler();
+  const scheduler = components.scheduler ?? new CapacityPriceScheduler();
   const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
-  const streams = new Map<string, StreamSession>();
+  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, now });
   const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
   const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
 
@@ -85,50 +79,28 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
   });
 
-  const assignedCount = (nodeId: string) => {
-    let count = 0;
-    for (const s of streams.values()) if (s.transcoderId === nodeId || s.relayId === nodeId) count++;
-    return count;
-  };
-
   function sweep(): void {
     nodes.sweep();
-    const cutoff = now() - options.streamTtlMs;
-    for (const [id, s] of streams) {
-      if (s.refreshedAt < cutoff) {
-        streams.delete(id);
-        logger.info({ playbackId: id }, 'stream expired: broadcaster stopped refreshing it');
-      }
-    }
+    for (const id of streams.expire()) logger.info({ playbackId: id }, 'stream expired: broadcaster stopped refreshing it');
     metrics.activeStreams.set(streams.size);
     for (const role of ['transcoder', 'relay'] as const) metrics.nodes.set({ role }, nodes.list(role).length);
   }
 
   function openSession(request: SessionRequest): Assignment {
     sweep();
-    const existing = streams.get(request.playbackId);
-    const avoided = (n: NodeRecord | undefined) => !n || request.avoid.includes(n.id) || request.avoid.includes(n.url);
-    let relay = existing ? nodes.get(existing.relayId) : undefined;
-    if (avoided(relay)) {
-      relay = scheduler.pickRelay(request, nodes.list('relay'), assignedCount) ?? undefined;
-    }
-    if (!relay) throw new CastnetError('NO_NODE_AVAILABLE', 'no relay is registered', { playbackId: request.playbackId });
-    let transcoder = existing?.transcoderId ? nodes.get(existing.transcoderId) : undefined;
-    if (avoided(transcoder)) transcoder = scheduler.pickTranscoder(request, nodes.list('transcoder'), assignedCount) ?? undefined;
-    const changed = !existing || existing.relayId !== relay.id || existing.transcoderId !== (transcoder?.id ?? null);
-    streams.set(request.playbackId, { request, transcoderId: transcoder?.id ?? null, relayId: relay.id, refreshedAt: now() });
+    const { assignment, changed } = streams.open(request);
     if (changed) {
-      metrics.assignments.inc({ transcoder: transcoder ? 'yes' : 'none' });
-      logger.info({ playbackId: request.playbackId, relay: relay.url, transcoder: transcoder?.url ?? null }, 'stream assigned');
+      metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
+      logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null, avoid: request.avoid }, 'stream assigned');
     }
     metrics.activeStreams.set(streams.size);
-    return { playbackId: request.playbackId, transcoder: transcoder ?? null, relay };
+    return assignment;
   }
 
   function directory(): StreamDirectoryEntry[] {
     sweep();
     const entries: StreamDirectoryEntry[] = [];
-    for (const [playbackId, s] of streams) {
+    for (const [playbackId, s] of streams.entries()) {
       const relay = nodes.get(s.relayId);
       if (!relay) continue;
       entries.push({
@@ -156,7 +128,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       nodes.list().map((n) => ({
         ...n,
         address: n.url,
-        streams: assignedCount(n.id),
+        streams: streams.assigned(n.id),
+        recentFailures: streams.recentFailures(n.id),
         earned: n.paymentAddress ? ledger.account(n.paymentAddress).earned.toString() : '0',
       })),
     );
@@ -179,7 +152,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     res.json(openSession(parse(sessionRequestSchema, req.body, 'session request')));
   });
   app.delete('/api/streams/:playbackId', (req, res) => {
-    if (streams.delete(req.params.playbackId)) logger.info({ playbackId: req.params.playbackId }, 'stream ended');
+    if (streams.close(req.params.playbackId)) logger.info({ playbackId: req.params.playbackId }, 'stream ended');
     metrics.activeStreams.set(streams.size);
     res.status(204).end();
   });

@@ -35,6 +35,8 @@ export const sessionRequestSchema = z.object({
   avoid: z.array(z.string()).default([]),
   /** The relay the stream used before a reconnect, so its viewers keep their relay. */
   preferRelay: z.string().optional(),
+  /** The most the broadcaster pays a transcoder, wei per pixel (decimal string). */
+  maxPricePerPixel: z.string().regex(/^\d{1,78}$/).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
