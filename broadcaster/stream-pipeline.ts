@@ -4,8 +4,6 @@
 // sequence numbers continue and the first segment after a reconnect is marked as a discontinuity.
 
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
-import { assertMpegTs } from '../media/mpegts.ts';
-import type { MediaInfo } from '../media/ts-probe.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { Assignment, StreamDescriptor, Variant } from '../protocol/stream-record.ts';
@@ -13,7 +11,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { BroadcasterMetrics } from './metrics.ts';
 import { pushDescriptor, pushSegment, requestTranscode } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
-import { probeTs } from '../media/ts-probe.ts';
+import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
+import { checkRendition } from './rendition-check.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { outputPixels } from '../protocol/pricing.ts';
 
@@ -175,7 +174,7 @@ export class StreamPipeline {
    * Sends the segment to the assigned transcoder. A 402 for stale parameters is retried there once with
    * fresh ones; any other refusal moves the segment to another transcoder when the orchestrator has one.
    */
-  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<{ renditions: Map<string, Buffer>; transcoder: string } | null> {
+  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<{ renditions: Map<string, Buffer>; transcoder: string; source: MediaInfo } | null> {
     const assigned = this.assignment?.transcoder?.url;
     if (!assigned) {
       this.options.metrics.transcodeFailures.inc({ reason: 'no_transcoder' });
@@ -190,7 +189,7 @@ export class StreamPipeline {
     let refreshed = false;
     for (;;) {
       try {
-        return { renditions: await this.attempt(transcoder, seq, meta, segment, pixels), transcoder };
+        return { renditions: await this.attempt(transcoder, seq, meta, segment, pixels), transcoder, source: info };
       } catch (err) {
         const reason = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED' ? String(err.context.reason) : null;
         if (reason) {
@@ -228,20 +227,23 @@ export class StreamPipeline {
       return;
     }
     if (!result) return;
-    const { renditions, transcoder } = result;
+    const { renditions, transcoder, source } = result;
+    const accepted: Array<[string, Buffer]> = [];
     for (const spec of this.ladder) {
       const bytes = renditions.get(spec.name);
       try {
         if (!bytes) throw new Error('rendition missing from the answer');
-        // The cheap check: whole TS packets with sync bytes. Undecodable output never reaches viewers.
-        assertMpegTs(bytes, { playbackId: this.playbackId, seq, rendition: spec.name });
+        checkRendition(bytes, spec, source, { playbackId: this.playbackId, seq, rendition: spec.name });
+        accepted.push([spec.name, bytes]);
       } catch (err) {
         this.options.metrics.transcodeFailures.inc({ reason: 'bad_output' });
         this.logger.warn({ seq, rendition: spec.name, transcoder, err: (err as Error).message }, 'transcoder output rejected');
-        continue;
       }
-      await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
     }
+    // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
+    // this stream elsewhere, and stops assigning it work while its failures are recent.
+    if (accepted.length < this.ladder.length) this.requestReassignment([transcoder]);
+    for (const [name, bytes] of accepted) await this.publish(name, seq, meta, { bytes, completedAt: segment.completedAt });
   }
 
   /** Asks for a new assignment at once; returns the transcoder URL it names, if any. */
