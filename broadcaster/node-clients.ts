@@ -23,12 +23,12 @@ export interface TranscodeAnswer {
   paramsSpent: boolean;
 }
 
-export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number, payment?: string): Promise<TranscodeAnswer> {
+export async function requestTranscode(transcoderUrl: string, segment: Buffer, params: TranscodeParams, timeoutMs: number, payment?: string, signal?: AbortSignal): Promise<TranscodeAnswer> {
   const res = await fetch(`${transcoderUrl}/transcode`, {
     method: 'POST',
     headers: { 'content-type': 'video/mp2t', ...transcodeHeaders(params), ...(payment ? { [PAYMENT_HEADER]: payment } : {}) },
     body: view(segment),
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw await failure(res, 'transcoder refused the segment', transcoderUrl);
   const boundary = boundaryOf(res.headers.get('content-type'));

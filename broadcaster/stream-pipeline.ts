@@ -151,7 +151,7 @@ export class StreamPipeline {
   }
 
   /** One attempt at one transcoder, with the payment its price needs. */
-  private async attempt(transcoderUrl: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint): Promise<Map<string, Buffer>> {
+  private async attempt(transcoderUrl: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, signal: AbortSignal): Promise<Map<string, Buffer>> {
     const payment = this.options.payments ? await this.options.payments.pay(transcoderUrl, pixels) : null;
     // A segment must come back well within a few of its durations or the stream falls behind live.
     const timeoutMs = Math.max(10_000, meta.duration * 4_000);
@@ -161,6 +161,7 @@ export class StreamPipeline {
       { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
       timeoutMs,
       payment?.header,
+      signal,
     );
     if (payment) {
       this.options.metrics.ticketsSent.inc(payment.tickets);
@@ -170,13 +171,82 @@ export class StreamPipeline {
     return answer.renditions;
   }
 
+  /** One transcoder, retried there once with fresh ticket parameters if it refused stale ones. */
+  private async attemptWithFreshParams(url: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, signal: AbortSignal): Promise<Map<string, Buffer>> {
+    try {
+      return await this.attempt(url, seq, meta, segment, pixels, signal);
+    } catch (err) {
+      const reason = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED' ? String(err.context.reason) : null;
+      if (!reason) throw err;
+      this.options.metrics.paymentsRefused.inc({ reason });
+      this.options.payments?.invalidate(url);
+      if (!STALE_PARAMS.has(reason)) throw err;
+      this.logger.info({ seq, transcoder: url, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
+      return await this.attempt(url, seq, meta, segment, pixels, signal);
+    }
+  }
+
   /**
-   * Sends the segment to the assigned transcoder. A 402 for stale parameters is retried there once with
-   * fresh ones; any other refusal moves the segment to another transcoder when the orchestrator has one.
+   * Sends a segment to the first of `candidates`; when it fails, to the next at once, and when it has not
+   * answered by the deadline (twice the segment's duration), to the next as well, keeping whichever
+   * answers first. Failed transcoders are reported to the orchestrator.
+   */
+  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Set<string>): Promise<{ renditions: Map<string, Buffer>; transcoder: string } | null> {
+    const deadlineMs = Math.max(1_000, meta.duration * 2_000);
+    return new Promise((resolve) => {
+      let next = 0;
+      let running = 0;
+      let done = false;
+      const controllers: AbortController[] = [];
+      const launch = (): void => {
+        if (done) return;
+        if (next >= candidates.length) {
+          if (running === 0) {
+            done = true;
+            resolve(null);
+          }
+          return;
+        }
+        const url = candidates[next++]!;
+        const controller = new AbortController();
+        controllers.push(controller);
+        running++;
+        const hedge = setTimeout(() => {
+          this.logger.info({ seq, transcoder: url, deadlineMs }, 'transcoder past its deadline: sending the segment to another as well');
+          launch();
+        }, deadlineMs);
+        this.attemptWithFreshParams(url, seq, meta, segment, pixels, controller.signal).then(
+          (renditions) => {
+            clearTimeout(hedge);
+            running--;
+            if (done) return;
+            done = true;
+            for (const c of controllers) if (c !== controller) c.abort();
+            resolve({ renditions, transcoder: url });
+          },
+          (err: Error) => {
+            clearTimeout(hedge);
+            running--;
+            if (done) return;
+            const payment = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED';
+            this.options.metrics.transcodeFailures.inc({ reason: payment ? 'payment_refused' : 'transcoder_error' });
+            this.logger.warn({ seq, transcoder: url, reason: payment ? err.context.reason : undefined, err: err.message }, 'transcode failed');
+            failed.add(url);
+            this.requestReassignment([url]);
+            launch();
+          },
+        );
+      };
+      launch();
+    });
+  }
+
+  /**
+   * Transcodes a segment on the stream's transcoders, rotating which goes first from segment to segment so
+   * the work spreads; if every one fails, asks the orchestrator for others and tries once more.
    */
   private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<{ renditions: Map<string, Buffer>; transcoder: string; source: MediaInfo } | null> {
-    const assigned = this.assignment?.transcoder?.url;
-    if (!assigned) {
+    if (!this.assignment?.transcoders.length) {
       this.options.metrics.transcodeFailures.inc({ reason: 'no_transcoder' });
       this.logger.warn({ seq }, 'no transcoder assigned: segment published as source only');
       this.requestReassignment([]);
@@ -184,37 +254,20 @@ export class StreamPipeline {
     }
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
-    const tried = new Set<string>();
-    let transcoder: string = assigned;
-    let refreshed = false;
-    for (;;) {
-      try {
-        return { renditions: await this.attempt(transcoder, seq, meta, segment, pixels), transcoder, source: info };
-      } catch (err) {
-        const reason = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED' ? String(err.context.reason) : null;
-        if (reason) {
-          this.options.metrics.paymentsRefused.inc({ reason });
-          this.options.payments?.invalidate(transcoder);
-          if (STALE_PARAMS.has(reason) && !refreshed) {
-            refreshed = true;
-            this.logger.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
-            continue;
-          }
-        }
-        this.options.metrics.transcodeFailures.inc({ reason: reason ? 'payment_refused' : 'transcoder_error' });
-        this.logger.warn({ seq, transcoder, reason, err: (err as Error).message }, 'transcode failed');
-        tried.add(transcoder);
-        let next: string | null = null;
-        if (reason) next = await this.reassignNow([...tried]);
-        else this.requestReassignment([transcoder]);
-        if (!next || tried.has(next)) {
-          this.logger.warn({ seq }, 'no other transcoder: segment published as source only');
-          return null;
-        }
-        transcoder = next;
-        refreshed = false;
+    const failed = new Set<string>();
+    for (let round = 0; round < 2; round++) {
+      const urls = (this.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
+      const start = urls.length ? seq % urls.length : 0;
+      const rotated = [...urls.slice(start), ...urls.slice(0, start)];
+      const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
+      if (result) return { ...result, source: info };
+      if (round === 0) {
+        await this.reassignNow([...failed]);
+        if ((this.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
       }
     }
+    this.logger.warn({ seq }, 'no transcoder could take the segment: published as source only');
+    return null;
   }
 
   private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {

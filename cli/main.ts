@@ -19,6 +19,7 @@ const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
   { key: 'heartbeatIntervalMs', flag: 'heartbeat-interval-ms', description: 'how often nodes heartbeat' },
   { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
   { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
+  { key: 'transcodersPerStream', flag: 'transcoders-per-stream', description: 'transcoders each stream rotates over and fails over between' },
 ];
 
 const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [

@@ -28,6 +28,8 @@ export interface OrchestratorOptions {
   nodeTimeoutMs: number;
   /** A stream whose broadcaster stopped refreshing it this long is dropped from the directory. */
   streamTtlMs: number;
+  /** Transcoders assigned to each stream: segments rotate over them and fail over between them. */
+  transcodersPerStream: number;
 }
 
 export const defaultOrchestratorOptions: OrchestratorOptions = {
@@ -37,6 +39,7 @@ export const defaultOrchestratorOptions: OrchestratorOptions = {
   heartbeatIntervalMs: 2_000,
   nodeTimeoutMs: 8_000,
   streamTtlMs: 30_000,
+  transcodersPerStream: 2,
 };
 
 export interface OrchestratorComponents {
@@ -69,7 +72,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const now = components.now ?? Date.now;
   const scheduler = components.scheduler ?? new CapacityPriceScheduler();
   const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
-  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, now });
+  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, now });
   const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
   const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
 
@@ -91,7 +94,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     const { assignment, changed } = streams.open(request);
     if (changed) {
       metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
-      logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null, avoid: request.avoid }, 'stream assigned');
+      logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoders: assignment.transcoders.map((t) => t.url), avoid: request.avoid }, 'stream assigned');
     }
     metrics.activeStreams.set(streams.size);
     return assignment;
@@ -110,7 +113,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
         renditions: s.request.renditions,
         startedAt: s.request.startedAt,
         relay: relay.url,
-        transcoder: s.transcoderId ? (nodes.get(s.transcoderId)?.url ?? null) : null,
+        transcoder: s.transcoderIds[0] ? (nodes.get(s.transcoderIds[0])?.url ?? null) : null,
+        transcoders: s.transcoderIds.map((id) => nodes.get(id)?.url).filter((u): u is string => !!u),
       });
     }
     return entries;

@@ -10,7 +10,7 @@ import type { NodeState, Scheduler } from './scheduler.ts';
 
 export interface StreamSession {
   request: SessionRequest;
-  transcoderId: string | null;
+  transcoderIds: string[];
   relayId: string;
   refreshedAt: number;
 }
@@ -24,8 +24,10 @@ export class StreamSessions implements NodeState {
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly healthWindowMs: number;
+  private readonly transcodersPerStream: number;
 
-  constructor(options: { nodes: NodeRegistry; scheduler: Scheduler; ttlMs: number; healthWindowMs?: number; now?: () => number }) {
+  constructor(options: { nodes: NodeRegistry; scheduler: Scheduler; ttlMs: number; healthWindowMs?: number; transcodersPerStream?: number; now?: () => number }) {
+    this.transcodersPerStream = options.transcodersPerStream ?? 2;
     this.nodes = options.nodes;
     this.scheduler = options.scheduler;
     this.ttlMs = options.ttlMs;
@@ -63,8 +65,7 @@ export class StreamSessions implements NodeState {
     this.failures.set(node.id, list);
   }
 
-  private count(nodeId: string | null, delta: number): void {
-    if (!nodeId) return;
+  private count(nodeId: string, delta: number): void {
     const next = (this.counts.get(nodeId) ?? 0) + delta;
     if (next <= 0) this.counts.delete(nodeId);
     else this.counts.set(nodeId, next);
@@ -73,12 +74,12 @@ export class StreamSessions implements NodeState {
   private set(playbackId: string, session: StreamSession | undefined): void {
     const old = this.streams.get(playbackId);
     if (old) {
-      this.count(old.transcoderId, -1);
+      for (const id of old.transcoderIds) this.count(id, -1);
       this.count(old.relayId, -1);
     }
     if (session) {
       this.streams.set(playbackId, session);
-      this.count(session.transcoderId, 1);
+      for (const id of session.transcoderIds) this.count(id, 1);
       this.count(session.relayId, 1);
     } else {
       this.streams.delete(playbackId);
@@ -106,10 +107,24 @@ export class StreamSessions implements NodeState {
       if (existing) this.set(request.playbackId, existing);
       throw new CastnetError('NO_NODE_AVAILABLE', 'no relay is registered', { playbackId: request.playbackId });
     }
-    const transcoder = keep(existing?.transcoderId) ?? this.scheduler.pickTranscoder(schedulingRequest, this.nodes.list('transcoder'), this) ?? null;
-    this.set(request.playbackId, { request, transcoderId: transcoder?.id ?? null, relayId: relay.id, refreshedAt: this.now() });
-    const changed = !existing || existing.relayId !== relay.id || existing.transcoderId !== (transcoder?.id ?? null);
-    return { assignment: { playbackId: request.playbackId, transcoder, relay }, changed };
+    const transcoders = (existing?.transcoderIds ?? []).map(keep).filter((n): n is NodeRecord => n !== undefined);
+    const candidates = this.nodes.list('transcoder');
+    const provisional: string[] = [];
+    while (transcoders.length < this.transcodersPerStream) {
+      const chosen = transcoders.map((t) => t.id);
+      const next = this.scheduler.pickTranscoder({ ...schedulingRequest, avoid: [...request.avoid, ...chosen] }, candidates, this);
+      // The scheduler falls back to avoided nodes when nothing else is left: fine for the first, not for spares.
+      if (!next || chosen.includes(next.id) || (transcoders.length > 0 && (request.avoid.includes(next.id) || request.avoid.includes(next.url)))) break;
+      transcoders.push(next);
+      // Counted at once so the next pick sees this one's new load; undone below, as set() counts the session.
+      this.count(next.id, 1);
+      provisional.push(next.id);
+    }
+    for (const id of provisional) this.count(id, -1);
+    const transcoderIds = transcoders.map((t) => t.id);
+    this.set(request.playbackId, { request, transcoderIds, relayId: relay.id, refreshedAt: this.now() });
+    const changed = !existing || existing.relayId !== relay.id || existing.transcoderIds.join() !== transcoderIds.join();
+    return { assignment: { playbackId: request.playbackId, transcoder: transcoders[0] ?? null, transcoders, relay }, changed };
   }
 
   close(playbackId: string): boolean {

@@ -42,7 +42,10 @@ export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
 export interface Assignment {
   playbackId: string;
+  /** The first of `transcoders`, or null when none is available. */
   transcoder: NodeRecord | null;
+  /** Every transcoder the stream may use, best first: segments rotate over them and fail over between them. */
+  transcoders: NodeRecord[];
   relay: NodeRecord;
 }
 
@@ -54,4 +57,5 @@ export interface StreamDirectoryEntry {
   startedAt: string;
   relay: string;
   transcoder: string | null;
+  transcoders: string[];
 }

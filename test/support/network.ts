@@ -40,7 +40,12 @@ export interface TestNetwork {
   close(): Promise<void>;
 }
 
-export async function startNetwork(broadcasterOptions: Partial<BroadcasterOptions> = {}, transcoderOptions: Partial<TranscoderOptions> = {}, deposit = 10n ** 18n): Promise<TestNetwork> {
+export async function startNetwork(
+  broadcasterOptions: Partial<BroadcasterOptions> = {},
+  transcoderOptions: Partial<TranscoderOptions> = {},
+  deposit = 10n ** 18n,
+  options: { transcoder?: boolean } = {},
+): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
   const orchestrator = await createOrchestrator({ port: 0, dataDir: '', heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
@@ -48,7 +53,7 @@ export async function startNetwork(broadcasterOptions: Partial<BroadcasterOption
   const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: '', ...transcoderOptions }, { logger });
   const relay = await createRelay({ port: 0, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
-  await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
+  await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), relay.start(), broadcaster.start()]);
   if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   const network: TestNetwork = {
     orchestrator,
@@ -107,4 +112,29 @@ export async function metric(nodeUrl: string, pattern: RegExp): Promise<number> 
     .split('\n')
     .filter((l) => pattern.test(l))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+export interface NodeProcess {
+  url: string;
+  child: ChildProcess;
+  /** Stops it: SIGKILL by default, as a crash would. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A role as its own OS process through the real CLI (`castnet <role> …`); its URL is read from its startup log. */
+export async function spawnNode(role: 'transcoder' | 'relay', args: string[]): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info' } });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = await waitFor(`${role} process to listen`, () => /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1], 30_000, 50);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    url,
+    child,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
 }

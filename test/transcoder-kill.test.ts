@@ -1,0 +1,68 @@
+// kill -9 of one of two transcoders, each its own OS process, in the middle of a real stream watched in
+// Chromium: every segment number stays in every rendition's playlist and playback does not stall for a
+// segment's duration.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
+import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
+
+describe('a transcoder killed mid-stream', () => {
+  let net: TestNetwork;
+  let transcoders: NodeProcess[];
+  let publisher: Publisher;
+
+  before(async () => {
+    net = await startNetwork({}, {}, 10n ** 18n, { transcoder: false });
+    transcoders = await Promise.all([0, 1].map(() => spawnNode('transcoder', ['--port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '', '--encoder', 'libx264'])));
+    await waitFor('both transcoders registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'transcoder').length === 2);
+    publisher = publish(`${net.broadcaster.rtmpUrl}/kill-test`);
+  });
+
+  after(async () => {
+    await publisher?.stop();
+    await Promise.all(transcoders.map((t) => t.kill()));
+    await net.close();
+  });
+
+  it('loses no segment number and keeps the player going', async () => {
+    const playbackId = net.broadcaster.keys.resolve('kill-test');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/360p/index.m3u8`;
+    await waitFor('three transcoded segments', async () => ((await getText(playlistUrl)).text.match(/^\d+\.ts$/gm) ?? []).length >= 3, 30_000);
+    const assignment = JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text) as Array<{ transcoders: string[] }>;
+    assert.equal(assignment[0]!.transcoders.length, 2, 'the stream uses both transcoders');
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${net.relay.url}/watch/${playbackId}`);
+      await waitFor('playback', async () => (((await page.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 1, 30_000, 100);
+      const samples: Array<[number, number]> = [];
+      const sample = async () => samples.push([performance.now(), ((await page.evaluate(samplePlayer)) as PlaybackSample).currentTime]);
+      for (let i = 0; i < 10; i++) await sample().then(() => new Promise((r) => setTimeout(r, 100)));
+      await transcoders[0]!.kill('SIGKILL');
+      const killedAt = performance.now();
+      while (performance.now() - killedAt < 12_000) await sample().then(() => new Promise((r) => setTimeout(r, 100)));
+
+      // The longest wall-clock stretch in which the video did not advance.
+      let stall = 0;
+      let since = samples[0]![0];
+      for (let i = 1; i < samples.length; i++) {
+        if (samples[i]![1] > samples[i - 1]![1] + 0.01) since = samples[i]![0];
+        else stall = Math.max(stall, samples[i]![0] - since);
+      }
+      console.log(`# longest playback stall around the kill: ${stall.toFixed(0)} ms`);
+      assert.ok(stall < 2_000, `stall ${stall.toFixed(0)} ms is under one segment duration`);
+      assert.deepEqual(((await page.evaluate(samplePlayer)) as PlaybackSample).errors, []);
+    } finally {
+      await browser.close();
+    }
+
+    for (const rendition of ['source', '360p']) {
+      const playlist = (await getText(`${net.relay.url}/hls/${playbackId}/${rendition}/index.m3u8`)).text;
+      assert.doesNotMatch(playlist, /#EXT-X-GAP/, `${rendition}: no segment missing`);
+      const seqs = (playlist.match(/^\d+(?=\.ts$)/gm) ?? []).map(Number);
+      assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), `${rendition}: sequence numbers are contiguous`);
+    }
+  });
+});
