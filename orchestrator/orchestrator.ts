@@ -152,6 +152,16 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.get('/api/streams', (_req, res) => {
     res.json(directory());
   });
+  // Every relay can serve every stream (edges pull from the origin), so a player failing over may use any:
+  // the stream's origin relay first, then the others, least loaded first.
+  app.get('/api/streams/:playbackId/relays', (req, res) => {
+    sweep();
+    const session = streams.get(req.params.playbackId);
+    if (!session) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
+    const relays = nodes.list('relay').filter((n) => streams.recentFailures(n.id) < 3);
+    relays.sort((a, b) => Number(b.id === session.relayId) - Number(a.id === session.relayId) || a.load.sessions / a.capabilities.maxSessions - b.load.sessions / b.capabilities.maxSessions);
+    res.json(relays.map((n) => n.url));
+  });
   app.post('/api/streams', (req, res) => {
     res.json(openSession(parse(sessionRequestSchema, req.body, 'session request')));
   });

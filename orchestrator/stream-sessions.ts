@@ -40,6 +40,10 @@ export class StreamSessions implements NodeState {
     return this.streams.size;
   }
 
+  get(playbackId: string): StreamSession | undefined {
+    return this.streams.get(playbackId);
+  }
+
   entries(): IterableIterator<[string, StreamSession]> {
     return this.streams.entries();
   }

@@ -1,10 +1,15 @@
-// <castnet-player src="…/master.m3u8">: the embeddable live player. hls.js plays the multivariant playlist
-// and adapts bitrate; a stream that is not live yet, or a network failure, is retried until it plays.
+// <castnet-player src="…/master.m3u8" relays="…/api/streams/<id>/relays">: the embeddable live player.
+// hls.js plays the multivariant playlist and adapts bitrate; a stream that is not live yet is retried until
+// it plays; when the relay fails, the player asks the orchestrator (the `relays` URL) which relays hold
+// the stream and switches to another one, keeping the same HLS path (URLs are the same on every relay).
 // This file runs in the browser; player/bundle.ts builds it with esbuild.
 
 import Hls, { type ErrorData } from 'hls.js';
 
 const RETRY_MS = 2_000;
+// Give up on a relay after one quick retry, so failover happens within about a segment.
+const QUICK_RETRY = { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 500 };
+const loadPolicy = (ttfb: number, load: number) => ({ default: { maxTimeToFirstByteMs: ttfb, maxLoadTimeMs: load, timeoutRetry: QUICK_RETRY, errorRetry: QUICK_RETRY } });
 
 const style = `
 :host { display: block; position: relative; background: #000; aspect-ratio: 16 / 9; color: #fff; font: 14px system-ui, sans-serif; }
@@ -16,10 +21,13 @@ video { width: 100%; height: 100%; display: block; background: #000; }
 `;
 
 export class CastnetPlayer extends HTMLElement {
-  static observedAttributes = ['src'];
+  static observedAttributes = ['src', 'relays'];
   readonly video: HTMLVideoElement;
   /** Fatal errors seen, newest last (for pages and tests that watch the player). */
   readonly errors: string[] = [];
+  /** Relays this player switched away from, with the reason, oldest first. */
+  readonly failovers: Array<{ from: string; to: string; reason: string }> = [];
+  private activeSrc: string | null = null;
   private hls: Hls | null = null;
   private retryTimer: number | undefined;
   private readonly badge: HTMLElement;
@@ -57,6 +65,29 @@ export class CastnetPlayer extends HTMLElement {
     this.statusLine.textContent = text;
   }
 
+  /** The relay serving the player now (origin of the playlist URL). */
+  get relay(): string | null {
+    return this.activeSrc ? new URL(this.activeSrc, location.href).origin : null;
+  }
+
+  /** Asks the orchestrator which relays hold the stream and moves to another one; false if there is none. */
+  private async failover(reason: string): Promise<boolean> {
+    const listUrl = this.getAttribute('relays');
+    if (!listUrl || !this.activeSrc) return false;
+    try {
+      const relays = (await (await fetch(listUrl, { cache: 'no-store' })).json()) as string[];
+      const current = this.relay;
+      const next = relays.find((r) => new URL(r).origin !== current);
+      if (!next) return false;
+      const path = new URL(this.activeSrc, location.href).pathname;
+      this.failovers.push({ from: current ?? '', to: new URL(next).origin, reason });
+      this.load(`${new URL(next).origin}${path}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private teardown(): void {
     window.clearTimeout(this.retryTimer);
     this.hls?.destroy();
@@ -66,13 +97,15 @@ export class CastnetPlayer extends HTMLElement {
   private retry(reason: string): void {
     this.teardown();
     this.setStatus(reason);
-    this.retryTimer = window.setTimeout(() => this.load(), RETRY_MS);
+    const src = this.activeSrc ?? undefined;
+    this.retryTimer = window.setTimeout(() => this.load(src), RETRY_MS);
   }
 
-  load(): void {
-    const src = this.getAttribute('src');
+  load(override?: string): void {
+    const src = override ?? this.getAttribute('src');
     this.teardown();
     if (!src) return;
+    this.activeSrc = src;
     if (!Hls.isSupported()) {
       // Safari and iOS play HLS natively.
       if (this.video.canPlayType('application/vnd.apple.mpegurl')) this.video.src = src;
@@ -80,7 +113,14 @@ export class CastnetPlayer extends HTMLElement {
       return;
     }
     this.setStatus('Connecting…');
-    const hls = new Hls({ liveSyncDurationCount: 3, enableWorker: true, backBufferLength: 30 });
+    const hls = new Hls({
+      liveSyncDurationCount: 3,
+      enableWorker: true,
+      backBufferLength: 30,
+      manifestLoadPolicy: loadPolicy(5_000, 10_000),
+      playlistLoadPolicy: loadPolicy(8_000, 10_000),
+      fragLoadPolicy: loadPolicy(5_000, 20_000),
+    });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       this.setStatus('');
@@ -98,12 +138,18 @@ export class CastnetPlayer extends HTMLElement {
         this.retry('Waiting for the stream to go live…');
         return;
       }
-      this.errors.push(`${data.type}: ${data.details}`);
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+        this.errors.push(`${data.type}: ${data.details}`);
         hls.recoverMediaError();
-      } else {
-        this.retry('Reconnecting…');
+        return;
       }
+      // A network failure: another relay if the orchestrator knows one, else this one again shortly.
+      void this.failover(`${data.type}: ${data.details}`).then((moved) => {
+        if (!moved) {
+          this.errors.push(`${data.type}: ${data.details}`);
+          this.retry('Reconnecting…');
+        }
+      });
     });
     hls.loadSource(src);
     hls.attachMedia(this.video);

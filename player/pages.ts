@@ -2,8 +2,10 @@
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function watchPage(playbackId: string): string {
+/** `relaysUrl`: where the player asks which relays hold the stream, for failover (the orchestrator's API). */
+export function watchPage(playbackId: string, relaysUrl?: string): string {
   const id = escape(playbackId);
+  const relays = relaysUrl ? ` relays="${escape(relaysUrl)}"` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Castnet · ${id}</title>
@@ -18,7 +20,7 @@ a { color: #8ab4f8; }
 <script type="module" src="/player/castnet-player.js"></script>
 </head><body><main>
 <h1>Castnet live · <code>${id}</code></h1>
-<castnet-player src="/hls/${id}/master.m3u8"></castnet-player>
+<castnet-player src="/hls/${id}/master.m3u8"${relays}></castnet-player>
 <p>HLS: <a href="/hls/${id}/master.m3u8">/hls/${id}/master.m3u8</a></p>
 <p>Embed this stream:</p>
 <textarea readonly id="embed"></textarea>
@@ -26,12 +28,13 @@ a { color: #8ab4f8; }
 </main></body></html>`;
 }
 
-export function embedPage(playbackId: string): string {
+export function embedPage(playbackId: string, relaysUrl?: string): string {
   const id = escape(playbackId);
+  const relays = relaysUrl ? ` relays="${escape(relaysUrl)}"` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Castnet · ${id}</title>
 <style>html, body { margin: 0; height: 100%; background: #000; } castnet-player { width: 100%; height: 100%; aspect-ratio: auto; }</style>
 <script type="module" src="/player/castnet-player.js"></script>
-</head><body><castnet-player src="/hls/${id}/master.m3u8"></castnet-player></body></html>`;
+</head><body><castnet-player src="/hls/${id}/master.m3u8"${relays}></castnet-player></body></html>`;
 }

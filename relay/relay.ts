@@ -175,13 +175,15 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   });
   app.get('/watch/:playbackId', (req, res) => {
     served('page', res);
-    res.type('html').send(watchPage(checkId(req.params.playbackId, 'playback id')));
+    const id = checkId(req.params.playbackId, 'playback id');
+    res.type('html').send(watchPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
   });
   app.get('/embed/:playbackId', (req, res) => {
     served('page', res);
     // The embed page is made to be framed by any site.
     res.setHeader('content-security-policy', 'frame-ancestors *');
-    res.type('html').send(embedPage(checkId(req.params.playbackId, 'playback id')));
+    const id = checkId(req.params.playbackId, 'playback id');
+    res.type('html').send(embedPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
   });
   finishNodeApp(app, logger);
 

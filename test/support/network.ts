@@ -44,7 +44,7 @@ export async function startNetwork(
   broadcasterOptions: Partial<BroadcasterOptions> = {},
   transcoderOptions: Partial<TranscoderOptions> = {},
   deposit = 10n ** 18n,
-  options: { transcoder?: boolean } = {},
+  options: { transcoder?: boolean; relay?: boolean } = {},
 ): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
@@ -53,7 +53,7 @@ export async function startNetwork(
   const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: '', ...transcoderOptions }, { logger });
   const relay = await createRelay({ port: 0, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
-  await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), relay.start(), broadcaster.start()]);
+  await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
   if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   const network: TestNetwork = {
     orchestrator,
