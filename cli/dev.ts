@@ -61,7 +61,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const orchestrator = await createOrchestrator({ host: options.host, port: options.apiPort, dataDir }, { logger });
   await orchestrator.start();
   const transcoder = await createTranscoder({ host: options.host, port: next(1), orchestrator: orchestrator.url, encoder: options.encoder as 'auto', dataDir }, { logger });
-  const relay = await createRelay({ host: options.host, port: options.httpPort, orchestrator: orchestrator.url }, { logger });
+  const relay = await createRelay({ host: options.host, port: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
   const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   // The dev ledger funds the local broadcaster so streams are paid for from the first segment.

@@ -20,6 +20,9 @@ const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
   { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
   { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
   { key: 'transcodersPerStream', flag: 'transcoders-per-stream', description: 'transcoders each stream rotates over and fails over between' },
+  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port to hear gossiped node records on (-1: no libp2p, nodes register over HTTP)' },
+  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated multiaddrs of libp2p peers to join through' },
+  { key: 'announcementMaxAgeMs', flag: 'announcement-max-age-ms', description: 'gossiped records older than this are dropped' },
 ];
 
 const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
@@ -37,6 +40,9 @@ const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
   { key: 'ticketEv', flag: 'ticket-ev', description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' },
   { key: 'ticketTtlMs', flag: 'ticket-ttl-ms', description: 'how long ticket parameters stay valid' },
   { key: 'redeemIntervalMs', flag: 'redeem-interval-ms', description: 'how often winning tickets are sent to the ledger' },
+  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
+  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
+  { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
 ];
 
 const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
@@ -52,6 +58,10 @@ const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
   { key: 'discoverParents', flag: 'discover-parents', description: "find a stream's origin relay in the orchestrator's directory" },
   { key: 'cacheBytes', flag: 'cache-bytes', description: 'byte budget of segments pulled from parents' },
   { key: 'viewerWindowMs', flag: 'viewer-window-ms', description: 'viewer sessions are counted over this window' },
+  { key: 'dataDir', flag: 'data-dir', description: "the relay's identity key lives here" },
+  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
+  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
+  { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
 ];
 
 const broadcasterSpecs: ReadonlyArray<OptionSpec<BroadcasterOptions>> = [

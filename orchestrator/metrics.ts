@@ -14,6 +14,12 @@ export function createOrchestratorMetrics(registry: Registry) {
     }),
     redemptions: new Counter({ name: 'castnet_orchestrator_ticket_redemptions_total', help: 'Winning tickets redeemed by the ledger', registers: [registry] }),
     faceValueRedeemed: new Counter({ name: 'castnet_orchestrator_face_value_redeemed_wei_total', help: 'Face value moved from senders to recipients, in wei', registers: [registry] }),
+    announcements: new Counter({
+      name: 'castnet_orchestrator_announcements_total',
+      help: 'Gossiped node records, by result (accepted, or why they were dropped: malformed, unknown_version, stale, bad_signature)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     nodesLost: new Counter({ name: 'castnet_orchestrator_nodes_lost_total', help: 'Nodes dropped after missed heartbeats', labelNames: ['role'] as const, registers: [registry] }),
   };
 }

@@ -13,6 +13,8 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { join } from 'node:path';
 import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
 import { Ledger, type Account } from './ledger.ts';
+import { ANNOUNCEMENT_TOPIC, openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
+import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
 import { createOrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
@@ -30,6 +32,12 @@ export interface OrchestratorOptions {
   streamTtlMs: number;
   /** Transcoders assigned to each stream: segments rotate over them and fail over between them. */
   transcodersPerStream: number;
+  /** libp2p TCP port for hearing nodes' gossiped announcements; -1 runs no libp2p host. */
+  p2pPort: number;
+  /** Comma-separated multiaddrs of peers to join through. */
+  bootstrap: string;
+  /** Announcements older than this are dropped as stale. */
+  announcementMaxAgeMs: number;
 }
 
 export const defaultOrchestratorOptions: OrchestratorOptions = {
@@ -40,6 +48,9 @@ export const defaultOrchestratorOptions: OrchestratorOptions = {
   nodeTimeoutMs: 8_000,
   streamTtlMs: 30_000,
   transcodersPerStream: 2,
+  p2pPort: -1,
+  bootstrap: '',
+  announcementMaxAgeMs: 10_000,
 };
 
 export interface OrchestratorComponents {
@@ -54,6 +65,8 @@ export interface Orchestrator {
   readonly url: string;
   readonly nodes: NodeRegistry;
   readonly ledger: Ledger;
+  /** Where peers reach this orchestrator's libp2p host (empty without one). */
+  readonly multiaddrs: string[];
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -120,7 +133,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     return entries;
   }
 
-  const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size }) });
+  const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
   app.use('/api', express.json({ limit: '256kb' }));
   app.use('/api', (_req, res, next) => {
     res.setHeader('access-control-allow-origin', '*');
@@ -195,20 +208,41 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
 
   let server: ListeningServer | null = null;
   let sweeper: NodeJS.Timeout | null = null;
+  let p2p: P2pHost | null = null;
+
+  function onAnnouncement(data: Uint8Array): void {
+    const opened = openAnnouncement(data, now(), options.announcementMaxAgeMs);
+    if (typeof opened === 'string') {
+      metrics.announcements.inc({ result: opened });
+      logger.debug({ reason: opened }, 'announcement dropped');
+      return;
+    }
+    metrics.announcements.inc({ result: 'accepted' });
+    nodes.register({ ...registrationOf(opened), ...(opened.role === 'relay' ? { streams: opened.streams } : {}) });
+  }
+
   return {
     get url() {
       return server?.url ?? `http://${options.host}:${options.port}`;
     },
     nodes,
     ledger,
+    get multiaddrs() {
+      return p2p?.multiaddrs ?? [];
+    },
     async start() {
       server = await listen(app, options.host, options.port);
+      if (options.p2pPort >= 0) {
+        p2p = await createP2pHost({ host: options.host, port: options.p2pPort, bootstrap: options.bootstrap.split(',').map((a) => a.trim()).filter(Boolean), logger });
+        p2p.subscribe(ANNOUNCEMENT_TOPIC, onAnnouncement);
+      }
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
       sweeper.unref();
       logger.info({ url: server.url }, 'orchestrator listening');
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
+      await p2p?.stop();
       await server?.close();
       server = null;
       if (!components.ledger) ledger.close();

@@ -28,6 +28,8 @@ export const nodeRegistrationSchema = z.object({
   paymentAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
   capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8, pricePerPixel: '0' }),
   load: nodeLoadSchema.default({ sessions: 0, inFlight: 0 }),
+  /** Relays: the streams held as origin. */
+  streams: z.array(z.string().max(64)).max(10_000).optional(),
   /** Relays: per-stream viewers, bytes served, hit ratio and upstream bytes. */
   stats: z.array(z.object({ playbackId: z.string(), viewers: z.number(), bytesServed: z.number(), hits: z.number(), misses: z.number(), hitRatio: z.number(), upstreamBytes: z.number() })).max(10_000).optional(),
 });

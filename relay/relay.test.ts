@@ -26,7 +26,7 @@ describe('relay HTTP', () => {
   let relay: Relay;
 
   before(async () => {
-    relay = await createRelay({ port: 0, orchestrator: '' }, { logger: silentLogger });
+    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '' }, { logger: silentLogger });
     await relay.start();
     await fetch(`${relay.url}/hls/abc`, {
       method: 'PUT',

@@ -11,7 +11,9 @@ import { idPattern, parseSegmentMetadata } from '../protocol/segment-metadata.ts
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { playerBundle } from '../player/bundle.ts';
 import { embedPage, watchPage } from '../player/pages.ts';
 import { createRelayMetrics } from './metrics.ts';
@@ -38,6 +40,12 @@ export interface RelayOptions {
   cacheBytes: number;
   /** Viewer sessions are counted over this window. */
   viewerWindowMs: number;
+  /** The relay's identity key lives here; empty: a throwaway key. */
+  dataDir: string;
+  /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
+  bootstrap: string;
+  p2pPort: number;
+  announceIntervalMs: number;
 }
 
 export const defaultRelayOptions: RelayOptions = {
@@ -53,6 +61,10 @@ export const defaultRelayOptions: RelayOptions = {
   discoverParents: true,
   cacheBytes: 512 * 1024 * 1024,
   viewerWindowMs: 30_000,
+  dataDir: './.castnet',
+  bootstrap: '',
+  p2pPort: 0,
+  announceIntervalMs: 2_000,
 };
 
 export interface RelayComponents {
@@ -188,7 +200,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
-  let registration: NodeRegistrationLoop | null = null;
+  let presence: Presence | null = null;
+  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   let expiry: NodeJS.Timeout | null = null;
   const relay: Relay = {
     get url() {
@@ -206,24 +219,28 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       expiry.unref();
       void playerBundle().catch((err) => logger.error({ err }, 'player bundle failed to build'));
       logger.info({ url: relay.url }, 'relay listening');
-      if (options.orchestrator) {
-        registration = new NodeRegistrationLoop(
-          new OrchestratorClient(options.orchestrator),
-          () => ({
-            role: 'relay',
-            url: relay.url,
-            version: '0.1.0',
-            capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' },
-            load: { sessions: store.size + (upstream?.streams ?? 0), inFlight: 0 },
-            stats: stats.snapshot(),
-          }),
-          logger,
-        );
-        await registration.start();
-      }
+      presence = await startPresence({
+        host: options.host,
+        orchestrator: options.orchestrator,
+        bootstrap: options.bootstrap,
+        p2pPort: options.p2pPort,
+        announceIntervalMs: options.announceIntervalMs,
+        identity,
+        logger,
+        record: () => ({
+          role: 'relay',
+          url: relay.url,
+          version: '0.1.0',
+          capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' },
+          load: { sessions: store.size + (upstream?.streams ?? 0), inFlight: 0 },
+          stats: stats.snapshot(),
+          // Which streams this relay holds as origin, so edges and players can find a parent for them.
+          streams: store.ids(),
+        }),
+      });
     },
     async stop() {
-      registration?.stop();
+      await presence?.stop();
       upstream?.close();
       if (expiry) clearInterval(expiry);
       await server?.close();

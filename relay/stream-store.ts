@@ -68,6 +68,10 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return this.streams.size;
   }
 
+  ids(): string[] {
+    return [...this.streams.keys()];
+  }
+
   has(playbackId: string): boolean {
     return this.streams.has(playbackId);
   }

@@ -15,7 +15,7 @@ describe('the viewer’s relay killed mid-stream', () => {
   before(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { relay: false });
     relays = [];
-    for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', net.orchestrator.url]));
+    for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '']));
     await waitFor('both relays registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'relay').length === 2);
     publisher = publish(`${net.broadcaster.rtmpUrl}/failover`);
   });

@@ -24,7 +24,7 @@ async function push(origin: Relay, playbackId: string, seq: number, rendition = 
 }
 
 async function relay(parents: string[], extra: Parameters<typeof createRelay>[0] = {}): Promise<Relay> {
-  const r = await createRelay({ port: 0, orchestrator: '', discoverParents: false, parents: parents.join(','), ...extra }, { logger: testLogger });
+  const r = await createRelay({ port: 0, dataDir: '', orchestrator: '', discoverParents: false, parents: parents.join(','), ...extra }, { logger: testLogger });
   await r.start();
   return r;
 }

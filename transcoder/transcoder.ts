@@ -10,7 +10,7 @@ import { CastnetError } from '../protocol/errors.ts';
 import { TRANSCODE_HEADERS, parseTranscodeHeaders } from '../protocol/transcode-request.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { startPresence, type Presence } from '../p2p/node-presence.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
 import type { VideoEncoder } from './ladder-command.ts';
 import { createTranscoderMetrics } from './metrics.ts';
@@ -45,6 +45,10 @@ export interface TranscoderOptions {
   ticketEv: string;
   ticketTtlMs: number;
   redeemIntervalMs: number;
+  /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
+  bootstrap: string;
+  p2pPort: number;
+  announceIntervalMs: number;
 }
 
 export const defaultTranscoderOptions: TranscoderOptions = {
@@ -62,6 +66,9 @@ export const defaultTranscoderOptions: TranscoderOptions = {
   ticketEv: '100000000',
   ticketTtlMs: 600_000,
   redeemIntervalMs: 1_000,
+  bootstrap: '',
+  p2pPort: 0,
+  announceIntervalMs: 2_000,
 };
 
 export interface TranscoderComponents {
@@ -181,7 +188,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
-  let registration: NodeRegistrationLoop | null = null;
+  let presence: Presence | null = null;
   const transcoder: Transcoder = {
     get url() {
       return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
@@ -193,20 +200,23 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     async start() {
       server = await listen(app, options.host, options.port);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
+      presence = await startPresence({
+        host: options.host,
+        orchestrator: options.orchestrator,
+        bootstrap: options.bootstrap,
+        p2pPort: options.p2pPort,
+        announceIntervalMs: options.announceIntervalMs,
+        identity,
+        logger,
+        record: () => ({
+          role: 'transcoder',
+          url: transcoder.url,
+          version: '0.1.0',
+          capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel },
+          load: { sessions: active + queued, inFlight: active },
+        }),
+      });
       if (options.orchestrator) {
-        registration = new NodeRegistrationLoop(
-          new OrchestratorClient(options.orchestrator),
-          () => ({
-            role: 'transcoder',
-            url: transcoder.url,
-            version: '0.1.0',
-            paymentAddress: identity.address,
-            capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel },
-            load: { sessions: active + queued, inFlight: active },
-          }),
-          logger,
-        );
-        await registration.start();
         redemptions.start(ledgerRedeemer(options.orchestrator), options.redeemIntervalMs, (results) => {
           for (const r of results) {
             metrics.redemptions.inc({ outcome: r.outcome });
@@ -221,7 +231,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       }
     },
     async stop() {
-      registration?.stop();
+      await presence?.stop();
       await server?.close();
       server = null;
       if (!redemptions.closed) await redemptions.close();

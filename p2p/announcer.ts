@@ -1,0 +1,49 @@
+// A transcoder's or relay's announcement loop: its signed capability record on the gossip topic, at a
+// fixed interval, with its current load (and for relays the streams it holds).
+
+import type { Identity } from '../protocol/identity.ts';
+import { ANNOUNCEMENT_TOPIC, ANNOUNCEMENT_VERSION, signAnnouncement } from '../protocol/node-announcement.ts';
+import type { NodeRegistration } from '../protocol/node-record.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { P2pHost } from './p2p-host.ts';
+
+export class Announcer {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly host: P2pHost;
+  private readonly identity: Identity;
+  private readonly record: () => NodeRegistration & { streams?: string[] };
+  private readonly logger: Logger;
+
+  constructor(host: P2pHost, identity: Identity, record: () => NodeRegistration & { streams?: string[] }, logger: Logger) {
+    this.host = host;
+    this.identity = identity;
+    this.record = record;
+    this.logger = logger;
+  }
+
+  async announce(): Promise<void> {
+    const r = this.record();
+    const bytes = signAnnouncement(
+      { version: ANNOUNCEMENT_VERSION, role: r.role, url: r.url, paymentAddress: this.identity.address, capabilities: r.capabilities, load: r.load, streams: r.streams ?? [], timestamp: Date.now() },
+      this.identity,
+    );
+    try {
+      await this.host.publish(ANNOUNCEMENT_TOPIC, bytes);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'announcement not sent (no peers yet)');
+    }
+  }
+
+  start(intervalMs: number): void {
+    const tick = () => {
+      void this.announce();
+      this.timer = setTimeout(tick, intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,52 @@
+// How a transcoder or relay makes itself known: with bootstrap peers, by gossiping signed records over
+// libp2p; without, by registering and heartbeating over HTTP with one orchestrator (the single-machine
+// default). Either way the orchestrator's registry drops the node when it falls silent.
+
+import type { Identity } from '../protocol/identity.ts';
+import type { NodeRegistration } from '../protocol/node-record.ts';
+import type { Logger } from '../observability/logger.ts';
+import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { Announcer } from './announcer.ts';
+import { createP2pHost, type P2pHost } from './p2p-host.ts';
+
+export interface PresenceOptions {
+  host: string;
+  orchestrator: string;
+  /** Comma-separated bootstrap multiaddrs; non-empty switches to gossip. */
+  bootstrap: string;
+  p2pPort: number;
+  announceIntervalMs: number;
+  identity: Identity;
+  record: () => NodeRegistration & { streams?: string[] };
+  logger: Logger;
+}
+
+export interface Presence {
+  readonly p2p: P2pHost | null;
+  stop(): Promise<void>;
+}
+
+export async function startPresence(options: PresenceOptions): Promise<Presence> {
+  const bootstrap = options.bootstrap.split(',').map((a) => a.trim()).filter(Boolean);
+  if (bootstrap.length > 0) {
+    const p2p = await createP2pHost({ host: options.host, port: Math.max(0, options.p2pPort), bootstrap, logger: options.logger });
+    const announcer = new Announcer(p2p, options.identity, options.record, options.logger);
+    announcer.start(options.announceIntervalMs);
+    return {
+      p2p,
+      async stop() {
+        announcer.stop();
+        await p2p.stop();
+      },
+    };
+  }
+  if (!options.orchestrator) return { p2p: null, stop: async () => {} };
+  const loop = new NodeRegistrationLoop(new OrchestratorClient(options.orchestrator), () => ({ ...options.record(), paymentAddress: options.identity.address }), options.logger);
+  await loop.start();
+  return {
+    p2p: null,
+    async stop() {
+      loop.stop();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Discovery over libp2p with real hosts on loopback: a transcoder and a relay join through the
+// orchestrator's multiaddr and are known from their signed gossip alone; forged, stale and unknown-version
+// records are dropped and counted; a node that stops announcing is dropped.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createOrchestrator, type Orchestrator } from '../orchestrator/orchestrator.ts';
+import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
+import { createRelay, type Relay } from '../relay/relay.ts';
+import { createTranscoder, type Transcoder } from '../transcoder/transcoder.ts';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { ANNOUNCEMENT_TOPIC, ANNOUNCEMENT_VERSION, signAnnouncement } from '../protocol/node-announcement.ts';
+import { getText, metric, testLogger, waitFor } from './support/network.ts';
+
+interface Listed {
+  role: string;
+  url: string;
+  paymentAddress?: string;
+  capabilities: { encoders: string[]; pricePerPixel: string };
+}
+
+describe('discovery over libp2p', () => {
+  let orchestrator: Orchestrator;
+  let transcoder: Transcoder;
+  let relay: Relay;
+  let rogue: P2pHost;
+  const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
+
+  before(async () => {
+    orchestrator = await createOrchestrator({ port: 0, dataDir: '', p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
+    await orchestrator.start();
+    const bootstrap = orchestrator.multiaddrs.join(',');
+    // No orchestrator URL for registration: they can only be known through gossip.
+    transcoder = await createTranscoder({ port: 0, dataDir: '', encoder: 'libx264', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
+    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
+    await Promise.all([transcoder.start(), relay.start()]);
+    rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [bootstrap], logger: testLogger });
+  });
+
+  after(async () => {
+    await rogue.stop();
+    await Promise.all([transcoder.stop(), relay.stop()]);
+    await orchestrator.stop();
+  });
+
+  it('learns transcoders and relays from their signed records', async () => {
+    const listed = await waitFor('both nodes from gossip', async () => {
+      const list = await nodes();
+      return list.length === 2 ? list : undefined;
+    }, 20_000);
+    const t = listed.find((n) => n.role === 'transcoder')!;
+    assert.equal(t.url, transcoder.url);
+    assert.equal(t.paymentAddress, transcoder.payments.recipient);
+    assert.deepEqual(t.capabilities.encoders, ['libx264']);
+    assert.equal(listed.find((n) => n.role === 'relay')!.url, relay.url);
+  });
+
+  it('drops forged, stale and unknown-version records, and counts each', async () => {
+    const liar = identityFromPrivateKey(randomBytes(32));
+    const victim = identityFromPrivateKey(randomBytes(32));
+    const record = (over: object) => ({ version: ANNOUNCEMENT_VERSION, role: 'transcoder' as const, url: 'http://127.0.0.1:1/evil', paymentAddress: victim.address, capabilities: { encoders: ['libx264'], maxSessions: 99, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, streams: [], timestamp: Date.now(), ...over });
+    const forged = signAnnouncement(record({}), liar); // claims the victim's address, signed by another key
+    const stale = signAnnouncement(record({ paymentAddress: liar.address, timestamp: Date.now() - 60_000 }), liar);
+    const future = signAnnouncement(record({ paymentAddress: liar.address, version: 99 }), liar);
+    const result = (r: string) => metric(orchestrator.url, new RegExp(`^castnet_orchestrator_announcements_total\\{[^}]*result="${r}"`));
+    await waitFor('the forged records to be heard and dropped', async () => {
+      for (const bytes of [forged, stale, future, new TextEncoder().encode('not json')]) await rogue.publish(ANNOUNCEMENT_TOPIC, bytes).catch(() => {});
+      return (await result('bad_signature')) >= 1 && (await result('stale')) >= 1 && (await result('unknown_version')) >= 1 && (await result('malformed')) >= 1;
+    }, 20_000, 500);
+    assert.ok(!(await nodes()).some((n) => n.url.endsWith('/evil')), 'no dropped record reached the registry');
+    assert.ok((await result('accepted')) >= 2);
+  });
+
+  it('drops a node that stops announcing', async () => {
+    await transcoder.stop();
+    await waitFor('the silent transcoder to be dropped', async () => !(await nodes()).some((n) => n.role === 'transcoder'), 15_000);
+    assert.ok((await nodes()).some((n) => n.role === 'relay'), 'the relay, still announcing, stays');
+  });
+});
