@@ -172,7 +172,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     const session = streams.get(req.params.playbackId);
     if (!session) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
     const relays = nodes.list('relay').filter((n) => streams.recentFailures(n.id) < 3);
-    relays.sort((a, b) => Number(b.id === session.relayId) - Number(a.id === session.relayId) || a.load.sessions / a.capabilities.maxSessions - b.load.sessions / b.capabilities.maxSessions);
+    // The origin first, then relays that say (in their records) they hold the stream, then the least loaded.
+    const holds = (n: (typeof relays)[number]) => Number(n.id === session.relayId) * 2 + Number(n.streams?.includes(req.params.playbackId) ?? false);
+    relays.sort((a, b) => holds(b) - holds(a) || a.load.sessions / a.capabilities.maxSessions - b.load.sessions / b.capabilities.maxSessions);
     res.json(relays.map((n) => n.url));
   });
   app.post('/api/streams', (req, res) => {

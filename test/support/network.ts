@@ -122,7 +122,7 @@ export interface NodeProcess {
 }
 
 /** A role as its own OS process through the real CLI (`castnet <role> …`); its URL is read from its startup log. */
-export async function spawnNode(role: 'transcoder' | 'relay', args: string[]): Promise<NodeProcess> {
+export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', args: string[]): Promise<NodeProcess> {
   const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info' } });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
