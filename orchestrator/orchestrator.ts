@@ -171,7 +171,10 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     sweep();
     const session = streams.get(req.params.playbackId);
     if (!session) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
-    const relays = nodes.list('relay').filter((n) => streams.recentFailures(n.id) < 3);
+    // ?holding=1: only relays that hold the stream as origin (what an edge needs as a parent; an edge
+    // pulling from another edge that pulls from it would loop).
+    const holdingOnly = req.query.holding === '1';
+    const relays = nodes.list('relay').filter((n) => streams.recentFailures(n.id) < 3 && (!holdingOnly || n.id === session.relayId || (n.streams?.includes(req.params.playbackId) ?? false)));
     // The origin first, then relays that say (in their records) they hold the stream, then the least loaded.
     const holds = (n: (typeof relays)[number]) => Number(n.id === session.relayId) * 2 + Number(n.streams?.includes(req.params.playbackId) ?? false);
     relays.sort((a, b) => holds(b) - holds(a) || a.load.sessions / a.capabilities.maxSessions - b.load.sessions / b.capabilities.maxSessions);

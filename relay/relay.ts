@@ -102,21 +102,22 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   });
   let selfUrl = '';
   const staticParents = options.parents.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
-  const directoryCache = new Map<string, { at: number; url: string | null }>();
+  // Parents found through the orchestrator: the stream's origin relay and relays announcing they hold it.
+  const parentCache = new Map<string, { at: number; urls: string[] }>();
   async function parentsFor(playbackId: string): Promise<string[]> {
     const parents = [...staticParents];
     if (options.discoverParents && options.orchestrator) {
-      let hit = directoryCache.get(playbackId);
+      let hit = parentCache.get(playbackId);
       if (!hit || Date.now() - hit.at > 5_000) {
-        const entries = await fetch(`${options.orchestrator}/api/streams`, { signal: AbortSignal.timeout(3_000) })
-          .then((r) => r.json() as Promise<Array<{ playbackId: string; relay: string }>>)
-          .catch(() => []);
-        hit = { at: Date.now(), url: entries.find((e) => e.playbackId === playbackId)?.relay ?? null };
+        const urls = await fetch(`${options.orchestrator}/api/streams/${playbackId}/relays?holding=1`, { signal: AbortSignal.timeout(3_000) })
+          .then((r) => (r.ok ? (r.json() as Promise<string[]>) : []))
+          .catch(() => [] as string[]);
+        hit = { at: Date.now(), urls };
         // Requests for made-up ids must not grow this without bound.
-        if (directoryCache.size > 10_000) directoryCache.clear();
-        directoryCache.set(playbackId, hit);
+        if (parentCache.size > 10_000) parentCache.clear();
+        parentCache.set(playbackId, hit);
       }
-      if (hit.url && hit.url !== selfUrl && !parents.includes(hit.url)) parents.push(hit.url);
+      for (const url of hit.urls) if (url !== selfUrl && !parents.includes(url)) parents.push(url);
     }
     return parents;
   }

@@ -72,6 +72,25 @@ describe('discovery over libp2p', () => {
     assert.ok((await result('accepted')) >= 2);
   });
 
+  it('lets an edge relay find the relay holding a stream through the orchestrator', async () => {
+    const session = await fetch(`${orchestrator.url}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ playbackId: 'gossiped', startedAt: new Date().toISOString() }) });
+    assert.equal(((await session.json()) as { relay: { url: string } }).relay.url, relay.url);
+    const segment = new Uint8Array(188 * 10);
+    for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
+    const headers = { 'castnet-duration': '2', 'castnet-program-date-time': new Date().toISOString(), 'castnet-discontinuity': '0' };
+    assert.equal((await fetch(`${relay.url}/hls/gossiped/source/0.ts`, { method: 'PUT', headers, body: segment })).status, 201);
+    const edge = await createRelay({ port: 0, dataDir: '', orchestrator: orchestrator.url }, { logger: testLogger });
+    await edge.start();
+    try {
+      const res = await fetch(`${edge.url}/hls/gossiped/source/0.ts`);
+      assert.equal(res.status, 200);
+      assert.equal((await res.arrayBuffer()).byteLength, segment.length);
+      assert.equal((await fetch(`${edge.url}/hls/not-live/source/0.ts`)).status, 404, 'a stream nobody holds is not found, without loops');
+    } finally {
+      await edge.stop();
+    }
+  });
+
   it('drops a node that stops announcing', async () => {
     await transcoder.stop();
     await waitFor('the silent transcoder to be dropped', async () => !(await nodes()).some((n) => n.role === 'transcoder'), 15_000);
