@@ -221,11 +221,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       void playerBundle().catch((err) => logger.error({ err }, 'player bundle failed to build'));
       logger.info({ url: relay.url }, 'relay listening');
       presence = await startPresence({
-        host: options.host,
-        orchestrator: options.orchestrator,
-        bootstrap: options.bootstrap,
-        p2pPort: options.p2pPort,
-        announceIntervalMs: options.announceIntervalMs,
+        ...options,
         identity,
         logger,
         record: () => ({

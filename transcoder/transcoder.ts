@@ -201,11 +201,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       server = await listen(app, options.host, options.port);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
       presence = await startPresence({
-        host: options.host,
-        orchestrator: options.orchestrator,
-        bootstrap: options.bootstrap,
-        p2pPort: options.p2pPort,
-        announceIntervalMs: options.announceIntervalMs,
+        ...options,
         identity,
         logger,
         record: () => ({
