@@ -4,6 +4,18 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamStatsSnapshot } from './stream-stats.ts';
 
 export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[] }) {
+  /** A gauge per stream, read from the stats at scrape time (streams that ended drop out). */
+  const perStream = (name: string, help: string, value: (s: StreamStatsSnapshot) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['playback_id'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, value(s));
+      },
+    });
   return {
     requests: new Counter({
       name: 'castnet_relay_http_requests_total',
@@ -37,46 +49,10 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
         this.set(state.bytesHeld());
       },
     }),
-    streamViewers: new Gauge({
-      name: 'castnet_relay_stream_viewers',
-      help: 'Distinct viewer sessions per stream in the last window',
-      labelNames: ['playback_id'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.viewers);
-      },
-    }),
-    streamBytesServed: new Gauge({
-      name: 'castnet_relay_stream_bytes_served',
-      help: 'Segment bytes served per stream since it appeared here',
-      labelNames: ['playback_id'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.bytesServed);
-      },
-    }),
-    streamHitRatio: new Gauge({
-      name: 'castnet_relay_stream_cache_hit_ratio',
-      help: 'Share of segment requests per stream served from memory',
-      labelNames: ['playback_id'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.hitRatio);
-      },
-    }),
-    streamUpstreamBytes: new Gauge({
-      name: 'castnet_relay_stream_upstream_bytes',
-      help: 'Bytes pulled from parents per stream since it appeared here',
-      labelNames: ['playback_id'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of state.perStream()) this.set({ playback_id: s.playbackId }, s.upstreamBytes);
-      },
-    }),
+    streamViewers: perStream('castnet_relay_stream_viewers', 'Distinct viewer sessions per stream in the last window', (x) => x.viewers),
+    streamBytesServed: perStream('castnet_relay_stream_bytes_served', 'Segment bytes served per stream since it appeared here', (x) => x.bytesServed),
+    streamHitRatio: perStream('castnet_relay_stream_cache_hit_ratio', 'Share of segment requests per stream served from memory', (x) => x.hitRatio),
+    streamUpstreamBytes: perStream('castnet_relay_stream_upstream_bytes', 'Bytes pulled from parents per stream since it appeared here', (x) => x.upstreamBytes),
   };
 }
 
