@@ -39,10 +39,9 @@ export function createNodeApp(options: { role: string; registry: Registry; healt
 
 /** Last middleware of every node: unknown routes → 404, errors → the JSON body of protocol/errors. */
 export function finishNodeApp(app: Express, logger: Logger): void {
-  app.use((req, _res, next) => next(new CastnetError('BAD_REQUEST', `no route for ${req.method} ${req.path}`, { status: 404 })));
+  app.use((req, _res, next) => next(new CastnetError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let { status, body } = errorResponse(err);
-    if (err instanceof CastnetError && err.context.status === 404) status = 404;
     const parseError = err as { type?: string; status?: number; message?: string };
     if (!(err instanceof CastnetError) && parseError.type && parseError.status && parseError.status < 500) {
       status = parseError.status;

@@ -3,6 +3,7 @@
 
 export type ErrorCode =
   | 'BAD_REQUEST'
+  | 'NOT_FOUND'
   | 'INVALID_PATH'
   | 'INVALID_SEGMENT'
   | 'STREAM_NOT_FOUND'
@@ -23,6 +24,7 @@ export type ErrorCode =
 
 const statusByCode: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
+  NOT_FOUND: 404,
   INVALID_PATH: 400,
   INVALID_SEGMENT: 422,
   STREAM_NOT_FOUND: 404,

@@ -188,16 +188,12 @@ export class Upstream {
     return { segment, hit: false };
   }
 
+  /** Forgets streams nobody asked for within the idle limit, and their cached segments. */
   private sweep(): void {
     const cutoff = Date.now() - this.options.idleMs;
-    const live = new Set<string>();
-    for (const [key, p] of this.playlists) {
-      if (p.lastRequestedAt < cutoff && !p.following) this.playlists.delete(key);
-      else live.add(p.playbackId);
-    }
+    for (const [key, p] of this.playlists) if (p.lastRequestedAt < cutoff && !p.following) this.playlists.delete(key);
     for (const [id, m] of this.masters) if (m.lastRequestedAt < cutoff) this.masters.delete(id);
-    for (const id of new Set([...this.playlists.values()].map((p) => p.playbackId).concat([...this.masters.keys()]))) live.add(id);
-    this.options.cache.retainStreams(live);
+    this.options.cache.retainStreams(new Set([...[...this.playlists.values()].map((p) => p.playbackId), ...this.masters.keys()]));
   }
 
   close(): void {

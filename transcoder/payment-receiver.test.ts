@@ -7,7 +7,8 @@ import { PaymentSender } from '../broadcaster/payment-sender.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { decodePayment, encodePayment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
-import { MAX_WIN_PROB, signTicket, ticketOf } from '../protocol/payment-test-helpers.ts';
+import { ticketOf } from '../protocol/payment.ts';
+import { MAX_WIN_PROB, signTicket } from '../protocol/ticket.ts';
 import { PaymentReceiver, type PaymentTerms } from './payment-receiver.ts';
 import { RedemptionQueue } from './redemption-queue.ts';
 
