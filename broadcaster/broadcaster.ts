@@ -92,6 +92,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const publications = new Map<string, Publication>();
   const closeTimers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
+  const livePublications = () => [...publications.values()].filter((p) => !p.ended).length;
 
   function openSession(pipeline: StreamPipeline, avoid: string[] = []): Promise<Assignment> {
     const renditions = pipeline.source
@@ -159,7 +160,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     await cutter.start();
     const publication: Publication = { cutter, startedAtWall: Date.now(), ended: false };
     publications.set(playbackId, publication);
-    metrics.activeStreams.set([...publications.values()].filter((p) => !p.ended).length);
+    metrics.activeStreams.set(livePublications());
     log.info({ remote: request.remoteAddress, relay: pipeline.assignment?.relay.url, transcoder: pipeline.assignment?.transcoder?.url ?? null }, 'publish started');
 
     // Segments are handled in order: the first one of each publication is probed before anything is published.
@@ -189,13 +190,13 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       void chain.then(() => pipeline.drain()).then(() => {
         publication.ended = true;
         if (stopped || publications.get(playbackId) !== publication) return;
-        metrics.activeStreams.set([...publications.values()].filter((p) => !p.ended).length);
+        metrics.activeStreams.set(livePublications());
         log.info({ segments: pipeline.segmentsPublished }, 'publish ended; waiting for a reconnect');
         const timer = setTimeout(() => {
           closeTimers.delete(playbackId);
           publications.delete(playbackId);
           pipelines.delete(playbackId);
-          metrics.activeStreams.set([...publications.values()].filter((p) => !p.ended).length);
+          metrics.activeStreams.set(livePublications());
           orchestrator.closeSession(playbackId).catch((err) => log.warn({ err: (err as Error).message }, 'could not close the session'));
           log.info('stream closed');
         }, options.reconnectGraceMs);
@@ -216,7 +217,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger });
-  const app = createNodeApp({ role: 'broadcaster', registry, health: () => ({ publications: [...publications.values()].filter((p) => !p.ended).length }) });
+  const app = createNodeApp({ role: 'broadcaster', registry, health: () => ({ publications: livePublications() }) });
   finishNodeApp(app, logger);
   let http: ListeningServer | null = null;
   let refresher: NodeJS.Timeout | null = null;

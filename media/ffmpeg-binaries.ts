@@ -1,7 +1,6 @@
 // Finds the FFmpeg and FFprobe binaries: FFMPEG_PATH/FFPROBE_PATH first, then the system's, then the
 // static builds from @ffmpeg-installer/@ffprobe-installer so a fresh `npm install` works without a system FFmpeg.
 
-import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
@@ -55,9 +54,4 @@ export function ffmpegBinaries(): FfmpegBinaries {
 export function fluent(): typeof ffmpeg {
   ffmpegBinaries();
   return ffmpeg;
-}
-
-export function ffmpegVersion(): string {
-  const out = execFileSync(ffmpegBinaries().ffmpeg, ['-hide_banner', '-version'], { encoding: 'utf8' });
-  return out.split('\n')[0] ?? 'unknown';
 }

@@ -8,9 +8,6 @@ export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
   programDateTime: 'castnet-program-date-time',
   discontinuity: 'castnet-discontinuity',
-  playbackId: 'castnet-playback-id',
-  seq: 'castnet-seq',
-  ingestedAt: 'castnet-ingested-at',
 } as const;
 
 export const segmentMetadataSchema = z.object({

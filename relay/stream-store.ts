@@ -50,7 +50,6 @@ export interface StreamStoreOptions {
 export interface StreamStoreEvents {
   streamStarted: [string];
   streamExpired: [string];
-  segmentStored: [string, string, StoredSegment];
 }
 
 export class StreamStore extends EventEmitter<StreamStoreEvents> {
@@ -120,7 +119,6 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     const waiting = w.waiters;
     w.waiters = waiting.filter((x) => x.msn > w!.maxSeq);
     for (const x of waiting) if (x.msn <= w.maxSeq) x.wake();
-    this.emit('segmentStored', playbackId, rendition, segment);
     return segment;
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { createTranscoder } from '../transcoder/transcoder.ts';
-import { getText, metric, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 function rtmpPort(net: TestNetwork): number {
   return Number(new URL(net.broadcaster.rtmpUrl).port);
@@ -20,8 +20,7 @@ describe('ingest failures', () => {
   const publishers: Publisher[] = [];
 
   afterEach(async () => {
-    await Promise.all(publishers.splice(0).map((p) => p.stop()));
-    await net?.close();
+    await stopAll(publishers, net);
     net = undefined;
   });
 

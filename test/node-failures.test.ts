@@ -7,7 +7,7 @@ import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orches
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { TRANSCODE_HEADERS } from '../protocol/transcode-request.ts';
-import { getText, metric, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 /**
  * A transcoder gone bad, as seen from outside: it registers like any other, but answers every segment
@@ -54,9 +54,8 @@ describe('node failures', () => {
   const cleanups: Array<() => Promise<void>> = [];
 
   afterEach(async () => {
-    await Promise.all(publishers.splice(0).map((p) => p.stop()));
     for (const c of cleanups.splice(0)) await c();
-    await net?.close();
+    await stopAll(publishers, net);
     net = undefined;
   });
 

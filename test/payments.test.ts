@@ -3,15 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { getText, metric, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, startNetwork, stopAll, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 describe('payments while streaming', () => {
   let net: TestNetwork | undefined;
   const publishers: Publisher[] = [];
 
   afterEach(async () => {
-    await Promise.all(publishers.splice(0).map((p) => p.stop()));
-    await net?.close();
+    await stopAll(publishers, net);
     net = undefined;
   });
 

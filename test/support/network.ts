@@ -72,6 +72,12 @@ export async function startNetwork(
   return network;
 }
 
+/** Stops a test's publishers, then its network: what every streaming test does after each case. */
+export async function stopAll(publishers: Publisher[], net: TestNetwork | undefined): Promise<void> {
+  await Promise.all(publishers.splice(0).map((p) => p.stop()));
+  await net?.close();
+}
+
 export interface Publisher {
   child: ChildProcess;
   stderr(): string;
