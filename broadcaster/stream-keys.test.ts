@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { StreamKeyStore } from './stream-keys.ts';
 
 const dataDir = () => mkdtempSync(join(tmpdir(), 'castnet-keys-'));

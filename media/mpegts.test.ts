@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { assertMpegTs } from './mpegts.ts';
 
 const packets = (n: number) => {

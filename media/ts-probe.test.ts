@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import { ffmpegBinaries } from './ffmpeg-binaries.ts';
 import { ffprobe } from './ffprobe.ts';
 import { probeTs } from './ts-probe.ts';
@@ -21,7 +21,7 @@ async function segment(name: string, video: string, extra: string[]): Promise<st
 }
 
 describe('MPEG-TS probe', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const [name, video, extra] of [
     ['high-720p30', 'testsrc=size=1280x720:rate=30', ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-profile:v', 'high', '-c:a', 'aac']],

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { silentLogger } from '../observability/logger.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
@@ -25,7 +25,7 @@ function winner(faceValue: bigint, nonce: number, winProb = MAX_WIN_PROB) {
 }
 
 describe('ledger', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('moves the face value from the deposit to the recipient, once', () => {
     const ledger = new Ledger(':memory:');

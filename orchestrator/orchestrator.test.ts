@@ -1,7 +1,7 @@
 // The orchestrator's API over real HTTP, with a manual clock for heartbeat timeouts.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
 import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
 
@@ -13,12 +13,12 @@ describe('orchestrator', () => {
   const node = (role: string, url: string, sessions = 0) => ({ role, url, capabilities: { encoders: role === 'transcoder' ? ['libx264'] : [], maxSessions: 4 }, load: { sessions, inFlight: 0 } });
   const session = (playbackId: string, extra: object = {}) => ({ playbackId, startedAt: new Date(now).toISOString(), ...extra });
 
-  before(async () => {
+  beforeAll(async () => {
     orchestrator = await createOrchestrator({ port: 0, dataDir: '', nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => now });
     await orchestrator.start();
   });
 
-  after(() => orchestrator.stop());
+  afterAll(() => orchestrator.stop());
 
   it('answers 503 NO_NODE_AVAILABLE for a session when no relay is registered', async () => {
     const res = await post('/api/streams', session('early'));

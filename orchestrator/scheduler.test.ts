@@ -1,7 +1,7 @@
 // The scheduling rule, as tables of nodes and the choice each should produce.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import type { NodeRecord } from '../protocol/node-record.ts';
 import { CapacityPriceScheduler, type NodeState } from './scheduler.ts';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { Wallet, solidityPacked, solidityPackedKeccak256, verifyMessage } from 'ethers';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { identityFromPrivateKey } from './identity.ts';

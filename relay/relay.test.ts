@@ -1,7 +1,7 @@
 // The relay over real HTTP on loopback: pushes, playlists, segment caching headers and bad requests.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { request } from 'node:http';
 import { createRelay, type Relay } from './relay.ts';
 import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
@@ -25,7 +25,7 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
 describe('relay HTTP', () => {
   let relay: Relay;
 
-  before(async () => {
+  beforeAll(async () => {
     relay = await createRelay({ port: 0, dataDir: '', orchestrator: '' }, { logger: silentLogger });
     await relay.start();
     await fetch(`${relay.url}/hls/abc`, {
@@ -37,7 +37,7 @@ describe('relay HTTP', () => {
     assert.equal(put.status, 201);
   });
 
-  after(() => relay.stop());
+  afterAll(() => relay.stop());
 
   it('serves a pushed segment as immutable, with a strong ETag, and answers a revalidation with 304', async () => {
     const res = await fetch(`${relay.url}/hls/abc/source/0.ts`);

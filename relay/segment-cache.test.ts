@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { SegmentCache } from './segment-cache.ts';
 
 const entry = (window: string, seq: number, size = 100) => ({ bytes: Buffer.alloc(size), etag: `"${seq}"`, window, seq });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { StreamStore } from './stream-store.ts';
 
 const ts = (n = 1) => Buffer.alloc(188 * n, 0x47);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ffprobe } from '../media/ffprobe.ts';
 import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
@@ -24,7 +24,7 @@ describe('castnet dev, end to end', () => {
   // Read from the banner: every port is ephemeral (0), so parallel runs never collide.
   const urls = { rtmp: '', relay: '', orchestrator: '', metrics: [] as string[] };
 
-  before(async () => {
+  beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
     dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--api-port', '0', '--data-dir', dataDir, '--no-demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,7 +39,7 @@ describe('castnet dev, end to end', () => {
     publisher = publish(`${urls.rtmp}/${STREAM_KEY}`, { width: 1280, height: 720 });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await publisher?.stop();
     if (dev && dev.exitCode === null) {
       dev.kill('SIGTERM');

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'vitest';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'vitest';
 import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';

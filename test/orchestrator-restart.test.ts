@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createBroadcaster, type Broadcaster } from '../broadcaster/broadcaster.ts';
 import { getText, publish, spawnNode, testLogger, waitFor, type NodeProcess, type Publisher } from './support/network.ts';
 
@@ -18,7 +18,7 @@ describe('an orchestrator restart mid-stream', () => {
   let publisher: Publisher;
   let port: string;
 
-  before(async () => {
+  beforeAll(async () => {
     orchestrator = await spawnNode('orchestrator', ['--api-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     port = new URL(orchestrator.url).port;
     nodes = [
@@ -32,7 +32,7 @@ describe('an orchestrator restart mid-stream', () => {
     publisher = publish(`${broadcaster.rtmpUrl}/steady`);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await publisher?.stop();
     await broadcaster?.stop();
     await Promise.all([...nodes, orchestrator].map((n) => n.kill()));

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createOrchestrator, type Orchestrator } from '../orchestrator/orchestrator.ts';
 import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
 import { createRelay, type Relay } from '../relay/relay.ts';
@@ -27,7 +27,7 @@ describe('discovery over libp2p', () => {
   let rogue: P2pHost;
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
 
-  before(async () => {
+  beforeAll(async () => {
     orchestrator = await createOrchestrator({ port: 0, dataDir: '', p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
     await orchestrator.start();
     const bootstrap = orchestrator.multiaddrs.join(',');
@@ -38,7 +38,7 @@ describe('discovery over libp2p', () => {
     rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [bootstrap], logger: testLogger });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await rogue.stop();
     await Promise.all([transcoder.stop(), relay.stop()]);
     await orchestrator.stop();

@@ -2,7 +2,7 @@
 // expectation, winners are redeemed, and an unfunded broadcaster gets source only.
 
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'vitest';
 import { getText, metric, publish, startNetwork, stopAll, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 describe('payments while streaming', () => {

@@ -3,7 +3,7 @@
 // stream, switches, and keeps playing.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
 
@@ -12,7 +12,7 @@ describe('the viewer’s relay killed mid-stream', () => {
   let relays: NodeProcess[];
   let publisher: Publisher;
 
-  before(async () => {
+  beforeAll(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { relay: false });
     relays = [];
     for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '']));
@@ -20,7 +20,7 @@ describe('the viewer’s relay killed mid-stream', () => {
     publisher = publish(`${net.broadcaster.rtmpUrl}/failover`);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await publisher?.stop();
     await Promise.all(relays.map((r) => r.kill()));
     await net.close();

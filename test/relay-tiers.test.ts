@@ -2,7 +2,7 @@
 // origin as a broadcaster pushes them; viewers ask the far edge.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
 import { metric, testLogger } from './support/network.ts';
@@ -35,7 +35,7 @@ describe('relay tiers', () => {
   let edgeB: Relay;
   const id = 'tiered';
 
-  before(async () => {
+  beforeAll(async () => {
     origin = await relay([]);
     edgeA = await relay([origin.url]);
     edgeB = await relay([edgeA.url]);
@@ -47,7 +47,7 @@ describe('relay tiers', () => {
     for (let seq = 0; seq < 3; seq++) await push(origin, id, seq);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await Promise.all([origin, edgeA, edgeB].map((r) => r.stop()));
   });
 

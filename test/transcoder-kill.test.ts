@@ -3,7 +3,7 @@
 // segment's duration.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
 
@@ -12,14 +12,14 @@ describe('a transcoder killed mid-stream', () => {
   let transcoders: NodeProcess[];
   let publisher: Publisher;
 
-  before(async () => {
+  beforeAll(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { transcoder: false });
     transcoders = await Promise.all([0, 1].map(() => spawnNode('transcoder', ['--port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '', '--encoder', 'libx264'])));
     await waitFor('both transcoders registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'transcoder').length === 2);
     publisher = publish(`${net.broadcaster.rtmpUrl}/kill-test`);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await publisher?.stop();
     await Promise.all(transcoders.map((t) => t.kill()));
     await net.close();

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { PaymentSender } from '../broadcaster/payment-sender.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { decodePayment, encodePayment } from '../protocol/payment.ts';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
@@ -20,7 +20,7 @@ function winner(nonce: number) {
 }
 
 describe('redemption queue', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps a winner across a crash and redeems it after the restart', async () => {
     const file = join(dir, 'crash.sqlite');

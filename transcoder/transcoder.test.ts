@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { ffprobe } from '../media/ffprobe.ts';
 import { testPatternArgs } from '../media/test-pattern.ts';
@@ -25,7 +25,7 @@ describe('transcoder', () => {
   const ladder = fitLadder({ width: 854, height: 480, fps: 30 });
   const params = { playbackId: 'tx1', seq: 0, renditions: ladder, sourceFps: 30, sourceAudio: 'aac' };
 
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'castnet-transcoder-test-'));
     const file = join(dir, 'source.ts');
     await run(ffmpegBinaries().ffmpeg, testPatternArgs({ width: 854, height: 480, fps: 30, seconds: 2, output: file, realtime: false, format: 'mpegts' }));
@@ -34,7 +34,7 @@ describe('transcoder', () => {
     await transcoder.start();
   });
 
-  after(async () => {
+  afterAll(async () => {
     await transcoder.stop();
     rmSync(dir, { recursive: true, force: true });
   });

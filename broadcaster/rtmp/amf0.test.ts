@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 
 describe('AMF0', () => {

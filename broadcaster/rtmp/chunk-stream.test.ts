@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { ChunkReader, MessageType, encodeChunks } from './chunk-stream.ts';
 
 const video = (size: number, fill = 7) => Buffer.alloc(size, fill);
