@@ -1,45 +1,76 @@
 // bench/relay: the relay serving a cached ~1.5 MB segment and a small playlist, against nginx (one worker,
 // sendfile on) serving the same bytes from files, both loaded by wrk at 32 connections on loopback in the
-// same run. Prints relay/nginx throughput for segments and requests/s for playlists.
-// Needs Debian's nginx and wrk (apt-get install nginx wrk). Usage: npm run bench:relay [-- --seconds 10]
+// same run. Prints relay/nginx throughput for segments and requests/s for playlists, only after checking
+// every wrk run (all responses 2xx, no socket error, the expected bytes) and that the stream stayed live.
+// Needs Debian's nginx and wrk (apt-get install nginx wrk).
+// Usage: npm run bench:relay [-- --seconds 10 --rounds 2 --stream-idle-seconds 60 --no-keep-alive]
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseFlags } from '../../cli/options.ts';
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
-import { segmentMetadataHeaders } from '../../protocol/segment-metadata.ts';
+import { segmentMetadataHeaders, type SegmentMetadata } from '../../protocol/segment-metadata.ts';
+import { median, requireExecutable, runBench } from '../support/report.ts';
+import { WRK_PATH, checkServes, checkWrkRun, wrk } from '../support/wrk.ts';
 
-const run = promisify(execFile);
+const NGINX_PATH = '/usr/sbin/nginx';
+const CONNECTIONS = 32;
+const SEGMENT_BYTES = 188 * 8000; // whole TS packets, ~1.5 MB: a 6 Mb/s 2 s segment
 const { flags } = parseFlags(process.argv.slice(2));
 const seconds = Number(flags.get('seconds') ?? 10);
 const rounds = Number(flags.get('rounds') ?? 2);
-for (const bin of ['/usr/sbin/nginx', '/usr/bin/wrk']) if (!existsSync(bin)) throw new Error(`${bin} is missing: apt-get install nginx wrk`);
+const streamIdleSeconds = Number(flags.get('stream-idle-seconds') ?? 60);
+// Off only to show that an expired stream fails the run rather than reporting 404s as throughput.
+const keepAlive = flags.get('keep-alive') !== false;
+// Re-pushing the same segment keeps the stream live without changing a byte of what wrk fetches.
+const keepAliveMs = Math.min(15_000, (streamIdleSeconds * 1000) / 4);
 
-const work = join(import.meta.dirname, '..', '.work', 'relay');
-rmSync(work, { recursive: true, force: true });
-mkdirSync(join(work, 'www', 'hls', 'bench', 'source'), { recursive: true });
+const parameters = { seconds, rounds, connections: CONNECTIONS, wrkThreads: 1, segmentBytes: SEGMENT_BYTES, streamIdleSeconds, keepAlive: keepAlive ? `every ${keepAliveMs} ms` : 'off' };
+process.exit(
+  await runBench('relay', parameters, async (bench) => {
+    requireExecutable(NGINX_PATH, 'apt-get install nginx');
+    requireExecutable(WRK_PATH, 'apt-get install wrk');
+    const work = join(import.meta.dirname, '..', '.work', 'relay');
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(join(work, 'www', 'hls', 'bench', 'source'), { recursive: true });
 
-// A segment of whole TS packets, ~1.5 MB, and the relay's own playlist for it, written for nginx too.
-const segment = Buffer.alloc(188 * 8000);
-for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-const relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', discoverParents: false }, { logger: silentLogger });
-await relay.start();
-await fetch(`${relay.url}/hls/bench`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }) });
-for (let seq = 0; seq < 6; seq++) {
-  await fetch(`${relay.url}/hls/bench/source/${seq}.ts`, { method: 'PUT', headers: segmentMetadataHeaders({ duration: 2, programDateTime: new Date().toISOString(), discontinuity: false }), body: new Uint8Array(segment) });
-}
-const playlist = Buffer.from(await (await fetch(`${relay.url}/hls/bench/source/index.m3u8`)).arrayBuffer());
-writeFileSync(join(work, 'www', 'hls', 'bench', 'source', '5.ts'), segment);
-writeFileSync(join(work, 'www', 'hls', 'bench', 'source', 'index.m3u8'), playlist);
+    const segment = Buffer.alloc(SEGMENT_BYTES);
+    for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
+    const relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', discoverParents: false, streamIdleMs: streamIdleSeconds * 1000 }, { logger: silentLogger });
+    await relay.start();
+    const expired: string[] = [];
+    const keepAliveErrors: string[] = [];
+    relay.store.on('streamExpired', (id) => expired.push(id));
+    let nginx: ReturnType<typeof spawn> | undefined;
+    let keepAliveTimer: NodeJS.Timeout | undefined;
+    const bare = createServer();
+    try {
+      const put = async (url: string, init: RequestInit) => {
+        const res = await fetch(url, { method: 'PUT', ...init });
+        if (!res.ok) throw new Error(`PUT ${url}: ${res.status} ${await res.text()}`);
+      };
+      await put(`${relay.url}/hls/bench`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }) });
+      const metas: SegmentMetadata[] = [];
+      for (let seq = 0; seq < 6; seq++) {
+        metas.push({ duration: 2, programDateTime: new Date().toISOString(), discontinuity: false });
+        await put(`${relay.url}/hls/bench/source/${seq}.ts`, { headers: segmentMetadataHeaders(metas[seq]!), body: new Uint8Array(segment) });
+      }
+      if (keepAlive) {
+        keepAliveTimer = setInterval(() => {
+          put(`${relay.url}/hls/bench/source/5.ts`, { headers: segmentMetadataHeaders(metas[5]!), body: new Uint8Array(segment) }).catch((err: Error) => keepAliveErrors.push(err.message));
+        }, keepAliveMs);
+      }
+      const playlist = Buffer.from(await (await fetch(`${relay.url}/hls/bench/source/index.m3u8`)).arrayBuffer());
+      writeFileSync(join(work, 'www', 'hls', 'bench', 'source', '5.ts'), segment);
+      writeFileSync(join(work, 'www', 'hls', 'bench', 'source', 'index.m3u8'), playlist);
 
-const nginxPort = 20000 + Math.floor(Math.random() * 20000);
-writeFileSync(
-  join(work, 'nginx.conf'),
-  `user root;
+      const nginxPort = 20000 + Math.floor(Math.random() * 20000);
+      writeFileSync(
+        join(work, 'nginx.conf'),
+        `user root;
 worker_processes 1;
 daemon off;
 pid ${work}/nginx.pid;
@@ -58,48 +89,55 @@ http {
   }
 }
 `,
-);
-const nginx = spawn('/usr/sbin/nginx', ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore' });
-// The ceiling for any Node server here: plain node:http answering every request with the same Buffer.
-const bare = createServer((_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'content-length': playlist.length });
-  res.end(playlist);
-});
-await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-const barePort = (bare.address() as { port: number }).port;
-await new Promise((r) => setTimeout(r, 500));
+      );
+      nginx = spawn(NGINX_PATH, ['-p', work, '-c', join(work, 'nginx.conf')], { stdio: 'ignore' });
+      // The ceiling for any Node server here: plain node:http answering every request with the same Buffer.
+      bare.on('request', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'content-length': playlist.length });
+        res.end(playlist);
+      });
+      await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+      const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/`;
+      const nginxUrl = `http://127.0.0.1:${nginxPort}`;
+      for (let i = 0; i < 100; i++) {
+        if (await fetch(`${nginxUrl}/hls/bench/source/index.m3u8`).then((r) => r.ok, () => false)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
 
-async function wrk(url: string): Promise<{ rps: number; bytesPerSec: number }> {
-  const { stdout } = await run('/usr/bin/wrk', ['-t', '1', '-c', '32', '-d', `${seconds}s`, '--latency', url], { maxBuffer: 1 << 20 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
-  const [, value, unit] = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(stdout) ?? [];
-  const scale: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
-  return { rps, bytesPerSec: Number(value) * (scale[unit!] ?? 1) };
-}
-
-const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [] };
-try {
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? ['relay', 'nginx'] : ['nginx', 'relay'];
-    for (const who of order) {
-      const base = who === 'relay' ? relay.url : `http://127.0.0.1:${nginxPort}`;
-      const seg = await wrk(`${base}/hls/bench/source/5.ts`);
-      const pl = await wrk(`${base}/hls/bench/source/index.m3u8`);
-      results[`${who}Seg`]!.push(seg.bytesPerSec);
-      results[`${who}Pl`]!.push(pl.rps);
-      console.log(`round ${round + 1} ${who.padEnd(5)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.rps.toFixed(0)} req/s), playlist ${pl.rps.toFixed(0)} req/s`);
+      const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [] };
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? ['relay', 'nginx'] : ['nginx', 'relay'];
+        for (const who of order) {
+          const base = who === 'relay' ? relay.url : nginxUrl;
+          const segUrl = `${base}/hls/bench/source/5.ts`;
+          const plUrl = `${base}/hls/bench/source/index.m3u8`;
+          const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS });
+          checkWrkRun(bench, `round ${round + 1} ${who} segment`, seg, segment.length);
+          await checkServes(bench, `round ${round + 1} ${who} segment afterwards`, segUrl, segment);
+          const pl = await wrk(plUrl, { seconds, connections: CONNECTIONS });
+          checkWrkRun(bench, `round ${round + 1} ${who} playlist`, pl, playlist.length);
+          await checkServes(bench, `round ${round + 1} ${who} playlist afterwards`, plUrl, playlist);
+          results[`${who}Seg`]!.push(seg.bytesPerSec);
+          results[`${who}Pl`]!.push(pl.requestsPerSec);
+          bench.figure(`round ${round + 1} ${who.padEnd(5)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s), playlist ${pl.requestsPerSec.toFixed(0)} req/s`);
+        }
+        const barePl = await wrk(bareUrl, { seconds, connections: CONNECTIONS });
+        checkWrkRun(bench, `round ${round + 1} bare node:http playlist`, barePl, playlist.length);
+        results.barePl!.push(barePl.requestsPerSec);
+        bench.figure(`round ${round + 1} bare node:http playlist ${barePl.requestsPerSec.toFixed(0)} req/s`);
+        bench.progress(`round ${round + 1}/${rounds} measured`);
+      }
+      bench.check(keepAliveErrors.length === 0, 'every keep-alive push was accepted', `keep-alive pushes failed: ${keepAliveErrors.join('; ')}`);
+      bench.check(expired.length === 0, `stream bench stayed live for the whole run (no expiry)`, `stream ${expired.join(', ')} expired during the run`);
+      bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds, ${segment.length} byte segment, ${playlist.length} byte playlist`);
+      bench.figure(`segments  relay/nginx throughput: ${(median(results.relaySeg!) / median(results.nginxSeg!)).toFixed(3)} (target ≥ 1.0)`);
+      bench.figure(`playlists relay/nginx requests/s: ${(median(results.relayPl!) / median(results.nginxPl!)).toFixed(3)} (target ≥ 0.7)`);
+      bench.figure(`  ceiling here: bare node:http/nginx ${(median(results.barePl!) / median(results.nginxPl!)).toFixed(3)}; relay/bare node:http ${(median(results.relayPl!) / median(results.barePl!)).toFixed(3)}`);
+    } finally {
+      clearInterval(keepAliveTimer);
+      nginx?.kill('SIGTERM');
+      bare.close();
+      await relay.stop();
     }
-    const barePl = await wrk(`http://127.0.0.1:${barePort}/`);
-    results.barePl!.push(barePl.rps);
-    console.log(`round ${round + 1} bare node:http playlist ${barePl.rps.toFixed(0)} req/s`);
-  }
-} finally {
-  nginx.kill('SIGTERM');
-  bare.close();
-  await relay.stop();
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`\nwrk -t1 -c32 -d${seconds}s, ${rounds} rounds, ${segment.length} byte segment, ${playlist.length} byte playlist`);
-console.log(`segments  relay/nginx throughput: ${(median(results.relaySeg!) / median(results.nginxSeg!)).toFixed(3)} (target ≥ 1.0)`);
-console.log(`playlists relay/nginx requests/s: ${(median(results.relayPl!) / median(results.nginxPl!)).toFixed(3)} (target ≥ 0.7)`);
-console.log(`  ceiling here: bare node:http/nginx ${(median(results.barePl!) / median(results.nginxPl!)).toFixed(3)}; relay/bare node:http ${(median(results.relayPl!) / median(results.barePl!)).toFixed(3)}`);
+  }),
+);
