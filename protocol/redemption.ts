@@ -2,10 +2,8 @@
 // deposits and account answers.
 
 import { z } from 'zod';
-import { MAX_WIN_PROB, fromHex, toHex, type Ticket } from './ticket.ts';
-
-const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`)).transform((s) => s.toLowerCase());
-const uint = z.string().regex(/^\d{1,78}$/).transform((s) => BigInt(s)).refine((v) => v <= MAX_WIN_PROB, 'exceeds uint256');
+import { hex, uint } from './fields.ts';
+import { fromHex, toHex, type Ticket } from './ticket.ts';
 
 export const ticketJsonSchema = z.object({
   recipient: hex(20),

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { CastnetError } from './errors.ts';
+import { describeIssues } from './fields.ts';
 
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
@@ -32,9 +33,7 @@ export function parseSegmentMetadata(headers: Record<string, string | string[] |
     discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0',
   });
   if (!parsed.success) {
-    throw new CastnetError('BAD_REQUEST', `invalid segment metadata headers: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new CastnetError('BAD_REQUEST', `invalid segment metadata headers: ${describeIssues(parsed.error)}`);
   }
   return parsed.data;
 }
-
-export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;

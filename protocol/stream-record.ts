@@ -2,11 +2,11 @@
 // to a relay, and the public directory entry (`GET /api/streams`), which never holds a stream key.
 
 import { z } from 'zod';
-import { idPattern } from './segment-metadata.ts';
+import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import type { NodeRecord } from './node-record.ts';
 
 export const variantSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  name: z.string().regex(renditionNamePattern),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   /** Peak bits per second, as EXT-X-STREAM-INF BANDWIDTH wants. */
@@ -36,7 +36,7 @@ export const sessionRequestSchema = z.object({
   /** The relay the stream used before a reconnect, so its viewers keep their relay. */
   preferRelay: z.string().optional(),
   /** The most the broadcaster pays a transcoder, wei per pixel (decimal string). */
-  maxPricePerPixel: z.string().regex(/^\d{1,78}$/).optional(),
+  maxPricePerPixel: decimalString.optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 

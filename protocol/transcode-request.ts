@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { CastnetError } from './errors.ts';
 import { ladderSchema, type RenditionSpec } from './rendition.ts';
-import { idPattern } from './segment-metadata.ts';
+import { describeIssues, idPattern } from './fields.ts';
 
 export const TRANSCODE_HEADERS = {
   playbackId: 'castnet-playback-id',
@@ -57,7 +57,7 @@ export function parseTranscodeHeaders(headers: Record<string, string | string[] 
     sourceAudio: headers[TRANSCODE_HEADERS.sourceAudio],
   });
   if (!parsed.success) {
-    throw new CastnetError('BAD_REQUEST', `invalid transcode request headers: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new CastnetError('BAD_REQUEST', `invalid transcode request headers: ${describeIssues(parsed.error)}`);
   }
   return parsed.data;
 }
