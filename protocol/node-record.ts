@@ -42,13 +42,24 @@ export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>;
 
 export const heartbeatSchema = z.object({ load: nodeLoadSchema, stats: nodeRegistrationSchema.shape.stats });
 
-export interface NodeRecord extends NodeRegistration {
-  id: string;
-  registeredAt: string;
-  lastSeenAt: string;
-}
+/** A registered node as the registry keeps it (and `POST /api/streams` answers it in an assignment). */
+export const nodeRecordSchema = nodeRegistrationSchema.extend({ id: z.string(), registeredAt: z.string(), lastSeenAt: z.string() });
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
 
-export interface RegistrationAnswer {
-  id: string;
-  heartbeatIntervalMs: number;
-}
+/** The answer to `POST /api/nodes`. */
+export const registrationAnswerSchema = z.object({ id: z.string().min(1), heartbeatIntervalMs: z.number().int().positive() });
+export type RegistrationAnswer = z.infer<typeof registrationAnswerSchema>;
+
+/**
+ * One entry of `GET /api/nodes`: the record, with `streams` the number of streams the orchestrator
+ * assigned to the node (not the list a relay holds), its recent failure reports and what it earned.
+ */
+export const nodeListingSchema = nodeRecordSchema.omit({ streams: true }).extend({
+  /** The node's URL again, under the name the dashboard reads. */
+  address: z.string(),
+  streams: z.number().int().nonnegative(),
+  recentFailures: z.number().int().nonnegative(),
+  /** Wei (decimal string). */
+  earned: decimalString,
+});
+export type NodeListing = z.infer<typeof nodeListingSchema>;

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
-import type { NodeRecord } from './node-record.ts';
+import { nodeRecordSchema } from './node-record.ts';
 
 export const variantSchema = z.object({
   name: z.string().regex(renditionNamePattern),
@@ -37,25 +37,34 @@ export const sessionRequestSchema = z.object({
   preferRelay: z.string().optional(),
   /** The most the broadcaster pays a transcoder, wei per pixel (decimal string). */
   maxPricePerPixel: decimalString.optional(),
+  /** Encoders the stream wants its transcoders to have (e.g. `h264_nvenc`), any one will do; empty: any. */
+  encoders: z.array(z.string().max(64)).max(8).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
-export interface Assignment {
-  playbackId: string;
+/** The answer to `POST /api/streams`. */
+export const assignmentSchema = z.object({
+  playbackId: z.string(),
   /** The first of `transcoders`, or null when none is available. */
-  transcoder: NodeRecord | null;
+  transcoder: nodeRecordSchema.nullable(),
   /** Every transcoder the stream may use, best first: segments rotate over them and fail over between them. */
-  transcoders: NodeRecord[];
-  relay: NodeRecord;
-}
+  transcoders: z.array(nodeRecordSchema),
+  relay: nodeRecordSchema,
+});
+export type Assignment = z.infer<typeof assignmentSchema>;
 
-export interface StreamDirectoryEntry {
-  playbackId: string;
-  playbackUrl: string;
-  watchUrl: string;
-  renditions: Array<{ name: string; width: number; height: number }>;
-  startedAt: string;
-  relay: string;
-  transcoder: string | null;
-  transcoders: string[];
-}
+/** One entry of the public directory, `GET /api/streams`. */
+export const streamDirectoryEntrySchema = z.object({
+  playbackId: z.string(),
+  playbackUrl: z.string(),
+  watchUrl: z.string(),
+  renditions: z.array(z.object({ name: z.string(), width: z.number(), height: z.number() })),
+  startedAt: z.string(),
+  relay: z.string(),
+  transcoder: z.string().nullable(),
+  transcoders: z.array(z.string()),
+});
+export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
+
+/** The answer to `GET /api/streams/:playbackId/relays`: relay URLs, best first. */
+export const relayListSchema = z.array(z.string());

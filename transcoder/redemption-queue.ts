@@ -4,8 +4,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { CastnetError, isErrorCode } from '../protocol/errors.ts';
-import { redemptionRequest, redemptionRequestSchema } from '../protocol/redemption.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { OrchestratorClient, type OrchestratorClientComponents } from '../protocol/orchestrator-client.ts';
+import { redemptionRequest } from '../protocol/redemption.ts';
 import { ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 
 export interface RedemptionResult {
@@ -112,18 +113,8 @@ export class RedemptionQueue {
   }
 }
 
-/** The ledger client: POST /api/ledger/redemptions on the orchestrator. */
-export function ledgerRedeemer(orchestratorUrl: string): Redeemer {
-  return async (body) => {
-    redemptionRequestSchema.parse(body);
-    const res = await fetch(`${orchestratorUrl}/api/ledger/redemptions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const json = (await res.json().catch(() => ({}))) as { paid?: string; error?: { code?: string; message?: string } };
-    if (!res.ok) throw new CastnetError(isErrorCode(json.error?.code) ? json.error.code : 'UPSTREAM_FAILED', json.error?.message ?? `ledger answered ${res.status}`);
-    return { paid: BigInt(json.paid ?? '0') };
-  };
+/** Redemptions at the orchestrator's ledger. */
+export function ledgerRedeemer(orchestratorUrl: string, components: OrchestratorClientComponents = {}): Redeemer {
+  const client = new OrchestratorClient(orchestratorUrl, components);
+  return async (body) => ({ paid: (await client.redeem(body)).paid });
 }
