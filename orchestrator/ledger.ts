@@ -5,11 +5,10 @@
 // the primary key of the redemptions table, so two racing redemptions of one ticket cannot both succeed,
 // even from two processes.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
+import { openDatabase } from '../storage/sqlite.ts';
 import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 
 export interface Account {
@@ -43,11 +42,9 @@ export class Ledger {
   closed = false;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path);
-    this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA busy_timeout = 5000;
+    this.db = openDatabase(
+      path,
+      `
       CREATE TABLE IF NOT EXISTS accounts (
         address TEXT PRIMARY KEY,
         deposit TEXT NOT NULL DEFAULT '0',
@@ -63,7 +60,8 @@ export class Ledger {
         paid TEXT NOT NULL,
         from_reserve TEXT NOT NULL,
         redeemed_at TEXT NOT NULL
-      );`);
+      );`,
+    );
   }
 
   private row(address: string): Account {

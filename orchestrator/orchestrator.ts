@@ -3,6 +3,7 @@
 
 import express from 'express';
 import type { Registry } from 'prom-client';
+import { cors } from '../http/cors.ts';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { heartbeatSchema, nodeRegistrationSchema } from '../protocol/node-record.ts';
@@ -135,10 +136,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
 
   const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
   app.use('/api', express.json({ limit: '256kb' }));
-  app.use('/api', (_req, res, next) => {
-    res.setHeader('access-control-allow-origin', '*');
-    next();
-  });
+  app.use('/api', cors());
   app.get('/api/nodes', (_req, res) => {
     sweep();
     res.json(
