@@ -2,6 +2,7 @@
 // rendition names), and the one way a failed parse is described to whoever sent it.
 
 import { z } from 'zod';
+import { CastnetError } from './errors.ts';
 
 /** The largest uint256: also the win probability that always wins. */
 const UINT256_MAX = (1n << 256n) - 1n;
@@ -27,4 +28,11 @@ export const signatureString = z.string().regex(/^0x[0-9a-fA-F]{130}$/);
 /** `path: message; …` for every issue of a failed parse: what a 400 answer tells the sender. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
+/** A request's `what` (a body, headers) read through its schema, or BAD_REQUEST naming every field at fault. */
+export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }

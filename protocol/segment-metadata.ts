@@ -2,8 +2,7 @@
 // HTTP headers, so the relay can build playlists without parsing media.
 
 import { z } from 'zod';
-import { CastnetError } from './errors.ts';
-import { describeIssues } from './fields.ts';
+import { parseRequest } from './fields.ts';
 
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
@@ -27,13 +26,9 @@ export function segmentMetadataHeaders(meta: SegmentMetadata): Record<string, st
 }
 
 export function parseSegmentMetadata(headers: Record<string, string | string[] | undefined>): SegmentMetadata {
-  const parsed = segmentMetadataSchema.safeParse({
-    duration: headers[SEGMENT_HEADERS.duration],
-    programDateTime: headers[SEGMENT_HEADERS.programDateTime],
-    discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0',
-  });
-  if (!parsed.success) {
-    throw new CastnetError('BAD_REQUEST', `invalid segment metadata headers: ${describeIssues(parsed.error)}`);
-  }
-  return parsed.data;
+  return parseRequest(
+    segmentMetadataSchema,
+    { duration: headers[SEGMENT_HEADERS.duration], programDateTime: headers[SEGMENT_HEADERS.programDateTime], discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0' },
+    'segment metadata headers',
+  );
 }
