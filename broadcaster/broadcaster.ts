@@ -10,7 +10,7 @@ import { SOURCE_RENDITION, defaultLadderRungs, parseLadder } from '../protocol/r
 import type { Assignment } from '../protocol/stream-record.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { FlvWriter } from './flv-writer.ts';
 import { createBroadcasterMetrics } from './metrics.ts';
 import { RtmpServer } from './rtmp/rtmp-server.ts';

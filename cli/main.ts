@@ -9,6 +9,7 @@ import { createTranscoder, defaultTranscoderOptions, type TranscoderOptions } fr
 import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { defaultDevOptions, devOptionSpecs, runDev } from './dev.ts';
 import { helpText, parseFlags, resolveOptions, type OptionSpec } from './options.ts';
 
@@ -180,30 +181,19 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write('Usage: castnet wallet [--data-dir ./.castnet] [--orchestrator URL]\n       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [--orchestrator URL]\n');
         return;
       }
-      const account = async (address: string) => {
-        const res = await fetch(`${orchestrator}/api/ledger/accounts/${address}`, { signal: AbortSignal.timeout(5_000) });
-        if (!res.ok) throw new Error(`ledger at ${orchestrator} answered ${res.status}`);
-        return (await res.json()) as { deposit: string; reserve: string; earned: string; spent: string };
-      };
+      const ledger = new OrchestratorClient(orchestrator);
       if (command === 'deposit') {
         const amount = positional[0];
         const reserve = String(flags.get('reserve') ?? '0');
         if (!amount || !/^\d+$/.test(amount) || !/^\d+$/.test(reserve)) throw new Error('usage: castnet deposit <wei> [--reserve <wei>]');
         const { address } = loadOrCreateIdentity(dataDir, 'broadcaster');
-        const res = await fetch(`${orchestrator}/api/ledger/deposits`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ address, amount, reserve }),
-          signal: AbortSignal.timeout(5_000),
-        });
-        if (!res.ok) throw new Error(`ledger refused the deposit: ${res.status} ${await res.text()}`);
-        const a = (await res.json()) as { deposit: string; reserve: string };
+        const a = await ledger.deposit(address, BigInt(amount), BigInt(reserve));
         process.stdout.write(`funded ${address}: deposit ${a.deposit} wei, reserve ${a.reserve} wei\n`);
         return;
       }
       for (const role of ['broadcaster', 'transcoder']) {
         const { address } = loadOrCreateIdentity(dataDir, role);
-        const a = await account(address).catch((err: Error) => ({ error: err.message }));
+        const a = await ledger.account(address).catch((err: Error) => ({ error: err.message }));
         const line = 'error' in a ? `(${a.error})` : `deposit ${a.deposit} wei, reserve ${a.reserve} wei, earned ${a.earned} wei, spent ${a.spent} wei`;
         process.stdout.write(`${role.padEnd(12)} ${address}  ${line}\n`);
       }

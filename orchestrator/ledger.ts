@@ -3,13 +3,13 @@
 // the revealed recipientRand and the win, then moves the face value from the sender's deposit (from the
 // reserve when the deposit runs short) to the recipient in one IMMEDIATE transaction; the ticket hash is
 // the primary key of the redemptions table, so two racing redemptions of one ticket cannot both succeed,
-// even from two processes.
+// even from two processes. Emits `funded` and `redeemed` after each committed change; logs and metrics listen.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { EventEmitter } from 'node:events';
+import type { DatabaseSync } from 'node:sqlite';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
+import { openDatabase } from '../storage/sqlite.ts';
 import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 
 export interface Account {
@@ -38,16 +38,22 @@ interface AccountRow {
 
 const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), earned: BigInt(r.earned), spent: BigInt(r.spent) });
 
-export class Ledger {
+export interface LedgerEvents {
+  /** A deposit committed: the account after it, and what was added. */
+  funded: [Account, { deposit: bigint; reserve: bigint }];
+  /** A winning ticket redeemed. */
+  redeemed: [Redemption, { sender: string; recipient: string }];
+}
+
+export class Ledger extends EventEmitter<LedgerEvents> {
   private readonly db: DatabaseSync;
   closed = false;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path);
-    this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA busy_timeout = 5000;
+    super();
+    this.db = openDatabase(
+      path,
+      `
       CREATE TABLE IF NOT EXISTS accounts (
         address TEXT PRIMARY KEY,
         deposit TEXT NOT NULL DEFAULT '0',
@@ -63,7 +69,8 @@ export class Ledger {
         paid TEXT NOT NULL,
         from_reserve TEXT NOT NULL,
         redeemed_at TEXT NOT NULL
-      );`);
+      );`,
+    );
   }
 
   private row(address: string): Account {
@@ -99,13 +106,15 @@ export class Ledger {
 
   fund(address: string, deposit: bigint, reserve = 0n): Account {
     if (deposit < 0n || reserve < 0n) throw new CastnetError('BAD_REQUEST', 'amounts must not be negative');
-    return this.transaction(() => {
+    const account = this.transaction(() => {
       const a = this.row(address.toLowerCase());
       a.deposit += deposit;
       a.reserve += reserve;
       this.save(a);
       return a;
     });
+    this.emit('funded', account, { deposit, reserve });
+    return account;
   }
 
   redeem(ticket: Ticket, signature: Uint8Array, recipientRand: Uint8Array): Redemption {
@@ -115,7 +124,7 @@ export class Ledger {
     if (recoverSigner(hash, signature) !== ticket.sender.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'signature does not recover to the sender', context);
     if (toHex(keccak_256(recipientRand)) !== ticket.recipientRandHash.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'recipientRand does not match recipientRandHash', context);
     if (!isWinningTicket(signature, recipientRand, ticket.winProb)) throw new CastnetError('TICKET_INVALID', 'ticket did not win', context);
-    return this.transaction(() => {
+    const redemption = this.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM redemptions WHERE ticket_hash = ?').get(hashHex)) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', context);
       const sender = this.row(ticket.sender.toLowerCase());
       const fromDeposit = sender.deposit < ticket.faceValue ? sender.deposit : ticket.faceValue;
@@ -134,6 +143,8 @@ export class Ledger {
         .run(hashHex, ticket.sender.toLowerCase(), ticket.recipient.toLowerCase(), ticket.faceValue.toString(), paid.toString(), fromReserve.toString(), new Date().toISOString());
       return { ticketHash: hashHex, paid, fromReserve };
     });
+    this.emit('redeemed', redemption, { sender: ticket.sender, recipient: ticket.recipient });
+    return redemption;
   }
 
   close(): void {

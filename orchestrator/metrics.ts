@@ -23,3 +23,5 @@ export function createOrchestratorMetrics(registry: Registry) {
     nodesLost: new Counter({ name: 'castnet_orchestrator_nodes_lost_total', help: 'Nodes dropped after missed heartbeats', labelNames: ['role'] as const, registers: [registry] }),
   };
 }
+
+export type OrchestratorMetrics = ReturnType<typeof createOrchestratorMetrics>;

@@ -1,21 +1,22 @@
-// The orchestrator role: node registry, stream sessions (which transcoder and relay serve each stream),
-// and the public stream directory. It never carries video.
+// The orchestrator role, wired: node registry, stream sessions (which transcoder and relay serve each
+// stream) and the embedded ledger, their HTTP API (api-routes.ts, ledger-routes.ts), gossiped node records,
+// and the logs and metrics of their events. It never carries video.
 
 import express from 'express';
-import type { Registry } from 'prom-client';
-import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
-import { CastnetError } from '../protocol/errors.ts';
-import { heartbeatSchema, nodeRegistrationSchema } from '../protocol/node-record.ts';
-import { sessionRequestSchema, type Assignment, type SessionRequest, type StreamDirectoryEntry } from '../protocol/stream-record.ts';
-import type { z } from 'zod';
-import { createMetricsRegistry } from '../observability/metrics-registry.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
 import { join } from 'node:path';
-import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
-import { Ledger, type Account } from './ledger.ts';
-import { ANNOUNCEMENT_TOPIC, openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
+import type { Registry } from 'prom-client';
+import { cors } from '../http/cors.ts';
+import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
-import { createOrchestratorMetrics } from './metrics.ts';
+import { ANNOUNCEMENT_TOPIC, openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
+import type { NodeRecord } from '../protocol/node-record.ts';
+import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
+import { apiRoutes } from './api-routes.ts';
+import { Ledger, type Account, type Redemption } from './ledger.ts';
+import { ledgerRoutes } from './ledger-routes.ts';
+import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
@@ -71,12 +72,6 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
-function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
-
 export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}, components: OrchestratorComponents = {}): Promise<Orchestrator> {
   const options = { ...defaultOrchestratorOptions, ...init };
   const logger = (components.logger ?? createLogger()).child({ component: 'orchestrator' });
@@ -87,128 +82,19 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, now });
   const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
-  const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
-
-  nodes.on('added', (n) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered'));
-  nodes.on('lost', (n) => {
-    metrics.nodesLost.inc({ role: n.role });
-    logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
-  });
+  const unobserve = observe({ nodes, streams, ledger, metrics, logger });
 
   function sweep(): void {
     nodes.sweep();
-    for (const id of streams.expire()) logger.info({ playbackId: id }, 'stream expired: broadcaster stopped refreshing it');
+    streams.expire();
     metrics.activeStreams.set(streams.size);
     for (const role of ['transcoder', 'relay'] as const) metrics.nodes.set({ role }, nodes.list(role).length);
   }
 
-  function openSession(request: SessionRequest): Assignment {
-    sweep();
-    const { assignment, changed } = streams.open(request);
-    if (changed) {
-      metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
-      logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoders: assignment.transcoders.map((t) => t.url), avoid: request.avoid }, 'stream assigned');
-    }
-    metrics.activeStreams.set(streams.size);
-    return assignment;
-  }
-
-  function directory(): StreamDirectoryEntry[] {
-    sweep();
-    const entries: StreamDirectoryEntry[] = [];
-    for (const [playbackId, s] of streams.entries()) {
-      const relay = nodes.get(s.relayId);
-      if (!relay) continue;
-      entries.push({
-        playbackId,
-        playbackUrl: `${relay.url}/hls/${playbackId}/master.m3u8`,
-        watchUrl: `${relay.url}/watch/${playbackId}`,
-        renditions: s.request.renditions,
-        startedAt: s.request.startedAt,
-        relay: relay.url,
-        transcoder: s.transcoderIds[0] ? (nodes.get(s.transcoderIds[0])?.url ?? null) : null,
-        transcoders: s.transcoderIds.map((id) => nodes.get(id)?.url).filter((u): u is string => !!u),
-      });
-    }
-    return entries;
-  }
-
   const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
-  app.use('/api', express.json({ limit: '256kb' }));
-  app.use('/api', (_req, res, next) => {
-    res.setHeader('access-control-allow-origin', '*');
-    next();
-  });
-  app.get('/api/nodes', (_req, res) => {
-    sweep();
-    res.json(
-      nodes.list().map((n) => ({
-        ...n,
-        address: n.url,
-        streams: streams.assigned(n.id),
-        recentFailures: streams.recentFailures(n.id),
-        earned: n.paymentAddress ? ledger.account(n.paymentAddress).earned.toString() : '0',
-      })),
-    );
-  });
-  app.post('/api/nodes', (req, res) => {
-    const record = nodes.register(parse(nodeRegistrationSchema, req.body, 'node registration'));
-    res.status(201).json({ id: record.id, heartbeatIntervalMs: options.heartbeatIntervalMs });
-  });
-  app.post('/api/nodes/:id/heartbeat', (req, res) => {
-    // A node past its timeout is gone even if the sweeper has not run yet: it must register again.
-    nodes.sweep();
-    const beat = parse(heartbeatSchema, req.body, 'heartbeat');
-    nodes.heartbeat(req.params.id, beat.load, beat.stats);
-    res.status(204).end();
-  });
-  app.get('/api/streams', (_req, res) => {
-    res.json(directory());
-  });
-  // Every relay can serve every stream (edges pull from the origin), so a player failing over may use any:
-  // the stream's origin relay first, then the others, least loaded first.
-  app.get('/api/streams/:playbackId/relays', (req, res) => {
-    sweep();
-    const session = streams.get(req.params.playbackId);
-    if (!session) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
-    // ?holding=1: only relays that hold the stream as origin (what an edge needs as a parent; an edge
-    // pulling from another edge that pulls from it would loop).
-    const holdingOnly = req.query.holding === '1';
-    const relays = nodes.list('relay').filter((n) => streams.recentFailures(n.id) < 3 && (!holdingOnly || n.id === session.relayId || (n.streams?.includes(req.params.playbackId) ?? false)));
-    // The origin first, then relays that say (in their records) they hold the stream, then the least loaded.
-    const holds = (n: (typeof relays)[number]) => Number(n.id === session.relayId) * 2 + Number(n.streams?.includes(req.params.playbackId) ?? false);
-    relays.sort((a, b) => holds(b) - holds(a) || a.load.sessions / a.capabilities.maxSessions - b.load.sessions / b.capabilities.maxSessions);
-    res.json(relays.map((n) => n.url));
-  });
-  app.post('/api/streams', (req, res) => {
-    res.json(openSession(parse(sessionRequestSchema, req.body, 'session request')));
-  });
-  app.delete('/api/streams/:playbackId', (req, res) => {
-    if (streams.close(req.params.playbackId)) logger.info({ playbackId: req.params.playbackId }, 'stream ended');
-    metrics.activeStreams.set(streams.size);
-    res.status(204).end();
-  });
-  app.get('/api/ledger/accounts', (_req, res) => {
-    res.json(ledger.accounts().map(accountJson));
-  });
-  app.get('/api/ledger/accounts/:address', (req, res) => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(req.params.address)) throw new CastnetError('BAD_REQUEST', 'invalid address');
-    res.json(accountJson(ledger.account(req.params.address)));
-  });
-  app.post('/api/ledger/deposits', (req, res) => {
-    const d = parse(depositRequestSchema, req.body, 'deposit');
-    const account = ledger.fund(d.address, d.amount, d.reserve);
-    logger.info({ address: d.address, amount: d.amount.toString(), reserve: d.reserve.toString() }, 'sender funded');
-    res.json(accountJson(account));
-  });
-  app.post('/api/ledger/redemptions', (req, res) => {
-    const r = parse(redemptionRequestSchema, req.body, 'redemption');
-    const redemption = ledger.redeem(r.ticket, r.signature, r.recipientRand);
-    metrics.redemptions.inc();
-    metrics.faceValueRedeemed.inc(Number(redemption.paid));
-    logger.info({ ticketHash: redemption.ticketHash, sender: r.ticket.sender, recipient: r.ticket.recipient, paid: redemption.paid.toString() }, 'ticket redeemed');
-    res.json({ ticketHash: redemption.ticketHash, paid: redemption.paid.toString(), fromReserve: redemption.fromReserve.toString() });
-  });
+  app.use('/api', express.json({ limit: '256kb' }), cors());
+  app.use('/api/ledger', ledgerRoutes(ledger));
+  app.use('/api', apiRoutes({ nodes, streams, ledger, heartbeatIntervalMs: options.heartbeatIntervalMs, sweep }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -223,7 +109,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       return;
     }
     metrics.announcements.inc({ result: 'accepted' });
-    nodes.register({ ...registrationOf(opened), ...(opened.role === 'relay' ? { streams: opened.streams } : {}) });
+    nodes.register(registrationOf(opened));
   }
 
   return {
@@ -250,7 +136,45 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       await p2p?.stop();
       await server?.close();
       server = null;
+      unobserve();
       if (!components.ledger) ledger.close();
     },
+  };
+}
+
+/** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */
+function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger; metrics: OrchestratorMetrics; logger: Logger }): () => void {
+  const { nodes, streams, ledger, metrics, logger } = o;
+  const onAdded = (n: NodeRecord) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered');
+  const onLost = (n: NodeRecord) => {
+    metrics.nodesLost.inc({ role: n.role });
+    logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
+  };
+  const onAssigned = (request: SessionRequest, assignment: Assignment) => {
+    metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
+    metrics.activeStreams.set(streams.size);
+    logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoders: assignment.transcoders.map((t) => t.url), avoid: request.avoid }, 'stream assigned');
+  };
+  const onEnded = (playbackId: string) => {
+    metrics.activeStreams.set(streams.size);
+    logger.info({ playbackId }, 'stream ended');
+  };
+  const onExpired = (playbackId: string) => {
+    metrics.activeStreams.set(streams.size);
+    logger.info({ playbackId }, 'stream expired: broadcaster stopped refreshing it');
+  };
+  const onFunded = (a: Account, added: { deposit: bigint; reserve: bigint }) => logger.info({ address: a.address, amount: added.deposit.toString(), reserve: added.reserve.toString() }, 'sender funded');
+  const onRedeemed = (r: Redemption, parties: { sender: string; recipient: string }) => {
+    metrics.redemptions.inc();
+    metrics.faceValueRedeemed.inc(Number(r.paid));
+    logger.info({ ticketHash: r.ticketHash, sender: parties.sender, recipient: parties.recipient, paid: r.paid.toString() }, 'ticket redeemed');
+  };
+  nodes.on('added', onAdded).on('lost', onLost);
+  streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired);
+  ledger.on('funded', onFunded).on('redeemed', onRedeemed);
+  return () => {
+    nodes.off('added', onAdded).off('lost', onLost);
+    streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired);
+    ledger.off('funded', onFunded).off('redeemed', onRedeemed);
   };
 }

@@ -42,6 +42,9 @@ export interface Scheduler {
   pickRelay(request: SchedulingRequest, candidates: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null;
 }
 
+/** Failure reports in the health window at which a node stops being scheduled (and offered as a relay). */
+export const MAX_RECENT_FAILURES = 3;
+
 export interface CapacityPriceSchedulerOptions {
   priceWeight: number;
   maxRecentFailures: number;
@@ -51,7 +54,7 @@ export class CapacityPriceScheduler implements Scheduler {
   private readonly options: CapacityPriceSchedulerOptions;
 
   constructor(options: Partial<CapacityPriceSchedulerOptions> = {}) {
-    this.options = { priceWeight: 0.05, maxRecentFailures: 3, ...options };
+    this.options = { priceWeight: 0.05, maxRecentFailures: MAX_RECENT_FAILURES, ...options };
   }
 
   private eligible(n: NodeRecord, request: SchedulingRequest, state: NodeState): boolean {

@@ -1,12 +1,15 @@
 // Stream sessions: which transcoder and relay serve each stream, kept with per-node counters (so an
 // assignment costs one pass over the candidates, not over every stream), failure reports per node for
-// the scheduler's health rule, and expiry of streams whose broadcaster stopped refreshing them.
+// the scheduler's health rule, expiry of streams whose broadcaster stopped refreshing them, and what the
+// API reads of them: the relays that can serve a stream and the public directory. Emits an event for each
+// change (assigned, ended, expired); logs and metrics listen.
 
+import { EventEmitter } from 'node:events';
 import { CastnetError } from '../protocol/errors.ts';
 import type { NodeRecord } from '../protocol/node-record.ts';
-import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
+import type { Assignment, SessionRequest, StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import type { NodeRegistry } from './node-registry.ts';
-import type { NodeState, Scheduler } from './scheduler.ts';
+import { MAX_RECENT_FAILURES, type NodeState, type Scheduler } from './scheduler.ts';
 
 export interface StreamSession {
   request: SessionRequest;
@@ -15,7 +18,29 @@ export interface StreamSession {
   refreshedAt: number;
 }
 
-export class StreamSessions implements NodeState {
+export interface StreamSessionsEvents {
+  /** A stream got new nodes (opened, or moved off nodes that were gone, failing or avoided). */
+  assigned: [SessionRequest, Assignment];
+  /** Its broadcaster closed the session. */
+  ended: [string];
+  /** Its broadcaster stopped refreshing the session. */
+  expired: [string];
+}
+
+export interface StreamSessionsOptions {
+  nodes: NodeRegistry;
+  scheduler: Scheduler;
+  /** A session not refreshed this long expires. */
+  ttlMs: number;
+  /** Failure reports count against a node this long. */
+  healthWindowMs?: number;
+  transcodersPerStream?: number;
+  /** Failure reports in the health window at which a relay is no longer offered (the scheduler's threshold). */
+  maxRecentFailures?: number;
+  now?: () => number;
+}
+
+export class StreamSessions extends EventEmitter<StreamSessionsEvents> implements NodeState {
   private readonly streams = new Map<string, StreamSession>();
   private readonly counts = new Map<string, number>();
   private readonly failures = new Map<string, number[]>();
@@ -25,8 +50,11 @@ export class StreamSessions implements NodeState {
   private readonly ttlMs: number;
   private readonly healthWindowMs: number;
   private readonly transcodersPerStream: number;
+  private readonly maxRecentFailures: number;
 
-  constructor(options: { nodes: NodeRegistry; scheduler: Scheduler; ttlMs: number; healthWindowMs?: number; transcodersPerStream?: number; now?: () => number }) {
+  constructor(options: StreamSessionsOptions) {
+    super();
+    this.maxRecentFailures = options.maxRecentFailures ?? MAX_RECENT_FAILURES;
     this.transcodersPerStream = options.transcodersPerStream ?? 2;
     this.nodes = options.nodes;
     this.scheduler = options.scheduler;
@@ -99,6 +127,7 @@ export class StreamSessions implements NodeState {
       avoid: request.avoid,
       ...(request.preferRelay ? { preferRelay: request.preferRelay } : {}),
       ...(request.maxPricePerPixel !== undefined ? { maxPricePerPixel: BigInt(request.maxPricePerPixel) } : {}),
+      ...(request.encoders?.length ? { encoders: request.encoders } : {}),
     };
     // Decided with the stream's current nodes not counted against them.
     if (existing) this.set(request.playbackId, undefined);
@@ -128,13 +157,54 @@ export class StreamSessions implements NodeState {
     const transcoderIds = transcoders.map((t) => t.id);
     this.set(request.playbackId, { request, transcoderIds, relayId: relay.id, refreshedAt: this.now() });
     const changed = !existing || existing.relayId !== relay.id || existing.transcoderIds.join() !== transcoderIds.join();
-    return { assignment: { playbackId: request.playbackId, transcoder: transcoders[0] ?? null, transcoders, relay }, changed };
+    const assignment = { playbackId: request.playbackId, transcoder: transcoders[0] ?? null, transcoders, relay };
+    if (changed) this.emit('assigned', request, assignment);
+    return { assignment, changed };
   }
 
   close(playbackId: string): boolean {
     const had = this.streams.has(playbackId);
     this.set(playbackId, undefined);
+    if (had) this.emit('ended', playbackId);
     return had;
+  }
+
+  /**
+   * Relays that can serve a stream, best first: its origin relay, then relays whose records say they hold
+   * it, then the least loaded. Every relay can serve every stream (edges pull from the origin), so a player
+   * failing over may use any; `holding` keeps only the origin and relays holding it, which is what an edge
+   * needs as a parent (an edge pulling from another edge that pulls from it would loop). Relays with
+   * `maxRecentFailures` failure reports are left out.
+   */
+  relaysFor(playbackId: string, options: { holding?: boolean } = {}): NodeRecord[] {
+    const session = this.streams.get(playbackId);
+    if (!session) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId });
+    const holds = (n: NodeRecord) => Number(n.id === session.relayId) * 2 + Number(n.streams?.includes(playbackId) ?? false);
+    const load = (n: NodeRecord) => n.load.sessions / n.capabilities.maxSessions;
+    return this.nodes
+      .list('relay')
+      .filter((n) => this.recentFailures(n.id) < this.maxRecentFailures && (!options.holding || holds(n) > 0))
+      .sort((a, b) => holds(b) - holds(a) || load(a) - load(b));
+  }
+
+  /** The public directory: every stream whose relay is registered, with its playback and watch URLs. */
+  directory(): StreamDirectoryEntry[] {
+    const entries: StreamDirectoryEntry[] = [];
+    for (const [playbackId, s] of this.streams) {
+      const relay = this.nodes.get(s.relayId);
+      if (!relay) continue;
+      entries.push({
+        playbackId,
+        playbackUrl: `${relay.url}/hls/${playbackId}/master.m3u8`,
+        watchUrl: `${relay.url}/watch/${playbackId}`,
+        renditions: s.request.renditions,
+        startedAt: s.request.startedAt,
+        relay: relay.url,
+        transcoder: s.transcoderIds[0] ? (this.nodes.get(s.transcoderIds[0])?.url ?? null) : null,
+        transcoders: s.transcoderIds.map((id) => this.nodes.get(id)?.url).filter((u): u is string => !!u),
+      });
+    }
+    return entries;
   }
 
   /** Drops streams not refreshed within the TTL; returns their ids. */
@@ -147,6 +217,7 @@ export class StreamSessions implements NodeState {
         expired.push(id);
       }
     }
+    for (const id of expired) this.emit('expired', id);
     return expired;
   }
 }

@@ -5,9 +5,10 @@
 import type { Identity } from '../protocol/identity.ts';
 import type { NodeRegistration } from '../protocol/node-record.ts';
 import type { Logger } from '../observability/logger.ts';
-import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { Announcer } from './announcer.ts';
 import { createP2pHost, type P2pHost } from './p2p-host.ts';
+import { NodeRegistrationLoop } from './registration-loop.ts';
 
 export interface PresenceOptions {
   host: string;
@@ -17,7 +18,7 @@ export interface PresenceOptions {
   p2pPort: number;
   announceIntervalMs: number;
   identity: Identity;
-  record: () => NodeRegistration & { streams?: string[] };
+  record: () => NodeRegistration;
   logger: Logger;
 }
 

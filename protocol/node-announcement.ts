@@ -1,32 +1,42 @@
 // The signed capability record a transcoder or relay gossips (topic `castnet/nodes/1`): role, HTTP URL,
-// capabilities, price, load, version, timestamp, and for relays the streams they hold. Signed with the
-// node's payment key (EIP-191 over keccak256 of the record's canonical JSON), so a record can only
-// speak for the address that gets paid; receivers drop bad signatures, stale records and unknown versions.
+// capabilities, price, load, version, timestamp, and for relays the streams they hold and their busiest
+// streams' figures. Signed with the node's payment key (EIP-191 over keccak256 of the record's canonical
+// JSON), so a record can only speak for the address that gets paid; receivers drop bad signatures, stale
+// records and unknown versions.
 
 import { keccak_256 } from '@noble/hashes/sha3.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
+import { signatureString } from './fields.ts';
 import type { Identity } from './identity.ts';
-import { nodeCapabilitiesSchema, nodeLoadSchema, nodeRoleSchema, type NodeRegistration } from './node-record.ts';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, hexToBytes } from '@noble/hashes/utils.js';
-import { isSignedBy, signingDigest, toHex } from './ticket.ts';
+import { nodeCapabilitiesSchema, nodeLoadSchema, nodeRoleSchema, streamStatsSchema, type NodeRegistration, type StreamStatsEntry } from './node-record.ts';
+import { isSignedBy, signHash, toHex } from './ticket.ts';
 
 export const ANNOUNCEMENT_TOPIC = 'castnet/nodes/1';
-export const ANNOUNCEMENT_VERSION = 1;
+/** 2: records carry per-stream stats (version 1 records had none, and hashed without them). */
+export const ANNOUNCEMENT_VERSION = 2;
+/**
+ * Per-stream stats entries one record may carry: about 150 bytes each, so a record stays near 40 KB,
+ * far under gossipsub's message limit, however many streams a relay serves. The sender keeps its busiest.
+ */
+export const MAX_ANNOUNCED_STATS = 256;
 
 export const announcementSchema = z.object({
   record: z.object({
     version: z.number().int(),
     role: nodeRoleSchema,
     url: z.url(),
+    /** Lower case: the address derived from the signing key, compared as a string. */
     paymentAddress: z.string().regex(/^0x[0-9a-f]{40}$/),
     capabilities: nodeCapabilitiesSchema,
     load: nodeLoadSchema,
     /** Playback ids this relay holds as origin (relays only). */
     streams: z.array(z.string().max(64)).max(10_000).default([]),
+    /** The relay's busiest streams' figures (relays only). */
+    stats: z.array(streamStatsSchema).max(MAX_ANNOUNCED_STATS).default([]),
     timestamp: z.number().int().nonnegative(),
   }),
-  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+  signature: signatureString,
 });
 export type Announcement = z.infer<typeof announcementSchema>;
 export type AnnouncedRecord = Announcement['record'];
@@ -35,13 +45,20 @@ export type AnnouncementRefusal = 'malformed' | 'unknown_version' | 'stale' | 'b
 
 /** keccak256 of the fields in a fixed order: the hash must not depend on how a sender's JSON orders keys. */
 function recordHash(r: AnnouncedRecord): Uint8Array {
-  const fields = [r.version, r.role, r.url, r.paymentAddress, r.capabilities.encoders, r.capabilities.maxSessions, r.capabilities.pricePerPixel, r.load.sessions, r.load.inFlight, r.streams, r.timestamp];
+  const stats = r.stats.map((s) => [s.playbackId, s.viewers, s.bytesServed, s.hits, s.misses, s.hitRatio, s.upstreamBytes]);
+  const fields = [r.version, r.role, r.url, r.paymentAddress, r.capabilities.encoders, r.capabilities.maxSessions, r.capabilities.pricePerPixel, r.load.sessions, r.load.inFlight, r.streams, stats, r.timestamp];
   return keccak_256(new TextEncoder().encode(JSON.stringify(fields)));
 }
 
-export function signAnnouncement(record: AnnouncedRecord, identity: Identity): Uint8Array {
-  const recovered = secp256k1.sign(signingDigest(recordHash(record)), identity.privateKey, { prehash: false, format: 'recovered', lowS: true });
-  return new TextEncoder().encode(JSON.stringify({ record, signature: toHex(concatBytes(recovered.subarray(1), new Uint8Array([27 + recovered[0]!]))) }));
+/** The busiest streams first, at most MAX_ANNOUNCED_STATS of them. */
+export function announcedStats(stats: ReadonlyArray<StreamStatsEntry>): StreamStatsEntry[] {
+  return [...stats].sort((a, b) => b.viewers - a.viewers || b.bytesServed - a.bytesServed).slice(0, MAX_ANNOUNCED_STATS);
+}
+
+/** Signs a record, read through the schema first so the signed hash is the one receivers compute. */
+export function signAnnouncement(input: z.input<typeof announcementSchema>['record'], identity: Identity): Uint8Array {
+  const record = announcementSchema.shape.record.parse(input);
+  return new TextEncoder().encode(JSON.stringify({ record, signature: toHex(signHash(recordHash(record), identity.privateKey)) }));
 }
 
 /** The record, or the reason it is dropped. */
@@ -53,7 +70,11 @@ export function openAnnouncement(bytes: Uint8Array, now: number, maxAgeMs: numbe
     return 'malformed';
   }
   const parsed = announcementSchema.safeParse(json);
-  if (!parsed.success) return (json as { record?: { version?: unknown } })?.record?.version !== ANNOUNCEMENT_VERSION && typeof (json as { record?: { version?: unknown } })?.record?.version === 'number' ? 'unknown_version' : 'malformed';
+  if (!parsed.success) {
+    // A record from another version may not fit this version's schema: say so rather than "malformed".
+    const version = (json as { record?: { version?: unknown } } | null)?.record?.version;
+    return typeof version === 'number' && version !== ANNOUNCEMENT_VERSION ? 'unknown_version' : 'malformed';
+  }
   const { record, signature } = parsed.data;
   if (record.version !== ANNOUNCEMENT_VERSION) return 'unknown_version';
   if (record.timestamp < now - maxAgeMs || record.timestamp > now + 30_000) return 'stale';
@@ -61,6 +82,15 @@ export function openAnnouncement(bytes: Uint8Array, now: number, maxAgeMs: numbe
   return record;
 }
 
+/** What the registry keeps of a record: relays' streams and stats included. */
 export function registrationOf(record: AnnouncedRecord): NodeRegistration {
-  return { role: record.role, url: record.url, version: String(record.version), paymentAddress: record.paymentAddress, capabilities: record.capabilities, load: record.load };
+  return {
+    role: record.role,
+    url: record.url,
+    version: String(record.version),
+    paymentAddress: record.paymentAddress,
+    capabilities: record.capabilities,
+    load: record.load,
+    ...(record.role === 'relay' ? { streams: record.streams, stats: record.stats } : {}),
+  };
 }

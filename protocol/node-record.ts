@@ -2,6 +2,7 @@
 // and what `GET /api/nodes` answers.
 
 import { z } from 'zod';
+import { addressString, decimalString } from './fields.ts';
 
 export const nodeRoleSchema = z.enum(['transcoder', 'relay']);
 export type NodeRole = z.infer<typeof nodeRoleSchema>;
@@ -10,7 +11,7 @@ export const nodeCapabilitiesSchema = z.object({
   encoders: z.array(z.string()).default([]),
   maxSessions: z.number().int().positive().default(8),
   /** Wei per output pixel (decimal string), for transcoders. */
-  pricePerPixel: z.string().regex(/^\d{1,78}$/).default('0'),
+  pricePerPixel: decimalString.default('0'),
 });
 export type NodeCapabilities = z.infer<typeof nodeCapabilitiesSchema>;
 
@@ -20,30 +21,45 @@ export const nodeLoadSchema = z.object({
 });
 export type NodeLoad = z.infer<typeof nodeLoadSchema>;
 
+/** A relay's figures for one stream, as it reports them in heartbeats and announcements. */
+export const streamStatsSchema = z.object({ playbackId: z.string(), viewers: z.number(), bytesServed: z.number(), hits: z.number(), misses: z.number(), hitRatio: z.number(), upstreamBytes: z.number() });
+export type StreamStatsEntry = z.infer<typeof streamStatsSchema>;
+
 export const nodeRegistrationSchema = z.object({
   role: nodeRoleSchema,
   url: z.url(),
   version: z.string().max(64).default('0'),
   /** Where this node gets paid: the Ethereum address of its identity key. */
-  paymentAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  paymentAddress: addressString.optional(),
   capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8, pricePerPixel: '0' }),
   load: nodeLoadSchema.default({ sessions: 0, inFlight: 0 }),
   /** Relays: the streams held as origin. */
   streams: z.array(z.string().max(64)).max(10_000).optional(),
   /** Relays: per-stream viewers, bytes served, hit ratio and upstream bytes. */
-  stats: z.array(z.object({ playbackId: z.string(), viewers: z.number(), bytesServed: z.number(), hits: z.number(), misses: z.number(), hitRatio: z.number(), upstreamBytes: z.number() })).max(10_000).optional(),
+  stats: z.array(streamStatsSchema).max(10_000).optional(),
 });
 export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>;
 
 export const heartbeatSchema = z.object({ load: nodeLoadSchema, stats: nodeRegistrationSchema.shape.stats });
 
-export interface NodeRecord extends NodeRegistration {
-  id: string;
-  registeredAt: string;
-  lastSeenAt: string;
-}
+/** A registered node as the registry keeps it (and `POST /api/streams` answers it in an assignment). */
+export const nodeRecordSchema = nodeRegistrationSchema.extend({ id: z.string(), registeredAt: z.string(), lastSeenAt: z.string() });
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
 
-export interface RegistrationAnswer {
-  id: string;
-  heartbeatIntervalMs: number;
-}
+/** The answer to `POST /api/nodes`. */
+export const registrationAnswerSchema = z.object({ id: z.string().min(1), heartbeatIntervalMs: z.number().int().positive() });
+export type RegistrationAnswer = z.infer<typeof registrationAnswerSchema>;
+
+/**
+ * One entry of `GET /api/nodes`: the record, with `streams` the number of streams the orchestrator
+ * assigned to the node (not the list a relay holds), its recent failure reports and what it earned.
+ */
+export const nodeListingSchema = nodeRecordSchema.omit({ streams: true }).extend({
+  /** The node's URL again, under the name the dashboard reads. */
+  address: z.string(),
+  streams: z.number().int().nonnegative(),
+  recentFailures: z.number().int().nonnegative(),
+  /** Wei (decimal string). */
+  earned: decimalString,
+});
+export type NodeListing = z.infer<typeof nodeListingSchema>;

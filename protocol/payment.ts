@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { CastnetError } from './errors.ts';
+import { addressString, describeIssues, signatureString } from './fields.ts';
 import { ticketParamsSchema, ticketParamsToJson, type TicketParams } from './ticket-params.ts';
 import { fromHex, toHex, type Ticket } from './ticket.ts';
 
@@ -13,10 +14,10 @@ export const PARAMS_SPENT_HEADER = 'castnet-ticket-params-spent';
 export const MAX_TICKETS_PER_PAYMENT = 64;
 
 const paymentSchema = z.object({
-  sender: z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((s) => s.toLowerCase()),
+  sender: addressString.transform((s) => s.toLowerCase()),
   ticketParams: ticketParamsSchema,
   tickets: z
-    .array(z.object({ senderNonce: z.number().int().nonnegative().max(0xffffffff), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/) }))
+    .array(z.object({ senderNonce: z.number().int().nonnegative().max(0xffffffff), signature: signatureString }))
     .min(1)
     .max(MAX_TICKETS_PER_PAYMENT),
 });
@@ -58,7 +59,7 @@ export function decodePayment(header: string | string[] | undefined): Payment {
     throw paymentRequired('malformed', 'Castnet-Payment is not base64 JSON');
   }
   const parsed = paymentSchema.safeParse(json);
-  if (!parsed.success) throw paymentRequired('malformed', `Castnet-Payment is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw paymentRequired('malformed', `Castnet-Payment is malformed: ${describeIssues(parsed.error)}`);
   return { ...parsed.data, tickets: parsed.data.tickets.map((t) => ({ senderNonce: t.senderNonce, signature: fromHex(t.signature, 65) })) };
 }
 

@@ -2,10 +2,8 @@
 // deposits and account answers.
 
 import { z } from 'zod';
-import { MAX_WIN_PROB, fromHex, toHex, type Ticket } from './ticket.ts';
-
-const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`)).transform((s) => s.toLowerCase());
-const uint = z.string().regex(/^\d{1,78}$/).transform((s) => BigInt(s)).refine((v) => v <= MAX_WIN_PROB, 'exceeds uint256');
+import { decimalString, hex, uint } from './fields.ts';
+import { fromHex, toHex, type Ticket } from './ticket.ts';
 
 export const ticketJsonSchema = z.object({
   recipient: hex(20),
@@ -38,10 +36,15 @@ export const depositRequestSchema = z.object({
   reserve: uint.default(0n),
 });
 
-export interface AccountJson {
-  address: string;
-  deposit: string;
-  reserve: string;
-  earned: string;
-  spent: string;
+/** A deposit of `amount` (and `reserve`) wei for `address`, as JSON. */
+export function depositRequest(address: string, amount: bigint, reserve = 0n) {
+  return { address, amount: amount.toString(), reserve: reserve.toString() };
 }
+
+/** An account as `GET /api/ledger/accounts[/:address]` and `POST /api/ledger/deposits` answer it; wei as decimal strings. */
+export const accountJsonSchema = z.object({ address: z.string(), deposit: decimalString, reserve: decimalString, earned: decimalString, spent: decimalString });
+export type AccountJson = z.infer<typeof accountJsonSchema>;
+
+/** The answer to `POST /api/ledger/redemptions`. */
+export const redemptionAnswerSchema = z.object({ ticketHash: z.string(), paid: uint, fromReserve: uint });
+export type RedemptionAnswer = z.infer<typeof redemptionAnswerSchema>;

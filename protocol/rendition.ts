@@ -1,9 +1,10 @@
 // The rendition ladder: what a stream is transcoded into, and how a ladder is fitted to a source.
 
 import { z } from 'zod';
+import { renditionNamePattern } from './fields.ts';
 
 export const renditionSpecSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  name: z.string().regex(renditionNamePattern),
   width: z.number().int().positive().max(7680),
   height: z.number().int().positive().max(4320),
   fps: z.number().positive().max(240),

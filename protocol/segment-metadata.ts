@@ -2,7 +2,7 @@
 // HTTP headers, so the relay can build playlists without parsing media.
 
 import { z } from 'zod';
-import { CastnetError } from './errors.ts';
+import { parseRequest } from './fields.ts';
 
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
@@ -26,15 +26,9 @@ export function segmentMetadataHeaders(meta: SegmentMetadata): Record<string, st
 }
 
 export function parseSegmentMetadata(headers: Record<string, string | string[] | undefined>): SegmentMetadata {
-  const parsed = segmentMetadataSchema.safeParse({
-    duration: headers[SEGMENT_HEADERS.duration],
-    programDateTime: headers[SEGMENT_HEADERS.programDateTime],
-    discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0',
-  });
-  if (!parsed.success) {
-    throw new CastnetError('BAD_REQUEST', `invalid segment metadata headers: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return parseRequest(
+    segmentMetadataSchema,
+    { duration: headers[SEGMENT_HEADERS.duration], programDateTime: headers[SEGMENT_HEADERS.programDateTime], discontinuity: headers[SEGMENT_HEADERS.discontinuity] ?? '0' },
+    'segment metadata headers',
+  );
 }
-
-export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;

@@ -2,11 +2,11 @@
 // to a relay, and the public directory entry (`GET /api/streams`), which never holds a stream key.
 
 import { z } from 'zod';
-import { idPattern } from './segment-metadata.ts';
-import type { NodeRecord } from './node-record.ts';
+import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
+import { nodeRecordSchema } from './node-record.ts';
 
 export const variantSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  name: z.string().regex(renditionNamePattern),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   /** Peak bits per second, as EXT-X-STREAM-INF BANDWIDTH wants. */
@@ -36,26 +36,35 @@ export const sessionRequestSchema = z.object({
   /** The relay the stream used before a reconnect, so its viewers keep their relay. */
   preferRelay: z.string().optional(),
   /** The most the broadcaster pays a transcoder, wei per pixel (decimal string). */
-  maxPricePerPixel: z.string().regex(/^\d{1,78}$/).optional(),
+  maxPricePerPixel: decimalString.optional(),
+  /** Encoders the stream wants its transcoders to have (e.g. `h264_nvenc`), any one will do; empty: any. */
+  encoders: z.array(z.string().max(64)).max(8).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
-export interface Assignment {
-  playbackId: string;
+/** The answer to `POST /api/streams`. */
+export const assignmentSchema = z.object({
+  playbackId: z.string(),
   /** The first of `transcoders`, or null when none is available. */
-  transcoder: NodeRecord | null;
+  transcoder: nodeRecordSchema.nullable(),
   /** Every transcoder the stream may use, best first: segments rotate over them and fail over between them. */
-  transcoders: NodeRecord[];
-  relay: NodeRecord;
-}
+  transcoders: z.array(nodeRecordSchema),
+  relay: nodeRecordSchema,
+});
+export type Assignment = z.infer<typeof assignmentSchema>;
 
-export interface StreamDirectoryEntry {
-  playbackId: string;
-  playbackUrl: string;
-  watchUrl: string;
-  renditions: Array<{ name: string; width: number; height: number }>;
-  startedAt: string;
-  relay: string;
-  transcoder: string | null;
-  transcoders: string[];
-}
+/** One entry of the public directory, `GET /api/streams`. */
+export const streamDirectoryEntrySchema = z.object({
+  playbackId: z.string(),
+  playbackUrl: z.string(),
+  watchUrl: z.string(),
+  renditions: z.array(z.object({ name: z.string(), width: z.number(), height: z.number() })),
+  startedAt: z.string(),
+  relay: z.string(),
+  transcoder: z.string().nullable(),
+  transcoders: z.array(z.string()),
+});
+export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
+
+/** The answer to `GET /api/streams/:playbackId/relays`: relay URLs, best first. */
+export const relayListSchema = z.array(z.string());

@@ -9,10 +9,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { concatBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
-import { MAX_WIN_PROB, auxData, fromHex, toHex, uint256 } from './ticket.ts';
-
-const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`)).transform((s) => s.toLowerCase());
-const uint = z.string().regex(/^\d{1,78}$/).transform((s) => BigInt(s)).refine((v) => v <= MAX_WIN_PROB, 'exceeds uint256');
+import { hex, uint } from './fields.ts';
+import { auxData, fromHex, toHex, uint256 } from './ticket.ts';
 
 export const ticketParamsSchema = z.object({
   recipient: hex(20),

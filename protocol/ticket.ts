@@ -64,11 +64,15 @@ export function signingDigest(hash: Uint8Array): Uint8Array {
   return keccak_256(concatBytes(SIGNED_MESSAGE_PREFIX, hash));
 }
 
-/** 65 bytes r ‖ s ‖ v (v = 27 or 28), low s, as Ethereum's ecrecover takes. */
-export function signTicket(t: Ticket, privateKey: Uint8Array): Uint8Array {
-  const recovered = secp256k1.sign(signingDigest(ticketHash(t)), privateKey, { prehash: false, format: 'recovered', lowS: true });
+/** EIP-191 signature of a 32-byte hash: 65 bytes r ‖ s ‖ v (v = 27 or 28), low s, as Ethereum's ecrecover takes. */
+export function signHash(hash: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  const recovered = secp256k1.sign(signingDigest(hash), privateKey, { prehash: false, format: 'recovered', lowS: true });
   // noble's recovered format puts the recovery id first.
   return concatBytes(recovered.subarray(1), new Uint8Array([27 + recovered[0]!]));
+}
+
+export function signTicket(t: Ticket, privateKey: Uint8Array): Uint8Array {
+  return signHash(ticketHash(t), privateKey);
 }
 
 /** The signer's address, or null for a malformed or malleable (high-s) signature. */

@@ -2,9 +2,8 @@
 // travels in headers; the answer is multipart/mixed, one part per rendition (see multipart.ts).
 
 import { z } from 'zod';
-import { CastnetError } from './errors.ts';
 import { ladderSchema, type RenditionSpec } from './rendition.ts';
-import { idPattern } from './segment-metadata.ts';
+import { idPattern, parseRequest } from './fields.ts';
 
 export const TRANSCODE_HEADERS = {
   playbackId: 'castnet-playback-id',
@@ -49,15 +48,12 @@ export function transcodeHeaders(params: TranscodeParams): Record<string, string
 }
 
 export function parseTranscodeHeaders(headers: Record<string, string | string[] | undefined>): TranscodeParams {
-  const parsed = paramsSchema.safeParse({
+  const fields = {
     playbackId: headers[TRANSCODE_HEADERS.playbackId],
     seq: headers[TRANSCODE_HEADERS.seq],
     renditions: headers[TRANSCODE_HEADERS.renditions],
     sourceFps: headers[TRANSCODE_HEADERS.sourceFps],
     sourceAudio: headers[TRANSCODE_HEADERS.sourceAudio],
-  });
-  if (!parsed.success) {
-    throw new CastnetError('BAD_REQUEST', `invalid transcode request headers: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  };
+  return parseRequest(paramsSchema, fields, 'transcode request headers');
 }

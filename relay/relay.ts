@@ -7,11 +7,13 @@ import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { idPattern, parseSegmentMetadata } from '../protocol/segment-metadata.ts';
+import { idPattern } from '../protocol/fields.ts';
+import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { playerBundle } from '../player/bundle.ts';
@@ -109,9 +111,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     if (options.discoverParents && options.orchestrator) {
       let hit = parentCache.get(playbackId);
       if (!hit || Date.now() - hit.at > 5_000) {
-        const urls = await fetch(`${options.orchestrator}/api/streams/${playbackId}/relays?holding=1`, { signal: AbortSignal.timeout(3_000) })
-          .then((r) => (r.ok ? (r.json() as Promise<string[]>) : []))
-          .catch(() => [] as string[]);
+        const urls = await new OrchestratorClient(options.orchestrator).relaysFor(playbackId, { holding: true }).catch(() => [] as string[]);
         hit = { at: Date.now(), urls };
         // Requests for made-up ids must not grow this without bound.
         if (parentCache.size > 10_000) parentCache.clear();

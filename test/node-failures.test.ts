@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, it } from 'vitest';
-import { NodeRegistrationLoop, OrchestratorClient } from '../orchestrator/orchestrator-client.ts';
+import { NodeRegistrationLoop } from '../p2p/registration-loop.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { TRANSCODE_HEADERS } from '../protocol/transcode-request.ts';

@@ -3,8 +3,8 @@
 // signatures, nonce replays, expected value against the price, and the sender's funds at the ledger.
 // Winning tickets go to the redemption queue. Hot path: runs once per segment.
 
-import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
+import { OrchestratorClient, type OrchestratorClientComponents } from '../protocol/orchestrator-client.ts';
 import { paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
 import { TicketParamsIssuer, type TicketParams } from '../protocol/ticket-params.ts';
 import { MAX_WIN_PROB, isSignedBy, isWinningTicket, scaledExpectedValue, ticketHash } from '../protocol/ticket.ts';
@@ -117,15 +117,14 @@ export class PaymentReceiver {
 }
 
 /** Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the ledger is unreachable. */
-export function ledgerFunds(orchestratorUrl: string, cacheMs = 2_000): FundsLookup {
+export function ledgerFunds(orchestratorUrl: string, cacheMs = 2_000, components: OrchestratorClientComponents = {}): FundsLookup {
+  const client = new OrchestratorClient(orchestratorUrl, components);
   const cache = new Map<string, { at: number; funds: bigint }>();
   return async (sender) => {
     const hit = cache.get(sender);
     if (hit && Date.now() - hit.at < cacheMs) return hit.funds;
     try {
-      const res = await fetch(`${orchestratorUrl}/api/ledger/accounts/${sender}`, { signal: AbortSignal.timeout(3_000) });
-      if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `ledger answered ${res.status}`);
-      const account = (await res.json()) as { deposit: string; reserve: string };
+      const account = await client.account(sender);
       const funds = BigInt(account.deposit) + BigInt(account.reserve);
       cache.set(sender, { at: Date.now(), funds });
       return funds;

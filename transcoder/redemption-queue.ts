@@ -1,12 +1,12 @@
 // Winning tickets waiting to be redeemed, in node:sqlite in the data directory so a crash between winning
 // and redeeming loses none, and a background loop that redeems them at the ledger with retries.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { CastnetError, isErrorCode } from '../protocol/errors.ts';
-import { redemptionRequest, redemptionRequestSchema } from '../protocol/redemption.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { CastnetError } from '../protocol/errors.ts';
+import { OrchestratorClient, type OrchestratorClientComponents } from '../protocol/orchestrator-client.ts';
+import { redemptionRequest } from '../protocol/redemption.ts';
 import { ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
+import { openDatabase } from '../storage/sqlite.ts';
 
 export interface RedemptionResult {
   ticketHash: string;
@@ -34,11 +34,10 @@ export class RedemptionQueue {
   closed = false;
 
   constructor(path: string, options: { now?: () => number } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.now = options.now ?? Date.now;
-    this.db = new DatabaseSync(path);
-    this.db.exec(`
-      PRAGMA journal_mode = WAL;
+    this.db = openDatabase(
+      path,
+      `
       CREATE TABLE IF NOT EXISTS winners (
         ticket_hash TEXT PRIMARY KEY,
         body TEXT NOT NULL,
@@ -46,7 +45,8 @@ export class RedemptionQueue {
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
-      );`);
+      );`,
+    );
   }
 
   /** Persists a winner before anything else happens to it. */
@@ -112,18 +112,8 @@ export class RedemptionQueue {
   }
 }
 
-/** The ledger client: POST /api/ledger/redemptions on the orchestrator. */
-export function ledgerRedeemer(orchestratorUrl: string): Redeemer {
-  return async (body) => {
-    redemptionRequestSchema.parse(body);
-    const res = await fetch(`${orchestratorUrl}/api/ledger/redemptions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const json = (await res.json().catch(() => ({}))) as { paid?: string; error?: { code?: string; message?: string } };
-    if (!res.ok) throw new CastnetError(isErrorCode(json.error?.code) ? json.error.code : 'UPSTREAM_FAILED', json.error?.message ?? `ledger answered ${res.status}`);
-    return { paid: BigInt(json.paid ?? '0') };
-  };
+/** Redemptions at the orchestrator's ledger. */
+export function ledgerRedeemer(orchestratorUrl: string, components: OrchestratorClientComponents = {}): Redeemer {
+  const client = new OrchestratorClient(orchestratorUrl, components);
+  return async (body) => ({ paid: (await client.redeem(body)).paid });
 }

@@ -1,0 +1,80 @@
+// The orchestrator's API through the one client every role uses: each endpoint's answer passes the
+// client's schema, and refusals keep the orchestrator's codes.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { silentLogger } from '../observability/logger.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
+import { redemptionRequest } from '../protocol/redemption.ts';
+import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
+import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
+
+async function rejectsWith(call: Promise<unknown>, expected: { code: string; status?: number; message?: RegExp }): Promise<CastnetError> {
+  const err = await call.then(
+    () => assert.fail('expected a failure'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof CastnetError, `not a CastnetError: ${String(err)}`);
+  assert.equal(err.code, expected.code);
+  if (expected.status !== undefined) assert.equal(err.context.status, expected.status);
+  if (expected.message) assert.match(err.message, expected.message);
+  return err;
+}
+
+describe('the orchestrator API through OrchestratorClient', () => {
+  let orchestrator: Orchestrator;
+  let client: OrchestratorClient;
+
+  beforeAll(async () => {
+    orchestrator = await createOrchestrator({ port: 0, dataDir: '' }, { logger: silentLogger });
+    await orchestrator.start();
+    client = new OrchestratorClient(`${orchestrator.url}/`);
+  });
+  afterAll(() => orchestrator.stop());
+
+  it('registers, heartbeats, opens and closes a session, and reads the node list, directory and relays', async () => {
+    const relay = await client.register({ role: 'relay', url: 'http://127.0.0.1:1001', streams: ['c1'] });
+    assert.ok(relay.heartbeatIntervalMs > 0);
+    await client.heartbeat(relay.id, { sessions: 1, inFlight: 0 });
+    await client.register({ role: 'transcoder', url: 'http://127.0.0.1:2001', capabilities: { encoders: ['libx264'], maxSessions: 4, pricePerPixel: '0' } });
+    const assignment = await client.openSession({ playbackId: 'c1', startedAt: new Date().toISOString() });
+    assert.equal(assignment.relay.url, 'http://127.0.0.1:1001');
+    assert.equal(assignment.transcoder?.url, 'http://127.0.0.1:2001');
+    assert.deepEqual(await client.relaysFor('c1', { holding: true }), ['http://127.0.0.1:1001']);
+    assert.deepEqual((await client.streams()).map((s) => s.playbackId), ['c1']);
+    const relayListing = (await client.nodes()).find((n) => n.id === relay.id)!;
+    assert.equal(relayListing.streams, 1);
+    assert.equal(relayListing.load.sessions, 1);
+    await client.closeSession('c1');
+    assert.deepEqual(await client.streams(), []);
+  });
+
+  it('funds an account, reads it, and redeems a winning ticket once', async () => {
+    const sender = identityFromPrivateKey(randomBytes(32));
+    const recipient = `0x${'bb'.repeat(20)}`;
+    const funded = await client.deposit(sender.address, 1_000n, 500n);
+    assert.deepEqual({ deposit: funded.deposit, reserve: funded.reserve }, { deposit: '1000', reserve: '500' });
+    assert.equal((await client.account(sender.address)).deposit, '1000');
+    assert.ok((await client.accounts()).some((a) => a.address === sender.address));
+    const recipientRand = randomBytes(32);
+    const ticket: Ticket = { recipient, sender: sender.address, faceValue: 100n, winProb: MAX_WIN_PROB, senderNonce: 1, recipientRandHash: toHex(keccak_256(recipientRand)), creationRound: 0n, creationRoundBlockHash: `0x${'00'.repeat(32)}` };
+    const request = redemptionRequest(ticket, signTicket(ticket, sender.privateKey), recipientRand);
+    assert.equal((await client.redeem(request)).paid, 100n);
+    await rejectsWith(client.redeem(request), { code: 'ALREADY_REDEEMED', status: 409 });
+  });
+
+  it('keeps the orchestrator\'s code for a refusal: NODE_NOT_FOUND, STREAM_NOT_FOUND, BAD_REQUEST', async () => {
+    await rejectsWith(client.heartbeat('gone', { sessions: 0, inFlight: 0 }), { code: 'NODE_NOT_FOUND', status: 404 });
+    await rejectsWith(client.relaysFor('nothing-here'), { code: 'STREAM_NOT_FOUND', status: 404 });
+    await rejectsWith(client.account('not-an-address'), { code: 'BAD_REQUEST', status: 400 });
+  });
+
+  it('refuses to send a request its schema refuses', async () => {
+    await rejectsWith(client.openSession({ playbackId: 'has spaces', startedAt: 'yesterday' }), { code: 'BAD_REQUEST', message: /playbackId/ });
+  });
+});
+

@@ -1,0 +1,30 @@
+// The embedded ledger's API under /api/ledger: accounts, deposits and redemptions of winning tickets.
+
+import { Router } from 'express';
+import { CastnetError } from '../protocol/errors.ts';
+import { addressString, parseRequest } from '../protocol/fields.ts';
+import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
+import type { Account, Ledger } from './ledger.ts';
+
+const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
+
+export function ledgerRoutes(ledger: Ledger): Router {
+  const router = Router();
+  router.get('/accounts', (_req, res) => {
+    res.json(ledger.accounts().map(accountJson));
+  });
+  router.get('/accounts/:address', (req, res) => {
+    if (!addressString.safeParse(req.params.address).success) throw new CastnetError('BAD_REQUEST', 'invalid address');
+    res.json(accountJson(ledger.account(req.params.address)));
+  });
+  router.post('/deposits', (req, res) => {
+    const d = parseRequest(depositRequestSchema, req.body, 'deposit');
+    res.json(accountJson(ledger.fund(d.address, d.amount, d.reserve)));
+  });
+  router.post('/redemptions', (req, res) => {
+    const r = parseRequest(redemptionRequestSchema, req.body, 'redemption');
+    const redemption = ledger.redeem(r.ticket, r.signature, r.recipientRand);
+    res.json({ ticketHash: redemption.ticketHash, paid: redemption.paid.toString(), fromReserve: redemption.fromReserve.toString() });
+  });
+  return router;
+}

@@ -1,0 +1,66 @@
+// Presence over HTTP with one orchestrator: a node registers, heartbeats at the interval the orchestrator
+// asks for, and registers again when a heartbeat answers NODE_NOT_FOUND or the orchestrator was
+// unreachable (e.g. after the orchestrator restarted and forgot it).
+
+import type { Logger } from '../observability/logger.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import type { NodeRegistration } from '../protocol/node-record.ts';
+import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
+
+export class NodeRegistrationLoop {
+  private nodeId: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private intervalMs = 2_000;
+  private readonly client: OrchestratorClient;
+  private readonly registration: () => NodeRegistration;
+  private readonly logger: Logger;
+
+  constructor(client: OrchestratorClient, registration: () => NodeRegistration, logger: Logger) {
+    this.client = client;
+    this.registration = registration;
+    this.logger = logger;
+  }
+
+  get id(): string | null {
+    return this.nodeId;
+  }
+
+  /** Registers once (retrying in the background if the orchestrator is not up yet). */
+  async start(): Promise<void> {
+    await this.tick();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (!this.nodeId) {
+        const answer = await this.client.register(this.registration());
+        this.nodeId = answer.id;
+        this.intervalMs = answer.heartbeatIntervalMs;
+        this.logger.info({ node: answer.id, orchestrator: this.client.baseUrl }, 'registered with orchestrator');
+      } else {
+        const current = this.registration();
+        await this.client.heartbeat(this.nodeId, current.load, current.stats);
+      }
+    } catch (err) {
+      if (err instanceof CastnetError && err.code === 'NODE_NOT_FOUND') {
+        this.logger.info({ node: this.nodeId }, 'orchestrator forgot this node; registering again');
+      } else {
+        this.logger.warn({ err, orchestrator: this.client.baseUrl }, 'orchestrator unreachable; will retry');
+      }
+      this.nodeId = null;
+    }
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,119 @@
+// The one client of the orchestrator's HTTP API, for every role: node registration and heartbeats, stream
+// sessions, the relay lookup, the public directory and node list, and the ledger (accounts, deposits,
+// redemptions). Requests are checked against the schemas the orchestrator parses them with, answers
+// against the answer schemas beside them, and failures are decoded in protocol/http-failure.ts.
+
+import type { z } from 'zod';
+import { CastnetError } from './errors.ts';
+import { describeIssues } from './fields.ts';
+import { failureFromNetwork, failureFromResponse } from './http-failure.ts';
+import { heartbeatSchema, nodeListingSchema, nodeRegistrationSchema, registrationAnswerSchema, type NodeListing, type NodeLoad, type NodeRegistration, type RegistrationAnswer } from './node-record.ts';
+import { accountJsonSchema, depositRequest, depositRequestSchema, redemptionAnswerSchema, redemptionRequestSchema, type AccountJson, type RedemptionAnswer, type redemptionRequest } from './redemption.ts';
+import { assignmentSchema, relayListSchema, sessionRequestSchema, streamDirectoryEntrySchema, type Assignment, type StreamDirectoryEntry } from './stream-record.ts';
+
+/** Control-plane calls answer fast or not at all; redemptions may wait on the ledger's write lock. */
+const CALL_TIMEOUT_MS = 5_000;
+const REDEEM_TIMEOUT_MS = 10_000;
+/** Lookups on a viewer's or a segment's path (a relay finding a parent, a transcoder checking a sender's funds). */
+const LOOKUP_TIMEOUT_MS = 3_000;
+
+export interface OrchestratorClientComponents {
+  fetch?: typeof globalThis.fetch;
+}
+
+interface Call<T> {
+  what: string;
+  method?: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  /** Checked against this schema before it is sent; sent as given. */
+  body?: { value: unknown; schema: z.ZodType };
+  /** The answer's schema; none: the answer is not read (204). */
+  answer?: z.ZodType<T>;
+  timeoutMs?: number;
+}
+
+export class OrchestratorClient {
+  readonly baseUrl: string;
+  private readonly fetch: typeof globalThis.fetch;
+
+  constructor(baseUrl: string, components: OrchestratorClientComponents = {}) {
+    this.baseUrl = baseUrl.replace(/\/$/, '');
+    this.fetch = components.fetch ?? globalThis.fetch;
+  }
+
+  private async call<T>(call: Call<T>): Promise<T> {
+    if (call.body) {
+      const checked = call.body.schema.safeParse(call.body.value);
+      if (!checked.success) throw new CastnetError('BAD_REQUEST', `${call.what}: invalid request: ${describeIssues(checked.error)}`, { node: this.baseUrl });
+    }
+    const url = `${this.baseUrl}${call.path}`;
+    let res: Response;
+    try {
+      res = await this.fetch(url, {
+        method: call.method ?? 'GET',
+        ...(call.body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(call.body.value) } : {}),
+        signal: AbortSignal.timeout(call.timeoutMs ?? CALL_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw failureFromNetwork(err, call.what, url, this.baseUrl);
+    }
+    if (!res.ok) throw await failureFromResponse(res, call.what, this.baseUrl);
+    if (!call.answer) {
+      await res.body?.cancel();
+      return undefined as T;
+    }
+    const json: unknown = await res.json().catch(() => undefined);
+    const parsed = call.answer.safeParse(json);
+    if (!parsed.success) throw new CastnetError('UPSTREAM_FAILED', `${call.what}: the orchestrator's answer is invalid: ${describeIssues(parsed.error)}`, { node: this.baseUrl, status: res.status });
+    return parsed.data;
+  }
+
+  register(registration: z.input<typeof nodeRegistrationSchema>): Promise<RegistrationAnswer> {
+    return this.call({ what: 'node registration', method: 'POST', path: '/api/nodes', body: { value: registration, schema: nodeRegistrationSchema }, answer: registrationAnswerSchema });
+  }
+
+  heartbeat(nodeId: string, load: NodeLoad, stats?: NodeRegistration['stats']): Promise<void> {
+    return this.call({ what: 'heartbeat', method: 'POST', path: `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body: { value: { load, stats }, schema: heartbeatSchema } });
+  }
+
+  /** Every registered node, with the streams assigned to it. */
+  nodes(): Promise<NodeListing[]> {
+    return this.call({ what: 'node list', path: '/api/nodes', answer: nodeListingSchema.array() });
+  }
+
+  openSession(request: z.input<typeof sessionRequestSchema>): Promise<Assignment> {
+    return this.call({ what: 'session request', method: 'POST', path: '/api/streams', body: { value: request, schema: sessionRequestSchema }, answer: assignmentSchema });
+  }
+
+  closeSession(playbackId: string): Promise<void> {
+    return this.call({ what: 'session close', method: 'DELETE', path: `/api/streams/${encodeURIComponent(playbackId)}` });
+  }
+
+  /** The public stream directory. */
+  streams(): Promise<StreamDirectoryEntry[]> {
+    return this.call({ what: 'stream directory', path: '/api/streams', answer: streamDirectoryEntrySchema.array() });
+  }
+
+  /** Relays that can serve a stream, best first; `holding`: only those holding it as origin (an edge's parents). */
+  relaysFor(playbackId: string, options: { holding?: boolean } = {}): Promise<string[]> {
+    return this.call({ what: 'relay lookup', path: `/api/streams/${encodeURIComponent(playbackId)}/relays${options.holding ? '?holding=1' : ''}`, answer: relayListSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  }
+
+  accounts(): Promise<AccountJson[]> {
+    return this.call({ what: 'ledger accounts', path: '/api/ledger/accounts', answer: accountJsonSchema.array() });
+  }
+
+  account(address: string): Promise<AccountJson> {
+    return this.call({ what: 'ledger account', path: `/api/ledger/accounts/${encodeURIComponent(address)}`, answer: accountJsonSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  }
+
+  /** Adds `amount` to the address's deposit and `reserve` to its reserve; answers the account after. */
+  deposit(address: string, amount: bigint, reserve = 0n): Promise<AccountJson> {
+    return this.call({ what: 'deposit', method: 'POST', path: '/api/ledger/deposits', body: { value: depositRequest(address, amount, reserve), schema: depositRequestSchema }, answer: accountJsonSchema });
+  }
+
+  /** Redeems a winning ticket; a refusal keeps the ledger's code (ALREADY_REDEEMED, TICKET_INVALID …). */
+  redeem(request: ReturnType<typeof redemptionRequest>): Promise<RedemptionAnswer> {
+    return this.call({ what: 'redemption', method: 'POST', path: '/api/ledger/redemptions', body: { value: request, schema: redemptionRequestSchema }, answer: redemptionAnswerSchema, timeoutMs: REDEEM_TIMEOUT_MS });
+  }
+}

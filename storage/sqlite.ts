@@ -1,0 +1,19 @@
+// Opening a node:sqlite database in a node's data directory: the directory is made, the journal is WAL
+// (readers never block the writer, and a crash loses no committed transaction), writers wait for a lock
+// instead of failing at once, and the schema is created if missing.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+/** How long a write waits for another connection's lock (the ledger may be opened by two processes). */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/** Opens (creating if needed) the database at `path`, or an in-memory one for `:memory:`, and runs `schema`. */
+export function openDatabase(path: string, schema: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
+  db.exec(schema);
+  return db;
+}
