@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,7 +16,6 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { probeTs } from '../media/ts-probe.ts';
-import { randomBytes } from 'node:crypto';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { PAYMENT_HEADER } from '../protocol/payment.ts';
