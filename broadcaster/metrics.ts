@@ -1,6 +1,7 @@
-// The broadcaster's Prometheus metrics.
+// The broadcaster's Prometheus metrics, and the listener that keeps them from a stream pipeline's events.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { StreamPipeline } from './stream-pipeline.ts';
 
 export function createBroadcasterMetrics(registry: Registry) {
   return {
@@ -28,3 +29,17 @@ export function createBroadcasterMetrics(registry: Registry) {
 }
 
 export type BroadcasterMetrics = ReturnType<typeof createBroadcasterMetrics>;
+
+/** Counts what a stream's pipeline reports. Hot path: runs per segment. */
+export function meterPipeline(pipeline: StreamPipeline, metrics: BroadcasterMetrics): void {
+  pipeline.on('segmentIngested', () => metrics.segmentsIngested.inc());
+  pipeline.on('segmentPublished', (e) => metrics.segmentLatency.observe({ rendition: e.rendition }, e.latencyS));
+  pipeline.on('publishFailed', () => metrics.publishFailures.inc());
+  pipeline.on('transcodeFailed', (e) => metrics.transcodeFailures.inc({ reason: e.reason }));
+  pipeline.on('outputRejected', () => metrics.transcodeFailures.inc({ reason: 'bad_output' }));
+  pipeline.on('paymentRefused', (e) => metrics.paymentsRefused.inc({ reason: e.reason }));
+  pipeline.on('ticketsSent', (e) => {
+    metrics.ticketsSent.inc(e.tickets);
+    metrics.expectedValueSent.inc(Number(e.expectedValue));
+  });
+}

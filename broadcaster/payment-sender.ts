@@ -2,6 +2,7 @@
 // tickets with each segment that their expected value covers its price, never above the broadcaster's
 // maximum price per pixel. Hot path: one payment (a few signatures) per segment.
 
+import { failureFromResponse } from '../protocol/http-failure.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { MAX_TICKETS_PER_PAYMENT, encodePayment, paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
@@ -20,14 +21,19 @@ export interface SignedPayment {
 /** Parameters are refreshed this long before they expire, so a segment in flight never carries stale ones. */
 const EXPIRY_MARGIN_MS = 30_000;
 
+const TICKET_PARAMS_TIMEOUT_MS = 5_000;
+
 /** Fetches a transcoder's ticket parameters for a sender (GET /ticket-params); the answer is validated here. */
 export type TicketParamsSource = (transcoderUrl: string, sender: string) => Promise<unknown>;
 
-export const httpTicketParams: TicketParamsSource = async (transcoderUrl, sender) => {
-  const res = await fetch(`${transcoderUrl}/ticket-params?sender=${sender}`, { signal: AbortSignal.timeout(5_000) });
-  if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `transcoder answered ${res.status} for ticket parameters`, { node: transcoderUrl });
-  return res.json();
-};
+/** GET /ticket-params over HTTP with `fetch`. */
+export function httpTicketParams(fetch: typeof globalThis.fetch = globalThis.fetch): TicketParamsSource {
+  return async (transcoderUrl, sender) => {
+    const res = await fetch(`${transcoderUrl}/ticket-params?sender=${sender}`, { signal: AbortSignal.timeout(TICKET_PARAMS_TIMEOUT_MS) });
+    if (!res.ok) throw await failureFromResponse(res, 'transcoder refused ticket parameters', transcoderUrl);
+    return res.json();
+  };
+}
 
 export class PaymentSender {
   private readonly params = new Map<string, { params: TicketParams; nextNonce: number }>();
@@ -36,11 +42,12 @@ export class PaymentSender {
   private readonly now: () => number;
   private readonly source: TicketParamsSource;
 
-  constructor(options: { identity: Identity; maxPricePerPixel: bigint; now?: () => number; ticketParams?: TicketParamsSource }) {
+  /** `ticketParams` replaces the HTTP source outright; `fetch` only the fetch the HTTP source uses. */
+  constructor(options: { identity: Identity; maxPricePerPixel: bigint; now?: () => number; ticketParams?: TicketParamsSource; fetch?: typeof globalThis.fetch }) {
     this.identity = options.identity;
     this.maxPricePerPixel = options.maxPricePerPixel;
     this.now = options.now ?? Date.now;
-    this.source = options.ticketParams ?? httpTicketParams;
+    this.source = options.ticketParams ?? httpTicketParams(options.fetch);
   }
 
   get address(): string {

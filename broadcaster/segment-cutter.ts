@@ -67,7 +67,7 @@ export class SegmentCutter extends EventEmitter<SegmentCutterEvents> {
     });
     command.on('error', (err: Error) => {
       if (!this.closed) {
-        this.logger.warn({ err: err.message }, 'segment cutter failed');
+        this.logger.warn({ err }, 'segment cutter failed');
         this.emit('error', err);
       }
       this.finish();

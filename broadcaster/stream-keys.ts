@@ -1,16 +1,42 @@
 // Stream keys (secret, seen only by the broadcaster) and the public playback ids they publish to, kept in
-// the data directory so a key always publishes to the same playback id.
+// the data directory so a key always publishes to the same playback id. Only a missing file means "no keys":
+// a corrupt one is an error, so that the next `keys add` cannot overwrite the keys it holds.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
 
-interface KeyEntry {
-  playbackId: string;
-  createdAt: string;
+const keyEntrySchema = z.object({
+  playbackId: z.string().min(1),
+  createdAt: z.string(),
   /** `configured` keys are the only ones accepted outside dev mode; `dev` keys were accepted on first use. */
-  origin: 'configured' | 'dev';
+  origin: z.enum(['configured', 'dev']),
+});
+type KeyEntry = z.infer<typeof keyEntrySchema>;
+const keyFileSchema = z.record(z.string(), keyEntrySchema);
+
+/** The keys in `path`; none when the file does not exist. Throws a CastnetError naming the file when it is unreadable or corrupt. */
+function readKeyFile(path: string): Record<string, KeyEntry> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new CastnetError('INTERNAL', `cannot read the stream keys file ${path}: ${(err as Error).message}`, { file: path }, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (not JSON): fix it or restore it from a backup`, { file: path }, { cause: err });
+  }
+  const parsed = keyFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (${parsed.error.issues[0]?.message ?? 'unexpected shape'}): fix it or restore it from a backup`, { file: path });
+  }
+  return parsed.data;
 }
 
 export function newPlaybackId(): string {
@@ -29,16 +55,13 @@ export class StreamKeyStore {
   constructor(options: { dataDir: string; devMode: boolean }) {
     this.path = join(options.dataDir, 'stream-keys.json');
     this.devMode = options.devMode;
-    try {
-      this.entries = JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, KeyEntry>;
-    } catch {
-      this.entries = {};
-    }
+    this.entries = readKeyFile(this.path);
   }
 
+  /** Written to a temp file of this process's own, then renamed over the file: a reader never sees half a file. */
   private save(): void {
     mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.tmp`;
+    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.entries, null, 2), { mode: 0o600 });
     renameSync(tmp, this.path);
   }
@@ -49,6 +72,8 @@ export class StreamKeyStore {
 
   /** Adds a key that is accepted in every mode; returns its playback id. */
   add(streamKey: string = newStreamKey(), playbackId: string = newPlaybackId(), origin: KeyEntry['origin'] = 'configured'): { streamKey: string; playbackId: string } {
+    // Read-modify-write: keys another process (e.g. `castnet keys add`) added since are kept.
+    this.entries = readKeyFile(this.path);
     const existing = this.entries[streamKey];
     if (existing && existing.origin === origin) return { streamKey, playbackId: existing.playbackId };
     this.entries[streamKey] = { playbackId: existing?.playbackId ?? playbackId, createdAt: new Date().toISOString(), origin };

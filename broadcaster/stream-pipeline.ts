@@ -1,23 +1,38 @@
-// Everything that happens to one stream's segments after ingest: probe the source once per publication,
-// fit the ladder, publish the source rendition to the relay at once, send the segment to the transcoder,
-// check what comes back, and publish the renditions. Lives across reconnects with the same stream key, so
-// sequence numbers continue and the first segment after a reconnect is marked as a discontinuity.
+// Everything that happens to one stream's segments after ingest: fit the ladder to the probed source,
+// publish the source rendition to the relay at once, send the segment to the transcoders (hedged, rotated,
+// paid), check what comes back, and publish the renditions. Lives across reconnects with the same stream
+// key, so sequence numbers continue and the first segment after a reconnect is marked as a discontinuity.
+// It reads the stream's assignment from its StreamSession and asks the session to reassign; it reports what
+// happens as typed events (metrics.ts and stream-log.ts listen). Hot path: runs per segment.
 
+import { EventEmitter } from 'node:events';
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
-import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
-import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
-import type { Assignment, StreamDescriptor, Variant } from '../protocol/stream-record.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { BroadcasterMetrics } from './metrics.ts';
-import { pushDescriptor, pushSegment, requestTranscode } from './node-clients.ts';
-import type { PaymentSender } from './payment-sender.ts';
 import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
-import { checkRendition } from './rendition-check.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { outputPixels } from '../protocol/pricing.ts';
+import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
+import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
+import type { StreamDescriptor, Variant } from '../protocol/stream-record.ts';
+import { RelayClient, TranscoderClient } from './node-clients.ts';
+import type { PaymentSender } from './payment-sender.ts';
+import { checkRendition } from './rendition-check.ts';
+import type { StreamSession } from './stream-session.ts';
+import { systemTimers, type Timers } from './timers.ts';
 
 /** 402 reasons that fresh ticket parameters cure. */
 const STALE_PARAMS = new Set(['expired', 'invalid_params', 'params_revealed', 'replayed_nonce', 'wrong_recipient']);
+
+/** A transcode must come back within this many segment durations, or the stream falls behind live. */
+const TRANSCODE_TIMEOUT_DURATIONS = 4;
+const MIN_TRANSCODE_TIMEOUT_MS = 10_000;
+/** A transcoder that has not answered within this many segment durations gets company: the next one too. */
+const HEDGE_DURATIONS = 2;
+const MIN_HEDGE_MS = 1_000;
+
+/** Whole milliseconds (timers and AbortSignal.timeout want integers) for `durations` segment durations. */
+export function durationsMs(durationS: number, durations: number, minMs: number): number {
+  return Math.max(minMs, Math.ceil(durationS * durations * 1_000));
+}
 
 export interface PipelineSegment {
   bytes: Buffer;
@@ -27,23 +42,52 @@ export interface PipelineSegment {
   completedAt: number;
 }
 
+/** Why a segment's renditions were not published (the `reason` label of transcode failures). */
+export type TranscodeFailureReason = 'backlog' | 'no_transcoder' | 'payment_refused' | 'transcoder_error' | 'unprobeable';
+
+export interface StreamPipelineEvents {
+  segmentIngested: [{ seq: number; duration: number; bytes: number }];
+  sourceProbed: [{ info: MediaInfo; ladder: RenditionSpec[] }];
+  segmentPublished: [{ rendition: string; seq: number; latencyS: number; bytes: number }];
+  /** A segment the relay did not take; `relay` is null when none was assigned. */
+  publishFailed: [{ rendition: string; seq: number; relay: string | null; err?: unknown }];
+  /** One failure on the way to a segment's renditions; a transcoder's failure may still be followed by another's success. */
+  transcodeFailed: [{ seq: number; reason: TranscodeFailureReason; transcoder?: string; paymentReason?: string; backlog?: number; err?: unknown }];
+  /** A transcoder answered; renditions are checked next. */
+  transcoded: [{ seq: number; transcoder: string }];
+  /** No transcoder could take the segment: its renditions are gaps. */
+  transcodeAbandoned: [{ seq: number }];
+  /** One rendition of a transcoder's answer failed the check. */
+  outputRejected: [{ seq: number; rendition: string; transcoder: string; err: unknown }];
+  paymentRefused: [{ seq: number; transcoder: string; reason: string; retrying: boolean }];
+  ticketsSent: [{ transcoder: string; tickets: number; expectedValue: bigint }];
+  /** A transcoder passed its deadline: the segment goes to another as well. */
+  hedged: [{ seq: number; transcoder: string; deadlineMs: number }];
+}
+
 export interface StreamPipelineOptions {
   playbackId: string;
   segmentSeconds: number;
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   /** Transcodes waiting beyond this are skipped (their renditions show as gaps) so the stream stays live. */
   maxTranscodeBacklog: number;
-  /** Asks the orchestrator for a (new) assignment; `avoid` lists nodes that just failed. */
-  reassign: (avoid: string[]) => Promise<Assignment>;
-  /** Pays transcoders with tickets; null sends no payment. */
-  payments: PaymentSender | null;
-  metrics: BroadcasterMetrics;
-  logger: Logger;
 }
 
-export class StreamPipeline {
+export interface StreamPipelineComponents {
+  /** The owner of the stream's assignment. */
+  session: StreamSession;
+  /** Pays transcoders with tickets; null sends no payment. */
+  payments: PaymentSender | null;
+  transcoders?: TranscoderClient;
+  relays?: RelayClient;
+  timers?: Timers;
+}
+
+type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
+
+export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   readonly playbackId: string;
-  assignment: Assignment | null = null;
+  readonly session: StreamSession;
   source: MediaInfo | null = null;
   ladder: RenditionSpec[] = [];
   private nextSeq = 0;
@@ -52,14 +96,21 @@ export class StreamPipeline {
   private transcodeChain: Promise<void> = Promise.resolve();
   private transcodeBacklog = 0;
   private descriptorPushedTo: string | null = null;
-  private reassigning: Promise<void> | null = null;
   private readonly options: StreamPipelineOptions;
-  private readonly logger: Logger;
+  private readonly payments: PaymentSender | null;
+  private readonly transcoders: TranscoderClient;
+  private readonly relays: RelayClient;
+  private readonly timers: Timers;
 
-  constructor(options: StreamPipelineOptions) {
+  constructor(options: StreamPipelineOptions, components: StreamPipelineComponents) {
+    super();
     this.options = options;
     this.playbackId = options.playbackId;
-    this.logger = options.logger.child({ playbackId: options.playbackId });
+    this.session = components.session;
+    this.payments = components.payments;
+    this.transcoders = components.transcoders ?? new TranscoderClient();
+    this.relays = components.relays ?? new RelayClient();
+    this.timers = components.timers ?? systemTimers;
   }
 
   get segmentsPublished(): number {
@@ -72,12 +123,16 @@ export class StreamPipeline {
     this.source = null;
   }
 
-  /** The first segment's probe of each publication fixes the ladder and the relay's descriptor. */
+  /** The first segment's probe of each publication fixes the ladder, the relay's descriptor and the session's renditions. */
   setSource(info: MediaInfo): void {
     this.source = info;
     this.ladder = fitLadder(info, this.options.ladderRungs);
     this.descriptorPushedTo = null;
-    this.logger.info({ width: info.width, height: info.height, fps: +info.fps.toFixed(2), codecs: info.codecs, ladder: this.ladder.map((r) => r.name) }, 'source probed');
+    this.emit('sourceProbed', { info, ladder: this.ladder });
+    this.session.describe({
+      renditions: [{ name: SOURCE_RENDITION, width: info.width, height: info.height }, ...this.ladder.map((r) => ({ name: r.name, width: r.width, height: r.height }))],
+    });
+    this.session.refresh();
   }
 
   descriptor(): StreamDescriptor {
@@ -101,17 +156,16 @@ export class StreamPipeline {
     return { playbackId: this.playbackId, variants, targetDuration: this.options.segmentSeconds };
   }
 
-  /** Takes one ingested segment; returns its sequence number. Never throws: failures are logged and counted. */
+  /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
   push(segment: PipelineSegment): number {
     const seq = this.nextSeq++;
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
-    this.options.metrics.segmentsIngested.inc();
+    this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
     this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
     if (this.ladder.length > 0) {
       if (this.transcodeBacklog >= this.options.maxTranscodeBacklog) {
-        this.options.metrics.transcodeFailures.inc({ reason: 'backlog' });
-        this.logger.warn({ seq, backlog: this.transcodeBacklog }, 'transcode backlog full: segment published as source only');
+        this.emit('transcodeFailed', { seq, reason: 'backlog', backlog: this.transcodeBacklog });
       } else {
         this.transcodeBacklog++;
         this.transcodeChain = this.transcodeChain.then(() => this.transcode(seq, meta, segment)).finally(() => this.transcodeBacklog--);
@@ -127,35 +181,31 @@ export class StreamPipeline {
 
   private async ensureDescriptor(relayUrl: string): Promise<void> {
     if (this.descriptorPushedTo === relayUrl || !this.source) return;
-    await pushDescriptor(relayUrl, this.descriptor());
+    await this.relays.pushDescriptor(relayUrl, this.descriptor());
     this.descriptorPushedTo = relayUrl;
   }
 
   private async publish(rendition: string, seq: number, meta: SegmentMetadata, segment: Pick<PipelineSegment, 'bytes' | 'completedAt'>): Promise<void> {
-    const relay = this.assignment?.relay;
+    const relay = this.session.assignment?.relay;
     if (!relay) {
-      this.options.metrics.publishFailures.inc();
-      this.logger.warn({ seq, rendition }, 'no relay assigned: segment dropped');
+      this.emit('publishFailed', { rendition, seq, relay: null });
       return;
     }
     try {
       await this.ensureDescriptor(relay.url);
-      await pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes);
-      this.options.metrics.segmentLatency.observe({ rendition }, (Date.now() - segment.completedAt) / 1000);
-      this.logger.debug({ seq, rendition, bytes: segment.bytes.length }, 'segment published');
+      await this.relays.pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes);
+      this.emit('segmentPublished', { rendition, seq, latencyS: (this.timers.now() - segment.completedAt) / 1000, bytes: segment.bytes.length });
     } catch (err) {
-      this.options.metrics.publishFailures.inc();
-      this.logger.warn({ seq, rendition, relay: relay.url, err: (err as Error).message }, 'relay push failed');
-      this.requestReassignment([relay.url]);
+      this.emit('publishFailed', { rendition, seq, relay: relay.url, err });
+      this.session.reassign([relay.url]);
     }
   }
 
   /** One attempt at one transcoder, with the payment its price needs. */
   private async attempt(transcoderUrl: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, signal: AbortSignal): Promise<Map<string, Buffer>> {
-    const payment = this.options.payments ? await this.options.payments.pay(transcoderUrl, pixels) : null;
-    // A segment must come back well within a few of its durations or the stream falls behind live.
-    const timeoutMs = Math.max(10_000, meta.duration * 4_000);
-    const answer = await requestTranscode(
+    const payment = this.payments ? await this.payments.pay(transcoderUrl, pixels) : null;
+    const timeoutMs = durationsMs(meta.duration, TRANSCODE_TIMEOUT_DURATIONS, MIN_TRANSCODE_TIMEOUT_MS);
+    const answer = await this.transcoders.transcode(
       transcoderUrl,
       segment.bytes,
       { playbackId: this.playbackId, seq, renditions: this.ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
@@ -163,11 +213,8 @@ export class StreamPipeline {
       payment?.header,
       signal,
     );
-    if (payment) {
-      this.options.metrics.ticketsSent.inc(payment.tickets);
-      this.options.metrics.expectedValueSent.inc(Number(payment.expectedValue));
-    }
-    if (answer.paramsSpent) this.options.payments?.invalidate(transcoderUrl);
+    if (payment) this.emit('ticketsSent', { transcoder: transcoderUrl, tickets: payment.tickets, expectedValue: payment.expectedValue });
+    if (answer.paramsSpent) this.payments?.invalidate(transcoderUrl);
     return answer.renditions;
   }
 
@@ -178,10 +225,10 @@ export class StreamPipeline {
     } catch (err) {
       const reason = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED' ? String(err.context.reason) : null;
       if (!reason) throw err;
-      this.options.metrics.paymentsRefused.inc({ reason });
-      this.options.payments?.invalidate(url);
-      if (!STALE_PARAMS.has(reason)) throw err;
-      this.logger.info({ seq, transcoder: url, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
+      const retrying = STALE_PARAMS.has(reason);
+      this.emit('paymentRefused', { seq, transcoder: url, reason, retrying });
+      this.payments?.invalidate(url);
+      if (!retrying) throw err;
       return await this.attempt(url, seq, meta, segment, pixels, signal);
     }
   }
@@ -189,10 +236,10 @@ export class StreamPipeline {
   /**
    * Sends a segment to the first of `candidates`; when it fails, to the next at once, and when it has not
    * answered by the deadline (twice the segment's duration), to the next as well, keeping whichever
-   * answers first. Failed transcoders are reported to the orchestrator.
+   * answers first and aborting the others. Failed transcoders are reported to the session.
    */
-  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Set<string>): Promise<{ renditions: Map<string, Buffer>; transcoder: string } | null> {
-    const deadlineMs = Math.max(1_000, meta.duration * 2_000);
+  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Set<string>): Promise<Transcoded | null> {
+    const deadlineMs = durationsMs(meta.duration, HEDGE_DURATIONS, MIN_HEDGE_MS);
     return new Promise((resolve) => {
       let next = 0;
       let running = 0;
@@ -211,28 +258,33 @@ export class StreamPipeline {
         const controller = new AbortController();
         controllers.push(controller);
         running++;
-        const hedge = setTimeout(() => {
-          this.logger.info({ seq, transcoder: url, deadlineMs }, 'transcoder past its deadline: sending the segment to another as well');
+        const hedge = this.timers.setTimeout(() => {
+          this.emit('hedged', { seq, transcoder: url, deadlineMs });
           launch();
         }, deadlineMs);
         this.attemptWithFreshParams(url, seq, meta, segment, pixels, controller.signal).then(
           (renditions) => {
-            clearTimeout(hedge);
+            this.timers.clearTimeout(hedge);
             running--;
             if (done) return;
             done = true;
             for (const c of controllers) if (c !== controller) c.abort();
             resolve({ renditions, transcoder: url });
           },
-          (err: Error) => {
-            clearTimeout(hedge);
+          (err: unknown) => {
+            this.timers.clearTimeout(hedge);
             running--;
             if (done) return;
             const payment = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED';
-            this.options.metrics.transcodeFailures.inc({ reason: payment ? 'payment_refused' : 'transcoder_error' });
-            this.logger.warn({ seq, transcoder: url, reason: payment ? err.context.reason : undefined, err: err.message }, 'transcode failed');
+            this.emit('transcodeFailed', {
+              seq,
+              reason: payment ? 'payment_refused' : 'transcoder_error',
+              transcoder: url,
+              ...(payment ? { paymentReason: String(err.context.reason) } : {}),
+              err,
+            });
             failed.add(url);
-            this.requestReassignment([url]);
+            this.session.reassign([url]);
             launch();
           },
         );
@@ -243,30 +295,29 @@ export class StreamPipeline {
 
   /**
    * Transcodes a segment on the stream's transcoders, rotating which goes first from segment to segment so
-   * the work spreads; if every one fails, asks the orchestrator for others and tries once more.
+   * the work spreads; if every one fails, asks the session for others at once and tries once more.
    */
-  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<{ renditions: Map<string, Buffer>; transcoder: string; source: MediaInfo } | null> {
-    if (!this.assignment?.transcoders.length) {
-      this.options.metrics.transcodeFailures.inc({ reason: 'no_transcoder' });
-      this.logger.warn({ seq }, 'no transcoder assigned: segment published as source only');
-      this.requestReassignment([]);
+  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<(Transcoded & { source: MediaInfo }) | null> {
+    if (!this.session.assignment?.transcoders.length) {
+      this.emit('transcodeFailed', { seq, reason: 'no_transcoder' });
+      this.session.reassign([]);
       return null;
     }
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
     const failed = new Set<string>();
     for (let round = 0; round < 2; round++) {
-      const urls = (this.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
+      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
       const start = urls.length ? seq % urls.length : 0;
       const rotated = [...urls.slice(start), ...urls.slice(0, start)];
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {
-        await this.reassignNow([...failed]);
-        if ((this.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
+        await this.session.reassignNow([...failed]);
+        if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
       }
     }
-    this.logger.warn({ seq }, 'no transcoder could take the segment: published as source only');
+    this.emit('transcodeAbandoned', { seq });
     return null;
   }
 
@@ -275,54 +326,26 @@ export class StreamPipeline {
     try {
       result = await this.transcodeWithRetry(seq, meta, segment);
     } catch (err) {
-      this.options.metrics.transcodeFailures.inc({ reason: 'unprobeable' });
-      this.logger.warn({ seq, err: (err as Error).message }, 'segment could not be priced: published as source only');
+      this.emit('transcodeFailed', { seq, reason: 'unprobeable', err });
       return;
     }
     if (!result) return;
     const { renditions, transcoder, source } = result;
+    this.emit('transcoded', { seq, transcoder });
     const accepted: Array<[string, Buffer]> = [];
     for (const spec of this.ladder) {
       const bytes = renditions.get(spec.name);
       try {
-        if (!bytes) throw new Error('rendition missing from the answer');
+        if (!bytes) throw new CastnetError('INVALID_SEGMENT', 'rendition missing from the answer', { playbackId: this.playbackId, seq, rendition: spec.name });
         checkRendition(bytes, spec, source, { playbackId: this.playbackId, seq, rendition: spec.name });
         accepted.push([spec.name, bytes]);
       } catch (err) {
-        this.options.metrics.transcodeFailures.inc({ reason: 'bad_output' });
-        this.logger.warn({ seq, rendition: spec.name, transcoder, err: (err as Error).message }, 'transcoder output rejected');
+        this.emit('outputRejected', { seq, rendition: spec.name, transcoder, err });
       }
     }
     // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
     // this stream elsewhere, and stops assigning it work while its failures are recent.
-    if (accepted.length < this.ladder.length) this.requestReassignment([transcoder]);
+    if (accepted.length < this.ladder.length) this.session.reassign([transcoder]);
     for (const [name, bytes] of accepted) await this.publish(name, seq, meta, { bytes, completedAt: segment.completedAt });
-  }
-
-  /** Asks for a new assignment at once; returns the transcoder URL it names, if any. */
-  private async reassignNow(avoid: string[]): Promise<string | null> {
-    try {
-      this.assignment = await this.options.reassign(avoid);
-      return this.assignment.transcoder?.url ?? null;
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'reassignment failed');
-      return null;
-    }
-  }
-
-  private requestReassignment(avoid: string[]): void {
-    if (this.reassigning) return;
-    this.reassigning = this.options
-      .reassign(avoid)
-      .then((assignment) => {
-        const changed = assignment.transcoder?.url !== this.assignment?.transcoder?.url || assignment.relay.url !== this.assignment?.relay.url;
-        this.assignment = assignment;
-        if (changed) this.logger.info({ relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null }, 'stream reassigned');
-      })
-      .catch((err) => this.logger.warn({ err: (err as Error).message }, 'reassignment failed'))
-      .finally(() => {
-        // At most one reassignment a second, however many segments fail.
-        setTimeout(() => (this.reassigning = null), 1_000).unref();
-      });
   }
 }

@@ -65,7 +65,7 @@ export class RtmpConnection {
         this.fail(err as Error);
       }
     });
-    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'rtmp socket error'));
+    socket.on('error', (err) => this.logger.debug({ err }, 'rtmp socket error'));
     socket.on('close', () => this.close());
   }
 
@@ -83,7 +83,7 @@ export class RtmpConnection {
 
   private fail(err: Error): void {
     if (this.phase === 'closed') return;
-    this.logger.warn({ remote: this.socket.remoteAddress, reason: err.message }, 'rtmp connection dropped');
+    this.logger.warn({ remote: this.socket.remoteAddress, err }, 'rtmp connection dropped');
     this.close();
   }
 
@@ -217,7 +217,7 @@ export class RtmpConnection {
       this.publishing = true;
       this.status(streamId, 'status', 'NetStream.Publish.Start', 'Publishing started.');
     } catch (err) {
-      this.logger.warn({ app: this.app, remote: this.socket.remoteAddress, reason: (err as Error).message }, 'publish refused');
+      this.logger.warn({ app: this.app, remote: this.socket.remoteAddress, err }, 'publish refused');
       this.status(streamId, 'error', 'NetStream.Publish.BadName', (err as Error).message);
       // Let the refusal reach the client before the connection ends.
       setTimeout(() => this.close(), 100).unref();

@@ -1,0 +1,128 @@
+// One RTMP publication of a stream: the FLV it receives, the segment cutter that turns it into MPEG-TS
+// segments, the ordered chain that hands them to the stream's pipeline (the first one probed before anything
+// is published), and, once it ends, the grace period in which its streamer may reconnect before the stream
+// closes. Hot path: the sink runs per RTMP message, the chain per segment.
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../observability/logger.ts';
+import { probeTs } from '../media/ts-probe.ts';
+import { FlvWriter } from './flv-writer.ts';
+import type { PublishSink } from './rtmp/rtmp-connection.ts';
+import { SegmentCutter } from './segment-cutter.ts';
+import type { StreamPipeline } from './stream-pipeline.ts';
+import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
+
+export interface PublicationOptions {
+  /** Where the cutter writes its segments (emptied first). */
+  dir: string;
+  segmentSeconds: number;
+  reconnectGraceMs: number;
+}
+
+export interface PublicationComponents {
+  pipeline: StreamPipeline;
+  /** The cutter's logger (FFmpeg failures). */
+  logger: Logger;
+  timers?: Timers;
+}
+
+export interface PublicationEvents {
+  segmentFailed: [{ file: string; err: unknown }];
+  cutterFailed: [{ err: unknown }];
+  /** The streamer stopped and every segment is through the pipeline; the reconnect grace period begins. */
+  ended: [{ segments: number }];
+  /** Nobody reconnected within the grace period: the stream is over. */
+  expired: [];
+}
+
+export class Publication extends EventEmitter<PublicationEvents> {
+  readonly playbackId: string;
+  readonly startedAtWall: number;
+  readonly sink: PublishSink;
+  private readonly cutter: SegmentCutter;
+  private readonly pipeline: StreamPipeline;
+  private readonly timers: Timers;
+  private readonly options: PublicationOptions;
+  private chain: Promise<void> = Promise.resolve();
+  private graceTimer: TimerHandle | null = null;
+  private live = true;
+  /** Superseded by a newer publication or stopped: its end starts no grace period. */
+  private detached = false;
+
+  constructor(options: PublicationOptions, components: PublicationComponents) {
+    super();
+    this.options = options;
+    this.pipeline = components.pipeline;
+    this.playbackId = components.pipeline.playbackId;
+    this.timers = components.timers ?? systemTimers;
+    this.startedAtWall = this.timers.now();
+    this.cutter = new SegmentCutter({ dir: options.dir, segmentSeconds: options.segmentSeconds, logger: components.logger });
+    this.cutter.on('segment', (cut) => {
+      // Segments are handled in order: the first one of each publication is probed before anything is published.
+      this.chain = this.chain.then(async () => {
+        try {
+          const bytes = await SegmentCutter.take(cut);
+          if (!this.pipeline.source) this.pipeline.setSource(probeTs(bytes));
+          this.pipeline.push({
+            bytes,
+            duration: cut.duration,
+            programDateTime: new Date(this.startedAtWall + cut.start * 1000).toISOString(),
+            completedAt: cut.completedAt,
+          });
+        } catch (err) {
+          this.emit('segmentFailed', { file: cut.path, err });
+        }
+      });
+    });
+    this.cutter.on('error', (err) => this.emit('cutterFailed', { err }));
+    this.cutter.on('end', () => void this.chain.then(() => this.pipeline.drain()).then(() => this.onCutterEnd()));
+    const flv = new FlvWriter((chunk) => {
+      if (!this.cutter.closed) this.cutter.input.write(chunk);
+    });
+    this.sink = {
+      onMetadata: (data) => flv.metadata(data),
+      onAudio: (ts, payload) => flv.audio(ts, payload),
+      onVideo: (ts, payload) => flv.video(ts, payload),
+      onEnd: () => this.cutter.end(),
+    };
+  }
+
+  /** Still receiving from its streamer. */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  async start(): Promise<void> {
+    this.pipeline.beginPublication();
+    await this.cutter.start();
+  }
+
+  /** A new publication of the same stream takes over: this one ends quietly, and its grace period (if running) is cancelled. */
+  supersede(): void {
+    const wasLive = this.live;
+    this.detached = true;
+    this.live = false;
+    this.timers.clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+    if (wasLive) this.cutter.end();
+  }
+
+  /** The broadcaster stops: FFmpeg is killed, no grace period runs. */
+  kill(): void {
+    this.detached = true;
+    this.live = false;
+    this.timers.clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+    this.cutter.kill();
+  }
+
+  private onCutterEnd(): void {
+    this.live = false;
+    if (this.detached) return;
+    this.emit('ended', { segments: this.pipeline.segmentsPublished });
+    this.graceTimer = this.timers.setTimeout(() => {
+      this.graceTimer = null;
+      if (!this.detached) this.emit('expired');
+    }, this.options.reconnectGraceMs);
+  }
+}

@@ -1,0 +1,52 @@
+// The broadcaster's log lines about a stream, written from the events of its pipeline, session and
+// publications; the objects themselves never log. Each takes a child logger with `playbackId` bound.
+
+import type { Logger } from '../observability/logger.ts';
+import type { Publication } from './publication.ts';
+import type { StreamPipeline } from './stream-pipeline.ts';
+import type { StreamSession } from './stream-session.ts';
+
+export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
+  pipeline.on('segmentIngested', ({ seq, duration, bytes }) => log.debug({ seq, duration, bytes }, 'segment ingested'));
+  pipeline.on('sourceProbed', ({ info, ladder }) =>
+    log.info({ width: info.width, height: info.height, fps: +info.fps.toFixed(2), codecs: info.codecs, ladder: ladder.map((r) => r.name) }, 'source probed'),
+  );
+  pipeline.on('segmentPublished', ({ seq, rendition, bytes }) => log.debug({ seq, rendition, bytes }, 'segment published'));
+  pipeline.on('publishFailed', ({ seq, rendition, relay, err }) => {
+    if (relay === null) log.warn({ seq, rendition }, 'no relay assigned: segment dropped');
+    else log.warn({ seq, rendition, relay, err }, 'relay push failed');
+  });
+  pipeline.on('transcodeFailed', ({ seq, reason, transcoder, paymentReason, backlog, err }) => {
+    switch (reason) {
+      case 'backlog':
+        return log.warn({ seq, backlog }, 'transcode backlog full: segment published as source only');
+      case 'no_transcoder':
+        return log.warn({ seq }, 'no transcoder assigned: segment published as source only');
+      case 'unprobeable':
+        return log.warn({ seq, err }, 'segment could not be priced: published as source only');
+      default:
+        return log.warn({ seq, transcoder, reason: paymentReason, err }, 'transcode failed');
+    }
+  });
+  pipeline.on('transcodeAbandoned', ({ seq }) => log.warn({ seq }, 'no transcoder could take the segment: published as source only'));
+  pipeline.on('outputRejected', ({ seq, rendition, transcoder, err }) => log.warn({ seq, rendition, transcoder, err }, 'transcoder output rejected'));
+  pipeline.on('paymentRefused', ({ seq, transcoder, reason, retrying }) => {
+    if (retrying) log.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
+  });
+  pipeline.on('hedged', ({ seq, transcoder, deadlineMs }) => log.info({ seq, transcoder, deadlineMs }, 'transcoder past its deadline: sending the segment to another as well'));
+}
+
+export function logSession(session: StreamSession, log: Logger): void {
+  session.on('reassigned', ({ assignment, changed }) => {
+    if (changed) log.info({ relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null }, 'stream reassigned');
+  });
+  session.on('reassignFailed', ({ err }) => log.warn({ err }, 'reassignment failed'));
+  session.on('refreshFailed', ({ err }) => log.warn({ err }, 'session refresh failed'));
+  session.on('closeFailed', ({ err }) => log.warn({ err }, 'could not close the session'));
+}
+
+export function logPublication(publication: Publication, log: Logger): void {
+  publication.on('segmentFailed', ({ file, err }) => log.error({ err, file }, 'segment could not be ingested'));
+  publication.on('cutterFailed', ({ err }) => log.error({ err }, 'segment cutter failed; the publication ends'));
+  publication.on('ended', ({ segments }) => log.info({ segments }, 'publish ended; waiting for a reconnect'));
+}

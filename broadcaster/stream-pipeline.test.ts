@@ -1,0 +1,287 @@
+// The pipeline's hard logic against real HTTP: fake transcoders and a fake relay on 127.0.0.1:0 speaking
+// the wire format of transcoder/transcoder.ts (multipart answers, 402 bodies), a real StreamSession over an
+// in-memory orchestrator, a real PaymentSender, and a manual clock for deadlines and rate limits. Segment
+// fixtures are made by FFmpeg at test time.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
+import { probeTs } from '../media/ts-probe.ts';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
+import { PAYMENT_HEADER } from '../protocol/payment.ts';
+import { TicketParamsIssuer, ticketParamsToJson } from '../protocol/ticket-params.ts';
+import { MAX_WIN_PROB } from '../protocol/ticket.ts';
+import { TRANSCODE_HEADERS } from '../protocol/transcode-request.ts';
+import { InMemoryOrchestrator } from './in-memory-orchestrator.ts';
+import { ManualTimers } from './manual-timers.ts';
+import { PaymentSender } from './payment-sender.ts';
+import { StreamPipeline, durationsMs, type StreamPipelineEvents } from './stream-pipeline.ts';
+import { StreamSession } from './stream-session.ts';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'castnet-pipeline-'));
+/** The one rung of the test ladder: a 320x240 source gives a 160x120 rendition named `120p`. */
+const LADDER = [{ height: 120, fps: 30, videoBitrate: 200_000, audioBitrate: 64_000 }];
+let source: Buffer;
+let rendition: Buffer;
+
+async function segment(name: string, size: string): Promise<Buffer> {
+  const file = join(dir, `${name}.ts`);
+  await run(ffmpegBinaries().ffmpeg, [
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-f', 'lavfi', '-i', 'sine=sample_rate=48000',
+    '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', file,
+  ]);
+  return readFileSync(file);
+}
+
+type Behaviour = 'ok' | 'hang' | 'error' | { status: 402; reason: string };
+
+interface Received {
+  seq: number;
+  payment: string | undefined;
+  /** Resolves when the broadcaster hung up before the answer (an abort). */
+  aborted: Promise<void>;
+}
+
+/** A transcoder on 127.0.0.1:0 that answers each request as `behave(n)` says (n counts from 0). */
+class FakeTranscoder {
+  readonly received: Received[] = [];
+  private readonly server: Server;
+  private readonly behave: (n: number) => Behaviour;
+  private readonly waiters: Array<() => void> = [];
+  url = '';
+
+  constructor(behave: (n: number) => Behaviour) {
+    this.behave = behave;
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<this> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** Resolves once `count` requests have arrived. */
+  requests(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(() => this.received.length >= count && resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for await (const _ of req);
+    const aborted = new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve()));
+    const payment = req.headers[PAYMENT_HEADER] as string | undefined;
+    const behaviour = this.behave(this.received.length);
+    this.received.push({ seq: Number(req.headers[TRANSCODE_HEADERS.seq]), payment, aborted });
+    for (const w of this.waiters) w();
+    if (behaviour === 'hang') return;
+    if (behaviour === 'error') {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'TRANSCODE_FAILED', message: 'encoder crashed' } }));
+      return;
+    }
+    if (behaviour !== 'ok') {
+      res.writeHead(402, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'PAYMENT_REQUIRED', message: 'payment refused', reason: behaviour.reason } }));
+      return;
+    }
+    const boundary = newBoundary();
+    const chunks = encodeMultipart([{ headers: { [TRANSCODE_HEADERS.rendition]: '120p', 'content-type': 'video/mp2t' }, body: rendition }], boundary);
+    res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}` });
+    for (const c of chunks) res.write(c);
+    res.end();
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+}
+
+/** A relay on 127.0.0.1:0 that takes every descriptor and segment and records its path. */
+async function fakeRelay(): Promise<{ url: string; puts: string[]; stop: () => Promise<void> }> {
+  const puts: string[] = [];
+  const server = createServer(async (req, res) => {
+    for await (const _ of req);
+    puts.push(req.url!);
+    res.writeHead(201).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    puts,
+    stop: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** Records every event of one kind a pipeline emits. */
+function record<K extends keyof StreamPipelineEvents>(pipeline: StreamPipeline, name: K): Array<StreamPipelineEvents[K][0]> {
+  const seen: Array<StreamPipelineEvents[K][0]> = [];
+  (pipeline.on as (n: K, l: (e: StreamPipelineEvents[K][0]) => void) => void)(name, (e) => seen.push(e));
+  return seen;
+}
+
+describe('stream pipeline', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+
+  beforeAll(async () => {
+    [source, rendition] = await Promise.all([segment('source', '320x240'), segment('rendition', '160x120')]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function setup(transcoders: FakeTranscoder[], options: { paid?: boolean } = {}) {
+    for (const t of transcoders) {
+      await t.start();
+      cleanups.push(() => t.stop());
+    }
+    const relay = await fakeRelay();
+    cleanups.push(relay.stop);
+    const timers = new ManualTimers();
+    const orchestrator = new InMemoryOrchestrator({ relay: relay.url, transcoders: transcoders.map((t) => t.url) });
+    const session = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://test', maxPricePerPixel: '10', refreshMs: 60_000 }, { orchestrator, timers });
+    cleanups.push(() => session.abandon());
+    const issuer = new TicketParamsIssuer(identityFromPrivateKey(randomBytes(32)).address);
+    const paramsFetched: string[] = [];
+    const payments = options.paid
+      ? new PaymentSender({
+          identity: identityFromPrivateKey(randomBytes(32)),
+          maxPricePerPixel: 10n,
+          ticketParams: async (url, sender) => {
+            paramsFetched.push(url);
+            return ticketParamsToJson(issuer.issue(sender, { faceValue: 10n ** 18n, winProb: MAX_WIN_PROB, pricePerPixel: 1n, ttlMs: 600_000, now: Date.now() }));
+          },
+        })
+      : null;
+    const pipeline = new StreamPipeline({ playbackId: 'stream1', segmentSeconds: 2, ladderRungs: LADDER, maxTranscodeBacklog: 10 }, { session, payments, timers });
+    await session.open();
+    pipeline.beginPublication();
+    pipeline.setSource(probeTs(source));
+    const push = (duration = 2) => pipeline.push({ bytes: source, duration, programDateTime: new Date(timers.now()).toISOString(), completedAt: timers.now() });
+    return { pipeline, session, orchestrator, relay, timers, push, paramsFetched };
+  }
+
+  it('sends a segment to the next transcoder as well when the first is past its deadline, keeps the first answer and aborts the other', async () => {
+    const slow = new FakeTranscoder(() => 'hang');
+    const fast = new FakeTranscoder(() => 'ok');
+    const { pipeline, relay, timers, push } = await setup([slow, fast]);
+    const hedged = record(pipeline, 'hedged');
+    const transcoded = once(pipeline, 'transcoded');
+    push();
+    await slow.requests(1);
+    assert.equal(fast.received.length, 0, 'the next transcoder waits for the deadline');
+    timers.advance(durationsMs(2, 2, 1_000) - 1);
+    assert.equal(hedged.length, 0);
+    timers.advance(1);
+    assert.deepEqual(hedged, [{ seq: 0, transcoder: slow.url, deadlineMs: 4_000 }]);
+    const [{ transcoder }] = await transcoded;
+    assert.equal(transcoder, fast.url);
+    await slow.received[0]!.aborted;
+    await pipeline.drain();
+    assert.ok(relay.puts.includes('/hls/stream1/120p/0.ts'));
+    assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
+  });
+
+  it('rotates which transcoder goes first with the segment sequence', async () => {
+    const a = new FakeTranscoder(() => 'ok');
+    const b = new FakeTranscoder(() => 'ok');
+    const { pipeline, push } = await setup([a, b]);
+    for (let i = 0; i < 4; i++) push();
+    await pipeline.drain();
+    assert.deepEqual(a.received.map((r) => r.seq), [0, 2]);
+    assert.deepEqual(b.received.map((r) => r.seq), [1, 3]);
+  });
+
+  it('retries once on the same transcoder with fresh ticket parameters when it refuses expired ones', async () => {
+    const a = new FakeTranscoder((n) => (n === 0 ? { status: 402, reason: 'expired' } : 'ok'));
+    const b = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, paramsFetched } = await setup([a, b], { paid: true });
+    const refused = record(pipeline, 'paymentRefused');
+    const tickets = record(pipeline, 'ticketsSent');
+    const transcoded = record(pipeline, 'transcoded');
+    push();
+    await pipeline.drain();
+    assert.equal(a.received.length, 2);
+    assert.ok(a.received.every((r) => r.payment), 'both attempts carry a payment');
+    assert.notEqual(a.received[0]!.payment, a.received[1]!.payment);
+    assert.deepEqual(paramsFetched, [a.url, a.url], 'the retry fetched new parameters');
+    assert.equal(b.received.length, 0);
+    assert.deepEqual(refused, [{ seq: 0, transcoder: a.url, reason: 'expired', retrying: true }]);
+    assert.deepEqual(transcoded, [{ seq: 0, transcoder: a.url }]);
+    assert.equal(tickets.length, 1, 'tickets are counted for the answered attempt');
+  });
+
+  it('moves to the next transcoder when the payment is refused for a reason fresh parameters do not cure', async () => {
+    const a = new FakeTranscoder(() => ({ status: 402, reason: 'insufficient_deposit' }));
+    const b = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, orchestrator } = await setup([a, b], { paid: true });
+    const failures = record(pipeline, 'transcodeFailed');
+    const transcoded = record(pipeline, 'transcoded');
+    push();
+    await pipeline.drain();
+    assert.equal(a.received.length, 1);
+    assert.equal(b.received.length, 1);
+    assert.deepEqual(transcoded, [{ seq: 0, transcoder: b.url }]);
+    assert.equal(failures.length, 1);
+    assert.deepEqual({ ...failures[0], err: undefined }, { seq: 0, reason: 'payment_refused', transcoder: a.url, paymentReason: 'insufficient_deposit', err: undefined });
+    assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url]]);
+  });
+
+  it('asks the session to reassign when a transcoder fails, at most once a second', async () => {
+    const a = new FakeTranscoder(() => 'error');
+    const b = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, orchestrator, timers, relay } = await setup([a, b]);
+    for (let i = 0; i < 3; i++) push();
+    await pipeline.drain();
+    assert.deepEqual(a.received.map((r) => r.seq), [0, 2]);
+    assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url]], 'two failures, one reassignment');
+    timers.advance(1_000);
+    push();
+    push();
+    await pipeline.drain();
+    assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url], [a.url]]);
+    for (let seq = 0; seq < 5; seq++) assert.ok(relay.puts.includes(`/hls/stream1/120p/${seq}.ts`), `rendition of ${seq} published`);
+  });
+
+  it('gives up on the renditions (not the source) when every transcoder fails, after asking for others once', async () => {
+    const a = new FakeTranscoder(() => 'error');
+    const { pipeline, push, orchestrator, relay } = await setup([a]);
+    const abandoned = record(pipeline, 'transcodeAbandoned');
+    push();
+    await pipeline.drain();
+    assert.deepEqual(abandoned, [{ seq: 0 }]);
+    assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url], [a.url]], 'the failure, then the immediate retry round');
+    assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
+    assert.ok(!relay.puts.includes('/hls/stream1/120p/0.ts'));
+  });
+
+  it('transcodes segments with a fractional duration (long keyframe intervals)', async () => {
+    assert.equal(durationsMs(8.333, 4, 10_000), 33_332);
+    assert.ok(Number.isInteger(durationsMs(8.333_333, 2, 1_000)));
+    const a = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, relay } = await setup([a]);
+    const failures = record(pipeline, 'transcodeFailed');
+    push(8.333_333);
+    await pipeline.drain();
+    assert.deepEqual(failures, []);
+    assert.ok(relay.puts.includes('/hls/stream1/120p/0.ts'));
+  });
+});

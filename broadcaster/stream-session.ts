@@ -1,0 +1,161 @@
+// One stream's session with the orchestrator, and the one owner of the stream's assignment (its relay and
+// transcoders): opened before a publish is accepted, refreshed periodically, reassigned when a node fails
+// (rate-limited), closed when the stream ends. Everyone else reads `assignment` and asks for a reassignment.
+
+import { EventEmitter } from 'node:events';
+import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
+import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
+import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
+
+/** At most one failure-driven reassignment this often, however many segments fail. */
+const REASSIGN_INTERVAL_MS = 1_000;
+
+/** What a session needs of the orchestrator. */
+export type SessionOrchestrator = Pick<OrchestratorClient, 'openSession' | 'closeSession'>;
+
+export type SessionRenditions = SessionRequest['renditions'];
+
+export interface StreamSessionOptions {
+  playbackId: string;
+  /** How the orchestrator lists this broadcaster (its RTMP address). */
+  broadcaster: string;
+  /** Wei per output pixel, as a decimal string. */
+  maxPricePerPixel: string;
+  refreshMs: number;
+}
+
+export interface StreamSessionComponents {
+  orchestrator: SessionOrchestrator;
+  timers?: Timers;
+}
+
+export interface StreamSessionEvents {
+  /** A failure-driven request answered; `changed` when the relay or first transcoder is another. */
+  reassigned: [{ assignment: Assignment; previous: Assignment | null; avoid: string[]; changed: boolean }];
+  reassignFailed: [{ avoid: string[]; err: unknown }];
+  refreshFailed: [{ err: unknown }];
+  closed: [];
+  closeFailed: [{ err: unknown }];
+}
+
+export class StreamSession extends EventEmitter<StreamSessionEvents> {
+  readonly playbackId: string;
+  private current: Assignment | null = null;
+  private renditions: SessionRenditions = [];
+  private startedAtMs: number;
+  private refreshTimer: TimerHandle | null = null;
+  private reassignBusy = false;
+  private ended = false;
+  private readonly options: StreamSessionOptions;
+  private readonly orchestrator: SessionOrchestrator;
+  private readonly timers: Timers;
+
+  constructor(options: StreamSessionOptions, components: StreamSessionComponents) {
+    super();
+    this.options = options;
+    this.playbackId = options.playbackId;
+    this.orchestrator = components.orchestrator;
+    this.timers = components.timers ?? systemTimers;
+    this.startedAtMs = this.timers.now();
+  }
+
+  /** The stream's relay and transcoders; null until the session is open. */
+  get assignment(): Assignment | null {
+    return this.current;
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** What later requests tell the orchestrator: the renditions offered and when the publication began. */
+  describe(description: { renditions?: SessionRenditions; startedAt?: number }): void {
+    if (description.renditions) this.renditions = description.renditions;
+    if (description.startedAt !== undefined) this.startedAtMs = description.startedAt;
+  }
+
+  /** Opens (or reopens, after a reconnect) the session; throws when the orchestrator has nowhere to send the stream. */
+  async open(): Promise<Assignment> {
+    this.ended = false;
+    const assignment = await this.request([]);
+    this.current = assignment;
+    this.scheduleRefresh();
+    return assignment;
+  }
+
+  /** Asks again with nothing to avoid, in the background: keeps the session alive and picks up better nodes. */
+  refresh(): void {
+    this.request([]).then(
+      (assignment) => {
+        if (!this.ended) this.current = assignment;
+      },
+      (err: unknown) => this.emit('refreshFailed', { err }),
+    );
+  }
+
+  /** Asks for a new assignment avoiding the nodes that just failed, unless one was asked for within the last second. */
+  reassign(avoid: string[]): void {
+    if (this.reassignBusy || this.ended) return;
+    this.reassignBusy = true;
+    void this.reassignNow(avoid).finally(() => {
+      this.timers.setTimeout(() => (this.reassignBusy = false), REASSIGN_INTERVAL_MS);
+    });
+  }
+
+  /** Asks for a new assignment at once, whatever the rate; resolves with it, or null when the request failed. */
+  async reassignNow(avoid: string[]): Promise<Assignment | null> {
+    let assignment: Assignment;
+    try {
+      assignment = await this.request(avoid);
+    } catch (err) {
+      this.emit('reassignFailed', { avoid, err });
+      return null;
+    }
+    if (this.ended) return assignment;
+    const previous = this.current;
+    const changed = assignment.transcoder?.url !== previous?.transcoder?.url || assignment.relay.url !== previous?.relay.url;
+    this.current = assignment;
+    this.emit('reassigned', { assignment, previous, avoid, changed });
+    return assignment;
+  }
+
+  /** Ends the session at the orchestrator. Never throws: a failure is reported as `closeFailed`. */
+  async close(): Promise<void> {
+    this.abandon();
+    try {
+      await this.orchestrator.closeSession(this.playbackId);
+      this.emit('closed');
+    } catch (err) {
+      this.emit('closeFailed', { err });
+    }
+  }
+
+  /** Stops refreshing without telling the orchestrator (the broadcaster is stopping; the session lapses there). */
+  abandon(): void {
+    this.ended = true;
+    this.timers.clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+  }
+
+  private scheduleRefresh(): void {
+    this.timers.clearTimeout(this.refreshTimer);
+    this.refreshTimer = this.timers.setTimeout(() => {
+      if (this.ended) return;
+      this.refresh();
+      this.scheduleRefresh();
+    }, this.options.refreshMs);
+  }
+
+  private request(avoid: string[]): Promise<Assignment> {
+    return this.orchestrator.openSession({
+      playbackId: this.playbackId,
+      broadcaster: this.options.broadcaster,
+      renditions: this.renditions,
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      avoid,
+      maxPricePerPixel: this.options.maxPricePerPixel,
+      // The relay the stream is on stays, so its viewers keep their relay.
+      ...(this.current ? { preferRelay: this.current.relay.url } : {}),
+    });
+  }
+}
