@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { probeTs } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { SOURCE_RENDITION, defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
+import { SOURCE_RENDITION } from '../protocol/rendition.ts';
 import type { Assignment } from '../protocol/stream-record.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -20,41 +20,9 @@ import { StreamKeyStore } from './stream-keys.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
 import { PaymentSender } from './payment-sender.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { defaultBroadcasterOptions, type BroadcasterOptions } from './options.ts';
 
-export interface BroadcasterOptions {
-  host: string;
-  rtmpPort: number;
-  /** Port of /healthz and /metrics. */
-  httpPort: number;
-  orchestrator: string;
-  dataDir: string;
-  /** Dev mode accepts any stream key unless keys are configured. */
-  dev: boolean;
-  segmentSeconds: number;
-  /** Rungs below the source, e.g. `720p30:2800k,480p30:1200k,360p30:700k`; empty for the default ladder. */
-  ladder: string;
-  maxTranscodeBacklog: number;
-  /** How long a stream stays open for its streamer to reconnect before its session closes. */
-  reconnectGraceMs: number;
-  sessionRefreshMs: number;
-  /** The most this broadcaster pays a transcoder, in wei per output pixel. */
-  maxPricePerPixel: string;
-}
-
-export const defaultBroadcasterOptions: BroadcasterOptions = {
-  host: '127.0.0.1',
-  rtmpPort: 1935,
-  httpPort: 8937,
-  orchestrator: 'http://127.0.0.1:8935',
-  dataDir: './.castnet',
-  dev: false,
-  segmentSeconds: 2,
-  ladder: '',
-  maxTranscodeBacklog: 3,
-  reconnectGraceMs: 30_000,
-  sessionRefreshMs: 10_000,
-  maxPricePerPixel: '10',
-};
+export { defaultBroadcasterOptions, type BroadcasterOptions };
 
 export interface BroadcasterComponents {
   logger?: Logger;
@@ -85,10 +53,10 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const metrics = createBroadcasterMetrics(registry);
   const keys = new StreamKeyStore({ dataDir: options.dataDir, devMode: options.dev });
   const orchestrator = new OrchestratorClient(options.orchestrator);
-  const ladderRungs = options.ladder ? parseLadder(options.ladder) : defaultLadderRungs;
+  const ladderRungs = options.ladder;
   const pipelines = new Map<string, StreamPipeline>();
   const identity = loadOrCreateIdentity(options.dataDir, 'broadcaster');
-  const payments = new PaymentSender({ identity, maxPricePerPixel: BigInt(options.maxPricePerPixel) });
+  const payments = new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel });
   const publications = new Map<string, Publication>();
   const closeTimers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -104,7 +72,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       renditions,
       startedAt: new Date(publications.get(pipeline.playbackId)?.startedAtWall ?? Date.now()).toISOString(),
       avoid,
-      maxPricePerPixel: options.maxPricePerPixel,
+      maxPricePerPixel: options.maxPricePerPixel.toString(),
       ...(pipeline.assignment ? { preferRelay: pipeline.assignment.relay.url } : {}),
     });
   }

@@ -14,7 +14,7 @@ describe('orchestrator', () => {
   const session = (playbackId: string, extra: object = {}) => ({ playbackId, startedAt: new Date(now).toISOString(), ...extra });
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ port: 0, dataDir: '', nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => now });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => now });
     await orchestrator.start();
   });
 

@@ -26,7 +26,7 @@ mkdirSync(join(work, 'www', 'hls', 'bench', 'source'), { recursive: true });
 // A segment of whole TS packets, ~1.5 MB, and the relay's own playlist for it, written for nginx too.
 const segment = Buffer.alloc(188 * 8000);
 for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-const relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', discoverParents: false }, { logger: silentLogger });
+const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false }, { logger: silentLogger });
 await relay.start();
 await fetch(`${relay.url}/hls/bench`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }) });
 for (let seq = 0; seq < 6; seq++) {

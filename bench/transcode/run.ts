@@ -36,7 +36,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const segments = await makeSegments();
 const ladder = fitLadder({ width: 1920, height: 1080, fps: 30 });
-const transcoder = await createTranscoder({ port: 0, orchestrator: '', encoder: 'libx264', concurrency: 1, dataDir: '', pricePerPixel: '0' }, { logger: silentLogger });
+const transcoder = await createTranscoder({ httpPort: 0, orchestrator: null, encoder: 'libx264', concurrency: 1, dataDir: null, pricePerPixel: 0n }, { logger: silentLogger });
 await transcoder.start();
 mkdirSync(join(work, 'bare'), { recursive: true });
 
