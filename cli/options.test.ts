@@ -82,13 +82,20 @@ describe('role options from the command line', () => {
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['stray'], quiet), /unexpected argument "stray"/);
   });
 
-  it('still takes the old port flags, with a deprecation warning', () => {
+  it('still takes the old port flags and environment names, with a deprecation warning', () => {
     const warnings: string[] = [];
     const sources = { env: {}, warn: (m: string) => warnings.push(m) };
     assert.equal(resolveOptions(orchestratorOptionsDefinition, ['--api-port', '9001'], sources).httpPort, 9001);
     assert.equal(resolveOptions(transcoderOptionsDefinition, ['--port', '9002'], sources).httpPort, 9002);
     assert.equal(resolveOptions(devOptionsDefinition, ['--api-port', '0'], sources).orchestratorPort, 0);
-    assert.deepEqual(warnings, ['--api-port is deprecated; use --http-port', '--port is deprecated; use --http-port', '--api-port is deprecated; use --orchestrator-port']);
+    assert.equal(resolveOptions(orchestratorOptionsDefinition, [], { ...sources, env: { CASTNET_API_PORT: '9003' } }).httpPort, 9003);
+    assert.equal(resolveOptions(orchestratorOptionsDefinition, [], { ...sources, env: { CASTNET_API_PORT: '9003', CASTNET_HTTP_PORT: '9004' } }).httpPort, 9004);
+    assert.deepEqual(warnings.slice(0, 4), [
+      '--api-port is deprecated; use --http-port',
+      '--port is deprecated; use --http-port',
+      '--api-port is deprecated; use --orchestrator-port',
+      'CASTNET_API_PORT is deprecated; use CASTNET_HTTP_PORT',
+    ]);
   });
 });
 

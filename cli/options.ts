@@ -149,9 +149,12 @@ export function resolveOptions<T extends OptionTable>(definition: OptionsDefinit
   const result: Record<string, unknown> = { ...defaultsOf(definition), ...config };
   for (const [key, option] of Object.entries(definition.table)) {
     const fromFlag = flags.get(option.flag);
-    const fromEnv = env[envName(option.flag)];
+    const envKey = [option.flag, ...(option.deprecatedFlags ?? [])].map(envName).find((name) => env[name] !== undefined);
     if (fromFlag !== undefined) result[key] = parseValue(option, fromFlag, `--${option.flag}`);
-    else if (fromEnv !== undefined) result[key] = parseValue(option, fromEnv, envName(option.flag));
+    else if (envKey !== undefined) {
+      if (envKey !== envName(option.flag)) warn(`${envKey} is deprecated; use ${envName(option.flag)}`);
+      result[key] = parseValue(option, env[envKey], envKey);
+    }
   }
   return checkRules(definition, result as OptionsOf<T>);
 }
