@@ -6,7 +6,6 @@ import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
-import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
@@ -19,41 +18,9 @@ import type { PublishRequest, PublishSink } from './rtmp/rtmp-connection.ts';
 import { StreamKeyStore } from './stream-keys.ts';
 import type { StreamPipeline } from './stream-pipeline.ts';
 import { systemTimers, type Timers } from './timers.ts';
+import { defaultBroadcasterOptions, type BroadcasterOptions } from './options.ts';
 
-export interface BroadcasterOptions {
-  host: string;
-  rtmpPort: number;
-  /** Port of /healthz and /metrics. */
-  httpPort: number;
-  orchestrator: string;
-  dataDir: string;
-  /** Dev mode accepts any stream key unless keys are configured. */
-  dev: boolean;
-  segmentSeconds: number;
-  /** Rungs below the source, e.g. `720p30:2800k,480p30:1200k,360p30:700k`; empty for the default ladder. */
-  ladder: string;
-  maxTranscodeBacklog: number;
-  /** How long a stream stays open for its streamer to reconnect before its session closes. */
-  reconnectGraceMs: number;
-  sessionRefreshMs: number;
-  /** The most this broadcaster pays a transcoder, in wei per output pixel. */
-  maxPricePerPixel: string;
-}
-
-export const defaultBroadcasterOptions: BroadcasterOptions = {
-  host: '127.0.0.1',
-  rtmpPort: 1935,
-  httpPort: 8937,
-  orchestrator: 'http://127.0.0.1:8935',
-  dataDir: './.castnet',
-  dev: false,
-  segmentSeconds: 2,
-  ladder: '',
-  maxTranscodeBacklog: 3,
-  reconnectGraceMs: 30_000,
-  sessionRefreshMs: 10_000,
-  maxPricePerPixel: '10',
-};
+export { defaultBroadcasterOptions, type BroadcasterOptions };
 
 export interface BroadcasterComponents {
   logger?: Logger;
@@ -82,10 +49,10 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const keys = new StreamKeyStore({ dataDir: options.dataDir, devMode: options.dev });
   const identity = loadOrCreateIdentity(options.dataDir, 'broadcaster');
   const streams = new LiveStreams(
-    { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder ? parseLadder(options.ladder) : defaultLadderRungs },
+    { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
       orchestrator: new OrchestratorClient(options.orchestrator),
-      payments: new PaymentSender({ identity, maxPricePerPixel: BigInt(options.maxPricePerPixel), fetch: components.fetch }),
+      payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: components.fetch }),
       transcoders: new TranscoderClient({ fetch: components.fetch }),
       relays: new RelayClient({ fetch: components.fetch }),
       timers: components.timers ?? systemTimers,

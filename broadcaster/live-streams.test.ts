@@ -28,7 +28,7 @@ function setup() {
     return new Response(null, { status: 204 });
   };
   const streams = new LiveStreams(
-    { broadcaster: 'rtmp://test', dataDir, segmentSeconds: 2, ladderRungs: [], maxTranscodeBacklog: 3, reconnectGraceMs: GRACE_MS, sessionRefreshMs: 3_600_000, maxPricePerPixel: '10' },
+    { broadcaster: 'rtmp://test', dataDir, segmentSeconds: 2, ladderRungs: [], maxTranscodeBacklog: 3, reconnectGraceMs: GRACE_MS, sessionRefreshMs: 3_600_000, maxPricePerPixel: 10n },
     { orchestrator, payments: null, transcoders: new TranscoderClient({ fetch }), relays: new RelayClient({ fetch }), timers, metrics: createBroadcasterMetrics(new Registry()), logger: silentLogger },
   );
   return { timers, orchestrator, relayCalls, streams };

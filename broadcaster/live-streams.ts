@@ -26,7 +26,7 @@ export interface LiveStreamsOptions {
   maxTranscodeBacklog: number;
   reconnectGraceMs: number;
   sessionRefreshMs: number;
-  maxPricePerPixel: string;
+  maxPricePerPixel: bigint;
 }
 
 export interface LiveStreamsComponents {

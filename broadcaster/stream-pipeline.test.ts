@@ -157,7 +157,7 @@ describe('stream pipeline', () => {
     cleanups.push(relay.stop);
     const timers = new ManualTimers();
     const orchestrator = new InMemoryOrchestrator({ relay: relay.url, transcoders: transcoders.map((t) => t.url) });
-    const session = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://test', maxPricePerPixel: '10', refreshMs: 60_000 }, { orchestrator, timers });
+    const session = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://test', maxPricePerPixel: 10n, refreshMs: 60_000 }, { orchestrator, timers });
     cleanups.push(() => session.abandon());
     const issuer = new TicketParamsIssuer(identityFromPrivateKey(randomBytes(32)).address);
     const paramsFetched: string[] = [];

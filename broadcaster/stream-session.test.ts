@@ -11,7 +11,7 @@ import { StreamSession } from './stream-session.ts';
 function setup(refreshMs = 10_000) {
   const timers = new ManualTimers();
   const orchestrator = new InMemoryOrchestrator({ relay: 'http://relay-1', transcoders: ['http://t-1', 'http://t-2'] });
-  const session = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://127.0.0.1:1935', maxPricePerPixel: '10', refreshMs }, { orchestrator, timers });
+  const session = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://127.0.0.1:1935', maxPricePerPixel: 10n, refreshMs }, { orchestrator, timers });
   return { timers, orchestrator, session };
 }
 

@@ -20,7 +20,7 @@ export interface StreamSessionOptions {
   /** How the orchestrator lists this broadcaster (its RTMP address). */
   broadcaster: string;
   /** Wei per output pixel, as a decimal string. */
-  maxPricePerPixel: string;
+  maxPricePerPixel: bigint;
   refreshMs: number;
 }
 
@@ -153,7 +153,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       renditions: this.renditions,
       startedAt: new Date(this.startedAtMs).toISOString(),
       avoid,
-      maxPricePerPixel: this.options.maxPricePerPixel,
+      maxPricePerPixel: this.options.maxPricePerPixel.toString(),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

@@ -9,40 +9,33 @@ import { createRelay } from '../relay/relay.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { createLogger } from '../observability/logger.ts';
 import { DemoStream } from './demo-stream.ts';
-import type { OptionSpec } from './options.ts';
+import { z } from 'zod';
+import { defineOptions, flag, option, port, text, type OptionsOf } from '../config/option-table.ts';
+import { transcoderOptionsDefinition } from '../transcoder/options.ts';
 
-export interface DevOptions {
-  host: string;
-  rtmpPort: number;
-  httpPort: number;
-  apiPort: number;
-  dataDir: string;
-  demo: boolean;
-  encoder: string;
-  logLevel: string;
-}
+export const devOptionsDefinition = defineOptions(
+  {
+    rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port (0: any free port)' }),
+    httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'relay port: HLS, watch and embed pages' }),
+    orchestratorPort: option({ flag: 'orchestrator-port', schema: port, default: 8935, description: 'orchestrator HTTP port; the transcoder and broadcaster take the next two', deprecatedFlags: ['api-port'] }),
+    dataDir: option({ flag: 'data-dir', schema: text, default: './.castnet', description: 'where state that survives a restart lives (stream keys, logs)' }),
+    demo: option({ flag: 'demo', schema: flag, default: true, description: 'push a demo test pattern so the watch page plays at once (--no-demo: off)' }),
+    encoder: option({ flag: 'encoder', schema: transcoderOptionsDefinition.table.encoder.schema, default: 'auto', description: 'video encoder: auto, libx264 or h264_nvenc' }),
+    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'address every node listens on' }),
+    logLevel: option({ flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'takes fatal, error, warn, info, debug, trace or silent' }), default: 'info', description: 'log level of the log file' }),
+  },
+  [
+    (o) => {
+      const taken = [o.rtmpPort, o.httpPort, ...(o.orchestratorPort === 0 ? [] : [o.orchestratorPort, o.orchestratorPort + 1, o.orchestratorPort + 2])].filter((p) => p !== 0);
+      if (o.orchestratorPort > 65_533) return `--orchestrator-port ${o.orchestratorPort} leaves no room for the transcoder and broadcaster (the next two ports)`;
+      return new Set(taken).size < taken.length
+        ? `ports collide: --rtmp-port ${o.rtmpPort}, --http-port ${o.httpPort}, and --orchestrator-port ${o.orchestratorPort} with the next two for the transcoder and broadcaster`
+        : null;
+    },
+  ],
+);
 
-export const defaultDevOptions: DevOptions = {
-  host: '127.0.0.1',
-  rtmpPort: 1935,
-  httpPort: 8080,
-  apiPort: 8935,
-  dataDir: './.castnet',
-  demo: true,
-  encoder: 'auto',
-  logLevel: 'info',
-};
-
-export const devOptionSpecs: ReadonlyArray<OptionSpec<DevOptions>> = [
-  { key: 'rtmpPort', flag: 'rtmp-port', description: 'RTMP ingest port (0: any free port)' },
-  { key: 'httpPort', flag: 'http-port', description: 'relay port: HLS, watch and embed pages' },
-  { key: 'apiPort', flag: 'api-port', description: 'orchestrator API port; the transcoder and broadcaster take the next two' },
-  { key: 'dataDir', flag: 'data-dir', description: 'where state that survives a restart lives (stream keys, logs)' },
-  { key: 'demo', flag: 'demo', description: 'push a demo test pattern so the watch page plays at once (--no-demo: off)' },
-  { key: 'encoder', flag: 'encoder', description: 'video encoder: auto, libx264 or h264_nvenc' },
-  { key: 'host', flag: 'host', description: 'address every node listens on' },
-  { key: 'logLevel', flag: 'log-level', description: 'log level of the log file' },
-];
+export interface DevOptions extends OptionsOf<typeof devOptionsDefinition.table> {}
 
 const DEV_DEPOSIT = 10n ** 18n;
 const DEV_RESERVE = 10n ** 17n;
@@ -56,12 +49,12 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const dataDir = resolve(options.dataDir);
   const logFile = join(dataDir, 'castnet.log');
   const logger = createLogger({ level: options.logLevel, file: logFile });
-  const next = (offset: number) => (options.apiPort === 0 ? 0 : options.apiPort + offset);
+  const next = (offset: number) => (options.orchestratorPort === 0 ? 0 : options.orchestratorPort + offset);
 
-  const orchestrator = await createOrchestrator({ host: options.host, port: options.apiPort, dataDir }, { logger });
+  const orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir }, { logger });
   await orchestrator.start();
-  const transcoder = await createTranscoder({ host: options.host, port: next(1), orchestrator: orchestrator.url, encoder: options.encoder as 'auto', dataDir }, { logger });
-  const relay = await createRelay({ host: options.host, port: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
+  const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir }, { logger });
+  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
   const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   // The dev ledger funds the local broadcaster so streams are paid for from the first segment.

@@ -1,98 +1,119 @@
-// `castnet <command>`: parses flags into a role's options and runs the role until SIGINT/SIGTERM.
+// `castnet <command>`: a table of roles, each with its summary, options definition and factory; parses the
+// command line into the role's options and runs it until SIGINT/SIGTERM.
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createBroadcaster, defaultBroadcasterOptions, type BroadcasterOptions } from '../broadcaster/broadcaster.ts';
+import { createBroadcaster, defaultBroadcasterOptions } from '../broadcaster/broadcaster.ts';
+import { broadcasterOptionsDefinition } from '../broadcaster/options.ts';
 import { StreamKeyStore } from '../broadcaster/stream-keys.ts';
-import { createOrchestrator, defaultOrchestratorOptions, type OrchestratorOptions } from '../orchestrator/orchestrator.ts';
-import { createRelay, defaultRelayOptions, type RelayOptions } from '../relay/relay.ts';
-import { createTranscoder, defaultTranscoderOptions, type TranscoderOptions } from '../transcoder/transcoder.ts';
+import type { OptionsDefinition, OptionsOf, OptionTable } from '../config/option-table.ts';
+import { createOrchestrator } from '../orchestrator/orchestrator.ts';
+import { orchestratorOptionsDefinition } from '../orchestrator/options.ts';
+import { createRelay } from '../relay/relay.ts';
+import { relayOptionsDefinition } from '../relay/options.ts';
+import { createTranscoder } from '../transcoder/transcoder.ts';
+import { transcoderOptionsDefinition } from '../transcoder/options.ts';
 import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
-import { defaultDevOptions, devOptionSpecs, runDev } from './dev.ts';
-import { helpText, parseFlags, resolveOptions, type OptionSpec } from './options.ts';
+import { devOptionsDefinition, runDev } from './dev.ts';
+import { helpText, parseFlags, resolveOptions } from './options.ts';
 
-const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
-  { key: 'host', flag: 'host', description: 'listen address' },
-  { key: 'port', flag: 'api-port', description: 'API port' },
-  { key: 'dataDir', flag: 'data-dir', description: 'the ticket ledger (ledger.sqlite) lives here' },
-  { key: 'heartbeatIntervalMs', flag: 'heartbeat-interval-ms', description: 'how often nodes heartbeat' },
-  { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
-  { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
-  { key: 'transcodersPerStream', flag: 'transcoders-per-stream', description: 'transcoders each stream rotates over and fails over between' },
-  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port to hear gossiped node records on (-1: no libp2p, nodes register over HTTP)' },
-  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated multiaddrs of libp2p peers to join through' },
-  { key: 'announcementMaxAgeMs', flag: 'announcement-max-age-ms', description: 'gossiped records older than this are dropped' },
-];
+interface Running {
+  stop(): Promise<void>;
+}
 
-const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
-  { key: 'host', flag: 'host', description: 'listen address' },
-  { key: 'port', flag: 'port', description: 'HTTP port' },
-  { key: 'publicUrl', flag: 'public-url', description: 'URL other nodes reach this one at (default: http://host:port)' },
-  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
-  { key: 'encoder', flag: 'encoder', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' },
-  { key: 'concurrency', flag: 'concurrency', description: 'segments transcoded at once' },
-  { key: 'maxQueued', flag: 'max-queued', description: 'segments waiting before the node answers 503' },
-  { key: 'maxSegmentBytes', flag: 'max-segment-bytes', description: 'largest segment accepted' },
-  { key: 'dataDir', flag: 'data-dir', description: 'identity key and the queue of winning tickets live here' },
-  { key: 'pricePerPixel', flag: 'price-per-pixel', description: 'wei per output pixel (width × height × frames); 0 works for free' },
-  { key: 'ticketFaceValue', flag: 'ticket-face-value', description: 'face value of the tickets this node asks for, in wei' },
-  { key: 'ticketEv', flag: 'ticket-ev', description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' },
-  { key: 'ticketTtlMs', flag: 'ticket-ttl-ms', description: 'how long ticket parameters stay valid' },
-  { key: 'redeemIntervalMs', flag: 'redeem-interval-ms', description: 'how often winning tickets are sent to the ledger' },
-  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
-  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
-  { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
-];
+interface Role<T extends OptionTable> {
+  name: string;
+  summary: string;
+  /** One line in `castnet --help`. */
+  brief: string;
+  options: OptionsDefinition<T>;
+  /** More --help text that needs to look at this machine. */
+  moreHelp?: () => Promise<string>;
+  run(options: OptionsOf<T>): Promise<Running>;
+}
 
-const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
-  { key: 'host', flag: 'host', description: 'listen address' },
-  { key: 'port', flag: 'http-port', description: 'HTTP port for HLS, the player and pushes' },
-  { key: 'publicUrl', flag: 'public-url', description: 'URL viewers and broadcasters reach this relay at' },
-  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
-  { key: 'playlistSegments', flag: 'playlist-segments', description: 'segments listed in a live media playlist' },
-  { key: 'extraSegments', flag: 'extra-segments', description: 'segments kept beyond the playlist for late players' },
-  { key: 'streamIdleMs', flag: 'stream-idle-ms', description: 'a stream with no pushes this long is dropped' },
-  { key: 'maxSessions', flag: 'max-sessions', description: 'streams this relay offers to hold' },
-  { key: 'parents', flag: 'parents', description: 'parent relays to pull streams from, comma-separated, best first' },
-  { key: 'discoverParents', flag: 'discover-parents', description: "find a stream's origin relay in the orchestrator's directory" },
-  { key: 'cacheBytes', flag: 'cache-bytes', description: 'byte budget of segments pulled from parents' },
-  { key: 'viewerWindowMs', flag: 'viewer-window-ms', description: 'viewer sessions are counted over this window' },
-  { key: 'dataDir', flag: 'data-dir', description: "the relay's identity key lives here" },
-  { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
-  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
-  { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
-];
+interface Command {
+  name: string;
+  brief: string;
+  help(): Promise<string>;
+  start(argv: string[]): Promise<Running>;
+}
 
-const broadcasterSpecs: ReadonlyArray<OptionSpec<BroadcasterOptions>> = [
-  { key: 'host', flag: 'host', description: 'listen address' },
-  { key: 'rtmpPort', flag: 'rtmp-port', description: 'RTMP ingest port' },
-  { key: 'httpPort', flag: 'http-port', description: 'port of /healthz and /metrics' },
-  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL' },
-  { key: 'dataDir', flag: 'data-dir', description: 'stream keys and scratch segments live here' },
-  { key: 'dev', flag: 'dev', description: 'accept any stream key unless keys are configured' },
-  { key: 'segmentSeconds', flag: 'segment-seconds', description: 'target segment duration (cut at the next keyframe)' },
-  { key: 'ladder', flag: 'ladder', description: 'renditions below the source, e.g. 720p30:2800k,480p30:1200k,360p30:700k (empty: that default)' },
-  { key: 'maxTranscodeBacklog', flag: 'max-transcode-backlog', description: 'segments waiting for a transcoder before renditions are skipped' },
-  { key: 'reconnectGraceMs', flag: 'reconnect-grace-ms', description: 'how long a stream waits for its streamer to reconnect' },
-  { key: 'sessionRefreshMs', flag: 'session-refresh-ms', description: 'how often stream sessions are refreshed with the orchestrator' },
-  { key: 'maxPricePerPixel', flag: 'max-price-per-pixel', description: 'the most paid to a transcoder, in wei per output pixel' },
+function role<T extends OptionTable>(r: Role<T>): Command {
+  return {
+    name: r.name,
+    brief: r.brief,
+    async help() {
+      return `${helpText(r.name, r.summary, r.options)}\n${r.moreHelp ? `\n${await r.moreHelp()}\n` : ''}`;
+    },
+    start: (argv) => r.run(resolveOptions(r.options, argv)),
+  };
+}
+
+async function started(node: Running & { start(): Promise<void> }): Promise<Running> {
+  await node.start();
+  return node;
+}
+
+const roles: Command[] = [
+  role({
+    name: 'dev',
+    brief: 'a whole network on loopback with a demo stream (what npm start runs)',
+    summary: 'Starts an orchestrator, a transcoder, a relay and a broadcaster on loopback, with a demo stream.',
+    options: devOptionsDefinition,
+    run: runDev,
+  }),
+  role({
+    name: 'orchestrator',
+    brief: 'node registry, stream assignment and directory',
+    summary: 'Node registry, stream assignment and the public stream directory.',
+    options: orchestratorOptionsDefinition,
+    run: async (options) => started(await createOrchestrator(options, { logger: createLogger() })),
+  }),
+  role({
+    name: 'transcoder',
+    brief: 'transcodes segments into the rendition ladder',
+    summary: 'Transcodes each segment it is sent into the rendition ladder with FFmpeg.',
+    options: transcoderOptionsDefinition,
+    moreHelp: async () => {
+      const detected = await detectEncoder('auto');
+      return `Encoder detected on this machine: ${detected.encoder} (${detected.reason})`;
+    },
+    run: async (options) => started(await createTranscoder(options, { logger: createLogger() })),
+  }),
+  role({
+    name: 'relay',
+    brief: 'HLS origin: playlists, segments, player and embed pages',
+    summary: 'HLS origin: stores pushed segments in a live window and serves playlists, segments and the player.',
+    options: relayOptionsDefinition,
+    run: async (options) => started(await createRelay(options, { logger: createLogger() })),
+  }),
+  role({
+    name: 'broadcaster',
+    brief: 'RTMP ingest with stream keys',
+    summary: 'RTMP ingest: publish to rtmp://<host>:<rtmp-port>/live/<stream key>.',
+    options: broadcasterOptionsDefinition,
+    run: async (options) => started(await createBroadcaster(options, { logger: createLogger() })),
+  }),
 ];
 
 const usage = `Usage: castnet <command> [options]
 
 Commands:
-  dev            a whole network on loopback with a demo stream (what npm start runs)
-  orchestrator   node registry, stream assignment and directory
-  transcoder     transcodes segments into the rendition ladder
-  relay          HLS origin: playlists, segments, player and embed pages
-  broadcaster    RTMP ingest with stream keys
+${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
   keys add|list  manage stream keys (--data-dir)
   wallet         this machine's payment addresses and their ledger balances
   deposit <wei>  fund the broadcaster's tickets in the ledger (--reserve <wei>)
 
-castnet <command> --help lists a command's options and their defaults.`;
+castnet <command> --help lists a command's options, their defaults and environment variables.
+castnet --version prints the version.`;
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function runUntilSignal(stop: () => Promise<void>): void {
   let stopping = false;
@@ -108,56 +129,17 @@ function runUntilSignal(stop: () => Promise<void>): void {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
-  const role = async <O extends object>(name: string, summary: string, specs: ReadonlyArray<OptionSpec<O>>, defaults: O, extraHelp?: () => Promise<string>) => {
+  const roleCommand = roles.find((r) => r.name === command);
+  if (roleCommand) {
     if (wantsHelp) {
-      process.stdout.write(`${helpText(name, summary, specs, defaults)}\n${extraHelp ? `\n${await extraHelp()}\n` : ''}`);
-      return null;
+      process.stdout.write(await roleCommand.help());
+      return;
     }
-    return resolveOptions(specs, defaults, rest);
-  };
+    const running = await roleCommand.start(rest);
+    runUntilSignal(() => running.stop());
+    return;
+  }
   switch (command) {
-    case 'dev': {
-      const options = await role('dev', 'Starts an orchestrator, a transcoder, a relay and a broadcaster on loopback, with a demo stream.', devOptionSpecs, defaultDevOptions);
-      if (!options) return;
-      const network = await runDev(options);
-      runUntilSignal(() => network.stop());
-      return;
-    }
-    case 'orchestrator': {
-      const options = await role('orchestrator', 'Node registry, stream assignment and the public stream directory.', orchestratorSpecs, defaultOrchestratorOptions);
-      if (!options) return;
-      const node = await createOrchestrator(options, { logger: createLogger() });
-      await node.start();
-      runUntilSignal(() => node.stop());
-      return;
-    }
-    case 'transcoder': {
-      const options = await role('transcoder', 'Transcodes each segment it is sent into the rendition ladder with FFmpeg.', transcoderSpecs, defaultTranscoderOptions, async () => {
-        const detected = await detectEncoder('auto');
-        return `Encoder detected on this machine: ${detected.encoder} (${detected.reason})`;
-      });
-      if (!options) return;
-      const node = await createTranscoder(options, { logger: createLogger() });
-      await node.start();
-      runUntilSignal(() => node.stop());
-      return;
-    }
-    case 'relay': {
-      const options = await role('relay', 'HLS origin: stores pushed segments in a live window and serves playlists, segments and the player.', relaySpecs, defaultRelayOptions);
-      if (!options) return;
-      const node = await createRelay(options, { logger: createLogger() });
-      await node.start();
-      runUntilSignal(() => node.stop());
-      return;
-    }
-    case 'broadcaster': {
-      const options = await role('broadcaster', 'RTMP ingest: publish to rtmp://<host>:<rtmp-port>/live/<stream key>.', broadcasterSpecs, defaultBroadcasterOptions);
-      if (!options) return;
-      const node = await createBroadcaster(options, { logger: createLogger() });
-      await node.start();
-      runUntilSignal(() => node.stop());
-      return;
-    }
     case 'keys': {
       const { flags, positional } = parseFlags(rest);
       const dataDir = resolve(String(flags.get('data-dir') ?? process.env.CASTNET_DATA_DIR ?? defaultBroadcasterOptions.dataDir));
@@ -199,6 +181,11 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`castnet ${version()}\n`);
+      return;
     case undefined:
     case '--help':
     case '-h':

@@ -30,7 +30,7 @@ describe('the orchestrator API through OrchestratorClient', () => {
   let client: OrchestratorClient;
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ port: 0, dataDir: '' }, { logger: silentLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger: silentLogger });
     await orchestrator.start();
     client = new OrchestratorClient(`${orchestrator.url}/`);
   });

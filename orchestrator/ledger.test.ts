@@ -74,7 +74,7 @@ describe('ledger', () => {
   });
 
   it('lets exactly one of ten concurrent HTTP redemptions of a ticket succeed', async () => {
-    const orchestrator = await createOrchestrator({ port: 0, dataDir: join(dir, 'http') }, { logger: silentLogger });
+    const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: join(dir, 'http') }, { logger: silentLogger });
     await orchestrator.start();
     try {
       await fetch(`${orchestrator.url}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: sender.address, amount: '1000' }) });

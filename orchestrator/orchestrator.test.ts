@@ -23,7 +23,7 @@ describe('orchestrator', () => {
 
   async function start(): Promise<Harness> {
     const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
-    const orchestrator = await createOrchestrator({ port: 0, dataDir: '', nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => clock.now });
+    const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, nodeTimeoutMs: 5_000 }, { logger: silentLogger, now: () => clock.now });
     await orchestrator.start();
     started.push(orchestrator);
     return {

@@ -20,39 +20,9 @@ import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.t
 import { NodeRegistry } from './node-registry.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
+import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
 
-export interface OrchestratorOptions {
-  host: string;
-  port: number;
-  /** The ledger lives here (ledger.sqlite); empty keeps it in memory. */
-  dataDir: string;
-  heartbeatIntervalMs: number;
-  /** A node missing heartbeats this long is dropped. */
-  nodeTimeoutMs: number;
-  /** A stream whose broadcaster stopped refreshing it this long is dropped from the directory. */
-  streamTtlMs: number;
-  /** Transcoders assigned to each stream: segments rotate over them and fail over between them. */
-  transcodersPerStream: number;
-  /** libp2p TCP port for hearing nodes' gossiped announcements; -1 runs no libp2p host. */
-  p2pPort: number;
-  /** Comma-separated multiaddrs of peers to join through. */
-  bootstrap: string;
-  /** Announcements older than this are dropped as stale. */
-  announcementMaxAgeMs: number;
-}
-
-export const defaultOrchestratorOptions: OrchestratorOptions = {
-  host: '127.0.0.1',
-  port: 8935,
-  dataDir: './.castnet',
-  heartbeatIntervalMs: 2_000,
-  nodeTimeoutMs: 8_000,
-  streamTtlMs: 30_000,
-  transcodersPerStream: 2,
-  p2pPort: -1,
-  bootstrap: '',
-  announcementMaxAgeMs: 10_000,
-};
+export { defaultOrchestratorOptions, type OrchestratorOptions };
 
 export interface OrchestratorComponents {
   logger?: Logger;
@@ -114,7 +84,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
 
   return {
     get url() {
-      return server?.url ?? `http://${options.host}:${options.port}`;
+      return server?.url ?? `http://${options.host}:${options.httpPort}`;
     },
     nodes,
     ledger,
@@ -122,9 +92,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       return p2p?.multiaddrs ?? [];
     },
     async start() {
-      server = await listen(app, options.host, options.port);
-      if (options.p2pPort >= 0) {
-        p2p = await createP2pHost({ host: options.host, port: options.p2pPort, bootstrap: options.bootstrap.split(',').map((a) => a.trim()).filter(Boolean), logger });
+      server = await listen(app, options.host, options.httpPort);
+      if (options.p2pPort !== null) {
+        p2p = await createP2pHost({ host: options.host, port: options.p2pPort, bootstrap: options.bootstrap, logger });
         p2p.subscribe(ANNOUNCEMENT_TOPIC, onAnnouncement);
       }
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));

@@ -12,9 +12,10 @@ import { NodeRegistrationLoop } from './registration-loop.ts';
 
 export interface PresenceOptions {
   host: string;
-  orchestrator: string;
-  /** Comma-separated bootstrap multiaddrs; non-empty switches to gossip. */
-  bootstrap: string;
+  /** null: none to register with. */
+  orchestrator: string | null;
+  /** Bootstrap multiaddrs; any switches to gossip. */
+  bootstrap: readonly string[];
   p2pPort: number;
   announceIntervalMs: number;
   identity: Identity;
@@ -28,7 +29,7 @@ export interface Presence {
 }
 
 export async function startPresence(options: PresenceOptions): Promise<Presence> {
-  const bootstrap = options.bootstrap.split(',').map((a) => a.trim()).filter(Boolean);
+  const bootstrap = [...options.bootstrap];
   if (bootstrap.length > 0) {
     const p2p = await createP2pHost({ host: options.host, port: Math.max(0, options.p2pPort), bootstrap, logger: options.logger });
     const announcer = new Announcer(p2p, options.identity, options.record, options.logger);

@@ -26,7 +26,7 @@ describe('relay HTTP', () => {
   let relay: Relay;
 
   beforeAll(async () => {
-    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '' }, { logger: silentLogger });
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
     await relay.start();
     await fetch(`${relay.url}/hls/abc`, {
       method: 'PUT',

@@ -24,50 +24,9 @@ import { createHlsHandler } from './hls-handler.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { StreamStats } from './stream-stats.ts';
 import { Upstream } from './upstream.ts';
+import { defaultRelayOptions, type RelayOptions } from './options.ts';
 
-export interface RelayOptions {
-  host: string;
-  port: number;
-  publicUrl: string;
-  orchestrator: string;
-  playlistSegments: number;
-  extraSegments: number;
-  streamIdleMs: number;
-  maxSessions: number;
-  /** Parent relays to pull streams this relay does not hold from, comma-separated, best first. */
-  parents: string;
-  /** Look up a stream's origin relay in the orchestrator's directory when no parent holds it. */
-  discoverParents: boolean;
-  /** Byte budget of segments pulled from parents. */
-  cacheBytes: number;
-  /** Viewer sessions are counted over this window. */
-  viewerWindowMs: number;
-  /** The relay's identity key lives here; empty: a throwaway key. */
-  dataDir: string;
-  /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
-  bootstrap: string;
-  p2pPort: number;
-  announceIntervalMs: number;
-}
-
-export const defaultRelayOptions: RelayOptions = {
-  host: '127.0.0.1',
-  port: 8080,
-  publicUrl: '',
-  orchestrator: 'http://127.0.0.1:8935',
-  playlistSegments: 6,
-  extraSegments: 4,
-  streamIdleMs: 60_000,
-  maxSessions: 100,
-  parents: '',
-  discoverParents: true,
-  cacheBytes: 512 * 1024 * 1024,
-  viewerWindowMs: 30_000,
-  dataDir: './.castnet',
-  bootstrap: '',
-  p2pPort: 0,
-  announceIntervalMs: 2_000,
-};
+export { defaultRelayOptions, type RelayOptions };
 
 export interface RelayComponents {
   logger?: Logger;
@@ -103,7 +62,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     perStream: () => stats.snapshot(),
   });
   let selfUrl = '';
-  const staticParents = options.parents.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
+  const staticParents = options.parents.map((p) => p.replace(/\/$/, ''));
   // Parents found through the orchestrator: the stream's origin relay and relays announcing they hold it.
   const parentCache = new Map<string, { at: number; urls: string[] }>();
   async function parentsFor(playbackId: string): Promise<string[]> {
@@ -206,7 +165,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   let expiry: NodeJS.Timeout | null = null;
   const relay: Relay = {
     get url() {
-      return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
+      return options.publicUrl || server?.url || `http://${options.host}:${options.httpPort}`;
     },
     store,
     stats,
@@ -214,7 +173,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     async start() {
       server = await listen((req: IncomingMessage, res: ServerResponse) => {
         if (!hls(req, res)) app(req, res);
-      }, options.host, options.port);
+      }, options.host, options.httpPort);
       selfUrl = relay.url;
       expiry = setInterval(() => store.expire(), 5_000);
       expiry.unref();

@@ -26,7 +26,7 @@ describe('castnet dev, end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
-    dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--api-port', '0', '--data-dir', dataDir, '--no-demo'], {
+    dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--orchestrator-port', '0', '--data-dir', dataDir, '--no-demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -96,7 +96,7 @@ describe('ingest failures', () => {
     await waitFor('the source to keep publishing', async () => Math.max(...segmentSeqs((await getText(`${hls}/source/index.m3u8`)).text)) >= downAt + 2, 15_000);
     assert.ok((await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_transcode_failures_total\{/)) >= 1, 'failures are counted');
 
-    const replacement = await createTranscoder({ port, orchestrator: net.orchestrator.url, encoder: 'libx264', dataDir: '' }, { logger: testLogger });
+    const replacement = await createTranscoder({ httpPort: port, orchestrator: net.orchestrator.url, encoder: 'libx264', dataDir: null }, { logger: testLogger });
     await replacement.start();
     net.transcoder = replacement;
     const playlist = await waitFor('renditions to resume', async () => {

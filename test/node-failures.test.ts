@@ -80,7 +80,7 @@ describe('node failures', () => {
     assert.ok(nodes.find((n) => n.url === corrupt.url)!.recentFailures >= 1, 'failures are counted against the node');
 
     // A healthy transcoder joins: the stream moves to it and renditions appear.
-    const healthy = await createTranscoder({ port: realPort, orchestrator: net.orchestrator.url, encoder: 'libx264', dataDir: '' }, { logger: testLogger });
+    const healthy = await createTranscoder({ httpPort: realPort, orchestrator: net.orchestrator.url, encoder: 'libx264', dataDir: null }, { logger: testLogger });
     await healthy.start();
     net.transcoder = healthy;
     await waitFor('renditions from the healthy transcoder', async () => (await getText(`${hls}/360p/index.m3u8`)).status === 200, 30_000);

@@ -19,10 +19,10 @@ describe('an orchestrator restart mid-stream', () => {
   let port: string;
 
   beforeAll(async () => {
-    orchestrator = await spawnNode('orchestrator', ['--api-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
+    orchestrator = await spawnNode('orchestrator', ['--http-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     port = new URL(orchestrator.url).port;
     nodes = [
-      await spawnNode('transcoder', ['--port', '0', '--orchestrator', orchestrator.url, '--data-dir', '', '--encoder', 'libx264']),
+      await spawnNode('transcoder', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '', '--encoder', 'libx264']),
       await spawnNode('relay', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '']),
     ];
     broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 2_000 }, { logger: testLogger });
@@ -54,7 +54,7 @@ describe('an orchestrator restart mid-stream', () => {
     const atKill = await newest();
     await waitFor('renditions while the orchestrator is down', async () => (await newest()) >= atKill + 1, 15_000);
 
-    orchestrator = await spawnNode('orchestrator', ['--api-port', port, '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
+    orchestrator = await spawnNode('orchestrator', ['--http-port', port, '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     await waitFor('both nodes registered again', async () => (JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as unknown[]).length === 2, 15_000);
     await waitFor('the stream back in the directory', async () => (await getText(`${orchestrator.url}/api/streams`)).text.includes(playbackId), 15_000);
     await waitFor('renditions after the restart', async () => (await newest()) >= atKill + 3, 20_000);

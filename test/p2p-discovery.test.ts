@@ -28,12 +28,12 @@ describe('discovery over libp2p', () => {
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ port: 0, dataDir: '', p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
     await orchestrator.start();
     const bootstrap = orchestrator.multiaddrs.join(',');
     // No orchestrator URL for registration: they can only be known through gossip.
-    transcoder = await createTranscoder({ port: 0, dataDir: '', encoder: 'libx264', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
-    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
+    transcoder = await createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: null, bootstrap: orchestrator.multiaddrs, announceIntervalMs: 500 }, { logger: testLogger });
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, bootstrap: orchestrator.multiaddrs, announceIntervalMs: 500 }, { logger: testLogger });
     await Promise.all([transcoder.start(), relay.start()]);
     rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [bootstrap], logger: testLogger });
   });
@@ -79,7 +79,7 @@ describe('discovery over libp2p', () => {
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
     const headers = { 'castnet-duration': '2', 'castnet-program-date-time': new Date().toISOString(), 'castnet-discontinuity': '0' };
     assert.equal((await fetch(`${relay.url}/hls/gossiped/source/0.ts`, { method: 'PUT', headers, body: segment })).status, 201);
-    const edge = await createRelay({ port: 0, dataDir: '', orchestrator: orchestrator.url }, { logger: testLogger });
+    const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger: testLogger });
     await edge.start();
     try {
       const res = await fetch(`${edge.url}/hls/gossiped/source/0.ts`);

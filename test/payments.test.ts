@@ -17,7 +17,7 @@ describe('payments while streaming', () => {
   it('pays for every transcoded segment and redeems every winner: earned = spent = tickets × face value', async () => {
     // Every ticket wins (ticketEv = faceValue), so the ledger's totals are exact, not just in expectation.
     const faceValue = 10_000_000n;
-    net = await startNetwork({}, { pricePerPixel: '1', ticketFaceValue: String(faceValue), ticketEv: String(faceValue) });
+    net = await startNetwork({}, { pricePerPixel: 1n, ticketFaceValue: faceValue, ticketEv: faceValue });
     const p = publish(`${net.broadcaster.rtmpUrl}/paid`, { seconds: 9 });
     publishers.push(p);
     await p.exited;
@@ -46,7 +46,7 @@ describe('payments while streaming', () => {
   });
 
   it('refuses work for an unfunded broadcaster with 402 insufficient_deposit, and the source still plays', async () => {
-    net = await startNetwork({}, { pricePerPixel: '1' }, 0n);
+    net = await startNetwork({}, { pricePerPixel: 1n }, 0n);
     publishers.push(publish(`${net.broadcaster.rtmpUrl}/unfunded`));
     const playbackId = net.broadcaster.keys.resolve('unfunded');
     await waitFor('source segments', async () => ((await getText(`${net!.relay.url}/hls/${playbackId}/source/index.m3u8`)).text.match(/\.ts$/gm) ?? []).length >= 2, 20_000);

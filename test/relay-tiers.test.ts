@@ -24,7 +24,7 @@ async function push(origin: Relay, playbackId: string, seq: number, rendition = 
 }
 
 async function relay(parents: string[], extra: Parameters<typeof createRelay>[0] = {}): Promise<Relay> {
-  const r = await createRelay({ port: 0, dataDir: '', orchestrator: '', discoverParents: false, parents: parents.join(','), ...extra }, { logger: testLogger });
+  const r = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false, parents, ...extra }, { logger: testLogger });
   await r.start();
   return r;
 }
@@ -138,7 +138,7 @@ describe('relay tiers', () => {
         assert.equal(body.error.code, 'UPSTREAM_FAILED');
         assert.match(body.error.message, new RegExp(`parent ${parentUrl} is unreachable: connect ECONNREFUSED`));
       }
-      const back = await relay([origin.url], { port });
+      const back = await relay([origin.url], { httpPort: port });
       try {
         const res = await fetch(`${edge.url}/hls/${id}/source/2.ts`);
         assert.equal(res.status, 200, 'the failure was not cached');

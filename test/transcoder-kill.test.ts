@@ -14,7 +14,7 @@ describe('a transcoder killed mid-stream', () => {
 
   beforeAll(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { transcoder: false });
-    transcoders = await Promise.all([0, 1].map(() => spawnNode('transcoder', ['--port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '', '--encoder', 'libx264'])));
+    transcoders = await Promise.all([0, 1].map(() => spawnNode('transcoder', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '', '--encoder', 'libx264'])));
     await waitFor('both transcoders registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'transcoder').length === 2);
     publisher = publish(`${net.broadcaster.rtmpUrl}/kill-test`);
   });

@@ -12,7 +12,6 @@ import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
-import type { VideoEncoder } from './ladder-command.ts';
 import { createTranscoderMetrics } from './metrics.ts';
 import { transcodeSegment } from './segment-transcoder.ts';
 import { join } from 'node:path';
@@ -24,52 +23,9 @@ import { outputPixels } from '../protocol/pricing.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { PaymentReceiver, ledgerFunds, type FundsLookup } from './payment-receiver.ts';
 import { RedemptionQueue, ledgerRedeemer } from './redemption-queue.ts';
+import { defaultTranscoderOptions, type TranscoderOptions } from './options.ts';
 
-export interface TranscoderOptions {
-  host: string;
-  port: number;
-  /** URL others reach this node at; defaults to http://host:port. */
-  publicUrl: string;
-  orchestrator: string;
-  encoder: 'auto' | VideoEncoder;
-  /** Segments transcoded at once; more wait, and past maxQueued the node answers 503. */
-  concurrency: number;
-  maxQueued: number;
-  maxSegmentBytes: number;
-  /** Identity key and the redemption queue live here; empty: a throwaway key and an in-memory queue. */
-  dataDir: string;
-  /** Wei per output pixel; 0 transcodes for free and asks for no payment. */
-  pricePerPixel: string;
-  ticketFaceValue: string;
-  /** Expected value of one ticket in wei: winProb = ticketEv / ticketFaceValue. */
-  ticketEv: string;
-  ticketTtlMs: number;
-  redeemIntervalMs: number;
-  /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
-  bootstrap: string;
-  p2pPort: number;
-  announceIntervalMs: number;
-}
-
-export const defaultTranscoderOptions: TranscoderOptions = {
-  host: '127.0.0.1',
-  port: 8936,
-  publicUrl: '',
-  orchestrator: 'http://127.0.0.1:8935',
-  encoder: 'auto',
-  concurrency: 2,
-  maxQueued: 8,
-  maxSegmentBytes: 64 * 1024 * 1024,
-  dataDir: './.castnet',
-  pricePerPixel: '1',
-  ticketFaceValue: '1000000000',
-  ticketEv: '100000000',
-  ticketTtlMs: 600_000,
-  redeemIntervalMs: 1_000,
-  bootstrap: '',
-  p2pPort: 0,
-  announceIntervalMs: 2_000,
-};
+export { defaultTranscoderOptions, type TranscoderOptions };
 
 export interface TranscoderComponents {
   logger?: Logger;
@@ -98,7 +54,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
   const payments = new PaymentReceiver({
     identity,
-    terms: { pricePerPixel: BigInt(options.pricePerPixel), faceValue: BigInt(options.ticketFaceValue), ticketEv: BigInt(options.ticketEv), ticketTtlMs: options.ticketTtlMs },
+    terms: { pricePerPixel: options.pricePerPixel, faceValue: options.ticketFaceValue, ticketEv: options.ticketEv, ticketTtlMs: options.ticketTtlMs },
     funds: components.funds ?? (options.orchestrator ? ledgerFunds(options.orchestrator) : async () => null),
     queue: redemptions,
   });
@@ -191,14 +147,14 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   let presence: Presence | null = null;
   const transcoder: Transcoder = {
     get url() {
-      return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
+      return options.publicUrl || server?.url || `http://${options.host}:${options.httpPort}`;
     },
     encoder,
     metrics: registry,
     payments,
     redemptions,
     async start() {
-      server = await listen(app, options.host, options.port);
+      server = await listen(app, options.host, options.httpPort);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
       presence = await startPresence({
         ...options,
@@ -208,7 +164,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
           role: 'transcoder',
           url: transcoder.url,
           version: '0.1.0',
-          capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel },
+          capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel.toString() },
           load: { sessions: active + queued, inFlight: active },
         }),
       });

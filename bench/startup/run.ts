@@ -24,7 +24,7 @@ process.exit(
     const browser = await launchChromium();
     const page = await browser.newPage();
     const started = performance.now();
-    const dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--api-port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--orchestrator-port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     try {

@@ -48,10 +48,10 @@ export async function startNetwork(
 ): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
-  const orchestrator = await createOrchestrator({ port: 0, dataDir: '', heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
+  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
   await orchestrator.start();
-  const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: '', ...transcoderOptions }, { logger });
-  const relay = await createRelay({ port: 0, dataDir: '', orchestrator: orchestrator.url }, { logger });
+  const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...transcoderOptions }, { logger });
+  const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
   await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
   if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);

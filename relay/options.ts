@@ -1,0 +1,33 @@
+// The relay's options: flag, type, default and description of each, written once. The RelayOptions type,
+// defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
+
+import { z } from 'zod';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+
+export const relayOptionsDefinition = defineOptions(
+  {
+    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'HTTP port for HLS, the player and pushes' }),
+    publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL viewers and broadcasters reach this relay at (none: the address it listens on)' }),
+    orchestrator: option({ flag: 'orchestrator', schema: orNone(httpUrl), default: 'http://127.0.0.1:8935', description: "orchestrator URL to register with ('': none)" }),
+    playlistSegments: option({ flag: 'playlist-segments', schema: count, default: 6, description: 'segments listed in a live media playlist' }),
+    extraSegments: option({ flag: 'extra-segments', schema: size, default: 4, description: 'segments kept beyond the playlist for late players' }),
+    streamIdleMs: option({ flag: 'stream-idle-ms', schema: durationMs, default: 60_000, description: 'a stream with no pushes this long is dropped' }),
+    maxSessions: option({ flag: 'max-sessions', schema: count, default: 100, description: 'streams this relay offers to hold' }),
+    parents: option({ flag: 'parents', schema: listOf(httpUrl, 'takes http(s) URLs'), default: [] as string[], description: 'parent relays to pull streams from, comma-separated, best first' }),
+    discoverParents: option({ flag: 'discover-parents', schema: flag, default: true, description: "find a stream's origin relay in the orchestrator's directory" }),
+    cacheBytes: option({ flag: 'cache-bytes', schema: size, default: 512 * 1024 * 1024, description: 'byte budget of segments pulled from parents' }),
+    viewerWindowMs: option({ flag: 'viewer-window-ms', schema: durationMs, default: 30_000, description: 'viewer sessions are counted over this window' }),
+    dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the relay's identity key lives here ('': a throwaway key)" }),
+    bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: 0, description: 'libp2p TCP port (0: any free port)' }),
+    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
+  },
+  [
+    (o) => (o.discoverParents && o.orchestrator === null ? "--discover-parents looks streams up in the orchestrator's directory: give --orchestrator, or --no-discover-parents" : null),
+  ],
+);
+
+export interface RelayOptions extends OptionsOf<typeof relayOptionsDefinition.table> {}
+
+export const defaultRelayOptions: RelayOptions = defaultsOf(relayOptionsDefinition);

@@ -1,0 +1,36 @@
+// The transcoder's options: flag, type, default and description of each, written once. The
+// TranscoderOptions type, defaultTranscoderOptions, `castnet transcoder`'s flags, its config file and
+// --help all come from this table.
+
+import { z } from 'zod';
+import { count, defaultsOf, defineOptions, durationMs, httpUrl, listOf, multiaddr, option, orNone, port, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+
+export const transcoderOptionsDefinition = defineOptions(
+  {
+    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    httpPort: option({ flag: 'http-port', schema: port, default: 8936, description: 'HTTP port', deprecatedFlags: ['port'] }),
+    publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL other nodes reach this one at (none: http://host:http-port)' }),
+    orchestrator: option({ flag: 'orchestrator', schema: orNone(httpUrl), default: 'http://127.0.0.1:8935', description: "orchestrator URL to register with and redeem tickets at ('': none)" }),
+    encoder: option({ flag: 'encoder', schema: z.enum(['auto', 'libx264', 'h264_nvenc'], { error: 'takes auto, libx264 or h264_nvenc' }), default: 'auto', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' }),
+    concurrency: option({ flag: 'concurrency', schema: count, default: 2, description: 'segments transcoded at once' }),
+    maxQueued: option({ flag: 'max-queued', schema: size, default: 8, description: 'segments waiting before the node answers 503' }),
+    maxSegmentBytes: option({ flag: 'max-segment-bytes', schema: count, default: 64 * 1024 * 1024, description: 'largest segment accepted' }),
+    dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "identity key and the queue of winning tickets live here ('': a throwaway key, in memory)" }),
+    pricePerPixel: option({ flag: 'price-per-pixel', schema: wei, default: 1n, description: 'wei per output pixel (width × height × frames); 0 works for free' }),
+    ticketFaceValue: option({ flag: 'ticket-face-value', schema: wei, default: 1_000_000_000n, description: 'face value of the tickets this node asks for, in wei' }),
+    ticketEv: option({ flag: 'ticket-ev', schema: wei, default: 100_000_000n, description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' }),
+    ticketTtlMs: option({ flag: 'ticket-ttl-ms', schema: durationMs, default: 600_000, description: 'how long ticket parameters stay valid' }),
+    redeemIntervalMs: option({ flag: 'redeem-interval-ms', schema: durationMs, default: 1_000, description: 'how often winning tickets are sent to the ledger' }),
+    bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: 0, description: 'libp2p TCP port (0: any free port)' }),
+    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
+  },
+  [
+    (o) => (o.ticketEv > o.ticketFaceValue ? `--ticket-ev (${o.ticketEv}) cannot exceed --ticket-face-value (${o.ticketFaceValue}): a ticket cannot win more often than always` : null),
+    (o) => (o.pricePerPixel > 0n && o.ticketEv === 0n ? '--ticket-ev must be above 0 when --price-per-pixel is: tickets worth nothing could never pay' : null),
+  ],
+);
+
+export interface TranscoderOptions extends OptionsOf<typeof transcoderOptionsDefinition.table> {}
+
+export const defaultTranscoderOptions: TranscoderOptions = defaultsOf(transcoderOptionsDefinition);
