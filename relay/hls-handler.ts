@@ -34,8 +34,9 @@ export interface HlsHandlerOptions {
 function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
   const { status, body } = errorResponse(err);
   metrics.requests.inc({ kind, status: String(status) });
-  // A viewer's 5xx (a parent or the directory failing) is the relay's to report; 4xx are the viewer's.
-  if (status >= 500 && status !== 503) logger.warn({ err, kind }, 'viewer request failed');
+  // A viewer's 5xx (a parent or the directory failing) is the relay's to report; 4xx are the viewer's. At
+  // debug: every viewer of a stream whose parent is down fails alike, and warn would flood the log.
+  if (status >= 500 && status !== 503) logger.debug({ err, kind }, 'viewer request failed');
   if (res.headersSent) {
     res.destroy();
     return;
