@@ -58,11 +58,18 @@ export function writeMultivariantPlaylist(variants: ReadonlyArray<Variant & { av
   return `${lines.join('\n')}\n`;
 }
 
-/** The media sequence number of the last segment a media playlist lists, or -1 when it lists none. */
-export function lastMediaSequence(playlist: string): { first: number; last: number; targetDuration: number } {
+/**
+ * The media sequence numbers of the first and last segments a media playlist lists (last is first - 1 when
+ * it lists none), its target duration, and whether it ended (EXT-X-ENDLIST).
+ */
+export function lastMediaSequence(playlist: string): { first: number; last: number; targetDuration: number; ended: boolean } {
   const first = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)?.[1] ?? 0);
   const targetDuration = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(playlist)?.[1] ?? 2);
   let count = 0;
-  for (const line of playlist.split('\n')) if (line && !line.startsWith('#')) count++;
-  return { first, last: first + count - 1, targetDuration };
+  let ended = false;
+  for (const line of playlist.split('\n')) {
+    if (line === '#EXT-X-ENDLIST') ended = true;
+    else if (line && !line.startsWith('#')) count++;
+  }
+  return { first, last: first + count - 1, targetDuration, ended };
 }

@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
@@ -27,11 +28,15 @@ export interface HlsHandlerOptions {
   upstream: Upstream | null;
   metrics: RelayMetrics;
   stats: StreamStats;
+  logger: Logger;
 }
 
-function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics): void {
+function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
   const { status, body } = errorResponse(err);
   metrics.requests.inc({ kind, status: String(status) });
+  // A viewer's 5xx (a parent or the directory failing) is the relay's to report; 4xx are the viewer's. At
+  // debug: every viewer of a stream whose parent is down fails alike, and warn would flood the log.
+  if (status >= 500 && status !== 503) logger.debug({ err, kind }, 'viewer request failed');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -64,7 +69,7 @@ function parseRange(header: string, size: number): [number, number] | 'unsatisfi
 }
 
 export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { store, upstream, metrics, stats } = options;
+  const { store, upstream, metrics, stats, logger } = options;
 
   // Label lookups hash their labels on every call; the common outcomes are resolved once.
   const mediaOk = metrics.requests.labels('media', '200');
@@ -169,7 +174,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
           mediaOk.inc();
           send(req, res, 200, PLAYLIST_HEADERS, body);
         } catch (err) {
-          fail(res, err, kind, metrics);
+          fail(res, err, kind, metrics, logger);
         }
         return true;
       }
@@ -186,7 +191,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       res.end();
       return true;
     }
-    work().catch((err) => fail(res, err, kind, metrics));
+    work().catch((err) => fail(res, err, kind, metrics, logger));
     return true;
   };
 }

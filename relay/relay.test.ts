@@ -1,8 +1,10 @@
-// The relay over real HTTP on loopback: pushes, playlists, segment caching headers and bad requests.
+// The relay over real HTTP on loopback: pushes, playlists, segment caching headers, the end of a stream,
+// bad requests, and how an edge reports a directory it cannot ask.
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRelay, type Relay } from './relay.ts';
 import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -22,19 +24,25 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
   });
 }
 
+const descriptor = { targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
+
+async function publish(url: string, playbackId: string, segments: number): Promise<void> {
+  await fetch(`${url}/hls/${playbackId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(descriptor) });
+  for (let seq = 0; seq < segments; seq++) assert.equal((await fetch(`${url}/hls/${playbackId}/source/${seq}.ts`, { method: 'PUT', headers, body: ts })).status, 201);
+}
+
+async function listening(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe('relay HTTP', () => {
   let relay: Relay;
 
   beforeAll(async () => {
     relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
     await relay.start();
-    await fetch(`${relay.url}/hls/abc`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] }),
-    });
-    const put = await fetch(`${relay.url}/hls/abc/source/0.ts`, { method: 'PUT', headers, body: ts });
-    assert.equal(put.status, 201);
+    await publish(relay.url, 'abc', 1);
   });
 
   afterAll(() => relay.stop());
@@ -93,5 +101,93 @@ describe('relay HTTP', () => {
     const bundle = await fetch(`${relay.url}/player/castnet-player.js`);
     assert.match(bundle.headers.get('content-type')!, /javascript/);
     assert.match(await bundle.text(), /castnet-player/);
+  });
+});
+
+describe('relay end of stream', () => {
+  let relay: Relay;
+  let edge: Relay;
+
+  beforeAll(async () => {
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
+    await relay.start();
+    edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false, parents: [relay.url] }, { logger: silentLogger });
+    await edge.start();
+  });
+
+  afterAll(async () => {
+    await edge.stop();
+    await relay.stop();
+  });
+
+  it('ends the media playlists with EXT-X-ENDLIST after POST /hls/:id/end and keeps serving them', async () => {
+    await publish(relay.url, 'ending', 2);
+    assert.doesNotMatch(await (await fetch(`${relay.url}/hls/ending/source/index.m3u8`)).text(), /ENDLIST/);
+    const blocked = fetch(`${relay.url}/hls/ending/source/index.m3u8?_HLS_msn=2`);
+    assert.equal((await fetch(`${relay.url}/hls/ending/end`, { method: 'POST' })).status, 204);
+    const answered = await blocked;
+    assert.equal(answered.status, 200);
+    assert.match(await answered.text(), /1\.ts\n#EXT-X-ENDLIST\n$/);
+    assert.match(await (await fetch(`${relay.url}/hls/ending/source/index.m3u8`)).text(), /#EXT-X-ENDLIST\n$/);
+    assert.equal((await fetch(`${relay.url}/hls/ending/source/1.ts`)).status, 200);
+  });
+
+  it('answers a blocking reload of an ended stream at once, even past the newest segment', async () => {
+    await publish(relay.url, 'ended', 1);
+    await fetch(`${relay.url}/hls/ended/end`, { method: 'POST' });
+    const res = await fetch(`${relay.url}/hls/ended/source/index.m3u8?_HLS_msn=2`, { signal: AbortSignal.timeout(3_000) });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /#EXT-X-ENDLIST/);
+  });
+
+  it('shows the end on an edge that pulls the stream from its parent', async () => {
+    await publish(relay.url, 'edged', 1);
+    assert.doesNotMatch(await (await fetch(`${edge.url}/hls/edged/source/index.m3u8`)).text(), /ENDLIST/);
+    // The edge follows the parent with a blocking reload for the next segment; the end answers it.
+    const blocked = fetch(`${edge.url}/hls/edged/source/index.m3u8?_HLS_msn=1`);
+    await fetch(`${relay.url}/hls/edged/end`, { method: 'POST' });
+    assert.match(await (await blocked).text(), /0\.ts\n#EXT-X-ENDLIST\n$/);
+  });
+
+  it('answers 404 STREAM_NOT_FOUND when ending an unknown stream', async () => {
+    const res = await fetch(`${relay.url}/hls/nosuch/end`, { method: 'POST' });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'STREAM_NOT_FOUND');
+  });
+});
+
+describe('relay parent lookup', () => {
+  it('answers 502 UPSTREAM_FAILED when the orchestrator cannot be reached', async () => {
+    const gone = createServer();
+    const orchestrator = await listening(gone);
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator }, { logger: silentLogger });
+    await edge.start();
+    try {
+      for (const path of ['/hls/lost/master.m3u8', '/hls/lost/source/index.m3u8', '/hls/lost/source/0.ts']) {
+        const res = await fetch(`${edge.url}${path}`);
+        assert.equal(res.status, 502, path);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'UPSTREAM_FAILED', path);
+      }
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('answers 404 STREAM_NOT_FOUND when the orchestrator knows no such stream', async () => {
+    const directory = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'STREAM_NOT_FOUND', message: 'no live stream with this playback id' } }));
+    });
+    const orchestrator = await listening(directory);
+    const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator }, { logger: silentLogger });
+    await edge.start();
+    try {
+      const res = await fetch(`${edge.url}/hls/lost/master.m3u8`);
+      assert.equal(res.status, 404);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'STREAM_NOT_FOUND');
+    } finally {
+      await edge.stop();
+      await new Promise<void>((resolve) => directory.close(() => resolve()));
+    }
   });
 });

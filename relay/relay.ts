@@ -1,28 +1,26 @@
-// The relay role: HLS origin for streams pushed by broadcasters (PUT), serving playlists, segments, the
-// player bundle, the watch page and the embed page. Hot path: every viewer request lands here.
+// The relay role: HLS origin for streams pushed by broadcasters (PUT), edge for streams pulled from parent
+// relays, serving playlists, segments, the player bundle, the watch page and the embed page. This file is
+// wiring: options, components, routes (push-routes.ts, page-routes.ts, hls-handler.ts) and the lifecycle.
 
-import express, { type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
-import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { idPattern } from '../protocol/fields.ts';
-import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
-import { streamDescriptorSchema } from '../protocol/stream-record.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { playerBundle } from '../player/bundle.ts';
-import { embedPage, watchPage } from '../player/pages.ts';
-import { createRelayMetrics } from './metrics.ts';
-import { StreamStore } from './stream-store.ts';
 import { createHlsHandler } from './hls-handler.ts';
+import { createRelayMetrics } from './metrics.ts';
+import { pageRoutes } from './page-routes.ts';
+import { ParentDirectory, type ParentLookup } from './parent-directory.ts';
+import { pushRoutes } from './push-routes.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { StreamStats } from './stream-stats.ts';
+import { StreamStore } from './stream-store.ts';
 import { Upstream } from './upstream.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 
@@ -32,6 +30,10 @@ export interface RelayComponents {
   logger?: Logger;
   registry?: Registry;
   now?: () => number;
+  /** HTTP to parent relays and the orchestrator; the global fetch unless a test brings its own. */
+  fetch?: typeof fetch;
+  /** Where parents for a stream are looked up; defaults to the orchestrator's directory when `discoverParents`. */
+  parentLookup?: ParentLookup;
 }
 
 export interface Relay {
@@ -43,10 +45,15 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-
-function checkId(value: string, what: string): string {
-  if (!idPattern.test(value)) throw new CastnetError('INVALID_PATH', `invalid ${what}`);
-  return value;
+/** The orchestrator's directory of relays holding a stream as origin; a 404 means it knows no such stream. */
+/** A stream's parents from the orchestrator's directory: none when it does not know the stream; a failure to ask rejects (502 to viewers). */
+function orchestratorParentLookup(orchestrator: string, fetchFn: typeof fetch): ParentLookup {
+  const client = new OrchestratorClient(orchestrator, { fetch: fetchFn });
+  return (playbackId) =>
+    client.relaysFor(playbackId, { holding: true }).catch((err: unknown) => {
+      if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return [];
+      throw err;
+    });
 }
 
 export async function createRelay(init: Partial<RelayOptions> = {}, components: RelayComponents = {}): Promise<Relay> {
@@ -62,40 +69,29 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     perStream: () => stats.snapshot(),
   });
   let selfUrl = '';
-  const staticParents = options.parents.map((p) => p.replace(/\/$/, ''));
-  // Parents found through the orchestrator: the stream's origin relay and relays announcing they hold it.
-  const parentCache = new Map<string, { at: number; urls: string[] }>();
-  async function parentsFor(playbackId: string): Promise<string[]> {
-    const parents = [...staticParents];
-    if (options.discoverParents && options.orchestrator) {
-      let hit = parentCache.get(playbackId);
-      if (!hit || Date.now() - hit.at > 5_000) {
-        const urls = await new OrchestratorClient(options.orchestrator).relaysFor(playbackId, { holding: true }).catch(() => [] as string[]);
-        hit = { at: Date.now(), urls };
-        // Requests for made-up ids must not grow this without bound.
-        if (parentCache.size > 10_000) parentCache.clear();
-        parentCache.set(playbackId, hit);
-      }
-      for (const url of hit.urls) if (url !== selfUrl && !parents.includes(url)) parents.push(url);
-    }
-    return parents;
-  }
-  const upstream =
-    staticParents.length > 0 || (options.discoverParents && options.orchestrator)
-      ? new Upstream({
-          parentsFor,
-          cache,
-          idleMs: options.streamIdleMs,
-          logger,
-          onUpstreamRequest: (kind, bytes, playbackId) => {
-            metrics.upstreamRequests.inc({ kind });
-            metrics.upstreamBytes.inc({ kind }, bytes);
-            stats.upstream(playbackId, bytes);
-          },
-        })
-      : null;
-  const hls = createHlsHandler({ store, upstream, metrics, stats });
+  const fetchFn = components.fetch ?? globalThis.fetch;
+  const parents = new ParentDirectory({
+    staticParents: options.parents,
+    lookup: components.parentLookup ?? (options.discoverParents && options.orchestrator ? orchestratorParentLookup(options.orchestrator, fetchFn) : undefined),
+    self: () => selfUrl,
+  });
+  const upstream = parents.hasParents
+    ? new Upstream({
+        parentsFor: (playbackId) => parents.parentsFor(playbackId),
+        fetch: fetchFn,
+        cache,
+        idleMs: options.streamIdleMs,
+        logger,
+        onUpstreamRequest: (kind, bytes, playbackId) => {
+          metrics.upstreamRequests.inc({ kind });
+          metrics.upstreamBytes.inc({ kind }, bytes);
+          stats.upstream(playbackId, bytes);
+        },
+      })
+    : null;
+  const hls = createHlsHandler({ store, upstream, metrics, stats, logger });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
+  store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
   const app = createNodeApp({ role: 'relay', registry, health: () => ({ streams: store.size }) });
@@ -111,52 +107,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     next();
   });
 
-  const served = (kind: string, res: Response) => res.once('finish', () => metrics.requests.inc({ kind, status: String(res.statusCode) }));
-
-  // ---- push side (broadcasters) ----
-  app.put('/hls/:playbackId', express.json({ limit: '64kb' }), (req, res) => {
-    served('push', res);
-    const parsed = streamDescriptorSchema.safeParse({ ...req.body, playbackId: req.params.playbackId });
-    if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
-    store.setDescriptor(parsed.data);
-    res.status(204).end();
-  });
-  app.put('/hls/:playbackId/:rendition/:seq.ts', express.raw({ type: () => true, limit: '64mb' }), (req, res) => {
-    served('push', res);
-    const playbackId = checkId(req.params.playbackId, 'playback id');
-    const rendition = checkId(req.params.rendition, 'rendition');
-    const seq = Number(req.params.seq);
-    if (!Number.isInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid segment sequence');
-    const meta = parseSegmentMetadata(req.headers);
-    const bytes = req.body as Buffer;
-    assertMpegTs(bytes, { playbackId, rendition, seq });
-    store.putSegment(playbackId, rendition, seq, meta, bytes);
-    metrics.segmentsReceived.inc();
-    logger.debug({ playbackId, rendition, seq, bytes: bytes.length }, 'segment stored');
-    res.status(201).end();
-  });
-
-  // ---- viewer side: HLS GETs are answered by the fast path (hls-handler.ts) before Express ----
-  app.get('/player/castnet-player.js', async (_req, res, next) => {
-    served('player', res);
-    try {
-      res.set({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }).send(await playerBundle());
-    } catch (err) {
-      next(err);
-    }
-  });
-  app.get('/watch/:playbackId', (req, res) => {
-    served('page', res);
-    const id = checkId(req.params.playbackId, 'playback id');
-    res.type('html').send(watchPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
-  });
-  app.get('/embed/:playbackId', (req, res) => {
-    served('page', res);
-    // The embed page is made to be framed by any site.
-    res.setHeader('content-security-policy', 'frame-ancestors *');
-    const id = checkId(req.params.playbackId, 'playback id');
-    res.type('html').send(embedPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
-  });
+  app.use(pushRoutes({ store, metrics, logger }));
+  app.use(pageRoutes({ metrics, orchestrator: options.orchestrator }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;

@@ -73,4 +73,41 @@ describe('relay stream store', () => {
     assert.deepEqual(s.expire(), ['p1']);
     assert.equal(s.bytesHeld(), 0);
   });
+
+  it('wakes a blocking reload when its segment arrives', async () => {
+    const s = store();
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    const waiting = s.waitForSequence('p1', 'source', 1, 60_000);
+    s.putSegment('p1', 'source', 1, meta(1), ts());
+    await waiting;
+    assert.match(s.mediaPlaylist('p1', 'source'), /1\.ts\n$/);
+  });
+
+  it('ends the playlist with EXT-X-ENDLIST and answers blocking reloads waiting on it at once', async () => {
+    const s = store();
+    s.setDescriptor(descriptor);
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    const ended: string[] = [];
+    s.on('streamEnded', (id) => ended.push(id));
+    const waiting = s.waitForSequence('p1', 'source', 1, 60_000);
+    assert.doesNotMatch(s.mediaPlaylistBytes('p1', 'source').toString(), /ENDLIST/);
+    s.end('p1');
+    await waiting;
+    assert.deepEqual(ended, ['p1']);
+    assert.match(s.mediaPlaylistBytes('p1', 'source').toString(), /0\.ts\n#EXT-X-ENDLIST\n$/);
+    await s.waitForSequence('p1', 'source', 5, 60_000);
+    assert.ok(s.segment('p1', 'source', 0), 'an ended stream stays served until it expires');
+  });
+
+  it('reopens an ended stream when the broadcaster pushes again', () => {
+    const s = store();
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    s.end('p1');
+    s.putSegment('p1', 'source', 1, meta(1), ts());
+    assert.doesNotMatch(s.mediaPlaylistBytes('p1', 'source').toString(), /ENDLIST/);
+  });
+
+  it('refuses to end a stream it does not hold', () => {
+    assert.throws(() => store().end('nope'), { code: 'STREAM_NOT_FOUND' });
+  });
 });

@@ -1,10 +1,12 @@
 // The relay's live store: per stream, a bounded window of segments for each rendition, the timeline of
-// segment metadata that playlists are built from, and expiry of streams nobody pushes to any more.
+// segment metadata that playlists are built from, the end of a stream (EXT-X-ENDLIST), and expiry of
+// streams nobody pushes to any more.
 // Hot path: a lookup per segment or playlist request; segment bytes are stored once and served as is.
 
 import { EventEmitter } from 'node:events';
 import { writeMediaPlaylist, writeMultivariantPlaylist, type PlaylistEntry } from '../media/hls-playlist.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { PlaylistWaiters } from './playlist-waiters.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { StreamDescriptor, Variant } from '../protocol/stream-record.ts';
 
@@ -23,7 +25,7 @@ interface RenditionWindow {
   /** The playlist as served, built once per change rather than per request. */
   playlist: Buffer | null;
   /** Blocking reloads waiting for a sequence number. */
-  waiters: Array<{ msn: number; wake: () => void }>;
+  waiters: PlaylistWaiters;
 }
 
 interface LiveStream {
@@ -35,6 +37,8 @@ interface LiveStream {
   targetDuration: number;
   lastPushAt: number;
   master: Buffer | null;
+  /** The broadcaster said the stream ended: playlists carry EXT-X-ENDLIST until a new push reopens it. */
+  ended: boolean;
 }
 
 export interface StreamStoreOptions {
@@ -49,6 +53,7 @@ export interface StreamStoreOptions {
 
 export interface StreamStoreEvents {
   streamStarted: [string];
+  streamEnded: [string];
   streamExpired: [string];
 }
 
@@ -78,7 +83,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   private stream(playbackId: string): LiveStream {
     let s = this.streams.get(playbackId);
     if (!s) {
-      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], targetDuration: 2, lastPushAt: this.now(), master: null };
+      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], targetDuration: 2, lastPushAt: this.now(), master: null, ended: false };
       this.streams.set(playbackId, s);
       this.emit('streamStarted', playbackId);
     }
@@ -91,14 +96,41 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     s.master = null;
     s.targetDuration = Math.max(s.targetDuration, Math.ceil(descriptor.targetDuration));
     s.lastPushAt = this.now();
+    this.reopen(s);
+  }
+
+  /** A push after the end means the broadcaster publishes again under the same playback id. */
+  private reopen(s: LiveStream): void {
+    if (!s.ended) return;
+    s.ended = false;
+    for (const w of s.renditions.values()) w.playlist = null;
+  }
+
+  /**
+   * Marks the stream ended: its media playlists end with EXT-X-ENDLIST and blocking reloads waiting on
+   * it return at once. It stays served until it expires like any stream nobody pushes to.
+   */
+  end(playbackId: string): void {
+    const s = this.live(playbackId);
+    s.ended = true;
+    this.emit('streamEnded', playbackId);
+    for (const w of s.renditions.values()) {
+      w.playlist = null;
+      w.waiters.wakeAll();
+    }
+  }
+
+  isEnded(playbackId: string): boolean {
+    return this.streams.get(playbackId)?.ended ?? false;
   }
 
   putSegment(playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): StoredSegment {
     const s = this.stream(playbackId);
     s.lastPushAt = this.now();
+    this.reopen(s);
     let w = s.renditions.get(rendition);
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, peakBitrate: 0, playlist: null, waiters: [] };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, peakBitrate: 0, playlist: null, waiters: new PlaylistWaiters() };
       s.renditions.set(rendition, w);
     }
     const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"` };
@@ -116,9 +148,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     // Every rendition's playlist may change (a new timeline entry can turn into a gap elsewhere).
     for (const other of s.renditions.values()) other.playlist = null;
     s.master = null;
-    const waiting = w.waiters;
-    w.waiters = waiting.filter((x) => x.msn > w!.maxSeq);
-    for (const x of waiting) if (x.msn <= w.maxSeq) x.wake();
+    w.waiters.wake(w.maxSeq);
     return segment;
   }
 
@@ -168,20 +198,14 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   /**
    * Blocking playlist reload (_HLS_msn): resolves once segment `msn` is in the rendition's playlist.
    * A sequence number more than two past the newest is refused with 400, as the HLS specification says;
-   * one that does not arrive within `timeoutMs` rejects with 503.
+   * one that does not arrive within `timeoutMs` rejects with 503. An ended stream answers at once: the
+   * specification forbids holding a request for a playlist with EXT-X-ENDLIST.
    */
   waitForSequence(playbackId: string, rendition: string, msn: number, timeoutMs: number): Promise<void> {
-    const { w } = this.window(playbackId, rendition);
-    if (msn <= w.maxSeq) return Promise.resolve();
+    const { s, w } = this.window(playbackId, rendition);
+    if (msn <= w.maxSeq || s.ended) return Promise.resolve();
     if (msn > w.maxSeq + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${w.maxSeq}`, { playbackId, rendition }));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        w.waiters = w.waiters.filter((x) => x !== waiter);
-        reject(new CastnetError('UNAVAILABLE', `segment ${msn} did not arrive within ${timeoutMs} ms`, { playbackId, rendition }));
-      }, timeoutMs);
-      const waiter = { msn, wake: () => (clearTimeout(timer), resolve()) };
-      w.waiters.push(waiter);
-    });
+    return w.waiters.wait(msn, timeoutMs, { playbackId, rendition });
   }
 
   targetDurationOf(playbackId: string): number {
@@ -199,7 +223,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
       canBlockReload: true,
       discontinuitySequence: s.discontinuitiesBefore.filter((d) => d < first).length,
       entries,
-      ended: false,
+      ended: s.ended,
     });
   }
 

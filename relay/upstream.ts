@@ -1,17 +1,21 @@
 // The edge side of a relay: streams it does not hold are pulled from a parent relay (the origin or
 // another edge) and cached. Playlists follow the parent with blocking reloads (_HLS_msn), so a new
 // segment reaches the edge as soon as the parent has it and is prefetched once; segment misses go
-// upstream once however many viewers ask (single flight). Failures are never cached.
+// upstream once however many viewers ask (single flight). Failures are never cached. A parent playlist
+// that ended (EXT-X-ENDLIST) is copied as is, so viewers of the edge see the end too.
 
 import { lastMediaSequence } from '../media/hls-playlist.ts';
 import { CastnetError, isErrorCode } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { SegmentCache, type CachedSegment } from './segment-cache.ts';
+import { PlaylistWaiters } from './playlist-waiters.ts';
 import { SingleFlight } from './single-flight.ts';
 
 export interface UpstreamOptions {
-  /** Parent relay URLs for a stream, best first. */
+  /** Parent relay URLs for a stream, best first; rejects when they cannot be learned (a 502 to the viewer). */
   parentsFor: (playbackId: string) => Promise<string[]>;
+  /** HTTP to the parents; the global fetch unless a test brings its own. */
+  fetch?: typeof fetch;
   cache: SegmentCache;
   /** A stream nobody asked for this long is dropped from the edge. */
   idleMs: number;
@@ -25,9 +29,11 @@ interface FollowedPlaylist {
   first: number;
   last: number;
   targetDuration: number;
+  /** The parent's playlist has EXT-X-ENDLIST. */
+  ended: boolean;
   lastRequestedAt: number;
   following: boolean;
-  waiters: Array<{ msn: number; wake: () => void }>;
+  waiters: PlaylistWaiters;
 }
 
 const MASTER_TTL_MS = 2_000;
@@ -37,11 +43,13 @@ export class Upstream {
   private readonly masters = new Map<string, { text: Buffer; at: number; lastRequestedAt: number }>();
   private readonly flights = new SingleFlight<unknown>();
   private readonly options: UpstreamOptions;
+  private readonly fetch: typeof fetch;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: UpstreamOptions) {
     this.options = options;
+    this.fetch = options.fetch ?? globalThis.fetch;
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, options.idleMs));
     this.sweeper.unref();
   }
@@ -57,7 +65,7 @@ export class Upstream {
     let lastError: CastnetError | null = null;
     for (const parent of parents) {
       try {
-        const res = await fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+        const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
         if (res.ok) return res;
         const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
         const code = isErrorCode(body.error?.code) ? body.error.code : res.status === 404 ? 'STREAM_NOT_FOUND' : 'UPSTREAM_FAILED';
@@ -65,7 +73,7 @@ export class Upstream {
       } catch (err) {
         if (err instanceof CastnetError) throw err;
         const timedOut = (err as Error).name === 'TimeoutError';
-        lastError = new CastnetError(timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `parent ${parent} ${timedOut ? `did not answer within ${timeoutMs} ms` : `is unreachable: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`}`, { playbackId, parent });
+        lastError = new CastnetError(timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `parent ${parent} ${timedOut ? `did not answer within ${timeoutMs} ms` : `is unreachable: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`}`, { playbackId, parent }, { cause: err });
       }
     }
     throw lastError!;
@@ -93,16 +101,12 @@ export class Upstream {
     const parsed = lastMediaSequence(text.toString('latin1'));
     let p = this.playlists.get(key);
     if (!p) {
-      p = { playbackId, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: [] };
+      p = { playbackId, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters() };
       this.playlists.set(key, p);
     } else if (parsed.last >= p.last) {
-      const advanced = parsed.last > p.last;
       Object.assign(p, { text, ...parsed });
-      if (advanced) {
-        const due = p.waiters.filter((w) => w.msn <= p!.last);
-        p.waiters = p.waiters.filter((w) => w.msn > p!.last);
-        for (const w of due) w.wake();
-      }
+      if (p.ended) p.waiters.wakeAll();
+      else p.waiters.wake(p.last);
     }
     this.options.cache.setLiveWindow(key, p.first);
     return p;
@@ -133,7 +137,7 @@ export class Upstream {
         try {
           await this.loadPlaylist(playbackId, rendition, p.last + 1);
           // Prefetch the new segment once, so the first viewer to ask for it is not the one who waits.
-          for (let seq = before + 1; seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch(() => {});
+          for (let seq = before + 1; seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq }, 'prefetch failed; the first viewer to ask pulls it'));
         } catch (err) {
           const code = (err as CastnetError).code;
           if (code === 'STREAM_NOT_FOUND') {
@@ -141,10 +145,14 @@ export class Upstream {
             break;
           }
           // 503 from a parent that waited out its window is normal; anything else backs off a little.
-          if (code !== 'UNAVAILABLE') await new Promise((r) => setTimeout(r, 500).unref());
+          if (code !== 'UNAVAILABLE') {
+            this.options.logger.debug({ err, playbackId, rendition }, 'following the parent playlist failed; retrying');
+            await new Promise((r) => setTimeout(r, 500).unref());
+          }
         }
-        // A parent that does not block (it answered at once without a new segment) must not be hammered.
-        if (p.last === before) await new Promise((r) => setTimeout(r, 250).unref());
+        // A parent that does not block (it answered at once without a new segment) must not be hammered; an
+        // ended playlist is still followed, once a target duration, in case the broadcaster comes back.
+        if (p.last === before) await new Promise((r) => setTimeout(r, p.ended ? p.targetDuration * 1_000 : 250).unref());
       }
       p.following = false;
     };
@@ -158,17 +166,11 @@ export class Upstream {
     if (!p || (!p.following && Date.now() - p.lastRequestedAt > p.targetDuration * 500)) p = await this.loadPlaylist(playbackId, rendition);
     p.lastRequestedAt = Date.now();
     this.follow(playbackId, rendition, p);
-    if (msn === undefined || msn <= p.last) return p.text;
+    // An ended playlist is answered at once, as the origin does.
+    if (msn === undefined || msn <= p.last || p.ended) return p.text;
     if (msn > p.last + 2) throw new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${p.last}`, { playbackId, rendition });
     const followed = p;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        followed.waiters = followed.waiters.filter((w) => w !== waiter);
-        reject(new CastnetError('UNAVAILABLE', `segment ${msn} did not arrive within ${followed.targetDuration * 3} s`, { playbackId, rendition }));
-      }, followed.targetDuration * 3_000);
-      const waiter = { msn, wake: () => (clearTimeout(timer), resolve()) };
-      followed.waiters.push(waiter);
-    });
+    await followed.waiters.wait(msn, followed.targetDuration * 3_000, { playbackId, rendition });
     return followed.text;
   }
 

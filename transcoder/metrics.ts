@@ -1,8 +1,9 @@
-// The transcoder's Prometheus metrics.
+// The transcoder's Prometheus metrics, counted from its events.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { TranscoderEventBus } from './transcoder-events.ts';
 
-export function createTranscoderMetrics(registry: Registry) {
+export function createTranscoderMetrics(registry: Registry, state: { inFlight: () => number }) {
   return {
     segmentsTranscoded: new Counter({
       name: 'castnet_transcoder_segments_transcoded_total',
@@ -21,6 +22,9 @@ export function createTranscoderMetrics(registry: Registry) {
       name: 'castnet_transcoder_segments_in_flight',
       help: 'Segments being transcoded now',
       registers: [registry],
+      collect() {
+        this.set(state.inFlight());
+      },
     }),
     bytesIn: new Counter({ name: 'castnet_transcoder_bytes_received_total', help: 'Source segment bytes received', registers: [registry] }),
     bytesOut: new Counter({ name: 'castnet_transcoder_bytes_returned_total', help: 'Rendition bytes returned', registers: [registry] }),
@@ -35,3 +39,26 @@ export function createTranscoderMetrics(registry: Registry) {
 }
 
 export type TranscoderMetrics = ReturnType<typeof createTranscoderMetrics>;
+
+/** Counts what the transcoder reports on its event bus. */
+export function countTranscoderEvents(events: TranscoderEventBus, metrics: TranscoderMetrics): void {
+  events.on('rejected', ({ reason }) => metrics.segmentsTranscoded.inc({ result: reason }));
+  events.on('transcodeFailed', ({ reason }) => metrics.segmentsTranscoded.inc({ result: reason }));
+  events.on('paymentRefused', ({ reason }) => metrics.paymentsRefused.inc({ reason }));
+  events.on('paymentAccepted', ({ tickets, winners, expectedValue, price }) => {
+    metrics.ticketsReceived.inc(tickets);
+    metrics.winningTickets.inc(winners);
+    metrics.expectedValue.inc(Number(expectedValue));
+    metrics.priceCharged.inc(Number(price));
+  });
+  events.on('transcodeStarted', ({ bytes }) => metrics.bytesIn.inc(bytes));
+  events.on('segmentTranscoded', ({ seconds, renditions, encoder, bytes }) => {
+    for (const rendition of renditions) metrics.transcodeSeconds.observe({ rendition, encoder }, seconds);
+    metrics.segmentsTranscoded.inc({ result: 'ok' });
+    metrics.bytesOut.inc(bytes);
+  });
+  events.on('redemption', (r) => {
+    metrics.redemptions.inc({ outcome: r.outcome });
+    if (r.outcome === 'redeemed') metrics.faceValueRedeemed.inc(Number(r.paid ?? 0n));
+  });
+}

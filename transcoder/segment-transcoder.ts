@@ -22,7 +22,11 @@ export interface TranscodedRendition {
   bytes: Buffer;
 }
 
-export async function runLadder(job: LadderJob, timeoutSeconds: number): Promise<void> {
+/** Runs one ladder job: reads `job.input`, writes every file in `job.outputs`; rejects with FFmpeg's reason. */
+export type LadderRunner = (job: LadderJob, timeoutSeconds: number) => Promise<void>;
+
+/** The ladder runner that spawns FFmpeg. */
+export const runLadder: LadderRunner = async (job, timeoutSeconds) => {
   await new Promise<void>((resolve, reject) => {
     const command = fluent()(job.input, { timeout: timeoutSeconds }).inputOptions(ladderInputArgs());
     for (const r of job.renditions) command.output(job.outputs[r.name]!).outputOptions(ladderOutputArgs(job, r));
@@ -32,9 +36,9 @@ export async function runLadder(job: LadderJob, timeoutSeconds: number): Promise
     command.on('end', () => resolve());
     command.run();
   });
-}
+};
 
-export async function transcodeSegment(req: TranscodeRequest, encoder: VideoEncoder, timeoutSeconds = 60): Promise<TranscodedRendition[]> {
+export async function transcodeSegment(req: TranscodeRequest, encoder: VideoEncoder, runner: LadderRunner = runLadder, timeoutSeconds = 60): Promise<TranscodedRendition[]> {
   const dir = await mkdtemp(join(tmpdir(), 'castnet-transcode-'));
   try {
     const input = join(dir, 'in.ts');
@@ -42,7 +46,7 @@ export async function transcodeSegment(req: TranscodeRequest, encoder: VideoEnco
     const outputs = Object.fromEntries(req.renditions.map((r) => [r.name, join(dir, `${r.name}.ts`)]));
     const job: LadderJob = { input, renditions: req.renditions, outputs, encoder, copyAudio: req.copyAudio, sourceFps: req.sourceFps };
     try {
-      await runLadder(job, timeoutSeconds);
+      await runner(job, timeoutSeconds);
     } catch (err) {
       throw new CastnetError('INVALID_SEGMENT', `FFmpeg could not transcode the segment: ${(err as Error).message}`, req.context, { cause: err });
     }

@@ -1,28 +1,25 @@
 // The transcoder role: `POST /transcode` takes one MPEG-TS segment and answers with every rendition of the
-// requested ladder (multipart/mixed). It registers with the orchestrator and advertises its encoder.
+// requested ladder (multipart/mixed). It registers with the orchestrator and advertises its encoder. This
+// file is wiring: options, components, the event bus and its listeners, routes and the lifecycle.
 
-import express from 'express';
+import { join } from 'node:path';
 import type { Registry } from 'prom-client';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
-import { assertMpegTs } from '../media/mpegts.ts';
-import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
-import { CastnetError } from '../protocol/errors.ts';
-import { TRANSCODE_HEADERS, parseTranscodeHeaders } from '../protocol/transcode-request.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { AdmissionQueue } from './admission-queue.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
-import { createTranscoderMetrics } from './metrics.ts';
-import { transcodeSegment } from './segment-transcoder.ts';
-import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { probeTs } from '../media/ts-probe.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
-import { PARAMS_SPENT_HEADER, PAYMENT_HEADER, decodePayment } from '../protocol/payment.ts';
-import { outputPixels } from '../protocol/pricing.ts';
-import { ticketParamsToJson } from '../protocol/ticket-params.ts';
+import { logTranscoderEvents } from './event-log.ts';
+import { countTranscoderEvents, createTranscoderMetrics } from './metrics.ts';
 import { PaymentReceiver, ledgerFunds, type FundsLookup } from './payment-receiver.ts';
-import { RedemptionQueue, ledgerRedeemer } from './redemption-queue.ts';
+import { RedemptionQueue, ledgerRedeemer, type Redeemer } from './redemption-queue.ts';
+import { runLadder, type LadderRunner } from './segment-transcoder.ts';
+import { transcodeRoutes } from './transcode-routes.ts';
+import { TranscodeService } from './transcode-service.ts';
+import { TranscoderEventBus } from './transcoder-events.ts';
 import { defaultTranscoderOptions, type TranscoderOptions } from './options.ts';
 
 export { defaultTranscoderOptions, type TranscoderOptions };
@@ -32,6 +29,10 @@ export interface TranscoderComponents {
   registry?: Registry;
   /** Where the sender's funds are learned; defaults to the orchestrator's ledger. */
   funds?: FundsLookup;
+  /** Where winning tickets are redeemed; defaults to the orchestrator's ledger. */
+  redeemer?: Redeemer;
+  /** Runs FFmpeg for one ladder job; tests bring a runner they control. */
+  ffmpeg?: LadderRunner;
 }
 
 export interface Transcoder {
@@ -40,6 +41,8 @@ export interface Transcoder {
   readonly metrics: Registry;
   readonly payments: PaymentReceiver;
   readonly redemptions: RedemptionQueue;
+  /** What happens to segments and payments; metrics and logs listen here. */
+  readonly events: TranscoderEventBus;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -48,7 +51,6 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const options = { ...defaultTranscoderOptions, ...init };
   const logger = (components.logger ?? createLogger()).child({ component: 'transcoder' });
   const registry = components.registry ?? createMetricsRegistry('transcoder');
-  const metrics = createTranscoderMetrics(registry);
   const encoder = await detectEncoder(options.encoder);
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
@@ -58,89 +60,18 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     funds: components.funds ?? (options.orchestrator ? ledgerFunds(options.orchestrator) : async () => null),
     queue: redemptions,
   });
-  let active = 0;
-  let queued = 0;
-  const waiters: Array<() => void> = [];
+  const admission = new AdmissionQueue({ concurrency: options.concurrency, maxQueued: options.maxQueued });
+  const events = new TranscoderEventBus();
+  countTranscoderEvents(events, createTranscoderMetrics(registry, { inFlight: () => admission.active }));
+  logTranscoderEvents(events, logger);
+  const service = new TranscodeService({ encoder: encoder.encoder, payments, admission, runner: components.ffmpeg ?? runLadder, events });
 
-  const app = createNodeApp({ role: 'transcoder', registry, health: () => ({ encoder: encoder.encoder, active, queued, paymentAddress: identity.address }) });
-  app.get('/ticket-params', (req, res) => {
-    const sender = String(req.query.sender ?? '');
-    if (!/^0x[0-9a-fA-F]{40}$/.test(sender)) throw new CastnetError('BAD_REQUEST', 'sender must be a 0x-prefixed 20-byte address');
-    res.json(ticketParamsToJson(payments.ticketParams(sender)));
+  const app = createNodeApp({
+    role: 'transcoder',
+    registry,
+    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address }),
   });
-  app.post('/transcode', express.raw({ type: () => true, limit: options.maxSegmentBytes }), async (req, res, next) => {
-    let params;
-    try {
-      params = parseTranscodeHeaders(req.headers);
-      const context = { playbackId: params.playbackId, seq: params.seq };
-      const segment = req.body as Buffer;
-      if (!Buffer.isBuffer(segment)) throw new CastnetError('INVALID_SEGMENT', 'segment body is missing', context);
-      // Checked before any CPU is spent: a truncated or foreign body is refused, not transcoded.
-      assertMpegTs(segment, context);
-      let paramsSpent = false;
-      if (payments.pricePerPixel > 0n) {
-        // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
-        const info = probeTs(segment);
-        const price = outputPixels(params.renditions, info) * payments.pricePerPixel;
-        let accepted;
-        try {
-          accepted = await payments.accept(decodePayment(req.headers[PAYMENT_HEADER]), price);
-        } catch (err) {
-          if (err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED') metrics.paymentsRefused.inc({ reason: String(err.context.reason) });
-          throw err;
-        }
-        metrics.ticketsReceived.inc(accepted.tickets);
-        metrics.winningTickets.inc(accepted.winners);
-        metrics.expectedValue.inc(Number(accepted.expectedValue));
-        metrics.priceCharged.inc(Number(price));
-        paramsSpent = accepted.winners > 0;
-      }
-      if (active >= options.concurrency) {
-        if (queued >= options.maxQueued) throw new CastnetError('NO_NODE_AVAILABLE', 'transcoder is at capacity', context);
-        queued++;
-        await new Promise<void>((resolve) => waiters.push(resolve));
-        queued--;
-      }
-      active++;
-      metrics.inFlight.set(active);
-      metrics.bytesIn.inc(segment.length);
-      const started = performance.now();
-      try {
-        const outputs = await transcodeSegment(
-          { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context },
-          encoder.encoder,
-        );
-        const seconds = (performance.now() - started) / 1000;
-        for (const o of outputs) metrics.transcodeSeconds.observe({ rendition: o.spec.name, encoder: encoder.encoder }, seconds);
-        metrics.segmentsTranscoded.inc({ result: 'ok' });
-        const boundary = newBoundary();
-        const chunks = encodeMultipart(
-          outputs.map((o) => ({
-            headers: {
-              'content-type': 'video/mp2t',
-              [TRANSCODE_HEADERS.rendition]: o.spec.name,
-            },
-            body: o.bytes,
-          })),
-          boundary,
-        );
-        const length = chunks.reduce((n, c) => n + c.length, 0);
-        metrics.bytesOut.inc(length);
-        res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'content-length': length, ...(paramsSpent ? { [PARAMS_SPENT_HEADER]: '1' } : {}) });
-        for (const c of chunks) res.write(c);
-        res.end();
-        logger.debug({ playbackId: params.playbackId, seq: params.seq, seconds: +seconds.toFixed(3) }, 'segment transcoded');
-      } finally {
-        active--;
-        metrics.inFlight.set(active);
-        waiters.shift()?.();
-      }
-    } catch (err) {
-      metrics.segmentsTranscoded.inc({ result: err instanceof CastnetError ? err.code : 'INTERNAL' });
-      logger.warn({ playbackId: params?.playbackId, seq: params?.seq, err: (err as Error).message }, 'segment refused');
-      next(err);
-    }
-  });
+  app.use(transcodeRoutes({ service, payments, events, maxSegmentBytes: options.maxSegmentBytes }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -153,6 +84,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     metrics: registry,
     payments,
     redemptions,
+    events,
     async start() {
       server = await listen(app, options.host, options.httpPort);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
@@ -165,20 +97,13 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
           url: transcoder.url,
           version: '0.1.0',
           capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel.toString() },
-          load: { sessions: active + queued, inFlight: active },
+          load: { sessions: admission.active + admission.queued, inFlight: admission.active },
         }),
       });
-      if (options.orchestrator) {
-        redemptions.start(ledgerRedeemer(options.orchestrator), options.redeemIntervalMs, (results) => {
-          for (const r of results) {
-            metrics.redemptions.inc({ outcome: r.outcome });
-            if (r.outcome === 'redeemed') {
-              metrics.faceValueRedeemed.inc(Number(r.paid ?? 0n));
-              logger.info({ ticketHash: r.ticketHash, paid: String(r.paid) }, 'winning ticket redeemed');
-            } else {
-              logger.warn({ ticketHash: r.ticketHash, outcome: r.outcome, err: r.error }, 'ticket redemption did not succeed');
-            }
-          }
+      const redeemer = components.redeemer ?? (options.orchestrator ? ledgerRedeemer(options.orchestrator) : null);
+      if (redeemer) {
+        redemptions.start(redeemer, options.redeemIntervalMs, (results) => {
+          for (const r of results) events.emit('redemption', r);
         });
       }
     },

@@ -1,0 +1,51 @@
+// The relay's push side, for broadcasters: the stream descriptor, segments, and the end of a stream.
+
+import express, { type RequestHandler, type Router } from 'express';
+import { assertMpegTs } from '../media/mpegts.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
+import { streamDescriptorSchema } from '../protocol/stream-record.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { checkId } from './route-params.ts';
+import type { StreamStore } from './stream-store.ts';
+
+export interface PushRoutesOptions {
+  store: StreamStore;
+  metrics: RelayMetrics;
+  logger: Logger;
+}
+
+export function pushRoutes({ store, metrics, logger }: PushRoutesOptions): Router {
+  const router = express.Router();
+  // Counted once the body is read, as requests the relay acted on.
+  const counted: RequestHandler = (_req, res, next) => {
+    res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));
+    next();
+  };
+  router.put('/hls/:playbackId', express.json({ limit: '64kb' }), counted, (req, res) => {
+    const parsed = streamDescriptorSchema.safeParse({ ...req.body, playbackId: req.params.playbackId });
+    if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
+    store.setDescriptor(parsed.data);
+    res.status(204).end();
+  });
+  // The broadcaster's stream closed: playlists end with EXT-X-ENDLIST (RFC 8216 §4.3.3.4).
+  router.post('/hls/:playbackId/end', counted, (req, res) => {
+    store.end(checkId(req.params.playbackId, 'playback id'));
+    res.status(204).end();
+  });
+  router.put('/hls/:playbackId/:rendition/:seq.ts', express.raw({ type: () => true, limit: '64mb' }), counted, (req, res) => {
+    const playbackId = checkId(req.params.playbackId, 'playback id');
+    const rendition = checkId(req.params.rendition, 'rendition');
+    const seq = Number(req.params['seq']);
+    if (!Number.isInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid segment sequence');
+    const meta = parseSegmentMetadata(req.headers);
+    const bytes = req.body as Buffer;
+    assertMpegTs(bytes, { playbackId, rendition, seq });
+    store.putSegment(playbackId, rendition, seq, meta, bytes);
+    metrics.segmentsReceived.inc();
+    logger.debug({ playbackId, rendition, seq, bytes: bytes.length }, 'segment stored');
+    res.status(201).end();
+  });
+  return router;
+}

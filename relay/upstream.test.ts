@@ -1,0 +1,128 @@
+// The edge's upstream against a real parent relay in process: following a playlist with blocking
+// reloads, prefetching each new segment once, copying the end of a stream, and parent failover.
+
+import assert from 'node:assert/strict';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { silentLogger } from '../observability/logger.ts';
+import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { createRelay, type Relay } from './relay.ts';
+import { SegmentCache } from './segment-cache.ts';
+import { Upstream } from './upstream.ts';
+
+const ts = new Uint8Array(188 * 10).fill(0x47);
+const descriptor = { targetDuration: 1, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
+
+/** The global fetch, recording each request's path and query, and telling a waiter when a path is asked for. */
+function recordingFetch() {
+  const requests: string[] = [];
+  const waiting: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  const fetchFn: typeof fetch = (input, init) => {
+    const url = new URL(String(input));
+    const path = `${url.pathname}${url.search}`;
+    requests.push(path);
+    for (const w of waiting.filter((x) => x.pattern.test(path))) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+    return fetch(input, init);
+  };
+  return {
+    fetch: fetchFn,
+    requests,
+    count: (pattern: RegExp) => requests.filter((p) => pattern.test(p)).length,
+    /** Resolves when a request matching `pattern` is made (or was made already). */
+    requested: (pattern: RegExp) =>
+      requests.some((p) => pattern.test(p)) ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ pattern, resolve })),
+  };
+}
+
+describe('upstream', () => {
+  let parent: Relay;
+  const upstreams: Upstream[] = [];
+
+  async function push(playbackId: string, seq: number): Promise<void> {
+    const headers = segmentMetadataHeaders({ duration: 1, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(), discontinuity: false });
+    assert.equal((await fetch(`${parent.url}/hls/${playbackId}/source/${seq}.ts`, { method: 'PUT', headers, body: ts })).status, 201);
+  }
+
+  async function publish(playbackId: string, segments: number): Promise<void> {
+    await fetch(`${parent.url}/hls/${playbackId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(descriptor) });
+    for (let seq = 0; seq < segments; seq++) await push(playbackId, seq);
+  }
+
+  function upstream(parents: string[], fetchFn: typeof fetch): Upstream {
+    const u = new Upstream({ parentsFor: async () => parents, fetch: fetchFn, cache: new SegmentCache(1e7), idleMs: 60_000, logger: silentLogger });
+    upstreams.push(u);
+    return u;
+  }
+
+  beforeAll(async () => {
+    parent = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
+    await parent.start();
+  });
+
+  afterEach(() => {
+    for (const u of upstreams.splice(0)) u.close();
+  });
+
+  afterAll(() => parent.stop());
+
+  it('follows the parent playlist with a blocking reload for the next segment', async () => {
+    await publish('follow', 1);
+    const rec = recordingFetch();
+    const u = upstream([parent.url], rec.fetch);
+    assert.match((await u.mediaPlaylist('follow', 'source')).toString(), /0\.ts\n$/);
+    await rec.requested(/index\.m3u8\?_HLS_msn=1$/);
+    const next = u.mediaPlaylist('follow', 'source', 1);
+    await push('follow', 1);
+    assert.match((await next).toString(), /0\.ts\n.*\n.*\n1\.ts\n$/);
+  });
+
+  it('prefetches each new segment once, before any viewer asks for it', async () => {
+    await publish('prefetch', 1);
+    const rec = recordingFetch();
+    const u = upstream([parent.url], rec.fetch);
+    await u.mediaPlaylist('prefetch', 'source');
+    await rec.requested(/index\.m3u8\?_HLS_msn=1$/);
+    await push('prefetch', 1);
+    await rec.requested(/\/1\.ts$/);
+    const first = await u.segment('prefetch', 'source', 1);
+    assert.equal(first.segment.bytes.length, ts.length);
+    assert.equal((await u.segment('prefetch', 'source', 1)).hit, true);
+    assert.equal(rec.count(/\/1\.ts$/), 1, 'one pull from the parent for the prefetch and every viewer');
+    assert.equal(rec.count(/\/0\.ts$/), 0, 'segments listed before following began are not prefetched');
+  });
+
+  it('pulls a segment once for concurrent viewers and serves it from the cache afterwards', async () => {
+    await publish('flight', 1);
+    const rec = recordingFetch();
+    const u = upstream([parent.url], rec.fetch);
+    const all = await Promise.all([u.segment('flight', 'source', 0), u.segment('flight', 'source', 0), u.segment('flight', 'source', 0)]);
+    assert.deepEqual(all.map((x) => x.hit), [false, false, false]);
+    assert.equal((await u.segment('flight', 'source', 0)).hit, true);
+    assert.equal(rec.count(/\/0\.ts$/), 1);
+  });
+
+  it('copies the end of the stream from the parent and answers blocking reloads at once after it', async () => {
+    await publish('ends', 1);
+    const rec = recordingFetch();
+    const u = upstream([parent.url], rec.fetch);
+    await u.mediaPlaylist('ends', 'source');
+    await rec.requested(/index\.m3u8\?_HLS_msn=1$/);
+    const waiting = u.mediaPlaylist('ends', 'source', 1);
+    assert.equal((await fetch(`${parent.url}/hls/ends/end`, { method: 'POST' })).status, 204);
+    assert.match((await waiting).toString(), /0\.ts\n#EXT-X-ENDLIST\n$/);
+    assert.match((await u.mediaPlaylist('ends', 'source', 2)).toString(), /#EXT-X-ENDLIST\n$/);
+  });
+
+  it('tries the next parent when one cannot be reached, and reports 404 from a parent as final', async () => {
+    await publish('failover', 1);
+    const rec = recordingFetch();
+    const refusing: typeof fetch = (input, init) => (String(input).startsWith('http://unreachable.invalid') ? Promise.reject(new TypeError('fetch failed')) : rec.fetch(input, init));
+    const u = upstream(['http://unreachable.invalid', parent.url], refusing);
+    assert.equal((await u.segment('failover', 'source', 0)).segment.bytes.length, ts.length);
+    await assert.rejects(u.segment('missing', 'source', 0), { code: 'STREAM_NOT_FOUND' });
+    const down = upstream(['http://unreachable.invalid'], refusing);
+    await assert.rejects(down.segment('failover', 'source', 0), { code: 'UPSTREAM_FAILED' });
+  });
+});

@@ -1,0 +1,101 @@
+// One segment's way through the transcoder once its request is validated: priced and paid for, admitted
+// to an FFmpeg slot, transcoded into every rendition, and answered as multipart/mixed. Each outcome is
+// reported on the event bus. Hot path: one call per segment; rendition bytes are not copied.
+
+import { probeTs } from '../media/ts-probe.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
+import { decodePayment } from '../protocol/payment.ts';
+import { outputPixels } from '../protocol/pricing.ts';
+import { TRANSCODE_HEADERS, type TranscodeParams } from '../protocol/transcode-request.ts';
+import type { AdmissionQueue } from './admission-queue.ts';
+import type { VideoEncoder } from './ladder-command.ts';
+import type { PaymentReceiver } from './payment-receiver.ts';
+import { transcodeSegment, type LadderRunner, type TranscodedRendition } from './segment-transcoder.ts';
+import type { TranscoderEventBus } from './transcoder-events.ts';
+
+export interface TranscodeServiceOptions {
+  encoder: VideoEncoder;
+  payments: PaymentReceiver;
+  admission: AdmissionQueue;
+  /** Runs FFmpeg for one ladder job. */
+  runner: LadderRunner;
+  events: TranscoderEventBus;
+}
+
+/** The answer to `POST /transcode`: one multipart part per rendition. */
+export interface TranscodeAnswer {
+  boundary: string;
+  chunks: Buffer[];
+  length: number;
+  /** A winning ticket revealed this ticket-params set: the sender must fetch new ones. */
+  paramsSpent: boolean;
+}
+
+const codeOf = (err: unknown): string => (err instanceof CastnetError ? err.code : 'INTERNAL');
+
+export class TranscodeService {
+  private readonly options: TranscodeServiceOptions;
+
+  constructor(options: TranscodeServiceOptions) {
+    this.options = options;
+  }
+
+  /** `segment` is known to be whole MPEG-TS; `paymentHeader` is the Castnet-Payment header as received. */
+  async transcode(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined): Promise<TranscodeAnswer> {
+    const { events, admission } = this.options;
+    const ref = { playbackId: params.playbackId, seq: params.seq };
+    let paramsSpent: boolean;
+    let release: () => void;
+    try {
+      paramsSpent = await this.pay(params, segment, paymentHeader);
+      release = await admission.admit(ref);
+    } catch (err) {
+      events.emit('rejected', { ...ref, reason: codeOf(err), err });
+      throw err;
+    }
+    try {
+      events.emit('transcodeStarted', { ...ref, bytes: segment.length });
+      const started = performance.now();
+      let outputs: TranscodedRendition[];
+      try {
+        outputs = await transcodeSegment(
+          { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context: ref },
+          this.options.encoder,
+          this.options.runner,
+        );
+      } catch (err) {
+        events.emit('transcodeFailed', { ...ref, reason: codeOf(err), err });
+        throw err;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const boundary = newBoundary();
+      const chunks = encodeMultipart(
+        outputs.map((o) => ({ headers: { 'content-type': 'video/mp2t', [TRANSCODE_HEADERS.rendition]: o.spec.name }, body: o.bytes })),
+        boundary,
+      );
+      const length = chunks.reduce((n, c) => n + c.length, 0);
+      events.emit('segmentTranscoded', { ...ref, seconds, renditions: outputs.map((o) => o.spec.name), encoder: this.options.encoder, bytes: length });
+      return { boundary, chunks, length, paramsSpent };
+    } finally {
+      release();
+    }
+  }
+
+  /** Takes payment for the segment's output pixels; true when a winner spent the ticket params. Free nodes ask for none. */
+  private async pay(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined): Promise<boolean> {
+    const { payments, events } = this.options;
+    if (payments.pricePerPixel === 0n) return false;
+    // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
+    const price = outputPixels(params.renditions, probeTs(segment)) * payments.pricePerPixel;
+    let accepted;
+    try {
+      accepted = await payments.accept(decodePayment(paymentHeader), price);
+    } catch (err) {
+      if (err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED') events.emit('paymentRefused', { reason: String(err.context.reason) });
+      throw err;
+    }
+    events.emit('paymentAccepted', { ...accepted, price });
+    return accepted.winners > 0;
+  }
+}
