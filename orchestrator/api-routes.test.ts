@@ -6,24 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
-import { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
 import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
+import { rejectsWith } from '../test/support/assertions.ts';
 
-async function rejectsWith(call: Promise<unknown>, expected: { code: string; status?: number; message?: RegExp }): Promise<CastnetError> {
-  const err = await call.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CastnetError, `not a CastnetError: ${String(err)}`);
-  assert.equal(err.code, expected.code);
-  if (expected.status !== undefined) assert.equal(err.context.status, expected.status);
-  if (expected.message) assert.match(err.message, expected.message);
-  return err;
-}
 
 describe('the orchestrator API through OrchestratorClient', () => {
   let orchestrator: Orchestrator;

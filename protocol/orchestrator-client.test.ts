@@ -6,26 +6,14 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { CastnetError } from './errors.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
+import { rejectsWith } from '../test/support/assertions.ts';
 
 function listenOn(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
   const server = createServer(handler);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })));
 }
 
-async function rejectsWith(call: Promise<unknown>, expected: { code: string; status?: number; reason?: string; message?: RegExp }): Promise<CastnetError> {
-  const err = await call.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CastnetError, `not a CastnetError: ${String(err)}`);
-  assert.equal(err.code, expected.code);
-  if (expected.status !== undefined) assert.equal(err.context.status, expected.status);
-  if (expected.reason !== undefined) assert.equal(err.context.reason, expected.reason);
-  if (expected.message) assert.match(err.message, expected.message);
-  return err;
-}
 
 describe('OrchestratorClient failure decoding', () => {
   let server: Server;
