@@ -27,6 +27,8 @@ export interface LiveStreamsOptions {
   reconnectGraceMs: number;
   sessionRefreshMs: number;
   maxPricePerPixel: bigint;
+  /** Transcoders with one of these encoders only; empty: any. */
+  transcoderEncoders?: ReadonlyArray<string>;
 }
 
 export interface LiveStreamsComponents {
@@ -120,7 +122,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const { orchestrator, payments, transcoders, relays, timers, metrics, logger } = this.components;
     const o = this.options;
     const log = logger.child({ playbackId });
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, refreshMs: o.sessionRefreshMs }, { orchestrator, timers });
+    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog },
       { session, payments, transcoders, relays, timers },

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { defaultsOf, defineOptions, durationMs, flag, httpUrl, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
 
 type LadderRungs = ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
 
@@ -35,6 +35,12 @@ export const broadcasterOptionsDefinition = defineOptions(
     reconnectGraceMs: option({ flag: 'reconnect-grace-ms', schema: durationMs, default: 30_000, description: 'how long a stream waits for its streamer to reconnect' }),
     sessionRefreshMs: option({ flag: 'session-refresh-ms', schema: durationMs, default: 10_000, description: 'how often stream sessions are refreshed with the orchestrator' }),
     maxPricePerPixel: option({ flag: 'max-price-per-pixel', schema: wei, default: 10n, description: 'the most paid to a transcoder, in wei per output pixel' }),
+    transcoderEncoders: option({
+      flag: 'transcoder-encoders',
+      schema: listOf(z.enum(['libx264', 'h264_nvenc']), 'takes encoders: libx264, h264_nvenc'),
+      default: [] as Array<'libx264' | 'h264_nvenc'>,
+      description: "only transcoders with one of these encoders, e.g. h264_nvenc ('': any)",
+    }),
   },
   [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null)],
 );

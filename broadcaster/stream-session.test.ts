@@ -37,6 +37,19 @@ describe('stream session', () => {
     session.abandon();
   });
 
+  it('asks for transcoders with the encoders it was configured to prefer, and for any when none', async () => {
+    const timers = new ManualTimers();
+    const orchestrator = new InMemoryOrchestrator({ relay: 'http://relay-1', transcoders: ['http://t-1'] });
+    const picky = new StreamSession({ playbackId: 'stream1', broadcaster: 'rtmp://127.0.0.1:1935', maxPricePerPixel: 10n, encoders: ['h264_nvenc'], refreshMs: 10_000 }, { orchestrator, timers });
+    await picky.open();
+    assert.deepEqual(orchestrator.requests[0]!.encoders, ['h264_nvenc']);
+    picky.abandon();
+    const { session, orchestrator: other } = setup();
+    await session.open();
+    assert.equal(other.requests[0]!.encoders, undefined);
+    session.abandon();
+  });
+
   it('refuses to open when the orchestrator has nowhere to send the stream', async () => {
     const { session, orchestrator } = setup();
     orchestrator.failWith = new Error('no relay');

@@ -19,8 +19,10 @@ export interface StreamSessionOptions {
   playbackId: string;
   /** How the orchestrator lists this broadcaster (its RTMP address). */
   broadcaster: string;
-  /** Wei per output pixel, as a decimal string. */
+  /** The most paid to a transcoder, in wei per output pixel. */
   maxPricePerPixel: bigint;
+  /** Transcoders with one of these encoders only (the scheduler's encoder rule); empty: any. */
+  encoders?: ReadonlyArray<string>;
   refreshMs: number;
 }
 
@@ -154,6 +156,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       startedAt: new Date(this.startedAtMs).toISOString(),
       avoid,
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),
+      ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });
