@@ -10,14 +10,21 @@ import type { RelayMetrics } from './metrics.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
+import { corsHeaders, preflightHeaders, type CorsPolicy } from '../http/cors.ts';
+import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
 
-const ID = '[A-Za-z0-9_-]{1,64}';
-const MASTER = new RegExp(`^/hls/(${ID})/master\\.m3u8$`);
-const MEDIA = new RegExp(`^/hls/(${ID})/([A-Za-z0-9_-]{1,32})/index\\.m3u8$`);
-const SEGMENT = new RegExp(`^/hls/(${ID})/([A-Za-z0-9_-]{1,32})/(\\d{1,12})\\.ts$`);
+const MASTER = new RegExp(`^/hls/(${ID_CHARS})/master\\.m3u8$`);
+const MEDIA = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
+const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.ts$`);
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, content-range, etag' };
+/** Players on any origin read playlists and segments, and may range-request and revalidate them. */
+export const HLS_CORS: CorsPolicy = {
+  exposeHeaders: ['content-length', 'content-range', 'etag'],
+  preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match'], maxAgeSeconds: 86_400 },
+};
+const CORS = corsHeaders(HLS_CORS);
+const PREFLIGHT = preflightHeaders(HLS_CORS);
 // Under half a target duration, so a CDN in front never holds a live playlist past the next segment.
 const PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=1' };
 const MASTER_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=2' };
@@ -187,7 +194,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       return false; // not ours: Express answers (and refuses `..` and malformed ids)
     }
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'range, if-none-match', 'access-control-max-age': '86400' });
+      res.writeHead(204, PREFLIGHT);
       res.end();
       return true;
     }
