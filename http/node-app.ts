@@ -2,13 +2,25 @@
 // path traversal, and a listen/close pair that resolves the ephemeral port.
 
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
-export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown> }): Express {
+/** The version every node reports (package.json's). */
+export const CASTNET_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** What `GET /` says about each role: a person or a script that reaches a port learns what answers there. */
+const ROLE_SUMMARIES: Record<string, string> = {
+  orchestrator: 'Castnet orchestrator: node registry, stream assignment and the public stream directory',
+  transcoder: 'Castnet transcoder: POST /transcode turns one paid segment into the rendition ladder',
+  relay: 'Castnet relay: HLS playlists and segments under /hls/<playbackId>/, watch pages under /watch/<playbackId>',
+  broadcaster: 'Castnet broadcaster: RTMP ingest (publish to rtmp://<host>:<rtmp-port>/live/<stream key>)',
+};
+
+export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown>; links?: Record<string, string> }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -23,6 +35,14 @@ export function createNodeApp(options: { role: string; registry: Registry; healt
     }
     if (decoded.split(/[\\/]/).includes('..')) return next(new CastnetError('INVALID_PATH', 'path must not contain ".."'));
     next();
+  });
+  app.get('/', (_req, res) => {
+    res.json({
+      castnet: CASTNET_VERSION,
+      role: options.role,
+      about: ROLE_SUMMARIES[options.role] ?? `Castnet ${options.role}`,
+      links: { health: '/healthz', metrics: '/metrics', ...(options.links ?? {}) },
+    });
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', role: options.role, ...(options.health?.() ?? {}) });
@@ -65,9 +85,16 @@ export function listen(handler: Express | RequestListener, host: string, port: n
   return new Promise((resolve, reject) => {
     const server = createServer(handler as RequestListener);
     server.listen(port, host);
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      // Said plainly: the stack of a failed bind tells an operator nothing they can act on.
+      if (err.code === 'EADDRINUSE') reject(new Error(`${host}:${port} is already in use by another program: stop it or choose another port`, { cause: err }));
+      else if (err.code === 'EACCES') reject(new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: err }));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new Error(`${host} is not an address of this machine: check --host`, { cause: err }));
+      else reject(err);
+    };
+    server.once('error', onError);
     server.once('listening', () => {
-      server.off('error', reject);
+      server.off('error', onError);
       server.keepAliveTimeout = 65_000;
       const actual = (server.address() as AddressInfo).port;
       resolve({

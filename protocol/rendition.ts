@@ -15,7 +15,7 @@ export type RenditionSpec = z.infer<typeof renditionSpecSchema>;
 
 export const ladderSchema = z.array(renditionSpecSchema).max(8);
 
-/** Rung heights and bitrates of the default ladder (DESIGN.md: 720p30, 480p30, 360p30). */
+/** Rung heights and bitrates of the default ladder (720p30, 480p30, 360p30; see docs/architecture.md). */
 export const defaultLadderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }> = [
   { height: 720, fps: 30, videoBitrate: 2_800_000, audioBitrate: 128_000 },
   { height: 480, fps: 30, videoBitrate: 1_200_000, audioBitrate: 96_000 },
