@@ -20,7 +20,11 @@ const orchestratorSpecs: ReadonlyArray<OptionSpec<OrchestratorOptions>> = [
   { key: 'nodeTimeoutMs', flag: 'node-timeout-ms', description: 'a node silent this long is dropped' },
   { key: 'streamTtlMs', flag: 'stream-ttl-ms', description: 'a stream not refreshed this long leaves the directory' },
   { key: 'transcodersPerStream', flag: 'transcoders-per-stream', description: 'transcoders each stream rotates over and fails over between' },
-  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port to hear gossiped node records on (-1: no libp2p, nodes register over HTTP)' },
+  { key: 'publicUrl', flag: 'public-url', description: 'URL nodes reach the API at, announced over libp2p (default: http://host:api-port)' },
+  { key: 'p2p', flag: 'p2p', description: "run a libp2p host: hear nodes' gossiped records and announce this orchestrator (without it nodes register over HTTP)" },
+  { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
+  { key: 'p2pAnnounce', flag: 'p2p-announce', description: "comma-separated multiaddrs peers dial this host at, e.g. behind NAT; empty: the listen addresses, under --public-url's host when it is set" },
+  { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: "how often the orchestrator's signed record is gossiped" },
   { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated multiaddrs of libp2p peers to join through' },
   { key: 'announcementMaxAgeMs', flag: 'announcement-max-age-ms', description: 'gossiped records older than this are dropped' },
 ];
@@ -29,7 +33,7 @@ const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
   { key: 'host', flag: 'host', description: 'listen address' },
   { key: 'port', flag: 'port', description: 'HTTP port' },
   { key: 'publicUrl', flag: 'public-url', description: 'URL other nodes reach this one at (default: http://host:port)' },
-  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
+  { key: 'orchestrator', flag: 'orchestrator', description: "orchestrator URL for registration, the ledger and the directory; without it, learned from the orchestrator's signed libp2p record when --bootstrap is set, else http://127.0.0.1:8935" },
   { key: 'encoder', flag: 'encoder', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' },
   { key: 'concurrency', flag: 'concurrency', description: 'segments transcoded at once' },
   { key: 'maxQueued', flag: 'max-queued', description: 'segments waiting before the node answers 503' },
@@ -42,6 +46,8 @@ const transcoderSpecs: ReadonlyArray<OptionSpec<TranscoderOptions>> = [
   { key: 'redeemIntervalMs', flag: 'redeem-interval-ms', description: 'how often winning tickets are sent to the ledger' },
   { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
   { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
+  { key: 'p2pAnnounce', flag: 'p2p-announce', description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT; empty: the listen addresses, under --public-url's host when it is set" },
+  { key: 'orchestratorWaitMs', flag: 'orchestrator-wait-ms', description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" },
   { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
 ];
 
@@ -49,7 +55,7 @@ const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
   { key: 'host', flag: 'host', description: 'listen address' },
   { key: 'port', flag: 'http-port', description: 'HTTP port for HLS, the player and pushes' },
   { key: 'publicUrl', flag: 'public-url', description: 'URL viewers and broadcasters reach this relay at' },
-  { key: 'orchestrator', flag: 'orchestrator', description: 'orchestrator URL to register with' },
+  { key: 'orchestrator', flag: 'orchestrator', description: "orchestrator URL for registration, the ledger and the directory; without it, learned from the orchestrator's signed libp2p record when --bootstrap is set, else http://127.0.0.1:8935" },
   { key: 'playlistSegments', flag: 'playlist-segments', description: 'segments listed in a live media playlist' },
   { key: 'extraSegments', flag: 'extra-segments', description: 'segments kept beyond the playlist for late players' },
   { key: 'streamIdleMs', flag: 'stream-idle-ms', description: 'a stream with no pushes this long is dropped' },
@@ -61,6 +67,8 @@ const relaySpecs: ReadonlyArray<OptionSpec<RelayOptions>> = [
   { key: 'dataDir', flag: 'data-dir', description: "the relay's identity key lives here" },
   { key: 'bootstrap', flag: 'bootstrap', description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' },
   { key: 'p2pPort', flag: 'p2p-port', description: 'libp2p TCP port (0: any free port)' },
+  { key: 'p2pAnnounce', flag: 'p2p-announce', description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT; empty: the listen addresses, under --public-url's host when it is set" },
+  { key: 'orchestratorWaitMs', flag: 'orchestrator-wait-ms', description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" },
   { key: 'announceIntervalMs', flag: 'announce-interval-ms', description: 'how often the signed capability record is gossiped' },
 ];
 

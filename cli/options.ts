@@ -86,7 +86,7 @@ export function resolveOptions<O extends object>(
 export function helpText<O extends object>(command: string, summary: string, specs: ReadonlyArray<OptionSpec<O>>, defaults: O): string {
   const rows = specs.map((s) => {
     const d = (defaults as Record<string, Value>)[s.key];
-    const shown = typeof d === 'boolean' ? (d ? 'true' : 'false') : d === '' ? '""' : String(d);
+    const shown = typeof d === 'boolean' ? (d ? 'true' : 'false') : d === '' ? '""' : d === null ? 'none' : String(d);
     return [`  --${s.flag}`, `${s.description} (default: ${shown}; env ${envName(s.flag)})`] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length), 10) + 2;

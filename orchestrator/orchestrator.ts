@@ -13,8 +13,11 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { join } from 'node:path';
 import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
 import { Ledger, type Account } from './ledger.ts';
-import { ANNOUNCEMENT_TOPIC, openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
-import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
+import { openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
+import { DEFAULT_P2P_PORTS, type P2pHost } from '../p2p/p2p-host.ts';
+import { startOrchestratorPresence } from '../p2p/orchestrator-presence.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createOrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
@@ -32,8 +35,16 @@ export interface OrchestratorOptions {
   streamTtlMs: number;
   /** Transcoders assigned to each stream: segments rotate over them and fail over between them. */
   transcodersPerStream: number;
-  /** libp2p TCP port for hearing nodes' gossiped announcements; -1 runs no libp2p host. */
+  /** URL nodes reach the API at (announced over libp2p); defaults to http://host:port. */
+  publicUrl: string;
+  /** Run a libp2p host: hear nodes' gossiped records and announce this orchestrator's URL. */
+  p2p: boolean;
+  /** libp2p TCP port (0: any free port). */
   p2pPort: number;
+  /** Comma-separated multiaddrs peers dial this host at (behind NAT); '' derives them from publicUrl. */
+  p2pAnnounce: string;
+  /** How often the orchestrator's signed record is gossiped. */
+  announceIntervalMs: number;
   /** Comma-separated multiaddrs of peers to join through. */
   bootstrap: string;
   /** Announcements older than this are dropped as stale. */
@@ -48,7 +59,11 @@ export const defaultOrchestratorOptions: OrchestratorOptions = {
   nodeTimeoutMs: 8_000,
   streamTtlMs: 30_000,
   transcodersPerStream: 2,
-  p2pPort: -1,
+  publicUrl: '',
+  p2p: false,
+  p2pPort: DEFAULT_P2P_PORTS.orchestrator,
+  p2pAnnounce: '',
+  announceIntervalMs: 2_000,
   bootstrap: '',
   announcementMaxAgeMs: 10_000,
 };
@@ -214,6 +229,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   let server: ListeningServer | null = null;
   let sweeper: NodeJS.Timeout | null = null;
   let p2p: P2pHost | null = null;
+  let presence: { stop(): Promise<void> } | null = null;
 
   function onAnnouncement(data: Uint8Array): void {
     const opened = openAnnouncement(data, now(), options.announcementMaxAgeMs);
@@ -226,9 +242,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     nodes.register({ ...registrationOf(opened), ...(opened.role === 'relay' ? { streams: opened.streams } : {}) });
   }
 
-  return {
+  const orchestrator: Orchestrator = {
     get url() {
-      return server?.url ?? `http://${options.host}:${options.port}`;
+      return options.publicUrl || server?.url || `http://${options.host}:${options.port}`;
     },
     nodes,
     ledger,
@@ -237,9 +253,12 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     async start() {
       server = await listen(app, options.host, options.port);
-      if (options.p2pPort >= 0) {
-        p2p = await createP2pHost({ host: options.host, port: options.p2pPort, bootstrap: options.bootstrap.split(',').map((a) => a.trim()).filter(Boolean), logger });
-        p2p.subscribe(ANNOUNCEMENT_TOPIC, onAnnouncement);
+      if (options.p2p) {
+        // Its record is signed by its own key (kept beside the nodes' keys), so nodes follow one orchestrator.
+        const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'orchestrator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+        const started = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
+        ({ p2p } = started);
+        presence = started;
       }
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
       sweeper.unref();
@@ -247,10 +266,11 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
-      await p2p?.stop();
+      await presence?.stop();
       await server?.close();
       server = null;
       if (!components.ledger) ledger.close();
     },
   };
+  return orchestrator;
 }

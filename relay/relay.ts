@@ -13,6 +13,8 @@ import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
+import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { playerBundle } from '../player/bundle.ts';
@@ -28,7 +30,8 @@ export interface RelayOptions {
   host: string;
   port: number;
   publicUrl: string;
-  orchestrator: string;
+  /** Orchestrator URL (registration, parents, players' relay lists); null: learned from its gossip with bootstrap, else http://127.0.0.1:8935; '': none. */
+  orchestrator: string | null;
   playlistSegments: number;
   extraSegments: number;
   streamIdleMs: number;
@@ -46,6 +49,10 @@ export interface RelayOptions {
   /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
   bootstrap: string;
   p2pPort: number;
+  /** Comma-separated multiaddrs peers dial this node at (behind NAT); '' derives them from publicUrl. */
+  p2pAnnounce: string;
+  /** With bootstrap and no orchestrator URL: how long start waits for the orchestrator's record. */
+  orchestratorWaitMs: number;
   announceIntervalMs: number;
 }
 
@@ -53,7 +60,7 @@ export const defaultRelayOptions: RelayOptions = {
   host: '127.0.0.1',
   port: 8080,
   publicUrl: '',
-  orchestrator: 'http://127.0.0.1:8935',
+  orchestrator: null,
   playlistSegments: 6,
   extraSegments: 4,
   streamIdleMs: 60_000,
@@ -64,7 +71,9 @@ export const defaultRelayOptions: RelayOptions = {
   viewerWindowMs: 30_000,
   dataDir: './.castnet',
   bootstrap: '',
-  p2pPort: 0,
+  p2pPort: DEFAULT_P2P_PORTS.relay,
+  p2pAnnounce: '',
+  orchestratorWaitMs: 15_000,
   announceIntervalMs: 2_000,
 };
 
@@ -101,16 +110,18 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     bytesHeld: () => store.bytesHeld() + cache.bytesHeld,
     perStream: () => stats.snapshot(),
   });
+  const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.trim() !== '', logger);
   let selfUrl = '';
   const staticParents = options.parents.split(',').map((p) => p.trim().replace(/\/$/, '')).filter(Boolean);
   // Parents found through the orchestrator: the stream's origin relay and relays announcing they hold it.
   const parentCache = new Map<string, { at: number; urls: string[] }>();
   async function parentsFor(playbackId: string): Promise<string[]> {
     const parents = [...staticParents];
-    if (options.discoverParents && options.orchestrator) {
+    const base = orchestrator.url();
+    if (options.discoverParents && base) {
       let hit = parentCache.get(playbackId);
       if (!hit || Date.now() - hit.at > 5_000) {
-        const urls = await fetch(`${options.orchestrator}/api/streams/${playbackId}/relays?holding=1`, { signal: AbortSignal.timeout(3_000) })
+        const urls = await fetch(`${base}/api/streams/${playbackId}/relays?holding=1`, { signal: AbortSignal.timeout(3_000) })
           .then((r) => (r.ok ? (r.json() as Promise<string[]>) : []))
           .catch(() => [] as string[]);
         hit = { at: Date.now(), urls };
@@ -123,7 +134,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     return parents;
   }
   const upstream =
-    staticParents.length > 0 || (options.discoverParents && options.orchestrator)
+    staticParents.length > 0 || (options.discoverParents && orchestrator.explicit !== '')
       ? new Upstream({
           parentsFor,
           cache,
@@ -190,14 +201,14 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   app.get('/watch/:playbackId', (req, res) => {
     served('page', res);
     const id = checkId(req.params.playbackId, 'playback id');
-    res.type('html').send(watchPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
+    res.type('html').send(watchPage(id, orchestrator.url() ? `${orchestrator.url()}/api/streams/${id}/relays` : undefined));
   });
   app.get('/embed/:playbackId', (req, res) => {
     served('page', res);
     // The embed page is made to be framed by any site.
     res.setHeader('content-security-policy', 'frame-ancestors *');
     const id = checkId(req.params.playbackId, 'playback id');
-    res.type('html').send(embedPage(id, options.orchestrator ? `${options.orchestrator}/api/streams/${id}/relays` : undefined));
+    res.type('html').send(embedPage(id, orchestrator.url() ? `${orchestrator.url()}/api/streams/${id}/relays` : undefined));
   });
   finishNodeApp(app, logger);
 
@@ -223,6 +234,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       logger.info({ url: relay.url }, 'relay listening');
       presence = await startPresence({
         ...options,
+        role: 'relay',
+        orchestrator,
         identity,
         logger,
         record: () => ({

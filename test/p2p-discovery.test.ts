@@ -28,12 +28,12 @@ describe('discovery over libp2p', () => {
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ port: 0, dataDir: '', p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
+    orchestrator = await createOrchestrator({ port: 0, dataDir: '', p2p: true, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
     await orchestrator.start();
     const bootstrap = orchestrator.multiaddrs.join(',');
     // No orchestrator URL for registration: they can only be known through gossip.
-    transcoder = await createTranscoder({ port: 0, dataDir: '', encoder: 'libx264', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
-    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', bootstrap, announceIntervalMs: 500 }, { logger: testLogger });
+    transcoder = await createTranscoder({ port: 0, dataDir: '', encoder: 'libx264', orchestrator: '', bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
+    relay = await createRelay({ port: 0, dataDir: '', orchestrator: '', bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
     await Promise.all([transcoder.start(), relay.start()]);
     rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [bootstrap], logger: testLogger });
   });

@@ -117,13 +117,16 @@ export class PaymentReceiver {
 }
 
 /** Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the ledger is unreachable. */
-export function ledgerFunds(orchestratorUrl: string, cacheMs = 2_000): FundsLookup {
+/** `orchestratorUrl` is read at each lookup (a node may learn it from gossip); '' means no ledger. */
+export function ledgerFunds(orchestratorUrl: () => string, cacheMs = 2_000): FundsLookup {
   const cache = new Map<string, { at: number; funds: bigint }>();
   return async (sender) => {
     const hit = cache.get(sender);
     if (hit && Date.now() - hit.at < cacheMs) return hit.funds;
+    const base = orchestratorUrl();
+    if (!base) return null;
     try {
-      const res = await fetch(`${orchestratorUrl}/api/ledger/accounts/${sender}`, { signal: AbortSignal.timeout(3_000) });
+      const res = await fetch(`${base}/api/ledger/accounts/${sender}`, { signal: AbortSignal.timeout(3_000) });
       if (!res.ok) throw new CastnetError('UPSTREAM_FAILED', `ledger answered ${res.status}`);
       const account = (await res.json()) as { deposit: string; reserve: string };
       const funds = BigInt(account.deposit) + BigInt(account.reserve);

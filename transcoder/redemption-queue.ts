@@ -113,10 +113,11 @@ export class RedemptionQueue {
 }
 
 /** The ledger client: POST /api/ledger/redemptions on the orchestrator. */
-export function ledgerRedeemer(orchestratorUrl: string): Redeemer {
+/** `orchestratorUrl` is read at each redemption (a node may learn it from gossip). */
+export function ledgerRedeemer(orchestratorUrl: () => string): Redeemer {
   return async (body) => {
     redemptionRequestSchema.parse(body);
-    const res = await fetch(`${orchestratorUrl}/api/ledger/redemptions`, {
+    const res = await fetch(`${orchestratorUrl()}/api/ledger/redemptions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),

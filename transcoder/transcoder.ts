@@ -11,6 +11,8 @@ import { TRANSCODE_HEADERS, parseTranscodeHeaders } from '../protocol/transcode-
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
+import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
 import type { VideoEncoder } from './ladder-command.ts';
 import { createTranscoderMetrics } from './metrics.ts';
@@ -30,7 +32,8 @@ export interface TranscoderOptions {
   port: number;
   /** URL others reach this node at; defaults to http://host:port. */
   publicUrl: string;
-  orchestrator: string;
+  /** Orchestrator URL (registration, ledger); null: learned from its gossip with bootstrap, else http://127.0.0.1:8935; '': none. */
+  orchestrator: string | null;
   encoder: 'auto' | VideoEncoder;
   /** Segments transcoded at once; more wait, and past maxQueued the node answers 503. */
   concurrency: number;
@@ -48,6 +51,10 @@ export interface TranscoderOptions {
   /** Comma-separated libp2p bootstrap multiaddrs: announce over gossip instead of registering over HTTP. */
   bootstrap: string;
   p2pPort: number;
+  /** Comma-separated multiaddrs peers dial this node at (behind NAT); '' derives them from publicUrl. */
+  p2pAnnounce: string;
+  /** With bootstrap and no orchestrator URL: how long start waits for the orchestrator's record. */
+  orchestratorWaitMs: number;
   announceIntervalMs: number;
 }
 
@@ -55,7 +62,7 @@ export const defaultTranscoderOptions: TranscoderOptions = {
   host: '127.0.0.1',
   port: 8936,
   publicUrl: '',
-  orchestrator: 'http://127.0.0.1:8935',
+  orchestrator: null,
   encoder: 'auto',
   concurrency: 2,
   maxQueued: 8,
@@ -67,7 +74,9 @@ export const defaultTranscoderOptions: TranscoderOptions = {
   ticketTtlMs: 600_000,
   redeemIntervalMs: 1_000,
   bootstrap: '',
-  p2pPort: 0,
+  p2pPort: DEFAULT_P2P_PORTS.transcoder,
+  p2pAnnounce: '',
+  orchestratorWaitMs: 15_000,
   announceIntervalMs: 2_000,
 };
 
@@ -95,11 +104,12 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const metrics = createTranscoderMetrics(registry);
   const encoder = await detectEncoder(options.encoder);
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.trim() !== '', logger);
   const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
   const payments = new PaymentReceiver({
     identity,
     terms: { pricePerPixel: BigInt(options.pricePerPixel), faceValue: BigInt(options.ticketFaceValue), ticketEv: BigInt(options.ticketEv), ticketTtlMs: options.ticketTtlMs },
-    funds: components.funds ?? (options.orchestrator ? ledgerFunds(options.orchestrator) : async () => null),
+    funds: components.funds ?? ledgerFunds(() => orchestrator.url()),
     queue: redemptions,
   });
   let active = 0;
@@ -202,6 +212,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
       presence = await startPresence({
         ...options,
+        role: 'transcoder',
+        orchestrator,
         identity,
         logger,
         record: () => ({
@@ -212,8 +224,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
           load: { sessions: active + queued, inFlight: active },
         }),
       });
-      if (options.orchestrator) {
-        redemptions.start(ledgerRedeemer(options.orchestrator), options.redeemIntervalMs, (results) => {
+      if (orchestrator.url()) {
+        redemptions.start(ledgerRedeemer(() => orchestrator.url()), options.redeemIntervalMs, (results) => {
           for (const r of results) {
             metrics.redemptions.inc({ outcome: r.outcome });
             if (r.outcome === 'redeemed') {
