@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { createLogger } from '../observability/logger.ts';
 import type { OrchestratorRecord } from '../protocol/node-announcement.ts';
-import { LOCAL_ORCHESTRATOR_URL, OrchestratorLocator } from './orchestrator-locator.ts';
+import { LOCAL_ORCHESTRATOR_URL, OrchestratorLocator, SILENT_MS } from './orchestrator-locator.ts';
 
 const logger = createLogger({ level: 'silent' });
 const record = (url: string, address: string, timestamp: number): OrchestratorRecord => ({ version: 1, role: 'orchestrator', url, paymentAddress: address, timestamp });
@@ -28,6 +28,8 @@ describe('finding the orchestrator', () => {
     assert.equal(locator.url(), 'http://10.0.0.2:8935', 'the same orchestrator moved');
     locator.heard(record('http://10.0.0.3:8935', A, 1));
     assert.equal(locator.url(), 'http://10.0.0.2:8935', 'an older record does not move it back');
+    locator.heard(record('http://10.0.0.9:8935', B, 2 + SILENT_MS));
+    assert.equal(locator.url(), 'http://10.0.0.9:8935', 'another orchestrator replaces one silent past the bound');
   });
 
   it('keeps an explicit URL whatever the network announces', () => {

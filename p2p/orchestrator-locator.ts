@@ -9,6 +9,9 @@ import type { OrchestratorRecord } from '../protocol/node-announcement.ts';
 /** The single-machine default, used without bootstrap peers and without an explicit URL. */
 export const LOCAL_ORCHESTRATOR_URL = 'http://127.0.0.1:8935';
 
+/** An orchestrator silent this long may be replaced by another that announces itself. */
+export const SILENT_MS = 30_000;
+
 export class OrchestratorLocator {
   /** The URL given in the options: a URL, '' for none, null for "not given". */
   readonly explicit: string | null;
@@ -34,7 +37,7 @@ export class OrchestratorLocator {
 
   /**
    * A verified orchestrator record. The first orchestrator heard is followed (its newer records may move
-   * its URL); another key announcing is logged, not followed: one orchestrator per network.
+   * its URL); another key announcing meanwhile is logged, not followed: one orchestrator per network.
    */
   heard(record: OrchestratorRecord): void {
     const url = record.url.replace(/\/$/, '');
@@ -43,7 +46,8 @@ export class OrchestratorLocator {
       return;
     }
     const current = this.learned;
-    if (current && current.paymentAddress !== record.paymentAddress) {
+    // Another key is followed only once the first has been silent past SILENT_MS (replaced, not rivalled).
+    if (current && current.paymentAddress !== record.paymentAddress && record.timestamp - current.timestamp < SILENT_MS) {
       this.warnOnce(`other:${record.paymentAddress}`, { announced: url, address: record.paymentAddress, following: current.url }, 'a second orchestrator announces itself; still following the first');
       return;
     }

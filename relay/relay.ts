@@ -248,6 +248,11 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
           // Which streams this relay holds as origin, so edges and players can find a parent for them.
           streams: store.ids(),
         }),
+      }).catch(async (err: unknown) => {
+        // Refused to join (no orchestrator announced itself): nothing stays listening.
+        await server?.close();
+        server = null;
+        throw err;
       });
     },
     async stop() {

@@ -223,6 +223,11 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
           capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel },
           load: { sessions: active + queued, inFlight: active },
         }),
+      }).catch(async (err: unknown) => {
+        // Refused to join (no orchestrator announced itself): nothing stays listening.
+        await server?.close();
+        server = null;
+        throw err;
       });
       if (orchestrator.url()) {
         redemptions.start(ledgerRedeemer(() => orchestrator.url()), options.redeemIntervalMs, (results) => {
