@@ -43,6 +43,15 @@ describe('libp2p identity and reconnection', () => {
     assert.ok(!a.equals(b));
   });
 
+  it('announces the listen port under a public host name, or the addresses it is given', async () => {
+    const behindName = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [], announceHost: 'node.example.org', logger });
+    hosts.push(behindName);
+    assert.match(behindName.multiaddrs[0]!, new RegExp(`^/dns4/node\\.example\\.org/tcp/\\d+/p2p/${behindName.peerId}$`));
+    const natted = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [], announce: ['/ip4/203.0.113.5/tcp/4002'], logger });
+    hosts.push(natted);
+    assert.deepEqual(natted.multiaddrs, [`/ip4/203.0.113.5/tcp/4002/p2p/${natted.peerId}`]);
+  });
+
   it('refuses a bootstrap address that names no peer', () => {
     assert.throws(() => parseBootstrap(['/ip4/127.0.0.1/tcp/4001']), /names no peer: end it with \/p2p\/<peer id>/);
     assert.throws(() => parseBootstrap(['not-an-address']), /is not a multiaddr/);

@@ -9,7 +9,8 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
@@ -73,25 +74,29 @@ export function parseBootstrap(list: string[]): Multiaddr[] {
   });
 }
 
-function announceFilterFor(hostname: string): (addrs: Multiaddr[]) => Multiaddr[] {
+/** The listen ports under another host name; libp2p adds /p2p/<id> to announce strings, not to a filter's output. */
+function announceFilterFor(hostname: string, peerId: string): (addrs: Multiaddr[]) => Multiaddr[] {
   const proto = isIPv4(hostname) ? 'ip4' : isIPv6(hostname) ? 'ip6' : 'dns4';
   return (addrs) => {
     const ports = new Set(addrs.map((a) => a.getComponents().find((c) => c.name === 'tcp')?.value).filter((p): p is string => !!p));
-    return [...ports].map((port) => multiaddr(`/${proto}/${hostname}/tcp/${port}`));
+    return [...ports].map((port) => multiaddr(`/${proto}/${hostname}/tcp/${port}/p2p/${peerId}`));
   };
 }
 
 export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
   const bootstrap = parseBootstrap(options.bootstrap);
-  const derived = !options.announce?.length && options.announceHost && !['127.0.0.1', 'localhost', '::1'].includes(options.announceHost);
+  // A loopback or wildcard host says nothing about where peers reach this one: the listen addresses stay.
+  const announceHost = options.announceHost?.replace(/^\[|\]$/g, '');
+  const derived = !options.announce?.length && announceHost && !['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(announceHost);
+  const privateKey = options.privateKey ?? (await generateKeyPair('Ed25519'));
   let node;
   try {
     node = await createLibp2p({
-      ...(options.privateKey ? { privateKey: options.privateKey } : {}),
+      privateKey,
       addresses: {
         listen: [`/ip4/${options.host}/tcp/${options.port}`],
         ...(options.announce?.length ? { announce: options.announce } : {}),
-        ...(derived ? { announceFilter: announceFilterFor(options.announceHost!) } : {}),
+        ...(derived ? { announceFilter: announceFilterFor(announceHost!, peerIdFromPrivateKey(privateKey).toString()) } : {}),
       },
       transports: [tcp()],
       connectionEncrypters: [noise()],
