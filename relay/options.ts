@@ -10,7 +10,7 @@ export const relayOptionsDefinition = defineOptions(
     host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'HTTP port for HLS, the player and pushes' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL viewers and broadcasters reach this relay at (none: the address it listens on)' }),
-    orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator; default: learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935)", show: (v) => (v === null ? 'learned with --bootstrap, else http://127.0.0.1:8935' : v === false ? 'none' : v) }),
+    orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),
     playlistSegments: option({ flag: 'playlist-segments', schema: count, default: 6, description: 'segments listed in a live media playlist' }),
     extraSegments: option({ flag: 'extra-segments', schema: size, default: 4, description: 'segments kept beyond the playlist for late players' }),
     streamIdleMs: option({ flag: 'stream-idle-ms', schema: durationMs, default: 60_000, description: 'a stream with no pushes this long is dropped' }),
