@@ -34,8 +34,14 @@ describe('role options from the command line', () => {
     const r = resolveOptions(relayOptionsDefinition, ['--parents', 'http://a.example:8080/, https://b.example', '--bootstrap', '/ip4/10.0.0.1/tcp/4001'], quiet);
     assert.deepEqual(r.parents, ['http://a.example:8080', 'https://b.example']);
     assert.deepEqual(r.bootstrap, ['/ip4/10.0.0.1/tcp/4001']);
-    assert.equal(resolveOptions(orchestratorOptionsDefinition, [], quiet).p2pPort, null);
-    assert.equal(resolveOptions(orchestratorOptionsDefinition, ['--p2p-port', '0'], quiet).p2pPort, 0);
+    const o = resolveOptions(orchestratorOptionsDefinition, [], quiet);
+    assert.deepEqual([o.p2p, o.p2pPort, o.publicUrl, o.p2pAnnounce], [false, 4001, null, []]);
+    const p = resolveOptions(orchestratorOptionsDefinition, ['--p2p', '--p2p-port', '0', '--p2p-announce', '/ip4/1.2.3.4/tcp/4001', '--public-url', 'http://orch.example:8935/'], quiet);
+    assert.deepEqual([p.p2p, p.p2pPort, p.publicUrl, p.p2pAnnounce], [true, 0, 'http://orch.example:8935', ['/ip4/1.2.3.4/tcp/4001']]);
+    assert.equal(resolveOptions(transcoderOptionsDefinition, [], quiet).orchestrator, null, 'not given: learned with --bootstrap, else local');
+    assert.equal(resolveOptions(transcoderOptionsDefinition, ['--orchestrator', 'none'], quiet).orchestrator, false);
+    assert.equal(resolveOptions(transcoderOptionsDefinition, ['--orchestrator', 'http://o.example:8935/'], quiet).orchestrator, 'http://o.example:8935');
+    assert.deepEqual([r.p2pPort, r.orchestratorWaitMs], [4003, 15_000]);
     assert.equal(resolveOptions(broadcasterOptionsDefinition, ['--max-price-per-pixel', '7'], quiet).maxPricePerPixel, 7n);
   });
 
@@ -54,7 +60,7 @@ describe('role options from the command line', () => {
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['--http-port', 'eighty'], quiet), /--http-port takes a port from 0 to 65535, not "eighty"/);
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['--http-port', '-1'], quiet), /--http-port takes a port from 0 to 65535, not "-1"/);
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['--http-port', '70000'], quiet), /--http-port takes a port/);
-    assert.throws(() => resolveOptions(relayOptionsDefinition, ['--orchestrator', 'ftp://x'], quiet), /--orchestrator takes an http\(s\) URL, not "ftp:\/\/x"/);
+    assert.throws(() => resolveOptions(relayOptionsDefinition, ['--orchestrator', 'ftp://x'], quiet), /--orchestrator takes an http\(s\) URL.*, not "ftp:\/\/x"/);
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['--parents', 'http://a,b'], quiet), /--parents takes an http\(s\) URL \(item 1\)/);
     assert.throws(() => resolveOptions(transcoderOptionsDefinition, ['--price-per-pixel', '1.5'], quiet), /--price-per-pixel takes an amount in wei/);
     assert.throws(() => resolveOptions(transcoderOptionsDefinition, ['--encoder', 'x265'], quiet), /--encoder takes auto, libx264 or h264_nvenc/);
@@ -68,8 +74,11 @@ describe('role options from the command line', () => {
     assert.throws(() => resolveOptions(transcoderOptionsDefinition, ['--ticket-ev', '0'], quiet), /--ticket-ev must be above 0 when --price-per-pixel is/);
     assert.doesNotThrow(() => resolveOptions(transcoderOptionsDefinition, ['--ticket-ev', '0', '--price-per-pixel', '0'], quiet));
     assert.throws(() => resolveOptions(relayOptionsDefinition, ['--orchestrator', ''], quiet), /--discover-parents .* give --orchestrator, or --no-discover-parents/);
-    assert.equal(resolveOptions(relayOptionsDefinition, ['--orchestrator', '', '--no-discover-parents'], quiet).orchestrator, null);
-    assert.throws(() => resolveOptions(orchestratorOptionsDefinition, ['--bootstrap', '/ip4/10.0.0.1/tcp/4001'], quiet), /--bootstrap joins a libp2p network: give --p2p-port/);
+    assert.equal(resolveOptions(relayOptionsDefinition, ['--orchestrator', '', '--no-discover-parents'], quiet).orchestrator, false);
+    assert.doesNotThrow(() => resolveOptions(relayOptionsDefinition, ['--bootstrap', '/ip4/10.0.0.1/tcp/4001/p2p/x'], quiet), 'an orchestrator learned from gossip still serves discovery');
+    assert.throws(() => resolveOptions(orchestratorOptionsDefinition, ['--bootstrap', '/ip4/10.0.0.1/tcp/4001'], quiet), /--bootstrap joins a libp2p network: give --p2p/);
+    assert.throws(() => resolveOptions(orchestratorOptionsDefinition, ['--p2p-announce', '/ip4/1.2.3.4/tcp/4001'], quiet), /--p2p-announce .* give --p2p/);
+    assert.throws(() => resolveOptions(transcoderOptionsDefinition, ['--p2p-announce', '/ip4/1.2.3.4/tcp/4002'], quiet), /--p2p-announce .* give --bootstrap/);
     assert.throws(() => resolveOptions(orchestratorOptionsDefinition, ['--node-timeout-ms', '1000', '--heartbeat-interval-ms', '2000'], quiet), /--node-timeout-ms \(1000\) must be longer than --heartbeat-interval-ms \(2000\)/);
     assert.throws(() => resolveOptions(broadcasterOptionsDefinition, ['--rtmp-port', '9000', '--http-port', '9000'], quiet), /--rtmp-port and --http-port are both 9000/);
     assert.throws(() => resolveOptions(devOptionsDefinition, ['--http-port', '8936'], quiet), /ports collide/);

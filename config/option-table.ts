@@ -81,6 +81,16 @@ export function orNone<T>(schema: z.ZodType<T>) {
   return z.preprocess((v) => (v === '' ? null : v), schema.nullable());
 }
 
+/**
+ * A transcoder's or relay's orchestrator: a URL, or none ('', `none`, JSON null or false), read as false. The
+ * option's default is null, "not given": learned from gossip with bootstrap peers, else the local default.
+ */
+export const orchestratorSetting = z.preprocess(
+  (v) => (v === '' || v === null || (typeof v === 'string' && v.trim().toLowerCase() === 'none') ? false : v),
+  // null stays in the type for the default only: every input null is read as false above.
+  z.union([httpUrl, z.literal(false), z.null()], { error: "takes an http(s) URL, or '' / none for no orchestrator" }),
+);
+
 /** A comma-separated list on the command line, an array in a config file; '' is the empty list. */
 export function listOf<T>(item: z.ZodType<T>, says: string) {
   return z.preprocess(

@@ -3,7 +3,8 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, listOf, multiaddr, option, orNone, port, text, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, text, type OptionsOf } from '../config/option-table.ts';
+import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const orchestratorOptionsDefinition = defineOptions(
   {
@@ -14,12 +15,17 @@ export const orchestratorOptionsDefinition = defineOptions(
     nodeTimeoutMs: option({ flag: 'node-timeout-ms', schema: durationMs, default: 8_000, description: 'a node silent this long is dropped' }),
     streamTtlMs: option({ flag: 'stream-ttl-ms', schema: durationMs, default: 30_000, description: 'a stream not refreshed this long leaves the directory' }),
     transcodersPerStream: option({ flag: 'transcoders-per-stream', schema: count, default: 2, description: 'transcoders each stream rotates over and fails over between' }),
-    p2pPort: option({ flag: 'p2p-port', schema: orNone(port), default: null as number | null, description: "libp2p TCP port to hear gossiped node records on (0: any free port; '': no libp2p, nodes register over HTTP)" }),
+    publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL nodes reach the API at, announced over libp2p (none: http://host:http-port)' }),
+    p2p: option({ flag: 'p2p', schema: flag, default: false, description: "run a libp2p host: hear nodes' gossiped records and announce this orchestrator (without it nodes register over HTTP)" }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: DEFAULT_P2P_PORTS.orchestrator as number, description: 'libp2p TCP port, with --p2p (0: any free port)' }),
+    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this host at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
+    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: "how often the orchestrator's signed record is gossiped" }),
     bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated multiaddrs of libp2p peers to join through' }),
     announcementMaxAgeMs: option({ flag: 'announcement-max-age-ms', schema: durationMs, default: 10_000, description: 'gossiped records older than this are dropped' }),
   },
   [
-    (o) => (o.bootstrap.length > 0 && o.p2pPort === null ? '--bootstrap joins a libp2p network: give --p2p-port too (0 for any free port)' : null),
+    (o) => (o.bootstrap.length > 0 && !o.p2p ? '--bootstrap joins a libp2p network: give --p2p too' : null),
+    (o) => (o.p2pAnnounce.length > 0 && !o.p2p ? '--p2p-announce names the libp2p host: give --p2p too' : null),
     (o) => (o.nodeTimeoutMs <= o.heartbeatIntervalMs ? `--node-timeout-ms (${o.nodeTimeoutMs}) must be longer than --heartbeat-interval-ms (${o.heartbeatIntervalMs}), or every node is dropped between heartbeats` : null),
   ],
 );

@@ -1,16 +1,19 @@
 // The orchestrator role, wired: node registry, stream sessions (which transcoder and relay serve each
-// stream) and the embedded ledger, their HTTP API (api-routes.ts, ledger-routes.ts), gossiped node records,
-// and the logs and metrics of their events. It never carries video.
+// stream) and the embedded ledger, their HTTP API (api-routes.ts, ledger-routes.ts), gossiped node records
+// and its own gossiped URL record, and the logs and metrics of their events. It never carries video.
 
 import express from 'express';
 import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Registry } from 'prom-client';
 import { cors } from '../http/cors.ts';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
-import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
-import { ANNOUNCEMENT_TOPIC, openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
+import { startOrchestratorPresence, type OrchestratorPresence } from '../p2p/orchestrator-presence.ts';
+import type { P2pHost } from '../p2p/p2p-host.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
 import type { NodeRecord } from '../protocol/node-record.ts';
 import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
 import { apiRoutes } from './api-routes.ts';
@@ -70,6 +73,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   let server: ListeningServer | null = null;
   let sweeper: NodeJS.Timeout | null = null;
   let p2p: P2pHost | null = null;
+  let presence: OrchestratorPresence | null = null;
 
   function onAnnouncement(data: Uint8Array): void {
     const opened = openAnnouncement(data, now(), options.announcementMaxAgeMs);
@@ -82,9 +86,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     nodes.register(registrationOf(opened));
   }
 
-  return {
+  const orchestrator: Orchestrator = {
     get url() {
-      return server?.url ?? `http://${options.host}:${options.httpPort}`;
+      return options.publicUrl ?? server?.url ?? `http://${options.host}:${options.httpPort}`;
     },
     nodes,
     ledger,
@@ -93,9 +97,11 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     async start() {
       server = await listen(app, options.host, options.httpPort);
-      if (options.p2pPort !== null) {
-        p2p = await createP2pHost({ host: options.host, port: options.p2pPort, bootstrap: options.bootstrap, logger });
-        p2p.subscribe(ANNOUNCEMENT_TOPIC, onAnnouncement);
+      if (options.p2p) {
+        // Its record is signed by its own key (kept beside the nodes' keys), so nodes follow one orchestrator.
+        const identity = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'orchestrator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+        presence = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
+        p2p = presence.p2p;
       }
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
       sweeper.unref();
@@ -103,13 +109,14 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
-      await p2p?.stop();
+      await presence?.stop();
       await server?.close();
       server = null;
       unobserve();
       if (!components.ledger) ledger.close();
     },
   };
+  return orchestrator;
 }
 
 /** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */

@@ -1,36 +1,29 @@
-// A transcoder's or relay's announcement loop: its signed capability record on the gossip topic, at a
-// fixed interval, with its current load (and for relays the streams it holds and its busiest streams' stats).
+// An announcement loop: a freshly signed record on a gossip topic at a fixed interval (a transcoder's or
+// relay's capability record with its current load; the orchestrator's record with its URL).
 
-import type { Identity } from '../protocol/identity.ts';
-import { ANNOUNCEMENT_TOPIC, ANNOUNCEMENT_VERSION, announcedStats, signAnnouncement } from '../protocol/node-announcement.ts';
-import type { NodeRegistration } from '../protocol/node-record.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { P2pHost } from './p2p-host.ts';
 
 export class Announcer {
   private timer: NodeJS.Timeout | null = null;
   private readonly host: P2pHost;
-  private readonly identity: Identity;
-  private readonly record: () => NodeRegistration;
+  private readonly topic: string;
+  private readonly signed: () => Uint8Array;
   private readonly logger: Logger;
 
-  constructor(host: P2pHost, identity: Identity, record: () => NodeRegistration, logger: Logger) {
+  /** `signed` is called at each tick, so every record carries the state and timestamp of that moment. */
+  constructor(host: P2pHost, topic: string, signed: () => Uint8Array, logger: Logger) {
     this.host = host;
-    this.identity = identity;
-    this.record = record;
+    this.topic = topic;
+    this.signed = signed;
     this.logger = logger;
   }
 
   async announce(): Promise<void> {
-    const r = this.record();
-    const bytes = signAnnouncement(
-      { version: ANNOUNCEMENT_VERSION, role: r.role, url: r.url, paymentAddress: this.identity.address, capabilities: r.capabilities, load: r.load, streams: r.streams ?? [], stats: announcedStats(r.stats ?? []), timestamp: Date.now() },
-      this.identity,
-    );
     try {
-      await this.host.publish(ANNOUNCEMENT_TOPIC, bytes);
+      await this.host.publish(this.topic, this.signed());
     } catch (err) {
-      this.logger.debug({ err }, 'announcement not sent (no peers yet)');
+      this.logger.debug({ err, topic: this.topic }, 'announcement not sent (no peers yet)');
     }
   }
 

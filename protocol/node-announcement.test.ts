@@ -1,10 +1,11 @@
-// Signed node records: what a receiver accepts, each reason it refuses one, and the bound on relay stats.
+// Signed gossip records: what a receiver accepts of a node's or the orchestrator's record, each reason it
+// refuses one, and the bound on relay stats.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'vitest';
 import { identityFromPrivateKey } from './identity.ts';
-import { ANNOUNCEMENT_VERSION, MAX_ANNOUNCED_STATS, announcedStats, openAnnouncement, registrationOf, signAnnouncement } from './node-announcement.ts';
+import { ANNOUNCEMENT_VERSION, MAX_ANNOUNCED_STATS, announcedStats, openAnnouncement, openOrchestratorAnnouncement, registrationOf, signAnnouncement, signOrchestratorAnnouncement } from './node-announcement.ts';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const MAX_AGE_MS = 10_000;
@@ -72,5 +73,30 @@ describe('node announcements', () => {
     assert.throws(() => signAnnouncement(record({ stats: many }), node));
     const forced = text(JSON.stringify({ record: record({ stats: many }), signature: `0x${'00'.repeat(65)}` }));
     assert.equal(open(forced), 'malformed');
+  });
+});
+
+describe("the orchestrator's announcement", () => {
+  const orchestrator = identityFromPrivateKey(randomBytes(32));
+  const now = 1_700_000_000_000;
+
+  it('opens to the signed URL and the signing address', () => {
+    const record = openOrchestratorAnnouncement(signOrchestratorAnnouncement({ url: 'http://10.0.0.1:8935', timestamp: now }, orchestrator), now, 30_000);
+    assert.ok(typeof record === 'object');
+    assert.equal(record.url, 'http://10.0.0.1:8935');
+    assert.equal(record.paymentAddress, orchestrator.address.toLowerCase());
+  });
+
+  it('refuses a record whose URL was changed after signing', () => {
+    const signed = JSON.parse(new TextDecoder().decode(signOrchestratorAnnouncement({ url: 'http://10.0.0.1:8935', timestamp: now }, orchestrator)));
+    signed.record.url = 'http://evil.example:8935';
+    assert.equal(openOrchestratorAnnouncement(new TextEncoder().encode(JSON.stringify(signed)), now, 30_000), 'bad_signature');
+  });
+
+  it('refuses stale records and unknown versions', () => {
+    assert.equal(openOrchestratorAnnouncement(signOrchestratorAnnouncement({ url: 'http://10.0.0.1:8935', timestamp: now - 60_000 }, orchestrator), now, 30_000), 'stale');
+    const signed = JSON.parse(new TextDecoder().decode(signOrchestratorAnnouncement({ url: 'http://10.0.0.1:8935', timestamp: now }, orchestrator)));
+    signed.record.version = 9;
+    assert.equal(openOrchestratorAnnouncement(new TextEncoder().encode(JSON.stringify(signed)), now, 30_000), 'unknown_version');
   });
 });

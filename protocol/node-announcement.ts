@@ -2,7 +2,9 @@
 // capabilities, price, load, version, timestamp, and for relays the streams they hold and their busiest
 // streams' figures. Signed with the node's payment key (EIP-191 over keccak256 of the record's canonical
 // JSON), so a record can only speak for the address that gets paid; receivers drop bad signatures, stale
-// records and unknown versions.
+// records and unknown versions. The orchestrator gossips its own record the same way (topic
+// `castnet/orchestrators/1`: its HTTP URL), so a node given only bootstrap peers learns where the ledger
+// and the directory are.
 
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
@@ -13,6 +15,8 @@ import { nodeCapabilitiesSchema, nodeLoadSchema, nodeRoleSchema, streamStatsSche
 import { isSignedBy, signHash, toHex } from './ticket.ts';
 
 export const ANNOUNCEMENT_TOPIC = 'castnet/nodes/1';
+export const ORCHESTRATOR_TOPIC = 'castnet/orchestrators/1';
+export const ORCHESTRATOR_ANNOUNCEMENT_VERSION = 1;
 /** 2: records carry per-stream stats (version 1 records had none, and hashed without them). */
 export const ANNOUNCEMENT_VERSION = 2;
 /**
@@ -63,22 +67,61 @@ export function signAnnouncement(input: z.input<typeof announcementSchema>['reco
 
 /** The record, or the reason it is dropped. */
 export function openAnnouncement(bytes: Uint8Array, now: number, maxAgeMs: number): AnnouncedRecord | AnnouncementRefusal {
+  return openSigned(bytes, announcementSchema, ANNOUNCEMENT_VERSION, recordHash, now, maxAgeMs);
+}
+
+export const orchestratorAnnouncementSchema = z.object({
+  record: z.object({
+    version: z.number().int(),
+    role: z.literal('orchestrator'),
+    /** Where nodes reach its API: registry, directory and ledger. */
+    url: z.url(),
+    /** Lower case: the address derived from the signing key. */
+    paymentAddress: z.string().regex(/^0x[0-9a-f]{40}$/),
+    timestamp: z.number().int().nonnegative(),
+  }),
+  signature: signatureString,
+});
+export type OrchestratorRecord = z.infer<typeof orchestratorAnnouncementSchema>['record'];
+
+function orchestratorRecordHash(r: OrchestratorRecord): Uint8Array {
+  return keccak_256(new TextEncoder().encode(JSON.stringify([r.version, r.role, r.url, r.paymentAddress, r.timestamp])));
+}
+
+export function signOrchestratorAnnouncement(input: Omit<OrchestratorRecord, 'version' | 'role' | 'paymentAddress'>, identity: Identity): Uint8Array {
+  const record = orchestratorAnnouncementSchema.shape.record.parse({ ...input, version: ORCHESTRATOR_ANNOUNCEMENT_VERSION, role: 'orchestrator', paymentAddress: identity.address.toLowerCase() });
+  return new TextEncoder().encode(JSON.stringify({ record, signature: toHex(signHash(orchestratorRecordHash(record), identity.privateKey)) }));
+}
+
+export function openOrchestratorAnnouncement(bytes: Uint8Array, now: number, maxAgeMs: number): OrchestratorRecord | AnnouncementRefusal {
+  return openSigned(bytes, orchestratorAnnouncementSchema, ORCHESTRATOR_ANNOUNCEMENT_VERSION, orchestratorRecordHash, now, maxAgeMs);
+}
+
+/** Parse, version, age, then signature: the checks every gossiped record passes, in that order. */
+function openSigned<R extends { version: number; paymentAddress: string; timestamp: number }>(
+  bytes: Uint8Array,
+  schema: z.ZodType<{ record: R; signature: string }>,
+  version: number,
+  hash: (record: R) => Uint8Array,
+  now: number,
+  maxAgeMs: number,
+): R | AnnouncementRefusal {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return 'malformed';
   }
-  const parsed = announcementSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     // A record from another version may not fit this version's schema: say so rather than "malformed".
-    const version = (json as { record?: { version?: unknown } } | null)?.record?.version;
-    return typeof version === 'number' && version !== ANNOUNCEMENT_VERSION ? 'unknown_version' : 'malformed';
+    const got = (json as { record?: { version?: unknown } } | null)?.record?.version;
+    return typeof got === 'number' && got !== version ? 'unknown_version' : 'malformed';
   }
   const { record, signature } = parsed.data;
-  if (record.version !== ANNOUNCEMENT_VERSION) return 'unknown_version';
+  if (record.version !== version) return 'unknown_version';
   if (record.timestamp < now - maxAgeMs || record.timestamp > now + 30_000) return 'stale';
-  if (!isSignedBy(recordHash(record), hexToBytes(signature.slice(2)), record.paymentAddress)) return 'bad_signature';
+  if (!isSignedBy(hash(record), hexToBytes(signature.slice(2)), record.paymentAddress)) return 'bad_signature';
   return record;
 }
 

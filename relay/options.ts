@@ -2,14 +2,15 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orchestratorSetting, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const relayOptionsDefinition = defineOptions(
   {
     host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'HTTP port for HLS, the player and pushes' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL viewers and broadcasters reach this relay at (none: the address it listens on)' }),
-    orchestrator: option({ flag: 'orchestrator', schema: orNone(httpUrl), default: 'http://127.0.0.1:8935', description: "orchestrator URL to register with ('': none)" }),
+    orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),
     playlistSegments: option({ flag: 'playlist-segments', schema: count, default: 6, description: 'segments listed in a live media playlist' }),
     extraSegments: option({ flag: 'extra-segments', schema: size, default: 4, description: 'segments kept beyond the playlist for late players' }),
     streamIdleMs: option({ flag: 'stream-idle-ms', schema: durationMs, default: 60_000, description: 'a stream with no pushes this long is dropped' }),
@@ -20,11 +21,14 @@ export const relayOptionsDefinition = defineOptions(
     viewerWindowMs: option({ flag: 'viewer-window-ms', schema: durationMs, default: 30_000, description: 'viewer sessions are counted over this window' }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the relay's identity key lives here ('': a throwaway key)" }),
     bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
-    p2pPort: option({ flag: 'p2p-port', schema: port, default: 0, description: 'libp2p TCP port (0: any free port)' }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: DEFAULT_P2P_PORTS.relay as number, description: 'libp2p TCP port, with --bootstrap (0: any free port)' }),
+    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
+    orchestratorWaitMs: option({ flag: 'orchestrator-wait-ms', schema: durationMs, default: 15_000, description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" }),
     announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
   },
   [
-    (o) => (o.discoverParents && o.orchestrator === null ? "--discover-parents looks streams up in the orchestrator's directory: give --orchestrator, or --no-discover-parents" : null),
+    (o) => (o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null),
+    (o) => (o.discoverParents && o.orchestrator === false ? "--discover-parents looks streams up in the orchestrator's directory: give --orchestrator, or --no-discover-parents" : null),
   ],
 );
 

@@ -9,8 +9,8 @@ import { checkId } from './route-params.ts';
 
 export interface PageRoutesOptions {
   metrics: RelayMetrics;
-  /** Where the pages find the relays serving a stream (failover); empty: none. */
-  orchestrator: string | null;
+  /** Where the pages find the relays serving a stream (failover), read per page (it may be learned later); null: none. */
+  orchestrator: () => string | null;
 }
 
 export function pageRoutes({ metrics, orchestrator }: PageRoutesOptions): Router {
@@ -21,7 +21,10 @@ export function pageRoutes({ metrics, orchestrator }: PageRoutesOptions): Router
       res.once('finish', () => metrics.requests.inc({ kind, status: String(res.statusCode) }));
       next();
     };
-  const relaysOf = (id: string) => (orchestrator ? `${orchestrator}/api/streams/${id}/relays` : undefined);
+  const relaysOf = (id: string) => {
+    const base = orchestrator();
+    return base === null ? undefined : `${base}/api/streams/${id}/relays`;
+  };
   router.get('/player/castnet-player.js', counted('player'), async (_req, res, next) => {
     try {
       res.set({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }).send(await playerBundle());

@@ -40,7 +40,7 @@ describe('relay HTTP', () => {
   let relay: Relay;
 
   beforeAll(async () => {
-    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false }, { logger: silentLogger });
     await relay.start();
     await publish(relay.url, 'abc', 1);
   });
@@ -109,9 +109,9 @@ describe('relay end of stream', () => {
   let edge: Relay;
 
   beforeAll(async () => {
-    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false }, { logger: silentLogger });
     await relay.start();
-    edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false, parents: [relay.url] }, { logger: silentLogger });
+    edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [relay.url] }, { logger: silentLogger });
     await edge.start();
   });
 

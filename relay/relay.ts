@@ -11,6 +11,7 @@ import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identi
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
+import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { playerBundle } from '../player/bundle.ts';
 import { createHlsHandler } from './hls-handler.ts';
@@ -47,13 +48,16 @@ export interface Relay {
 
 /** The orchestrator's directory of relays holding a stream as origin; a 404 means it knows no such stream. */
 /** A stream's parents from the orchestrator's directory: none when it does not know the stream; a failure to ask rejects (502 to viewers). */
-function orchestratorParentLookup(orchestrator: string, fetchFn: typeof fetch): ParentLookup {
-  const client = new OrchestratorClient(orchestrator, { fetch: fetchFn });
-  return (playbackId) =>
-    client.relaysFor(playbackId, { holding: true }).catch((err: unknown) => {
+function orchestratorParentLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): ParentLookup {
+  return async (playbackId) => {
+    // Read at each lookup: a node bootstrapped over libp2p may learn (or see a move of) the URL later.
+    const base = orchestratorUrl();
+    if (base === null) return [];
+    return new OrchestratorClient(base, { fetch: fetchFn }).relaysFor(playbackId, { holding: true }).catch((err: unknown) => {
       if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return [];
       throw err;
     });
+  };
 }
 
 export async function createRelay(init: Partial<RelayOptions> = {}, components: RelayComponents = {}): Promise<Relay> {
@@ -68,11 +72,13 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     bytesHeld: () => store.bytesHeld() + cache.bytesHeld,
     perStream: () => stats.snapshot(),
   });
+  const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   let selfUrl = '';
   const fetchFn = components.fetch ?? globalThis.fetch;
   const parents = new ParentDirectory({
     staticParents: options.parents,
-    lookup: components.parentLookup ?? (options.discoverParents && options.orchestrator ? orchestratorParentLookup(options.orchestrator, fetchFn) : undefined),
+    // null (not given) still discovers: the URL is learned from gossip, or is the local default.
+    lookup: components.parentLookup ?? (options.discoverParents && options.orchestrator !== false ? orchestratorParentLookup(() => orchestrator.url(), fetchFn) : undefined),
     self: () => selfUrl,
   });
   const upstream = parents.hasParents
@@ -108,7 +114,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   });
 
   app.use(pushRoutes({ store, metrics, logger }));
-  app.use(pageRoutes({ metrics, orchestrator: options.orchestrator }));
+  app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -133,6 +139,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       logger.info({ url: relay.url }, 'relay listening');
       presence = await startPresence({
         ...options,
+        role: 'relay',
+        orchestrator,
         identity,
         logger,
         record: () => ({
@@ -145,6 +153,11 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
           // Which streams this relay holds as origin, so edges and players can find a parent for them.
           streams: store.ids(),
         }),
+      }).catch(async (err: unknown) => {
+        // Refused to join (no orchestrator announced itself): nothing stays listening.
+        await server?.close();
+        server = null;
+        throw err;
       });
     },
     async stop() {

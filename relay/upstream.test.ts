@@ -57,7 +57,7 @@ describe('upstream', () => {
   }
 
   beforeAll(async () => {
-    parent = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null }, { logger: silentLogger });
+    parent = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false }, { logger: silentLogger });
     await parent.start();
   });
 

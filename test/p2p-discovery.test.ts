@@ -28,14 +28,14 @@ describe('discovery over libp2p', () => {
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2p: true, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
     await orchestrator.start();
-    const bootstrap = orchestrator.multiaddrs.join(',');
+    const bootstrap = orchestrator.multiaddrs;
     // No orchestrator URL for registration: they can only be known through gossip.
-    transcoder = await createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: null, bootstrap: orchestrator.multiaddrs, announceIntervalMs: 500 }, { logger: testLogger });
-    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, bootstrap: orchestrator.multiaddrs, announceIntervalMs: 500 }, { logger: testLogger });
+    transcoder = await createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
+    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
     await Promise.all([transcoder.start(), relay.start()]);
-    rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [bootstrap], logger: testLogger });
+    rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap, logger: testLogger });
   });
 
   afterAll(async () => {

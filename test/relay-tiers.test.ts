@@ -24,7 +24,7 @@ async function push(origin: Relay, playbackId: string, seq: number, rendition = 
 }
 
 async function relay(parents: string[], extra: Parameters<typeof createRelay>[0] = {}): Promise<Relay> {
-  const r = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false, parents, ...extra }, { logger: testLogger });
+  const r = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents, ...extra }, { logger: testLogger });
   await r.start();
   return r;
 }

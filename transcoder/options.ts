@@ -3,14 +3,15 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, httpUrl, listOf, multiaddr, option, orNone, port, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, httpUrl, listOf, multiaddr, option, orchestratorSetting, orNone, port, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const transcoderOptionsDefinition = defineOptions(
   {
     host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8936, description: 'HTTP port', deprecatedFlags: ['port'] }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL other nodes reach this one at (none: http://host:http-port)' }),
-    orchestrator: option({ flag: 'orchestrator', schema: orNone(httpUrl), default: 'http://127.0.0.1:8935', description: "orchestrator URL to register with and redeem tickets at ('': none)" }),
+    orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),
     encoder: option({ flag: 'encoder', schema: z.enum(['auto', 'libx264', 'h264_nvenc'], { error: 'takes auto, libx264 or h264_nvenc' }), default: 'auto', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' }),
     concurrency: option({ flag: 'concurrency', schema: count, default: 2, description: 'segments transcoded at once' }),
     maxQueued: option({ flag: 'max-queued', schema: size, default: 8, description: 'segments waiting before the node answers 503' }),
@@ -22,10 +23,13 @@ export const transcoderOptionsDefinition = defineOptions(
     ticketTtlMs: option({ flag: 'ticket-ttl-ms', schema: durationMs, default: 600_000, description: 'how long ticket parameters stay valid' }),
     redeemIntervalMs: option({ flag: 'redeem-interval-ms', schema: durationMs, default: 1_000, description: 'how often winning tickets are sent to the ledger' }),
     bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
-    p2pPort: option({ flag: 'p2p-port', schema: port, default: 0, description: 'libp2p TCP port (0: any free port)' }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: DEFAULT_P2P_PORTS.transcoder as number, description: 'libp2p TCP port, with --bootstrap (0: any free port)' }),
+    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
+    orchestratorWaitMs: option({ flag: 'orchestrator-wait-ms', schema: durationMs, default: 15_000, description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" }),
     announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
   },
   [
+    (o) => (o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null),
     (o) => (o.ticketEv > o.ticketFaceValue ? `--ticket-ev (${o.ticketEv}) cannot exceed --ticket-face-value (${o.ticketFaceValue}): a ticket cannot win more often than always` : null),
     (o) => (o.pricePerPixel > 0n && o.ticketEv === 0n ? '--ticket-ev must be above 0 when --price-per-pixel is: tickets worth nothing could never pay' : null),
   ],

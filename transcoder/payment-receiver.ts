@@ -116,15 +116,19 @@ export class PaymentReceiver {
   }
 }
 
-/** Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the ledger is unreachable. */
-export function ledgerFunds(orchestratorUrl: string, cacheMs = 2_000, components: OrchestratorClientComponents = {}): FundsLookup {
-  const client = new OrchestratorClient(orchestratorUrl, components);
+/**
+ * Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the
+ * ledger is unreachable. `orchestratorUrl` is read at each lookup (a node may learn it from gossip); null: no ledger (yet).
+ */
+export function ledgerFunds(orchestratorUrl: () => string | null, cacheMs = 2_000, components: OrchestratorClientComponents = {}): FundsLookup {
   const cache = new Map<string, { at: number; funds: bigint }>();
   return async (sender) => {
     const hit = cache.get(sender);
     if (hit && Date.now() - hit.at < cacheMs) return hit.funds;
+    const base = orchestratorUrl();
+    if (base === null) return null;
     try {
-      const account = await client.account(sender);
+      const account = await new OrchestratorClient(base, components).account(sender);
       const funds = BigInt(account.deposit) + BigInt(account.reserve);
       cache.set(sender, { at: Date.now(), funds });
       return funds;

@@ -112,8 +112,11 @@ export class RedemptionQueue {
   }
 }
 
-/** Redemptions at the orchestrator's ledger. */
-export function ledgerRedeemer(orchestratorUrl: string, components: OrchestratorClientComponents = {}): Redeemer {
-  const client = new OrchestratorClient(orchestratorUrl, components);
-  return async (body) => ({ paid: (await client.redeem(body)).paid });
+/** Redemptions at the orchestrator's ledger; `orchestratorUrl` is read at each one (a node may learn it from gossip). */
+export function ledgerRedeemer(orchestratorUrl: () => string | null, components: OrchestratorClientComponents = {}): Redeemer {
+  return async (body) => {
+    const base = orchestratorUrl();
+    if (base === null) throw new CastnetError('UNAVAILABLE', 'no orchestrator known yet to redeem at');
+    return { paid: (await new OrchestratorClient(base, components).redeem(body)).paid };
+  };
 }

@@ -61,7 +61,7 @@ describe('transcoder HTTP path', () => {
   const started: Transcoder[] = [];
 
   async function transcoder(ffmpeg: LadderRunner, options: Partial<TranscoderOptions> = {}): Promise<Transcoder> {
-    const t = await createTranscoder({ httpPort: 0, orchestrator: null, encoder: 'libx264', dataDir: null, pricePerPixel: 0n, ...options }, { logger: silentLogger, ffmpeg });
+    const t = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n, ...options }, { logger: silentLogger, ffmpeg });
     await t.start();
     started.push(t);
     return t;

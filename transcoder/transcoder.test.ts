@@ -36,7 +36,7 @@ describe('transcoder', () => {
     const file = join(dir, 'source.ts');
     await run(ffmpegBinaries().ffmpeg, testPatternArgs({ width: 854, height: 480, fps: 30, seconds: 2, output: file, realtime: false, format: 'mpegts' }));
     segment = readFileSync(file);
-    transcoder = await createTranscoder({ httpPort: 0, orchestrator: null, encoder: 'libx264', dataDir: null, pricePerPixel: 0n }, { logger: silentLogger });
+    transcoder = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n }, { logger: silentLogger });
     await transcoder.start();
   });
 

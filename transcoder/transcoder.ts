@@ -1,5 +1,6 @@
 // The transcoder role: `POST /transcode` takes one MPEG-TS segment and answers with every rendition of the
-// requested ladder (multipart/mixed). It registers with the orchestrator and advertises its encoder. This
+// requested ladder (multipart/mixed). It registers with the orchestrator (or gossips, learning the orchestrator's
+// URL from its signed record) and advertises its encoder. This
 // file is wiring: options, components, the event bus and its listeners, routes and the lifecycle.
 
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
 import { AdmissionQueue } from './admission-queue.ts';
+import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
 import { logTranscoderEvents } from './event-log.ts';
 import { countTranscoderEvents, createTranscoderMetrics } from './metrics.ts';
@@ -53,11 +55,12 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const registry = components.registry ?? createMetricsRegistry('transcoder');
   const encoder = await detectEncoder(options.encoder);
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
   const payments = new PaymentReceiver({
     identity,
     terms: { pricePerPixel: options.pricePerPixel, faceValue: options.ticketFaceValue, ticketEv: options.ticketEv, ticketTtlMs: options.ticketTtlMs },
-    funds: components.funds ?? (options.orchestrator ? ledgerFunds(options.orchestrator) : async () => null),
+    funds: components.funds ?? ledgerFunds(() => orchestrator.url()),
     queue: redemptions,
   });
   const admission = new AdmissionQueue({ concurrency: options.concurrency, maxQueued: options.maxQueued });
@@ -90,6 +93,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
       presence = await startPresence({
         ...options,
+        role: 'transcoder',
+        orchestrator,
         identity,
         logger,
         record: () => ({
@@ -99,8 +104,13 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
           capabilities: { encoders: [encoder.encoder], maxSessions: options.concurrency + options.maxQueued, pricePerPixel: options.pricePerPixel.toString() },
           load: { sessions: admission.active + admission.queued, inFlight: admission.active },
         }),
+      }).catch(async (err: unknown) => {
+        // Refused to join (no orchestrator announced itself): nothing stays listening.
+        await server?.close();
+        server = null;
+        throw err;
       });
-      const redeemer = components.redeemer ?? (options.orchestrator ? ledgerRedeemer(options.orchestrator) : null);
+      const redeemer = components.redeemer ?? (orchestrator.url() !== null ? ledgerRedeemer(() => orchestrator.url()) : null);
       if (redeemer) {
         redemptions.start(redeemer, options.redeemIntervalMs, (results) => {
           for (const r of results) events.emit('redemption', r);

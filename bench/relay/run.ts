@@ -39,7 +39,7 @@ process.exit(
 
     const segment = Buffer.alloc(SEGMENT_BYTES);
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-    const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: null, discoverParents: false, streamIdleMs: streamIdleSeconds * 1000 }, { logger: silentLogger });
+    const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, streamIdleMs: streamIdleSeconds * 1000 }, { logger: silentLogger });
     await relay.start();
     const expired: string[] = [];
     const keepAliveErrors: string[] = [];

@@ -42,7 +42,7 @@ process.exit(
   await runBench('transcode', parameters, async (bench) => {
     const segments = await makeSegments();
     bench.check(segments.length === segmentCount, `${segments.length} source segments cut`, `${segments.length} source segments cut, ${segmentCount} wanted`);
-    const transcoder = await createTranscoder({ httpPort: 0, orchestrator: null, encoder: 'libx264', concurrency: 1, dataDir: null, pricePerPixel: 0n }, { logger: silentLogger });
+    const transcoder = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', concurrency: 1, dataDir: null, pricePerPixel: 0n }, { logger: silentLogger });
     await transcoder.start();
     try {
       mkdirSync(join(work, 'bare'), { recursive: true });
