@@ -14,7 +14,7 @@ import { startPresence, type Presence } from '../p2p/node-presence.ts';
 import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { playerBundle } from '../player/bundle.ts';
-import { createHlsHandler } from './hls-handler.ts';
+import { createHlsHandler, HLS_CORS } from './hls-handler.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { pageRoutes } from './page-routes.ts';
 import { ParentDirectory, type ParentLookup } from './parent-directory.ts';
@@ -24,6 +24,7 @@ import { StreamStats } from './stream-stats.ts';
 import { StreamStore } from './stream-store.ts';
 import { Upstream } from './upstream.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
+import { cors } from '../http/cors.ts';
 
 export { defaultRelayOptions, type RelayOptions };
 
@@ -101,17 +102,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
   const app = createNodeApp({ role: 'relay', registry, health: () => ({ streams: store.size }) });
-  app.use(['/hls', '/player'], (req, res, next) => {
-    res.setHeader('access-control-allow-origin', '*');
-    res.setHeader('access-control-expose-headers', 'content-length, etag');
-    if (req.method === 'OPTIONS') {
-      res.setHeader('access-control-allow-methods', 'GET, HEAD, OPTIONS');
-      res.setHeader('access-control-allow-headers', 'range, if-none-match');
-      res.status(204).end();
-      return;
-    }
-    next();
-  });
+  // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
+  app.use(['/hls', '/player'], cors(HLS_CORS));
 
   app.use(pushRoutes({ store, metrics, logger }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
