@@ -37,6 +37,8 @@ export interface Broadcaster {
   /** The address tickets are signed by: fund it with `castnet deposit`. */
   readonly paymentAddress: string;
   readonly pipelines: ReadonlyMap<string, StreamPipeline>;
+  /** The streams it carries; their events (opened, waiting, closed) are how consoles follow them. */
+  readonly streams: LiveStreams;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     get pipelines() {
       return streams.pipelines;
     },
+    streams,
     keys,
     paymentAddress: identity.address,
     async start() {

@@ -49,6 +49,8 @@ interface Stream {
 }
 
 export interface LiveStreamsEvents {
+  /** A stream's first publish: its pipeline and session exist from now until `closed` (consoles subscribe here). */
+  opened: [{ playbackId: string; pipeline: StreamPipeline; session: StreamSession }];
   /** A streamer stopped and its segments are through: the reconnect grace begins. */
   waiting: [{ playbackId: string }];
   /** The grace ran out: the stream is over at the orchestrator and its relay has been told. */
@@ -81,7 +83,8 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
    */
   async publish(playbackId: string, remote: string | undefined): Promise<PublishSink> {
     const { metrics, timers } = this.components;
-    const stream = this.streams.get(playbackId) ?? this.create(playbackId);
+    const existing = this.streams.get(playbackId);
+    const stream = existing ?? this.create(playbackId);
     try {
       await stream.session.open();
     } catch (err) {
@@ -89,6 +92,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
       throw new CastnetError('NO_NODE_AVAILABLE', `cannot open a session: ${(err as Error).message}`, { playbackId }, { cause: err });
     }
     this.streams.set(playbackId, stream);
+    if (!existing) this.emit('opened', { playbackId, pipeline: stream.pipeline, session: stream.session });
     if (stream.publication?.isLive) stream.log.warn('stream key published again while live: the new connection takes over');
     stream.publication?.supersede();
     const publication = new Publication(

@@ -25,7 +25,8 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
       case 'unprobeable':
         return log.warn({ seq, err }, 'segment could not be priced: published as source only');
       default:
-        return log.warn({ seq, transcoder, reason: paymentReason, err }, 'transcode failed');
+        // Handled: the segment goes to the next transcoder; only its abandonment is a warning.
+        return log.info({ seq, transcoder, reason: paymentReason, err }, 'transcode failed: trying another transcoder');
     }
   });
   pipeline.on('transcodeAbandoned', ({ seq }) => log.warn({ seq }, 'no transcoder could take the segment: published as source only'));
@@ -33,6 +34,7 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
   pipeline.on('paymentRefused', ({ seq, transcoder, reason, retrying }) => {
     if (retrying) log.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
   });
+  pipeline.on('warning', ({ code, message }) => log.warn({ code }, message));
   pipeline.on('hedged', ({ seq, transcoder, deadlineMs }) => log.info({ seq, transcoder, deadlineMs }, 'transcoder past its deadline: sending the segment to another as well'));
 }
 

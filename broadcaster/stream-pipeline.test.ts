@@ -34,12 +34,13 @@ const dir = mkdtempSync(join(tmpdir(), 'castnet-pipeline-'));
 const LADDER = [{ height: 120, fps: 30, videoBitrate: 200_000, audioBitrate: 64_000 }];
 let source: Buffer;
 let rendition: Buffer;
+let source444: Buffer;
 
-async function segment(name: string, size: string): Promise<Buffer> {
+async function segment(name: string, size: string, pixFmt = 'yuv420p'): Promise<Buffer> {
   const file = join(dir, `${name}.ts`);
   await run(ffmpegBinaries().ffmpeg, [
     '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-f', 'lavfi', '-i', 'sine=sample_rate=48000',
-    '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', file,
+    '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', pixFmt, '-c:a', 'aac', '-f', 'mpegts', file,
   ]);
   return readFileSync(file);
 }
@@ -141,14 +142,14 @@ describe('stream pipeline', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
 
   beforeAll(async () => {
-    [source, rendition] = await Promise.all([segment('source', '320x240'), segment('rendition', '160x120')]);
+    [source, rendition, source444] = await Promise.all([segment('source', '320x240'), segment('rendition', '160x120'), segment('source444', '320x240', 'yuv444p')]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup(transcoders: FakeTranscoder[], options: { paid?: boolean } = {}) {
+  async function setup(transcoders: FakeTranscoder[], options: { paid?: boolean; source?: Buffer } = {}) {
     for (const t of transcoders) {
       await t.start();
       cleanups.push(() => t.stop());
@@ -174,7 +175,7 @@ describe('stream pipeline', () => {
     const pipeline = new StreamPipeline({ playbackId: 'stream1', segmentSeconds: 2, ladderRungs: LADDER, maxTranscodeBacklog: 10 }, { session, payments, timers });
     await session.open();
     pipeline.beginPublication();
-    pipeline.setSource(probeTs(source));
+    pipeline.setSource(probeTs(options.source ?? source));
     const push = (duration = 2) => pipeline.push({ bytes: source, duration, programDateTime: new Date(timers.now()).toISOString(), completedAt: timers.now() });
     return { pipeline, session, orchestrator, relay, timers, push, paramsFetched };
   }
@@ -283,5 +284,38 @@ describe('stream pipeline', () => {
     await pipeline.drain();
     assert.deepEqual(failures, []);
     assert.ok(relay.puts.includes('/hls/stream1/120p/0.ts'));
+  });
+
+  it('warns once per publication when keyframes come far apart, and tells the orchestrator what to set', async () => {
+    const a = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, orchestrator } = await setup([a]);
+    const warnings = record(pipeline, 'warning');
+    push(8.333);
+    push(8.333);
+    push(8.333);
+    await pipeline.drain();
+    assert.deepEqual(warnings.map((w) => w.code), ['long_keyframe_interval']);
+    assert.match(warnings[0]!.message, /keyint=60/);
+    assert.deepEqual(orchestrator.requests.at(-1)!.warnings?.map((w) => w.code), ['long_keyframe_interval']);
+    pipeline.beginPublication();
+    pipeline.setSource(probeTs(source));
+    push(8.333);
+    await pipeline.drain();
+    assert.equal(warnings.length, 2, 'a new publication is judged again');
+  });
+
+  it('neither advertises nor publishes a 4:4:4 source: a full-resolution rung takes its place, with a warning', async () => {
+    const a = new FakeTranscoder(() => 'ok');
+    const { pipeline, push, orchestrator, relay } = await setup([a], { source: source444 });
+    assert.deepEqual(pipeline.ladder.map((r) => [r.name, r.width, r.height]), [['240p', 320, 240], ['120p', 160, 120]]);
+    assert.deepEqual(pipeline.descriptor().variants.map((v) => v.name), ['240p', '120p']);
+    assert.match(pipeline.descriptor().variants[0]!.codecs, /^avc1\.64/);
+    assert.deepEqual(pipeline.warnings.map((w) => w.code), ['source_not_playable']);
+    push();
+    await pipeline.drain();
+    assert.ok(!relay.puts.some((p) => p.includes('/source/')), 'no source segment reaches the relay');
+    const last = orchestrator.requests.at(-1)!;
+    assert.deepEqual(last.renditions.map((r) => r.name), ['240p', '120p']);
+    assert.deepEqual(last.warnings?.map((w) => w.code), ['source_not_playable']);
   });
 });

@@ -3,20 +3,26 @@
 // paid), check what comes back, and publish the renditions. Lives across reconnects with the same stream
 // key, so sequence numbers continue and the first segment after a reconnect is marked as a discontinuity.
 // It reads the stream's assignment from its StreamSession and asks the session to reassign; it reports what
-// happens as typed events (metrics.ts and stream-log.ts listen). Hot path: runs per segment.
+// happens as typed events (metrics.ts and stream-log.ts listen). Segments are as long as the source's
+// keyframe interval makes them (see segment-cutter.ts), so every deadline here scales with the segment's
+// duration. A source browsers cannot play is not published as is: a full-resolution rung replaces it. What
+// the streamer should change is reported once per publication as a warning, carried to the orchestrator's
+// directory by the session. Hot path: runs per segment.
 
 import { EventEmitter } from 'node:events';
+import { unplayableInBrowsers } from '../media/browser-support.ts';
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
 import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
-import type { StreamDescriptor, Variant } from '../protocol/stream-record.ts';
+import type { StreamDescriptor, StreamWarning, Variant } from '../protocol/stream-record.ts';
 import { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
 import { checkRendition } from './rendition-check.ts';
 import type { StreamSession } from './stream-session.ts';
+import { KeyframeCadence, unplayableSourceWarning } from './stream-warnings.ts';
 import { systemTimers, type Timers } from './timers.ts';
 
 /** 402 reasons that fresh ticket parameters cure. */
@@ -28,6 +34,8 @@ const MIN_TRANSCODE_TIMEOUT_MS = 10_000;
 /** A transcoder that has not answered within this many segment durations gets company: the next one too. */
 const HEDGE_DURATIONS = 2;
 const MIN_HEDGE_MS = 1_000;
+/** The most a descriptor may announce (protocol/stream-record.ts). */
+const MAX_TARGET_DURATION_S = 60;
 
 /** Whole milliseconds (timers and AbortSignal.timeout want integers) for `durations` segment durations. */
 export function durationsMs(durationS: number, durations: number, minMs: number): number {
@@ -61,6 +69,8 @@ export interface StreamPipelineEvents {
   outputRejected: [{ seq: number; rendition: string; transcoder: string; err: unknown }];
   paymentRefused: [{ seq: number; transcoder: string; reason: string; retrying: boolean }];
   ticketsSent: [{ transcoder: string; tickets: number; expectedValue: bigint }];
+  /** Something the streamer should change; once per code per publication. */
+  warning: [StreamWarning];
   /** A transcoder passed its deadline: the segment goes to another as well. */
   hedged: [{ seq: number; transcoder: string; deadlineMs: number }];
 }
@@ -89,7 +99,12 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   readonly playbackId: string;
   readonly session: StreamSession;
   source: MediaInfo | null = null;
+  /** Whether browsers can play the source as is; when not, it is neither advertised nor published. */
+  sourcePlayable = true;
   ladder: RenditionSpec[] = [];
+  /** This publication's warnings, in the order they were found. */
+  warnings: StreamWarning[] = [];
+  private cadence: KeyframeCadence;
   private nextSeq = 0;
   private discontinuityPending = false;
   private sourceChain: Promise<void> = Promise.resolve();
@@ -111,6 +126,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.transcoders = components.transcoders ?? new TranscoderClient();
     this.relays = components.relays ?? new RelayClient();
     this.timers = components.timers ?? systemTimers;
+    this.cadence = new KeyframeCadence(options.segmentSeconds);
   }
 
   get segmentsPublished(): number {
@@ -121,17 +137,33 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   beginPublication(): void {
     this.discontinuityPending = this.nextSeq > 0;
     this.source = null;
+    this.warnings = [];
+    this.cadence = new KeyframeCadence(this.options.segmentSeconds);
   }
 
   /** The first segment's probe of each publication fixes the ladder, the relay's descriptor and the session's renditions. */
   setSource(info: MediaInfo): void {
+    const unplayable = unplayableInBrowsers(info);
     this.source = info;
-    this.ladder = fitLadder(info, this.options.ladderRungs);
+    this.sourcePlayable = unplayable === null;
+    this.ladder = fitLadder(info, this.options.ladderRungs, { fullResolution: !this.sourcePlayable });
     this.descriptorPushedTo = null;
     this.emit('sourceProbed', { info, ladder: this.ladder });
-    this.session.describe({
-      renditions: [{ name: SOURCE_RENDITION, width: info.width, height: info.height }, ...this.ladder.map((r) => ({ name: r.name, width: r.width, height: r.height }))],
-    });
+    const offered = this.ladder.map((r) => ({ name: r.name, width: r.width, height: r.height }));
+    this.session.describe({ renditions: this.sourcePlayable ? [{ name: SOURCE_RENDITION, width: info.width, height: info.height }, ...offered] : offered });
+    if (unplayable !== null) {
+      const replacement = this.ladder.find((r) => r.height === Math.floor(info.height / 2) * 2);
+      this.warn(unplayableSourceWarning(unplayable, replacement?.name ?? null));
+    }
+    this.session.refresh();
+  }
+
+  /** Records a warning the first time its code comes up in this publication, and tells the orchestrator. */
+  private warn(warning: StreamWarning): void {
+    if (this.warnings.some((w) => w.code === warning.code)) return;
+    this.warnings = [...this.warnings, warning];
+    this.emit('warning', warning);
+    this.session.describe({ warnings: this.warnings });
     this.session.refresh();
   }
 
@@ -140,7 +172,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const audioCodecs = info.codecs.split(',').filter((c) => c.startsWith('mp4a') || c === 'ac-3');
     const renditionAudio = info.audioCodec === 'aac' ? audioCodecs : info.audioCodec ? ['mp4a.40.2'] : [];
     const variants: Variant[] = [
-      { name: SOURCE_RENDITION, width: info.width, height: info.height, bandwidth: Math.max(1, Math.round(info.bitrate * 1.2)), codecs: info.codecs, frameRate: info.fps },
+      ...(this.sourcePlayable
+        ? [{ name: SOURCE_RENDITION, width: info.width, height: info.height, bandwidth: Math.max(1, Math.round(info.bitrate * 1.2)), codecs: info.codecs, frameRate: info.fps }]
+        : []),
       ...this.ladder.map((r) => {
         const fps = Math.min(r.fps, info.fps || r.fps);
         return {
@@ -153,7 +187,10 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
         };
       }),
     ];
-    return { playbackId: this.playbackId, variants, targetDuration: this.options.segmentSeconds };
+    // The first segment's length is the source's keyframe cadence: the playlists start with a target duration
+    // that fits it, rather than one that grows (the relay still raises it for any longer segment).
+    const targetDuration = Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, Math.round(info.duration)));
+    return { playbackId: this.playbackId, variants, targetDuration };
   }
 
   /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
@@ -162,7 +199,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
-    this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
+    const cadence = this.cadence.add(segment.duration, this.source?.fps ?? 0);
+    if (cadence) this.warn(cadence);
+    if (this.sourcePlayable) this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
     if (this.ladder.length > 0) {
       if (this.transcodeBacklog >= this.options.maxTranscodeBacklog) {
         this.emit('transcodeFailed', { seq, reason: 'backlog', backlog: this.transcodeBacklog });

@@ -4,7 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
-import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
+import type { Assignment, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
 /** At most one failure-driven reassignment this often, however many segments fail. */
@@ -44,6 +44,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
   readonly playbackId: string;
   private current: Assignment | null = null;
   private renditions: SessionRenditions = [];
+  private warnings: StreamWarning[] = [];
   private startedAtMs: number;
   private refreshTimer: TimerHandle | null = null;
   private reassignBusy = false;
@@ -70,9 +71,10 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
     return this.ended;
   }
 
-  /** What later requests tell the orchestrator: the renditions offered and when the publication began. */
-  describe(description: { renditions?: SessionRenditions; startedAt?: number }): void {
+  /** What later requests tell the orchestrator: the renditions offered, when the publication began, what is wrong with it. */
+  describe(description: { renditions?: SessionRenditions; startedAt?: number; warnings?: StreamWarning[] }): void {
     if (description.renditions) this.renditions = description.renditions;
+    if (description.warnings) this.warnings = description.warnings;
     if (description.startedAt !== undefined) this.startedAtMs = description.startedAt;
   }
 
@@ -153,6 +155,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       playbackId: this.playbackId,
       broadcaster: this.options.broadcaster,
       renditions: this.renditions,
+      warnings: this.warnings,
       startedAt: new Date(this.startedAtMs).toISOString(),
       avoid,
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),

@@ -9,6 +9,7 @@ import { createRelay } from '../relay/relay.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { createLogger } from '../observability/logger.ts';
 import { DemoStream } from './demo-stream.ts';
+import { followStreams } from './dev-console.ts';
 import { z } from 'zod';
 import { defineOptions, flag, option, port, text, type OptionsOf } from '../config/option-table.ts';
 import { transcoderOptionsDefinition } from '../transcoder/options.ts';
@@ -99,6 +100,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     '',
   ];
   process.stdout.write(lines.join('\n'));
+  followStreams(broadcaster.streams, { watchUrl: (id) => `${relay.url}/watch/${id}`, write: (line) => process.stdout.write(`${line}\n`) });
 
   let stopping: Promise<void> | null = null;
   return {

@@ -5,6 +5,10 @@ export interface SpsInfo {
   profileIdc: number;
   constraintFlags: number;
   levelIdc: number;
+  /** 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4 (1 unless a High-family profile says otherwise). */
+  chromaFormatIdc: number;
+  /** Luma bits per sample (8 unless a High-family profile says otherwise). */
+  bitDepth: number;
   width: number;
   height: number;
 }
@@ -72,10 +76,11 @@ export function parseSps(nal: Uint8Array): SpsInfo {
   const levelIdc = r.u(8);
   r.ue(); // seq_parameter_set_id
   let chromaFormatIdc = 1;
+  let bitDepth = 8;
   if (HIGH_PROFILES.has(profileIdc)) {
     chromaFormatIdc = r.ue();
     if (chromaFormatIdc === 3) r.u(1); // separate_colour_plane_flag
-    r.ue(); // bit_depth_luma_minus8
+    bitDepth = 8 + r.ue(); // bit_depth_luma_minus8
     r.ue(); // bit_depth_chroma_minus8
     r.u(1); // qpprime_y_zero_transform_bypass_flag
     if (r.u(1)) {
@@ -110,6 +115,8 @@ export function parseSps(nal: Uint8Array): SpsInfo {
     profileIdc,
     constraintFlags,
     levelIdc,
+    chromaFormatIdc,
+    bitDepth,
     width: widthMbs * 16 - cropUnitX * (cropLeft + cropRight),
     height: (2 - frameMbsOnly) * heightMapUnits * 16 - cropUnitY * (cropTop + cropBottom),
   };

@@ -16,6 +16,13 @@ export interface TestPatternOptions {
   realtime: boolean;
   format?: string;
   videoBitrate?: string;
+  /** Keyframe interval in frames; default 2 s of frames, with scene-cut keyframes off. */
+  keyint?: number;
+  /** B-frames; default none (the low-latency tuning). */
+  bFrames?: number;
+  /** Default yuv420p; e.g. yuv444p with profile high444 for a source browsers cannot play. */
+  pixFmt?: string;
+  profile?: string;
 }
 
 export function testPatternArgs(o: TestPatternOptions): string[] {
@@ -29,8 +36,11 @@ export function testPatternArgs(o: TestPatternOptions): string[] {
     '-f', 'lavfi', '-i', `testsrc=size=${o.width}x${o.height}:rate=${o.fps}${clock}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:beep_factor=4:sample_rate=48000',
     ...(o.seconds > 0 ? ['-t', String(o.seconds)] : []),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-    '-b:v', o.videoBitrate ?? '3000k', '-g', String(o.fps * 2), '-keyint_min', String(o.fps * 2), '-sc_threshold', '0',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', o.pixFmt ?? 'yuv420p', ...(o.profile ? ['-profile:v', o.profile] : []),
+    // Without B-frames asked for, the low-latency tuning (no B-frames, no lookahead); with them, x264's defaults as OBS uses them.
+    ...(o.bFrames === undefined ? ['-tune', 'zerolatency'] : ['-bf', String(o.bFrames)]),
+    '-b:v', o.videoBitrate ?? '3000k',
+    ...(o.keyint === undefined ? ['-g', String(o.fps * 2), '-keyint_min', String(o.fps * 2), '-sc_threshold', '0'] : ['-g', String(o.keyint)]),
     '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
     '-f', o.format ?? 'flv', o.output,
   ];

@@ -40,6 +40,21 @@ describe('MPEG-TS probe', () => {
     });
   }
 
+  for (const [name, pixFmt, profile, expected] of [
+    ['high444', 'yuv444p', 'high444', [244, 3, 8]],
+    ['high422', 'yuv422p', 'high422', [122, 2, 8]],
+    ['high10', 'yuv420p10le', 'high10', [110, 1, 10]],
+  ] as const) {
+    it(`reads profile, chroma format and bit depth from the SPS of ${name}, as ffprobe does`, async () => {
+      const file = await segment(name, 'testsrc=size=320x240:rate=30', ['-map', '0:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', pixFmt, '-profile:v', profile]);
+      const ours = probeTs(readFileSync(file));
+      const theirs = await ffprobe(file);
+      assert.deepEqual([ours.profileIdc, ours.chromaFormat, ours.bitDepth], expected);
+      assert.deepEqual([theirs.profileIdc, theirs.chromaFormat, theirs.bitDepth], expected);
+      assert.deepEqual([ours.width, ours.height], [320, 240]);
+    });
+  }
+
   it('refuses a segment without H.264 video', () => {
     const pat = Buffer.alloc(188, 0xff);
     pat[0] = 0x47;

@@ -11,6 +11,12 @@ export interface MediaInfo {
   height: number;
   fps: number;
   videoCodec: string;
+  /** H.264 profile_idc (66 Baseline, 77 Main, 100 High, 110 High 10, 122 High 4:2:2, 244 High 4:4:4). */
+  profileIdc: number;
+  /** chroma_format_idc: 1 is 4:2:0, 2 is 4:2:2, 3 is 4:4:4. */
+  chromaFormat: number;
+  /** Luma bits per sample. */
+  bitDepth: number;
   audioCodec: string | null;
   /** RFC 6381, e.g. `avc1.64001f,mp4a.40.2`. */
   codecs: string;
@@ -29,6 +35,8 @@ function snapRate(measured: number): number {
   return Math.abs(nearest - measured) / nearest < 0.005 ? nearest : Math.round(measured * 1000) / 1000;
 }
 const STREAM_TYPE_H264 = 0x1b;
+/** Video stream types other than H.264 (ISO/IEC 13818-1 table 2-34), named so a refusal says what was sent. */
+const OTHER_VIDEO: ReadonlyMap<number, string> = new Map([[0x01, 'MPEG-1'], [0x02, 'MPEG-2'], [0x10, 'MPEG-4 Part 2'], [0x24, 'H.265/HEVC'], [0x33, 'H.266/VVC']]);
 
 interface Pes {
   pts: number | null;
@@ -84,7 +92,10 @@ export function probeTs(bytes: Buffer): MediaInfo {
   const videoPid = [...streamTypes].find(([, t]) => t === STREAM_TYPE_H264)?.[0];
   const audioPid = [...streamTypes].find(([, t]) => t === STREAM_TYPE_AAC)?.[0];
   const video = videoPid === undefined ? [] : (pes.get(videoPid) ?? []);
-  if (video.length === 0) throw new CastnetError('INVALID_SEGMENT', 'segment has no H.264 video stream');
+  if (video.length === 0) {
+    const other = [...streamTypes.values()].map((t) => OTHER_VIDEO.get(t)).find((name) => name !== undefined);
+    throw new CastnetError('INVALID_SEGMENT', other ? `segment's video is ${other}, not H.264: stream H.264 (x264)` : 'segment has no H.264 video stream');
+  }
 
   let sps = null;
   for (const packet of video) {
@@ -120,6 +131,9 @@ export function probeTs(bytes: Buffer): MediaInfo {
     height: sps.height,
     fps,
     videoCodec: 'h264',
+    profileIdc: sps.profileIdc,
+    chromaFormat: sps.chromaFormatIdc,
+    bitDepth: sps.bitDepth,
     audioCodec,
     codecs: [spsCodecString(sps), audioCodecString].filter(Boolean).join(','),
     duration,

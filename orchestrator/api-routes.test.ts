@@ -62,6 +62,18 @@ describe('the orchestrator API through OrchestratorClient', () => {
     await rejectsWith(client.account('not-an-address'), { code: 'BAD_REQUEST', status: 400 });
   });
 
+  it("shows a stream's warnings in the directory and at /api/streams/<id>", async () => {
+    await client.register({ role: 'relay', url: 'http://127.0.0.1:1002' });
+    const warnings = [{ code: 'long_keyframe_interval', message: 'Set a 2 s keyframe interval.' }];
+    await client.openSession({ playbackId: 'warned', startedAt: new Date().toISOString(), warnings });
+    const res = await fetch(`${orchestrator.url}/api/streams/warned`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { warnings: unknown }).warnings, warnings);
+    assert.deepEqual((await client.streams()).find((s) => s.playbackId === 'warned')?.warnings, warnings);
+    assert.equal((await fetch(`${orchestrator.url}/api/streams/nothing-here`)).status, 404);
+    await client.closeSession('warned');
+  });
+
   it('refuses to send a request its schema refuses', async () => {
     await rejectsWith(client.openSession({ playbackId: 'has spaces', startedAt: 'yesterday' }), { code: 'BAD_REQUEST', message: /playbackId/ });
   });

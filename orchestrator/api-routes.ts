@@ -3,6 +3,7 @@
 // input with the protocol/ schema and calls the domain objects; nothing here decides anything.
 
 import { Router } from 'express';
+import { CastnetError } from '../protocol/errors.ts';
 import { parseRequest } from '../protocol/fields.ts';
 import { heartbeatSchema, nodeRegistrationSchema, type NodeListing } from '../protocol/node-record.ts';
 import { sessionRequestSchema } from '../protocol/stream-record.ts';
@@ -48,6 +49,12 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
   router.get('/streams', (_req, res) => {
     ctx.sweep();
     res.json(streams.directory());
+  });
+  router.get('/streams/:playbackId', (req, res) => {
+    ctx.sweep();
+    const entry = streams.entry(req.params.playbackId);
+    if (!entry) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
+    res.json(entry);
   });
   router.get('/streams/:playbackId/relays', (req, res) => {
     ctx.sweep();

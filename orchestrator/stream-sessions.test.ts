@@ -139,6 +139,7 @@ describe('StreamSessions.directory', () => {
         relay: relay.url,
         transcoder: t.url,
         transcoders: [t.url],
+        warnings: [],
       },
     ]);
     n.clock.now += 11_000;

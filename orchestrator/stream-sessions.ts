@@ -190,21 +190,29 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
   /** The public directory: every stream whose relay is registered, with its playback and watch URLs. */
   directory(): StreamDirectoryEntry[] {
     const entries: StreamDirectoryEntry[] = [];
-    for (const [playbackId, s] of this.streams) {
-      const relay = this.nodes.get(s.relayId);
-      if (!relay) continue;
-      entries.push({
-        playbackId,
-        playbackUrl: `${relay.url}/hls/${playbackId}/master.m3u8`,
-        watchUrl: `${relay.url}/watch/${playbackId}`,
-        renditions: s.request.renditions,
-        startedAt: s.request.startedAt,
-        relay: relay.url,
-        transcoder: s.transcoderIds[0] ? (this.nodes.get(s.transcoderIds[0])?.url ?? null) : null,
-        transcoders: s.transcoderIds.map((id) => this.nodes.get(id)?.url).filter((u): u is string => !!u),
-      });
+    for (const playbackId of this.streams.keys()) {
+      const entry = this.entry(playbackId);
+      if (entry) entries.push(entry);
     }
     return entries;
+  }
+
+  /** One stream's directory entry; undefined when it is not live or its relay is not registered. */
+  entry(playbackId: string): StreamDirectoryEntry | undefined {
+    const s = this.streams.get(playbackId);
+    const relay = s && this.nodes.get(s.relayId);
+    if (!s || !relay) return undefined;
+    return {
+      playbackId,
+      playbackUrl: `${relay.url}/hls/${playbackId}/master.m3u8`,
+      watchUrl: `${relay.url}/watch/${playbackId}`,
+      renditions: s.request.renditions,
+      startedAt: s.request.startedAt,
+      relay: relay.url,
+      transcoder: s.transcoderIds[0] ? (this.nodes.get(s.transcoderIds[0])?.url ?? null) : null,
+      transcoders: s.transcoderIds.map((id) => this.nodes.get(id)?.url).filter((u): u is string => !!u),
+      warnings: s.request.warnings ?? [],
+    };
   }
 
   /** Drops streams not refreshed within the TTL; returns their ids. */

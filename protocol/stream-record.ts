@@ -25,6 +25,14 @@ export const streamDescriptorSchema = z.object({
 });
 export type StreamDescriptor = z.infer<typeof streamDescriptorSchema>;
 
+/** Something the streamer should change, in words they can act on (e.g. the keyframe interval to set in OBS). */
+export const streamWarningSchema = z.object({
+  /** Stable: `long_keyframe_interval`, `irregular_keyframes`, `source_not_playable`. */
+  code: z.string().max(64),
+  message: z.string().max(1_000),
+});
+export type StreamWarning = z.infer<typeof streamWarningSchema>;
+
 /** What a broadcaster sends the orchestrator to open or refresh a stream session. */
 export const sessionRequestSchema = z.object({
   playbackId: z.string().regex(idPattern),
@@ -39,6 +47,8 @@ export const sessionRequestSchema = z.object({
   maxPricePerPixel: decimalString.optional(),
   /** Encoders the stream wants its transcoders to have (e.g. `h264_nvenc`), any one will do; empty: any. */
   encoders: z.array(z.string().max(64)).max(8).optional(),
+  /** What the broadcaster found wrong with the stream as sent; shown in the directory. */
+  warnings: z.array(streamWarningSchema).max(8).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -63,6 +73,7 @@ export const streamDirectoryEntrySchema = z.object({
   relay: z.string(),
   transcoder: z.string().nullable(),
   transcoders: z.array(z.string()),
+  warnings: z.array(streamWarningSchema).default([]),
 });
 export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
 

@@ -10,7 +10,7 @@ import { createOrchestrator, type Orchestrator } from '../../orchestrator/orches
 import { createRelay, type Relay } from '../../relay/relay.ts';
 import { createTranscoder, type Transcoder, type TranscoderOptions } from '../../transcoder/transcoder.ts';
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
-import { testPatternArgs } from '../../media/test-pattern.ts';
+import { testPatternArgs, type TestPatternOptions } from '../../media/test-pattern.ts';
 import { createLogger } from '../../observability/logger.ts';
 
 export const testLogger = createLogger({ level: process.env.CASTNET_TEST_LOG_LEVEL ?? 'silent' });
@@ -86,8 +86,12 @@ export interface Publisher {
 }
 
 /** A real RTMP publisher: FFmpeg pushing a test pattern in real time. */
-export function publish(url: string, options: { seconds?: number; width?: number; height?: number } = {}): Publisher {
-  const args = testPatternArgs({ width: options.width ?? 640, height: options.height ?? 360, fps: 30, seconds: options.seconds ?? 0, output: url, realtime: true, videoBitrate: '1000k' });
+export function publish(
+  url: string,
+  options: { seconds?: number; width?: number; height?: number } & Pick<TestPatternOptions, 'keyint' | 'bFrames' | 'pixFmt' | 'profile'> = {},
+): Publisher {
+  const { seconds, width, height, ...encoding } = options;
+  const args = testPatternArgs({ width: width ?? 640, height: height ?? 360, fps: 30, seconds: seconds ?? 0, output: url, realtime: true, videoBitrate: '1000k', ...encoding });
   const child = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
