@@ -31,6 +31,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
 }
 
+/** Waits for an event's promise, or fails naming what did not happen; the timer is cleared either way. */
+export async function within<T>(what: string, event: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([event, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface TestNetwork {
   orchestrator: Orchestrator;
   transcoder: Transcoder;
@@ -53,8 +66,6 @@ export async function startNetwork(
   const transcoder = await createTranscoder({ port: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: '', ...transcoderOptions }, { logger });
   const relay = await createRelay({ port: 0, dataDir: '', orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
-  await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
-  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   const network: TestNetwork = {
     orchestrator,
     transcoder,
@@ -69,6 +80,14 @@ export async function startNetwork(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  try {
+    await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
+  } catch (err) {
+    // A network that failed halfway leaves nothing listening behind it.
+    await network.close().catch(() => {});
+    throw err;
+  }
+  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   return network;
 }
 
@@ -133,14 +152,18 @@ export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', a
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const url = await waitFor(`${role} process to listen`, () => /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1], 30_000, 50);
+  // Listened for from the start: a process that dies before it listens must not leave kill() waiting forever.
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    url,
-    child,
-    async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
   };
+  let url: string;
+  try {
+    url = await waitFor(`${role} process to listen`, () => (child.exitCode !== null ? Promise.reject(new Error(`exited with ${child.exitCode}: ${output.slice(-500)}`)) : /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1]), 30_000, 50);
+  } catch (err) {
+    await kill();
+    throw err;
+  }
+  return { url, child, kill };
 }
