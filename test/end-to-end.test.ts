@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ffprobe } from '../media/ffprobe.ts';
 import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
-import { getText, publish, waitFor, within, type Publisher } from './support/network.ts';
+import { getText, publish, reapTempDir, waitFor, within, type Publisher } from './support/network.ts';
 
 const STREAM_KEY = 'e2e-secret-key';
 
@@ -25,8 +25,11 @@ describe('castnet dev, end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
+    mkdirSync(join(dataDir, 'tmp'));
     dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--api-port', '0', '--data-dir', dataDir, '--no-demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its FFmpeg jobs work under the test's directory, so afterAll can find any it leaves running.
+      env: { ...process.env, TMPDIR: join(dataDir, 'tmp') },
     });
     dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     dev.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -46,7 +49,10 @@ describe('castnet dev, end to end', () => {
       // A dev network that does not stop on SIGTERM is a failure, but it must not outlive the test either.
       await within('castnet dev to stop on SIGTERM', exited, 15_000).finally(() => dev.kill('SIGKILL'));
     }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) {
+      await reapTempDir(join(dataDir, 'tmp'));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   /** The published stream once the directory lists it with every rendition; each case waits for it itself. */

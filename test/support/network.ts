@@ -2,7 +2,7 @@
 // ports with a temporary data directory, and real FFmpeg publishers.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
@@ -139,6 +139,37 @@ export async function metric(nodeUrl: string, pattern: RegExp): Promise<number> 
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
+/** Processes (Linux /proc) whose command line names something under `dir`. */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // It exited while we looked.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Ends what a node process left running in its temporary directory, then removes it. A node killed with
+ * SIGKILL (a crash) leaves its FFmpeg jobs orphaned, as does one that exits while transcoding; giving
+ * each node its own TMPDIR lets the test find them by path.
+ */
+export async function reapTempDir(dir: string): Promise<void> {
+  for (const pid of processesUnder(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await waitFor(`the processes left in ${dir} to exit`, () => processesUnder(dir).length === 0, 5_000, 50);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export interface NodeProcess {
   url: string;
   child: ChildProcess;
@@ -148,7 +179,8 @@ export interface NodeProcess {
 
 /** A role as its own OS process through the real CLI (`castnet <role> …`); its URL is read from its startup log. */
 export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', args: string[]): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info' } });
+  const tmp = mkdtempSync(join(tmpdir(), `castnet-${role}-tmp-`));
+  const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info', TMPDIR: tmp } });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -157,6 +189,7 @@ export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', a
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
+    await reapTempDir(tmp);
   };
   let url: string;
   try {
