@@ -75,6 +75,10 @@ export async function startNetwork(
     // Stops whatever nodes the test left in the fields (a test may replace one).
     async close() {
       await network.broadcaster.stop();
+      // A transcoder stops without waiting for the FFmpeg jobs in flight, which would then outlive the test
+      // (and their temporary directories with them). One that is not listening has none.
+      const inFlight = () => metric(network.transcoder.url, /^castnet_transcoder_segments_in_flight[ {]/).catch(() => 0);
+      await waitFor('the transcodes in flight to finish', async () => (await inFlight()) === 0, 15_000, 100);
       await Promise.all([network.transcoder.stop(), network.relay.stop()]);
       await network.orchestrator.stop();
       rmSync(dataDir, { recursive: true, force: true });
