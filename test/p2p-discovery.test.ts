@@ -64,6 +64,7 @@ describe('discovery over libp2p', () => {
     const stale = signAnnouncement(record({ paymentAddress: liar.address, timestamp: Date.now() - 60_000 }), liar);
     const future = signAnnouncement(record({ paymentAddress: liar.address, version: 99 }), liar);
     const result = (r: string) => metric(orchestrator.url, new RegExp(`^castnet_orchestrator_announcements_total\\{[^}]*result="${r}"`));
+    // Gossip refuses to publish until a peer subscribes to the topic; the records are sent again until heard.
     await waitFor('the forged records to be heard and dropped', async () => {
       for (const bytes of [forged, stale, future, new TextEncoder().encode('not json')]) await rogue.publish(ANNOUNCEMENT_TOPIC, bytes).catch(() => {});
       return (await result('bad_signature')) >= 1 && (await result('stale')) >= 1 && (await result('unknown_version')) >= 1 && (await result('malformed')) >= 1;
