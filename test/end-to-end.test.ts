@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ffprobe } from '../media/ffprobe.ts';
 import type { StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
-import { getText, publish, waitFor, type Publisher } from './support/network.ts';
+import { getText, publish, reapTempDir, waitFor, within, type Publisher } from './support/network.ts';
 
 const STREAM_KEY = 'e2e-secret-key';
 
@@ -20,14 +20,16 @@ describe('castnet dev, end to end', () => {
   let publisher: Publisher;
   let dataDir: string;
   let stdout = '';
-  let stream: StreamDirectoryEntry;
   // Read from the banner: every port is ephemeral (0), so parallel runs never collide.
   const urls = { rtmp: '', relay: '', orchestrator: '', metrics: [] as string[] };
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-e2e-'));
+    mkdirSync(join(dataDir, 'tmp'));
     dev = spawn(process.execPath, ['bin/castnet.js', 'dev', '--rtmp-port', '0', '--http-port', '0', '--orchestrator-port', '0', '--data-dir', dataDir, '--no-demo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its FFmpeg jobs work under the test's directory, so afterAll can find any it leaves running.
+      env: { ...process.env, TMPDIR: join(dataDir, 'tmp') },
     });
     dev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     dev.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -41,12 +43,33 @@ describe('castnet dev, end to end', () => {
 
   afterAll(async () => {
     await publisher?.stop();
-    if (dev && dev.exitCode === null) {
+    if (dev && dev.exitCode === null && dev.signalCode === null) {
+      const exited = new Promise((r) => dev.once('exit', r));
       dev.kill('SIGTERM');
-      await new Promise((r) => dev.once('exit', r));
+      // A dev network that does not stop on SIGTERM is a failure, but it must not outlive the test either.
+      await within('castnet dev to stop on SIGTERM', exited, 15_000).finally(() => dev.kill('SIGKILL'));
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) {
+      await reapTempDir(join(dataDir, 'tmp'));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
+
+  /** The published stream once the directory lists it with every rendition; each case waits for it itself. */
+  const liveStream = () =>
+    waitFor('the stream in /api/streams', async () => {
+      const { text } = await getText(`${urls.orchestrator}/api/streams`);
+      assert.ok(!text.includes(STREAM_KEY), 'the directory must never contain a stream key');
+      return (JSON.parse(text) as StreamDirectoryEntry[]).find((s) => s.renditions.length === 4);
+    });
+
+  /** A rendition's playlist once it lists a segment, and that newest segment's name. */
+  const renditionPlaylist = (base: string) =>
+    waitFor(`a segment in ${base}/index.m3u8`, async () => {
+      const res = await getText(`${base}/index.m3u8`);
+      const last = res.text.trim().split('\n').filter((l) => l.endsWith('.ts')).pop();
+      return res.status === 200 && last ? { ...res, last } : undefined;
+    });
 
   it('prints the RTMP URL, a stream key and a watch URL', () => {
     assert.match(urls.rtmp, /^rtmp:\/\/127\.0\.0\.1:\d+\/live$/);
@@ -56,12 +79,7 @@ describe('castnet dev, end to end', () => {
   });
 
   it('lists the published stream in the directory without its stream key', async () => {
-    stream = await waitFor('the stream in /api/streams', async () => {
-      const { text } = await getText(`${urls.orchestrator}/api/streams`);
-      assert.ok(!text.includes(STREAM_KEY), 'the directory must never contain a stream key');
-      const list = JSON.parse(text) as StreamDirectoryEntry[];
-      return list.find((s) => s.renditions.length === 4);
-    });
+    const stream = await liveStream();
     assert.notEqual(stream.playbackId, STREAM_KEY);
     assert.equal(stream.playbackUrl, `${urls.relay}/hls/${stream.playbackId}/master.m3u8`);
     assert.deepEqual(stream.renditions.map((r) => r.name), ['source', '720p', '480p', '360p']);
@@ -72,6 +90,7 @@ describe('castnet dev, end to end', () => {
   });
 
   it('serves a multivariant playlist with BANDWIDTH, RESOLUTION and CODECS for source and every rung', async () => {
+    const stream = await liveStream();
     const master = await waitFor('all four variants in the master playlist', async () => {
       const { status, text, headers } = await getText(stream.playbackUrl);
       assert.equal(headers.get('content-type'), 'application/vnd.apple.mpegurl');
@@ -87,14 +106,14 @@ describe('castnet dev, end to end', () => {
   });
 
   it('serves every rendition at its resolution with H.264 video, AAC audio and program date times', async () => {
+    const stream = await liveStream();
     const expected: Record<string, [number, number]> = { source: [1280, 720], '720p': [1280, 720], '480p': [854, 480], '360p': [640, 360] };
     for (const [name, [width, height]] of Object.entries(expected)) {
       const base = `${urls.relay}/hls/${stream.playbackId}/${name}`;
-      const { text: playlist, headers } = await getText(`${base}/index.m3u8`);
+      const { text: playlist, headers, last } = await renditionPlaylist(base);
       assert.match(headers.get('cache-control') ?? '', /max-age=1\b/);
       assert.match(playlist, /#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT/);
       assert.match(playlist, /#EXT-X-TARGETDURATION:2\n/);
-      const last = playlist.trim().split('\n').filter((l) => l.endsWith('.ts')).pop()!;
       const segment = await fetch(`${base}/${last}`);
       assert.equal(segment.headers.get('content-type'), 'video/mp2t');
       assert.match(segment.headers.get('cache-control') ?? '', /immutable/);
@@ -108,6 +127,7 @@ describe('castnet dev, end to end', () => {
   });
 
   it('plays the watch page in Chromium: currentTime advances and no error is raised', async () => {
+    const stream = await liveStream();
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
@@ -118,9 +138,11 @@ describe('castnet dev, end to end', () => {
         const s = (await page.evaluate(samplePlayer)) as PlaybackSample | null;
         return s && s.currentTime > 1 ? s : undefined;
       }, 30_000, 200);
-      await new Promise((r) => setTimeout(r, 3_000));
-      const later = (await page.evaluate(samplePlayer)) as PlaybackSample;
-      assert.ok(later.currentTime > first.currentTime + 1.5, `currentTime advanced from ${first.currentTime} to ${later.currentTime}`);
+      // Real-time playback covers 1.5 s of media in about 1.5 s; the bound leaves room for a slow machine.
+      const later = await waitFor(`currentTime to advance 1.5 s past ${first.currentTime}`, async () => {
+        const s = (await page.evaluate(samplePlayer)) as PlaybackSample;
+        return s.currentTime > first.currentTime + 1.5 ? s : undefined;
+      }, 5_000, 200);
       assert.deepEqual(later.errors, []);
       assert.equal(later.mediaError, null);
       assert.deepEqual(pageErrors, []);
@@ -133,8 +155,12 @@ describe('castnet dev, end to end', () => {
   });
 
   it('exposes the required metrics on every node', async () => {
-    const all = (await Promise.all(urls.metrics.map(async (url) => (await getText(url)).text))).join('\n');
-    for (const metric of [
+    const stream = await liveStream();
+    // A viewer of its own, so the relay has served a segment to count.
+    const base = `${urls.relay}/hls/${stream.playbackId}/720p`;
+    const { last } = await renditionPlaylist(base);
+    await (await fetch(`${base}/${last}`)).arrayBuffer();
+    const required = [
       /^castnet_broadcaster_segments_ingested_total\{[^}]*\} [1-9]/m,
       /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"[^}]*\} [1-9]/m,
       /^castnet_transcoder_transcode_seconds_bucket\{[^}]*rendition="720p"/m,
@@ -144,9 +170,13 @@ describe('castnet dev, end to end', () => {
       /^castnet_relay_active_streams\{[^}]*\} 1$/m,
       /^castnet_broadcaster_active_streams\{[^}]*\} 1$/m,
       /^castnet_process_cpu_seconds_total/m,
-    ]) {
-      assert.match(all, metric);
-    }
+    ];
+    await waitFor('every required metric', async () => {
+      const all = (await Promise.all(urls.metrics.map(async (url) => (await getText(url)).text))).join('\n');
+      const missing = required.filter((m) => !m.test(all));
+      if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
+      return true;
+    }, 15_000);
     for (const url of urls.metrics) assert.equal((await getText(url.replace('/metrics', '/healthz'))).status, 200);
     // The relay reports its audience to the orchestrator with each heartbeat.
     await waitFor('relay stats in /api/nodes', async () => {

@@ -13,7 +13,7 @@ import { getText, publish, spawnNode, testLogger, waitFor, type NodeProcess, typ
 describe('an orchestrator restart mid-stream', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-restart-'));
   let orchestrator: NodeProcess;
-  let nodes: NodeProcess[];
+  const nodes: NodeProcess[] = [];
   let broadcaster: Broadcaster;
   let publisher: Publisher;
   let port: string;
@@ -21,10 +21,9 @@ describe('an orchestrator restart mid-stream', () => {
   beforeAll(async () => {
     orchestrator = await spawnNode('orchestrator', ['--http-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     port = new URL(orchestrator.url).port;
-    nodes = [
-      await spawnNode('transcoder', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '', '--encoder', 'libx264']),
-      await spawnNode('relay', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '']),
-    ];
+    // Every ticket wins (ticket EV = face value), so a redemption is certain within the first segments.
+    nodes.push(await spawnNode('transcoder', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '', '--encoder', 'libx264', '--ticket-face-value', '1000000000', '--ticket-ev', '1000000000']));
+    nodes.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '']));
     broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 2_000 }, { logger: testLogger });
     await broadcaster.start();
     await fetch(`${orchestrator.url}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: broadcaster.paymentAddress, amount: String(10n ** 18n) }) });
@@ -35,20 +34,20 @@ describe('an orchestrator restart mid-stream', () => {
   afterAll(async () => {
     await publisher?.stop();
     await broadcaster?.stop();
-    await Promise.all([...nodes, orchestrator].map((n) => n.kill()));
+    await Promise.all([...nodes, orchestrator].map((n) => n?.kill()));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('keeps the stream running; nodes and the stream come back; balances survive', async () => {
+  it('keeps the stream running while the orchestrator is down; nodes and the stream register again; redeemed balances survive', async () => {
     const playbackId = broadcaster.keys.resolve('steady');
     const relay = nodes[1]!.url;
     const playlist = `${relay}/hls/${playbackId}/360p/index.m3u8`;
     const newest = async () => Math.max(-1, ...((await getText(playlist)).text.match(/^\d+(?=\.ts$)/gm) ?? []).map(Number));
     await waitFor('renditions', async () => (await newest()) >= 1, 30_000);
-    const spentBefore = await waitFor('a ticket redeemed', async () => {
+    const depositBefore = await waitFor('a ticket redeemed', async () => {
       const a = JSON.parse((await getText(`${orchestrator.url}/api/ledger/accounts/${broadcaster.paymentAddress}`)).text) as { deposit: string };
       return BigInt(a.deposit) < 10n ** 18n ? BigInt(a.deposit) : undefined;
-    }, 30_000).catch(() => 10n ** 18n);
+    }, 30_000);
 
     await orchestrator.kill('SIGKILL');
     const atKill = await newest();
@@ -59,7 +58,8 @@ describe('an orchestrator restart mid-stream', () => {
     await waitFor('the stream back in the directory', async () => (await getText(`${orchestrator.url}/api/streams`)).text.includes(playbackId), 15_000);
     await waitFor('renditions after the restart', async () => (await newest()) >= atKill + 3, 20_000);
     const account = JSON.parse((await getText(`${orchestrator.url}/api/ledger/accounts/${broadcaster.paymentAddress}`)).text) as { deposit: string };
-    assert.ok(BigInt(account.deposit) <= spentBefore, 'the ledger kept its balances across the restart');
+    // A ledger that forgot would show the broadcaster unfunded (0) or back at the full deposit.
+    assert.ok(BigInt(account.deposit) <= depositBefore, `the ledger kept its balances across the restart (${account.deposit} after, ${depositBefore} before)`);
     assert.ok(BigInt(account.deposit) > 0n);
   });
 });

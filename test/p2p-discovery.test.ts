@@ -25,14 +25,17 @@ describe('discovery over libp2p', () => {
   let transcoder: Transcoder;
   let relay: Relay;
   let rogue: P2pHost;
+  let bootstrap: string[];
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
+  const listed = (url: string) => waitFor(`${url} to be known from gossip`, async () => (await nodes()).find((n) => n.url === url), 20_000);
+  // No orchestrator URL for registration: it can only be known through gossip.
+  const gossipingTranscoder = () => createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
 
   beforeAll(async () => {
     orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2p: true, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
     await orchestrator.start();
-    const bootstrap = orchestrator.multiaddrs;
-    // No orchestrator URL for registration: they can only be known through gossip.
-    transcoder = await createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
+    bootstrap = orchestrator.multiaddrs;
+    transcoder = await gossipingTranscoder();
     relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
     await Promise.all([transcoder.start(), relay.start()]);
     rogue = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap, logger: testLogger });
@@ -45,18 +48,15 @@ describe('discovery over libp2p', () => {
   });
 
   it('learns transcoders and relays from their signed records', async () => {
-    const listed = await waitFor('both nodes from gossip', async () => {
-      const list = await nodes();
-      return list.length === 2 ? list : undefined;
-    }, 20_000);
-    const t = listed.find((n) => n.role === 'transcoder')!;
-    assert.equal(t.url, transcoder.url);
+    const t = await listed(transcoder.url);
+    assert.equal(t.role, 'transcoder');
     assert.equal(t.paymentAddress, transcoder.payments.recipient);
     assert.deepEqual(t.capabilities.encoders, ['libx264']);
-    assert.equal(listed.find((n) => n.role === 'relay')!.url, relay.url);
+    assert.equal((await listed(relay.url)).role, 'relay');
   });
 
-  it('drops forged, stale and unknown-version records, and counts each', async () => {
+  it('drops forged, stale, unknown-version and malformed records, counts each by reason, and keeps accepting honest ones', async () => {
+    await Promise.all([listed(transcoder.url), listed(relay.url)]);
     const liar = identityFromPrivateKey(randomBytes(32));
     const victim = identityFromPrivateKey(randomBytes(32));
     const record = (over: object) => ({ version: ANNOUNCEMENT_VERSION, role: 'transcoder' as const, url: 'http://127.0.0.1:1/evil', paymentAddress: victim.address, capabilities: { encoders: ['libx264'], maxSessions: 99, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, streams: [], timestamp: Date.now(), ...over });
@@ -64,6 +64,7 @@ describe('discovery over libp2p', () => {
     const stale = signAnnouncement(record({ paymentAddress: liar.address, timestamp: Date.now() - 60_000 }), liar);
     const future = signAnnouncement(record({ paymentAddress: liar.address, version: 99 }), liar);
     const result = (r: string) => metric(orchestrator.url, new RegExp(`^castnet_orchestrator_announcements_total\\{[^}]*result="${r}"`));
+    // Gossip refuses to publish until a peer subscribes to the topic; the records are sent again until heard.
     await waitFor('the forged records to be heard and dropped', async () => {
       for (const bytes of [forged, stale, future, new TextEncoder().encode('not json')]) await rogue.publish(ANNOUNCEMENT_TOPIC, bytes).catch(() => {});
       return (await result('bad_signature')) >= 1 && (await result('stale')) >= 1 && (await result('unknown_version')) >= 1 && (await result('malformed')) >= 1;
@@ -73,6 +74,7 @@ describe('discovery over libp2p', () => {
   });
 
   it('lets an edge relay find the relay holding a stream through the orchestrator', async () => {
+    await listed(relay.url);
     const session = await fetch(`${orchestrator.url}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ playbackId: 'gossiped', startedAt: new Date().toISOString() }) });
     assert.equal(((await session.json()) as { relay: { url: string } }).relay.url, relay.url);
     const segment = new Uint8Array(188 * 10);
@@ -92,8 +94,16 @@ describe('discovery over libp2p', () => {
   });
 
   it('drops a node that stops announcing', async () => {
-    await transcoder.stop();
-    await waitFor('the silent transcoder to be dropped', async () => !(await nodes()).some((n) => n.role === 'transcoder'), 15_000);
-    assert.ok((await nodes()).some((n) => n.role === 'relay'), 'the relay, still announcing, stays');
+    // A transcoder of its own, so the nodes the other cases use keep announcing.
+    const silent = await gossipingTranscoder();
+    await silent.start();
+    try {
+      await listed(silent.url);
+    } finally {
+      await silent.stop();
+    }
+    await waitFor('the silent transcoder to be dropped', async () => !(await nodes()).some((n) => n.url === silent.url), 15_000);
+    const left = (await nodes()).map((n) => n.url);
+    assert.ok(left.includes(relay.url) && left.includes(transcoder.url), 'the nodes still announcing stay');
   });
 });

@@ -23,8 +23,10 @@ describe('payments while streaming', () => {
     await p.exited;
     const transcoder = net.transcoder.url;
     const broadcaster = net.broadcaster.httpUrl;
-    await waitFor('the last segments to be transcoded', async () => (await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/)) >= 4, 20_000);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await waitFor('segments to be transcoded', async () => (await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/)) >= 4, 20_000);
+    // The broadcaster counts a publication as over once its last segments are transcoded, paid for and
+    // published: from then on the number of tickets sent no longer moves.
+    await waitFor('the publication to end and drain', async () => (await metric(broadcaster, /^castnet_broadcaster_active_streams[ {]/)) === 0, 20_000);
     const tickets = await metric(broadcaster, /^castnet_broadcaster_tickets_sent_total/);
     await waitFor('every winner to be redeemed', async () => (await metric(transcoder, /^castnet_transcoder_redemptions_total\{[^}]*outcome="redeemed"/)) === tickets, 15_000);
 

@@ -9,12 +9,11 @@ import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, t
 
 describe('the viewer’s relay killed mid-stream', () => {
   let net: TestNetwork;
-  let relays: NodeProcess[];
+  const relays: NodeProcess[] = [];
   let publisher: Publisher;
 
   beforeAll(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { relay: false });
-    relays = [];
     for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '']));
     await waitFor('both relays registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'relay').length === 2);
     publisher = publish(`${net.broadcaster.rtmpUrl}/failover`);
@@ -23,7 +22,7 @@ describe('the viewer’s relay killed mid-stream', () => {
   afterAll(async () => {
     await publisher?.stop();
     await Promise.all(relays.map((r) => r.kill()));
-    await net.close();
+    await net?.close();
   });
 
   it('switches the player to another relay holding the stream, and playback goes on', async () => {

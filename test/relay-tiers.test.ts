@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
-import { metric, testLogger } from './support/network.ts';
+import { metric, testLogger, waitFor } from './support/network.ts';
 
 const SEGMENT_BYTES = 188 * 1000;
 const segmentBody = (seq: number) => {
@@ -78,8 +78,12 @@ describe('relay tiers', () => {
     const playlist = await (await fetch(`${edgeB.url}/hls/${id}/source/index.m3u8`)).text();
     assert.match(playlist, /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES/);
     const last = Number(/(\d+)\.ts\s*$/.exec(playlist)![1]);
-    const waiting = fetch(`${edgeB.url}/hls/${id}/source/index.m3u8?_HLS_msn=${last + 1}`);
-    await new Promise((r) => setTimeout(r, 300));
+    // The relay counts a playlist request's viewer as it arrives, before it blocks: a user agent of its own
+    // tells when this request is held at edge B, so the push below is timed from a waiting request.
+    const viewers = () => metric(edgeB.url, new RegExp(`^castnet_relay_stream_viewers\\{[^}]*playback_id="${id}"`));
+    const viewersBefore = await viewers();
+    const waiting = fetch(`${edgeB.url}/hls/${id}/source/index.m3u8?_HLS_msn=${last + 1}`, { headers: { 'user-agent': `blocking-reload-${last + 1}` } });
+    await waitFor('the blocking request to be held at edge B', async () => (await viewers()) > viewersBefore, 5_000, 20);
     const pushedAt = performance.now();
     await push(origin, id, last + 1);
     const res = await waiting;
@@ -90,10 +94,16 @@ describe('relay tiers', () => {
     console.log(`# blocking reload propagation through two tiers: ${propagationMs.toFixed(1)} ms`);
   });
 
-  it('answers 400 for a sequence number far in the future, on every tier', async () => {
+  it('answers 400 BAD_REQUEST naming the newest segment for a sequence number far in the future, on every tier, and still serves the playlist', async () => {
     for (const r of [origin, edgeA, edgeB]) {
       const res = await fetch(`${r.url}/hls/${id}/source/index.m3u8?_HLS_msn=100000`);
       assert.equal(res.status, 400);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'BAD_REQUEST');
+      assert.match(body.error.message, /_HLS_msn 100000 is too far ahead of the newest segment \d+/);
+      const playlist = await fetch(`${r.url}/hls/${id}/source/index.m3u8`);
+      assert.equal(playlist.status, 200, 'the bad request changed nothing');
+      assert.match(await playlist.text(), /\n2\.ts/);
     }
   });
 
@@ -111,14 +121,21 @@ describe('relay tiers', () => {
     assert.equal(head.headers.get('content-length'), String(SEGMENT_BYTES));
   });
 
-  it('keeps its pulled segments within the byte budget, evicting old ones first', async () => {
+  it('keeps its pulled segments within the byte budget, evicting the least recently used first', async () => {
+    // A stream of its own, four segments long, so that a two-segment budget must evict two.
+    for (let seq = 0; seq <= 3; seq++) await push(origin, 'budget', seq);
     const small = await relay([origin.url], { cacheBytes: SEGMENT_BYTES * 2 });
+    const lookups = (result: string) => metric(small.url, new RegExp(`^castnet_relay_cache_requests_total\\{[^}]*result="${result}"`));
     try {
-      for (let seq = 0; seq <= 3; seq++) assert.equal((await fetch(`${small.url}/hls/${id}/source/${seq}.ts`)).status, 200, `segment ${seq}`);
+      for (let seq = 0; seq <= 3; seq++) assert.equal((await (await fetch(`${small.url}/hls/budget/source/${seq}.ts`)).arrayBuffer()).byteLength, SEGMENT_BYTES, `segment ${seq}`);
       assert.ok(small.cache.bytesHeld <= SEGMENT_BYTES * 2, `holds ${small.cache.bytesHeld} bytes`);
       assert.equal(small.cache.evictions, 2);
+      const [hits, misses] = [await lookups('hit'), await lookups('miss')];
+      await (await fetch(`${small.url}/hls/budget/source/3.ts`)).arrayBuffer();
+      assert.equal(await lookups('hit'), hits + 1, 'the newest segment was kept');
       // An evicted segment is pulled again on demand.
-      assert.equal((await fetch(`${small.url}/hls/${id}/source/0.ts`)).status, 200);
+      assert.equal((await fetch(`${small.url}/hls/budget/source/0.ts`)).status, 200);
+      assert.equal(await lookups('miss'), misses + 1, 'the oldest segment was evicted');
     } finally {
       await small.stop();
     }
@@ -153,6 +170,8 @@ describe('relay tiers', () => {
 
   it('reports per-stream viewers, bytes served, hit ratio and upstream bytes', async () => {
     for (const ua of ['viewer-1', 'viewer-2', 'viewer-3']) await (await fetch(`${edgeB.url}/hls/${id}/source/index.m3u8`, { headers: { 'user-agent': ua } })).text();
+    // Segment 1 is one no other case asks edge B for: pulled on the first request (a miss), served from memory on the second.
+    for (let i = 0; i < 2; i++) await (await fetch(`${edgeB.url}/hls/${id}/source/1.ts`, { headers: { 'user-agent': 'viewer-1' } })).arrayBuffer();
     const text = await (await fetch(`${edgeB.url}/metrics`)).text();
     assert.match(text, new RegExp(`castnet_relay_stream_viewers\\{[^}]*playback_id="${id}"[^}]*\\} [3-9]`));
     assert.match(text, new RegExp(`castnet_relay_stream_bytes_served\\{[^}]*playback_id="${id}"[^}]*\\} [1-9]`));

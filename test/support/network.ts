@@ -2,7 +2,7 @@
 // ports with a temporary data directory, and real FFmpeg publishers.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
@@ -31,6 +31,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
 }
 
+/** Waits for an event's promise, or fails naming what did not happen; the timer is cleared either way. */
+export async function within<T>(what: string, event: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([event, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface TestNetwork {
   orchestrator: Orchestrator;
   transcoder: Transcoder;
@@ -53,8 +66,6 @@ export async function startNetwork(
   const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...transcoderOptions }, { logger });
   const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
-  await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
-  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   const network: TestNetwork = {
     orchestrator,
     transcoder,
@@ -64,11 +75,23 @@ export async function startNetwork(
     // Stops whatever nodes the test left in the fields (a test may replace one).
     async close() {
       await network.broadcaster.stop();
+      // A transcoder stops without waiting for the FFmpeg jobs in flight, which would then outlive the test
+      // (and their temporary directories with them). One that is not listening has none.
+      const inFlight = () => metric(network.transcoder.url, /^castnet_transcoder_segments_in_flight[ {]/).catch(() => 0);
+      await waitFor('the transcodes in flight to finish', async () => (await inFlight()) === 0, 15_000, 100);
       await Promise.all([network.transcoder.stop(), network.relay.stop()]);
       await network.orchestrator.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  try {
+    await Promise.all([options.transcoder === false ? Promise.resolve() : transcoder.start(), options.relay === false ? Promise.resolve() : relay.start(), broadcaster.start()]);
+  } catch (err) {
+    // A network that failed halfway leaves nothing listening behind it.
+    await network.close().catch(() => {});
+    throw err;
+  }
+  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
   return network;
 }
 
@@ -124,6 +147,37 @@ export async function metric(nodeUrl: string, pattern: RegExp): Promise<number> 
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
+/** Processes (Linux /proc) whose command line names something under `dir`. */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // It exited while we looked.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Ends what a node process left running in its temporary directory, then removes it. A node killed with
+ * SIGKILL (a crash) leaves its FFmpeg jobs orphaned, as does one that exits while transcoding; giving
+ * each node its own TMPDIR lets the test find them by path.
+ */
+export async function reapTempDir(dir: string): Promise<void> {
+  for (const pid of processesUnder(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await waitFor(`the processes left in ${dir} to exit`, () => processesUnder(dir).length === 0, 5_000, 50);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export interface NodeProcess {
   url: string;
   child: ChildProcess;
@@ -133,18 +187,24 @@ export interface NodeProcess {
 
 /** A role as its own OS process through the real CLI (`castnet <role> …`); its URL is read from its startup log. */
 export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', args: string[]): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info' } });
+  const tmp = mkdtempSync(join(tmpdir(), `castnet-${role}-tmp-`));
+  const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info', TMPDIR: tmp } });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const url = await waitFor(`${role} process to listen`, () => /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1], 30_000, 50);
+  // Listened for from the start: a process that dies before it listens must not leave kill() waiting forever.
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    url,
-    child,
-    async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+    await reapTempDir(tmp);
   };
+  let url: string;
+  try {
+    url = await waitFor(`${role} process to listen`, () => (child.exitCode !== null ? Promise.reject(new Error(`exited with ${child.exitCode}: ${output.slice(-500)}`)) : /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1]), 30_000, 50);
+  } catch (err) {
+    await kill();
+    throw err;
+  }
+  return { url, child, kill };
 }
