@@ -141,3 +141,55 @@ describe('transcoder HTTP path', () => {
     assert.equal(await metric(t.url, 'castnet_transcoder_segments_transcoded_total', { result: 'INVALID_SEGMENT' }), 1);
   });
 });
+
+describe('transcoder shutdown and abandoned requests', () => {
+  /** A runner that runs until it is aborted, and says when it started and when it was killed. */
+  function untilAborted() {
+    let started!: () => void;
+    let killed!: () => void;
+    const startedP = new Promise<void>((r) => (started = r));
+    const killedP = new Promise<void>((r) => (killed = r));
+    const runner: LadderRunner = (_job, _timeout, signal) =>
+      new Promise<void>((_resolve, reject) => {
+        started();
+        signal?.addEventListener('abort', () => {
+          killed();
+          reject(new Error('killed'));
+        });
+      });
+    return { runner, started: startedP, killed: killedP };
+  }
+
+  it('kills the encode in flight when the node stops, so no FFmpeg job outlives it', async () => {
+    const job = untilAborted();
+    const t = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n }, { logger: silentLogger, ffmpeg: job.runner });
+    await t.start();
+    const answer = post(t.url, 1).catch((err: Error) => err);
+    await job.started;
+    await t.stop();
+    await job.killed;
+    const result = await answer;
+    assert.ok(result instanceof Error || !result.ok, 'the request in flight does not get renditions');
+  });
+
+  it('kills the encode of a request whose sender gave up, and frees its slot', async () => {
+    const job = untilAborted();
+    const t = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n, concurrency: 1 }, { logger: silentLogger, ffmpeg: job.runner });
+    await t.start();
+    try {
+      const gaveUp = new AbortController();
+      const answer = fetch(`${t.url}/transcode`, { method: 'POST', headers: transcodeHeaders(params(2)), body: new Uint8Array(segment), signal: gaveUp.signal }).catch((err: Error) => err);
+      await job.started;
+      assert.equal(await metric(t.url, 'castnet_transcoder_segments_in_flight'), 1);
+      gaveUp.abort();
+      await job.killed;
+      assert.ok((await answer) instanceof Error);
+      // The slot is released once the killed run has unwound: poll the gauge for a bounded time.
+      const deadline = Date.now() + 5_000;
+      while ((await metric(t.url, 'castnet_transcoder_segments_in_flight')) !== 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      assert.equal(await metric(t.url, 'castnet_transcoder_segments_in_flight'), 0);
+    } finally {
+      await t.stop();
+    }
+  });
+});

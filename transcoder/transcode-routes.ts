@@ -40,7 +40,12 @@ export function transcodeRoutes({ service, payments, events, maxSegmentBytes }: 
       return next(err);
     }
     try {
-      const answer = await service.transcode(params, segment, req.headers[PAYMENT_HEADER]);
+      // A sender that gives up (hedged elsewhere, timed out) closes the request: its encode is killed.
+      const gaveUp = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gaveUp.abort();
+      });
+      const answer = await service.transcode(params, segment, req.headers[PAYMENT_HEADER], gaveUp.signal);
       res.writeHead(200, {
         'content-type': `multipart/mixed; boundary=${answer.boundary}`,
         'content-length': answer.length,

@@ -36,13 +36,22 @@ const codeOf = (err: unknown): string => (err instanceof CastnetError ? err.code
 
 export class TranscodeService {
   private readonly options: TranscodeServiceOptions;
+  /** Aborted by close(): every FFmpeg run in flight is killed, so none outlives the node. */
+  private readonly closing = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(options: TranscodeServiceOptions) {
     this.options = options;
   }
 
+  /** Kills the transcodes in flight and waits until their scratch files are gone. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
   /** `segment` is known to be whole MPEG-TS; `paymentHeader` is the Castnet-Payment header as received. */
-  async transcode(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined): Promise<TranscodeAnswer> {
+  async transcode(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined, cancelled?: AbortSignal): Promise<TranscodeAnswer> {
     const { events, admission } = this.options;
     const ref = { playbackId: params.playbackId, seq: params.seq };
     let paramsSpent: boolean;
@@ -58,15 +67,22 @@ export class TranscodeService {
       events.emit('transcodeStarted', { ...ref, bytes: segment.length });
       const started = performance.now();
       let outputs: TranscodedRendition[];
+      const signal = cancelled ? AbortSignal.any([this.closing.signal, cancelled]) : this.closing.signal;
+      const run = transcodeSegment(
+        { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context: ref },
+        this.options.encoder,
+        this.options.runner,
+        60,
+        signal,
+      );
+      this.inFlight.add(run);
       try {
-        outputs = await transcodeSegment(
-          { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context: ref },
-          this.options.encoder,
-          this.options.runner,
-        );
+        outputs = await run;
       } catch (err) {
         events.emit('transcodeFailed', { ...ref, reason: codeOf(err), err });
         throw err;
+      } finally {
+        this.inFlight.delete(run);
       }
       const seconds = (performance.now() - started) / 1000;
       const boundary = newBoundary();

@@ -119,6 +119,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     },
     async stop() {
       await presence?.stop();
+      await service.close();
       await server?.close();
       server = null;
       if (!redemptions.closed) await redemptions.close();
