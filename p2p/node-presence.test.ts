@@ -7,16 +7,10 @@ import { openAnnouncement } from '../protocol/node-announcement.ts';
 import { startPresence, type Presence, type PresenceOptions } from './node-presence.ts';
 import { startOrchestratorPresence } from './orchestrator-presence.ts';
 import { OrchestratorLocator } from './orchestrator-locator.ts';
+import { waitFor } from '../test/support/wait.ts';
 
 const logger = createLogger({ level: 'silent' });
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function node(url: string, bootstrap: string[], orchestrator: OrchestratorLocator): PresenceOptions {
   return {
@@ -53,6 +47,6 @@ describe('presence on a meshed network', () => {
     const second = await startPresence(node('http://second.example', first.p2p!.multiaddrs, secondLocator));
     stops.push(() => second.stop());
     assert.equal(secondLocator.url(), 'http://127.0.0.1:18935', 'learned through the node it bootstrapped from');
-    await until('the orchestrator to hear both nodes', () => heard.has('http://first.example') && heard.has('http://second.example'), 15_000);
+    await waitFor('the orchestrator to hear both nodes', () => heard.has('http://first.example') && heard.has('http://second.example'), 15_000, 50);
   });
 });

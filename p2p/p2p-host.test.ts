@@ -6,16 +6,10 @@ import { afterAll, describe, it } from 'vitest';
 import { createLogger } from '../observability/logger.ts';
 import { createP2pHost, parseBootstrap, type P2pHost } from './p2p-host.ts';
 import { loadOrCreatePeerKey, peerKeyPath } from './peer-key.ts';
+import { waitFor } from '../test/support/wait.ts';
 
 const logger = createLogger({ level: 'silent' });
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('libp2p identity and reconnection', () => {
   const dir = mkdtempSync(join(tmpdir(), 'castnet-p2p-'));
@@ -64,13 +58,13 @@ describe('libp2p identity and reconnection', () => {
     const port = Number(/\/tcp\/(\d+)/.exec(address)![1]);
     const node = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: [address], logger });
     hosts.push(node);
-    await until('the first connection', () => node.peers === 1, 10_000);
+    await waitFor('the first connection', () => node.peers === 1, 10_000, 50);
     await seed.stop();
-    await until('the connection to close', () => node.peers === 0, 10_000);
+    await waitFor('the connection to close', () => node.peers === 0, 10_000, 50);
     seed = await createP2pHost({ host: '127.0.0.1', port, bootstrap: [], privateKey: await loadOrCreatePeerKey(dir, 'orchestrator'), logger });
     hosts.push(seed);
     assert.equal(seed.multiaddrs[0], address, 'same peer id and port: the bootstrap address still holds');
-    await until('the node to reconnect', () => node.peers === 1, 10_000);
+    await waitFor('the node to reconnect', () => node.peers === 1, 10_000, 50);
   });
 
   it('meshes: two nodes bootstrapped from a third find each other', async () => {
@@ -79,6 +73,6 @@ describe('libp2p identity and reconnection', () => {
     const a = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: hub.multiaddrs, logger });
     const b = await createP2pHost({ host: '127.0.0.1', port: 0, bootstrap: hub.multiaddrs, logger });
     hosts.push(a, b);
-    await until('a and b to connect to each other', () => a.peers === 2 && b.peers === 2, 15_000);
+    await waitFor('a and b to connect to each other', () => a.peers === 2 && b.peers === 2, 15_000, 50);
   });
 });
