@@ -1,7 +1,9 @@
 // The broadcaster role, as wiring: RTMP ingest authorized by stream keys, handing each publish to the live
 // streams (live-streams.ts: per stream a StreamSession, a StreamPipeline and the current Publication), and
-// /healthz and /metrics over HTTP.
+// /healthz and /metrics over HTTP. At start it checks what it depends on (the orchestrator answers, FFmpeg
+// runs) and says what is wrong; it starts anyway, since a broadcaster may well start before its orchestrator.
 
+import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { CastnetError } from '../protocol/errors.ts';
@@ -19,6 +21,23 @@ import { StreamKeyStore } from './stream-keys.ts';
 import type { StreamPipeline } from './stream-pipeline.ts';
 import { systemTimers, type Timers } from './timers.ts';
 import { defaultBroadcasterOptions, type BroadcasterOptions } from './options.ts';
+import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
+
+/** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
+const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
+
+/** Null when FFmpeg runs, else what is wrong. */
+function checkFfmpeg(): Promise<string | null> {
+  let path: string;
+  try {
+    path = ffmpegBinaries().ffmpeg;
+  } catch (err) {
+    return Promise.resolve((err as Error).message);
+  }
+  return new Promise((resolve) => {
+    execFile(path, ['-hide_banner', '-version'], { timeout: FFMPEG_CHECK_TIMEOUT_MS }, (err) => resolve(err ? `FFmpeg at ${path} does not run (${err.message.split('\n')[0]})` : null));
+  });
+}
 
 export { defaultBroadcasterOptions, type BroadcasterOptions };
 
@@ -50,10 +69,11 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const metrics = createBroadcasterMetrics(registry);
   const keys = new StreamKeyStore({ dataDir: options.dataDir, devMode: options.dev });
   const identity = loadOrCreateIdentity(options.dataDir, 'broadcaster');
+  const orchestrator = new OrchestratorClient(options.orchestrator);
   const streams = new LiveStreams(
     { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
-      orchestrator: new OrchestratorClient(options.orchestrator),
+      orchestrator,
       payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: components.fetch }),
       transcoders: new TranscoderClient({ fetch: components.fetch }),
       relays: new RelayClient({ fetch: components.fetch }),
@@ -80,6 +100,15 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   finishNodeApp(app, logger);
   let http: ListeningServer | null = null;
 
+  /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
+  async function checkDependencies(): Promise<void> {
+    const [orchestratorProblem, ffmpegProblem] = await Promise.all([orchestrator.health().then(() => null, (err: Error) => err.message), checkFfmpeg()]);
+    if (orchestratorProblem) {
+      logger.warn({ orchestrator: orchestrator.baseUrl }, `the orchestrator at ${orchestrator.baseUrl} does not answer (${orchestratorProblem}): publishes are refused until it does`);
+    }
+    if (ffmpegProblem) logger.error({ ffmpeg: ffmpegProblem }, `${ffmpegProblem}: publishes cannot be cut into segments; set FFMPEG_PATH or install FFmpeg`);
+  }
+
   const broadcaster: Broadcaster = {
     get rtmpUrl() {
       return `rtmp://${options.host}:${rtmp.port || options.rtmpPort}/live`;
@@ -97,6 +126,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       await rtmp.listen();
       http = await listen(app, options.host, options.httpPort);
       logger.info({ rtmp: broadcaster.rtmpUrl, http: http.url }, 'broadcaster listening');
+      await checkDependencies();
     },
     async stop() {
       streams.stop();

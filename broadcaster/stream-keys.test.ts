@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
@@ -65,5 +65,55 @@ describe('stream keys', () => {
     for (let i = 0; i < 5; i++) store.add();
     assert.deepEqual(readdirSync(dir), ['stream-keys.json']);
     assert.equal(Object.keys(JSON.parse(readFileSync(join(dir, 'stream-keys.json'), 'utf8')) as object).length, 5);
+  });
+
+  it('accepts a key another store added and refuses one it removed, without reopening', () => {
+    const dir = dataDir();
+    const running = new StreamKeyStore({ dataDir: dir, devMode: false });
+    const cli = new StreamKeyStore({ dataDir: dir, devMode: false });
+    assert.throws(() => running.resolve('sk_new'), { code: 'STREAM_KEY_REFUSED' });
+    const { playbackId } = cli.add('sk_new');
+    assert.equal(running.resolve('sk_new'), playbackId);
+    assert.deepEqual(cli.remove(playbackId).map((k) => k.streamKey), ['sk_new']);
+    assert.throws(() => running.resolve('sk_new'), { code: 'STREAM_KEY_REFUSED' });
+  });
+
+  it('removes a key by the key itself or by its playback id, and nothing when neither matches', () => {
+    const store = new StreamKeyStore({ dataDir: dataDir(), devMode: false });
+    const a = store.add('key-a');
+    store.add('key-b');
+    assert.deepEqual(store.remove('key-b').map((k) => k.streamKey), ['key-b']);
+    assert.deepEqual(store.remove(a.playbackId).map((k) => k.streamKey), ['key-a']);
+    assert.deepEqual(store.remove('nothing'), []);
+    assert.deepEqual(store.list(), []);
+  });
+
+  it('in dev mode a first-use key is written over the file as it is now, keeping keys added meanwhile', () => {
+    const dir = dataDir();
+    const running = new StreamKeyStore({ dataDir: dir, devMode: true });
+    running.resolve('dev-one');
+    // Another process adds a dev key; then the running store meets a new key.
+    new StreamKeyStore({ dataDir: dir, devMode: true }).add('other-dev', 'pid-other', 'dev');
+    running.resolve('dev-two');
+    assert.deepEqual(new StreamKeyStore({ dataDir: dir, devMode: false }).list().map((k) => k.streamKey).sort(), ['dev-one', 'dev-two', 'other-dev']);
+  });
+
+  it('in dev mode stops accepting unknown keys as soon as another process configures one', () => {
+    const dir = dataDir();
+    const running = new StreamKeyStore({ dataDir: dir, devMode: true });
+    running.resolve('first');
+    new StreamKeyStore({ dataDir: dir, devMode: false }).add('sk_configured');
+    assert.throws(() => running.resolve('second'), { code: 'STREAM_KEY_REFUSED' });
+    assert.throws(() => running.resolve('first'), { code: 'STREAM_KEY_REFUSED' });
+  });
+
+  it('breaks a lock left by a writer that died, and leaves no lock behind', () => {
+    const dir = dataDir();
+    const lock = join(dir, 'stream-keys.json.lock');
+    writeFileSync(lock, '999999');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    new StreamKeyStore({ dataDir: dir, devMode: false }).add('after-crash');
+    assert.deepEqual(readdirSync(dir), ['stream-keys.json']);
   });
 });

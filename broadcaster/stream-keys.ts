@@ -1,9 +1,15 @@
 // Stream keys (secret, seen only by the broadcaster) and the public playback ids they publish to, kept in
 // the data directory so a key always publishes to the same playback id. Only a missing file means "no keys":
 // a corrupt one is an error, so that the next `keys add` cannot overwrite the keys it holds.
+//
+// The file is the only truth, shared by a running broadcaster and `castnet keys`: every lookup checks the
+// file's identity (inode, size, mtime) and re-reads it when it changed, so an added key publishes and a
+// removed key is refused from the next publish on, without a restart. Every change is a read-modify-write
+// under an exclusive lock file, written to a temp file and renamed over, so no writer drops another's keys
+// and no reader sees half a file.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
@@ -47,53 +53,137 @@ export function newStreamKey(): string {
   return `sk_${randomBytes(18).toString('base64url')}`;
 }
 
+/** A lock older than this was left by a writer that died mid-change (a change takes milliseconds). */
+const STALE_LOCK_MS = 10_000;
+/** How long a writer waits for another's lock before giving up. */
+const LOCK_WAIT_MS = 5_000;
+const LOCK_POLL_MS = 2;
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Runs `work` holding `<path>.lock` (created exclusively); waits for another holder, breaks a stale lock. */
+function withFileLock<T>(path: string, work: () => T): T {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(path), { recursive: true });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (statOrNull(lock)?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new CastnetError('UNAVAILABLE', `the stream keys file ${path} is locked by another process (${lock}); remove the lock if no castnet process is changing keys`, { file: path });
+      else sleepSync(LOCK_POLL_MS);
+    }
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** What changes when the file is replaced or rewritten: a rename gives a new inode. */
+const versionOf = (s: Stats | null) => (s ? `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'none');
+
+export interface StreamKey {
+  streamKey: string;
+  playbackId: string;
+  origin: KeyEntry['origin'];
+  createdAt: string;
+}
+
 export class StreamKeyStore {
-  private readonly path: string;
+  readonly path: string;
   private readonly devMode: boolean;
-  private entries: Record<string, KeyEntry>;
+  private entries: Record<string, KeyEntry> = {};
+  private version = '';
 
   constructor(options: { dataDir: string; devMode: boolean }) {
     this.path = join(options.dataDir, 'stream-keys.json');
     this.devMode = options.devMode;
-    this.entries = readKeyFile(this.path);
+    this.refresh();
   }
 
-  /** Written to a temp file of this process's own, then renamed over the file: a reader never sees half a file. */
-  private save(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.entries, null, 2), { mode: 0o600 });
-    renameSync(tmp, this.path);
+  /** Re-reads the file when it changed since the last read (one stat otherwise): publishes are rare, revocations must bite at once. */
+  private refresh(): Record<string, KeyEntry> {
+    const version = versionOf(statOrNull(this.path));
+    if (version !== this.version) {
+      this.entries = readKeyFile(this.path);
+      this.version = version;
+    }
+    return this.entries;
   }
 
-  private get hasConfiguredKeys(): boolean {
-    return Object.values(this.entries).some((e) => e.origin === 'configured');
+  /** Read-modify-write under the lock, from the file as it is now (never from this store's copy). */
+  private change<T>(edit: (entries: Record<string, KeyEntry>) => { result: T; write: boolean }): T {
+    return withFileLock(this.path, () => {
+      const entries = readKeyFile(this.path);
+      const { result, write } = edit(entries);
+      if (write) {
+        const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+        writeFileSync(tmp, JSON.stringify(entries, null, 2), { mode: 0o600 });
+        renameSync(tmp, this.path);
+      }
+      this.entries = entries;
+      this.version = versionOf(statOrNull(this.path));
+      return result;
+    });
+  }
+
+  private static hasConfiguredKeys(entries: Record<string, KeyEntry>): boolean {
+    return Object.values(entries).some((e) => e.origin === 'configured');
   }
 
   /** Adds a key that is accepted in every mode; returns its playback id. */
   add(streamKey: string = newStreamKey(), playbackId: string = newPlaybackId(), origin: KeyEntry['origin'] = 'configured'): { streamKey: string; playbackId: string } {
-    // Read-modify-write: keys another process (e.g. `castnet keys add`) added since are kept.
-    this.entries = readKeyFile(this.path);
-    const existing = this.entries[streamKey];
-    if (existing && existing.origin === origin) return { streamKey, playbackId: existing.playbackId };
-    this.entries[streamKey] = { playbackId: existing?.playbackId ?? playbackId, createdAt: new Date().toISOString(), origin };
-    this.save();
-    return { streamKey, playbackId: this.entries[streamKey]!.playbackId };
+    if (!/^[A-Za-z0-9_.~-]{1,128}$/.test(streamKey)) throw new CastnetError('BAD_REQUEST', 'a stream key is 1-128 characters of A-Z a-z 0-9 _ . ~ -');
+    return this.change((entries) => {
+      const existing = entries[streamKey];
+      // A configured key stays configured: a dev first-use never downgrades it.
+      if (existing && (existing.origin === origin || existing.origin === 'configured')) return { result: { streamKey, playbackId: existing.playbackId }, write: false };
+      entries[streamKey] = { playbackId: existing?.playbackId ?? playbackId, createdAt: new Date().toISOString(), origin };
+      return { result: { streamKey, playbackId: entries[streamKey].playbackId }, write: true };
+    });
+  }
+
+  /** Removes the key given by itself or by its playback id; returns what was removed (none: nothing matched). */
+  remove(keyOrPlaybackId: string): StreamKey[] {
+    return this.change((entries) => {
+      const removed = Object.entries(entries)
+        .filter(([key, e]) => key === keyOrPlaybackId || e.playbackId === keyOrPlaybackId)
+        .map(([streamKey, e]) => ({ streamKey, ...e }));
+      for (const r of removed) delete entries[r.streamKey];
+      return { result: removed, write: removed.length > 0 };
+    });
   }
 
   /**
-   * The playback id a key publishes to. Outside dev mode only configured keys are accepted; in dev mode any
-   * key is, unless keys have been configured.
+   * The playback id a key publishes to, from the file as it is now. Outside dev mode only configured keys are
+   * accepted; in dev mode any key is, unless keys have been configured.
    */
   resolve(streamKey: string): string {
     if (!/^[A-Za-z0-9_.~-]{1,128}$/.test(streamKey)) throw new CastnetError('STREAM_KEY_REFUSED', 'malformed stream key');
-    const entry = this.entries[streamKey];
-    if (entry && (entry.origin === 'configured' || (this.devMode && !this.hasConfiguredKeys))) return entry.playbackId;
-    if (this.devMode && !this.hasConfiguredKeys) return this.add(streamKey, newPlaybackId(), 'dev').playbackId;
+    const entries = this.refresh();
+    const open = this.devMode && !StreamKeyStore.hasConfiguredKeys(entries);
+    const entry = entries[streamKey];
+    if (entry && (entry.origin === 'configured' || open)) return entry.playbackId;
+    if (open) return this.add(streamKey, newPlaybackId(), 'dev').playbackId;
     throw new CastnetError('STREAM_KEY_REFUSED', 'unknown stream key');
   }
 
-  list(): Array<{ streamKey: string; playbackId: string; origin: string }> {
-    return Object.entries(this.entries).map(([streamKey, e]) => ({ streamKey, playbackId: e.playbackId, origin: e.origin }));
+  list(): StreamKey[] {
+    return Object.entries(this.refresh()).map(([streamKey, e]) => ({ streamKey, ...e }));
   }
 }

@@ -2,10 +2,8 @@
 // command line into the role's options and runs it until SIGINT/SIGTERM.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { createBroadcaster, defaultBroadcasterOptions } from '../broadcaster/broadcaster.ts';
+import { createBroadcaster } from '../broadcaster/broadcaster.ts';
 import { broadcasterOptionsDefinition } from '../broadcaster/options.ts';
-import { StreamKeyStore } from '../broadcaster/stream-keys.ts';
 import type { OptionsDefinition, OptionsOf, OptionTable } from '../config/option-table.ts';
 import { createOrchestrator } from '../orchestrator/orchestrator.ts';
 import { orchestratorOptionsDefinition } from '../orchestrator/options.ts';
@@ -15,10 +13,11 @@ import { createTranscoder } from '../transcoder/transcoder.ts';
 import { transcoderOptionsDefinition } from '../transcoder/options.ts';
 import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
-import { loadOrCreateIdentity } from '../protocol/identity.ts';
-import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { devOptionsDefinition, runDev } from './dev.ts';
-import { helpText, parseFlags, resolveOptions } from './options.ts';
+import { runKeys } from './keys.ts';
+import { helpText, resolveOptions } from './options.ts';
+import { runStatus } from './status.ts';
+import { runDeposit, runWallet, runWithdraw } from './wallet.ts';
 
 interface Running {
   stop(): Promise<void>;
@@ -104,9 +103,11 @@ const usage = `Usage: castnet <command> [options]
 
 Commands:
 ${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
-  keys add|list  manage stream keys (--data-dir)
-  wallet         this machine's payment addresses and their ledger balances
+  keys           add|list|remove stream keys (a running broadcaster sees changes at once)
+  wallet         the payment keys in --data-dir and their ledger balances
   deposit <wei>  fund the broadcaster's tickets in the ledger (--reserve <wei>)
+  withdraw       move a transcoder's or relay's earnings out of the ledger
+  status         the nodes and streams the orchestrator knows
 
 castnet <command> --help lists a command's options, their defaults and environment variables.
 castnet --version prints the version.`;
@@ -140,47 +141,21 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   switch (command) {
-    case 'keys': {
-      const { flags, positional } = parseFlags(rest);
-      const dataDir = resolve(String(flags.get('data-dir') ?? process.env.CASTNET_DATA_DIR ?? defaultBroadcasterOptions.dataDir));
-      const store = new StreamKeyStore({ dataDir, devMode: false });
-      if (positional[0] === 'add') {
-        const { streamKey, playbackId } = store.add();
-        process.stdout.write(`stream key:  ${streamKey}\nplayback id: ${playbackId}\n`);
-      } else if (positional[0] === 'list') {
-        for (const k of store.list()) process.stdout.write(`${k.playbackId}\t${k.origin}\t${k.streamKey}\n`);
-      } else {
-        process.stdout.write('Usage: castnet keys add|list [--data-dir ./.castnet]\n');
-      }
+    case 'keys':
+      process.exitCode = runKeys(rest);
       return;
-    }
     case 'wallet':
-    case 'deposit': {
-      const { flags, positional } = parseFlags(rest);
-      const dataDir = resolve(String(flags.get('data-dir') ?? process.env.CASTNET_DATA_DIR ?? defaultBroadcasterOptions.dataDir));
-      const orchestrator = String(flags.get('orchestrator') ?? process.env.CASTNET_ORCHESTRATOR ?? defaultBroadcasterOptions.orchestrator).replace(/\/$/, '');
-      if (wantsHelp) {
-        process.stdout.write('Usage: castnet wallet [--data-dir ./.castnet] [--orchestrator URL]\n       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [--orchestrator URL]\n');
-        return;
-      }
-      const ledger = new OrchestratorClient(orchestrator);
-      if (command === 'deposit') {
-        const amount = positional[0];
-        const reserve = String(flags.get('reserve') ?? '0');
-        if (!amount || !/^\d+$/.test(amount) || !/^\d+$/.test(reserve)) throw new Error('usage: castnet deposit <wei> [--reserve <wei>]');
-        const { address } = loadOrCreateIdentity(dataDir, 'broadcaster');
-        const a = await ledger.deposit(address, BigInt(amount), BigInt(reserve));
-        process.stdout.write(`funded ${address}: deposit ${a.deposit} wei, reserve ${a.reserve} wei\n`);
-        return;
-      }
-      for (const role of ['broadcaster', 'transcoder']) {
-        const { address } = loadOrCreateIdentity(dataDir, role);
-        const a = await ledger.account(address).catch((err: Error) => ({ error: err.message }));
-        const line = 'error' in a ? `(${a.error})` : `deposit ${a.deposit} wei, reserve ${a.reserve} wei, earned ${a.earned} wei, spent ${a.spent} wei`;
-        process.stdout.write(`${role.padEnd(12)} ${address}  ${line}\n`);
-      }
+      process.exitCode = await runWallet(rest);
       return;
-    }
+    case 'deposit':
+      process.exitCode = await runDeposit(rest);
+      return;
+    case 'withdraw':
+      process.exitCode = await runWithdraw(rest);
+      return;
+    case 'status':
+      process.exitCode = await runStatus(rest);
+      return;
     case '--version':
     case '-v':
     case 'version':

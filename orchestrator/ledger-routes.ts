@@ -1,12 +1,14 @@
-// The embedded ledger's API under /api/ledger: accounts, deposits and redemptions of winning tickets.
+// The embedded ledger's API under /api/ledger: accounts, deposits, redemptions of winning tickets, and
+// withdrawals of earnings signed by their owner.
 
 import { Router } from 'express';
 import { CastnetError } from '../protocol/errors.ts';
 import { addressString, parseRequest } from '../protocol/fields.ts';
 import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
+import { withdrawalRequestSchema, type WithdrawalAnswer } from '../protocol/withdrawal.ts';
 import type { Account, Ledger } from './ledger.ts';
 
-const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString() });
+const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString(), withdrawn: a.withdrawn.toString() });
 
 export function ledgerRoutes(ledger: Ledger): Router {
   const router = Router();
@@ -25,6 +27,12 @@ export function ledgerRoutes(ledger: Ledger): Router {
     const r = parseRequest(redemptionRequestSchema, req.body, 'redemption');
     const redemption = ledger.redeem(r.ticket, r.signature, r.recipientRand);
     res.json({ ticketHash: redemption.ticketHash, paid: redemption.paid.toString(), fromReserve: redemption.fromReserve.toString() });
+  });
+  router.post('/withdrawals', (req, res) => {
+    const { signature, ...w } = parseRequest(withdrawalRequestSchema, req.body, 'withdrawal');
+    const a = ledger.withdraw(w, signature);
+    const answer: WithdrawalAnswer = { address: a.address, amount: w.amount.toString(), to: w.to, timestamp: w.timestamp, withdrawn: a.withdrawn.toString(), withdrawable: (a.earned - a.withdrawn).toString() };
+    res.json(answer);
   });
   return router;
 }

@@ -33,7 +33,7 @@ describe('ledger', () => {
     const w = winner(300n, 1);
     assert.equal(ledger.redeem(w.ticket, w.signature, w.recipientRand).paid, 300n);
     assert.throws(() => ledger.redeem(w.ticket, w.signature, w.recipientRand), { code: 'ALREADY_REDEEMED' });
-    assert.deepEqual(ledger.account(sender.address), { address: sender.address, deposit: 700n, reserve: 500n, earned: 0n, spent: 300n });
+    assert.deepEqual(ledger.account(sender.address), { address: sender.address, deposit: 700n, reserve: 500n, earned: 0n, spent: 300n, withdrawn: 0n });
     assert.equal(ledger.account(recipient).earned, 300n);
   });
 

@@ -3,7 +3,10 @@
 // the revealed recipientRand and the win, then moves the face value from the sender's deposit (from the
 // reserve when the deposit runs short) to the recipient in one IMMEDIATE transaction; the ticket hash is
 // the primary key of the redemptions table, so two racing redemptions of one ticket cannot both succeed,
-// even from two processes. Emits `funded` and `redeemed` after each committed change; logs and metrics listen.
+// even from two processes. A withdrawal (signed by the account's owner, protocol/withdrawal.ts) moves
+// earnings out: it is recorded in the withdrawals table, keyed by (address, timestamp) so a replay cannot
+// land twice, in the same transaction as the balance change. Emits `funded`, `redeemed` and `withdrawn`
+// after each committed change; logs and metrics listen.
 
 import { EventEmitter } from 'node:events';
 import type { DatabaseSync } from 'node:sqlite';
@@ -11,6 +14,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
 import { openDatabase } from '../storage/sqlite.ts';
 import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
+import { WITHDRAWAL_MAX_SKEW_MS, withdrawalHash, type Withdrawal } from '../protocol/withdrawal.ts';
 
 export interface Account {
   address: string;
@@ -20,6 +24,8 @@ export interface Account {
   earned: bigint;
   /** Face value paid out of this address's deposit and reserve. */
   spent: bigint;
+  /** Earnings moved out of the ledger; what is left to withdraw is earned − withdrawn. */
+  withdrawn: bigint;
 }
 
 export interface Redemption {
@@ -34,23 +40,33 @@ interface AccountRow {
   reserve: string;
   earned: string;
   spent: string;
+  withdrawn: string;
 }
 
-const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), earned: BigInt(r.earned), spent: BigInt(r.spent) });
+const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), earned: BigInt(r.earned), spent: BigInt(r.spent), withdrawn: BigInt(r.withdrawn) });
+
+export interface LedgerOptions {
+  /** The clock withdrawal timestamps are checked against. */
+  now?: () => number;
+}
 
 export interface LedgerEvents {
   /** A deposit committed: the account after it, and what was added. */
   funded: [Account, { deposit: bigint; reserve: bigint }];
   /** A winning ticket redeemed. */
   redeemed: [Redemption, { sender: string; recipient: string }];
+  /** A withdrawal committed: what moved, and the account after it. */
+  withdrawn: [Withdrawal, Account];
 }
 
 export class Ledger extends EventEmitter<LedgerEvents> {
   private readonly db: DatabaseSync;
+  private readonly now: () => number;
   closed = false;
 
-  constructor(path: string) {
+  constructor(path: string, options: LedgerOptions = {}) {
     super();
+    this.now = options.now ?? Date.now;
     this.db = openDatabase(
       path,
       `
@@ -59,7 +75,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         deposit TEXT NOT NULL DEFAULT '0',
         reserve TEXT NOT NULL DEFAULT '0',
         earned TEXT NOT NULL DEFAULT '0',
-        spent TEXT NOT NULL DEFAULT '0'
+        spent TEXT NOT NULL DEFAULT '0',
+        withdrawn TEXT NOT NULL DEFAULT '0'
       );
       CREATE TABLE IF NOT EXISTS redemptions (
         ticket_hash TEXT PRIMARY KEY,
@@ -69,19 +86,32 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         paid TEXT NOT NULL,
         from_reserve TEXT NOT NULL,
         redeemed_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS withdrawals (
+        address TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        withdrawn_at TEXT NOT NULL,
+        PRIMARY KEY (address, timestamp)
       );`,
     );
+    // Ledgers written before withdrawals existed gain the column (SQLite has no ADD COLUMN IF NOT EXISTS).
+    const columns = this.db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'withdrawn')) this.db.exec("ALTER TABLE accounts ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '0'");
   }
 
   private row(address: string): Account {
     const r = this.db.prepare('SELECT * FROM accounts WHERE address = ?').get(address) as AccountRow | undefined;
-    return r ? toAccount(r) : { address, deposit: 0n, reserve: 0n, earned: 0n, spent: 0n };
+    return r ? toAccount(r) : { address, deposit: 0n, reserve: 0n, earned: 0n, spent: 0n, withdrawn: 0n };
   }
 
   private save(a: Account): void {
     this.db
-      .prepare('INSERT INTO accounts (address, deposit, reserve, earned, spent) VALUES (?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET deposit = excluded.deposit, reserve = excluded.reserve, earned = excluded.earned, spent = excluded.spent')
-      .run(a.address, a.deposit.toString(), a.reserve.toString(), a.earned.toString(), a.spent.toString());
+      .prepare(
+        'INSERT INTO accounts (address, deposit, reserve, earned, spent, withdrawn) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET deposit = excluded.deposit, reserve = excluded.reserve, earned = excluded.earned, spent = excluded.spent, withdrawn = excluded.withdrawn',
+      )
+      .run(a.address, a.deposit.toString(), a.reserve.toString(), a.earned.toString(), a.spent.toString(), a.withdrawn.toString());
   }
 
   private transaction<T>(work: () => T): T {
@@ -145,6 +175,42 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     });
     this.emit('redeemed', redemption, { sender: ticket.sender, recipient: ticket.recipient });
     return redemption;
+  }
+
+  /**
+   * Moves `amount` of the owner's earnings out, to `to`. Refused (balances untouched) when the signature is not
+   * the owner's, the timestamp is more than WITHDRAWAL_MAX_SKEW_MS from this ledger's clock, the owner already
+   * used that timestamp (a replay), or the amount exceeds what is left to withdraw.
+   */
+  withdraw(w: Withdrawal, signature: Uint8Array): Account {
+    const address = w.address.toLowerCase();
+    const context = { address, timestamp: w.timestamp };
+    if (recoverSigner(withdrawalHash(w), signature) !== address) throw new CastnetError('SIGNATURE_INVALID', "the withdrawal is not signed by the account's key", { ...context, reason: 'bad_signature' });
+    const skew = Math.abs(this.now() - w.timestamp);
+    if (skew > WITHDRAWAL_MAX_SKEW_MS) {
+      throw new CastnetError('SIGNATURE_INVALID', `the withdrawal's timestamp is ${Math.round(skew / 1000)} s from the ledger's clock (at most ${WITHDRAWAL_MAX_SKEW_MS / 1000} s): sign it again, and check the clock`, { ...context, reason: 'stale_timestamp' });
+    }
+    if (w.amount <= 0n) throw new CastnetError('BAD_REQUEST', 'a withdrawal moves a positive amount', { ...context, reason: 'zero_amount' });
+    const account = this.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM withdrawals WHERE address = ? AND timestamp = ?').get(address, w.timestamp)) {
+        throw new CastnetError('ALREADY_REDEEMED', 'this withdrawal was already made (replayed request)', { ...context, reason: 'replay' });
+      }
+      const a = this.row(address);
+      const withdrawable = a.earned - a.withdrawn;
+      if (w.amount > withdrawable) throw new CastnetError('INSUFFICIENT_FUNDS', `the withdrawal of ${w.amount} wei exceeds the ${withdrawable} wei earned and not yet withdrawn`, { ...context, reason: 'exceeds_earnings', withdrawable: withdrawable.toString() });
+      a.withdrawn += w.amount;
+      this.save(a);
+      this.db.prepare('INSERT INTO withdrawals (address, timestamp, amount, recipient, withdrawn_at) VALUES (?, ?, ?, ?, ?)').run(address, w.timestamp, w.amount.toString(), w.to.toLowerCase(), new Date(this.now()).toISOString());
+      return a;
+    });
+    this.emit('withdrawn', { ...w, address, to: w.to.toLowerCase() }, account);
+    return account;
+  }
+
+  /** The withdrawals made from an address, oldest first. */
+  withdrawals(address: string): Array<Withdrawal & { withdrawnAt: string }> {
+    const rows = this.db.prepare('SELECT * FROM withdrawals WHERE address = ? ORDER BY timestamp').all(address.toLowerCase()) as Array<{ address: string; timestamp: number; amount: string; recipient: string; withdrawn_at: string }>;
+    return rows.map((r) => ({ address: r.address, timestamp: Number(r.timestamp), amount: BigInt(r.amount), to: r.recipient, withdrawnAt: r.withdrawn_at }));
   }
 
   close(): void {

@@ -59,4 +59,12 @@ describe('scheduler rule', () => {
     assert.equal(scheduler.pickRelay({ playbackId: 'p', avoid: [], preferRelay: 'http://r1' }, nodes, state)?.id, 'r1');
     assert.equal(scheduler.pickRelay({ playbackId: 'p', avoid: ['r1'], preferRelay: 'http://r1' }, nodes, state)?.id, 'r2');
   });
+
+  it('never makes an edge relay a stream\'s origin, even the least loaded or the preferred one', () => {
+    const { nodes, state } = table([{ id: 'edge' }, { id: 'origin', assigned: 9 }]);
+    const marked = nodes.map((n) => (n.id === 'edge' ? { ...n, capabilities: { ...n.capabilities, edge: true } } : n));
+    assert.equal(scheduler.pickRelay({ playbackId: 'p', avoid: [] }, marked, state)?.id, 'origin');
+    assert.equal(scheduler.pickRelay({ playbackId: 'p', avoid: [], preferRelay: 'http://edge' }, marked, state)?.id, 'origin');
+    assert.equal(scheduler.pickRelay({ playbackId: 'p', avoid: [] }, marked.filter((n) => n.id === 'edge'), state), null);
+  });
 });

@@ -14,6 +14,7 @@
 //     load: with priceWeight 0.05 and prices 1–4, loads stay within 1.15× of each other (bench/network
 //     measures max/mean), while idle nodes still go cheapest first. Equal scores go to the node
 //     registered first, so choices are deterministic.
+//  Relays flagged `edge` (they refuse pushes) are never picked: they serve players by pulling from origins.
 //  Latency is not measured yet, so it is not in the score.
 // Cost: one pass over the candidates, O(nodes) per assignment with no allocation beyond the result.
 
@@ -96,7 +97,8 @@ export class CapacityPriceScheduler implements Scheduler {
     return this.pick(request, candidates, state);
   }
 
-  pickRelay(request: SchedulingRequest, candidates: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null {
+  pickRelay(request: SchedulingRequest, all: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null {
+    const candidates = all.filter((n) => !n.capabilities.edge);
     const preferred = request.preferRelay ? candidates.find((n) => n.url === request.preferRelay || n.id === request.preferRelay) : undefined;
     if (preferred && !request.avoid.includes(preferred.id) && !request.avoid.includes(preferred.url) && state.recentFailures(preferred.id) < this.options.maxRecentFailures) return preferred;
     return this.pick({ ...request, maxPricePerPixel: undefined, encoders: [] }, candidates, state);

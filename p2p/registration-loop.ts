@@ -1,6 +1,7 @@
 // Presence over HTTP with one orchestrator: a node registers, heartbeats at the interval the orchestrator
 // asks for, and registers again when a heartbeat answers NODE_NOT_FOUND or the orchestrator was
-// unreachable (e.g. after the orchestrator restarted and forgot it).
+// unreachable (e.g. after the orchestrator restarted and forgot it). An outage is logged once, as a warning
+// naming the URL, and its end once, as info: not a warning per retry.
 
 import type { Logger } from '../observability/logger.ts';
 import { CastnetError } from '../protocol/errors.ts';
@@ -11,6 +12,8 @@ export class NodeRegistrationLoop {
   private nodeId: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** When the orchestrator stopped answering; null while it answers. */
+  private unreachableSince: number | null = null;
   private intervalMs = 2_000;
   private readonly client: OrchestratorClient;
   private readonly registration: () => NodeRegistration;
@@ -44,19 +47,30 @@ export class NodeRegistrationLoop {
         this.nodeId = answer.id;
         this.intervalMs = answer.heartbeatIntervalMs;
         this.logger.info({ node: answer.id, orchestrator: this.client.baseUrl }, 'registered with orchestrator');
+        this.recovered();
       } else {
         const current = this.registration();
         await this.client.heartbeat(this.nodeId, current.load, current.stats);
+        this.recovered();
       }
     } catch (err) {
       if (err instanceof CastnetError && err.code === 'NODE_NOT_FOUND') {
         this.logger.info({ node: this.nodeId }, 'orchestrator forgot this node; registering again');
+      } else if (this.unreachableSince === null) {
+        this.unreachableSince = Date.now();
+        this.logger.warn({ err, orchestrator: this.client.baseUrl }, `the orchestrator at ${this.client.baseUrl} does not answer (${(err as Error).message}): not registered yet, retrying every ${this.intervalMs / 1000} s`);
       } else {
-        this.logger.warn({ err, orchestrator: this.client.baseUrl }, 'orchestrator unreachable; will retry');
+        this.logger.debug({ err, orchestrator: this.client.baseUrl }, 'orchestrator still unreachable; will retry');
       }
       this.nodeId = null;
     }
     this.schedule();
+  }
+
+  private recovered(): void {
+    if (this.unreachableSince === null) return;
+    this.logger.info({ orchestrator: this.client.baseUrl, downMs: Date.now() - this.unreachableSince }, `the orchestrator at ${this.client.baseUrl} answers again`);
+    this.unreachableSince = null;
   }
 
   stop(): void {

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'NODE_NOT_FOUND'
   | 'NO_NODE_AVAILABLE'
   | 'STREAM_KEY_REFUSED'
+  | 'PUSH_REFUSED'
+  | 'SIGNATURE_INVALID'
   | 'TRANSCODE_FAILED'
   | 'UPSTREAM_FAILED'
   | 'UPSTREAM_TIMEOUT'
@@ -32,6 +34,10 @@ const statusByCode: Record<ErrorCode, number> = {
   NODE_NOT_FOUND: 404,
   NO_NODE_AVAILABLE: 503,
   STREAM_KEY_REFUSED: 403,
+  /** An edge relay serves by pulling from parents and takes no pushes. */
+  PUSH_REFUSED: 403,
+  /** A signed request whose signature or timestamp does not hold (forged, stale). */
+  SIGNATURE_INVALID: 401,
   TRANSCODE_FAILED: 500,
   UPSTREAM_FAILED: 502,
   UPSTREAM_TIMEOUT: 504,

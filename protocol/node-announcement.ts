@@ -51,6 +51,8 @@ export type AnnouncementRefusal = 'malformed' | 'unknown_version' | 'stale' | 'b
 function recordHash(r: AnnouncedRecord): Uint8Array {
   const stats = r.stats.map((s) => [s.playbackId, s.viewers, s.bytesServed, s.hits, s.misses, s.hitRatio, s.upstreamBytes]);
   const fields = [r.version, r.role, r.url, r.paymentAddress, r.capabilities.encoders, r.capabilities.maxSessions, r.capabilities.pricePerPixel, r.load.sessions, r.load.inFlight, r.streams, stats, r.timestamp];
+  // Signed when set, and only then, so records without it hash as before.
+  if (r.capabilities.edge) fields.push('edge');
   return keccak_256(new TextEncoder().encode(JSON.stringify(fields)));
 }
 

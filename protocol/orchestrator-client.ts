@@ -9,6 +9,7 @@ import { describeIssues } from './fields.ts';
 import { failureFromNetwork, failureFromResponse } from './http-failure.ts';
 import { heartbeatSchema, nodeListingSchema, nodeRegistrationSchema, registrationAnswerSchema, type NodeListing, type NodeLoad, type NodeRegistration, type RegistrationAnswer } from './node-record.ts';
 import { accountJsonSchema, depositRequest, depositRequestSchema, redemptionAnswerSchema, redemptionRequestSchema, type AccountJson, type RedemptionAnswer, type redemptionRequest } from './redemption.ts';
+import { withdrawalAnswerSchema, withdrawalRequestSchema, type WithdrawalAnswer, type withdrawalRequest } from './withdrawal.ts';
 import { assignmentSchema, relayListSchema, sessionRequestSchema, streamDirectoryEntrySchema, type Assignment, type StreamDirectoryEntry } from './stream-record.ts';
 
 /** Control-plane calls answer fast or not at all; redemptions may wait on the ledger's write lock. */
@@ -110,6 +111,16 @@ export class OrchestratorClient {
   /** Adds `amount` to the address's deposit and `reserve` to its reserve; answers the account after. */
   deposit(address: string, amount: bigint, reserve = 0n): Promise<AccountJson> {
     return this.call({ what: 'deposit', method: 'POST', path: '/api/ledger/deposits', body: { value: depositRequest(address, amount, reserve), schema: depositRequestSchema }, answer: accountJsonSchema });
+  }
+
+  /** Moves earnings out of the ledger; the request is signed by the account's key (protocol/withdrawal.ts). */
+  withdraw(request: ReturnType<typeof withdrawalRequest>): Promise<WithdrawalAnswer> {
+    return this.call({ what: 'withdrawal', method: 'POST', path: '/api/ledger/withdrawals', body: { value: request, schema: withdrawalRequestSchema }, answer: withdrawalAnswerSchema });
+  }
+
+  /** The orchestrator's `GET /healthz`: resolves when it answers, rejects naming the URL when it does not. */
+  health(): Promise<void> {
+    return this.call({ what: 'health check', path: '/healthz', timeoutMs: LOOKUP_TIMEOUT_MS });
   }
 
   /** Redeems a winning ticket; a refusal keeps the ledger's code (ALREADY_REDEEMED, TICKET_INVALID …). */

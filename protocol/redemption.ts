@@ -42,7 +42,15 @@ export function depositRequest(address: string, amount: bigint, reserve = 0n) {
 }
 
 /** An account as `GET /api/ledger/accounts[/:address]` and `POST /api/ledger/deposits` answer it; wei as decimal strings. */
-export const accountJsonSchema = z.object({ address: z.string(), deposit: decimalString, reserve: decimalString, earned: decimalString, spent: decimalString });
+export const accountJsonSchema = z.object({
+  address: z.string(),
+  deposit: decimalString,
+  reserve: decimalString,
+  earned: decimalString,
+  spent: decimalString,
+  /** Earnings moved out with `POST /api/ledger/withdrawals` (absent from older ledgers). */
+  withdrawn: decimalString.default('0'),
+});
 export type AccountJson = z.infer<typeof accountJsonSchema>;
 
 /** The answer to `POST /api/ledger/redemptions`. */

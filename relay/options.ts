@@ -15,6 +15,7 @@ export const relayOptionsDefinition = defineOptions(
     extraSegments: option({ flag: 'extra-segments', schema: size, default: 4, description: 'segments kept beyond the playlist for late players' }),
     streamIdleMs: option({ flag: 'stream-idle-ms', schema: durationMs, default: 60_000, description: 'a stream with no pushes this long is dropped' }),
     maxSessions: option({ flag: 'max-sessions', schema: count, default: 100, description: 'streams this relay offers to hold' }),
+    edge: option({ flag: 'edge', schema: flag, default: false, description: 'a pure edge: serves by pulling from parents, refuses pushes (403 PUSH_REFUSED) and is never made a stream\'s origin' }),
     parents: option({ flag: 'parents', schema: listOf(httpUrl, 'takes http(s) URLs'), default: [] as string[], description: 'parent relays to pull streams from, comma-separated, best first' }),
     discoverParents: option({ flag: 'discover-parents', schema: flag, default: true, description: "find a stream's origin relay in the orchestrator's directory" }),
     cacheBytes: option({ flag: 'cache-bytes', schema: size, default: 512 * 1024 * 1024, description: 'byte budget of segments pulled from parents' }),
@@ -28,6 +29,10 @@ export const relayOptionsDefinition = defineOptions(
   },
   [
     (o) => (o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null),
+    (o) =>
+      o.edge && o.parents.length === 0 && (o.orchestrator === false || !o.discoverParents)
+        ? "--edge pulls every stream from a parent: give --parents, or an orchestrator to find them in (--orchestrator with --discover-parents)"
+        : null,
     (o) => (o.discoverParents && o.orchestrator === false ? "--discover-parents looks streams up in the orchestrator's directory: give --orchestrator, or --no-discover-parents" : null),
   ],
 );

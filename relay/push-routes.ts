@@ -1,4 +1,5 @@
-// The relay's push side, for broadcasters: the stream descriptor, segments, and the end of a stream.
+// The relay's push side, for broadcasters: the stream descriptor, segments, and the end of a stream. An edge
+// relay (--edge) answers every push with 403 PUSH_REFUSED: it only serves what it pulls from parents.
 
 import express, { type RequestHandler, type Router } from 'express';
 import { assertMpegTs } from '../media/mpegts.ts';
@@ -14,10 +15,20 @@ export interface PushRoutesOptions {
   store: StreamStore;
   metrics: RelayMetrics;
   logger: Logger;
+  /** Refuse every push. */
+  edge?: boolean;
 }
 
-export function pushRoutes({ store, metrics, logger }: PushRoutesOptions): Router {
+export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesOptions): Router {
   const router = express.Router();
+  if (edge) {
+    router.use('/hls', (req, res, next) => {
+      if (req.method !== 'PUT' && req.method !== 'POST') return next();
+      metrics.requests.inc({ kind: 'push', status: '403' });
+      throw new CastnetError('PUSH_REFUSED', 'this relay is an edge (--edge): it serves streams pulled from parent relays and takes no pushes; push to an origin relay', { path: req.originalUrl });
+    });
+    return router;
+  }
   // Counted once the body is read, as requests the relay acted on.
   const counted: RequestHandler = (_req, res, next) => {
     res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));

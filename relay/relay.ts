@@ -105,7 +105,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
-  app.use(pushRoutes({ store, metrics, logger }));
+  app.use(pushRoutes({ store, metrics, logger, edge: options.edge }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 
@@ -128,7 +128,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       expiry = setInterval(() => store.expire(), 5_000);
       expiry.unref();
       void playerBundle().catch((err) => logger.error({ err }, 'player bundle failed to build'));
-      logger.info({ url: relay.url }, 'relay listening');
+      logger.info({ url: relay.url, edge: options.edge }, options.edge ? 'edge relay listening (pushes refused)' : 'relay listening');
       presence = await startPresence({
         ...options,
         role: 'relay',
@@ -139,7 +139,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
           role: 'relay',
           url: relay.url,
           version: '0.1.0',
-          capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0' },
+          capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0', ...(options.edge ? { edge: true } : {}) },
           load: { sessions: store.size + (upstream?.streams ?? 0), inFlight: 0 },
           stats: stats.snapshot(),
           // Which streams this relay holds as origin, so edges and players can find a parent for them.
