@@ -100,3 +100,23 @@ export function listOf<T>(item: z.ZodType<T>, says: string) {
 }
 
 export const multiaddr = z.string().regex(/^\/\S+$/, { error: 'takes libp2p multiaddrs such as /ip4/10.0.0.1/tcp/4001/p2p/12D3…' });
+
+/**
+ * The options every node that joins over libp2p shares (transcoders and relays): bootstrap peers, its
+ * p2p port and announced addresses, how long it waits for the orchestrator's record, how often it
+ * announces. Spread into a role's table; `gossipPresenceRules` go with them.
+ */
+export function gossipPresenceOptions(defaultP2pPort: number) {
+  return {
+    bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
+    p2pPort: option({ flag: 'p2p-port', schema: port, default: defaultP2pPort, description: 'libp2p TCP port, with --bootstrap (0: any free port)' }),
+    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
+    orchestratorWaitMs: option({ flag: 'orchestrator-wait-ms', schema: durationMs, default: 15_000, description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" }),
+    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
+  };
+}
+
+export const gossipPresenceRules = [
+  (o: { p2pAnnounce: string[]; bootstrap: string[] }) =>
+    o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null,
+];

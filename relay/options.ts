@@ -2,7 +2,7 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orchestratorSetting, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, text, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const relayOptionsDefinition = defineOptions(
@@ -21,14 +21,10 @@ export const relayOptionsDefinition = defineOptions(
     cacheBytes: option({ flag: 'cache-bytes', schema: size, default: 512 * 1024 * 1024, description: 'byte budget of segments pulled from parents' }),
     viewerWindowMs: option({ flag: 'viewer-window-ms', schema: durationMs, default: 30_000, description: 'viewer sessions are counted over this window' }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the relay's identity key lives here ('': a throwaway key)" }),
-    bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
-    p2pPort: option({ flag: 'p2p-port', schema: port, default: DEFAULT_P2P_PORTS.relay as number, description: 'libp2p TCP port, with --bootstrap (0: any free port)' }),
-    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
-    orchestratorWaitMs: option({ flag: 'orchestrator-wait-ms', schema: durationMs, default: 15_000, description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" }),
-    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
+    ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
   },
   [
-    (o) => (o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null),
+    ...gossipPresenceRules,
     (o) =>
       o.edge && o.parents.length === 0 && (o.orchestrator === false || !o.discoverParents)
         ? "--edge pulls every stream from a parent: give --parents, or an orchestrator to find them in (--orchestrator with --discover-parents)"

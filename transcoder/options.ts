@@ -3,7 +3,7 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, httpUrl, listOf, multiaddr, option, orchestratorSetting, orNone, port, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, text, wei, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const transcoderOptionsDefinition = defineOptions(
@@ -22,14 +22,10 @@ export const transcoderOptionsDefinition = defineOptions(
     ticketEv: option({ flag: 'ticket-ev', schema: wei, default: 100_000_000n, description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' }),
     ticketTtlMs: option({ flag: 'ticket-ttl-ms', schema: durationMs, default: 600_000, description: 'how long ticket parameters stay valid' }),
     redeemIntervalMs: option({ flag: 'redeem-interval-ms', schema: durationMs, default: 1_000, description: 'how often winning tickets are sent to the ledger' }),
-    bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated libp2p multiaddrs: announce over gossip instead of registering over HTTP' }),
-    p2pPort: option({ flag: 'p2p-port', schema: port, default: DEFAULT_P2P_PORTS.transcoder as number, description: 'libp2p TCP port, with --bootstrap (0: any free port)' }),
-    p2pAnnounce: option({ flag: 'p2p-announce', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: "comma-separated multiaddrs peers dial this node at, e.g. behind NAT (none: the listen addresses, under --public-url's host when it is set)" }),
-    orchestratorWaitMs: option({ flag: 'orchestrator-wait-ms', schema: durationMs, default: 15_000, description: "with --bootstrap and no --orchestrator: how long start waits for the orchestrator's record before refusing to start" }),
-    announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: 'how often the signed capability record is gossiped' }),
+    ...gossipPresenceOptions(DEFAULT_P2P_PORTS.transcoder),
   },
   [
-    (o) => (o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null),
+    ...gossipPresenceRules,
     (o) => (o.ticketEv > o.ticketFaceValue ? `--ticket-ev (${o.ticketEv}) cannot exceed --ticket-face-value (${o.ticketFaceValue}): a ticket cannot win more often than always` : null),
     (o) => (o.pricePerPixel > 0n && o.ticketEv === 0n ? '--ticket-ev must be above 0 when --price-per-pixel is: tickets worth nothing could never pay' : null),
   ],
