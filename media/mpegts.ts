@@ -6,7 +6,7 @@ import { CastnetError, type ErrorContext } from '../protocol/errors.ts';
 export const TS_PACKET_SIZE = 188;
 const SYNC_BYTE = 0x47;
 
-export function assertMpegTs(bytes: Buffer, context: ErrorContext = {}): void {
+export function assertMpegTs(bytes: Uint8Array, context: ErrorContext = {}): void {
   if (bytes.length === 0) throw new CastnetError('INVALID_SEGMENT', 'segment is empty', context);
   if (bytes.length % TS_PACKET_SIZE !== 0) {
     throw new CastnetError(

@@ -1,9 +1,11 @@
 // Describes an MPEG-TS segment without spawning anything: stream types from the PAT/PMT, resolution and
 // codec string from the H.264 SPS, AAC profile from the ADTS header, frame rate and duration from PES
-// timestamps. The broadcaster runs it once per publication on the first segment.
+// timestamps. Runs on hostile bytes (a sender's segment at the transcoder, a transcoder's rendition at the
+// broadcaster): one pass over the packets with fixed-size buffers, limits in PROBE_LIMITS, and every
+// malformed input refused with INVALID_SEGMENT. Hot path: per source segment and per rendition.
 
 import { CastnetError } from '../protocol/errors.ts';
-import { parseSps, spsCodecString } from './h264-sps.ts';
+import { parseSps, spsCodecString, type SpsInfo, type SpsWork } from './h264-sps.ts';
 import { TS_PACKET_SIZE, assertMpegTs } from './mpegts.ts';
 
 export interface MediaInfo {
@@ -38,22 +40,98 @@ const STREAM_TYPE_H264 = 0x1b;
 /** Video stream types other than H.264 (ISO/IEC 13818-1 table 2-34), named so a refusal says what was sent. */
 const OTHER_VIDEO: ReadonlyMap<number, string> = new Map([[0x01, 'MPEG-1'], [0x02, 'MPEG-2'], [0x10, 'MPEG-4 Part 2'], [0x24, 'H.265/HEVC'], [0x33, 'H.266/VVC']]);
 
-interface Pes {
-  pts: number | null;
-  data: Buffer[];
+/**
+ * Bounds on the walk. Every loop below is over packets (at most MAX_PROBE_BYTES / 188), over one packet's
+ * bytes, or over a fixed-size buffer; nothing is concatenated per PES.
+ */
+export const PROBE_LIMITS = {
+  /** The transcoder's default --max-segment-bytes: larger input is refused, not scanned. */
+  maxBytes: 64 * 1024 * 1024,
+  /**
+   * Bytes kept from the start of each video PES while no SPS has been found. Encoders put the SPS at the
+   * head of a keyframe's access unit, after at most an access unit delimiter.
+   */
+  pesHeadBytes: 4096,
+  /** Bytes kept from the start of the first audio PES: one ADTS header. */
+  adtsHeaderBytes: 7,
+} as const;
+
+/** What a probe cost: packets walked and SPS bytes and bits read. Added to, never reset. */
+export interface ProbeWork extends SpsWork {
+  packets: number;
 }
 
-function readPts(b: Buffer, at: number): number {
+function invalid(message: string): CastnetError {
+  return new CastnetError('INVALID_SEGMENT', message, { reason: 'malformed_ts' });
+}
+
+/** A fixed-size buffer filled from the start of one PES across its packets. */
+class PesHead {
+  readonly bytes: Uint8Array;
+  length = 0;
+  searched = false;
+
+  get full(): boolean {
+    return this.length === this.bytes.length;
+  }
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+
+  append(from: Uint8Array, start: number, end: number): void {
+    const n = Math.min(end - start, this.bytes.length - this.length);
+    if (n <= 0) return;
+    this.bytes.set(from.subarray(start, start + n), this.length);
+    this.length += n;
+  }
+}
+
+function readPts(b: Uint8Array, at: number): number {
   return (b[at]! & 0x0e) * 536870912 + b[at + 1]! * 4194304 + (b[at + 2]! >> 1) * 32768 + b[at + 3]! * 128 + (b[at + 4]! >> 1);
 }
 
-export function probeTs(bytes: Buffer): MediaInfo {
+/** The first SPS NAL in `es` (Annex B start codes), parsed; null when there is none. */
+function findSps(es: Uint8Array, length: number, work?: SpsWork): SpsInfo | null {
+  for (let i = 0; i + 3 < length; i++) {
+    if (es[i] !== 0 || es[i + 1] !== 0 || es[i + 2] !== 1 || (es[i + 3]! & 0x1f) !== 7) continue;
+    let end = i + 3;
+    while (end + 2 < length && !(es[end] === 0 && es[end + 1] === 0 && es[end + 2] === 1)) end++;
+    if (end + 2 >= length) end = length;
+    return parseSps(es.subarray(i + 3, end), work);
+  }
+  return null;
+}
+
+/** RFC 6381 string of the AAC in an ADTS header: the profile field is the object type minus one (1 → AAC-LC, mp4a.40.2). */
+export function adtsCodecString(header: Uint8Array): string {
+  if (header.length < 3 || header[0] !== 0xff || (header[1]! & 0xf0) !== 0xf0) return 'mp4a.40.2';
+  return `mp4a.40.${(header[2]! >> 6) + 1}`;
+}
+
+/** Throws INVALID_SEGMENT on anything that is not a probe-able H.264 MPEG-TS segment. */
+export function probeTs(bytes: Uint8Array, work?: ProbeWork): MediaInfo {
+  if (bytes.length > PROBE_LIMITS.maxBytes) throw invalid(`segment is ${bytes.length} bytes, more than the ${PROBE_LIMITS.maxBytes} a probe reads`);
   assertMpegTs(bytes);
   let pmtPid = -1;
-  const streamTypes = new Map<number, number>();
-  const pes = new Map<number, Pes[]>();
+  let videoPid = -1;
+  let audioPid = -1;
+  let otherVideo: string | undefined;
+  const pts: number[] = [];
+  let frames = 0;
+  let sps: SpsInfo | null = null;
+  let videoHead: PesHead | null = null;
+  let audioHead: PesHead | null = null;
+  let audioPes = 0;
+  // Searched once per PES: when the next PES starts, when the head is full, or at the end.
+  const searchHead = () => {
+    if (sps || !videoHead || videoHead.searched) return;
+    videoHead.searched = true;
+    sps = findSps(videoHead.bytes, videoHead.length, work);
+  };
 
   for (let off = 0; off < bytes.length; off += TS_PACKET_SIZE) {
+    if (work) work.packets++;
     const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
     const start = (bytes[off + 1]! & 0x40) !== 0;
     const afc = (bytes[off + 3]! >> 4) & 3;
@@ -61,83 +139,84 @@ export function probeTs(bytes: Buffer): MediaInfo {
     let p = off + 4 + (afc & 2 ? 1 + bytes[off + 4]! : 0);
     const end = off + TS_PACKET_SIZE;
     if (p >= end) continue;
-    if (pid === 0 && start) {
+    if ((pid === 0 || pid === pmtPid) && start) {
       p += 1 + bytes[p]!; // pointer field
+      if (p + 3 > end) continue;
       const sectionEnd = Math.min(end, p + 3 + (((bytes[p + 1]! & 0x0f) << 8) | bytes[p + 2]!) - 4);
-      for (let q = p + 8; q + 4 <= sectionEnd; q += 4) {
-        const program = (bytes[q]! << 8) | bytes[q + 1]!;
-        if (program !== 0) pmtPid = ((bytes[q + 2]! & 0x1f) << 8) | bytes[q + 3]!;
-      }
-    } else if (pid === pmtPid && start) {
-      p += 1 + bytes[p]!;
-      const sectionEnd = Math.min(end, p + 3 + (((bytes[p + 1]! & 0x0f) << 8) | bytes[p + 2]!) - 4);
-      const programInfoLength = ((bytes[p + 10]! & 0x0f) << 8) | bytes[p + 11]!;
-      for (let q = p + 12 + programInfoLength; q + 5 <= sectionEnd; ) {
-        streamTypes.set(((bytes[q + 1]! & 0x1f) << 8) | bytes[q + 2]!, bytes[q]!);
-        q += 5 + (((bytes[q + 3]! & 0x0f) << 8) | bytes[q + 4]!);
-      }
-    } else if (streamTypes.has(pid)) {
-      const list = pes.get(pid) ?? [];
-      pes.set(pid, list);
-      if (start && bytes[p] === 0 && bytes[p + 1] === 0 && bytes[p + 2] === 1) {
-        const hasPts = (bytes[p + 7]! & 0x80) !== 0;
-        const headerLength = bytes[p + 8]!;
-        list.push({ pts: hasPts ? readPts(bytes, p + 9) : null, data: [bytes.subarray(p + 9 + headerLength, end)] });
+      if (pid === 0) {
+        for (let q = p + 8; q + 4 <= sectionEnd; q += 4) {
+          const program = (bytes[q]! << 8) | bytes[q + 1]!;
+          if (program !== 0) pmtPid = ((bytes[q + 2]! & 0x1f) << 8) | bytes[q + 3]!;
+        }
       } else {
-        list.at(-1)?.data.push(bytes.subarray(p, end));
+        if (p + 12 > end) continue;
+        const programInfoLength = ((bytes[p + 10]! & 0x0f) << 8) | bytes[p + 11]!;
+        for (let q = p + 12 + programInfoLength; q + 5 <= sectionEnd; q += 5 + (((bytes[q + 3]! & 0x0f) << 8) | bytes[q + 4]!)) {
+          const type = bytes[q]!;
+          const esPid = ((bytes[q + 1]! & 0x1f) << 8) | bytes[q + 2]!;
+          if (type === STREAM_TYPE_H264 && videoPid < 0 && esPid !== 0 && esPid !== pmtPid) videoPid = esPid;
+          else if (type === STREAM_TYPE_AAC && audioPid < 0 && esPid !== 0 && esPid !== pmtPid) audioPid = esPid;
+          else otherVideo ??= OTHER_VIDEO.get(type);
+        }
+      }
+    } else if (pid === videoPid) {
+      if (start && p + 9 <= end && bytes[p] === 0 && bytes[p + 1] === 0 && bytes[p + 2] === 1) {
+        frames++;
+        if ((bytes[p + 7]! & 0x80) !== 0 && p + 14 <= end) pts.push(readPts(bytes, p + 9));
+        searchHead();
+        if (!sps) {
+          videoHead ??= new PesHead(PROBE_LIMITS.pesHeadBytes);
+          videoHead.length = 0;
+          videoHead.searched = false;
+          videoHead.append(bytes, p + 9 + bytes[p + 8]!, end);
+          if (videoHead.full) searchHead();
+        }
+      } else if (!sps && videoHead && !videoHead.searched) {
+        videoHead.append(bytes, p, end);
+        if (videoHead.full) searchHead();
+      }
+    } else if (pid === audioPid) {
+      if (start && p + 9 <= end && bytes[p] === 0 && bytes[p + 1] === 0 && bytes[p + 2] === 1) {
+        audioPes++;
+        if (audioPes === 1) {
+          audioHead = new PesHead(PROBE_LIMITS.adtsHeaderBytes);
+          audioHead.append(bytes, p + 9 + bytes[p + 8]!, end);
+        }
+      } else if (audioPes === 1) {
+        audioHead?.append(bytes, p, end);
       }
     }
   }
+  searchHead();
 
-  const videoPid = [...streamTypes].find(([, t]) => t === STREAM_TYPE_H264)?.[0];
-  const audioPid = [...streamTypes].find(([, t]) => t === STREAM_TYPE_AAC)?.[0];
-  const video = videoPid === undefined ? [] : (pes.get(videoPid) ?? []);
-  if (video.length === 0) {
-    const other = [...streamTypes.values()].map((t) => OTHER_VIDEO.get(t)).find((name) => name !== undefined);
-    throw new CastnetError('INVALID_SEGMENT', other ? `segment's video is ${other}, not H.264: stream H.264 (x264)` : 'segment has no H.264 video stream');
+  if (frames === 0) {
+    throw new CastnetError('INVALID_SEGMENT', otherVideo ? `segment's video is ${otherVideo}, not H.264: stream H.264 (x264)` : 'segment has no H.264 video stream');
   }
+  // The closure assigned it; TypeScript's narrowing does not see that.
+  const info = sps as SpsInfo | null;
+  if (!info) throw new CastnetError('INVALID_SEGMENT', 'segment has no H.264 sequence parameter set (does it start at a keyframe?)');
 
-  let sps = null;
-  for (const packet of video) {
-    const es = Buffer.concat(packet.data);
-    for (let i = es.indexOf(Buffer.from([0, 0, 1])); i >= 0 && i + 3 < es.length; i = es.indexOf(Buffer.from([0, 0, 1]), i + 3)) {
-      if ((es[i + 3]! & 0x1f) === 7) {
-        const next = es.indexOf(Buffer.from([0, 0, 1]), i + 3);
-        sps = parseSps(es.subarray(i + 3, next < 0 ? es.length : next));
-        break;
-      }
-    }
-    if (sps) break;
-  }
-  if (!sps) throw new CastnetError('INVALID_SEGMENT', 'segment has no H.264 sequence parameter set (does it start at a keyframe?)');
-
-  const pts = video.map((v) => v.pts).filter((v): v is number => v !== null).sort((a, b) => a - b);
+  pts.sort((a, b) => a - b);
   const span = pts.length > 1 ? (pts.at(-1)! - pts[0]!) / 90_000 : 0;
   const fps = span > 0 ? snapRate((pts.length - 1) / span) : 0;
   const duration = fps > 0 ? span + 1 / fps : 0;
 
-  let audioCodec: string | null = null;
-  let audioCodecString = '';
-  const firstAudio = audioPid === undefined ? undefined : pes.get(audioPid)?.[0];
-  if (firstAudio) {
-    audioCodec = 'aac';
-    const adts = Buffer.concat(firstAudio.data);
-    // ADTS profile is the AAC object type minus one: 1 → AAC-LC (mp4a.40.2).
-    audioCodecString = adts[0] === 0xff && (adts[1]! & 0xf0) === 0xf0 ? `mp4a.40.${(adts[2]! >> 6) + 1}` : 'mp4a.40.2';
-  }
+  const audio = audioHead as PesHead | null;
+  const audioCodec = audio ? 'aac' : null;
+  const audioCodecString = audio ? adtsCodecString(audio.bytes.subarray(0, audio.length)) : '';
 
   return {
-    width: sps.width,
-    height: sps.height,
+    width: info.width,
+    height: info.height,
     fps,
     videoCodec: 'h264',
-    profileIdc: sps.profileIdc,
-    chromaFormat: sps.chromaFormatIdc,
-    bitDepth: sps.bitDepth,
+    profileIdc: info.profileIdc,
+    chromaFormat: info.chromaFormatIdc,
+    bitDepth: info.bitDepth,
     audioCodec,
-    codecs: [spsCodecString(sps), audioCodecString].filter(Boolean).join(','),
+    codecs: [spsCodecString(info), audioCodecString].filter(Boolean).join(','),
     duration,
     bitrate: duration > 0 ? Math.round((bytes.length * 8) / duration) : 0,
-    frames: video.length,
+    frames,
   };
 }

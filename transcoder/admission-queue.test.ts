@@ -59,3 +59,27 @@ describe('admission queue', () => {
     assert.equal(q.active, 0);
   });
 });
+
+describe('admission queue and senders that give up', () => {
+  it('drops a waiter whose sender gave up, and hands the freed slot to the next one', async () => {
+    const q = new AdmissionQueue({ concurrency: 1, maxQueued: 2 });
+    const release = await q.admit();
+    const gaveUp = new AbortController();
+    const first = q.admit({ seq: 1 }, gaveUp.signal);
+    const second = q.admit({ seq: 2 });
+    assert.equal(q.queued, 2);
+    gaveUp.abort();
+    await assert.rejects(first, { code: 'UNAVAILABLE', context: { seq: 1 } });
+    assert.equal(q.queued, 1);
+    release();
+    assert.equal(await settled(second), true);
+    assert.equal(q.active, 1);
+    assert.equal(q.queued, 0);
+  });
+
+  it('refuses at once a sender that already gave up', async () => {
+    const q = new AdmissionQueue({ concurrency: 1, maxQueued: 1 });
+    await assert.rejects(q.admit({}, AbortSignal.abort()), { code: 'UNAVAILABLE' });
+    assert.equal(q.active, 0);
+  });
+});

@@ -4,6 +4,8 @@
 
 import { CastnetError, type ErrorContext } from '../protocol/errors.ts';
 
+const gaveUp = (context: ErrorContext) => new CastnetError('UNAVAILABLE', 'the sender gave up while the segment waited for a slot', context);
+
 export interface AdmissionQueueOptions {
   /** Segments transcoded at once. */
   concurrency: number;
@@ -32,15 +34,29 @@ export class AdmissionQueue {
 
   /**
    * Waits for a slot and returns the function that gives it back (call it exactly once). Throws 503
-   * NO_NODE_AVAILABLE at once when every slot is taken and the queue is full.
+   * NO_NODE_AVAILABLE at once when every slot is taken and the queue is full. When `cancelled` aborts
+   * while it waits, it leaves the queue and throws UNAVAILABLE: a sender that gave up takes no slot.
    */
-  async admit(context: ErrorContext = {}): Promise<() => void> {
+  async admit(context: ErrorContext = {}, cancelled?: AbortSignal): Promise<() => void> {
+    if (cancelled?.aborted) throw gaveUp(context);
     if (this.running < this.options.concurrency) {
       this.running++;
     } else {
       if (this.waiting.length >= this.options.maxQueued) throw new CastnetError('NO_NODE_AVAILABLE', 'transcoder is at capacity', context);
       // The slot is handed over by release() as is, so a newcomer cannot take it in between.
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const at = this.waiting.indexOf(handOver);
+          if (at >= 0) this.waiting.splice(at, 1);
+          reject(gaveUp(context));
+        };
+        const handOver = () => {
+          cancelled?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiting.push(handOver);
+        cancelled?.addEventListener('abort', onAbort, { once: true });
+      });
     }
     let released = false;
     return () => {

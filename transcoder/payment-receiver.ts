@@ -1,13 +1,14 @@
 // The transcoder's side of payments: issues ticket parameters to senders, and checks each segment's payment
 // before any CPU is spent on it — recipient, parameters (recomputed HMAC), expiry, revealed parameters,
-// signatures, nonce replays, expected value against the price, and the sender's funds at the ledger.
+// signatures, nonce replays and the sender's funds at the ledger (verify, before the segment is parsed),
+// then expected value against the price (redeem, once the segment is probed and a slot is held).
 // Winning tickets go to the redemption queue. Hot path: runs once per segment.
 
 import type { Identity } from '../protocol/identity.ts';
 import { OrchestratorClient, type OrchestratorClientComponents } from '../protocol/orchestrator-client.ts';
 import { paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
 import { TicketParamsIssuer, type TicketParams } from '../protocol/ticket-params.ts';
-import { MAX_WIN_PROB, isSignedBy, isWinningTicket, scaledExpectedValue, ticketHash } from '../protocol/ticket.ts';
+import { MAX_WIN_PROB, isSignedBy, isWinningTicket, scaledExpectedValue, ticketHash, type Ticket } from '../protocol/ticket.ts';
 import type { RedemptionQueue } from './redemption-queue.ts';
 
 export interface PaymentTerms {
@@ -26,6 +27,15 @@ export interface AcceptedPayment {
   winners: number;
   /** Expected value received, in wei (rounded down). */
   expectedValue: bigint;
+}
+
+/** A payment that passed every check but the price, not yet spent (PaymentReceiver.verify). */
+export interface VerifiedPayment {
+  readonly payment: Payment;
+  readonly recipientRand: Uint8Array;
+  readonly tickets: ReadonlyArray<{ ticket: Ticket; signature: Uint8Array }>;
+  /** Expected value of all its tickets × MAX_WIN_PROB. */
+  readonly scaledValue: bigint;
 }
 
 interface NonceWindow {
@@ -71,6 +81,15 @@ export class PaymentReceiver {
 
   /** Accepts the payment for work priced at `priceWei`, or throws PAYMENT_REQUIRED with the reason. */
   async accept(payment: Payment, priceWei: bigint): Promise<AcceptedPayment> {
+    return this.redeem(await this.verify(payment), priceWei);
+  }
+
+  /**
+   * Every check that needs neither the segment nor a change of state: recipient, parameters, expiry,
+   * revealed parameters, nonce replays, signatures and the sender's funds. Runs before the segment is
+   * parsed or a slot is taken; nothing is spent, so a refused or abandoned request can pay again.
+   */
+  async verify(payment: Payment): Promise<VerifiedPayment> {
     const p = payment.ticketParams;
     const now = this.now();
     if (p.recipient !== this.recipient) throw paymentRequired('wrong_recipient', `tickets are for ${p.recipient}, this transcoder is ${this.recipient}`);
@@ -79,29 +98,35 @@ export class PaymentReceiver {
     if (p.expiresAt < now) throw paymentRequired('expired', 'ticket parameters expired: fetch new ones');
     if (this.revealed.has(p.recipientRandHash)) throw paymentRequired('params_revealed', 'these parameters already produced a winning ticket: fetch new ones');
     if (p.pricePerPixel < this.terms.pricePerPixel) throw paymentRequired('invalid_params', 'ticket parameters carry an old price: fetch new ones');
-
-    const window = this.seen.get(p.recipientRandHash) ?? { expiresAt: p.expiresAt, nonces: new Set<number>() };
-    const batch = new Set<number>();
-    for (const t of payment.tickets) {
-      if (window.nonces.has(t.senderNonce) || batch.has(t.senderNonce)) throw paymentRequired('replayed_nonce', `nonce ${t.senderNonce} was already used with these parameters`);
-      batch.add(t.senderNonce);
-    }
+    this.assertFreshNonces(payment);
     const tickets = payment.tickets.map((t) => ({ ticket: ticketOf(payment, t.senderNonce), signature: t.signature }));
     for (const t of tickets) {
       if (!isSignedBy(ticketHash(t.ticket), t.signature, payment.sender)) throw paymentRequired('bad_signature', `ticket with nonce ${t.ticket.senderNonce} is not signed by ${payment.sender}`);
-    }
-    const scaledValue = scaledExpectedValue(p.faceValue, p.winProb) * BigInt(tickets.length);
-    if (scaledValue < priceWei * MAX_WIN_PROB) {
-      throw paymentRequired('insufficient_value', `tickets are worth ${scaledValue / MAX_WIN_PROB} wei in expectation; this segment costs ${priceWei}`, { price: priceWei.toString() });
     }
     const funds = await this.funds(payment.sender);
     if (funds === null || funds < p.faceValue) {
       throw paymentRequired('insufficient_deposit', funds === null ? 'the ledger cannot be reached to check the sender' : `sender's deposit and reserve (${funds}) cannot cover the face value ${p.faceValue}`);
     }
+    return { payment, recipientRand, tickets, scaledValue: scaledExpectedValue(p.faceValue, p.winProb) * BigInt(tickets.length) };
+  }
+
+  /**
+   * Takes a verified payment for work priced at `priceWei`: its nonces are spent and its winners queued.
+   * Synchronous, so nothing runs between the replay check (repeated: another request may have spent the
+   * same nonces since verify) and the spending.
+   */
+  redeem(verified: VerifiedPayment, priceWei: bigint): AcceptedPayment {
+    const { payment, recipientRand, tickets, scaledValue } = verified;
+    const p = payment.ticketParams;
+    if (scaledValue < priceWei * MAX_WIN_PROB) {
+      throw paymentRequired('insufficient_value', `tickets are worth ${scaledValue / MAX_WIN_PROB} wei in expectation; this segment costs ${priceWei}`, { price: priceWei.toString() });
+    }
+    this.assertFreshNonces(payment);
 
     // Accepted: the nonces are spent, and winners are persisted before the work starts.
-    this.prune(now);
-    for (const n of batch) window.nonces.add(n);
+    this.prune(this.now());
+    const window = this.seen.get(p.recipientRandHash) ?? { expiresAt: p.expiresAt, nonces: new Set<number>() };
+    for (const t of payment.tickets) window.nonces.add(t.senderNonce);
     this.seen.set(p.recipientRandHash, window);
     let winners = 0;
     for (const t of tickets) {
@@ -113,6 +138,15 @@ export class PaymentReceiver {
     // Redeeming reveals recipientRand, after which a sender could tell winners from losers in advance.
     if (winners > 0) this.revealed.add(p.recipientRandHash);
     return { tickets: tickets.length, winners, expectedValue: scaledValue / MAX_WIN_PROB };
+  }
+
+  private assertFreshNonces(payment: Payment): void {
+    const used = this.seen.get(payment.ticketParams.recipientRandHash)?.nonces;
+    const batch = new Set<number>();
+    for (const t of payment.tickets) {
+      if (used?.has(t.senderNonce) || batch.has(t.senderNonce)) throw paymentRequired('replayed_nonce', `nonce ${t.senderNonce} was already used with these parameters`);
+      batch.add(t.senderNonce);
+    }
   }
 }
 

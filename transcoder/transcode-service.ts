@@ -1,8 +1,12 @@
-// One segment's way through the transcoder once its request is validated: priced and paid for, admitted
-// to an FFmpeg slot, transcoded into every rendition, and answered as multipart/mixed. Each outcome is
-// reported on the event bus. Hot path: one call per segment; rendition bytes are not copied.
+// One segment's way through the transcoder once its request is validated, in an order that lets no one
+// make it work for free and never takes a payment it then turns away: the payment's tickets are verified
+// (signatures, sender's funds) before the segment is parsed; a slot is reserved before the payment is
+// taken, so a full node answers 503 with the tickets unspent; then the segment is probed (bounded, see
+// media/ts-probe.ts), priced, the payment taken, transcoded into every rendition, and answered as
+// multipart/mixed. Each outcome is reported on the event bus. Hot path: one call per segment; rendition
+// bytes are not copied.
 
-import { probeTs } from '../media/ts-probe.ts';
+import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { decodePayment } from '../protocol/payment.ts';
@@ -10,7 +14,7 @@ import { outputPixels } from '../protocol/pricing.ts';
 import { TRANSCODE_HEADERS, type TranscodeParams } from '../protocol/transcode-request.ts';
 import type { AdmissionQueue } from './admission-queue.ts';
 import type { VideoEncoder } from './ladder-command.ts';
-import type { PaymentReceiver } from './payment-receiver.ts';
+import type { PaymentReceiver, VerifiedPayment } from './payment-receiver.ts';
 import { transcodeSegment, type LadderRunner, type TranscodedRendition } from './segment-transcoder.ts';
 import type { TranscoderEventBus } from './transcoder-events.ts';
 
@@ -21,6 +25,8 @@ export interface TranscodeServiceOptions {
   /** Runs FFmpeg for one ladder job. */
   runner: LadderRunner;
   events: TranscoderEventBus;
+  /** Reads duration and frame rate for the price; probeTs unless a test watches it. */
+  probe?: (segment: Uint8Array) => MediaInfo;
 }
 
 /** The answer to `POST /transcode`: one multipart part per rendition. */
@@ -57,8 +63,16 @@ export class TranscodeService {
     let paramsSpent: boolean;
     let release: () => void;
     try {
-      paramsSpent = await this.pay(params, segment, paymentHeader);
-      release = await admission.admit(ref);
+      // Tickets first: an unpaid or forged request costs a header decode and signature checks, no parsing.
+      const verified = await this.verifyPayment(paymentHeader);
+      // Capacity before payment: a full node (or a sender that gave up in the queue) spends no ticket.
+      release = await admission.admit(ref, cancelled);
+      try {
+        paramsSpent = verified ? this.takePayment(params, segment, verified) : false;
+      } catch (err) {
+        release();
+        throw err;
+      }
     } catch (err) {
       events.emit('rejected', { ...ref, reason: codeOf(err), err });
       throw err;
@@ -98,20 +112,35 @@ export class TranscodeService {
     }
   }
 
-  /** Takes payment for the segment's output pixels; true when a winner spent the ticket params. Free nodes ask for none. */
-  private async pay(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined): Promise<boolean> {
+  /** The payment's tickets, checked against everything but the price; null on a free node, which asks for none. */
+  private async verifyPayment(paymentHeader: string | string[] | undefined): Promise<VerifiedPayment | null> {
+    const { payments } = this.options;
+    if (payments.pricePerPixel === 0n) return null;
+    try {
+      return await payments.verify(decodePayment(paymentHeader));
+    } catch (err) {
+      throw this.reported(err);
+    }
+  }
+
+  /** Prices the segment's output pixels and takes the verified payment for them; true when a winner spent the ticket params. */
+  private takePayment(params: TranscodeParams, segment: Buffer, verified: VerifiedPayment): boolean {
     const { payments, events } = this.options;
-    if (payments.pricePerPixel === 0n) return false;
     // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
-    const price = outputPixels(params.renditions, probeTs(segment)) * payments.pricePerPixel;
+    const price = outputPixels(params.renditions, (this.options.probe ?? probeTs)(segment)) * payments.pricePerPixel;
     let accepted;
     try {
-      accepted = await payments.accept(decodePayment(paymentHeader), price);
+      accepted = payments.redeem(verified, price);
     } catch (err) {
-      if (err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED') events.emit('paymentRefused', { reason: String(err.context.reason) });
-      throw err;
+      throw this.reported(err);
     }
     events.emit('paymentAccepted', { ...accepted, price });
     return accepted.winners > 0;
+  }
+
+  /** Reports a payment refusal on the bus, and returns the error to throw. */
+  private reported(err: unknown): unknown {
+    if (err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED') this.options.events.emit('paymentRefused', { reason: String(err.context.reason) });
+    return err;
   }
 }
