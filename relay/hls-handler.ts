@@ -96,17 +96,25 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     if (params?.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
     const msn = msnText === null ? undefined : Number(msnText);
     if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_msn must be a whole number');
+    // A viewer is counted as the request arrives (before a blocking reload waits) when the stream is known
+    // here, and else once the parent answered: a request for an unknown id leaves no stats.
+    let counted = false;
+    const count = () => {
+      if (!counted) stats.viewer(playbackId, viewerSession(req));
+      counted = true;
+    };
     let body: Buffer;
     if (store.has(playbackId)) {
+      count();
       if (msn !== undefined) await store.waitForSequence(playbackId, rendition, msn, store.targetDurationOf(playbackId) * 3_000);
       body = store.mediaPlaylistBytes(playbackId, rendition);
     } else if (upstream) {
+      if (upstream.follows(playbackId)) count();
       body = await upstream.mediaPlaylist(playbackId, rendition, msn);
+      count();
     } else {
       throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
     }
-    // Counted once the stream is known to exist here or upstream: a request for an unknown id leaves no stats.
-    stats.viewer(playbackId, viewerSession(req));
     mediaOk.inc();
     send(req, res, 200, PLAYLIST_HEADERS, body);
   }

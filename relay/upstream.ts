@@ -82,7 +82,13 @@ export class Upstream {
     this.sweeper.unref();
   }
 
-  get streams(): number {
+  /** Whether a playlist of this stream was pulled from a parent (the stream exists upstream). */
+  follows(playbackId: string): boolean {
+    for (const p of this.playlists.values()) if (p.playbackId === playbackId) return true;
+    return this.masters.has(playbackId);
+  }
+
+    get streams(): number {
     return new Set([...this.playlists.values()].map((p) => p.playbackId)).size;
   }
 
