@@ -1,7 +1,28 @@
 // Writes HLS playlists (RFC 8216) from segment metadata: the multivariant playlist and live media playlists.
 // Runs per playlist request at the relay: string building only, no media access.
 
-import type { Variant } from '../protocol/stream-record.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { renditionNamePattern } from '../protocol/fields.ts';
+import { codecsPattern, MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type Variant } from '../protocol/stream-record.ts';
+
+// Defence in depth: the schemas in protocol/ already refuse these values at the edge, but a playlist is
+// line- and attribute-structured text, so the writer checks once more that nothing it writes can end a
+// line, close a quoted string or start another attribute (an injected variant URL, issue 11).
+const PROGRAM_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function refuse(what: string, value: unknown): never {
+  throw new CastnetError('INTERNAL', `refusing to write ${what} ${JSON.stringify(value)} into a playlist`);
+}
+
+function wholeIn(what: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) refuse(what, value);
+  return value;
+}
+
+function finiteIn(what: string, value: number, min: number, max: number): number {
+  if (!Number.isFinite(value) || value < min || value > max) refuse(what, value);
+  return value;
+}
 
 export interface PlaylistEntry {
   seq: number;
@@ -26,17 +47,18 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:6',
-    `#EXT-X-TARGETDURATION:${playlist.targetDuration}`,
-    `#EXT-X-MEDIA-SEQUENCE:${first ? first.seq : 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`,
+    `#EXT-X-TARGETDURATION:${wholeIn('target duration', playlist.targetDuration, 1, MAX_TARGET_DURATION_SECONDS)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${first ? wholeIn('media sequence', first.seq, 0, Number.MAX_SAFE_INTEGER) : 0}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${wholeIn('discontinuity sequence', playlist.discontinuitySequence, 0, Number.MAX_SAFE_INTEGER)}`,
   ];
   if (playlist.canBlockReload) lines.push('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
   for (const entry of playlist.entries) {
+    if (!PROGRAM_DATE_TIME.test(entry.programDateTime)) refuse('program date-time', entry.programDateTime);
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${entry.programDateTime}`);
-    lines.push(`#EXTINF:${entry.duration.toFixed(3)},`);
+    lines.push(`#EXTINF:${finiteIn('segment duration', entry.duration, 0, MAX_TARGET_DURATION_SECONDS).toFixed(3)},`);
     if (entry.gap) lines.push('#EXT-X-GAP');
-    lines.push(`${entry.seq}.ts`);
+    lines.push(`${wholeIn('segment sequence', entry.seq, 0, Number.MAX_SAFE_INTEGER)}.ts`);
   }
   if (playlist.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
@@ -45,12 +67,16 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
 export function writeMultivariantPlaylist(variants: ReadonlyArray<Variant & { averageBandwidth?: number }>): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS'];
   for (const v of variants) {
+    // Quoted-string values may not hold a quote or a line break (RFC 8216 §4.2); names also form the URI.
+    if (typeof v.name !== 'string' || !renditionNamePattern.test(v.name)) refuse('rendition name', v.name);
+    if (typeof v.codecs !== 'string' || !codecsPattern.test(v.codecs)) refuse('codecs', v.codecs);
+    const { maxDimension, maxBandwidth, maxFrameRate } = VARIANT_LIMITS;
     const attrs = [
-      `BANDWIDTH=${v.bandwidth}`,
-      ...(v.averageBandwidth ? [`AVERAGE-BANDWIDTH=${v.averageBandwidth}`] : []),
-      `RESOLUTION=${v.width}x${v.height}`,
+      `BANDWIDTH=${wholeIn('bandwidth', v.bandwidth, 1, maxBandwidth)}`,
+      ...(v.averageBandwidth ? [`AVERAGE-BANDWIDTH=${wholeIn('average bandwidth', v.averageBandwidth, 1, maxBandwidth)}`] : []),
+      `RESOLUTION=${wholeIn('width', v.width, 1, maxDimension)}x${wholeIn('height', v.height, 1, maxDimension)}`,
       `CODECS="${v.codecs}"`,
-      ...(v.frameRate ? [`FRAME-RATE=${v.frameRate.toFixed(3)}`] : []),
+      ...(v.frameRate ? [`FRAME-RATE=${finiteIn('frame rate', v.frameRate, 0, maxFrameRate).toFixed(3)}`] : []),
       `NAME="${v.name}"`,
     ];
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, `${v.name}/index.m3u8`);

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { parseRequest } from './fields.ts';
+import { MAX_TARGET_DURATION_SECONDS } from './stream-record.ts';
 
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
@@ -11,7 +12,8 @@ export const SEGMENT_HEADERS = {
 } as const;
 
 export const segmentMetadataSchema = z.object({
-  duration: z.coerce.number().positive().max(60),
+  // Bounded like the target duration: EXTINF rounded may not exceed EXT-X-TARGETDURATION (RFC 8216 §4.3.3.1).
+  duration: z.coerce.number().positive().max(MAX_TARGET_DURATION_SECONDS),
   programDateTime: z.iso.datetime({ offset: true }),
   discontinuity: z.enum(['0', '1']).transform((v) => v === '1'),
 });

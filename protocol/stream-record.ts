@@ -5,23 +5,37 @@ import { z } from 'zod';
 import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
 
+/**
+ * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
+ * alphanumeric parts (`avc1.64001f`, `mp4a.40.2`, `hvc1.1.6.L93.B0`). A codec list is one to four of them
+ * joined by commas, no spaces. These values are written inside CODECS="…" in the multivariant playlist, so
+ * nothing else (a quote, a line break) may get through.
+ */
+export const CODEC_CHARS = '[A-Za-z0-9][A-Za-z0-9-]{2,3}(?:\\.[A-Za-z0-9]{1,16}){0,8}';
+export const codecsPattern = new RegExp(`^${CODEC_CHARS}(?:,${CODEC_CHARS}){0,3}$`);
+
+/** Bounds of what a variant may claim: beyond them a value is a mistake or an attack, never a stream. */
+export const VARIANT_LIMITS = { maxDimension: 16_384, maxBandwidth: 1_000_000_000, maxFrameRate: 1_000 } as const;
+/** The longest segment (and EXT-X-TARGETDURATION) a relay accepts, in seconds. */
+export const MAX_TARGET_DURATION_SECONDS = 30;
+
 export const variantSchema = z.object({
-  name: z.string().regex(renditionNamePattern),
-  width: z.number().int().positive(),
-  height: z.number().int().positive(),
+  name: z.string().regex(renditionNamePattern, 'rendition name must be 1-32 of A-Z a-z 0-9 _ -'),
+  width: z.number().int().positive().max(VARIANT_LIMITS.maxDimension),
+  height: z.number().int().positive().max(VARIANT_LIMITS.maxDimension),
   /** Peak bits per second, as EXT-X-STREAM-INF BANDWIDTH wants. */
-  bandwidth: z.number().int().positive(),
+  bandwidth: z.number().int().positive().max(VARIANT_LIMITS.maxBandwidth),
   /** RFC 6381 codec string, e.g. `avc1.64001f,mp4a.40.2`. */
-  codecs: z.string().min(1).max(200),
-  frameRate: z.number().positive().optional(),
+  codecs: z.string().max(200).regex(codecsPattern, 'codecs must be an RFC 6381 codec list such as avc1.64001f,mp4a.40.2'),
+  frameRate: z.number().positive().max(VARIANT_LIMITS.maxFrameRate).optional(),
 });
 export type Variant = z.infer<typeof variantSchema>;
 
 /** What a broadcaster pushes to a relay (`PUT /hls/<playbackId>`) before its segments. */
 export const streamDescriptorSchema = z.object({
   playbackId: z.string().regex(idPattern),
-  variants: z.array(variantSchema).min(1).max(16),
-  targetDuration: z.number().positive().max(60),
+  variants: z.array(variantSchema).min(1).max(16).refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'variant names must be distinct'),
+  targetDuration: z.number().positive().max(MAX_TARGET_DURATION_SECONDS),
 });
 export type StreamDescriptor = z.infer<typeof streamDescriptorSchema>;
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RelayMetrics } from './metrics.ts';
+import { countRefusals, type RelayMetrics } from './metrics.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
@@ -75,8 +75,14 @@ function parseRange(header: string, size: number): [number, number] | 'unsatisfi
   return [start, end];
 }
 
+function viewerSession(req: IncomingMessage): string {
+  return `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`;
+}
+
 export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { store, upstream, metrics, stats, logger } = options;
+  // TODO(lead): belongs in relay.ts beside the other store listeners (relay.ts is being edited elsewhere).
+  countRefusals(store, metrics);
 
   // Label lookups hash their labels on every call; the common outcomes are resolved once.
   const mediaOk = metrics.requests.labels('media', '200');
@@ -90,13 +96,22 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     if (params?.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
     const msn = msnText === null ? undefined : Number(msnText);
     if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_msn must be a whole number');
-    stats.viewer(playbackId, `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`);
+    // A viewer is counted as the request arrives (before a blocking reload waits) when the stream is known
+    // here, and else once the parent answered: a request for an unknown id leaves no stats.
+    let counted = false;
+    const count = () => {
+      if (!counted) stats.viewer(playbackId, viewerSession(req));
+      counted = true;
+    };
     let body: Buffer;
     if (store.has(playbackId)) {
+      count();
       if (msn !== undefined) await store.waitForSequence(playbackId, rendition, msn, store.targetDurationOf(playbackId) * 3_000);
       body = store.mediaPlaylistBytes(playbackId, rendition);
     } else if (upstream) {
+      if (upstream.follows(playbackId)) count();
       body = await upstream.mediaPlaylist(playbackId, rendition, msn);
+      count();
     } else {
       throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
     }
@@ -177,7 +192,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       if (!query && req.method === 'GET' && store.has(id!)) {
         try {
           const body = store.mediaPlaylistBytes(id!, rendition!);
-          stats.viewer(id!, `${req.socket.remoteAddress}|${req.headers['user-agent'] ?? ''}`);
+          stats.viewer(id!, viewerSession(req));
           mediaOk.inc();
           send(req, res, 200, PLAYLIST_HEADERS, body);
         } catch (err) {

@@ -2,6 +2,7 @@
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamStatsSnapshot } from './stream-stats.ts';
+import type { StreamStore } from './stream-store.ts';
 
 export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[] }) {
   /** A gauge per stream, read from the stats at scrape time (streams that ended drop out). */
@@ -33,6 +34,12 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
     upstreamBytes: new Counter({ name: 'castnet_relay_upstream_bytes_total', help: 'Bytes pulled from parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
     upstreamRequests: new Counter({ name: 'castnet_relay_upstream_requests_total', help: 'Requests made to parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
     segmentsReceived: new Counter({ name: 'castnet_relay_segments_received_total', help: 'Segments pushed to this relay', registers: [registry] }),
+    refused: new Counter({
+      name: 'castnet_relay_refused_total',
+      help: 'Pushes refused by a limit of this relay, by reason (streams, renditions, bytes, seq_ahead)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     activeStreams: new Gauge({
       name: 'castnet_relay_active_streams',
       help: 'Streams held by this relay (pushed here, or pulled and watched)',
@@ -57,3 +64,8 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
 }
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
+
+/** Counts the store's refusals (rare: not a hot path). */
+export function countRefusals(store: StreamStore, metrics: RelayMetrics): void {
+  store.on('refused', (reason) => metrics.refused.inc({ reason }));
+}

@@ -2,7 +2,11 @@
 // few places behind their live window are dropped as the window moves (as the origin drops them), so a
 // steady audience holds steady memory; over budget, it evicts the least recently used segments that are
 // no longer in any live window first, then the least recently used.
+// Its bytes count against a ByteBudget it may share with the pushed segments of the stream store; pushed
+// bytes come first, so under pressure this cache evicts to make room for them.
 // Hot path: a Map lookup per segment request; bytes are stored once and served as they are.
+
+import { ByteBudget } from './byte-budget.ts';
 
 export interface CachedSegment {
   bytes: Buffer;
@@ -20,12 +24,14 @@ export class SegmentCache {
   /** Segments kept behind a live window for players that fetch late (the origin keeps as many). */
   readonly behindWindow: number;
   private bytes = 0;
-  readonly budget: number;
+  readonly budget: ByteBudget;
   evictions = 0;
 
-  constructor(budgetBytes: number, behindWindow = 4) {
-    this.budget = budgetBytes;
+  /** `budget`: a byte count of its own, or a budget shared with the stream store. */
+  constructor(budget: number | ByteBudget, behindWindow = 4) {
+    this.budget = typeof budget === 'number' ? new ByteBudget(budget) : budget;
     this.behindWindow = behindWindow;
+    this.budget.onPressure((needed) => this.evict(this.budget.used - needed));
   }
 
   get size(): number {
@@ -49,10 +55,12 @@ export class SegmentCache {
     const old = this.entries.get(key);
     if (old) {
       this.bytes -= old.bytes.length;
+      this.budget.give(old.bytes.length);
       this.entries.delete(key);
     }
     this.entries.set(key, entry);
     this.bytes += entry.bytes.length;
+    this.budget.take(entry.bytes.length);
     let seqs = this.byWindow.get(entry.window);
     if (!seqs) this.byWindow.set(entry.window, (seqs = new Map()));
     seqs.set(entry.seq, key);
@@ -78,6 +86,7 @@ export class SegmentCache {
       if (entry.window.startsWith(`${playbackId}/`)) {
         this.entries.delete(key);
         this.bytes -= entry.bytes.length;
+        this.budget.give(entry.bytes.length);
       }
     }
     for (const window of this.oldestLive.keys()) if (window.startsWith(`${playbackId}/`)) this.oldestLive.delete(window);
@@ -90,14 +99,15 @@ export class SegmentCache {
     for (const id of streams) if (!live.has(id)) this.dropStream(id);
   }
 
-  private evict(): void {
-    if (this.bytes <= this.budget) return;
+  /** Evicts until the budget holds at most `target` bytes (a push asking for room sets it lower). */
+  private evict(target = this.budget.limit): void {
+    if (this.budget.used <= target) return;
     for (const [key, entry] of this.entries) {
-      if (this.bytes <= this.budget) return;
+      if (this.budget.used <= target) return;
       if (entry.seq < (this.oldestLive.get(entry.window) ?? -1)) this.remove(key, entry);
     }
     for (const [key, entry] of this.entries) {
-      if (this.bytes <= this.budget) return;
+      if (this.budget.used <= target) return;
       this.remove(key, entry);
     }
   }
@@ -106,6 +116,7 @@ export class SegmentCache {
     this.entries.delete(key);
     this.byWindow.get(entry.window)?.delete(entry.seq);
     this.bytes -= entry.bytes.length;
+    this.budget.give(entry.bytes.length);
     this.evictions++;
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
-import { StreamStore } from './stream-store.ts';
+import { ByteBudget } from './byte-budget.ts';
+import { SegmentCache } from './segment-cache.ts';
+import { StreamStore, type RefusalReason } from './stream-store.ts';
 
 const ts = (n = 1) => Buffer.alloc(188 * n, 0x47);
 const meta = (i: number, discontinuity = false) => ({ duration: 2, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i * 2)).toISOString(), discontinuity });
@@ -109,5 +111,105 @@ describe('relay stream store', () => {
 
   it('refuses to end a stream it does not hold', () => {
     assert.throws(() => store().end('nope'), { code: 'STREAM_NOT_FOUND' });
+  });
+});
+
+describe('relay stream store limits', () => {
+  /** A store whose refusals are recorded, and a snapshot of everything a refused push must leave alone. */
+  function limited(options: { maxStreams?: number; maxRenditions?: number; budget?: number | ByteBudget; now?: () => number } = {}) {
+    const s = new StreamStore({ playlistSegments: 3, extraSegments: 1, idleMs: 10_000, now: () => 0, ...options });
+    const refused: RefusalReason[] = [];
+    s.on('refused', (reason) => refused.push(reason));
+    const state = () => JSON.stringify({ ids: s.ids(), bytes: s.bytesHeld(), playlists: s.ids().map((id) => { try { return s.mediaPlaylist(id, 'source'); } catch { return null; } }) });
+    return { s, refused, state };
+  }
+
+  it('refuses a stream past the stream limit with RELAY_FULL, and creates nothing', () => {
+    const { s, refused, state } = limited({ maxStreams: 2 });
+    s.putSegment('a', 'source', 0, meta(0), ts());
+    s.setDescriptor({ ...descriptor, playbackId: 'b' });
+    const before = state();
+    assert.throws(() => s.putSegment('c', 'source', 0, meta(0), ts()), { code: 'RELAY_FULL', message: /limit of 2 streams/ });
+    assert.throws(() => s.setDescriptor({ ...descriptor, playbackId: 'c' }), { code: 'RELAY_FULL' });
+    assert.equal(state(), before);
+    assert.deepEqual(refused, ['streams', 'streams']);
+    s.putSegment('a', 'source', 1, meta(1), ts()); // streams it holds keep taking pushes
+  });
+
+  it('refuses a rendition past the rendition limit, in a segment or a descriptor', () => {
+    const { s, refused, state } = limited({ maxRenditions: 1 });
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    const before = state();
+    assert.throws(() => s.putSegment('p1', '360p', 0, meta(0), ts()), { code: 'RELAY_FULL', message: /at most 1 renditions/ });
+    assert.throws(() => s.setDescriptor(descriptor), { code: 'RELAY_FULL', message: /lists 2/ });
+    assert.equal(state(), before);
+    assert.deepEqual(refused, ['renditions', 'renditions']);
+  });
+
+  it('refuses a segment that does not fit the byte budget, counting the bytes the moving window frees', () => {
+    const { s, refused, state } = limited({ budget: 188 * 10 });
+    // keep = 4 segments of 2 packets: 8 packets held at steady state, whatever the number of pushes.
+    for (let i = 0; i < 20; i++) s.putSegment('p1', 'source', i, meta(i), ts(2));
+    assert.equal(s.bytesHeld(), 188 * 8);
+    const before = state();
+    assert.throws(() => s.putSegment('p1', '360p', 19, meta(19), ts(3)), { code: 'RELAY_FULL', message: /bytes of segments/ });
+    assert.equal(state(), before);
+    assert.deepEqual(refused, ['bytes']);
+  });
+
+  it('shares one byte budget with the pull cache, which gives bytes back to pushes and never takes them', () => {
+    const budget = new ByteBudget(1_000);
+    const cache = new SegmentCache(budget);
+    const { s, refused } = limited({ budget });
+    for (let seq = 0; seq < 6; seq++) cache.set(`/hls/e/source/${seq}.ts`, { bytes: Buffer.alloc(150), etag: '"e"', window: 'e/source', seq });
+    assert.equal(budget.used, 900);
+    s.putSegment('p1', 'source', 0, meta(0), ts(4)); // 752 bytes: the cache evicts to make room
+    assert.equal(s.bytesHeld(), 752);
+    assert.ok(budget.used <= 1_000 && cache.bytesHeld <= 248, `cache holds ${cache.bytesHeld}`);
+    cache.set('/hls/e/source/9.ts', { bytes: Buffer.alloc(400), etag: '"e"', window: 'e/source', seq: 9 });
+    assert.equal(s.bytesHeld(), 752, 'a pull never pushes out a pushed segment');
+    assert.ok(budget.used <= 1_000);
+    assert.throws(() => s.putSegment('p1', 'source', 1, meta(1), ts(2)), { code: 'RELAY_FULL' });
+    assert.deepEqual(refused, ['bytes']);
+  });
+
+  it('refuses a sequence number far ahead of the window instead of freezing the stream', () => {
+    const { s, refused, state } = limited();
+    s.setDescriptor(descriptor);
+    for (let i = 0; i < 5; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    const before = state();
+    assert.throws(() => s.putSegment('p1', 'source', 999_999_999_999, { ...meta(5), duration: 30 }, ts()), { code: 'BAD_REQUEST', message: /too far ahead of the newest segment 4/ });
+    assert.equal(state(), before);
+    assert.equal(s.targetDurationOf('p1'), 2);
+    assert.deepEqual(refused, ['seq_ahead']);
+    s.putSegment('p1', 'source', 5, meta(5), ts());
+    assert.match(s.mediaPlaylist('p1', 'source'), /5\.ts\n$/, 'the stream goes on');
+  });
+
+  it('accepts a larger jump after a pause long enough to explain it', () => {
+    let now = 0;
+    const { s } = limited({ now: () => now });
+    s.putSegment('p1', 'source', 0, meta(0), ts());
+    assert.throws(() => s.putSegment('p1', 'source', 150, meta(150), ts()), { code: 'BAD_REQUEST' });
+    now = 60_000; // a minute away: up to 120 more segments
+    s.putSegment('p1', 'source', 150, meta(150), ts());
+  });
+
+  it('takes TARGETDURATION from the segments in the window, so a long one raises it only while listed', () => {
+    const { s } = limited();
+    s.setDescriptor(descriptor);
+    s.putSegment('p1', 'source', 0, { ...meta(0), duration: 30 }, ts());
+    assert.match(s.mediaPlaylist('p1', 'source'), /#EXT-X-TARGETDURATION:30\n/);
+    for (let i = 1; i <= 4; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    assert.match(s.mediaPlaylist('p1', 'source'), /#EXT-X-TARGETDURATION:2\n/);
+  });
+
+  it('drops a segment already behind the kept window without touching the stream', () => {
+    const { s, state } = limited();
+    for (let i = 0; i < 10; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    const before = state();
+    assert.equal(s.putSegment('p1', 'source', 2, { ...meta(2), duration: 30 }, ts()), null);
+    assert.equal(state(), before);
+    assert.equal(s.targetDurationOf('p1'), 2);
   });
 });

@@ -1,14 +1,38 @@
 // The relay's live store: per stream, a bounded window of segments for each rendition, the timeline of
 // segment metadata that playlists are built from, the end of a stream (EXT-X-ENDLIST), and expiry of
 // streams nobody pushes to any more.
+// Bounded against hostile pushes (issue 11): at most `maxStreams` streams and `maxRenditions` renditions a
+// stream, segment bytes within a ByteBudget shared with the pull cache, and a sequence number far ahead of
+// the window is refused rather than moving the window past every real segment. A refused push changes
+// nothing and is reported by the `refused` event (castnet_relay_refused_total{reason}).
 // Hot path: a lookup per segment or playlist request; segment bytes are stored once and served as is.
 
 import { EventEmitter } from 'node:events';
 import { writeMediaPlaylist, writeMultivariantPlaylist, type PlaylistEntry } from '../media/hls-playlist.ts';
-import { CastnetError } from '../protocol/errors.ts';
+import { CastnetError, type ErrorCode } from '../protocol/errors.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
-import type { StreamDescriptor, Variant } from '../protocol/stream-record.ts';
+import { MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type StreamDescriptor, type Variant } from '../protocol/stream-record.ts';
+
+/** Streams pushed to one relay at once. */
+export const STORE_MAX_STREAMS = 256;
+/** Renditions of one stream (the broadcaster's ladder is source plus a few). */
+export const STORE_MAX_RENDITIONS = 8;
+/** Segment bytes held when no budget is shared with the pull cache (the relay's --cache-bytes default). */
+export const STORE_BYTES = 512 * 1024 * 1024;
+/**
+ * How far past the newest segment a push may land. Failed transcodes leave gaps of a few; the rest is
+ * allowed to grow with the time since the last push (one segment per half second), so a broadcaster back
+ * after a long pause is accepted while one push of seq 999999999999 is not.
+ */
+export const STORE_MAX_SEQ_AHEAD = 100;
+const SEQ_AHEAD_PER_MS = 1 / 500;
+/** EXT-X-TARGETDURATION before any segment says otherwise, and its floor. */
+const DEFAULT_TARGET_DURATION_SECONDS = 2;
+
+/** Why a push was refused: the `reason` label of castnet_relay_refused_total. */
+export type RefusalReason = 'streams' | 'renditions' | 'bytes' | 'seq_ahead';
 
 export interface StoredSegment extends SegmentMetadata {
   seq: number;
@@ -21,7 +45,6 @@ interface RenditionWindow {
   segments: Map<number, StoredSegment>;
   firstSeq: number;
   maxSeq: number;
-  peakBitrate: number;
   /** The playlist as served, built once per change rather than per request. */
   playlist: Buffer | null;
   /** Blocking reloads waiting for a sequence number. */
@@ -34,7 +57,8 @@ interface LiveStream {
   /** Metadata of every segment seq in the window, from whichever rendition arrived first. */
   timeline: Map<number, SegmentMetadata>;
   discontinuitiesBefore: number[];
-  targetDuration: number;
+  /** The newest seq in the timeline, -1 before the first segment. */
+  newestSeq: number;
   lastPushAt: number;
   master: Buffer | null;
   /** The broadcaster said the stream ended: playlists carry EXT-X-ENDLIST until a new push reopens it. */
@@ -48,6 +72,11 @@ export interface StreamStoreOptions {
   extraSegments: number;
   /** A stream with no push for this long is dropped. */
   idleMs: number;
+  maxStreams?: number;
+  maxRenditions?: number;
+  maxSeqAhead?: number;
+  /** Segment bytes: a count of its own, or the budget shared with the pull cache. */
+  budget?: number | ByteBudget;
   now?: () => number;
 }
 
@@ -55,17 +84,40 @@ export interface StreamStoreEvents {
   streamStarted: [string];
   streamEnded: [string];
   streamExpired: [string];
+  refused: [reason: RefusalReason, playbackId: string];
 }
 
 export class StreamStore extends EventEmitter<StreamStoreEvents> {
   private readonly streams = new Map<string, LiveStream>();
   private readonly options: StreamStoreOptions;
   private readonly now: () => number;
+  private readonly maxStreams: number;
+  private readonly maxRenditions: number;
+  private readonly maxSeqAhead: number;
+  readonly budget: ByteBudget;
+  private held = 0;
 
   constructor(options: StreamStoreOptions) {
     super();
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.maxStreams = options.maxStreams ?? STORE_MAX_STREAMS;
+    this.maxRenditions = options.maxRenditions ?? STORE_MAX_RENDITIONS;
+    this.maxSeqAhead = options.maxSeqAhead ?? STORE_MAX_SEQ_AHEAD;
+    const budget = options.budget ?? STORE_BYTES;
+    this.budget = typeof budget === 'number' ? new ByteBudget(budget) : budget;
+  }
+
+  private refuse(reason: RefusalReason, code: ErrorCode, message: string, context: { playbackId: string; [key: string]: unknown }): never {
+    this.emit('refused', reason, context.playbackId);
+    throw new CastnetError(code, message, { ...context, reason });
+  }
+
+  /** A new stream must fit under the stream limit; refused before anything is created. */
+  private checkRoomFor(playbackId: string): void {
+    if (!this.streams.has(playbackId) && this.streams.size >= this.maxStreams) {
+      this.refuse('streams', 'RELAY_FULL', `this relay holds its limit of ${this.maxStreams} streams`, { playbackId });
+    }
   }
 
   get size(): number {
@@ -83,7 +135,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   private stream(playbackId: string): LiveStream {
     let s = this.streams.get(playbackId);
     if (!s) {
-      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], targetDuration: 2, lastPushAt: this.now(), master: null, ended: false };
+      s = { descriptor: null, renditions: new Map(), timeline: new Map(), discontinuitiesBefore: [], newestSeq: -1, lastPushAt: this.now(), master: null, ended: false };
       this.streams.set(playbackId, s);
       this.emit('streamStarted', playbackId);
     }
@@ -91,10 +143,16 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   }
 
   setDescriptor(descriptor: StreamDescriptor): void {
-    const s = this.stream(descriptor.playbackId);
+    const { playbackId } = descriptor;
+    this.checkRoomFor(playbackId);
+    if (descriptor.variants.length > this.maxRenditions) {
+      this.refuse('renditions', 'RELAY_FULL', `a stream may have at most ${this.maxRenditions} renditions on this relay; the descriptor lists ${descriptor.variants.length}`, { playbackId });
+    }
+    const s = this.stream(playbackId);
     s.descriptor = descriptor;
     s.master = null;
-    s.targetDuration = Math.max(s.targetDuration, Math.ceil(descriptor.targetDuration));
+    // The target duration may have changed: media playlists are rebuilt.
+    for (const w of s.renditions.values()) w.playlist = null;
     s.lastPushAt = this.now();
     this.reopen(s);
   }
@@ -124,26 +182,59 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return this.streams.get(playbackId)?.ended ?? false;
   }
 
-  putSegment(playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): StoredSegment {
+  private get keep(): number {
+    return this.options.playlistSegments + this.options.extraSegments;
+  }
+
+  /**
+   * Stores a pushed segment, or refuses it (RELAY_FULL for a limit, BAD_REQUEST for a sequence number far
+   * ahead of the window) leaving the store as it was. A segment already behind the kept window is of no
+   * use to any player and is dropped (null), as it always was; the broadcaster is not told to fail over.
+   */
+  putSegment(playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): StoredSegment | null {
+    this.checkRoomFor(playbackId);
+    const existing = this.streams.get(playbackId);
+    const newest = existing?.newestSeq ?? -1;
+    if (existing && newest >= 0) {
+      const allowed = this.maxSeqAhead + Math.floor((this.now() - existing.lastPushAt) * SEQ_AHEAD_PER_MS);
+      if (seq > newest + allowed) {
+        this.refuse('seq_ahead', 'BAD_REQUEST', `segment ${seq} is too far ahead of the newest segment ${newest} (at most ${allowed} ahead)`, { playbackId, rendition, seq });
+      }
+      // Not even lastPushAt: a stream whose window a hostile first push moved far ahead must still expire.
+      if (seq < newest - this.keep + 1) return null;
+    }
+    if (!existing?.renditions.has(rendition) && (existing?.renditions.size ?? 0) >= this.maxRenditions) {
+      this.refuse('renditions', 'RELAY_FULL', `a stream may have at most ${this.maxRenditions} renditions on this relay`, { playbackId, rendition });
+    }
+    // Bytes this push frees: the segment it replaces, and those that leave the window when it moves.
+    let freed = existing?.renditions.get(rendition)?.segments.get(seq)?.bytes.length ?? 0;
+    const oldestKept = Math.max(newest, seq) - this.keep + 1;
+    if (existing && seq > newest) for (const w of existing.renditions.values()) for (const [n, segment] of w.segments) if (n < oldestKept) freed += segment.bytes.length;
+    if (!this.budget.reserve(bytes.length - freed)) {
+      this.refuse('bytes', 'RELAY_FULL', `this relay holds its limit of ${this.budget.limit} bytes of segments`, { playbackId, rendition, seq });
+    }
+
     const s = this.stream(playbackId);
     s.lastPushAt = this.now();
     this.reopen(s);
     let w = s.renditions.get(rendition);
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, peakBitrate: 0, playlist: null, waiters: new PlaylistWaiters() };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, playlist: null, waiters: new PlaylistWaiters() };
       s.renditions.set(rendition, w);
     }
     const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"` };
+    const replaced = w.segments.get(seq);
+    if (replaced) this.release(replaced.bytes.length);
     w.segments.set(seq, segment);
+    this.held += bytes.length;
+    this.budget.take(bytes.length);
     w.maxSeq = Math.max(w.maxSeq, seq);
     w.firstSeq = Math.min(w.firstSeq, seq);
-    w.peakBitrate = Math.max(w.peakBitrate, Math.round((bytes.length * 8) / meta.duration));
     if (!s.timeline.has(seq)) {
       s.timeline.set(seq, meta);
       if (meta.discontinuity) s.discontinuitiesBefore.push(seq);
     }
-    // EXTINF rounded must not exceed the target duration, and the target duration must never change.
-    s.targetDuration = Math.max(s.targetDuration, Math.round(meta.duration));
+    s.newestSeq = Math.max(s.newestSeq, seq);
     this.trim(s);
     // Every rendition's playlist may change (a new timeline entry can turn into a gap elsewhere).
     for (const other of s.renditions.values()) other.playlist = null;
@@ -153,14 +244,20 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   }
 
   private trim(s: LiveStream): void {
-    const keep = this.options.playlistSegments + this.options.extraSegments;
-    let newest = -1;
-    for (const seq of s.timeline.keys()) newest = Math.max(newest, seq);
-    const oldestKept = newest - keep + 1;
+    const oldestKept = s.newestSeq - this.keep + 1;
     for (const seq of s.timeline.keys()) if (seq < oldestKept) s.timeline.delete(seq);
     for (const w of s.renditions.values()) {
-      for (const seq of w.segments.keys()) if (seq < oldestKept) w.segments.delete(seq);
+      for (const [seq, segment] of w.segments) {
+        if (seq >= oldestKept) continue;
+        w.segments.delete(seq);
+        this.release(segment.bytes.length);
+      }
     }
+  }
+
+  private release(bytes: number): void {
+    this.held -= bytes;
+    this.budget.give(bytes);
   }
 
   segment(playbackId: string, rendition: string, seq: number): StoredSegment {
@@ -209,7 +306,17 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   }
 
   targetDurationOf(playbackId: string): number {
-    return this.live(playbackId).targetDuration;
+    return this.targetDuration(this.live(playbackId));
+  }
+
+  /**
+   * From the descriptor and the segments in the window, so one long segment (or a hostile push) raises it
+   * only while that segment is in the window. EXTINF rounded must not exceed it (RFC 8216 §4.3.3.1).
+   */
+  private targetDuration(s: LiveStream): number {
+    let longest = s.descriptor ? Math.ceil(s.descriptor.targetDuration) : 0;
+    for (const meta of s.timeline.values()) longest = Math.max(longest, Math.round(meta.duration));
+    return Math.min(MAX_TARGET_DURATION_SECONDS, Math.max(DEFAULT_TARGET_DURATION_SECONDS, longest));
   }
 
   mediaPlaylist(playbackId: string, rendition: string): string {
@@ -219,7 +326,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     const first = listed[0] ?? w.maxSeq;
     const entries: PlaylistEntry[] = listed.map((seq) => ({ seq, ...s.timeline.get(seq)!, gap: !w.segments.has(seq) }));
     return writeMediaPlaylist({
-      targetDuration: s.targetDuration,
+      targetDuration: this.targetDuration(s),
       canBlockReload: true,
       discontinuitySequence: s.discontinuitiesBefore.filter((d) => d < first).length,
       entries,
@@ -235,7 +342,9 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     for (const v of s.descriptor.variants) {
       const w = s.renditions.get(v.name);
       if (!w || w.segments.size === 0) continue;
-      variants.push({ ...v, bandwidth: Math.max(v.bandwidth, w.peakBitrate) });
+      let peak = 0;
+      for (const segment of w.segments.values()) peak = Math.max(peak, Math.round((segment.bytes.length * 8) / segment.duration));
+      variants.push({ ...v, bandwidth: Math.min(VARIANT_LIMITS.maxBandwidth, Math.max(v.bandwidth, peak)) });
     }
     if (variants.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'stream has no segments yet', { playbackId });
     return writeMultivariantPlaylist(variants);
@@ -248,6 +357,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     for (const [id, s] of this.streams) {
       if (s.lastPushAt < cutoff) {
         this.streams.delete(id);
+        for (const w of s.renditions.values()) for (const segment of w.segments.values()) this.release(segment.bytes.length);
         expired.push(id);
         this.emit('streamExpired', id);
       }
@@ -256,8 +366,6 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   }
 
   bytesHeld(): number {
-    let total = 0;
-    for (const s of this.streams.values()) for (const w of s.renditions.values()) for (const seg of w.segments.values()) total += seg.bytes.length;
-    return total;
+    return this.held;
   }
 }

@@ -3,6 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../observability/logger.ts';
 import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
 import { createRelay, type Relay } from './relay.ts';
@@ -124,5 +126,46 @@ describe('upstream', () => {
     await assert.rejects(u.segment('missing', 'source', 0), { code: 'STREAM_NOT_FOUND' });
     const down = upstream(['http://unreachable.invalid'], refusing);
     await assert.rejects(down.segment('failover', 'source', 0), { code: 'UPSTREAM_FAILED' });
+  });
+});
+
+describe('upstream against a parent that never stops sending', () => {
+  let server: Server;
+  let base = '';
+  const cache = new SegmentCache(1e7);
+  let u: Upstream;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const kind = req.url!.endsWith('.ts') ? 'video/mp2t' : 'application/vnd.apple.mpegurl';
+      res.writeHead(200, { 'content-type': kind });
+      const chunk = Buffer.from(kind === 'video/mp2t' ? Buffer.alloc(64 * 1024, 0x47) : `#EXTM3U\n${'#EXT-X-PADDING:x\n'.repeat(4_000)}`);
+      let bytes = 0;
+      const pump = () => {
+        while (!res.destroyed && bytes < 1_000_000_000 && res.write(chunk)) bytes += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    u = new Upstream({ parentsFor: async () => [base], cache, idleMs: 60_000, logger: silentLogger, maxSegmentBytes: 4 * 1024 * 1024 });
+  });
+
+  afterAll(async () => {
+    u.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('gives up on an endless playlist at 1 MiB and answers 502', async () => {
+    await assert.rejects(u.mediaPlaylist('endless', 'source'), { code: 'UPSTREAM_FAILED', message: /exceeds the limit of 1048576 bytes/ });
+    await assert.rejects(u.master('endless'), { code: 'UPSTREAM_FAILED' });
+  });
+
+  it('gives up on an endless segment at the segment cap, and caches nothing', async () => {
+    await assert.rejects(u.segment('endless', 'source', 0), { code: 'UPSTREAM_FAILED', message: /exceeds the limit of 4194304 bytes/ });
+    assert.equal(cache.size, 0);
+    assert.equal(cache.bytesHeld, 0);
   });
 });

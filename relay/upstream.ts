@@ -2,9 +2,12 @@
 // another edge) and cached. Playlists follow the parent with blocking reloads (_HLS_msn), so a new
 // segment reaches the edge as soon as the parent has it and is prefetched once; segment misses go
 // upstream once however many viewers ask (single flight). Failures are never cached. A parent playlist
-// that ended (EXT-X-ENDLIST) is copied as is, so viewers of the edge see the end too.
+// that ended (EXT-X-ENDLIST) is copied as is, so viewers of the edge see the end too. Parents' bodies are
+// read up to a limit (a playlist, a segment, an error), so a parent cannot fill the edge's memory.
 
 import { lastMediaSequence } from '../media/hls-playlist.ts';
+import { readLimited } from '../http/read-limited.ts';
+import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
 import { CastnetError, isErrorCode } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { SegmentCache, type CachedSegment } from './segment-cache.ts';
@@ -21,7 +24,18 @@ export interface UpstreamOptions {
   idleMs: number;
   logger: Logger;
   onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master', bytes: number, playbackId: string) => void;
+  /** The most a parent's playlist (media or multivariant) may hold. */
+  maxPlaylistBytes?: number;
+  /** The most a parent's segment may hold. */
+  maxSegmentBytes?: number;
 }
+
+/** A live playlist of a few segments is a few KB; far more is a broken or hostile parent. */
+export const UPSTREAM_PLAYLIST_BYTES = 1024 * 1024;
+/** The largest segment a relay accepts in a push (push-routes' body limit), so the largest a parent serves. */
+export const UPSTREAM_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** An error answer is a small JSON object. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 interface FollowedPlaylist {
   playbackId: string;
@@ -38,39 +52,66 @@ interface FollowedPlaylist {
 
 const MASTER_TTL_MS = 2_000;
 
+/** A parent's JSON error body, if it sent one within the limit; `{}` when not. */
+async function errorBody(res: Response): Promise<{ error?: { code?: string; message?: string } }> {
+  try {
+    const parsed: unknown = JSON.parse((await readLimited(res, ERROR_BODY_BYTES)).toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as { error?: { code?: string; message?: string } }) : {};
+  } catch {
+    return {};
+  }
+}
+
 export class Upstream {
   private readonly playlists = new Map<string, FollowedPlaylist>();
   private readonly masters = new Map<string, { text: Buffer; at: number; lastRequestedAt: number }>();
   private readonly flights = new SingleFlight<unknown>();
   private readonly options: UpstreamOptions;
   private readonly fetch: typeof fetch;
+  private readonly maxPlaylistBytes: number;
+  private readonly maxSegmentBytes: number;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: UpstreamOptions) {
     this.options = options;
     this.fetch = options.fetch ?? globalThis.fetch;
+    this.maxPlaylistBytes = options.maxPlaylistBytes ?? UPSTREAM_PLAYLIST_BYTES;
+    this.maxSegmentBytes = options.maxSegmentBytes ?? UPSTREAM_SEGMENT_BYTES;
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, options.idleMs));
     this.sweeper.unref();
   }
 
-  get streams(): number {
+  /** Whether a playlist of this stream was pulled from a parent (the stream exists upstream). */
+  follows(playbackId: string): boolean {
+    for (const p of this.playlists.values()) if (p.playbackId === playbackId) return true;
+    return this.masters.has(playbackId);
+  }
+
+    get streams(): number {
     return new Set([...this.playlists.values()].map((p) => p.playbackId)).size;
   }
 
-  /** GET from the first parent that answers; 404 and other answers are final, network failures try the next. */
-  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number): Promise<Response> {
+  /**
+   * GET from the first parent that answers, its body read up to `maxBytes`; 404 and other answers are final,
+   * network failures and oversized bodies try the next.
+   */
+  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number): Promise<{ body: Buffer; etag: string | null }> {
     const parents = await this.options.parentsFor(playbackId);
     if (parents.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
     let lastError: CastnetError | null = null;
     for (const parent of parents) {
       try {
         const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-        if (res.ok) return res;
-        const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+        if (res.ok) return { body: await readLimited(res, maxBytes, { playbackId, parent }), etag: res.headers.get('etag') };
+        const body = await errorBody(res);
         const code = isErrorCode(body.error?.code) ? body.error.code : res.status === 404 ? 'STREAM_NOT_FOUND' : 'UPSTREAM_FAILED';
         throw new CastnetError(code, `parent ${parent} answered ${res.status}: ${body.error?.message ?? res.statusText}`, { playbackId, parent, upstreamStatus: res.status });
       } catch (err) {
+        if (err instanceof CastnetError && err.code === 'PAYLOAD_TOO_LARGE') {
+          lastError = new CastnetError('UPSTREAM_FAILED', `parent ${parent} answered ${path} with ${err.message}`, { playbackId, parent }, { cause: err });
+          continue;
+        }
         if (err instanceof CastnetError) throw err;
         const timedOut = (err as Error).name === 'TimeoutError';
         lastError = new CastnetError(timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `parent ${parent} ${timedOut ? `did not answer within ${timeoutMs} ms` : `is unreachable: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`}`, { playbackId, parent }, { cause: err });
@@ -85,8 +126,7 @@ export class Upstream {
     if (cached) cached.lastRequestedAt = now;
     if (cached && now - cached.at < MASTER_TTL_MS) return cached.text;
     return (await this.flights.run(`master:${playbackId}`, async () => {
-      const res = await this.fetchFromParent(playbackId, `/hls/${playbackId}/master.m3u8`, 5_000);
-      const text = Buffer.from(await res.arrayBuffer());
+      const { body: text } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/master.m3u8`, 5_000, this.maxPlaylistBytes);
       this.options.onUpstreamRequest?.('master', text.length, playbackId);
       this.masters.set(playbackId, { text, at: Date.now(), lastRequestedAt: Date.now() });
       return text;
@@ -99,6 +139,8 @@ export class Upstream {
 
   private update(key: string, playbackId: string, text: Buffer): FollowedPlaylist {
     const parsed = lastMediaSequence(text.toString('latin1'));
+    // Waits are multiples of it: a parent's claim is bounded as a pushed one is.
+    parsed.targetDuration = Math.min(MAX_TARGET_DURATION_SECONDS, Math.max(1, parsed.targetDuration || 2));
     let p = this.playlists.get(key);
     if (!p) {
       p = { playbackId, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters() };
@@ -119,8 +161,7 @@ export class Upstream {
       const existing = this.playlists.get(key);
       // A blocking request may be held for three target durations upstream.
       const timeoutMs = msn === undefined ? 5_000 : (existing?.targetDuration ?? 2) * 3_000 + 2_000;
-      const res = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs);
-      const text = Buffer.from(await res.arrayBuffer());
+      const { body: text } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs, this.maxPlaylistBytes);
       this.options.onUpstreamRequest?.('playlist', text.length, playbackId);
       return this.update(key, playbackId, text);
     })) as FollowedPlaylist;
@@ -180,10 +221,9 @@ export class Upstream {
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
-      const res = await this.fetchFromParent(playbackId, path, 10_000);
-      const bytes = Buffer.from(await res.arrayBuffer());
+      const { body: bytes, etag } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes);
       this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
-      const entry: CachedSegment = { bytes, etag: res.headers.get('etag') ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq };
+      const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq };
       this.options.cache.set(path, entry);
       return entry;
     })) as CachedSegment;
