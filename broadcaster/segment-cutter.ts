@@ -1,10 +1,11 @@
 // Cuts a live FLV stream into MPEG-TS segments at keyframes with FFmpeg stream copy (no re-encode), and
 // reports each finished segment with its timing. One FFmpeg process per publication. The segment muxer
 // cuts at the first keyframe at or after each multiple of `segmentSeconds`, so segments follow the source's
-// keyframes: with OBS's default keyint of 250 frames at 30 fps, every segment lasts 8.33 s. There is
-// deliberately no bound past which it cuts anyway: a segment not starting at a keyframe cannot be decoded
-// on its own (by a transcoder or a player joining), so a 20 s keyframe interval makes 20 s segments, every
-// deadline downstream scales with the segment's duration, and the pipeline warns the streamer.
+// keyframes: with OBS's default keyint of 250 frames at 30 fps, every segment lasts 8.33 s. It never cuts
+// between keyframes: a segment not starting at a keyframe cannot be decoded on its own (by a transcoder or a
+// player joining), so a 20 s keyframe interval makes 20 s segments, every deadline downstream scales with
+// the segment's duration, and the pipeline warns the streamer. Relays take segments up to 60 s
+// (MAX_TARGET_DURATION_SECONDS): a source needs a keyframe at least once a minute.
 
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm } from 'node:fs/promises';

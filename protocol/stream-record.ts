@@ -17,7 +17,7 @@ export const codecsPattern = new RegExp(`^${CODEC_CHARS}(?:,${CODEC_CHARS}){0,3}
 /** Bounds of what a variant may claim: beyond them a value is a mistake or an attack, never a stream. */
 export const VARIANT_LIMITS = { maxDimension: 16_384, maxBandwidth: 1_000_000_000, maxFrameRate: 1_000 } as const;
 /** The longest segment (and EXT-X-TARGETDURATION) a relay accepts, in seconds. */
-export const MAX_TARGET_DURATION_SECONDS = 30;
+export const MAX_TARGET_DURATION_SECONDS = 60;
 
 export const variantSchema = z.object({
   name: z.string().regex(renditionNamePattern, 'rendition name must be 1-32 of A-Z a-z 0-9 _ -'),

@@ -17,6 +17,7 @@ import type { VideoEncoder } from './ladder-command.ts';
 import type { PaymentReceiver, VerifiedPayment } from './payment-receiver.ts';
 import { transcodeSegment, type LadderRunner, type TranscodedRendition } from './segment-transcoder.ts';
 import type { TranscoderEventBus } from './transcoder-events.ts';
+import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
 
 export interface TranscodeServiceOptions {
   encoder: VideoEncoder;
@@ -37,6 +38,12 @@ export interface TranscodeAnswer {
   /** A winning ticket revealed this ticket-params set: the sender must fetch new ones. */
   paramsSpent: boolean;
 }
+
+/**
+ * FFmpeg's own time limit is only a backstop: the sender aborts a transcode it stopped waiting for (after
+ * 4× the segment's duration), which kills the run. Four times the longest segment a relay accepts.
+ */
+const FFMPEG_BACKSTOP_SECONDS = 4 * MAX_TARGET_DURATION_SECONDS;
 
 const codeOf = (err: unknown): string => (err instanceof CastnetError ? err.code : 'INTERNAL');
 
@@ -86,7 +93,7 @@ export class TranscodeService {
         { segment, renditions: params.renditions, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, context: ref },
         this.options.encoder,
         this.options.runner,
-        60,
+        FFMPEG_BACKSTOP_SECONDS,
         signal,
       );
       this.inFlight.add(run);
