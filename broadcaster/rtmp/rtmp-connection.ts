@@ -57,7 +57,9 @@ type PublishState = 'none' | 'authorizing' | 'publishing' | 'ended';
 
 export class RtmpConnection {
   private phase: Phase = 'c0c1';
-  private handshakeBuffer = Buffer.alloc(0);
+  /** C0 (1 byte), C1 and C2; freed once the handshake is done. */
+  private handshake = Buffer.alloc(1 + 2 * HANDSHAKE_SIZE);
+  private handshakeFill = 0;
   private readonly reader: ChunkReader;
   private app = '';
   private sink: PublishSink | null = null;
@@ -117,27 +119,28 @@ export class RtmpConnection {
   private onData(data: Buffer): void {
     this.bytesIn += data.length;
     if (this.phase === 'c0c1' || this.phase === 'c2') {
-      this.handshakeBuffer = Buffer.concat([this.handshakeBuffer, data]);
+      // C0, C1 and C2 fill one fixed buffer: bytes trickling in are copied once.
+      const n = Math.min(this.handshake.length - this.handshakeFill, data.length);
+      data.copy(this.handshake, this.handshakeFill, 0, n);
+      this.handshakeFill += n;
+      data = data.subarray(n);
+      if (this.handshake[0] !== 3) throw new RtmpProtocolError('protocol', `not an RTMP client (first byte 0x${this.handshake[0]!.toString(16)})`);
       if (this.phase === 'c0c1') {
-        if (this.handshakeBuffer[0] !== 3) throw new RtmpProtocolError('protocol', `not an RTMP client (first byte 0x${this.handshakeBuffer[0]!.toString(16)})`);
-        if (this.handshakeBuffer.length < 1 + HANDSHAKE_SIZE) return;
-        const c1 = this.handshakeBuffer.subarray(1, 1 + HANDSHAKE_SIZE);
+        if (this.handshakeFill < 1 + HANDSHAKE_SIZE) return;
+        const c1 = this.handshake.subarray(1, 1 + HANDSHAKE_SIZE);
         const s1 = Buffer.alloc(HANDSHAKE_SIZE);
         s1.writeUInt32BE(Math.floor(performance.now()) >>> 0, 0);
         randomBytes(HANDSHAKE_SIZE - 8).copy(s1, 8);
         this.socket.write(Buffer.concat([Buffer.from([3]), s1, c1]));
-        this.handshakeBuffer = this.handshakeBuffer.subarray(1 + HANDSHAKE_SIZE);
         this.phase = 'c2';
       }
-      if (this.handshakeBuffer.length < HANDSHAKE_SIZE) return;
-      const rest = this.handshakeBuffer.subarray(HANDSHAKE_SIZE);
-      this.handshakeBuffer = Buffer.alloc(0);
+      if (this.handshakeFill < this.handshake.length) return;
+      this.handshake = Buffer.alloc(0);
       this.phase = 'chunks';
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.fail(new RtmpProtocolError('idle_timeout', 'no message within the idle timeout')), this.options.limits.idleTimeoutMs);
+      this.timer = setTimeout(() => this.onIdle(), this.options.limits.idleTimeoutMs);
       this.timer.unref();
-      if (rest.length === 0) return;
-      data = rest;
+      if (data.length === 0) return;
     }
     const messages = this.reader.push(data);
     if (messages.length > 0) this.timer.refresh();
@@ -151,6 +154,12 @@ export class RtmpConnection {
       ack.writeUInt32BE(this.bytesIn >>> 0);
       this.send(CSID_CONTROL, MessageType.Acknowledgement, 0, ack);
     }
+  }
+
+  private onIdle(): void {
+    // A client waiting for its publish to be authorized sends nothing; our authorization bounds that wait.
+    if (this.publishState === 'authorizing') this.timer.refresh();
+    else this.fail(new RtmpProtocolError('idle_timeout', 'no message within the idle timeout'));
   }
 
   private onMessage(msg: RtmpMessage): void {
