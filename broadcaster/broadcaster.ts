@@ -95,7 +95,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     return streams.publish(playbackId, request.remoteAddress);
   }
 
-  const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger });
+  const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });
   const app = createNodeApp({ role: 'broadcaster', registry, health: () => ({ publications: streams.livePublications }) });
   finishNodeApp(app, logger);
   let http: ListeningServer | null = null;

@@ -4,7 +4,8 @@
 
 import { z } from 'zod';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 
 type LadderRungs = ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
 
@@ -41,6 +42,19 @@ export const broadcasterOptionsDefinition = defineOptions(
       default: [] as Array<'libx264' | 'h264_nvenc'>,
       description: "only transcoders with one of these encoders, e.g. h264_nvenc ('': any)",
     }),
+    // RTMP ingest limits: anyone can connect and send chunks before a stream key is checked.
+    rtmpMaxConnections: option({ flag: 'rtmp-max-connections', schema: count, default: defaultRtmpLimits.rtmpMaxConnections, description: 'RTMP connections open at once' }),
+    rtmpMaxConnectionsPerIp: option({ flag: 'rtmp-max-connections-per-ip', schema: count, default: defaultRtmpLimits.rtmpMaxConnectionsPerIp, description: 'RTMP connections open at once from one address' }),
+    rtmpHandshakeTimeoutMs: option({ flag: 'rtmp-handshake-timeout-ms', schema: durationMs, default: defaultRtmpLimits.rtmpHandshakeTimeoutMs, description: 'how long an RTMP client has to finish its handshake' }),
+    rtmpIdleTimeoutMs: option({ flag: 'rtmp-idle-timeout-ms', schema: durationMs, default: defaultRtmpLimits.rtmpIdleTimeoutMs, description: 'an RTMP connection with no message for this long is closed' }),
+    rtmpMaxMessageBytes: option({
+      flag: 'rtmp-max-message-bytes',
+      schema: integer(1, 0xffffff, 'takes a byte count from 1 to 16777215 (the RTMP length field is 24-bit)'),
+      default: defaultRtmpLimits.rtmpMaxMessageBytes,
+      description: 'the largest RTMP message (a video frame) accepted',
+    }),
+    rtmpMaxChunkStreams: option({ flag: 'rtmp-max-chunk-streams', schema: count, default: defaultRtmpLimits.rtmpMaxChunkStreams, description: 'RTMP chunk streams one connection may open' }),
+    rtmpMaxReassemblyBytes: option({ flag: 'rtmp-max-reassembly-bytes', schema: count, default: defaultRtmpLimits.rtmpMaxReassemblyBytes, description: 'bytes of partial RTMP messages one connection may hold' }),
   },
   [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null)],
 );

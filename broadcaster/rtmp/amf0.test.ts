@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
+import { RtmpProtocolError } from './rtmp-protocol-error.ts';
 
 describe('AMF0', () => {
   it('round-trips the values RTMP commands carry', () => {
@@ -19,5 +20,19 @@ describe('AMF0', () => {
 
   it('refuses an unknown type marker', () => {
     assert.throws(() => decodeAmf0(Buffer.from([0x42])), /unsupported marker 0x42/);
+  });
+
+  it('refuses values nested past the depth bound with its own error, not a stack overflow', () => {
+    const deep = Buffer.alloc(300_000, 0x0a); // strict arrays, each holding the next
+    for (let i = 1; i < deep.length; i += 5) deep.writeUInt32BE(1, i);
+    assert.throws(() => decodeAmf0(deep), (err) => err instanceof RtmpProtocolError && /nested deeper/.test(err.message));
+  });
+
+  it('keeps a "__proto__" key as an own property instead of a prototype', () => {
+    const bytes = Buffer.concat([Buffer.from([0x03, 0, 9]), Buffer.from('__proto__'), encodeAmf0({ app: 'live' }), Buffer.from([0, 0, 9])]);
+    const [obj] = decodeAmf0(bytes) as [Record<string, unknown>];
+    assert.equal(Object.getPrototypeOf(obj), Object.prototype);
+    assert.equal((obj as { app?: unknown }).app, undefined);
+    assert.deepEqual(Object.keys(obj), ['__proto__']);
   });
 });

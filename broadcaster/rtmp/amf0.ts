@@ -1,4 +1,8 @@
 // AMF0 encoding and decoding (Adobe AMF0 spec), the value format of RTMP commands and FLV metadata.
+// The decoder reads what an unauthenticated peer sends: it throws only RtmpProtocolError, and its work is
+// bounded by the message length (every value consumes at least one byte) and by MAX_DEPTH.
+
+import { RtmpProtocolError } from './rtmp-protocol-error.ts';
 
 export type AmfValue = number | boolean | string | null | undefined | Date | AmfValue[] | { [key: string]: AmfValue };
 
@@ -17,8 +21,12 @@ const Marker = {
   LongString: 0x0c,
 } as const;
 
+/** Nesting of objects and arrays: deep enough for any command or metadata, shallow enough for the stack. */
+const MAX_DEPTH = 32;
+
 export class AmfDecoder {
   private offset = 0;
+  private depth = 0;
   private readonly buf: Buffer;
 
   constructor(buf: Buffer) {
@@ -34,7 +42,7 @@ export class AmfDecoder {
   }
 
   private need(n: number): void {
-    if (this.offset + n > this.buf.length) throw new Error('AMF0: value runs past the end of the message');
+    if (this.offset + n > this.buf.length) throw new RtmpProtocolError('protocol', 'AMF0: value runs past the end of the message');
   }
 
   private readUtf8(len: number): string {
@@ -60,11 +68,22 @@ export class AmfDecoder {
         this.offset += 1;
         return obj;
       }
-      obj[key] = this.read();
+      // An own property even for "__proto__", so a peer's key cannot swap the object's prototype.
+      Object.defineProperty(obj, key, { value: this.read(), enumerable: true, writable: true, configurable: true });
     }
   }
 
   read(): AmfValue {
+    if (this.depth >= MAX_DEPTH) throw new RtmpProtocolError('protocol', `AMF0: values nested deeper than ${MAX_DEPTH}`);
+    this.depth += 1;
+    try {
+      return this.readValue();
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  private readValue(): AmfValue {
     this.need(1);
     const marker = this.buf[this.offset++];
     switch (marker) {
@@ -114,7 +133,7 @@ export class AmfDecoder {
         this.offset += 2;
         return null;
       default:
-        throw new Error(`AMF0: unsupported marker 0x${(marker ?? 0).toString(16)}`);
+        throw new RtmpProtocolError('protocol', `AMF0: unsupported marker 0x${(marker ?? 0).toString(16)}`);
     }
   }
 

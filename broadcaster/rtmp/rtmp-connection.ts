@@ -1,11 +1,14 @@
 // One RTMP client connection: the simple handshake, the NetConnection/NetStream commands OBS and ffmpeg
 // send to publish (connect, releaseStream, FCPublish, createStream, publish, FCUnpublish, deleteStream),
 // and hand-off of audio, video and metadata to a PublishSink. Playback over RTMP is refused.
+// Everything a peer sends before its publish is authorized is hostile input: the connection publishes at
+// most once, times out, and bounds what reassembly holds (ChunkReaderLimits).
 
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { AmfDecoder, decodeAmf0, encodeAmf0, type AmfValue } from './amf0.ts';
-import { ChunkReader, MessageType, encodeChunks, type RtmpMessage } from './chunk-stream.ts';
+import { ChunkReader, MessageType, encodeChunks, type ChunkReaderLimits, type RtmpMessage } from './chunk-stream.ts';
+import { RtmpProtocolError, type RtmpRefusal } from './rtmp-protocol-error.ts';
 import type { Logger } from '../../observability/logger.ts';
 
 export interface PublishRequest {
@@ -25,39 +28,59 @@ export interface PublishSink {
 
 export type PublishAuthorizer = (request: PublishRequest) => Promise<PublishSink>;
 
+export interface RtmpConnectionLimits extends ChunkReaderLimits {
+  /** From accept to the end of the handshake. */
+  handshakeTimeoutMs: number;
+  /** Longest time without a complete message before the connection is closed. */
+  idleTimeoutMs: number;
+}
+
+export interface RtmpConnectionOptions {
+  authorize: PublishAuthorizer;
+  logger: Logger;
+  limits: RtmpConnectionLimits;
+  /** Told each time a limit or a protocol violation refuses something; metrics count it. */
+  onRefused?: (reason: RtmpRefusal) => void;
+}
+
 const HANDSHAKE_SIZE = 1536;
 const OUT_CHUNK_SIZE = 4096;
 const WINDOW_ACK_SIZE = 5_000_000;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CSID_CONTROL = 2;
 const CSID_COMMAND = 3;
 const CSID_STREAM = 5;
 const PUBLISH_STREAM_ID = 1;
 
 type Phase = 'c0c1' | 'c2' | 'chunks' | 'closed';
+/** A connection publishes once: a second publish, even one sent before the first is authorized, is refused. */
+type PublishState = 'none' | 'authorizing' | 'publishing' | 'ended';
 
 export class RtmpConnection {
   private phase: Phase = 'c0c1';
-  private handshakeBuffer = Buffer.alloc(0);
-  private readonly reader = new ChunkReader();
+  /** C0 (1 byte), C1 and C2; freed once the handshake is done. */
+  private handshake = Buffer.alloc(1 + 2 * HANDSHAKE_SIZE);
+  private handshakeFill = 0;
+  private readonly reader: ChunkReader;
   private app = '';
   private sink: PublishSink | null = null;
-  private publishing = false;
+  private publishState: PublishState = 'none';
   private bytesIn = 0;
   private lastAck = 0;
   private peerWindow = 0;
-  private readonly handshakeTimer: NodeJS.Timeout;
+  /** The handshake timeout, then the idle timeout, refreshed by every complete message. */
+  private timer: NodeJS.Timeout;
   private readonly socket: Socket;
-  private readonly authorize: PublishAuthorizer;
+  private readonly options: RtmpConnectionOptions;
   private readonly logger: Logger;
 
-  constructor(socket: Socket, authorize: PublishAuthorizer, logger: Logger) {
+  constructor(socket: Socket, options: RtmpConnectionOptions) {
     this.socket = socket;
-    this.authorize = authorize;
-    this.logger = logger;
+    this.options = options;
+    this.logger = options.logger;
+    this.reader = new ChunkReader(options.limits);
     socket.setNoDelay(true);
-    this.handshakeTimer = setTimeout(() => this.fail(new Error('handshake timed out')), HANDSHAKE_TIMEOUT_MS);
-    this.handshakeTimer.unref();
+    this.timer = setTimeout(() => this.fail(new RtmpProtocolError('handshake_timeout', 'handshake timed out')), options.limits.handshakeTimeoutMs);
+    this.timer.unref();
     socket.on('data', (data: Buffer) => {
       try {
         this.onData(data);
@@ -76,41 +99,55 @@ export class RtmpConnection {
   close(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.timer);
     this.endPublication();
     this.socket.destroy();
   }
 
   private fail(err: Error): void {
     if (this.phase === 'closed') return;
-    this.logger.warn({ remote: this.socket.remoteAddress, err }, 'rtmp connection dropped');
+    if (err instanceof RtmpProtocolError) {
+      // What a peer can cause is logged once per connection at info, never as a warning.
+      this.options.onRefused?.(err.reason);
+      this.logger.info({ remote: this.socket.remoteAddress, reason: err.reason, err: err.message }, 'rtmp connection closed');
+    } else {
+      this.logger.warn({ remote: this.socket.remoteAddress, err }, 'rtmp connection dropped');
+    }
     this.close();
   }
 
   private onData(data: Buffer): void {
     this.bytesIn += data.length;
     if (this.phase === 'c0c1' || this.phase === 'c2') {
-      this.handshakeBuffer = Buffer.concat([this.handshakeBuffer, data]);
+      // C0, C1 and C2 fill one fixed buffer: bytes trickling in are copied once.
+      const n = Math.min(this.handshake.length - this.handshakeFill, data.length);
+      data.copy(this.handshake, this.handshakeFill, 0, n);
+      this.handshakeFill += n;
+      data = data.subarray(n);
+      if (this.handshake[0] !== 3) throw new RtmpProtocolError('protocol', `not an RTMP client (first byte 0x${this.handshake[0]!.toString(16)})`);
       if (this.phase === 'c0c1') {
-        if (this.handshakeBuffer[0] !== 3) throw new Error(`not an RTMP client (first byte 0x${this.handshakeBuffer[0]!.toString(16)})`);
-        if (this.handshakeBuffer.length < 1 + HANDSHAKE_SIZE) return;
-        const c1 = this.handshakeBuffer.subarray(1, 1 + HANDSHAKE_SIZE);
+        if (this.handshakeFill < 1 + HANDSHAKE_SIZE) return;
+        const c1 = this.handshake.subarray(1, 1 + HANDSHAKE_SIZE);
         const s1 = Buffer.alloc(HANDSHAKE_SIZE);
         s1.writeUInt32BE(Math.floor(performance.now()) >>> 0, 0);
         randomBytes(HANDSHAKE_SIZE - 8).copy(s1, 8);
         this.socket.write(Buffer.concat([Buffer.from([3]), s1, c1]));
-        this.handshakeBuffer = this.handshakeBuffer.subarray(1 + HANDSHAKE_SIZE);
         this.phase = 'c2';
       }
-      if (this.handshakeBuffer.length < HANDSHAKE_SIZE) return;
-      const rest = this.handshakeBuffer.subarray(HANDSHAKE_SIZE);
-      this.handshakeBuffer = Buffer.alloc(0);
+      if (this.handshakeFill < this.handshake.length) return;
+      this.handshake = Buffer.alloc(0);
       this.phase = 'chunks';
-      clearTimeout(this.handshakeTimer);
-      if (rest.length === 0) return;
-      data = rest;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.onIdle(), this.options.limits.idleTimeoutMs);
+      this.timer.unref();
+      if (data.length === 0) return;
     }
-    for (const msg of this.reader.push(data)) this.onMessage(msg);
+    const messages = this.reader.push(data);
+    if (messages.length > 0) this.timer.refresh();
+    for (const msg of messages) {
+      if (this.phase === 'closed') return;
+      this.onMessage(msg);
+    }
     if (this.peerWindow > 0 && this.bytesIn - this.lastAck >= this.peerWindow) {
       this.lastAck = this.bytesIn;
       const ack = Buffer.alloc(4);
@@ -119,15 +156,22 @@ export class RtmpConnection {
     }
   }
 
+  private onIdle(): void {
+    // A client waiting for its publish to be authorized sends nothing; our authorization bounds that wait.
+    if (this.publishState === 'authorizing') this.timer.refresh();
+    else this.fail(new RtmpProtocolError('idle_timeout', 'no message within the idle timeout'));
+  }
+
   private onMessage(msg: RtmpMessage): void {
     switch (msg.type) {
       case MessageType.Audio:
-        if (this.publishing) this.sink?.onAudio(msg.timestamp, msg.payload);
+        this.sink?.onAudio(msg.timestamp, msg.payload);
         return;
       case MessageType.Video:
-        if (this.publishing) this.sink?.onVideo(msg.timestamp, msg.payload);
+        this.sink?.onVideo(msg.timestamp, msg.payload);
         return;
       case MessageType.WindowAckSize:
+        if (msg.payload.length < 4) throw new RtmpProtocolError('protocol', 'RTMP: short Window Acknowledgement Size');
         this.peerWindow = msg.payload.readUInt32BE(0);
         return;
       case MessageType.DataAmf0:
@@ -144,7 +188,7 @@ export class RtmpConnection {
   }
 
   private onData0(payload: Buffer): void {
-    if (!this.publishing || !this.sink) return;
+    if (!this.sink) return;
     const decoder = new AmfDecoder(payload);
     const first = decoder.read();
     // `@setDataFrame` wraps the metadata FLV stores as a plain `onMetaData` script tag.
@@ -153,11 +197,12 @@ export class RtmpConnection {
   }
 
   private onCommand(payload: Buffer, streamId: number): void {
-    const [name, txn, , ...args] = decodeAmf0(payload) as [string, number, AmfValue, ...AmfValue[]];
+    const [name, txnValue, props, ...args] = decodeAmf0(payload);
+    const txn = typeof txnValue === 'number' ? txnValue : 0;
     switch (name) {
       case 'connect': {
-        const props = (decodeAmf0(payload)[2] ?? {}) as Record<string, AmfValue>;
-        this.app = String(props.app ?? '').replace(/\/$/, '');
+        const app = props !== null && typeof props === 'object' && !Array.isArray(props) && !(props instanceof Date) ? props.app : undefined;
+        this.app = (typeof app === 'string' ? app : '').replace(/\/$/, '');
         const win = Buffer.alloc(4);
         win.writeUInt32BE(WINDOW_ACK_SIZE);
         this.send(CSID_CONTROL, MessageType.WindowAckSize, 0, win);
@@ -186,7 +231,7 @@ export class RtmpConnection {
         if (txn) this.command(0, '_result', txn, null, undefined);
         return;
       case 'publish':
-        void this.onPublish(String(args[0] ?? ''), streamId || PUBLISH_STREAM_ID);
+        this.onPublish(typeof args[0] === 'string' ? args[0] : '', streamId || PUBLISH_STREAM_ID);
         return;
       case 'play':
         this.status(streamId, 'error', 'NetStream.Play.Failed', 'Playback over RTMP is not offered: watch over HLS.');
@@ -201,33 +246,48 @@ export class RtmpConnection {
     }
   }
 
-  private async onPublish(publishName: string, streamId: number): Promise<void> {
-    const streamKey = publishName.split('?')[0]!;
-    if (this.sink) {
-      this.status(streamId, 'error', 'NetStream.Publish.BadName', 'This connection is already publishing.');
+  /** Synchronous up to the authorization, so that two publishes in one read cannot both pass the check. */
+  private onPublish(publishName: string, streamId: number): void {
+    if (this.publishState !== 'none') {
+      this.options.onRefused?.('second_publish');
+      this.logger.debug({ remote: this.socket.remoteAddress }, 'second publish on one rtmp connection refused');
+      this.status(streamId, 'error', 'NetStream.Publish.BadName', 'This connection has already published: open a new connection.');
       return;
     }
+    this.publishState = 'authorizing';
+    const streamKey = publishName.split('?')[0]!;
+    void this.authorizePublish({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '' }, streamId);
+  }
+
+  private async authorizePublish(request: PublishRequest, streamId: number): Promise<void> {
+    let sink: PublishSink;
     try {
-      const sink = await this.authorize({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '' });
-      if (this.closed) {
-        sink.onEnd();
-        return;
-      }
-      this.sink = sink;
-      this.publishing = true;
-      this.status(streamId, 'status', 'NetStream.Publish.Start', 'Publishing started.');
+      sink = await this.options.authorize(request);
     } catch (err) {
-      this.logger.warn({ app: this.app, remote: this.socket.remoteAddress, err }, 'publish refused');
+      this.publishState = 'ended';
+      // A refused key is an outsider's doing: info, not a warning.
+      this.logger.info({ app: this.app, remote: this.socket.remoteAddress, err: (err as Error).message }, 'publish refused');
       this.status(streamId, 'error', 'NetStream.Publish.BadName', (err as Error).message);
       // Let the refusal reach the client before the connection ends.
       setTimeout(() => this.close(), 100).unref();
+      return;
     }
+    // Closed, unpublished or deleted while being authorized: end what the authorization started.
+    if (this.closed || this.publishState !== 'authorizing') {
+      sink.onEnd();
+      return;
+    }
+    this.sink = sink;
+    this.publishState = 'publishing';
+    this.status(streamId, 'status', 'NetStream.Publish.Start', 'Publishing started.');
   }
 
+
   private endPublication(): void {
+    if (this.publishState === 'none') return;
     const sink = this.sink;
     this.sink = null;
-    this.publishing = false;
+    this.publishState = 'ended';
     sink?.onEnd();
   }
 
