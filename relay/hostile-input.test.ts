@@ -1,6 +1,7 @@
 // A relay over real HTTP against the attacks of issue 11: a descriptor that injects a playlist line, 404
 // spam that would grow the stats a heartbeat carries, and a push far ahead of the window.
 
+import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
@@ -76,6 +77,6 @@ describe('relay against hostile input', () => {
   });
 
   it('refuses a segment longer than the longest target duration', async () => {
-    assert.equal((await putSegment(origin.url, 'long', 0, 31)).status, 400);
+    assert.equal((await putSegment(origin.url, 'long', 0, MAX_TARGET_DURATION_SECONDS + 1)).status, 400);
   });
 });
