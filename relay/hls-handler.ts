@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { countRefusals, type RelayMetrics } from './metrics.ts';
+import type { RelayMetrics } from './metrics.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
@@ -81,8 +81,6 @@ function viewerSession(req: IncomingMessage): string {
 
 export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { store, upstream, metrics, stats, logger } = options;
-  // TODO(lead): belongs in relay.ts beside the other store listeners (relay.ts is being edited elsewhere).
-  countRefusals(store, metrics);
 
   // Label lookups hash their labels on every call; the common outcomes are resolved once.
   const mediaOk = metrics.requests.labels('media', '200');

@@ -2,7 +2,6 @@
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamStatsSnapshot } from './stream-stats.ts';
-import type { StreamStore } from './stream-store.ts';
 
 export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[] }) {
   /** A gauge per stream, read from the stats at scrape time (streams that ended drop out). */
@@ -64,8 +63,3 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
 }
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
-
-/** Counts the store's refusals (rare: not a hot path). */
-export function countRefusals(store: StreamStore, metrics: RelayMetrics): void {
-  store.on('refused', (reason) => metrics.refused.inc({ reason }));
-}

@@ -25,6 +25,7 @@ import { StreamStore } from './stream-store.ts';
 import { Upstream } from './upstream.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 import { cors } from '../http/cors.ts';
+import { ByteBudget } from './byte-budget.ts';
 
 export { defaultRelayOptions, type RelayOptions };
 
@@ -65,12 +66,23 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   const options = { ...defaultRelayOptions, ...init };
   const logger = (components.logger ?? createLogger()).child({ component: 'relay' });
   const registry = components.registry ?? createMetricsRegistry('relay');
-  const store = new StreamStore({ playlistSegments: options.playlistSegments, extraSegments: options.extraSegments, idleMs: options.streamIdleMs, ...(components.now ? { now: components.now } : {}) });
+  // Pushed and pulled segments share one budget: pushes make the pull cache evict, never the reverse.
+  const budget = new ByteBudget(options.cacheBytes);
+  const store = new StreamStore({
+    playlistSegments: options.playlistSegments,
+    extraSegments: options.extraSegments,
+    idleMs: options.streamIdleMs,
+    maxStreams: options.maxStreams,
+    maxRenditions: options.maxRenditions,
+    maxSeqAhead: options.maxSeqAhead,
+    budget,
+    ...(components.now ? { now: components.now } : {}),
+  });
   const stats = new StreamStats({ windowMs: options.viewerWindowMs });
-  const cache = new SegmentCache(options.cacheBytes);
+  const cache = new SegmentCache(budget);
   const metrics = createRelayMetrics(registry, {
     streams: () => store.size + (upstream?.streams ?? 0),
-    bytesHeld: () => store.bytesHeld() + cache.bytesHeld,
+    bytesHeld: () => budget.used,
     perStream: () => stats.snapshot(),
   });
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
@@ -98,6 +110,10 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     : null;
   const hls = createHlsHandler({ store, upstream, metrics, stats, logger });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
+  store.on('refused', (reason, playbackId) => {
+    metrics.refused.inc({ reason });
+    logger.info({ playbackId, reason }, 'push refused');
+  });
   store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
