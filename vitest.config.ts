@@ -4,7 +4,7 @@
 
 import { defineConfig } from 'vitest/config';
 
-const roles = '{broadcaster,orchestrator,transcoder,relay,player,protocol,media,cli,http,p2p,observability,storage,config,bench}';
+const roles = '{broadcaster,orchestrator,transcoder,relay,player,protocol,media,cli,http,p2p,observability,storage,config,settlement,bench}';
 
 export default defineConfig({
   test: {

@@ -1,4 +1,5 @@
-// The ledger redeems a winning ticket once, moves face value from deposit then reserve, and refuses the rest.
+// The ledger redeems a winning ticket once, moves face value from the deposit, then from the recipient's
+// allocation of the reserve, and refuses the rest.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { silentLogger } from '../observability/logger.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
-import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
+import { MAX_WIN_PROB, signTicket, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { Ledger } from './ledger.ts';
 import { createOrchestrator } from './orchestrator.ts';
 
@@ -18,9 +19,9 @@ const dir = mkdtempSync(join(tmpdir(), 'castnet-ledger-'));
 const sender = identityFromPrivateKey(randomBytes(32));
 const recipient = `0x${'aa'.repeat(20)}`;
 
-function winner(faceValue: bigint, nonce: number, winProb = MAX_WIN_PROB) {
+function winner(faceValue: bigint, nonce: number, winProb = MAX_WIN_PROB, to = recipient) {
   const recipientRand = randomBytes(32);
-  const ticket: Ticket = { recipient, sender: sender.address, faceValue, winProb, senderNonce: nonce, recipientRandHash: toHex(keccak_256(recipientRand)), creationRound: 0n, creationRoundBlockHash: `0x${'00'.repeat(32)}` };
+  const ticket: Ticket = { recipient: to, sender: sender.address, faceValue, winProb, senderNonce: nonce, recipientRandHash: toHex(keccak_256(recipientRand)), creationRound: 0n, creationRoundBlockHash: `0x${'00'.repeat(32)}` };
   return { ticket, signature: signTicket(ticket, sender.privateKey), recipientRand: new Uint8Array(recipientRand) };
 }
 
@@ -33,20 +34,29 @@ describe('ledger', () => {
     const w = winner(300n, 1);
     assert.equal(ledger.redeem(w.ticket, w.signature, w.recipientRand).paid, 300n);
     assert.throws(() => ledger.redeem(w.ticket, w.signature, w.recipientRand), { code: 'ALREADY_REDEEMED' });
-    assert.deepEqual(ledger.account(sender.address), { address: sender.address, deposit: 700n, reserve: 500n, earned: 0n, spent: 300n, withdrawn: 0n });
+    assert.deepEqual(ledger.account(sender.address), { address: sender.address, deposit: 700n, reserve: 500n, reserveClaimed: 0n, earned: 0n, spent: 300n, withdrawn: 0n });
     assert.equal(ledger.account(recipient).earned, 300n);
   });
 
-  it('pays from the reserve when the deposit runs short, and refuses when both are empty', () => {
-    const ledger = new Ledger(':memory:');
-    ledger.fund(sender.address, 100n, 150n);
-    const first = winner(200n, 1);
-    assert.deepEqual(ledger.redeem(first.ticket, first.signature, first.recipientRand).fromReserve, 100n);
-    const second = winner(200n, 2);
-    assert.equal(ledger.redeem(second.ticket, second.signature, second.recipientRand).paid, 50n, 'pays what is left');
-    const third = winner(200n, 3);
-    assert.throws(() => ledger.redeem(third.ticket, third.signature, third.recipientRand), { code: 'INSUFFICIENT_FUNDS' });
+  it("pays from the recipient's allocation of the reserve when the deposit runs short, and refuses when nothing is payable", () => {
+    // Three allocations of 100 each: no recipient can take more than a third of the reserve.
+    const ledger = new Ledger(':memory:', { reserveRecipients: 3n });
+    const other = `0x${'bb'.repeat(20)}`;
+    ledger.fund(sender.address, 100n, 300n);
+    assert.equal(ledger.payableTo(sender.address, recipient), 200n, 'deposit + one allocation');
+    const first = winner(250n, 1);
+    assert.deepEqual(ledger.redeem(first.ticket, first.signature, first.recipientRand), { ticketHash: toHex(ticketHash(first.ticket)), paid: 200n, fromReserve: 100n }, 'the deposit, then its allocation');
+    const second = winner(50n, 2);
+    assert.throws(() => ledger.redeem(second.ticket, second.signature, second.recipientRand), { code: 'INSUFFICIENT_FUNDS' }, 'its allocation is claimed');
+    assert.equal(ledger.claimableReserve(sender.address, other), 100n, "another recipient's allocation is untouched");
+    const theirs = winner(150n, 3, MAX_WIN_PROB, other);
+    assert.equal(ledger.redeem(theirs.ticket, theirs.signature, theirs.recipientRand).paid, 100n);
+    // A top-up grows every allocation: (100 left + 200 claimed + 300 new) / 3 = 200 each.
+    ledger.fund(sender.address, 0n, 300n);
+    assert.equal(ledger.claimableReserve(sender.address, recipient), 100n);
+    assert.equal(ledger.redeem(second.ticket, second.signature, second.recipientRand).paid, 50n, 'the refused ticket was not spent: it pays after the top-up');
     assert.equal(ledger.account(recipient).earned, 250n);
+    assert.deepEqual(ledger.account(sender.address), { address: sender.address, deposit: 0n, reserve: 350n, reserveClaimed: 250n, earned: 0n, spent: 350n, withdrawn: 0n });
   });
 
   it('refuses a losing ticket, a wrong recipientRand and a forged signature', () => {

@@ -1,7 +1,8 @@
 // The embedded ticket ledger (node:sqlite in the data directory): each sender's deposit and reserve, each
 // recipient's earnings, and redemption of winning tickets exactly once. A redemption checks the signature,
 // the revealed recipientRand and the win, then moves the face value from the sender's deposit (from the
-// reserve when the deposit runs short) to the recipient in one IMMEDIATE transaction; the ticket hash is
+// recipient's allocation of the reserve when the deposit runs short: settlement/reserve-rule.ts, the same
+// rule as the on-chain TicketBroker) to the recipient in one IMMEDIATE transaction; the ticket hash is
 // the primary key of the redemptions table, so two racing redemptions of one ticket cannot both succeed,
 // even from two processes. A withdrawal (signed by the account's owner, protocol/withdrawal.ts) moves
 // earnings out: it is recorded in the withdrawals table, keyed by (address, timestamp) so a replay cannot
@@ -13,6 +14,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
 import { openDatabase } from '../storage/sqlite.ts';
+import { DEFAULT_RESERVE_RECIPIENTS, claimableReserve, payout } from '../settlement/reserve-rule.ts';
 import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { WITHDRAWAL_MAX_SKEW_MS, withdrawalHash, type Withdrawal } from '../protocol/withdrawal.ts';
 
@@ -20,6 +22,8 @@ export interface Account {
   address: string;
   deposit: bigint;
   reserve: bigint;
+  /** Reserve paid out of this address's reserve to recipients (reserve + reserveClaimed: all it funded). */
+  reserveClaimed: bigint;
   /** Face value redeemed by this address as a recipient. */
   earned: bigint;
   /** Face value paid out of this address's deposit and reserve. */
@@ -38,16 +42,19 @@ interface AccountRow {
   address: string;
   deposit: string;
   reserve: string;
+  reserve_claimed: string;
   earned: string;
   spent: string;
   withdrawn: string;
 }
 
-const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), earned: BigInt(r.earned), spent: BigInt(r.spent), withdrawn: BigInt(r.withdrawn) });
+const toAccount = (r: AccountRow): Account => ({ address: r.address, deposit: BigInt(r.deposit), reserve: BigInt(r.reserve), reserveClaimed: BigInt(r.reserve_claimed), earned: BigInt(r.earned), spent: BigInt(r.spent), withdrawn: BigInt(r.withdrawn) });
 
 export interface LedgerOptions {
   /** The clock withdrawal timestamps are checked against. */
   now?: () => number;
+  /** Allocations each sender's reserve is split into, one per recipient (settlement/reserve-rule.ts). */
+  reserveRecipients?: bigint;
 }
 
 export interface LedgerEvents {
@@ -62,11 +69,14 @@ export interface LedgerEvents {
 export class Ledger extends EventEmitter<LedgerEvents> {
   private readonly db: DatabaseSync;
   private readonly now: () => number;
+  readonly reserveRecipients: bigint;
   closed = false;
 
   constructor(path: string, options: LedgerOptions = {}) {
     super();
     this.now = options.now ?? Date.now;
+    this.reserveRecipients = options.reserveRecipients ?? DEFAULT_RESERVE_RECIPIENTS;
+    if (this.reserveRecipients < 1n) throw new RangeError('reserveRecipients must be at least 1');
     this.db = openDatabase(
       path,
       `
@@ -74,6 +84,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         address TEXT PRIMARY KEY,
         deposit TEXT NOT NULL DEFAULT '0',
         reserve TEXT NOT NULL DEFAULT '0',
+        reserve_claimed TEXT NOT NULL DEFAULT '0',
         earned TEXT NOT NULL DEFAULT '0',
         spent TEXT NOT NULL DEFAULT '0',
         withdrawn TEXT NOT NULL DEFAULT '0'
@@ -87,6 +98,12 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         from_reserve TEXT NOT NULL,
         redeemed_at TEXT NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS reserve_claims (
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        claimed TEXT NOT NULL,
+        PRIMARY KEY (sender, recipient)
+      );
       CREATE TABLE IF NOT EXISTS withdrawals (
         address TEXT NOT NULL,
         timestamp INTEGER NOT NULL,
@@ -96,22 +113,40 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         PRIMARY KEY (address, timestamp)
       );`,
     );
-    // Ledgers written before withdrawals existed gain the column (SQLite has no ADD COLUMN IF NOT EXISTS).
+    // Ledgers written before withdrawals and reserve allocations existed gain the columns (SQLite has no
+    // ADD COLUMN IF NOT EXISTS).
     const columns = this.db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>;
     if (!columns.some((c) => c.name === 'withdrawn')) this.db.exec("ALTER TABLE accounts ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '0'");
+    if (!columns.some((c) => c.name === 'reserve_claimed')) this.db.exec("ALTER TABLE accounts ADD COLUMN reserve_claimed TEXT NOT NULL DEFAULT '0'");
   }
 
   private row(address: string): Account {
     const r = this.db.prepare('SELECT * FROM accounts WHERE address = ?').get(address) as AccountRow | undefined;
-    return r ? toAccount(r) : { address, deposit: 0n, reserve: 0n, earned: 0n, spent: 0n, withdrawn: 0n };
+    return r ? toAccount(r) : { address, deposit: 0n, reserve: 0n, reserveClaimed: 0n, earned: 0n, spent: 0n, withdrawn: 0n };
   }
 
   private save(a: Account): void {
     this.db
       .prepare(
-        'INSERT INTO accounts (address, deposit, reserve, earned, spent, withdrawn) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET deposit = excluded.deposit, reserve = excluded.reserve, earned = excluded.earned, spent = excluded.spent, withdrawn = excluded.withdrawn',
+        'INSERT INTO accounts (address, deposit, reserve, reserve_claimed, earned, spent, withdrawn) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET deposit = excluded.deposit, reserve = excluded.reserve, reserve_claimed = excluded.reserve_claimed, earned = excluded.earned, spent = excluded.spent, withdrawn = excluded.withdrawn',
       )
-      .run(a.address, a.deposit.toString(), a.reserve.toString(), a.earned.toString(), a.spent.toString(), a.withdrawn.toString());
+      .run(a.address, a.deposit.toString(), a.reserve.toString(), a.reserveClaimed.toString(), a.earned.toString(), a.spent.toString(), a.withdrawn.toString());
+  }
+
+  private claimedBy(sender: string, recipient: string): bigint {
+    const r = this.db.prepare('SELECT claimed FROM reserve_claims WHERE sender = ? AND recipient = ?').get(sender, recipient) as { claimed: string } | undefined;
+    return r ? BigInt(r.claimed) : 0n;
+  }
+
+  /** What `recipient` may still be paid from `sender`'s reserve: its allocation less what it took. */
+  claimableReserve(sender: string, recipient: string): bigint {
+    const s = this.row(sender.toLowerCase());
+    return claimableReserve(s, this.claimedBy(s.address, recipient.toLowerCase()), this.reserveRecipients);
+  }
+
+  /** The most one winning ticket from `sender` pays `recipient` now: the deposit and its reserve allocation. */
+  payableTo(sender: string, recipient: string): bigint {
+    return this.account(sender).deposit + this.claimableReserve(sender, recipient);
   }
 
   private transaction<T>(work: () => T): T {
@@ -157,14 +192,21 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const redemption = this.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM redemptions WHERE ticket_hash = ?').get(hashHex)) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', context);
       const sender = this.row(ticket.sender.toLowerCase());
-      const fromDeposit = sender.deposit < ticket.faceValue ? sender.deposit : ticket.faceValue;
-      const fromReserve = ticket.faceValue - fromDeposit < sender.reserve ? ticket.faceValue - fromDeposit : sender.reserve;
-      const paid = fromDeposit + fromReserve;
-      if (paid === 0n) throw new CastnetError('INSUFFICIENT_FUNDS', 'sender has no deposit or reserve left', context);
+      const recipientAddress = ticket.recipient.toLowerCase();
+      const claimedBefore = this.claimedBy(sender.address, recipientAddress);
+      const { fromDeposit, fromReserve, paid } = payout(ticket.faceValue, sender.deposit, claimableReserve(sender, claimedBefore, this.reserveRecipients));
+      // Nothing to pay: the ticket stays unredeemed, so it can be redeemed after the sender tops up.
+      if (paid === 0n) throw new CastnetError('INSUFFICIENT_FUNDS', 'sender cannot pay this recipient: deposit empty and reserve allocation claimed', context);
       sender.deposit -= fromDeposit;
       sender.reserve -= fromReserve;
+      sender.reserveClaimed += fromReserve;
       sender.spent += paid;
       this.save(sender);
+      if (fromReserve > 0n) {
+        this.db
+          .prepare('INSERT INTO reserve_claims (sender, recipient, claimed) VALUES (?, ?, ?) ON CONFLICT(sender, recipient) DO UPDATE SET claimed = excluded.claimed')
+          .run(sender.address, recipientAddress, (claimedBefore + fromReserve).toString());
+      }
       const recipient = this.row(ticket.recipient.toLowerCase());
       recipient.earned += paid;
       this.save(recipient);

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'TICKET_INVALID'
   | 'ALREADY_REDEEMED'
   | 'INSUFFICIENT_FUNDS'
+  | 'CHAIN_REFUSED'
   | 'INTERNAL';
 
 const statusByCode: Record<ErrorCode, number> = {
@@ -49,6 +50,8 @@ const statusByCode: Record<ErrorCode, number> = {
   TICKET_INVALID: 400,
   ALREADY_REDEEMED: 409,
   INSUFFICIENT_FUNDS: 409,
+  /** A transaction or call the chain reverted; the context's reason is the chain's revert reason. */
+  CHAIN_REFUSED: 409,
   INTERNAL: 500,
 };
 

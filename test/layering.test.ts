@@ -17,13 +17,15 @@ const MAY_IMPORT: Record<string, ReadonlyArray<string>> = {
   media: ['protocol', 'observability'],
   http: ['protocol', 'observability'],
   p2p: ['protocol', 'observability'],
+  // Settlement: the reserve rule, the TicketBroker contract and its client, anvil for local chains.
+  settlement: ['protocol', 'observability', 'storage', 'config'],
   player: ['protocol'],
-  broadcaster: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p'],
-  orchestrator: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p'],
-  transcoder: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p'],
+  broadcaster: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'settlement'],
+  orchestrator: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'settlement'],
+  transcoder: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'settlement'],
   // The relay serves the player's bundle and pages.
-  relay: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'player'],
-  cli: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'player', 'broadcaster', 'orchestrator', 'transcoder', 'relay'],
+  relay: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'player', 'settlement'],
+  cli: ['protocol', 'media', 'observability', 'storage', 'config', 'http', 'p2p', 'player', 'settlement', 'broadcaster', 'orchestrator', 'transcoder', 'relay'],
 };
 const NOT_SHIPPED = new Set(['node_modules', 'test', 'bench', 'docs', 'deploy', '.git', '.castnet']);
 
