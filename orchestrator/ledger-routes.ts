@@ -8,7 +8,7 @@ import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from 
 import { withdrawalRequestSchema, type WithdrawalAnswer } from '../protocol/withdrawal.ts';
 import type { Account, Ledger } from './ledger.ts';
 
-const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), earned: a.earned.toString(), spent: a.spent.toString(), withdrawn: a.withdrawn.toString() });
+const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), reserveClaimed: a.reserveClaimed.toString(), earned: a.earned.toString(), spent: a.spent.toString(), withdrawn: a.withdrawn.toString() });
 
 export function ledgerRoutes(ledger: Ledger): Router {
   const router = Router();
@@ -17,7 +17,14 @@ export function ledgerRoutes(ledger: Ledger): Router {
   });
   router.get('/accounts/:address', (req, res) => {
     if (!addressString.safeParse(req.params.address).success) throw new CastnetError('BAD_REQUEST', 'invalid address');
-    res.json(accountJson(ledger.account(req.params.address)));
+    const recipient = req.query['recipient'];
+    if (recipient === undefined) {
+      res.json(accountJson(ledger.account(req.params.address)));
+      return;
+    }
+    // A recipient asks what one winning ticket from this sender would pay it (the reserve is split per recipient).
+    if (typeof recipient !== 'string' || !addressString.safeParse(recipient).success) throw new CastnetError('BAD_REQUEST', 'invalid recipient address');
+    res.json({ ...accountJson(ledger.account(req.params.address)), payable: ledger.payableTo(req.params.address, recipient).toString() });
   });
   router.post('/deposits', (req, res) => {
     const d = parseRequest(depositRequestSchema, req.body, 'deposit');

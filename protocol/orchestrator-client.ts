@@ -104,8 +104,10 @@ export class OrchestratorClient {
     return this.call({ what: 'ledger accounts', path: '/api/ledger/accounts', answer: accountJsonSchema.array() });
   }
 
-  account(address: string): Promise<AccountJson> {
-    return this.call({ what: 'ledger account', path: `/api/ledger/accounts/${encodeURIComponent(address)}`, answer: accountJsonSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  /** An account; with `recipient`, also what one winning ticket from it pays that recipient now (`payable`). */
+  account(address: string, recipient?: string): Promise<AccountJson> {
+    const query = recipient ? `?recipient=${encodeURIComponent(recipient)}` : '';
+    return this.call({ what: 'ledger account', path: `/api/ledger/accounts/${encodeURIComponent(address)}${query}`, answer: accountJsonSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
   }
 
   /** Adds `amount` to the address's deposit and `reserve` to its reserve; answers the account after. */

@@ -44,6 +44,8 @@ export type PaymentRefusal =
   | 'replayed_nonce'
   | 'insufficient_value'
   | 'insufficient_deposit'
+  /** The recipient cannot learn the sender's funds (or the chain's state) now: it will not work on trust. */
+  | 'funds_unknown'
   | 'price_too_high';
 
 export function paymentRequired(reason: PaymentRefusal, message: string, context: Record<string, unknown> = {}): CastnetError {

@@ -46,10 +46,14 @@ export const accountJsonSchema = z.object({
   address: z.string(),
   deposit: decimalString,
   reserve: decimalString,
+  /** Reserve paid out of this account's reserve so far (absent from older ledgers). */
+  reserveClaimed: decimalString.default('0'),
   earned: decimalString,
   spent: decimalString,
   /** Earnings moved out with `POST /api/ledger/withdrawals` (absent from older ledgers). */
   withdrawn: decimalString.default('0'),
+  /** With `?recipient=`: the most one winning ticket pays that recipient now (deposit + its reserve allocation). */
+  payable: decimalString.optional(),
 });
 export type AccountJson = z.infer<typeof accountJsonSchema>;
 

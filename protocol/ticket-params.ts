@@ -59,15 +59,16 @@ export class TicketParamsIssuer {
     );
   }
 
-  issue(sender: string, terms: { faceValue: bigint; winProb: bigint; pricePerPixel: bigint; ttlMs: number; now: number }): TicketParams {
+  /** `creation`: the block tickets are bound to when they settle on chain (auxData); none off chain. */
+  issue(sender: string, terms: { faceValue: bigint; winProb: bigint; pricePerPixel: bigint; ttlMs: number; now: number; creation?: { round: bigint; blockHash: string } }): TicketParams {
     const base = {
       faceValue: terms.faceValue,
       winProb: terms.winProb,
       seed: toHex(randomBytes(32)),
       expiresAt: terms.now + terms.ttlMs,
       pricePerPixel: terms.pricePerPixel,
-      creationRound: 0n,
-      creationRoundBlockHash: `0x${'00'.repeat(32)}`,
+      creationRound: terms.creation?.round ?? 0n,
+      creationRoundBlockHash: terms.creation?.blockHash.toLowerCase() ?? `0x${'00'.repeat(32)}`,
     };
     return { ...base, recipient: this.recipient, recipientRandHash: toHex(keccak_256(this.recipientRand(base, sender))) };
   }

@@ -74,6 +74,11 @@ export interface FeeQuote {
   maxPriorityFeePerGas: bigint;
 }
 
+export interface FeeEstimate extends FeeQuote {
+  /** The latest block's base fee: a transaction offering less than this plus its tip waits. */
+  baseFeePerGas: bigint;
+}
+
 const hex = (b: Uint8Array): Hex => `0x${bytesToHex(b)}`;
 
 export function ticketStruct(t: Ticket) {
@@ -216,10 +221,10 @@ export class BrokerClient {
     return this.account;
   }
 
-  /** Current fees: twice the base fee plus the suggested tip, as viem estimates them. */
-  async fees(): Promise<FeeQuote> {
-    const f = await this.read('reading gas prices', () => this.chain.estimateFeesPerGas());
-    return { maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas };
+  /** Current fees: a max fee of twice the base fee plus the suggested tip, as viem estimates them. */
+  async fees(): Promise<FeeEstimate> {
+    const [f, block] = await this.read('reading gas prices', () => Promise.all([this.chain.estimateFeesPerGas(), this.chain.getBlock({ blockTag: 'latest' })]));
+    return { maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas, baseFeePerGas: block.baseFeePerGas ?? 0n };
   }
 
   async pendingNonce(): Promise<number> {

@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TranscoderEventBus } from './transcoder-events.ts';
 
-export function createTranscoderMetrics(registry: Registry, state: { inFlight: () => number }) {
+export function createTranscoderMetrics(registry: Registry, state: { inFlight: () => number; queued?: () => Record<string, number> }) {
   return {
     segmentsTranscoded: new Counter({
       name: 'castnet_transcoder_segments_transcoded_total',
@@ -34,7 +34,17 @@ export function createTranscoderMetrics(registry: Registry, state: { inFlight: (
     priceCharged: new Counter({ name: 'castnet_transcoder_price_charged_wei_total', help: 'Price of the segments accepted for work (output pixels × price per pixel), in wei', registers: [registry] }),
     paymentsRefused: new Counter({ name: 'castnet_transcoder_payments_refused_total', help: 'Segments refused with 402, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     redemptions: new Counter({ name: 'castnet_transcoder_redemptions_total', help: 'Redemption attempts, by outcome (redeemed, failed, retry)', labelNames: ['outcome'] as const, registers: [registry] }),
-    faceValueRedeemed: new Counter({ name: 'castnet_transcoder_face_value_redeemed_wei_total', help: 'Face value redeemed at the ledger, in wei', registers: [registry] }),
+    faceValueRedeemed: new Counter({ name: 'castnet_transcoder_face_value_redeemed_wei_total', help: 'Amount paid for redeemed winners (ledger or chain), in wei', registers: [registry] }),
+    winnersQueued: new Gauge({
+      name: 'castnet_transcoder_winning_tickets_queued',
+      help: 'Winning tickets in the redemption queue, by status (pending, sent: in a transaction not yet confirmed, redeemed, failed)',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      collect() {
+        const counts = state.queued?.() ?? {};
+        for (const status of ['pending', 'sent', 'redeemed', 'failed']) this.set({ status }, counts[status] ?? 0);
+      },
+    }),
   };
 }
 

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, text, wei, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
+import { CHAIN_DEFAULTS } from '../settlement/chain-settlement.ts';
+import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const transcoderOptionsDefinition = defineOptions(
   {
@@ -21,11 +23,19 @@ export const transcoderOptionsDefinition = defineOptions(
     ticketFaceValue: option({ flag: 'ticket-face-value', schema: wei, default: 1_000_000_000n, description: 'face value of the tickets this node asks for, in wei' }),
     ticketEv: option({ flag: 'ticket-ev', schema: wei, default: 100_000_000n, description: 'expected value of one ticket in wei (win probability = ticket-ev / ticket-face-value)' }),
     ticketTtlMs: option({ flag: 'ticket-ttl-ms', schema: durationMs, default: 600_000, description: 'how long ticket parameters stay valid' }),
-    redeemIntervalMs: option({ flag: 'redeem-interval-ms', schema: durationMs, default: 1_000, description: 'how often winning tickets are sent to the ledger' }),
+    redeemIntervalMs: option({ flag: 'redeem-interval-ms', schema: durationMs, default: 1_000, description: 'how often winning tickets are sent to the ledger or the chain' }),
+    fundsRefreshMs: option({ flag: 'funds-refresh-ms', schema: durationMs, default: 2_000, description: "a sender's funds learned less than this ago are not asked again" }),
+    fundsMaxAgeMs: option({ flag: 'funds-max-age-ms', schema: durationMs, default: 30_000, description: "the oldest knowledge of a sender's funds used when the ledger or chain cannot be asked; past it, work is refused (funds_unknown)" }),
+    ...settlementOptions(),
+    redeemBatchSize: option({ flag: 'redeem-batch-size', schema: count, default: CHAIN_DEFAULTS.redeemBatchSize as number, description: 'winning tickets per redemption transaction (--settlement chain)' }),
+    chainConfirmations: option({ flag: 'chain-confirmations', schema: count, default: CHAIN_DEFAULTS.confirmations as number, description: 'blocks that must hold a redemption before its tickets count as paid (--settlement chain)' }),
+    maxGasPriceWei: option({ flag: 'max-gas-price-wei', schema: wei, default: CHAIN_DEFAULTS.maxGasPriceWei as bigint, description: 'the most paid per gas for a redemption, in wei; above it redemptions wait (--settlement chain)' }),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.transcoder),
   },
   [
     ...gossipPresenceRules,
+    ...settlementRules,
+    (o) => (o.fundsMaxAgeMs < o.fundsRefreshMs ? `--funds-max-age-ms (${o.fundsMaxAgeMs}) cannot be shorter than --funds-refresh-ms (${o.fundsRefreshMs})` : null),
     (o) => (o.ticketEv > o.ticketFaceValue ? `--ticket-ev (${o.ticketEv}) cannot exceed --ticket-face-value (${o.ticketFaceValue}): a ticket cannot win more often than always` : null),
     (o) => (o.pricePerPixel > 0n && o.ticketEv === 0n ? '--ticket-ev must be above 0 when --price-per-pixel is: tickets worth nothing could never pay' : null),
   ],

@@ -15,11 +15,16 @@ import { RedemptionQueue } from './redemption-queue.ts';
 const terms: PaymentTerms = { pricePerPixel: 2n, faceValue: 1_000_000n, ticketEv: 100_000n, ticketTtlMs: 60_000 };
 
 function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms> } = {}) {
+  // null: the settlement cannot be asked.
   let now = 1_000_000;
   const recipient = identityFromPrivateKey(randomBytes(32));
   const sender = identityFromPrivateKey(randomBytes(32));
   const queue = new RedemptionQueue(':memory:');
-  const receiver = new PaymentReceiver({ identity: recipient, terms: { ...terms, ...options.terms }, funds: async () => (options.funds === undefined ? 10n ** 18n : options.funds), queue, now: () => now });
+  const funds = async () => {
+    if (options.funds === null) throw new Error('ECONNREFUSED');
+    return options.funds ?? 10n ** 18n;
+  };
+  const receiver = new PaymentReceiver({ identity: recipient, terms: { ...terms, ...options.terms }, funds, queue, now: () => now });
   // The real sender, given the receiver's parameters as GET /ticket-params would serve them (the HTTP
   // route itself is exercised by the network tests).
   const url = 'http://transcoder.test';
@@ -94,11 +99,24 @@ describe('payment receiver', () => {
     await assert.rejects(t.receiver.accept(payment, 10n ** 9n), (err: { context: { price?: string } }) => refusal('insufficient_value')(err) && err.context.price === '1000000000');
   });
 
-  it('refuses a sender whose deposit cannot cover the face value, or whose funds cannot be learned', async () => {
-    for (const funds of [999_999n, null]) {
-      const t = setup({ funds });
-      await assert.rejects(t.receiver.accept(await t.pay(10n), 20n), refusal('insufficient_deposit'));
-    }
+  it('refuses a sender whose deposit cannot cover the face value (insufficient_deposit), or whose funds cannot be learned (funds_unknown)', async () => {
+    const poor = setup({ funds: 999_999n });
+    await assert.rejects(poor.receiver.accept(await poor.pay(10n), 20n), refusal('insufficient_deposit'));
+    const unknown = setup({ funds: null });
+    await assert.rejects(unknown.receiver.accept(await unknown.pay(10n), 20n), refusal('funds_unknown'));
+  });
+
+  it('counts winners not yet redeemed against what the sender can pay', async () => {
+    // Funds for exactly two winning tickets: the first two segments are paid, the third is refused until they are redeemed.
+    const t = setup({ funds: 2n * terms.faceValue, terms: { ticketEv: terms.faceValue } });
+    const paySegment = async () => {
+      t.payer.invalidate(t.url); // every ticket wins, so each payment needs fresh parameters
+      return t.receiver.accept(await t.pay(10n), 20n);
+    };
+    await paySegment();
+    await paySegment();
+    assert.equal(t.queue.outstanding(t.sender.address), 2n * terms.faceValue);
+    await assert.rejects(paySegment(), refusal('insufficient_deposit'));
   });
 
   it('queues a winning ticket, then refuses its revealed parameters', async () => {

@@ -1,11 +1,12 @@
 // The transcoder's side of payments: issues ticket parameters to senders, and checks each segment's payment
-// before any CPU is spent on it — recipient, parameters (recomputed HMAC), expiry, revealed parameters,
-// signatures, nonce replays and the sender's funds at the ledger (verify, before the segment is parsed),
-// then expected value against the price (redeem, once the segment is probed and a slot is held).
-// Winning tickets go to the redemption queue. Hot path: runs once per segment.
+// before any CPU is spent on it — recipient, parameters (recomputed HMAC), expiry (on chain also the
+// creation block's age), revealed parameters, signatures, nonce replays and the sender's funds at the
+// settlement less the winners it has not redeemed yet (verify, before the segment is parsed), then expected
+// value against the price (redeem, once the segment is probed and a slot is held). Winning tickets go to
+// the redemption queue. Hot path: runs once per segment.
 
+import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
-import { OrchestratorClient, type OrchestratorClientComponents } from '../protocol/orchestrator-client.ts';
 import { paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
 import { TicketParamsIssuer, type TicketParams } from '../protocol/ticket-params.ts';
 import { MAX_WIN_PROB, isSignedBy, isWinningTicket, scaledExpectedValue, ticketHash, type Ticket } from '../protocol/ticket.ts';
@@ -19,8 +20,18 @@ export interface PaymentTerms {
   ticketTtlMs: number;
 }
 
-/** A sender's deposit + reserve at the ledger, or null when it cannot be learned. */
-export type FundsLookup = (sender: string) => Promise<bigint | null>;
+/** The most one winning ticket from `sender` pays this recipient (deposit + its reserve allocation); throws when it cannot be learned. */
+export type FundsLookup = (sender: string) => Promise<bigint>;
+
+/** The chain's clock, when tickets settle on chain: they are bound to a recent block and expire with it. */
+export interface ChainTime {
+  /** The latest block, or null when it is not known (the chain cannot be reached). */
+  latest(): { number: bigint; hash: string } | null;
+  /** Milliseconds per block as observed, or null when not known. */
+  msPerBlock(): number | null;
+  /** Blocks after its creation block that the broker still redeems a ticket (TicketBroker.ticketValidityBlocks). */
+  validityBlocks: bigint;
+}
 
 export interface AcceptedPayment {
   tickets: number;
@@ -52,13 +63,23 @@ export class PaymentReceiver {
   private readonly funds: FundsLookup;
   private readonly queue: RedemptionQueue;
   private readonly now: () => number;
+  private readonly chain: ChainTime | null;
 
-  constructor(options: { identity: Identity; terms: PaymentTerms; funds: FundsLookup; queue: RedemptionQueue; now?: () => number; secret?: Uint8Array }) {
+  constructor(options: { identity: Identity; terms: PaymentTerms; funds: FundsLookup; queue: RedemptionQueue; now?: () => number; secret?: Uint8Array; chain?: ChainTime | null }) {
     this.issuer = new TicketParamsIssuer(options.identity.address, options.secret);
     this.terms = options.terms;
     this.funds = options.funds;
     this.queue = options.queue;
     this.now = options.now ?? Date.now;
+    this.chain = options.chain ?? null;
+  }
+
+  /**
+   * Tickets are taken while their creation block is at most half the broker's validity window old: the
+   * other half is left for the redemption to be mined and confirmed before the broker calls them expired.
+   */
+  private get acceptBlocks(): bigint {
+    return this.chain ? this.chain.validityBlocks / 2n : 0n;
   }
 
   get recipient(): string {
@@ -72,7 +93,17 @@ export class PaymentReceiver {
   ticketParams(sender: string): TicketParams {
     // Rounded up, so a ticket is worth at least ticketEv and the sender's ticket count comes out whole.
     const winProb = this.terms.ticketEv >= this.terms.faceValue ? MAX_WIN_PROB : (this.terms.ticketEv * MAX_WIN_PROB + this.terms.faceValue - 1n) / this.terms.faceValue;
-    return this.issuer.issue(sender.toLowerCase(), { faceValue: this.terms.faceValue, winProb, pricePerPixel: this.terms.pricePerPixel, ttlMs: this.terms.ticketTtlMs, now: this.now() });
+    let ttlMs = this.terms.ticketTtlMs;
+    let creation: { round: bigint; blockHash: string } | undefined;
+    if (this.chain) {
+      const latest = this.chain.latest();
+      if (!latest) throw new CastnetError('UNAVAILABLE', "the chain's latest block is not known: ticket parameters cannot be bound to it");
+      creation = { round: latest.number, blockHash: latest.hash };
+      // Offered no longer than the block window tickets are taken in, when the pace of blocks is known.
+      const msPerBlock = this.chain.msPerBlock();
+      if (msPerBlock !== null) ttlMs = Math.max(1_000, Math.min(ttlMs, Math.floor(Number(this.acceptBlocks) * msPerBlock)));
+    }
+    return this.issuer.issue(sender.toLowerCase(), { faceValue: this.terms.faceValue, winProb, pricePerPixel: this.terms.pricePerPixel, ttlMs, now: this.now(), ...(creation ? { creation } : {}) });
   }
 
   private prune(now: number): void {
@@ -98,14 +129,28 @@ export class PaymentReceiver {
     if (p.expiresAt < now) throw paymentRequired('expired', 'ticket parameters expired: fetch new ones');
     if (this.revealed.has(p.recipientRandHash)) throw paymentRequired('params_revealed', 'these parameters already produced a winning ticket: fetch new ones');
     if (p.pricePerPixel < this.terms.pricePerPixel) throw paymentRequired('invalid_params', 'ticket parameters carry an old price: fetch new ones');
+    if (this.chain) {
+      if (p.creationRound === 0n) throw paymentRequired('invalid_params', 'tickets settle on chain and must be bound to a block: fetch new parameters');
+      const latest = this.chain.latest();
+      if (!latest) throw paymentRequired('funds_unknown', "the chain's latest block is not known: tickets cannot be checked for expiry");
+      const age = latest.number - p.creationRound;
+      if (age > this.acceptBlocks) throw paymentRequired('expired', `ticket parameters are bound to block ${p.creationRound}, ${age} blocks old (at most ${this.acceptBlocks}): fetch new ones`);
+    }
     this.assertFreshNonces(payment);
     const tickets = payment.tickets.map((t) => ({ ticket: ticketOf(payment, t.senderNonce), signature: t.signature }));
     for (const t of tickets) {
       if (!isSignedBy(ticketHash(t.ticket), t.signature, payment.sender)) throw paymentRequired('bad_signature', `ticket with nonce ${t.ticket.senderNonce} is not signed by ${payment.sender}`);
     }
-    const funds = await this.funds(payment.sender);
-    if (funds === null || funds < p.faceValue) {
-      throw paymentRequired('insufficient_deposit', funds === null ? 'the ledger cannot be reached to check the sender' : `sender's deposit and reserve (${funds}) cannot cover the face value ${p.faceValue}`);
+    let funds: bigint;
+    try {
+      funds = await this.funds(payment.sender);
+    } catch (err) {
+      throw paymentRequired('funds_unknown', `the sender's funds cannot be learned: ${(err as Error).message}`);
+    }
+    // Winners already queued for this sender will take their share first.
+    const outstanding = this.queue.outstanding(payment.sender);
+    if (funds - outstanding < p.faceValue) {
+      throw paymentRequired('insufficient_deposit', `what the sender can pay this transcoder (${funds} wei of deposit and reserve allocation${outstanding > 0n ? `, less ${outstanding} wei of winners not yet redeemed` : ''}) cannot cover the face value ${p.faceValue}`);
     }
     return { payment, recipientRand, tickets, scaledValue: scaledExpectedValue(p.faceValue, p.winProb) * BigInt(tickets.length) };
   }
@@ -148,26 +193,4 @@ export class PaymentReceiver {
       batch.add(t.senderNonce);
     }
   }
-}
-
-/**
- * Funds lookup against the orchestrator's ledger, cached briefly per sender; the last answer is kept if the
- * ledger is unreachable. `orchestratorUrl` is read at each lookup (a node may learn it from gossip); null: no ledger (yet).
- */
-export function ledgerFunds(orchestratorUrl: () => string | null, cacheMs = 2_000, components: OrchestratorClientComponents = {}): FundsLookup {
-  const cache = new Map<string, { at: number; funds: bigint }>();
-  return async (sender) => {
-    const hit = cache.get(sender);
-    if (hit && Date.now() - hit.at < cacheMs) return hit.funds;
-    const base = orchestratorUrl();
-    if (base === null) return null;
-    try {
-      const account = await new OrchestratorClient(base, components).account(sender);
-      const funds = BigInt(account.deposit) + BigInt(account.reserve);
-      cache.set(sender, { at: Date.now(), funds });
-      return funds;
-    } catch {
-      return hit?.funds ?? null;
-    }
-  };
 }

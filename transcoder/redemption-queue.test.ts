@@ -9,6 +9,7 @@ import { afterAll, describe, it } from 'vitest';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
+import { perTicketBackend } from '../settlement/ledger-settlement.ts';
 import { RedemptionQueue } from './redemption-queue.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'castnet-queue-'));
@@ -30,10 +31,12 @@ describe('redemption queue', () => {
     await before.close(); // the process dies before redeeming
     const after = new RedemptionQueue(file);
     const seen: string[] = [];
-    const results = await after.drain(async (body) => {
-      seen.push(String(body.ticket.senderNonce));
-      return { paid: 10n };
-    });
+    const results = await after.drain(
+      perTicketBackend(async (w) => {
+        seen.push(String(w.ticket.senderNonce));
+        return 10n;
+      }),
+    );
     assert.deepEqual(seen, ['1']);
     assert.deepEqual(results.map((r) => r.outcome), ['redeemed']);
     assert.deepEqual(after.counts(), { redeemed: 1 });
@@ -47,16 +50,18 @@ describe('redemption queue', () => {
     const b = winner(3);
     queue.add(a.ticket, a.signature, a.rand);
     queue.add(b.ticket, b.signature, b.rand);
-    const unreachable = async () => {
+    const unreachable = perTicketBackend(async () => {
       throw new Error('fetch failed');
-    };
+    });
     assert.deepEqual((await queue.drain(unreachable)).map((r) => r.outcome), ['retry', 'retry']);
     assert.deepEqual(await queue.drain(unreachable), [], 'not retried before the backoff');
     now += 1_000;
-    const results = await queue.drain(async (body) => {
-      if (body.ticket.senderNonce === 3) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed');
-      return { paid: 10n };
-    });
+    const results = await queue.drain(
+      perTicketBackend(async (w) => {
+        if (w.ticket.senderNonce === 3) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed');
+        return 10n;
+      }),
+    );
     assert.deepEqual(results.map((r) => r.outcome), ['redeemed', 'failed']);
     assert.deepEqual(queue.counts(), { failed: 1, redeemed: 1 });
     await queue.close();

@@ -1,6 +1,8 @@
 // The transcoder role: `POST /transcode` takes one MPEG-TS segment and answers with every rendition of the
 // requested ladder (multipart/mixed). It registers with the orchestrator (or gossips, learning the orchestrator's
-// URL from its signed record) and advertises its encoder. This
+// URL from its signed record) and advertises its encoder. It is paid through its settlement: the
+// orchestrator's ledger, or the TicketBroker on chain (then tickets are bound to recent blocks and
+// redeemed in batches from this node's own key, with no orchestrator in the money path). This
 // file is wiring: options, components, the event bus and its listeners, routes and the lifecycle.
 
 import { join } from 'node:path';
@@ -16,8 +18,13 @@ import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
 import { detectEncoder, type EncoderDetection } from './encoder-detection.ts';
 import { logTranscoderEvents } from './event-log.ts';
 import { countTranscoderEvents, createTranscoderMetrics } from './metrics.ts';
-import { PaymentReceiver, ledgerFunds, type FundsLookup } from './payment-receiver.ts';
-import { RedemptionQueue, ledgerRedeemer, type Redeemer } from './redemption-queue.ts';
+import { BlockClock } from '../settlement/block-clock.ts';
+import { ChainSettlement } from '../settlement/chain-settlement.ts';
+import { createSettlement } from '../settlement/options.ts';
+import type { Settlement } from '../settlement/settlement.ts';
+import { fundsView } from './funds-view.ts';
+import { PaymentReceiver, type ChainTime, type FundsLookup } from './payment-receiver.ts';
+import { RedemptionQueue } from './redemption-queue.ts';
 import { runLadder, type LadderRunner } from './segment-transcoder.ts';
 import { transcodeRoutes } from './transcode-routes.ts';
 import { TranscodeService } from './transcode-service.ts';
@@ -29,10 +36,10 @@ export { defaultTranscoderOptions, type TranscoderOptions };
 export interface TranscoderComponents {
   logger?: Logger;
   registry?: Registry;
-  /** Where the sender's funds are learned; defaults to the orchestrator's ledger. */
+  /** Where money settles; defaults to what the options name (the orchestrator's ledger, or the chain). */
+  settlement?: Settlement;
+  /** Where the sender's funds are learned; defaults to the settlement, through a cache of bounded age. */
   funds?: FundsLookup;
-  /** Where winning tickets are redeemed; defaults to the orchestrator's ledger. */
-  redeemer?: Redeemer;
   /** Runs FFmpeg for one ladder job; tests bring a runner they control. */
   ffmpeg?: LadderRunner;
 }
@@ -43,6 +50,7 @@ export interface Transcoder {
   readonly metrics: Registry;
   readonly payments: PaymentReceiver;
   readonly redemptions: RedemptionQueue;
+  readonly settlement: Settlement;
   /** What happens to segments and payments; metrics and logs listen here. */
   readonly events: TranscoderEventBus;
   start(): Promise<void>;
@@ -56,16 +64,25 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const encoder = await detectEncoder(options.encoder);
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
-  const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, 'transcoder-redemptions.sqlite') : ':memory:');
+  const settlement =
+    components.settlement ??
+    createSettlement(options, () => orchestrator.url(), { redeemBatchSize: options.redeemBatchSize, confirmations: options.chainConfirmations, maxGasPriceWei: options.maxGasPriceWei });
+  // One queue file per place of settlement: winners for one broker are never sent to another, or to the ledger.
+  const queueFile = settlement.mode === 'chain' && options.broker ? `transcoder-redemptions-${options.broker}.sqlite` : 'transcoder-redemptions.sqlite';
+  const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, queueFile) : ':memory:');
+  const clock = settlement instanceof ChainSettlement ? new BlockClock(settlement.reader, { logger }) : null;
+  // validityBlocks is read from the broker at start.
+  const chainTime: ChainTime | null = clock ? { latest: () => clock.latest(), msPerBlock: () => clock.msPerBlock(), validityBlocks: 0n } : null;
   const payments = new PaymentReceiver({
     identity,
     terms: { pricePerPixel: options.pricePerPixel, faceValue: options.ticketFaceValue, ticketEv: options.ticketEv, ticketTtlMs: options.ticketTtlMs },
-    funds: components.funds ?? ledgerFunds(() => orchestrator.url()),
+    funds: components.funds ?? fundsView({ settlement, recipient: identity.address, refreshMs: options.fundsRefreshMs, maxAgeMs: options.fundsMaxAgeMs }),
     queue: redemptions,
+    chain: chainTime,
   });
   const admission = new AdmissionQueue({ concurrency: options.concurrency, maxQueued: options.maxQueued });
   const events = new TranscoderEventBus();
-  countTranscoderEvents(events, createTranscoderMetrics(registry, { inFlight: () => admission.active }));
+  countTranscoderEvents(events, createTranscoderMetrics(registry, { inFlight: () => admission.active, queued: () => (redemptions.closed ? {} : redemptions.counts()) }));
   logTranscoderEvents(events, logger);
   const service = new TranscodeService({ encoder: encoder.encoder, payments, admission, runner: components.ffmpeg ?? runLadder, events });
 
@@ -87,8 +104,17 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     metrics: registry,
     payments,
     redemptions,
+    settlement,
     events,
     async start() {
+      if (settlement instanceof ChainSettlement && clock && chainTime) {
+        // Before listening: a transcoder that cannot see its broker would refuse every payment.
+        chainTime.validityBlocks = (await settlement.reader.parameters()).ticketValidityBlocks;
+        await clock.start();
+        const gas = await settlement.reader.balance(identity.address);
+        logger.info({ broker: settlement.reader.address, rpc: options.chainRpc, gasBalance: gas.toString() }, 'settling on chain');
+        if (gas === 0n) logger.warn({ address: identity.address }, "this transcoder's key holds no ETH: redemptions cannot pay for gas until it does");
+      }
       server = await listen(app, options.host, options.httpPort);
       logger.info({ url: transcoder.url, encoder: encoder.encoder, reason: encoder.reason }, 'transcoder listening');
       presence = await startPresence({
@@ -110,14 +136,20 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
         server = null;
         throw err;
       });
-      const redeemer = components.redeemer ?? (orchestrator.url() !== null ? ledgerRedeemer(() => orchestrator.url()) : null);
-      if (redeemer) {
-        redemptions.start(redeemer, options.redeemIntervalMs, (results) => {
-          for (const r of results) events.emit('redemption', r);
-        });
+      // Without an orchestrator (orchestrator: none) a ledger has nowhere to redeem; the chain always does.
+      if (settlement.mode === 'chain' || components.settlement || orchestrator.url() !== null) {
+        redemptions.start(
+          settlement.redemptions(identity),
+          options.redeemIntervalMs,
+          (results) => {
+            for (const r of results) events.emit('redemption', r);
+          },
+          (err) => logger.error({ err }, 'redemption round failed'),
+        );
       }
     },
     async stop() {
+      clock?.stop();
       await presence?.stop();
       await service.close();
       await server?.close();

@@ -1,0 +1,75 @@
+// Settlement on an Ethereum chain through the TicketBroker contract (contracts/TicketBroker.sol): funds and
+// earnings read from the contract, deposits and withdrawals as transactions from the account's own key,
+// and winners redeemed in batches by the ChainRedeemer. Nothing passes through an orchestrator.
+
+import type { Identity } from '../protocol/identity.ts';
+import { BrokerClient } from './broker-client.ts';
+import { ChainRedeemer } from './chain-redeemer.ts';
+import type { RecipientEarnings, RedemptionBackend, SenderFunds, Settlement } from './settlement.ts';
+
+export interface ChainSettlementOptions {
+  rpcUrl: string;
+  broker: string;
+  /** Redemption: winners per transaction, confirmations before a ticket counts as paid, the gas-price ceiling. */
+  redeemBatchSize?: number;
+  confirmations?: number;
+  maxGasPriceWei?: bigint;
+  receiptWaitMs?: number;
+  replaceAfterMs?: number;
+  pollingIntervalMs?: number;
+}
+
+export const CHAIN_DEFAULTS = { redeemBatchSize: 20, confirmations: 2, maxGasPriceWei: 100_000_000_000n } as const;
+
+export class ChainSettlement implements Settlement {
+  readonly mode = 'chain';
+  readonly reader: BrokerClient;
+  private readonly options: ChainSettlementOptions;
+
+  constructor(options: ChainSettlementOptions) {
+    this.options = options;
+    this.reader = this.client(null);
+  }
+
+  get description(): string {
+    return `TicketBroker ${this.reader.address} on the chain at ${this.options.rpcUrl}`;
+  }
+
+  /** A client of the broker signing with `identity` (read-only with null). */
+  client(identity: Identity | null): BrokerClient {
+    return new BrokerClient({ rpcUrl: this.options.rpcUrl, broker: this.options.broker, identity, ...(this.options.pollingIntervalMs ? { pollingIntervalMs: this.options.pollingIntervalMs } : {}) });
+  }
+
+  payableTo(sender: string, recipient: string): Promise<bigint> {
+    return this.reader.payableTo(sender, recipient);
+  }
+
+  async senderFunds(address: string): Promise<SenderFunds> {
+    return this.reader.sender(address);
+  }
+
+  earnings(address: string): Promise<RecipientEarnings> {
+    return this.reader.recipient(address);
+  }
+
+  async fund(identity: Identity, deposit: bigint, reserve: bigint): Promise<SenderFunds> {
+    await this.client(identity).fund(deposit, reserve);
+    return this.senderFunds(identity.address);
+  }
+
+  async withdrawEarnings(identity: Identity, to: string, amount: bigint): Promise<RecipientEarnings> {
+    await this.client(identity).withdrawEarnings(to, amount);
+    return this.earnings(identity.address);
+  }
+
+  redemptions(identity: Identity): RedemptionBackend {
+    return new ChainRedeemer({
+      client: this.client(identity),
+      maxBatch: this.options.redeemBatchSize ?? CHAIN_DEFAULTS.redeemBatchSize,
+      confirmations: this.options.confirmations ?? CHAIN_DEFAULTS.confirmations,
+      maxGasPriceWei: this.options.maxGasPriceWei ?? CHAIN_DEFAULTS.maxGasPriceWei,
+      ...(this.options.receiptWaitMs ? { receiptWaitMs: this.options.receiptWaitMs } : {}),
+      ...(this.options.replaceAfterMs ? { replaceAfterMs: this.options.replaceAfterMs } : {}),
+    });
+  }
+}
