@@ -1,7 +1,8 @@
 // The broadcaster role, as wiring: RTMP ingest authorized by stream keys, handing each publish to the live
 // streams (live-streams.ts: per stream a StreamSession, a StreamPipeline and the current Publication), and
 // /healthz and /metrics over HTTP. At start it checks what it depends on (the orchestrator answers, FFmpeg
-// runs) and says what is wrong; it starts anyway, since a broadcaster may well start before its orchestrator.
+// runs, its deposit at the ledger or on chain is funded) and says what is wrong; it starts anyway, since a
+// broadcaster may well start before its orchestrator.
 
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
@@ -22,6 +23,9 @@ import type { StreamPipeline } from './stream-pipeline.ts';
 import { systemTimers, type Timers } from './timers.ts';
 import { defaultBroadcasterOptions, type BroadcasterOptions } from './options.ts';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
+import { createSettlement } from '../settlement/options.ts';
+import type { Settlement } from '../settlement/settlement.ts';
+import { FundsMonitor } from './funds-monitor.ts';
 
 /** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
 const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
@@ -47,6 +51,8 @@ export interface BroadcasterComponents {
   /** The fetch every HTTP call out of the broadcaster uses (orchestrator calls aside). */
   fetch?: Fetch;
   timers?: Timers;
+  /** Where its deposit lives; defaults to what the options name. */
+  settlement?: Settlement;
 }
 
 export interface Broadcaster {
@@ -58,6 +64,9 @@ export interface Broadcaster {
   readonly pipelines: ReadonlyMap<string, StreamPipeline>;
   /** The streams it carries; their events (opened, waiting, closed) are how consoles follow them. */
   readonly streams: LiveStreams;
+  readonly settlement: Settlement;
+  /** Its deposit and reserve as last read from the settlement. */
+  readonly funds: FundsMonitor;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -96,7 +105,26 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });
-  const app = createNodeApp({ role: 'broadcaster', registry, health: () => ({ publications: streams.livePublications }) });
+  const settlement = components.settlement ?? createSettlement(options, () => options.orchestrator);
+  const funds = new FundsMonitor({
+    settlement,
+    address: identity.address,
+    logger,
+    onFunds: (f) => {
+      metrics.deposit.set(Number(f.deposit));
+      metrics.reserve.set(Number(f.reserve));
+    },
+  });
+  const app = createNodeApp({
+    role: 'broadcaster',
+    registry,
+    health: () => ({
+      publications: streams.livePublications,
+      paymentAddress: identity.address,
+      settlement: settlement.mode,
+      ...(funds.last ? { deposit: funds.last.funds.deposit.toString(), reserve: funds.last.funds.reserve.toString() } : {}),
+    }),
+  });
   finishNodeApp(app, logger);
   let http: ListeningServer | null = null;
 
@@ -122,13 +150,17 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     streams,
     keys,
     paymentAddress: identity.address,
+    settlement,
+    funds,
     async start() {
       await rtmp.listen();
       http = await listen(app, options.host, options.httpPort);
       logger.info({ rtmp: broadcaster.rtmpUrl, http: http.url }, 'broadcaster listening');
-      await checkDependencies();
+      await Promise.all([checkDependencies(), funds.check()]);
+      funds.start();
     },
     async stop() {
+      funds.stop();
       streams.stop();
       await rtmp.close();
       await http?.close();

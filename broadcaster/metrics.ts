@@ -25,6 +25,8 @@ export function createBroadcasterMetrics(registry: Registry) {
     expectedValueSent: new Counter({ name: 'castnet_broadcaster_expected_value_sent_wei_total', help: 'Expected value of tickets sent, in wei', registers: [registry] }),
     paymentsRefused: new Counter({ name: 'castnet_broadcaster_payments_refused_total', help: 'Segments a transcoder refused with 402, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     activeStreams: new Gauge({ name: 'castnet_broadcaster_active_streams', help: 'RTMP publications in progress', registers: [registry] }),
+    deposit: new Gauge({ name: 'castnet_broadcaster_deposit_wei', help: "The broadcaster's deposit at its settlement (ledger or chain) when last read, in wei", registers: [registry] }),
+    reserve: new Gauge({ name: 'castnet_broadcaster_reserve_wei', help: "The broadcaster's reserve at its settlement when last read, in wei", registers: [registry] }),
     rtmpRefused: new Counter({
       name: 'castnet_broadcaster_rtmp_refused_total',
       help: 'RTMP connections refused or closed, and publishes refused, by the limit or protocol rule that did it',

@@ -1,5 +1,7 @@
 // `castnet dev`: a whole Castnet network on loopback in one process (orchestrator, transcoder, relay,
-// broadcaster) through the same factories the separate roles use, plus a demo stream.
+// broadcaster) through the same factories the separate roles use, plus a demo stream. Money settles at the
+// orchestrator's embedded ledger, or with --settlement chain on a local anvil chain started here, with the
+// TicketBroker deployed and the broadcaster and transcoder funded from anvil's prefunded accounts.
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,6 +15,9 @@ import { followStreams } from './dev-console.ts';
 import { z } from 'zod';
 import { defineOptions, flag, option, port, text, type OptionsOf } from '../config/option-table.ts';
 import { transcoderOptionsDefinition } from '../transcoder/options.ts';
+import { startDevChain, type DevChain } from '../settlement/dev-chain.ts';
+import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { writeDevChainFile } from './chain-target.ts';
 
 export const devOptionsDefinition = defineOptions(
   {
@@ -23,6 +28,12 @@ export const devOptionsDefinition = defineOptions(
     demo: option({ flag: 'demo', schema: flag, default: true, description: 'push a demo test pattern so the watch page plays at once (--no-demo: off)' }),
     encoder: option({ flag: 'encoder', schema: transcoderOptionsDefinition.table.encoder.schema, default: 'auto', description: 'video encoder: auto, libx264 or h264_nvenc' }),
     host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'address every node listens on' }),
+    settlement: option({
+      flag: 'settlement',
+      schema: z.enum(['ledger', 'chain'], { error: 'takes ledger or chain' }),
+      default: 'ledger' as 'ledger' | 'chain',
+      description: "ledger: the orchestrator's embedded ledger; chain: a local anvil chain with the TicketBroker deployed (started and stopped with the network)",
+    }),
     logLevel: option({ flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'takes fatal, error, warn, info, debug, trace or silent' }), default: 'info', description: 'log level of the log file' }),
   },
   [
@@ -40,6 +51,8 @@ export interface DevOptions extends OptionsOf<typeof devOptionsDefinition.table>
 
 const DEV_DEPOSIT = 10n ** 18n;
 const DEV_RESERVE = 10n ** 17n;
+/** Gas money for the dev keys that send transactions on the dev chain. */
+const DEV_GAS_WEI = 10n * 10n ** 18n;
 
 interface DevKeys {
   obs: string;
@@ -52,15 +65,35 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const logger = createLogger({ level: options.logLevel, file: logFile });
   const next = (offset: number) => (options.orchestratorPort === 0 ? 0 : options.orchestratorPort + offset);
 
-  const orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir }, { logger });
-  await orchestrator.start();
-  const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir }, { logger });
+  let chain: DevChain | null = null;
+  if (options.settlement === 'chain') {
+    // One block a second, as a public chain would mine, so confirmations and expiry run as they would there.
+    chain = await startDevChain({ blockTimeSeconds: 1 });
+    writeDevChainFile(dataDir, { chainRpc: chain.rpcUrl, broker: chain.broker });
+    logger.info({ rpc: chain.rpcUrl, broker: chain.broker }, 'dev chain up: anvil with the TicketBroker deployed');
+  }
+  const settlement = chain ? { settlement: 'chain' as const, chainRpc: chain.rpcUrl, broker: chain.broker } : {};
+  let orchestrator;
+  try {
+    orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir, ...settlement }, { logger });
+    await orchestrator.start();
+  } catch (err) {
+    await chain?.stop();
+    throw err;
+  }
+  if (chain) {
+    // Keys that send transactions get gas money from anvil's first account before anything uses them.
+    for (const role of ['broadcaster', 'transcoder'] as const) await chain.sendEth(loadOrCreateIdentity(dataDir, role).address, DEV_GAS_WEI);
+  }
+  const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir, ...settlement }, { logger });
   const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
-  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true }, { logger });
+  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true, ...settlement }, { logger });
+  // The dev network funds the local broadcaster so streams are paid for from the first segment: in the
+  // ledger, or on chain with a transaction from the broadcaster's own key (what castnet deposit sends).
+  if (chain) await broadcaster.settlement.fund(loadOrCreateIdentity(dataDir, 'broadcaster'), DEV_DEPOSIT, DEV_RESERVE);
+  else if (orchestrator.ledger!.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger!.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
-  // The dev ledger funds the local broadcaster so streams are paid for from the first segment.
-  if (orchestrator.ledger.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
-  const funds = orchestrator.ledger.account(broadcaster.paymentAddress);
+  const funds = await broadcaster.settlement.senderFunds(broadcaster.paymentAddress);
 
   // Keys stay the same across restarts, so bookmarked watch pages and OBS settings keep working.
   const keysFile = join(dataDir, 'dev-keys.json');
@@ -90,7 +123,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     ...(demo ? [`  Demo stream        ${relay.url}/watch/${demoPlayback}`, ''] : []),
     `  Embed              <iframe src="${relay.url}/embed/${obsPlayback}" width="960" height="540" allow="autoplay; fullscreen" allowfullscreen></iframe>`,
     `  Payments           broadcaster ${broadcaster.paymentAddress} (deposit ${funds.deposit} wei, reserve ${funds.reserve} wei)`,
-    `                     pays transcoder ${transcoder.payments.recipient} ${transcoder.payments.pricePerPixel} wei/pixel; ledger ${orchestrator.url}/api/ledger/accounts`,
+    `                     pays transcoder ${transcoder.payments.recipient} ${transcoder.payments.pricePerPixel} wei/pixel; ${chain ? `on chain: TicketBroker ${chain.broker}` : `ledger ${orchestrator.url}/api/ledger/accounts`}`,
+    ...(chain ? [`  Chain              anvil ${chain.rpcUrl} (chain ${chain.anvil.chainId}); balances: npx castnet wallet --settlement chain --data-dir ${options.dataDir}`] : []),
     `  Stream directory   ${orchestrator.url}/api/streams`,
     `  Nodes              ${orchestrator.url}/api/nodes`,
     `  Metrics            ${orchestrator.url}/metrics  ${transcoder.url}/metrics  ${relay.url}/metrics  ${broadcaster.httpUrl}/metrics`,
@@ -110,6 +144,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
         await broadcaster.stop();
         await Promise.all([transcoder.stop(), relay.stop()]);
         await orchestrator.stop();
+        await chain?.stop();
         logger.flush();
       })();
       return stopping;

@@ -17,7 +17,7 @@ import { devOptionsDefinition, runDev } from './dev.ts';
 import { runKeys } from './keys.ts';
 import { helpText, resolveOptions } from './options.ts';
 import { runStatus } from './status.ts';
-import { runDeposit, runWallet, runWithdraw } from './wallet.ts';
+import { runDeposit, runUnlock, runWallet, runWithdraw } from './wallet.ts';
 
 interface Running {
   stop(): Promise<void>;
@@ -104,9 +104,10 @@ const usage = `Usage: castnet <command> [options]
 Commands:
 ${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
   keys           add|list|remove stream keys (a running broadcaster sees changes at once)
-  wallet         the payment keys in --data-dir and their ledger balances
-  deposit <wei>  fund the broadcaster's tickets in the ledger (--reserve <wei>)
-  withdraw       move a transcoder's or relay's earnings out of the ledger
+  wallet         the payment keys in --data-dir and their balances (ledger, or --settlement chain)
+  deposit <wei>  fund the broadcaster's tickets (--reserve <wei>), at the ledger or on chain
+  withdraw       move a transcoder's or relay's earnings out (on chain also a broadcaster's deposit)
+  unlock         on chain: start the broadcaster's unlock period before withdrawing its deposit
   status         the nodes and streams the orchestrator knows
 
 castnet <command> --help lists a command's options, their defaults and environment variables.
@@ -152,6 +153,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'withdraw':
       process.exitCode = await runWithdraw(rest);
+      return;
+    case 'unlock':
+      process.exitCode = await runUnlock(rest);
       return;
     case 'status':
       process.exitCode = await runStatus(rest);

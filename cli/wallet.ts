@@ -1,15 +1,17 @@
-// `castnet wallet`, `castnet deposit` and `castnet withdraw`: the payment keys found in this data directory
-// (never created here: a wallet that invents keys shows addresses nothing will ever pay), their balances in
-// the ledger, funding the broadcaster's tickets, and moving a transcoder's or relay's earnings out with a
-// withdrawal signed by its own key (protocol/withdrawal.ts).
+// `castnet wallet`, `castnet deposit`, `castnet withdraw` and `castnet unlock`: the payment keys found in this
+// data directory (never created here: a wallet that invents keys shows addresses nothing will ever pay),
+// their balances where money settles (the orchestrator's ledger, or the TicketBroker on chain with
+// --settlement chain), funding the broadcaster's tickets, and moving a transcoder's or relay's earnings out,
+// signed by its own key (a signed withdrawal at the ledger, protocol/withdrawal.ts; a transaction on chain).
+// On chain a broadcaster also takes its deposit back: unlock, wait the unlock period, withdraw.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { defaultBroadcasterOptions } from '../broadcaster/options.ts';
 import { identityFromPrivateKey, type Identity } from '../protocol/identity.ts';
-import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
-import { withdrawalRequest } from '../protocol/withdrawal.ts';
+import { ChainSettlement } from '../settlement/chain-settlement.ts';
+import type { Settlement } from '../settlement/settlement.ts';
+import { orchestratorFrom, settlementFrom } from './chain-target.ts';
 import { dataDirFrom } from './keys.ts';
 import { parseFlags } from './options.ts';
 import { describeRemoteFailure } from './remote-failure.ts';
@@ -41,21 +43,34 @@ export function findIdentity(dataDir: string, role: PaymentRole): Identity | nul
   return identityFromPrivateKey(hexToBytes(hex));
 }
 
-function orchestratorFrom(flags: Map<string, string | boolean>): string {
-  return String(flags.get('orchestrator') ?? process.env['CASTNET_ORCHESTRATOR'] ?? defaultBroadcasterOptions.orchestrator).replace(/\/$/, '');
-}
+export const walletUsage = `Usage: castnet wallet [--data-dir ./.castnet] [settlement]
+       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [settlement]
+       castnet withdraw <wei>|--all --role transcoder|relay [--to <address>] [--data-dir ./.castnet] [settlement]
+       castnet unlock [--cancel] [--data-dir ./.castnet] --settlement chain …
+       castnet withdraw --role broadcaster [--data-dir ./.castnet] --settlement chain …
 
-export const walletUsage = `Usage: castnet wallet [--data-dir ./.castnet] [--orchestrator URL]
-       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [--orchestrator URL]
-       castnet withdraw <wei>|--all --role transcoder|relay [--to <address>] [--data-dir ./.castnet] [--orchestrator URL]
+settlement: --orchestrator URL (the ledger, the default), or --settlement chain --chain-rpc <url> --broker <address>
+            (castnet dev --settlement chain writes its chain to <data-dir>/dev-chain.json: --settlement chain suffices)
 
-wallet    the payment keys in <data-dir>/keys/ (broadcaster, transcoder, relay) and their ledger balances
-deposit   funds the broadcaster's tickets (its key must exist: start the broadcaster once)
-withdraw  moves earnings out of the ledger, signed by the role's key; --to defaults to its own address
+wallet    the payment keys in <data-dir>/keys/ (broadcaster, transcoder, relay) and their balances
+deposit   funds the broadcaster's tickets (its key must exist: start the broadcaster once); on chain it is a
+          transaction from the broadcaster's key, which pays the gas
+withdraw  moves earnings out, signed by the role's key; --to defaults to its own address. On chain,
+          --role broadcaster takes the deposit and reserve back once the unlock period is over
+unlock    on chain: starts the broadcaster's unlock period (tickets stay redeemable during it); --cancel ends it
 `;
 
 type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
+
+/** Which service at which address a failure is named after. */
+function where(settlement: Settlement, flags: Map<string, string | boolean>): [string, string] {
+  return settlement instanceof ChainSettlement ? ['chain', settlement.reader.rpcUrl] : ['ledger', orchestratorFrom(flags)];
+}
+
+function failure(err: unknown, settlement: Settlement, flags: Map<string, string | boolean>): Error {
+  return new Error(describeRemoteFailure(err, ...where(settlement, flags)));
+}
 
 export async function runWallet(argv: string[], out: Out = stdout): Promise<number> {
   const { flags } = parseFlags(argv);
@@ -64,27 +79,40 @@ export async function runWallet(argv: string[], out: Out = stdout): Promise<numb
     return 0;
   }
   const dataDir = dataDirFrom(flags);
-  const base = orchestratorFrom(flags);
-  const ledger = new OrchestratorClient(base);
+  const settlement = settlementFrom(flags, dataDir);
+  const chain = settlement instanceof ChainSettlement ? settlement : null;
   const found = PAYMENT_ROLES.map((role) => ({ role, identity: findIdentity(dataDir, role) })).filter((k): k is { role: PaymentRole; identity: Identity } => k.identity !== null);
   if (found.length === 0) {
     out(`no payment keys in ${join(dataDir, 'keys')}: a broadcaster, transcoder or relay creates its key on first start (--data-dir ${dataDir})\n`);
     return 1;
   }
+  if (chain) out(`on chain: ${settlement.description}\n`);
   let failed = false;
   for (const { role, identity } of found) {
     out(`${role.padEnd(12)} ${identity.address}\n`);
     try {
-      const a = await ledger.account(identity.address);
-      const withdrawable = BigInt(a.earned) - BigInt(a.withdrawn);
-      const rows: Array<[string, string]> =
-        role === 'broadcaster'
-          ? [['deposit', a.deposit], ['reserve', a.reserve], ['spent', a.spent]]
-          : [['earned', a.earned], ['withdrawn', a.withdrawn], ['withdrawable', withdrawable.toString()]];
+      const rows: Array<[string, bigint | string]> = [];
+      if (role === 'broadcaster') {
+        const f = await settlement.senderFunds(identity.address);
+        rows.push(['deposit', f.deposit], ['reserve', f.reserve]);
+        if (f.spent !== undefined) rows.push(['spent', f.spent]);
+        if (f.reserveClaimed > 0n) rows.push(['reserve paid', f.reserveClaimed]);
+      } else {
+        const e = await settlement.earnings(identity.address);
+        rows.push(['earned', e.earned], ['withdrawn', e.withdrawn], ['withdrawable', e.earned - e.withdrawn]);
+      }
+      if (chain) rows.push(['gas (ETH)', await chain.reader.balance(identity.address)]);
       for (const [name, wei] of rows) out(`  ${name.padEnd(13)}${formatWei(wei)}\n`);
+      if (chain && role === 'broadcaster') {
+        const s = await chain.reader.sender(identity.address);
+        if (s.withdrawBlock > 0n) {
+          const now = await chain.reader.blockNumber();
+          out(`  unlocking    ${now >= s.withdrawBlock ? 'unlock period over: castnet withdraw --role broadcaster takes it back' : `withdrawable from block ${s.withdrawBlock} (now ${now}); tickets are still redeemed until then`}\n`);
+        }
+      }
     } catch (err) {
       failed = true;
-      out(`  ${describeRemoteFailure(err, 'ledger', base)}\n`);
+      out(`  ${describeRemoteFailure(err, ...where(settlement, flags))}\n`);
     }
   }
   return failed ? 1 : 0;
@@ -102,17 +130,17 @@ export async function runDeposit(argv: string[], out: Out = stdout): Promise<num
   const dataDir = dataDirFrom(flags);
   const identity = findIdentity(dataDir, 'broadcaster');
   if (!identity) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: start the broadcaster once with --data-dir ${dataDir} (it creates its key), then deposit`);
-  const base = orchestratorFrom(flags);
+  const settlement = settlementFrom(flags, dataDir);
   try {
-    const a = await new OrchestratorClient(base).deposit(identity.address, BigInt(amount), BigInt(reserve));
-    out(`funded ${identity.address}\n  deposit      ${formatWei(a.deposit)}\n  reserve      ${formatWei(a.reserve)}\n`);
+    const f = await settlement.fund(identity, BigInt(amount), BigInt(reserve));
+    out(`funded ${identity.address}${settlement instanceof ChainSettlement ? ` on chain (${settlement.description})` : ''}\n  deposit      ${formatWei(f.deposit)}\n  reserve      ${formatWei(f.reserve)}\n`);
     return 0;
   } catch (err) {
-    throw new Error(describeRemoteFailure(err, 'ledger', base));
+    throw failure(err, settlement, flags);
   }
 }
 
-export async function runWithdraw(argv: string[], out: Out = stdout, now: () => number = Date.now): Promise<number> {
+export async function runWithdraw(argv: string[], out: Out = stdout): Promise<number> {
   const { flags, positional } = parseFlags(argv);
   if (flags.has('help')) {
     out(walletUsage);
@@ -120,31 +148,68 @@ export async function runWithdraw(argv: string[], out: Out = stdout, now: () => 
   }
   const dataDir = dataDirFrom(flags);
   const role = flags.get('role');
-  if (role !== 'transcoder' && role !== 'relay') throw new Error('castnet withdraw needs --role transcoder or --role relay: whose earnings to move');
+  if (role !== 'transcoder' && role !== 'relay' && role !== 'broadcaster') throw new Error('castnet withdraw needs --role transcoder or --role relay (earnings), or --role broadcaster (a deposit, on chain)');
   const identity = findIdentity(dataDir, role);
   if (!identity) throw new Error(`no ${role} key in ${join(dataDir, 'keys')}: withdraw from the data directory the ${role} runs with (--data-dir)`);
+  const settlement = settlementFrom(flags, dataDir);
+  if (role === 'broadcaster') {
+    if (!(settlement instanceof ChainSettlement)) throw new Error("a broadcaster's deposit leaves the ledger only through its operator; on chain: castnet unlock, then castnet withdraw --role broadcaster --settlement chain");
+    try {
+      const before = await settlement.senderFunds(identity.address);
+      await settlement.client(identity).withdraw();
+      out(`withdrew the deposit ${formatWei(before.deposit)} and reserve ${formatWei(before.reserve)} to ${identity.address}\n`);
+      return 0;
+    } catch (err) {
+      throw failure(err, settlement, flags);
+    }
+  }
   const all = flags.get('all') === true;
   const amountText = positional[0];
   if (all === (amountText !== undefined)) throw new Error('castnet withdraw takes an amount in wei, or --all (not both)');
   if (amountText !== undefined && !/^\d{1,78}$/.test(amountText)) throw new Error(`"${amountText}" is not an amount in wei`);
   const to = String(flags.get('to') ?? identity.address);
   if (!/^0x[0-9a-fA-F]{40}$/.test(to)) throw new Error(`--to takes an address (0x and 40 hex digits), not "${to}"`);
-  const base = orchestratorFrom(flags);
-  const ledger = new OrchestratorClient(base);
   try {
     let amount = amountText === undefined ? 0n : BigInt(amountText);
     if (all) {
-      const a = await ledger.account(identity.address);
-      amount = BigInt(a.earned) - BigInt(a.withdrawn);
+      const e = await settlement.earnings(identity.address);
+      amount = e.earned - e.withdrawn;
       if (amount === 0n) {
-        out(`nothing to withdraw: ${identity.address} has earned ${formatWei(a.earned)} and withdrawn ${formatWei(a.withdrawn)}\n`);
+        out(`nothing to withdraw: ${identity.address} has earned ${formatWei(e.earned)} and withdrawn ${formatWei(e.withdrawn)}\n`);
         return 0;
       }
     }
-    const answer = await ledger.withdraw(withdrawalRequest({ address: identity.address, amount, to, timestamp: now() }, identity.privateKey));
-    out(`withdrew ${formatWei(answer.amount)} from ${answer.address} to ${answer.to}\n  withdrawn    ${formatWei(answer.withdrawn)}\n  withdrawable ${formatWei(answer.withdrawable)}\n`);
+    const after = await settlement.withdrawEarnings(identity, to, amount);
+    out(`withdrew ${formatWei(amount)} from ${identity.address} to ${to.toLowerCase()}\n  withdrawn    ${formatWei(after.withdrawn)}\n  withdrawable ${formatWei(after.earned - after.withdrawn)}\n`);
     return 0;
   } catch (err) {
-    throw new Error(describeRemoteFailure(err, 'ledger', base));
+    throw failure(err, settlement, flags);
+  }
+}
+
+export async function runUnlock(argv: string[], out: Out = stdout): Promise<number> {
+  const { flags } = parseFlags(argv);
+  if (flags.has('help')) {
+    out(walletUsage);
+    return 0;
+  }
+  const dataDir = dataDirFrom(flags);
+  const identity = findIdentity(dataDir, 'broadcaster');
+  if (!identity) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}`);
+  const settlement = settlementFrom(flags, dataDir);
+  if (!(settlement instanceof ChainSettlement)) throw new Error('castnet unlock is for a deposit on chain: give --settlement chain (with --chain-rpc and --broker)');
+  const client = settlement.client(identity);
+  try {
+    if (flags.get('cancel') === true) {
+      await client.cancelUnlock();
+      out(`unlock cancelled: ${identity.address}'s deposit pays tickets again\n`);
+      return 0;
+    }
+    await client.unlock();
+    const s = await client.sender(identity.address);
+    out(`unlocking ${identity.address}: withdrawable from block ${s.withdrawBlock} (castnet withdraw --role broadcaster); tickets are redeemed until then, and transcoders stop taking new ones now\n`);
+    return 0;
+  } catch (err) {
+    throw failure(err, settlement, flags);
   }
 }

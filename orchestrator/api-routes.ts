@@ -7,22 +7,21 @@ import { CastnetError } from '../protocol/errors.ts';
 import { parseRequest } from '../protocol/fields.ts';
 import { heartbeatSchema, nodeRegistrationSchema, type NodeListing } from '../protocol/node-record.ts';
 import { sessionRequestSchema } from '../protocol/stream-record.ts';
-import type { Ledger } from './ledger.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { StreamSessions } from './stream-sessions.ts';
 
 export interface ApiRoutesContext {
   nodes: NodeRegistry;
   streams: StreamSessions;
-  /** Earnings shown beside each node. */
-  ledger: Ledger;
+  /** A node's earnings shown beside it, in wei: from the ledger, or from the broker's events on chain. */
+  earned: (paymentAddress: string) => bigint;
   heartbeatIntervalMs: number;
   /** Drops silent nodes and expired streams, so an answer never lists them. */
   sweep: () => void;
 }
 
 export function apiRoutes(ctx: ApiRoutesContext): Router {
-  const { nodes, streams, ledger } = ctx;
+  const { nodes, streams } = ctx;
   const router = Router();
   router.get('/nodes', (_req, res) => {
     ctx.sweep();
@@ -31,7 +30,7 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
       address: n.url,
       streams: streams.assigned(n.id),
       recentFailures: streams.recentFailures(n.id),
-      earned: n.paymentAddress ? ledger.account(n.paymentAddress).earned.toString() : '0',
+      earned: n.paymentAddress ? ctx.earned(n.paymentAddress).toString() : '0',
     }));
     res.json(listing);
   });

@@ -3,14 +3,15 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, text, type OptionsOf } from '../config/option-table.ts';
+import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
+import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const orchestratorOptionsDefinition = defineOptions(
   {
     host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8935, description: 'HTTP port of the API', deprecatedFlags: ['api-port'] }),
-    dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the ticket ledger (ledger.sqlite) lives here ('': in memory)" }),
+    dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the ticket ledger (ledger.sqlite, with --settlement ledger) lives here ('': in memory)" }),
     heartbeatIntervalMs: option({ flag: 'heartbeat-interval-ms', schema: durationMs, default: 2_000, description: 'how often nodes heartbeat' }),
     nodeTimeoutMs: option({ flag: 'node-timeout-ms', schema: durationMs, default: 8_000, description: 'a node silent this long is dropped' }),
     streamTtlMs: option({ flag: 'stream-ttl-ms', schema: durationMs, default: 30_000, description: 'a stream not refreshed this long leaves the directory' }),
@@ -22,8 +23,11 @@ export const orchestratorOptionsDefinition = defineOptions(
     announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: "how often the orchestrator's signed record is gossiped" }),
     bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated multiaddrs of libp2p peers to join through' }),
     announcementMaxAgeMs: option({ flag: 'announcement-max-age-ms', schema: durationMs, default: 10_000, description: 'gossiped records older than this are dropped' }),
+    ...settlementOptions(),
+    chainFromBlock: option({ flag: 'chain-from-block', schema: size, default: 0, description: "with --settlement chain: the block the broker's events are read from for /api/nodes earnings (its deployment block saves reading older ones)" }),
   },
   [
+    ...settlementRules,
     (o) => (o.bootstrap.length > 0 && !o.p2p ? '--bootstrap joins a libp2p network: give --p2p too' : null),
     (o) => (o.p2pAnnounce.length > 0 && !o.p2p ? '--p2p-announce names the libp2p host: give --p2p too' : null),
     (o) => (o.nodeTimeoutMs <= o.heartbeatIntervalMs ? `--node-timeout-ms (${o.nodeTimeoutMs}) must be longer than --heartbeat-interval-ms (${o.heartbeatIntervalMs}), or every node is dropped between heartbeats` : null),

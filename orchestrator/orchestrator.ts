@@ -1,6 +1,8 @@
 // The orchestrator role, wired: node registry, stream sessions (which transcoder and relay serve each
 // stream) and the embedded ledger, their HTTP API (api-routes.ts, ledger-routes.ts), gossiped node records
-// and its own gossiped URL record, and the logs and metrics of their events. It never carries video.
+// and its own gossiped URL record, and the logs and metrics of their events. It never carries video. With
+// --settlement chain it holds no money at all: there is no ledger, and the earnings it shows beside its
+// nodes are read from the TicketBroker's events.
 
 import express from 'express';
 import { join } from 'node:path';
@@ -17,6 +19,9 @@ import { openAnnouncement, registrationOf } from '../protocol/node-announcement.
 import type { NodeRecord } from '../protocol/node-record.ts';
 import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
 import { apiRoutes } from './api-routes.ts';
+import { BrokerEarnings } from '../settlement/broker-earnings.ts';
+import { ChainSettlement } from '../settlement/chain-settlement.ts';
+import { CastnetError } from '../protocol/errors.ts';
 import { Ledger, type Account, type Redemption } from './ledger.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
@@ -38,7 +43,10 @@ export interface OrchestratorComponents {
 export interface Orchestrator {
   readonly url: string;
   readonly nodes: NodeRegistry;
-  readonly ledger: Ledger;
+  /** The embedded ledger; null when the network settles on chain. */
+  readonly ledger: Ledger | null;
+  /** On chain: what the broker's events say each address earned and paid. */
+  readonly chainEarnings: BrokerEarnings | null;
   /** Where peers reach this orchestrator's libp2p host (empty without one). */
   readonly multiaddrs: string[];
   start(): Promise<void>;
@@ -54,7 +62,10 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const scheduler = components.scheduler ?? new CapacityPriceScheduler();
   const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, now });
-  const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
+  const onChain = options.settlement === 'chain';
+  const ledger = onChain ? null : (components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:'));
+  const chain = onChain ? new ChainSettlement({ rpcUrl: options.chainRpc!, broker: options.broker! }) : null;
+  const chainEarnings = chain ? new BrokerEarnings(chain.reader, { fromBlock: BigInt(options.chainFromBlock), logger }) : null;
   const unobserve = observe({ nodes, streams, ledger, metrics, logger });
 
   function sweep(): void {
@@ -66,8 +77,18 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
 
   const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
   app.use('/api', express.json({ limit: '256kb' }), cors());
-  app.use('/api/ledger', ledgerRoutes(ledger));
-  app.use('/api', apiRoutes({ nodes, streams, ledger, heartbeatIntervalMs: options.heartbeatIntervalMs, sweep }));
+  // Where money settles is public: nodes and wallets read it to check they agree with the network.
+  app.get('/api/settlement', (_req, res) => {
+    res.json(chain ? { mode: 'chain', broker: chain.reader.address, chainRpc: options.chainRpc, syncedToBlock: chainEarnings!.syncedTo.toString() } : { mode: 'ledger', ledger: '/api/ledger' });
+  });
+  if (ledger) app.use('/api/ledger', ledgerRoutes(ledger));
+  else {
+    app.use('/api/ledger', () => {
+      throw new CastnetError('NOT_FOUND', `this network settles on chain, not at an orchestrator's ledger: TicketBroker ${chain!.reader.address} (castnet deposit/wallet/withdraw --settlement chain)`);
+    });
+  }
+  const earned = (address: string) => (chainEarnings ? chainEarnings.totalsOf(address).earned : ledger!.account(address).earned);
+  app.use('/api', apiRoutes({ nodes, streams, earned, heartbeatIntervalMs: options.heartbeatIntervalMs, sweep }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -92,10 +113,17 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     nodes,
     ledger,
+    chainEarnings,
     get multiaddrs() {
       return p2p?.multiaddrs ?? [];
     },
     async start() {
+      if (chain) {
+        await chain.reader.parameters(); // refuses to start when there is no broker at the address
+        await chainEarnings!.sync();
+        chainEarnings!.start();
+        logger.info({ broker: chain.reader.address, rpc: options.chainRpc }, 'network settles on chain');
+      }
       server = await listen(app, options.host, options.httpPort);
       if (options.p2p) {
         // Its record is signed by its own key (kept beside the nodes' keys), so nodes follow one orchestrator.
@@ -113,14 +141,15 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       await server?.close();
       server = null;
       unobserve();
-      if (!components.ledger) ledger.close();
+      await chainEarnings?.stop();
+      if (ledger && !components.ledger) ledger.close();
     },
   };
   return orchestrator;
 }
 
 /** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */
-function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger; metrics: OrchestratorMetrics; logger: Logger }): () => void {
+function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger | null; metrics: OrchestratorMetrics; logger: Logger }): () => void {
   const { nodes, streams, ledger, metrics, logger } = o;
   const onAdded = (n: NodeRecord) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered');
   const onLost = (n: NodeRecord) => {
@@ -148,10 +177,10 @@ function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledg
   };
   nodes.on('added', onAdded).on('lost', onLost);
   streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired);
-  ledger.on('funded', onFunded).on('redeemed', onRedeemed);
+  ledger?.on('funded', onFunded).on('redeemed', onRedeemed);
   return () => {
     nodes.off('added', onAdded).off('lost', onLost);
     streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired);
-    ledger.off('funded', onFunded).off('redeemed', onRedeemed);
+    ledger?.off('funded', onFunded).off('redeemed', onRedeemed);
   };
 }

@@ -39,7 +39,7 @@ describe('payments while streaming', () => {
     assert.equal(await metric(broadcaster, /^castnet_broadcaster_payments_refused_total/), 0);
 
     const recipient = net.transcoder.payments.recipient;
-    const ledger = net.orchestrator.ledger;
+    const ledger = net.orchestrator.ledger!;
     assert.equal(ledger.account(recipient).earned, BigInt(tickets) * faceValue);
     assert.equal(ledger.account(net.broadcaster.paymentAddress).spent, BigInt(tickets) * faceValue);
     assert.equal(ledger.account(net.broadcaster.paymentAddress).deposit, 10n ** 18n - BigInt(tickets) * faceValue);

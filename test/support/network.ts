@@ -12,6 +12,7 @@ import { createTranscoder, type Transcoder, type TranscoderOptions } from '../..
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs, type TestPatternOptions } from '../../media/test-pattern.ts';
 import { createLogger } from '../../observability/logger.ts';
+import type { DevChain } from '../../settlement/dev-chain.ts';
 import { waitFor, within } from './wait.ts';
 
 export { waitFor, within };
@@ -32,15 +33,19 @@ export async function startNetwork(
   broadcasterOptions: Partial<BroadcasterOptions> = {},
   transcoderOptions: Partial<TranscoderOptions> = {},
   deposit = 10n ** 18n,
-  options: { transcoder?: boolean; relay?: boolean } = {},
+  options: { transcoder?: boolean; relay?: boolean; chain?: DevChain } = {},
 ): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
-  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000 }, { logger });
+  // On a chain, every role that touches money settles at its broker; otherwise at the orchestrator's ledger.
+  const settlement = options.chain ? { settlement: 'chain' as const, chainRpc: options.chain.rpcUrl, broker: options.chain.broker } : {};
+  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, ...settlement }, { logger });
   await orchestrator.start();
-  const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...transcoderOptions }, { logger });
+  const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...settlement, ...transcoderOptions }, { logger });
   const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger });
-  const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...broadcasterOptions }, { logger });
+  const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...settlement, ...broadcasterOptions }, { logger });
+  // The transcoder pays gas for its redemptions.
+  if (options.chain) await options.chain.sendEth(transcoder.payments.recipient, 10n ** 18n);
   const network: TestNetwork = {
     orchestrator,
     transcoder,
@@ -66,7 +71,10 @@ export async function startNetwork(
     await network.close().catch(() => {});
     throw err;
   }
-  if (deposit > 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, deposit);
+  if (deposit > 0n) {
+    if (options.chain) await options.chain.fund(broadcaster.paymentAddress, deposit, 0n);
+    else orchestrator.ledger!.fund(broadcaster.paymentAddress, deposit);
+  }
   return network;
 }
 
