@@ -9,12 +9,12 @@ import { decodePayment, encodePayment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { ticketOf } from '../protocol/payment.ts';
 import { MAX_WIN_PROB, signTicket } from '../protocol/ticket.ts';
-import { PaymentReceiver, type PaymentTerms } from './payment-receiver.ts';
+import { PaymentReceiver, type ChainTime, type PaymentTerms } from './payment-receiver.ts';
 import { RedemptionQueue } from './redemption-queue.ts';
 
 const terms: PaymentTerms = { pricePerPixel: 2n, faceValue: 1_000_000n, ticketEv: 100_000n, ticketTtlMs: 60_000 };
 
-function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms> } = {}) {
+function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms>; chain?: ChainTime } = {}) {
   // null: the settlement cannot be asked.
   let now = 1_000_000;
   const recipient = identityFromPrivateKey(randomBytes(32));
@@ -24,7 +24,7 @@ function setup(options: { funds?: bigint | null; terms?: Partial<PaymentTerms> }
     if (options.funds === null) throw new Error('ECONNREFUSED');
     return options.funds ?? 10n ** 18n;
   };
-  const receiver = new PaymentReceiver({ identity: recipient, terms: { ...terms, ...options.terms }, funds, queue, now: () => now });
+  const receiver = new PaymentReceiver({ identity: recipient, terms: { ...terms, ...options.terms }, funds, queue, now: () => now, chain: options.chain ?? null });
   // The real sender, given the receiver's parameters as GET /ticket-params would serve them (the HTTP
   // route itself is exercised by the network tests).
   const url = 'http://transcoder.test';
@@ -138,5 +138,43 @@ describe('payment receiver', () => {
     const t = setup();
     const payment = await t.pay(10n);
     assert.deepEqual(decodePayment(encodePayment(payment)), payment);
+  });
+
+  it('on chain, binds parameters to the latest block and refuses tickets whose block is older than half the validity window', async () => {
+    const chain: ChainTime & { block: { number: bigint; hash: string } | null } = {
+      block: { number: 1_000n, hash: `0x${'ab'.repeat(32)}` },
+      latest() {
+        return this.block;
+      },
+      msPerBlock: () => 1_000,
+      validityBlocks: 256n,
+    };
+    const t = setup({ chain, terms: { ticketTtlMs: 600_000 } });
+    const params = t.receiver.ticketParams(t.sender.address);
+    assert.deepEqual([params.creationRound, params.creationRoundBlockHash], [1_000n, `0x${'ab'.repeat(32)}`]);
+    assert.equal(params.expiresAt - 1_000_000, 128_000, 'offered for the 128 blocks tickets are taken in, at 1 s a block');
+    const payment = await t.pay(10n);
+    chain.block = { number: 1_128n, hash: `0x${'cd'.repeat(32)}` };
+    assert.equal((await t.receiver.accept(payment, 20n)).tickets, 1, '128 blocks old: taken');
+    chain.block = { number: 1_129n, hash: `0x${'cd'.repeat(32)}` };
+    t.payer.invalidate(t.url);
+    const late = { ...payment, tickets: [{ senderNonce: 7, signature: signTicket(ticketOf(payment, 7), t.sender.privateKey) }] };
+    await assert.rejects(t.receiver.accept(late, 20n), refusal('expired'), 'past half the window: the redemption might not land in time');
+    chain.block = null;
+    assert.throws(() => t.receiver.ticketParams(t.sender.address), { code: 'UNAVAILABLE' });
+  });
+
+  it('on chain, refuses tickets not bound to a block, even with parameters it issued off chain', async () => {
+    // The same node (key and secret) before and after it moved to settling on chain.
+    const identity = identityFromPrivateKey(randomBytes(32));
+    const secret = new Uint8Array(randomBytes(32));
+    const queue = new RedemptionQueue(':memory:');
+    const before = new PaymentReceiver({ identity, terms, funds: async () => 10n ** 18n, queue, secret });
+    const chain: ChainTime = { latest: () => ({ number: 5n, hash: `0x${'ab'.repeat(32)}` }), msPerBlock: () => null, validityBlocks: 256n };
+    const after = new PaymentReceiver({ identity, terms, funds: async () => 10n ** 18n, queue, secret, chain });
+    const sender = identityFromPrivateKey(randomBytes(32));
+    const payer = new PaymentSender({ identity: sender, maxPricePerPixel: 10n, ticketParams: async (_url, who) => ticketParamsToJson(before.ticketParams(who)) });
+    const unbound = decodePayment((await payer.pay('http://t.test', 10n))!.header);
+    await assert.rejects(after.accept(unbound, 20n), (err: Error) => refusal('invalid_params')(err) && /must be bound to a block/.test(err.message));
   });
 });
