@@ -17,6 +17,7 @@ import { devOptionsDefinition, runDev } from './dev.ts';
 import { runKeys } from './keys.ts';
 import { helpText, resolveOptions } from './options.ts';
 import { runStatus } from './status.ts';
+import { runDeployBroker } from './deploy-broker.ts';
 import { runDeposit, runUnlock, runWallet, runWithdraw } from './wallet.ts';
 
 interface Running {
@@ -108,6 +109,7 @@ ${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
   deposit <wei>  fund the broadcaster's tickets (--reserve <wei>), at the ledger or on chain
   withdraw       move a transcoder's or relay's earnings out (on chain also a broadcaster's deposit)
   unlock         on chain: start the broadcaster's unlock period before withdrawing its deposit
+  deploy-broker  deploy the TicketBroker contract to a chain (--chain-rpc, --key-file)
   status         the nodes and streams the orchestrator knows
 
 castnet <command> --help lists a command's options, their defaults and environment variables.
@@ -156,6 +158,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'unlock':
       process.exitCode = await runUnlock(rest);
+      return;
+    case 'deploy-broker':
+      process.exitCode = await runDeployBroker(rest);
       return;
     case 'status':
       process.exitCode = await runStatus(rest);
