@@ -40,8 +40,13 @@ export class ChainSettlement implements Settlement {
     return new BrokerClient({ rpcUrl: this.options.rpcUrl, broker: this.options.broker, identity, ...(this.options.pollingIntervalMs ? { pollingIntervalMs: this.options.pollingIntervalMs } : {}) });
   }
 
-  payableTo(sender: string, recipient: string): Promise<bigint> {
-    return this.reader.payableTo(sender, recipient);
+  /**
+   * What one winner from `sender` pays `recipient`; nothing while the sender's unlock is in progress: its
+   * deposit may leave at the end of the period, before a ticket taken now is redeemed and confirmed.
+   */
+  async payableTo(sender: string, recipient: string): Promise<bigint> {
+    const [payable, state] = await Promise.all([this.reader.payableTo(sender, recipient), this.reader.sender(sender)]);
+    return state.withdrawBlock === 0n ? payable : 0n;
   }
 
   async senderFunds(address: string): Promise<SenderFunds> {

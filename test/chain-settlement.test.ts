@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { runWallet } from '../cli/wallet.ts';
 import { startDevChain, type DevChain } from '../settlement/dev-chain.ts';
-import { getText, metric, publish, reapTempDir, spawnNode, startNetwork, stopAll, waitFor, within, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, reapTempDir, spawnNode, startNetwork, stopAll, streamPaidSegments, waitFor, within, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
 
 const FACE_VALUE = 10_000_000n;
 const DEPOSIT = 10n ** 18n;
@@ -47,19 +47,10 @@ describe('settlement on chain', () => {
   it("streams with payments settled on chain: the broker's events pay the transcoder and spend the deposit, N × price within one ticket per segment", async () => {
     // Every ticket wins (ticketEv = faceValue), so the chain's totals are exact, not just in expectation.
     net = await startNetwork({}, { pricePerPixel: 1n, ticketFaceValue: FACE_VALUE, ticketEv: FACE_VALUE }, DEPOSIT, { chain });
-    const p = publish(`${net.broadcaster.rtmpUrl}/on-chain`, { seconds: 9 });
-    publishers.push(p);
-    await p.exited;
-    const transcoder = net.transcoder.url;
+    // Redeemed means mined and confirmed: the transcoder counts a winner only once its blocks hold it.
+    const { tickets, segments, price } = await streamPaidSegments(net, 'on-chain', publishers, 30_000);
     const broadcaster = net.broadcaster.httpUrl;
-    await waitFor('segments to be transcoded', async () => (await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/)) >= 4, 20_000);
-    await waitFor('the publication to end and drain', async () => (await metric(broadcaster, /^castnet_broadcaster_active_streams[ {]/)) === 0, 20_000);
-    const tickets = await metric(broadcaster, /^castnet_broadcaster_tickets_sent_total/);
     const recipient = net.transcoder.payments.recipient;
-    await waitFor('every winner to be redeemed on chain and confirmed', async () => (await metric(transcoder, /^castnet_transcoder_redemptions_total\{[^}]*outcome="redeemed"/)) === tickets, 30_000);
-
-    const segments = await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/);
-    const price = BigInt(await metric(transcoder, /^castnet_transcoder_price_charged_wei_total/));
     const events = await redeemedTo(recipient);
     const paid = events.reduce((sum, e) => sum + (e.outcome === 'redeemed' ? e.paid : 0n), 0n);
     assert.equal(events.length, tickets, 'one redemption event per ticket sent');

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'vitest';
-import { getText, metric, publish, startNetwork, stopAll, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { getText, metric, publish, startNetwork, stopAll, streamPaidSegments, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 describe('payments while streaming', () => {
   let net: TestNetwork | undefined;
@@ -18,21 +18,8 @@ describe('payments while streaming', () => {
     // Every ticket wins (ticketEv = faceValue), so the ledger's totals are exact, not just in expectation.
     const faceValue = 10_000_000n;
     net = await startNetwork({}, { pricePerPixel: 1n, ticketFaceValue: faceValue, ticketEv: faceValue });
-    const p = publish(`${net.broadcaster.rtmpUrl}/paid`, { seconds: 9 });
-    publishers.push(p);
-    await p.exited;
-    const transcoder = net.transcoder.url;
+    const { tickets, segments, price, ev } = await streamPaidSegments(net, 'paid', publishers);
     const broadcaster = net.broadcaster.httpUrl;
-    await waitFor('segments to be transcoded', async () => (await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/)) >= 4, 20_000);
-    // The broadcaster counts a publication as over once its last segments are transcoded, paid for and
-    // published: from then on the number of tickets sent no longer moves.
-    await waitFor('the publication to end and drain', async () => (await metric(broadcaster, /^castnet_broadcaster_active_streams[ {]/)) === 0, 20_000);
-    const tickets = await metric(broadcaster, /^castnet_broadcaster_tickets_sent_total/);
-    await waitFor('every winner to be redeemed', async () => (await metric(transcoder, /^castnet_transcoder_redemptions_total\{[^}]*outcome="redeemed"/)) === tickets, 15_000);
-
-    const segments = await metric(transcoder, /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/);
-    const price = BigInt(await metric(transcoder, /^castnet_transcoder_price_charged_wei_total/));
-    const ev = BigInt(await metric(broadcaster, /^castnet_broadcaster_expected_value_sent_wei_total/));
     // The sender covers each segment's price and overpays by less than one ticket per segment.
     assert.ok(ev >= price, `expected value sent ${ev} covers the price ${price}`);
     assert.ok(ev < price + BigInt(segments) * faceValue, `overpayment under one ticket per segment (${ev - price} over ${segments} segments)`);

@@ -84,6 +84,31 @@ export async function stopAll(publishers: Publisher[], net: TestNetwork | undefi
   await net?.close();
 }
 
+/**
+ * Publishes a short stream to a paid network and waits until the publication has drained and every ticket
+ * the broadcaster sent is redeemed (all win when ticketEv = faceValue); answers the run's payment figures.
+ */
+export async function streamPaidSegments(net: TestNetwork, streamKey: string, publishers: Publisher[], redeemTimeoutMs = 15_000): Promise<{ tickets: number; segments: number; price: bigint; ev: bigint }> {
+  const p = publish(`${net.broadcaster.rtmpUrl}/${streamKey}`, { seconds: 9 });
+  publishers.push(p);
+  await p.exited;
+  const transcoder = net.transcoder.url;
+  const broadcaster = net.broadcaster.httpUrl;
+  const transcoded = /^castnet_transcoder_segments_transcoded_total\{[^}]*result="ok"/;
+  await waitFor('segments to be transcoded', async () => (await metric(transcoder, transcoded)) >= 4, 20_000);
+  // The broadcaster counts a publication as over once its last segments are transcoded, paid for and
+  // published: from then on the number of tickets sent no longer moves.
+  await waitFor('the publication to end and drain', async () => (await metric(broadcaster, /^castnet_broadcaster_active_streams[ {]/)) === 0, 20_000);
+  const tickets = await metric(broadcaster, /^castnet_broadcaster_tickets_sent_total/);
+  await waitFor('every winner to be redeemed', async () => (await metric(transcoder, /^castnet_transcoder_redemptions_total\{[^}]*outcome="redeemed"/)) === tickets, redeemTimeoutMs);
+  return {
+    tickets,
+    segments: await metric(transcoder, transcoded),
+    price: BigInt(await metric(transcoder, /^castnet_transcoder_price_charged_wei_total/)),
+    ev: BigInt(await metric(broadcaster, /^castnet_broadcaster_expected_value_sent_wei_total/)),
+  };
+}
+
 export interface Publisher {
   child: ChildProcess;
   stderr(): string;
