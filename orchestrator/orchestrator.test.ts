@@ -35,6 +35,16 @@ describe('orchestrator', () => {
   }
   const session = (h: Harness, playbackId: string, extra: object = {}) => ({ playbackId, startedAt: new Date(h.clock.now).toISOString(), ...extra });
 
+  it('says where its network settles: at its ledger by default', async () => {
+    const h = await start();
+    assert.deepEqual(await h.get('/api/settlement'), { mode: 'ledger', ledger: '/api/ledger' });
+  });
+
+  it('refuses to start on chain when there is no broker at the address', async () => {
+    const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, settlement: 'chain', chainRpc: 'http://127.0.0.1:9', broker: `0x${'11'.repeat(20)}` }, { logger: silentLogger });
+    await assert.rejects(orchestrator.start(), /the chain at http:\/\/127\.0\.0\.1:9 could not be asked/);
+  });
+
   it('answers 503 NO_NODE_AVAILABLE for a session when no relay is registered', async () => {
     const h = await start();
     const res = await h.post('/api/streams', session(h, 'early'));

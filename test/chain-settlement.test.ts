@@ -71,6 +71,10 @@ describe('settlement on chain', () => {
       return nodes.find((n) => n.role === 'transcoder')?.earned === paid.toString();
     }, 10_000);
     assert.equal((await getText(`${net.orchestrator.url}/api/ledger/accounts`)).status, 404);
+    assert.deepEqual(
+      (({ mode, broker, chainRpc }) => ({ mode, broker, chainRpc }))(JSON.parse((await getText(`${net.orchestrator.url}/api/settlement`)).text) as Record<string, string>),
+      { mode: 'chain', broker: chain.broker, chainRpc: chain.rpcUrl },
+    );
     assert.equal(net.orchestrator.ledger, null);
   });
 
