@@ -25,6 +25,12 @@ export function createBroadcasterMetrics(registry: Registry) {
     expectedValueSent: new Counter({ name: 'castnet_broadcaster_expected_value_sent_wei_total', help: 'Expected value of tickets sent, in wei', registers: [registry] }),
     paymentsRefused: new Counter({ name: 'castnet_broadcaster_payments_refused_total', help: 'Segments a transcoder refused with 402, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     activeStreams: new Gauge({ name: 'castnet_broadcaster_active_streams', help: 'RTMP publications in progress', registers: [registry] }),
+    outboundRefused: new Counter({
+      name: 'castnet_broadcaster_outbound_refused_total',
+      help: 'Requests to transcoders and relays not made or not followed, by reason (private_address, redirect, url_userinfo, url_scheme)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     rtmpRefused: new Counter({
       name: 'castnet_broadcaster_rtmp_refused_total',
       help: 'RTMP connections refused or closed, and publishes refused, by the limit or protocol rule that did it',

@@ -52,11 +52,12 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const logger = createLogger({ level: options.logLevel, file: logFile });
   const next = (offset: number) => (options.orchestratorPort === 0 ? 0 : options.orchestratorPort + offset);
 
-  const orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir }, { logger });
+  // Every node is on this machine, so loopback URLs are the point (--allow-private-nodes on each role).
+  const orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir, allowPrivateNodes: true }, { logger });
   await orchestrator.start();
   const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir }, { logger });
-  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
-  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true }, { logger });
+  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir, allowPrivateNodes: true }, { logger });
+  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true, allowPrivateNodes: true }, { logger });
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   // The dev ledger funds the local broadcaster so streams are paid for from the first segment.
   if (orchestrator.ledger.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
@@ -90,6 +91,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     ...(demo ? [`  Demo stream        ${relay.url}/watch/${demoPlayback}`, ''] : []),
     `  Embed              <iframe src="${relay.url}/embed/${obsPlayback}" width="960" height="540" allow="autoplay; fullscreen" allowfullscreen></iframe>`,
     `  Payments           broadcaster ${broadcaster.paymentAddress} (deposit ${funds.deposit} wei, reserve ${funds.reserve} wei)`,
+    `  Operator key       ${join(dataDir, 'keys', 'operator.key')} (${orchestrator.operator.address}): signs deposits and admission`,
+    `                     castnet deposit <wei> --data-dir ${dataDir}; castnet nodes list|allow|deny --data-dir ${dataDir}`,
     `                     pays transcoder ${transcoder.payments.recipient} ${transcoder.payments.pricePerPixel} wei/pixel; ledger ${orchestrator.url}/api/ledger/accounts`,
     `  Stream directory   ${orchestrator.url}/api/streams`,
     `  Nodes              ${orchestrator.url}/api/nodes`,

@@ -15,6 +15,7 @@ import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
 import { devOptionsDefinition, runDev } from './dev.ts';
 import { runKeys } from './keys.ts';
+import { runNodes } from './nodes.ts';
 import { helpText, resolveOptions } from './options.ts';
 import { runStatus } from './status.ts';
 import { runDeposit, runWallet, runWithdraw } from './wallet.ts';
@@ -105,7 +106,8 @@ Commands:
 ${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
   keys           add|list|remove stream keys (a running broadcaster sees changes at once)
   wallet         the payment keys in --data-dir and their ledger balances
-  deposit <wei>  fund the broadcaster's tickets in the ledger (--reserve <wei>)
+  deposit <wei>  fund a broadcaster's tickets in the ledger (--reserve <wei>), signed by the operator key
+  nodes          list|allow|deny|clear node keys at the orchestrator (admission, signed by the operator key)
   withdraw       move a transcoder's or relay's earnings out of the ledger
   status         the nodes and streams the orchestrator knows
 
@@ -149,6 +151,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'deposit':
       process.exitCode = await runDeposit(rest);
+      return;
+    case 'nodes':
+      process.exitCode = await runNodes(rest);
       return;
     case 'withdraw':
       process.exitCode = await runWithdraw(rest);

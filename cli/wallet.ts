@@ -28,17 +28,36 @@ export function formatWei(wei: bigint | string): string {
   return `${whole}${fraction ? `.${fraction}` : ''} ETH (${v} wei)`;
 }
 
-/** The role's identity when its key file exists; null when it does not. Reads, never creates. */
-export function findIdentity(dataDir: string, role: PaymentRole): Identity | null {
+/** The key in `file` when it exists; null when it does not. Reads, never creates. */
+export function readKeyFile(file: string): Identity | null {
   let hex: string;
   try {
-    hex = readFileSync(join(dataDir, 'keys', `${role}.key`), 'utf8').trim();
+    hex = readFileSync(file, 'utf8').trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`the key file ${join(dataDir, 'keys', `${role}.key`)} is corrupt (not 32 bytes of hex)`);
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`the key file ${file} is corrupt (not 32 bytes of hex)`);
   return identityFromPrivateKey(hexToBytes(hex));
+}
+
+/** The role's identity when its key file exists; null when it does not. Reads, never creates. */
+export function findIdentity(dataDir: string, role: PaymentRole): Identity | null {
+  return readKeyFile(join(dataDir, 'keys', `${role}.key`));
+}
+
+/**
+ * The orchestrator operator's key: `--operator-key <file>`, else `<data-dir>/keys/operator.key` (the
+ * orchestrator creates it on first start). Deposits and admission changes are signed with it.
+ */
+export function operatorIdentity(flags: Map<string, string | boolean>, dataDir: string): Identity {
+  const given = flags.get('operator-key');
+  const file = typeof given === 'string' ? given : join(dataDir, 'keys', 'operator.key');
+  const identity = readKeyFile(file);
+  if (!identity) {
+    throw new Error(`no operator key at ${file}: deposits and admission are signed by the orchestrator's operator key; run this with the orchestrator's --data-dir, or pass --operator-key <file>`);
+  }
+  return identity;
 }
 
 function orchestratorFrom(flags: Map<string, string | boolean>): string {
@@ -46,11 +65,12 @@ function orchestratorFrom(flags: Map<string, string | boolean>): string {
 }
 
 export const walletUsage = `Usage: castnet wallet [--data-dir ./.castnet] [--orchestrator URL]
-       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [--orchestrator URL]
+       castnet deposit <wei> [--reserve <wei>] [--to <address>] [--data-dir ./.castnet] [--operator-key <file>] [--orchestrator URL]
        castnet withdraw <wei>|--all --role transcoder|relay [--to <address>] [--data-dir ./.castnet] [--orchestrator URL]
 
 wallet    the payment keys in <data-dir>/keys/ (broadcaster, transcoder, relay) and their ledger balances
-deposit   funds the broadcaster's tickets (its key must exist: start the broadcaster once)
+deposit   funds a broadcaster's tickets (--to, else the broadcaster key in --data-dir), signed by the
+          orchestrator's operator key (<data-dir>/keys/operator.key, or --operator-key): only the operator mints
 withdraw  moves earnings out of the ledger, signed by the role's key; --to defaults to its own address
 `;
 
@@ -100,12 +120,20 @@ export async function runDeposit(argv: string[], out: Out = stdout): Promise<num
   const reserve = String(flags.get('reserve') ?? '0');
   if (!amount || !/^\d{1,78}$/.test(amount) || !/^\d{1,78}$/.test(reserve)) throw new Error('usage: castnet deposit <wei> [--reserve <wei>]');
   const dataDir = dataDirFrom(flags);
-  const identity = findIdentity(dataDir, 'broadcaster');
-  if (!identity) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: start the broadcaster once with --data-dir ${dataDir} (it creates its key), then deposit`);
+  const toFlag = flags.get('to');
+  if (toFlag !== undefined && (typeof toFlag !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(toFlag))) throw new Error(`--to takes an address (0x and 40 hex digits), not "${String(toFlag)}"`);
+  let to: string;
+  if (typeof toFlag === 'string') to = toFlag.toLowerCase();
+  else {
+    const broadcaster = findIdentity(dataDir, 'broadcaster');
+    if (!broadcaster) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: start the broadcaster once with --data-dir ${dataDir} (it creates its key), or name the account with --to`);
+    to = broadcaster.address;
+  }
+  const operator = operatorIdentity(flags, dataDir);
   const base = orchestratorFrom(flags);
   try {
-    const a = await new OrchestratorClient(base).deposit(identity.address, BigInt(amount), BigInt(reserve));
-    out(`funded ${identity.address}\n  deposit      ${formatWei(a.deposit)}\n  reserve      ${formatWei(a.reserve)}\n`);
+    const a = await new OrchestratorClient(base, { identity: operator }).deposit(to, BigInt(amount), BigInt(reserve));
+    out(`funded ${to}\n  deposit      ${formatWei(a.deposit)}\n  reserve      ${formatWei(a.reserve)}\n`);
     return 0;
   } catch (err) {
     throw new Error(describeRemoteFailure(err, 'ledger', base));
