@@ -35,7 +35,7 @@ export function createOrchestratorMetrics(registry: Registry) {
     }),
     failureReports: new Counter({
       name: 'castnet_orchestrator_failure_reports_total',
-      help: 'Failure reports from broadcasters, by reason and whether they counted (from the stream owner, about a node assigned to the stream)',
+      help: 'Failure reports from broadcasters, by reason and whether they counted (yes: from a funded stream owner about a node assigned to the stream; else not_assigned or reporter_unfunded)',
       labelNames: ['reason', 'counted'] as const,
       registers: [registry],
     }),

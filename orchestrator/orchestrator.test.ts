@@ -103,9 +103,22 @@ describe('orchestrator', () => {
     const t1 = await h.node('transcoder', { sessions: 3 });
     const t2 = await h.node('transcoder', { sessions: 1 });
     assert.equal((await h.broadcaster.openSession(session(h, 's2'))).transcoder?.url, t2.url);
+    h.orchestrator.ledger.fund(h.broadcaster.signer!, 1_000n);
     const moved = await h.broadcaster.openSession(session(h, 's2', { avoid: [t2.url], failures: [{ node: t2.url, reason: 'transcoder_error' }] }));
     assert.equal(moved.transcoder?.url, t1.url);
     assert.equal(h.orchestrator.reputation.score(t2.id), 0.9);
+  });
+
+  it("avoids what an unfunded broadcaster reports for its own stream, but its reports weigh nothing on the node", async () => {
+    const h = await start();
+    await h.node('relay');
+    const t1 = await h.node('transcoder');
+    await h.node('transcoder', { sessions: 1 });
+    assert.equal((await h.broadcaster.openSession(session(h, 'free'))).transcoder?.url, t1.url);
+    const moved = await h.broadcaster.openSession(session(h, 'free', { avoid: [t1.url] }));
+    assert.notEqual(moved.transcoder?.url, t1.url);
+    assert.equal(h.orchestrator.reputation.score(t1.id), 1);
+    assert.equal((await h.get<Array<{ id: string; recentFailures: number }>>('/api/nodes')).find((n) => n.id === t1.id)?.recentFailures, 0);
   });
 
   it('assigns a transcoder with the encoder the stream asks for', async () => {
@@ -294,7 +307,9 @@ describe('orchestrator writes are signed', () => {
       const { id } = await s.client(first.url).register({ role, url: s.url, capabilities: { encoders: ['libx264'], maxSessions: 50, pricePerPixel: '0' } });
       await waitFor(`${role} proved`, () => first.nodes.status(id)?.state === 'active', 5_000, 10);
     }
-    const broadcaster = new OrchestratorClient(first.url, { identity: randomIdentity() });
+    const reporter = randomIdentity();
+    first.ledger.fund(reporter.address, 1_000n);
+    const broadcaster = new OrchestratorClient(first.url, { identity: reporter });
     for (let i = 0; i < 3; i++) {
       await broadcaster.openSession({ playbackId: `b${i}`, startedAt: new Date().toISOString() });
       await broadcaster.openSession({ playbackId: `b${i}`, startedAt: new Date().toISOString(), avoid: [transcoder.url] });

@@ -77,8 +77,13 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     allowPrivate: options.allowPrivateNodes,
     limits: { maxNodes: options.maxNodes, maxNodesPerSource: options.maxNodesPerSource, newNodesPerMinute: options.newNodesPerMinute },
   });
-  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, now });
   const ledger = components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:');
+  // A failure report weighs on a node only from a broadcaster with funds: keys are free, deposits are not.
+  const funded = (owner: string) => {
+    const a = ledger.account(owner);
+    return a.deposit + a.reserve > 0n;
+  };
+  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
   // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
   const operator = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'operator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
@@ -185,10 +190,10 @@ function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledg
     metrics.urlProofs.inc({ result: reason });
     logger.warn({ node: n.id, role: n.role, url: n.url, reason, detail: nodes.status(n.id)?.reason }, 'node failed its URL proof: not scheduled');
   };
-  const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean }) => {
-    metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : 'no' });
+  const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: string }) => {
+    metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : (r.ignored ?? 'no') });
     if (!r.counted) {
-      logger.info(r, 'failure report ignored: the node is not assigned to the stream');
+      logger.info(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
       return;
     }
     const score = reputation.report(r.node, r.reason);

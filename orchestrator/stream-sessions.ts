@@ -33,7 +33,7 @@ export interface StreamSessionsEvents {
   /** Its broadcaster stopped refreshing the session. */
   expired: [string];
   /** A failure report: `counted` when it came from the owner about a node assigned to the stream. */
-  failureReported: [{ playbackId: string; node: string; reason: string; reporter: string; counted: boolean }];
+  failureReported: [{ playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: 'not_assigned' | 'reporter_unfunded' }];
 }
 
 /** One owner's reports about one node of one stream count at most this often (a retry storm is one failure). */
@@ -55,6 +55,11 @@ export interface StreamSessionsOptions {
   maxStreams?: number;
   /** After a session ends or expires, its playback id stays its owner's this long. */
   ownerRetentionMs?: number;
+  /**
+   * Whether a broadcaster key's failure reports count (the orchestrator's rule: it has funds in the ledger,
+   * which only the operator or its own money puts there, so a free key cannot drive nodes out). Default: all.
+   */
+  countsReports?: (owner: string) => boolean;
   now?: () => number;
 }
 
@@ -76,9 +81,11 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
   private readonly maxStreamsPerKey: number;
   private readonly maxStreams: number;
   private readonly ownerRetentionMs: number;
+  private readonly countsReports: (owner: string) => boolean;
 
   constructor(options: StreamSessionsOptions) {
     super();
+    this.countsReports = options.countsReports ?? (() => true);
     this.maxStreamsPerKey = options.maxStreamsPerKey ?? 1_000;
     this.maxStreams = options.maxStreams ?? 100_000;
     this.ownerRetentionMs = options.ownerRetentionMs ?? 600_000;
@@ -118,15 +125,16 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
 
   /**
    * Counts a failure report against a node assigned to `session` (named by id or URL), at most once per
-   * REPORT_INTERVAL_MS per stream and node; a node the stream does not use is not counted.
+   * REPORT_INTERVAL_MS per stream and node; a node the stream does not use, or a reporter whose reports do
+   * not count (countsReports), is not counted.
    */
   private reportFailure(playbackId: string, session: StreamSession | undefined, report: FailureReport): void {
     const assigned = session ? [session.relayId, ...session.transcoderIds] : [];
     const id = assigned.find((a) => a === report.node.toLowerCase() || this.nodes.get(a)?.url === report.node.replace(/\/$/, ''));
     const owner = session?.owner ?? '';
     const node = id ?? report.node;
-    if (!id) {
-      this.emit('failureReported', { playbackId, node, reason: report.reason, reporter: owner, counted: false });
+    if (!id || !this.countsReports(owner)) {
+      this.emit('failureReported', { playbackId, node, reason: report.reason, reporter: owner, counted: false, ignored: id ? 'reporter_unfunded' : 'not_assigned' });
       return;
     }
     const now = this.now();

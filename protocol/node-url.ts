@@ -30,8 +30,8 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  // IPv4-mapped and NAT64 addresses reach IPv4 hosts (127.0.0.1 as ::ffff:7f00:1): none is a node's address.
-  ['::ffff:0:0', 96],
+  // NAT64 addresses reach IPv4 hosts: none is a node's address. (IPv4-mapped ones are refused in
+  // isPrivateAddress: a BlockList matches IPv4 addresses against a ::ffff:0:0/96 rule too.)
   ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
@@ -48,7 +48,8 @@ for (const [net, prefix] of [
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return NON_PUBLIC.check(address, 'ipv4');
-  if (family === 6) return NON_PUBLIC.check(address, 'ipv6');
+  // 127.0.0.1 as ::ffff:7f00:1 (or ::ffff:127.0.0.1): an IPv4 host in IPv6 clothing, never a node's address.
+  if (family === 6) return /^::ffff:/i.test(address) || NON_PUBLIC.check(address, 'ipv6');
   return false;
 }
 
