@@ -111,7 +111,8 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
         server = null;
         throw err;
       });
-      const redeemer = components.redeemer ?? (orchestrator.url() !== null ? ledgerRedeemer(() => orchestrator.url()) : null);
+      // Signed by the transcoder's key like its other writes (the ledger checks the ticket itself as well).
+      const redeemer = components.redeemer ?? (orchestrator.url() !== null ? ledgerRedeemer(() => orchestrator.url(), { identity }) : null);
       if (redeemer) {
         redemptions.start(redeemer, options.redeemIntervalMs, (results) => {
           for (const r of results) events.emit('redemption', r);
