@@ -174,7 +174,8 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
     else this.counts.set(nodeId, next);
   }
 
-  private set(playbackId: string, session: StreamSession | undefined): void {
+  /** Replaces a stream's session and its counters; a session that ends (`retain`) keeps its playback id for its owner. */
+  private set(playbackId: string, session: StreamSession | undefined, retain = true): void {
     const old = this.streams.get(playbackId);
     if (old) {
       for (const id of old.transcoderIds) this.count(id, -1);
@@ -189,7 +190,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       this.perOwner.set(session.owner, (this.perOwner.get(session.owner) ?? 0) + 1);
     } else {
       this.streams.delete(playbackId);
-      if (old) this.retain(playbackId, old.owner);
+      if (old && retain) this.retain(playbackId, old.owner);
     }
   }
 
@@ -220,7 +221,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       ...(request.encoders?.length ? { encoders: request.encoders } : {}),
     };
     // Decided with the stream's current nodes not counted against them.
-    if (existing) this.set(request.playbackId, undefined);
+    if (existing) this.set(request.playbackId, undefined, false);
     const keep = (id: string | null | undefined): NodeRecord | undefined => {
       const n = id && this.nodes.isSchedulable(id) ? this.nodes.get(id) : undefined;
       return n && !request.avoid.includes(n.id) && !request.avoid.includes(n.url) ? n : undefined;
