@@ -114,7 +114,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     if (err instanceof CastnetError && req.method !== 'GET') {
       const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
       metrics.refused.inc({ reason });
-      logger.info({ reason, path: req.path, source: req.socket.remoteAddress, message: err.message }, 'write refused');
+      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
+      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, message: err.message }, 'write refused');
     }
     next(err);
   });
@@ -193,7 +194,7 @@ function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledg
   const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: string }) => {
     metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : (r.ignored ?? 'no') });
     if (!r.counted) {
-      logger.info(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
+      logger.debug(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
       return;
     }
     const score = reputation.report(r.node, r.reason);
