@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
@@ -78,14 +79,17 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const metrics = createBroadcasterMetrics(registry);
   const keys = new StreamKeyStore({ dataDir: options.dataDir, devMode: options.dev });
   const identity = loadOrCreateIdentity(options.dataDir, 'broadcaster');
-  const orchestrator = new OrchestratorClient(options.orchestrator);
+  // Sessions are signed by the same key that signs tickets: a stream belongs to it.
+  const orchestrator = new OrchestratorClient(options.orchestrator, { identity });
+  // Transcoders and relays are the orchestrator's choice, not the operator's: reached under the outbound policy.
+  const nodeFetch = outboundFetch({ allowPrivate: options.allowPrivateNodes, onRefused: (reason) => metrics.outboundRefused.inc({ reason }) }, components.fetch);
   const streams = new LiveStreams(
     { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
       orchestrator,
-      payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: components.fetch }),
-      transcoders: new TranscoderClient({ fetch: components.fetch }),
-      relays: new RelayClient({ fetch: components.fetch }),
+      payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: nodeFetch }),
+      transcoders: new TranscoderClient({ fetch: nodeFetch }),
+      relays: new RelayClient({ fetch: nodeFetch }),
       timers: components.timers ?? systemTimers,
       metrics,
       logger,

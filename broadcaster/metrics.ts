@@ -27,6 +27,12 @@ export function createBroadcasterMetrics(registry: Registry) {
     activeStreams: new Gauge({ name: 'castnet_broadcaster_active_streams', help: 'RTMP publications in progress', registers: [registry] }),
     deposit: new Gauge({ name: 'castnet_broadcaster_deposit_wei', help: "The broadcaster's deposit at its settlement (ledger or chain) when last read, in wei", registers: [registry] }),
     reserve: new Gauge({ name: 'castnet_broadcaster_reserve_wei', help: "The broadcaster's reserve at its settlement when last read, in wei", registers: [registry] }),
+    outboundRefused: new Counter({
+      name: 'castnet_broadcaster_outbound_refused_total',
+      help: 'Requests to transcoders and relays not made or not followed, by reason (private_address, redirect, url_userinfo, url_scheme)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     rtmpRefused: new Counter({
       name: 'castnet_broadcaster_rtmp_refused_total',
       help: 'RTMP connections refused or closed, and publishes refused, by the limit or protocol rule that did it',

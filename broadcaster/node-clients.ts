@@ -1,9 +1,11 @@
 // HTTP clients for the data path out of the broadcaster: segments to a transcoder (renditions back as
-// multipart), and descriptors, segments and the stream's end to a relay. Hot path: one call per segment and
-// rendition. `fetch` is injected so tests can answer with their own servers or functions.
+// multipart, read up to a limit), and descriptors, segments and the stream's end to a relay. Hot path: one
+// call per segment and rendition. `fetch` is injected: the broadcaster gives the outbound fetch
+// (http/outbound-fetch.ts), tests their own servers or functions.
 
 import { CastnetError } from '../protocol/errors.ts';
 import { failureFromResponse } from '../protocol/http-failure.ts';
+import { readLimited } from '../protocol/read-limited.ts';
 import { boundaryOf, decodeMultipart } from '../protocol/multipart.ts';
 import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import type { StreamDescriptor } from '../protocol/stream-record.ts';
@@ -15,6 +17,14 @@ export type Fetch = typeof globalThis.fetch;
 const RELAY_DESCRIPTOR_TIMEOUT_MS = 5_000;
 const RELAY_SEGMENT_TIMEOUT_MS = 10_000;
 const RELAY_END_TIMEOUT_MS = 5_000;
+
+/**
+ * The most a transcoder's answer may hold: every rendition together is smaller than the source at any sane
+ * ladder, so eight times the source plus 16 MiB is far beyond honest output and still bounded.
+ */
+export function transcodeAnswerLimit(segmentBytes: number): number {
+  return 16 * 1024 * 1024 + 8 * segmentBytes;
+}
 
 /** A view of the same memory, typed as fetch wants: segment bytes are never copied on the way out. */
 const view = (bytes: Buffer) => new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
@@ -47,7 +57,7 @@ export class TranscoderClient {
     if (!res.ok) throw await failureFromResponse(res, 'transcoder refused the segment', transcoderUrl);
     const boundary = boundaryOf(res.headers.get('content-type'));
     if (!boundary) throw new CastnetError('UPSTREAM_FAILED', 'transcoder answered without a multipart body', { node: transcoderUrl });
-    const parts = decodeMultipart(Buffer.from(await res.arrayBuffer()), boundary);
+    const parts = decodeMultipart(await readLimited(res, transcodeAnswerLimit(segment.length), { node: transcoderUrl }), boundary);
     return { renditions: new Map(parts.map((p) => [p.headers[TRANSCODE_HEADERS.rendition] ?? '', p.body])), paramsSpent: res.headers.get(PARAMS_SPENT_HEADER) === '1' };
   }
 }
@@ -68,6 +78,7 @@ export class RelayClient {
       signal: timeout(RELAY_DESCRIPTOR_TIMEOUT_MS),
     });
     if (!res.ok) throw await failureFromResponse(res, 'relay refused the stream descriptor', relayUrl);
+    await res.body?.cancel();
   }
 
   async pushSegment(relayUrl: string, playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): Promise<void> {
@@ -78,12 +89,14 @@ export class RelayClient {
       signal: timeout(RELAY_SEGMENT_TIMEOUT_MS),
     });
     if (!res.ok) throw await failureFromResponse(res, 'relay refused the segment', relayUrl);
+    await res.body?.cancel();
   }
 
   /** Tells the relay the stream is over, so its playlists end (#EXT-X-ENDLIST) rather than go stale. */
   async endStream(relayUrl: string, playbackId: string): Promise<void> {
     const res = await this.fetch(`${relayUrl}/hls/${playbackId}/end`, { method: 'POST', signal: timeout(RELAY_END_TIMEOUT_MS) });
     if (!res.ok) throw await failureFromResponse(res, 'relay refused the end of the stream', relayUrl);
+    await res.body?.cancel();
   }
 }
 

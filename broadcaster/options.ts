@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
 import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
@@ -29,6 +29,7 @@ export const broadcasterOptionsDefinition = defineOptions(
     rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz and /metrics' }),
     orchestrator: option({ flag: 'orchestrator', schema: httpUrl, default: 'http://127.0.0.1:8935', description: 'orchestrator URL' }),
+    allowPrivateNodes: allowPrivateNodesOption(),
     dataDir: option({ flag: 'data-dir', schema: text, default: './.castnet', description: 'stream keys and scratch segments live here' }),
     dev: option({ flag: 'dev', schema: flag, default: false, description: 'accept any stream key unless keys are configured' }),
     segmentSeconds: option({ flag: 'segment-seconds', schema: seconds, default: 2, description: 'target segment duration (cut at the next keyframe)' }),

@@ -3,6 +3,7 @@
 // maximum price per pixel. Hot path: one payment (a few signatures) per segment.
 
 import { failureFromResponse } from '../protocol/http-failure.ts';
+import { readLimited } from '../protocol/read-limited.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { MAX_TICKETS_PER_PAYMENT, encodePayment, paymentRequired, ticketOf, type Payment } from '../protocol/payment.ts';
@@ -22,6 +23,8 @@ export interface SignedPayment {
 const EXPIRY_MARGIN_MS = 30_000;
 
 const TICKET_PARAMS_TIMEOUT_MS = 5_000;
+/** Ticket parameters are a few hundred bytes of JSON. */
+const TICKET_PARAMS_MAX_BYTES = 64 * 1024;
 
 /** Fetches a transcoder's ticket parameters for a sender (GET /ticket-params); the answer is validated here. */
 export type TicketParamsSource = (transcoderUrl: string, sender: string) => Promise<unknown>;
@@ -31,7 +34,12 @@ export function httpTicketParams(fetch: typeof globalThis.fetch = globalThis.fet
   return async (transcoderUrl, sender) => {
     const res = await fetch(`${transcoderUrl}/ticket-params?sender=${sender}`, { signal: AbortSignal.timeout(TICKET_PARAMS_TIMEOUT_MS) });
     if (!res.ok) throw await failureFromResponse(res, 'transcoder refused ticket parameters', transcoderUrl);
-    return res.json();
+    const text = (await readLimited(res, TICKET_PARAMS_MAX_BYTES, { node: transcoderUrl })).toString('utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CastnetError('UPSTREAM_FAILED', 'transcoder sent ticket parameters that are not JSON', { node: transcoderUrl });
+    }
   };
 }
 

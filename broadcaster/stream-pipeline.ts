@@ -236,7 +236,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       this.emit('segmentPublished', { rendition, seq, latencyS: (this.timers.now() - segment.completedAt) / 1000, bytes: segment.bytes.length });
     } catch (err) {
       this.emit('publishFailed', { rendition, seq, relay: relay.url, err });
-      this.session.reassign([relay.url]);
+      this.session.reassign([relay.url], 'publish_failed');
     }
   }
 
@@ -323,7 +323,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
               err,
             });
             failed.add(url);
-            this.session.reassign([url]);
+            this.session.reassign([url], payment ? 'payment_refused' : 'transcoder_error');
             launch();
           },
         );
@@ -352,7 +352,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {
-        await this.session.reassignNow([...failed]);
+        await this.session.reassignNow([...failed], 'transcoder_error');
         if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
       }
     }
@@ -384,7 +384,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
     // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
     // this stream elsewhere, and stops assigning it work while its failures are recent.
-    if (accepted.length < this.ladder.length) this.session.reassign([transcoder]);
+    if (accepted.length < this.ladder.length) this.session.reassign([transcoder], 'bad_output');
     for (const [name, bytes] of accepted) await this.publish(name, seq, meta, { bytes, completedAt: segment.completedAt });
   }
 }

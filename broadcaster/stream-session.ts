@@ -1,10 +1,14 @@
 // One stream's session with the orchestrator, and the one owner of the stream's assignment (its relay and
 // transcoders): opened before a publish is accepted, refreshed periodically, reassigned when a node fails
-// (rate-limited), closed when the stream ends. Everyone else reads `assignment` and asks for a reassignment.
+// (rate-limited), closed when the stream ends. Everyone else reads `assignment` and asks for a reassignment,
+// naming why the nodes failed: the reason travels as a failure report (protocol/failure-report.ts) and
+// weighs on the node's reputation at the orchestrator. Requests are signed by the broadcaster's key (the
+// orchestrator client's identity), which owns the session.
 
 import { EventEmitter } from 'node:events';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import type { Assignment, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
+import type { KnownFailureReason } from '../protocol/failure-report.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
 /** At most one failure-driven reassignment this often, however many segments fail. */
@@ -14,6 +18,9 @@ const REASSIGN_INTERVAL_MS = 1_000;
 export type SessionOrchestrator = Pick<OrchestratorClient, 'openSession' | 'closeSession'>;
 
 export type SessionRenditions = SessionRequest['renditions'];
+
+/** Why nodes are avoided: a known reason, or any other code (protocol/failure-report.ts). */
+export type FailureReason = KnownFailureReason | (string & {});
 
 export interface StreamSessionOptions {
   playbackId: string;
@@ -33,7 +40,7 @@ export interface StreamSessionComponents {
 
 export interface StreamSessionEvents {
   /** A failure-driven request answered; `changed` when the relay or first transcoder is another. */
-  reassigned: [{ assignment: Assignment; previous: Assignment | null; avoid: string[]; changed: boolean }];
+  reassigned: [{ assignment: Assignment; previous: Assignment | null; avoid: string[]; reason: FailureReason; changed: boolean }];
   reassignFailed: [{ avoid: string[]; err: unknown }];
   refreshFailed: [{ err: unknown }];
   closed: [];
@@ -97,20 +104,20 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
     );
   }
 
-  /** Asks for a new assignment avoiding the nodes that just failed, unless one was asked for within the last second. */
-  reassign(avoid: string[]): void {
+  /** Asks for a new assignment avoiding the nodes that just failed (for `reason`), unless one was asked for within the last second. */
+  reassign(avoid: string[], reason: FailureReason = 'unreachable'): void {
     if (this.reassignBusy || this.ended) return;
     this.reassignBusy = true;
-    void this.reassignNow(avoid).finally(() => {
+    void this.reassignNow(avoid, reason).finally(() => {
       this.timers.setTimeout(() => (this.reassignBusy = false), REASSIGN_INTERVAL_MS);
     });
   }
 
   /** Asks for a new assignment at once, whatever the rate; resolves with it, or null when the request failed. */
-  async reassignNow(avoid: string[]): Promise<Assignment | null> {
+  async reassignNow(avoid: string[], reason: FailureReason = 'unreachable'): Promise<Assignment | null> {
     let assignment: Assignment;
     try {
-      assignment = await this.request(avoid);
+      assignment = await this.request(avoid, reason);
     } catch (err) {
       this.emit('reassignFailed', { avoid, err });
       return null;
@@ -119,7 +126,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
     const previous = this.current;
     const changed = assignment.transcoder?.url !== previous?.transcoder?.url || assignment.relay.url !== previous?.relay.url;
     this.current = assignment;
-    this.emit('reassigned', { assignment, previous, avoid, changed });
+    this.emit('reassigned', { assignment, previous, avoid, reason, changed });
     return assignment;
   }
 
@@ -150,7 +157,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
     }, this.options.refreshMs);
   }
 
-  private request(avoid: string[]): Promise<Assignment> {
+  private request(avoid: string[], reason?: FailureReason): Promise<Assignment> {
     return this.orchestrator.openSession({
       playbackId: this.playbackId,
       broadcaster: this.options.broadcaster,
@@ -158,6 +165,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       warnings: this.warnings,
       startedAt: new Date(this.startedAtMs).toISOString(),
       avoid,
+      ...(avoid.length && reason ? { failures: avoid.map((node) => ({ node, reason })) } : {}),
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),
       ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.

@@ -75,7 +75,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   const settlement = chain ? { settlement: 'chain' as const, chainRpc: chain.rpcUrl, broker: chain.broker } : {};
   let orchestrator;
   try {
-    orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir, ...settlement }, { logger });
+    // Every node is on this machine, so loopback URLs are the point (--allow-private-nodes on each role).
+    orchestrator = await createOrchestrator({ host: options.host, httpPort: options.orchestratorPort, dataDir, allowPrivateNodes: true, ...settlement }, { logger });
     await orchestrator.start();
   } catch (err) {
     await chain?.stop();
@@ -86,11 +87,11 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     for (const role of ['broadcaster', 'transcoder'] as const) await chain.sendEth(loadOrCreateIdentity(dataDir, role).address, DEV_GAS_WEI);
   }
   const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir, ...settlement }, { logger });
-  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir }, { logger });
-  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true, ...settlement }, { logger });
+  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir, allowPrivateNodes: true }, { logger });
+  const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true, allowPrivateNodes: true, ...settlement }, { logger });
   // The dev network funds the local broadcaster so streams are paid for from the first segment: in the
   // ledger, or on chain with a transaction from the broadcaster's own key (what castnet deposit sends).
-  if (chain) await broadcaster.settlement.fund(loadOrCreateIdentity(dataDir, 'broadcaster'), DEV_DEPOSIT, DEV_RESERVE);
+  if (chain) await broadcaster.settlement.fund(loadOrCreateIdentity(dataDir, 'broadcaster'), broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
   else if (orchestrator.ledger!.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger!.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   const funds = await broadcaster.settlement.senderFunds(broadcaster.paymentAddress);
@@ -125,6 +126,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     `  Payments           broadcaster ${broadcaster.paymentAddress} (deposit ${funds.deposit} wei, reserve ${funds.reserve} wei)`,
     `                     pays transcoder ${transcoder.payments.recipient} ${transcoder.payments.pricePerPixel} wei/pixel; ${chain ? `on chain: TicketBroker ${chain.broker}` : `ledger ${orchestrator.url}/api/ledger/accounts`}`,
     ...(chain ? [`  Chain              anvil ${chain.rpcUrl} (chain ${chain.anvil.chainId}); balances: npx castnet wallet --settlement chain --data-dir ${options.dataDir}`] : []),
+    `  Operator key       ${join(dataDir, 'keys', 'operator.key')} (${orchestrator.operator.address}): signs ${chain ? 'admission' : 'deposits and admission'}`,
+    `                     ${chain ? '' : `castnet deposit <wei> --data-dir ${dataDir}; `}castnet nodes list|allow|deny --data-dir ${dataDir}`,
     `  Stream directory   ${orchestrator.url}/api/streams`,
     `  Nodes              ${orchestrator.url}/api/nodes`,
     `  Metrics            ${orchestrator.url}/metrics  ${transcoder.url}/metrics  ${relay.url}/metrics  ${broadcaster.httpUrl}/metrics`,

@@ -15,6 +15,7 @@ import { detectEncoder } from '../transcoder/encoder-detection.ts';
 import { createLogger } from '../observability/logger.ts';
 import { devOptionsDefinition, runDev } from './dev.ts';
 import { runKeys } from './keys.ts';
+import { runNodes } from './nodes.ts';
 import { helpText, resolveOptions } from './options.ts';
 import { runStatus } from './status.ts';
 import { runDeployBroker } from './deploy-broker.ts';
@@ -106,7 +107,8 @@ Commands:
 ${roles.map((r) => `  ${r.name.padEnd(15)}${r.brief}`).join('\n')}
   keys           add|list|remove stream keys (a running broadcaster sees changes at once)
   wallet         the payment keys in --data-dir and their balances (ledger, or --settlement chain)
-  deposit <wei>  fund the broadcaster's tickets (--reserve <wei>), at the ledger or on chain
+  deposit <wei>  fund a broadcaster's tickets (--reserve <wei>): at the ledger signed by the operator key, or on chain
+  nodes          list|allow|deny|clear node keys at the orchestrator (admission, signed by the operator key)
   withdraw       move a transcoder's or relay's earnings out (on chain also a broadcaster's deposit)
   unlock         on chain: start the broadcaster's unlock period before withdrawing its deposit
   deploy-broker  deploy the TicketBroker contract to a chain (--chain-rpc, --key-file)
@@ -152,6 +154,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'deposit':
       process.exitCode = await runDeposit(rest);
+      return;
+    case 'nodes':
+      process.exitCode = await runNodes(rest);
       return;
     case 'withdraw':
       process.exitCode = await runWithdraw(rest);

@@ -33,7 +33,7 @@ export function renderStatus(baseUrl: string, nodes: NodeListing[], streams: Str
     n.role === 'transcoder' ? n.capabilities.encoders.join(',') || '-' : '-',
     `${n.load.sessions}/${n.capabilities.maxSessions} sessions, ${n.streams} assigned`,
     n.role === 'transcoder' ? `${n.capabilities.pricePerPixel} wei/px` : '-',
-    `${n.recentFailures === 0 ? 'ok' : `${n.recentFailures} failure report${n.recentFailures === 1 ? '' : 's'}`}, seen ${ago(n.lastSeenAt, now)}`,
+    `${n.state === 'active' ? '' : `${n.state}, `}${n.recentFailures === 0 ? 'ok' : `${n.recentFailures} failure report${n.recentFailures === 1 ? '' : 's'}`}, score ${n.score.toFixed(2)}, seen ${ago(n.lastSeenAt, now)}`,
     n.earned === '0' ? '0' : formatWei(n.earned),
   ]);
   // Viewers as the relays last reported them, summed over every relay serving the stream.

@@ -17,8 +17,11 @@ import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
+import { startNodeStub, type NodeStub } from '../test/support/node-stub.ts';
+import { waitFor } from '../test/support/wait.ts';
+import { runNodes } from './nodes.ts';
 import { renderStatus } from './status.ts';
-import { formatWei, runWallet, runWithdraw } from './wallet.ts';
+import { formatWei, runDeposit, runWallet, runWithdraw } from './wallet.ts';
 
 /** A loopback port nothing listens on: one the system just gave out and took back. */
 async function closedPort(): Promise<number> {
@@ -41,14 +44,14 @@ describe('castnet wallet and withdraw', () => {
   const transcoder = identityFromPrivateKey(transcoderKey);
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger: silentLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, allowPrivateNodes: true }, { logger: silentLogger });
     await orchestrator.start();
     dataDir = mkdtempSync(join(tmpdir(), 'castnet-wallet-'));
     mkdirSync(join(dataDir, 'keys'));
     writeFileSync(join(dataDir, 'keys', 'transcoder.key'), `${bytesToHex(transcoderKey)}\n`, { mode: 0o600 });
     // The transcoder earned 0.0012 ETH from one winning ticket.
     const sender = identityFromPrivateKey(randomBytes(32));
-    const client = new OrchestratorClient(orchestrator.url);
+    const client = new OrchestratorClient(orchestrator.url, { identity: orchestrator.operator });
     await client.deposit(sender.address, 10n ** 18n);
     const rand = randomBytes(32);
     const ticket: Ticket = { recipient: transcoder.address, sender: sender.address, faceValue: 1_200_000_000_000_000n, winProb: MAX_WIN_PROB, senderNonce: 1, recipientRandHash: toHex(keccak_256(rand)), creationRound: 0n, creationRoundBlockHash: `0x${'00'.repeat(32)}` };
@@ -97,15 +100,49 @@ describe('castnet wallet and withdraw', () => {
   });
 
   it('prints the nodes and streams the orchestrator knows as tables', async () => {
-    const client = new OrchestratorClient(orchestrator.url);
-    await client.register({ role: 'relay', url: 'http://127.0.0.1:4001', capabilities: { encoders: [], maxSessions: 50, pricePerPixel: '0', edge: true } });
-    await client.register({ role: 'relay', url: 'http://127.0.0.1:4002', stats: [{ playbackId: 'abc', viewers: 3, bytesServed: 0, hits: 0, misses: 0, hitRatio: 0, upstreamBytes: 0 }] });
-    await client.register({ role: 'transcoder', url: 'http://127.0.0.1:4003', capabilities: { encoders: ['libx264'], maxSessions: 4, pricePerPixel: '2' } });
-    await client.openSession({ playbackId: 'abc', startedAt: new Date().toISOString(), renditions: [{ name: '720p', width: 1280, height: 720 }] });
-    const text = renderStatus(orchestrator.url, await client.nodes(), await client.streams());
-    assert.match(text, /ROLE\s+URL\s+ENCODER\s+LOAD\s+PRICE\s+HEALTH\s+EARNED/);
-    assert.match(text, /relay \(edge\)\s+http:\/\/127\.0\.0\.1:4001/);
-    assert.match(text, /transcoder\s+http:\/\/127\.0\.0\.1:4003\s+libx264\s+0\/4 sessions, 1 assigned\s+2 wei\/px\s+ok/);
-    assert.match(text, /abc\s+720p\s+http:\/\/127\.0\.0\.1:4002\s+http:\/\/127\.0\.0\.1:4003\s+3/);
+    const stubs = await Promise.all([startNodeStub('relay'), startNodeStub('relay'), startNodeStub('transcoder')]);
+    try {
+      const [edge, origin, transcoderNode] = stubs as [NodeStub, NodeStub, NodeStub];
+      await edge.client(orchestrator.url).register({ role: 'relay', url: edge.url, capabilities: { encoders: [], maxSessions: 50, pricePerPixel: '0', edge: true } });
+      await origin.client(orchestrator.url).register({ role: 'relay', url: origin.url, stats: [{ playbackId: 'abc', viewers: 3, bytesServed: 0, hits: 0, misses: 0, hitRatio: 0, upstreamBytes: 0 }] });
+      await transcoderNode.client(orchestrator.url).register({ role: 'transcoder', url: transcoderNode.url, capabilities: { encoders: ['libx264'], maxSessions: 4, pricePerPixel: '2' } });
+      await waitFor('the nodes proved', () => stubs.every((n) => orchestrator.nodes.status(n.identity.address)?.state === 'active'), 5_000, 10);
+      const client = new OrchestratorClient(orchestrator.url, { identity: identityFromPrivateKey(randomBytes(32)) });
+      await client.openSession({ playbackId: 'abc', startedAt: new Date().toISOString(), renditions: [{ name: '720p', width: 1280, height: 720 }] });
+      const text = renderStatus(orchestrator.url, await client.nodes(), await client.streams());
+      const url = (n: NodeStub) => n.url.replace(/[./]/g, '\\$&');
+      assert.match(text, /ROLE\s+URL\s+ENCODER\s+LOAD\s+PRICE\s+HEALTH\s+EARNED/);
+      assert.match(text, new RegExp(`relay \\(edge\\)\\s+${url(edge)}`));
+      assert.match(text, new RegExp(`transcoder\\s+${url(transcoderNode)}\\s+libx264\\s+0/4 sessions, 1 assigned\\s+2 wei/px\\s+ok, score 1\\.00`));
+      assert.match(text, new RegExp(`abc\\s+720p\\s+${url(origin)}\\s+${url(transcoderNode)}\\s+3`));
+    } finally {
+      await Promise.all(stubs.map((n) => n.close()));
+    }
+  });
+
+  it('deposits with the operator key of the data directory, and refuses without one', async () => {
+    const account = identityFromPrivateKey(randomBytes(32)).address;
+    await assert.rejects(runDeposit(['5', '--to', account, '--data-dir', dataDir, '--orchestrator', orchestrator.url], () => {}), /no operator key at .*operator\.key/);
+    writeFileSync(join(dataDir, 'keys', 'operator.key'), `${bytesToHex(orchestrator.operator.privateKey)}\n`, { mode: 0o600 });
+    const out = capture();
+    assert.equal(await runDeposit(['5', '--reserve', '2', '--to', account, '--data-dir', dataDir, '--orchestrator', orchestrator.url], out.out), 0);
+    assert.match(out.text(), /deposit\s+0\.000000000000000005 ETH \(5 wei\)/);
+    const stranger = join(dataDir, 'stranger.key');
+    writeFileSync(stranger, `${bytesToHex(randomBytes(32))}\n`, { mode: 0o600 });
+    await assert.rejects(runDeposit(['5', '--to', account, '--operator-key', stranger, '--orchestrator', orchestrator.url], () => {}), /only the operator may deposit.*not_operator/);
+    assert.equal(orchestrator.ledger!.account(account).deposit, 5n);
+  });
+
+  it('allows, denies and lists node keys with castnet nodes, signed by the operator key', async () => {
+    const node = identityFromPrivateKey(randomBytes(32)).address;
+    writeFileSync(join(dataDir, 'keys', 'operator.key'), `${bytesToHex(orchestrator.operator.privateKey)}\n`, { mode: 0o600 });
+    const out = capture();
+    assert.equal(await runNodes(['deny', node, '--data-dir', dataDir, '--orchestrator', orchestrator.url], out.out), 0);
+    assert.equal(await runNodes(['list', '--orchestrator', orchestrator.url], out.out), 0);
+    assert.match(out.text(), new RegExp(`${node}\\s+deny`));
+    assert.match(out.text(), /admission open/);
+    await assert.rejects(runNodes(['allow', 'nobody', '--data-dir', dataDir, '--orchestrator', orchestrator.url], () => {}), /takes a node's address/);
+    assert.equal(await runNodes(['clear', node, '--data-dir', dataDir, '--orchestrator', orchestrator.url], () => {}), 0);
+    assert.deepEqual(orchestrator.reputation.admissionList(), []);
   });
 });

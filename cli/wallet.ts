@@ -30,21 +30,40 @@ export function formatWei(wei: bigint | string): string {
   return `${whole}${fraction ? `.${fraction}` : ''} ETH (${v} wei)`;
 }
 
-/** The role's identity when its key file exists; null when it does not. Reads, never creates. */
-export function findIdentity(dataDir: string, role: PaymentRole): Identity | null {
+/** The key in `file` when it exists; null when it does not. Reads, never creates. */
+export function readKeyFile(file: string): Identity | null {
   let hex: string;
   try {
-    hex = readFileSync(join(dataDir, 'keys', `${role}.key`), 'utf8').trim();
+    hex = readFileSync(file, 'utf8').trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`the key file ${join(dataDir, 'keys', `${role}.key`)} is corrupt (not 32 bytes of hex)`);
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`the key file ${file} is corrupt (not 32 bytes of hex)`);
   return identityFromPrivateKey(hexToBytes(hex));
 }
 
+/** The role's identity when its key file exists; null when it does not. Reads, never creates. */
+export function findIdentity(dataDir: string, role: PaymentRole): Identity | null {
+  return readKeyFile(join(dataDir, 'keys', `${role}.key`));
+}
+
+/**
+ * The orchestrator operator's key: `--operator-key <file>`, else `<data-dir>/keys/operator.key` (the
+ * orchestrator creates it on first start). Deposits and admission changes are signed with it.
+ */
+export function operatorIdentity(flags: Map<string, string | boolean>, dataDir: string): Identity {
+  const given = flags.get('operator-key');
+  const file = typeof given === 'string' ? given : join(dataDir, 'keys', 'operator.key');
+  const identity = readKeyFile(file);
+  if (!identity) {
+    throw new Error(`no operator key at ${file}: deposits and admission are signed by the orchestrator's operator key; run this with the orchestrator's --data-dir, or pass --operator-key <file>`);
+  }
+  return identity;
+}
+
 export const walletUsage = `Usage: castnet wallet [--data-dir ./.castnet] [settlement]
-       castnet deposit <wei> [--reserve <wei>] [--data-dir ./.castnet] [settlement]
+       castnet deposit <wei> [--reserve <wei>] [--to <address>] [--data-dir ./.castnet] [--operator-key <file>] [settlement]
        castnet withdraw <wei>|--all --role transcoder|relay [--to <address>] [--data-dir ./.castnet] [settlement]
        castnet unlock [--cancel] [--data-dir ./.castnet] --settlement chain …
        castnet withdraw --role broadcaster [--data-dir ./.castnet] --settlement chain …
@@ -53,8 +72,9 @@ settlement: --orchestrator URL (the ledger, the default), or --settlement chain 
             (castnet dev --settlement chain writes its chain to <data-dir>/dev-chain.json: --settlement chain suffices)
 
 wallet    the payment keys in <data-dir>/keys/ (broadcaster, transcoder, relay) and their balances
-deposit   funds the broadcaster's tickets (its key must exist: start the broadcaster once); on chain it is a
-          transaction from the broadcaster's key, which pays the gas
+deposit   funds a broadcaster's tickets (--to, else the broadcaster key in --data-dir). At the ledger it is
+          signed by the orchestrator's operator key (<data-dir>/keys/operator.key, or --operator-key): only
+          the operator mints. On chain it is a transaction from the broadcaster's key, which pays the ETH
 withdraw  moves earnings out, signed by the role's key; --to defaults to its own address. On chain,
           --role broadcaster takes the deposit and reserve back once the unlock period is over
 unlock    on chain: starts the broadcaster's unlock period (tickets stay redeemable during it); --cancel ends it
@@ -128,12 +148,26 @@ export async function runDeposit(argv: string[], out: Out = stdout): Promise<num
   const reserve = String(flags.get('reserve') ?? '0');
   if (!amount || !/^\d{1,78}$/.test(amount) || !/^\d{1,78}$/.test(reserve)) throw new Error('usage: castnet deposit <wei> [--reserve <wei>]');
   const dataDir = dataDirFrom(flags);
-  const identity = findIdentity(dataDir, 'broadcaster');
-  if (!identity) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: start the broadcaster once with --data-dir ${dataDir} (it creates its key), then deposit`);
+  const toFlag = flags.get('to');
+  if (toFlag !== undefined && (typeof toFlag !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(toFlag))) throw new Error(`--to takes an address (0x and 40 hex digits), not "${String(toFlag)}"`);
+  const broadcaster = findIdentity(dataDir, 'broadcaster');
   const settlement = settlementFrom(flags, dataDir);
+  const onChain = settlement instanceof ChainSettlement;
+  let to: string;
+  if (typeof toFlag === 'string') to = toFlag.toLowerCase();
+  else {
+    if (!broadcaster) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: start the broadcaster once with --data-dir ${dataDir} (it creates its key), or name the account with --to`);
+    to = broadcaster.address;
+  }
+  // At the ledger the operator mints; on chain the broadcaster's key pays the ETH.
+  let payer: Identity;
+  if (onChain) {
+    if (!broadcaster) throw new Error(`no broadcaster key in ${join(dataDir, 'keys')}: on chain the deposit is paid from it`);
+    payer = broadcaster;
+  } else payer = operatorIdentity(flags, dataDir);
   try {
-    const f = await settlement.fund(identity, BigInt(amount), BigInt(reserve));
-    out(`funded ${identity.address}${settlement instanceof ChainSettlement ? ` on chain (${settlement.description})` : ''}\n  deposit      ${formatWei(f.deposit)}\n  reserve      ${formatWei(f.reserve)}\n`);
+    const f = await settlement.fund(payer, to, BigInt(amount), BigInt(reserve));
+    out(`funded ${to}${onChain ? ` on chain (${settlement.description})` : ''}\n  deposit      ${formatWei(f.deposit)}\n  reserve      ${formatWei(f.reserve)}\n`);
     return 0;
   } catch (err) {
     throw failure(err, settlement, flags);

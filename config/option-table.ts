@@ -99,6 +99,15 @@ export function listOf<T>(item: z.ZodType<T>, says: string) {
   );
 }
 
+/**
+ * Whether nodes on loopback and private addresses are accepted and reached (one machine, a LAN): off on an
+ * open network, where a node URL naming 127.0.0.1 or 10.x is an attempt to reach what is not public. Shared
+ * by every role that talks to nodes it did not configure itself (orchestrator, broadcaster, relay).
+ */
+export function allowPrivateNodesOption() {
+  return option({ flag: 'allow-private-nodes', schema: flag, default: false, description: 'accept and reach node URLs on loopback and private addresses (one machine, a LAN; on in castnet dev)' });
+}
+
 export const multiaddr = z.string().regex(/^\/\S+$/, { error: 'takes libp2p multiaddrs such as /ip4/10.0.0.1/tcp/4001/p2p/12D3…' });
 
 /**

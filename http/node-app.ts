@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
+import type { Identity } from '../protocol/identity.ts';
+import { URL_CHALLENGE_PATH, answerChallenge, challengeNonceSchema } from '../protocol/url-challenge.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** The version every node reports (package.json's). */
@@ -20,7 +22,7 @@ const ROLE_SUMMARIES: Record<string, string> = {
   broadcaster: 'Castnet broadcaster: RTMP ingest (publish to rtmp://<host>:<rtmp-port>/live/<stream key>)',
 };
 
-export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown>; links?: Record<string, string> }): Express {
+export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown>; links?: Record<string, string>; identity?: Identity }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -47,6 +49,15 @@ export function createNodeApp(options: { role: string; registry: Registry; healt
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', role: options.role, ...(options.health?.() ?? {}) });
   });
+  if (options.identity) {
+    const identity = options.identity;
+    // The orchestrator's proof that this node's key answers at its URL (protocol/url-challenge.ts).
+    app.get(URL_CHALLENGE_PATH, (req, res) => {
+      const nonce = challengeNonceSchema.safeParse(req.query.nonce);
+      if (!nonce.success) throw new CastnetError('BAD_REQUEST', 'a challenge needs ?nonce=<32 bytes of hex>');
+      res.set('cache-control', 'no-store').json(answerChallenge(nonce.data, identity));
+    });
+  }
   app.get('/metrics', async (_req, res, next) => {
     try {
       res.type(options.registry.contentType).send(await options.registry.metrics());

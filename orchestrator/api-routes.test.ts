@@ -12,32 +12,53 @@ import { redemptionRequest } from '../protocol/redemption.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
 import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
 import { rejectsWith } from '../test/support/assertions.ts';
+import { randomIdentity, startNodeStub, type NodeStub } from '../test/support/node-stub.ts';
+import { waitFor } from '../test/support/wait.ts';
 
 
 describe('the orchestrator API through OrchestratorClient', () => {
   let orchestrator: Orchestrator;
+  /** A broadcaster's client: its key owns the sessions it opens. */
   let client: OrchestratorClient;
+  /** The operator's client: deposits. */
+  let operator: OrchestratorClient;
+  const stubs: NodeStub[] = [];
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger: silentLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, allowPrivateNodes: true }, { logger: silentLogger });
     await orchestrator.start();
-    client = new OrchestratorClient(`${orchestrator.url}/`);
+    client = new OrchestratorClient(`${orchestrator.url}/`, { identity: randomIdentity() });
+    operator = new OrchestratorClient(orchestrator.url, { identity: orchestrator.operator });
   });
-  afterAll(() => orchestrator.stop());
+  afterAll(async () => {
+    await orchestrator.stop();
+    await Promise.all(stubs.map((s) => s.close()));
+  });
+
+  /** A node that answers the URL challenge, registered with its own key and proved. */
+  async function node(role: 'relay' | 'transcoder', extra: object = {}) {
+    const stub = await startNodeStub(role);
+    stubs.push(stub);
+    const answer = await stub.client(orchestrator.url).register({ role, url: stub.url, ...extra });
+    await waitFor('the node proved', () => orchestrator.nodes.status(answer.id)?.state === 'active', 5_000, 10);
+    return { stub, answer };
+  }
 
   it('registers, heartbeats, opens and closes a session, and reads the node list, directory and relays', async () => {
-    const relay = await client.register({ role: 'relay', url: 'http://127.0.0.1:1001', streams: ['c1'] });
+    const { stub: relayNode, answer: relay } = await node('relay', { streams: ['c1'] });
     assert.ok(relay.heartbeatIntervalMs > 0);
-    await client.heartbeat(relay.id, { sessions: 1, inFlight: 0 });
-    await client.register({ role: 'transcoder', url: 'http://127.0.0.1:2001', capabilities: { encoders: ['libx264'], maxSessions: 4, pricePerPixel: '0' } });
+    assert.equal(relay.id, relayNode.identity.address);
+    await relayNode.client(orchestrator.url).heartbeat(relay.id, { sessions: 1, inFlight: 0 });
+    const { stub: transcoderNode } = await node('transcoder', { capabilities: { encoders: ['libx264'], maxSessions: 4, pricePerPixel: '0' } });
     const assignment = await client.openSession({ playbackId: 'c1', startedAt: new Date().toISOString() });
-    assert.equal(assignment.relay.url, 'http://127.0.0.1:1001');
-    assert.equal(assignment.transcoder?.url, 'http://127.0.0.1:2001');
-    assert.deepEqual(await client.relaysFor('c1', { holding: true }), ['http://127.0.0.1:1001']);
+    assert.equal(assignment.relay.url, relayNode.url);
+    assert.equal(assignment.transcoder?.url, transcoderNode.url);
+    assert.deepEqual(await client.relaysFor('c1', { holding: true }), [relayNode.url]);
     assert.deepEqual((await client.streams()).map((s) => s.playbackId), ['c1']);
     const relayListing = (await client.nodes()).find((n) => n.id === relay.id)!;
     assert.equal(relayListing.streams, 1);
     assert.equal(relayListing.load.sessions, 1);
+    assert.deepEqual([relayListing.state, relayListing.score, relayListing.bannedUntil], ['active', 1, null]);
     await client.closeSession('c1');
     assert.deepEqual(await client.streams(), []);
   });
@@ -45,7 +66,7 @@ describe('the orchestrator API through OrchestratorClient', () => {
   it('funds an account, reads it, and redeems a winning ticket once', async () => {
     const sender = identityFromPrivateKey(randomBytes(32));
     const recipient = `0x${'bb'.repeat(20)}`;
-    const funded = await client.deposit(sender.address, 1_000n, 500n);
+    const funded = await operator.deposit(sender.address, 1_000n, 500n);
     assert.deepEqual({ deposit: funded.deposit, reserve: funded.reserve }, { deposit: '1000', reserve: '500' });
     assert.equal((await client.account(sender.address)).deposit, '1000');
     assert.ok((await client.accounts()).some((a) => a.address === sender.address));
@@ -57,13 +78,14 @@ describe('the orchestrator API through OrchestratorClient', () => {
   });
 
   it('keeps the orchestrator\'s code for a refusal: NODE_NOT_FOUND, STREAM_NOT_FOUND, BAD_REQUEST', async () => {
-    await rejectsWith(client.heartbeat('gone', { sessions: 0, inFlight: 0 }), { code: 'NODE_NOT_FOUND', status: 404 });
+    const gone = randomIdentity();
+    await rejectsWith(new OrchestratorClient(orchestrator.url, { identity: gone }).heartbeat(gone.address, { sessions: 0, inFlight: 0 }), { code: 'NODE_NOT_FOUND', status: 404 });
     await rejectsWith(client.relaysFor('nothing-here'), { code: 'STREAM_NOT_FOUND', status: 404 });
     await rejectsWith(client.account('not-an-address'), { code: 'BAD_REQUEST', status: 400 });
   });
 
   it("shows a stream's warnings in the directory and at /api/streams/<id>", async () => {
-    await client.register({ role: 'relay', url: 'http://127.0.0.1:1002' });
+    await node('relay');
     const warnings = [{ code: 'long_keyframe_interval', message: 'Set a 2 s keyframe interval.' }];
     await client.openSession({ playbackId: 'warned', startedAt: new Date().toISOString(), warnings });
     const res = await fetch(`${orchestrator.url}/api/streams/warned`);

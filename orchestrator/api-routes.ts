@@ -1,13 +1,12 @@
-// The orchestrator's registry and stream API under /api: node registration and heartbeats, the node list,
-// stream sessions, the relays that can serve a stream, and the public directory. Each route parses its
-// input with the protocol/ schema and calls the domain objects; nothing here decides anything.
+// The orchestrator's public read API under /api: the node list (with each node's state and score), the
+// stream directory, the relays that can serve a stream, and the admission lists. Anyone may read these
+// (browsers too: CORS allows every origin); nothing here changes state. Writes are in write-routes.ts.
 
 import { Router } from 'express';
 import { CastnetError } from '../protocol/errors.ts';
-import { parseRequest } from '../protocol/fields.ts';
-import { heartbeatSchema, nodeRegistrationSchema, type NodeListing } from '../protocol/node-record.ts';
-import { sessionRequestSchema } from '../protocol/stream-record.ts';
+import type { NodeListing } from '../protocol/node-record.ts';
 import type { NodeRegistry } from './node-registry.ts';
+import type { NodeReputation } from './node-reputation.ts';
 import type { StreamSessions } from './stream-sessions.ts';
 
 export interface ApiRoutesContext {
@@ -15,35 +14,34 @@ export interface ApiRoutesContext {
   streams: StreamSessions;
   /** A node's earnings shown beside it, in wei: from the ledger, or from the broker's events on chain. */
   earned: (paymentAddress: string) => bigint;
-  heartbeatIntervalMs: number;
+  reputation: NodeReputation;
+  /** Addresses whose signatures count as the operator's (deposits, admission). */
+  operators: ReadonlyArray<string>;
   /** Drops silent nodes and expired streams, so an answer never lists them. */
   sweep: () => void;
 }
 
 export function apiRoutes(ctx: ApiRoutesContext): Router {
-  const { nodes, streams } = ctx;
+  const { nodes, streams, reputation } = ctx;
   const router = Router();
   router.get('/nodes', (_req, res) => {
     ctx.sweep();
-    const listing: NodeListing[] = nodes.list().map((n) => ({
-      ...n,
-      address: n.url,
-      streams: streams.assigned(n.id),
-      recentFailures: streams.recentFailures(n.id),
-      earned: n.paymentAddress ? ctx.earned(n.paymentAddress).toString() : '0',
-    }));
+    const listing: NodeListing[] = nodes.list().map((n) => {
+      const status = nodes.status(n.id)!;
+      const bannedUntil = reputation.bannedUntil(n.id);
+      return {
+        ...n,
+        address: n.url,
+        streams: streams.assigned(n.id),
+        recentFailures: streams.recentFailures(n.id),
+        earned: n.paymentAddress ? ctx.earned(n.paymentAddress).toString() : '0',
+        state: status.state,
+        stateReason: status.reason,
+        score: reputation.score(n.id),
+        bannedUntil: bannedUntil === null ? null : new Date(bannedUntil).toISOString(),
+      };
+    });
     res.json(listing);
-  });
-  router.post('/nodes', (req, res) => {
-    const record = nodes.register(parseRequest(nodeRegistrationSchema, req.body, 'node registration'));
-    res.status(201).json({ id: record.id, heartbeatIntervalMs: ctx.heartbeatIntervalMs });
-  });
-  router.post('/nodes/:id/heartbeat', (req, res) => {
-    // A node past its timeout is gone even if the sweeper has not run yet: it must register again.
-    nodes.sweep();
-    const beat = parseRequest(heartbeatSchema, req.body, 'heartbeat');
-    nodes.heartbeat(req.params.id, beat.load, beat.stats);
-    res.status(204).end();
   });
   router.get('/streams', (_req, res) => {
     ctx.sweep();
@@ -59,14 +57,8 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
     ctx.sweep();
     res.json(streams.relaysFor(req.params.playbackId, { holding: req.query.holding === '1' }).map((n) => n.url));
   });
-  router.post('/streams', (req, res) => {
-    const request = parseRequest(sessionRequestSchema, req.body, 'session request');
-    ctx.sweep();
-    res.json(streams.open(request).assignment);
-  });
-  router.delete('/streams/:playbackId', (req, res) => {
-    streams.close(req.params.playbackId);
-    res.status(204).end();
+  router.get('/admission', (_req, res) => {
+    res.json({ mode: reputation.mode, operators: ctx.operators, entries: reputation.admissionList(), bans: reputation.bans() });
   });
   return router;
 }

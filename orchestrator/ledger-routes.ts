@@ -1,7 +1,8 @@
-// The embedded ledger's API under /api/ledger: accounts, deposits, redemptions of winning tickets, and
-// withdrawals of earnings signed by their owner.
+// The embedded ledger's API under /api/ledger: accounts, deposits (signed by an operator key: only the
+// operator mints balances), redemptions of winning tickets, and withdrawals of earnings signed by their
+// owner.
 
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { CastnetError } from '../protocol/errors.ts';
 import { addressString, parseRequest } from '../protocol/fields.ts';
 import { depositRequestSchema, redemptionRequestSchema, type AccountJson } from '../protocol/redemption.ts';
@@ -10,7 +11,10 @@ import type { Account, Ledger } from './ledger.ts';
 
 const accountJson = (a: Account): AccountJson => ({ address: a.address, deposit: a.deposit.toString(), reserve: a.reserve.toString(), reserveClaimed: a.reserveClaimed.toString(), earned: a.earned.toString(), spent: a.spent.toString(), withdrawn: a.withdrawn.toString() });
 
-export function ledgerRoutes(ledger: Ledger): Router {
+/** Throws unless the request was signed by an operator key (signed-writes.ts and the orchestrator's operator list). */
+export type DepositAuthorization = (res: Response) => void;
+
+export function ledgerRoutes(ledger: Ledger, authorizeDeposit: DepositAuthorization): Router {
   const router = Router();
   router.get('/accounts', (_req, res) => {
     res.json(ledger.accounts().map(accountJson));
@@ -27,6 +31,7 @@ export function ledgerRoutes(ledger: Ledger): Router {
     res.json({ ...accountJson(ledger.account(req.params.address)), payable: ledger.payableTo(req.params.address, recipient).toString() });
   });
   router.post('/deposits', (req, res) => {
+    authorizeDeposit(res);
     const d = parseRequest(depositRequestSchema, req.body, 'deposit');
     res.json(accountJson(ledger.fund(d.address, d.amount, d.reserve)));
   });

@@ -85,7 +85,7 @@ describe('ledger withdrawals', () => {
     await orchestrator.start();
     try {
       const client = new OrchestratorClient(orchestrator.url);
-      await client.deposit(sender.address, 500n);
+      await new OrchestratorClient(orchestrator.url, { identity: orchestrator.operator }).deposit(sender.address, 500n);
       const recipientRand = randomBytes(32);
       const ticket: Ticket = { recipient: earner.address, sender: sender.address, faceValue: 500n, winProb: MAX_WIN_PROB, senderNonce: 9, recipientRandHash: toHex(keccak_256(recipientRand)), creationRound: 0n, creationRoundBlockHash: `0x${'00'.repeat(32)}` };
       await client.redeem({ ticket: { ...ticket, faceValue: '500', winProb: MAX_WIN_PROB.toString(), creationRound: '0' }, signature: toHex(signTicket(ticket, sender.privateKey)), recipientRand: toHex(recipientRand) });

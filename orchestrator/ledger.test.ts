@@ -13,6 +13,7 @@ import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
 import { MAX_WIN_PROB, signTicket, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { Ledger } from './ledger.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { createOrchestrator } from './orchestrator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'castnet-ledger-'));
@@ -87,7 +88,7 @@ describe('ledger', () => {
     const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: join(dir, 'http') }, { logger: silentLogger });
     await orchestrator.start();
     try {
-      await fetch(`${orchestrator.url}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: sender.address, amount: '1000' }) });
+      await new OrchestratorClient(orchestrator.url, { identity: orchestrator.operator }).deposit(sender.address, 1_000n);
       const w = winner(100n, 8);
       const body = JSON.stringify(redemptionRequest(w.ticket, w.signature, w.recipientRand));
       const statuses = await Promise.all(

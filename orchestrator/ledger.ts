@@ -15,7 +15,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
 import { openDatabase } from '../storage/sqlite.ts';
 import { DEFAULT_RESERVE_RECIPIENTS, claimableReserve, payout } from '../settlement/reserve-rule.ts';
-import { isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
+import { MAX_WIN_PROB, isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { WITHDRAWAL_MAX_SKEW_MS, withdrawalHash, type Withdrawal } from '../protocol/withdrawal.ts';
 
 export interface Account {
@@ -173,6 +173,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (deposit < 0n || reserve < 0n) throw new CastnetError('BAD_REQUEST', 'amounts must not be negative');
     const account = this.transaction(() => {
       const a = this.row(address.toLowerCase());
+      // Balances are uint256, as an on-chain broker's are: a deposit that would pass that is refused whole.
+      if (a.deposit + deposit > MAX_WIN_PROB || a.reserve + reserve > MAX_WIN_PROB) throw new CastnetError('BAD_REQUEST', 'the deposit would take the balance past 2^256 − 1 wei', { address: a.address, reason: 'exceeds_uint256' });
       a.deposit += deposit;
       a.reserve += reserve;
       this.save(a);

@@ -21,6 +21,26 @@ export function createOrchestratorMetrics(registry: Registry) {
       registers: [registry],
     }),
     nodesLost: new Counter({ name: 'castnet_orchestrator_nodes_lost_total', help: 'Nodes dropped after missed heartbeats', labelNames: ['role'] as const, registers: [registry] }),
+    refused: new Counter({
+      name: 'castnet_orchestrator_requests_refused_total',
+      help: 'Writes refused, by reason (signature_missing, signature_stale, signature_replayed, signature_invalid, write_rate, registration_rate, registry_full, too_many_nodes_from_source, not_allowed, denied, banned, stream_owned, not_node_key, not_operator, payment_address, url_not_origin, url_userinfo, private_address, …)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    urlProofs: new Counter({
+      name: 'castnet_orchestrator_url_proofs_total',
+      help: "Nodes' URL challenges, by result (proven, or why not: proof_wrong_key, proof_unreachable, proof_refused, proof_malformed, private_address, redirect, …)",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    failureReports: new Counter({
+      name: 'castnet_orchestrator_failure_reports_total',
+      help: 'Failure reports from broadcasters, by reason and whether they counted (yes: from a funded stream owner about a node assigned to the stream; else not_assigned or reporter_unfunded)',
+      labelNames: ['reason', 'counted'] as const,
+      registers: [registry],
+    }),
+    bans: new Counter({ name: 'castnet_orchestrator_node_bans_total', help: 'Nodes banned for repeated failures', registers: [registry] }),
+    nodeStates: new Gauge({ name: 'castnet_orchestrator_node_states', help: 'Registered nodes by state (pending-proof, active, unproven, banned)', labelNames: ['state'] as const, registers: [registry] }),
   };
 }
 

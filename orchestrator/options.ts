@@ -3,7 +3,8 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { addressString } from '../protocol/fields.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
@@ -23,6 +24,16 @@ export const orchestratorOptionsDefinition = defineOptions(
     announceIntervalMs: option({ flag: 'announce-interval-ms', schema: durationMs, default: 2_000, description: "how often the orchestrator's signed record is gossiped" }),
     bootstrap: option({ flag: 'bootstrap', schema: listOf(multiaddr, 'takes libp2p multiaddrs'), default: [] as string[], description: 'comma-separated multiaddrs of libp2p peers to join through' }),
     announcementMaxAgeMs: option({ flag: 'announcement-max-age-ms', schema: durationMs, default: 10_000, description: 'gossiped records older than this are dropped' }),
+    admission: option({ flag: 'admission', schema: z.enum(['open', 'allowlist'], { error: 'takes open or allowlist' }), default: 'open' as 'open' | 'allowlist', description: 'which node keys may register: open (any that proves its URL, unless denied) or allowlist (only those allowed with castnet nodes allow)' }),
+    allowPrivateNodes: allowPrivateNodesOption(),
+    operators: option({ flag: 'operators', schema: listOf(addressString, 'takes addresses (0x and 40 hex digits)'), default: [] as string[], description: "comma-separated addresses whose signed requests count as the operator's (deposits, admission), besides <data-dir>/keys/operator.key's" }),
+    maxNodes: option({ flag: 'max-nodes', schema: count, default: 10_000, description: 'nodes the registry holds at most' }),
+    maxNodesPerSource: option({ flag: 'max-nodes-per-source', schema: count, default: 64, description: 'nodes registered from one source address at most' }),
+    newNodesPerMinute: option({ flag: 'new-nodes-per-minute', schema: count, default: 60, description: 'new node keys one source address may register per minute' }),
+    writesPerSecond: option({ flag: 'writes-per-second', schema: count, default: 50, description: 'signed writes one source address may make per second (bursts of four times that)' }),
+    maxStreamsPerKey: option({ flag: 'max-streams-per-key', schema: count, default: 1_000, description: 'stream sessions one broadcaster key may hold at once' }),
+    banMs: option({ flag: 'ban-ms', schema: durationMs, default: 3_600_000, description: 'how long a node banned for repeated failures stays banned' }),
+    banPoints: option({ flag: 'ban-points', schema: count, default: 10, description: 'failure points at which a node is banned (a report weighs 1, bad output 2, failed verification 3; points halve every 10 minutes)' }),
     ...settlementOptions(),
     chainFromBlock: option({ flag: 'chain-from-block', schema: size, default: 0, description: "with --settlement chain: the block the broker's events are read from for /api/nodes earnings (its deployment block saves reading older ones)" }),
   },

@@ -1,8 +1,10 @@
-// The orchestrator role, wired: node registry, stream sessions (which transcoder and relay serve each
-// stream) and the embedded ledger, their HTTP API (api-routes.ts, ledger-routes.ts), gossiped node records
-// and its own gossiped URL record, and the logs and metrics of their events. It never carries video. With
-// --settlement chain it holds no money at all: there is no ledger, and the earnings it shows beside its
-// nodes are read from the TicketBroker's events.
+// The orchestrator role, wired: node registry (with URL proofs, admission and reputation), stream sessions
+// (which transcoder and relay serve each stream, owned by the broadcaster key that opened them) and the
+// embedded ledger; their HTTP API (public reads in api-routes.ts, signed writes in write-routes.ts and
+// ledger-routes.ts, behind signed-writes.ts), gossiped node records and its own gossiped URL record, and
+// the logs and metrics of their events. It never carries video. With --settlement chain it holds no money
+// at all: there is no ledger, and the funds and earnings it reads (for failure reports and /api/nodes)
+// come from the TicketBroker's events.
 
 import express from 'express';
 import { join } from 'node:path';
@@ -14,18 +16,25 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { startOrchestratorPresence, type OrchestratorPresence } from '../p2p/orchestrator-presence.ts';
 import type { P2pHost } from '../p2p/p2p-host.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity, type Identity } from '../protocol/identity.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { RequestVerifier } from '../protocol/signed-request.ts';
+import { outboundFetch, type Fetch } from '../http/outbound-fetch.ts';
 import { openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
 import type { NodeRecord } from '../protocol/node-record.ts';
 import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
 import { apiRoutes } from './api-routes.ts';
-import { BrokerEarnings } from '../settlement/broker-earnings.ts';
+import { BrokerEvents } from '../settlement/broker-events.ts';
 import { ChainSettlement } from '../settlement/chain-settlement.ts';
-import { CastnetError } from '../protocol/errors.ts';
 import { Ledger, type Account, type Redemption } from './ledger.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
+import { NodeReputation } from './node-reputation.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { signedWrites, signerOf } from './signed-writes.ts';
+import { UrlProver } from './url-prover.ts';
+import { writeRoutes } from './write-routes.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
@@ -38,6 +47,8 @@ export interface OrchestratorComponents {
   scheduler?: Scheduler;
   ledger?: Ledger;
   now?: () => number;
+  /** The fetch URL challenges go out with (through the outbound policy); the global fetch by default. */
+  fetch?: Fetch;
 }
 
 export interface Orchestrator {
@@ -45,8 +56,11 @@ export interface Orchestrator {
   readonly nodes: NodeRegistry;
   /** The embedded ledger; null when the network settles on chain. */
   readonly ledger: Ledger | null;
-  /** On chain: what the broker's events say each address earned and paid. */
-  readonly chainEarnings: BrokerEarnings | null;
+  /** On chain: what the broker's events say each address holds, earned and paid. */
+  readonly chainEvents: BrokerEvents | null;
+  readonly reputation: NodeReputation;
+  /** The operator's key (`<data-dir>/keys/operator.key`, or a throwaway one without a data directory): signs deposits and admission changes. */
+  readonly operator: Identity;
   /** Where peers reach this orchestrator's libp2p host (empty without one). */
   readonly multiaddrs: string[];
   start(): Promise<void>;
@@ -60,35 +74,71 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const metrics = createOrchestratorMetrics(registry);
   const now = components.now ?? Date.now;
   const scheduler = components.scheduler ?? new CapacityPriceScheduler();
-  const nodes = new NodeRegistry({ timeoutMs: options.nodeTimeoutMs, now });
-  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, now });
+  const reputation = new NodeReputation({ path: options.dataDir ? join(options.dataDir, 'nodes.sqlite') : ':memory:', admission: options.admission, banMs: options.banMs, banPoints: options.banPoints, now });
+  const prover = new UrlProver({ fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes }, components.fetch) });
+  const nodes = new NodeRegistry({
+    timeoutMs: options.nodeTimeoutMs,
+    now,
+    proveUrl: (url, address) => prover.prove(url, address),
+    admission: reputation,
+    allowPrivate: options.allowPrivateNodes,
+    limits: { maxNodes: options.maxNodes, maxNodesPerSource: options.maxNodesPerSource, newNodesPerMinute: options.newNodesPerMinute },
+  });
   const onChain = options.settlement === 'chain';
   const ledger = onChain ? null : (components.ledger ?? new Ledger(options.dataDir ? join(options.dataDir, 'ledger.sqlite') : ':memory:'));
   const chain = onChain ? new ChainSettlement({ rpcUrl: options.chainRpc!, broker: options.broker! }) : null;
-  const chainEarnings = chain ? new BrokerEarnings(chain.reader, { fromBlock: BigInt(options.chainFromBlock), logger }) : null;
-  const unobserve = observe({ nodes, streams, ledger, metrics, logger });
+  const chainEvents = chain ? new BrokerEvents(chain.reader, { fromBlock: BigInt(options.chainFromBlock), logger }) : null;
+  // A failure report weighs on a node only from a broadcaster with funds: keys are free, deposits are not.
+  const funded = (owner: string) => {
+    const a = chainEvents ? chainEvents.totalsOf(owner) : ledger!.account(owner);
+    return a.deposit + a.reserve > 0n;
+  };
+  const earned = (address: string) => (chainEvents ? chainEvents.totalsOf(address).earned : ledger!.account(address).earned);
+  const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
+  // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
+  const operator = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'operator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
+  const requireOperator = (signer: string, what: string) => {
+    if (!operators.includes(signer)) throw new CastnetError('FORBIDDEN', `only the operator may ${what}: sign with ${options.dataDir ? `${join(options.dataDir, 'keys', 'operator.key')}` : 'the operator key'} (castnet deposit and castnet nodes do)`, { reason: 'not_operator' });
+  };
+  const unobserve = observe({ nodes, streams, ledger, reputation, metrics, logger });
 
   function sweep(): void {
     nodes.sweep();
     streams.expire();
     metrics.activeStreams.set(streams.size);
     for (const role of ['transcoder', 'relay'] as const) metrics.nodes.set({ role }, nodes.list(role).length);
+    const states: Record<string, number> = { 'pending-proof': 0, active: 0, unproven: 0, banned: 0 };
+    for (const n of nodes.list()) states[nodes.status(n.id)!.state]!++;
+    for (const [state, n] of Object.entries(states)) metrics.nodeStates.set({ state }, n);
   }
 
   const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
-  app.use('/api', express.json({ limit: '256kb' }), cors());
+  const verifier = new RequestVerifier({ now });
+  const writeLimiter = new RateLimiter({ ratePerSecond: options.writesPerSecond, burst: options.writesPerSecond * 4, now });
+  app.use('/api', cors(), ...signedWrites({ verifier, limiter: writeLimiter, maxBodyBytes: 256 * 1024 }));
   // Where money settles is public: nodes and wallets read it to check they agree with the network.
   app.get('/api/settlement', (_req, res) => {
-    res.json(chain ? { mode: 'chain', broker: chain.reader.address, chainRpc: options.chainRpc, syncedToBlock: chainEarnings!.syncedTo.toString() } : { mode: 'ledger', ledger: '/api/ledger' });
+    res.json(chain ? { mode: 'chain', broker: chain.reader.address, chainRpc: options.chainRpc, syncedToBlock: chainEvents!.syncedTo.toString() } : { mode: 'ledger', ledger: '/api/ledger' });
   });
-  if (ledger) app.use('/api/ledger', ledgerRoutes(ledger));
+  if (ledger) app.use('/api/ledger', ledgerRoutes(ledger, (res) => requireOperator(signerOf(res, 'a deposit'), 'deposit: balances are minted by the operator alone')));
   else {
     app.use('/api/ledger', () => {
       throw new CastnetError('NOT_FOUND', `this network settles on chain, not at an orchestrator's ledger: TicketBroker ${chain!.reader.address} (castnet deposit/wallet/withdraw --settlement chain)`);
     });
   }
-  const earned = (address: string) => (chainEarnings ? chainEarnings.totalsOf(address).earned : ledger!.account(address).earned);
-  app.use('/api', apiRoutes({ nodes, streams, earned, heartbeatIntervalMs: options.heartbeatIntervalMs, sweep }));
+  app.use('/api', apiRoutes({ nodes, streams, earned, reputation, operators, sweep }));
+  app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
+  // Every refused write is counted by its reason (the error's `reason`, else its code).
+  app.use('/api', (err: unknown, req: express.Request, _res: express.Response, next: express.NextFunction) => {
+    if (err instanceof CastnetError && req.method !== 'GET') {
+      const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
+      metrics.refused.inc({ reason });
+      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
+      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, message: err.message }, 'write refused');
+    }
+    next(err);
+  });
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -103,8 +153,15 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       logger.debug({ reason: opened }, 'announcement dropped');
       return;
     }
-    metrics.announcements.inc({ result: 'accepted' });
-    nodes.register(registrationOf(opened));
+    try {
+      // The record's signature proves the key; its URL is proved by the same challenge as over HTTP.
+      nodes.register(registrationOf(opened), 'gossip');
+      metrics.announcements.inc({ result: 'accepted' });
+    } catch (err) {
+      const reason = err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'refused';
+      metrics.announcements.inc({ result: reason });
+      logger.debug({ reason, node: opened.paymentAddress, url: opened.url }, 'announcement refused');
+    }
   }
 
   const orchestrator: Orchestrator = {
@@ -113,15 +170,17 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     nodes,
     ledger,
-    chainEarnings,
+    chainEvents,
+    reputation,
+    operator,
     get multiaddrs() {
       return p2p?.multiaddrs ?? [];
     },
     async start() {
       if (chain) {
         await chain.reader.parameters(); // refuses to start when there is no broker at the address
-        await chainEarnings!.sync();
-        chainEarnings!.start();
+        await chainEvents!.sync();
+        chainEvents!.start();
         logger.info({ broker: chain.reader.address, rpc: options.chainRpc }, 'network settles on chain');
       }
       server = await listen(app, options.host, options.httpPort);
@@ -141,7 +200,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       await server?.close();
       server = null;
       unobserve();
-      await chainEarnings?.stop();
+      await chainEvents?.stop();
+      reputation.close();
       if (ledger && !components.ledger) ledger.close();
     },
   };
@@ -149,8 +209,35 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
 }
 
 /** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */
-function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger | null; metrics: OrchestratorMetrics; logger: Logger }): () => void {
-  const { nodes, streams, ledger, metrics, logger } = o;
+function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger | null; reputation: NodeReputation; metrics: OrchestratorMetrics; logger: Logger }): () => void {
+  const { nodes, streams, ledger, reputation, metrics, logger } = o;
+  const onProven = (n: NodeRecord) => {
+    metrics.urlProofs.inc({ result: 'proven' });
+    logger.info({ node: n.id, role: n.role, url: n.url }, 'node proved its URL: scheduled from now on');
+  };
+  const onProofFailed = (n: NodeRecord, reason: string) => {
+    metrics.urlProofs.inc({ result: reason });
+    logger.warn({ node: n.id, role: n.role, url: n.url, reason, detail: nodes.status(n.id)?.reason }, 'node failed its URL proof: not scheduled');
+  };
+  const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: string }) => {
+    metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : (r.ignored ?? 'no') });
+    if (!r.counted) {
+      logger.debug(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
+      return;
+    }
+    const score = reputation.report(r.node, r.reason);
+    logger.info({ ...r, score }, 'failure reported');
+  };
+  const onBanned = (b: { address: string; until: number; reason: string }) => {
+    metrics.bans.inc();
+    nodes.ban(b.address, b.reason);
+    logger.warn({ node: b.address, until: new Date(b.until).toISOString(), reason: b.reason }, 'node banned');
+  };
+  const onAdmission = (c: { address: string; list: string | null }) => {
+    if (c.list === 'deny') nodes.ban(c.address, 'denied by the operator');
+    else if (c.list === 'allow') nodes.unban(c.address);
+    logger.info(c, 'admission changed');
+  };
   const onAdded = (n: NodeRecord) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered');
   const onLost = (n: NodeRecord) => {
     metrics.nodesLost.inc({ role: n.role });
@@ -175,12 +262,14 @@ function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledg
     metrics.faceValueRedeemed.inc(Number(r.paid));
     logger.info({ ticketHash: r.ticketHash, sender: parties.sender, recipient: parties.recipient, paid: r.paid.toString() }, 'ticket redeemed');
   };
-  nodes.on('added', onAdded).on('lost', onLost);
-  streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired);
+  nodes.on('added', onAdded).on('lost', onLost).on('proven', onProven).on('proofFailed', onProofFailed);
+  streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired).on('failureReported', onFailureReported);
   ledger?.on('funded', onFunded).on('redeemed', onRedeemed);
+  reputation.on('banned', onBanned).on('admissionChanged', onAdmission);
   return () => {
-    nodes.off('added', onAdded).off('lost', onLost);
-    streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired);
+    nodes.off('added', onAdded).off('lost', onLost).off('proven', onProven).off('proofFailed', onProofFailed);
+    streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired).off('failureReported', onFailureReported);
     ledger?.off('funded', onFunded).off('redeemed', onRedeemed);
+    reputation.off('banned', onBanned).off('admissionChanged', onAdmission);
   };
 }

@@ -12,8 +12,9 @@ function network(options: { transcodersPerStream?: number } = {}) {
   const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
   const nodes = new NodeRegistry({ timeoutMs: 10_000, now: () => clock.now });
   const sessions = new StreamSessions({ nodes, scheduler: new CapacityPriceScheduler(), ttlMs: 30_000, now: () => clock.now, ...options });
+  // A registry without a URL prover takes every record as proved: these tests are about sessions.
   const add = (role: 'relay' | 'transcoder', port: number, extra: Partial<NodeRegistration> = {}) =>
-    nodes.register({ role, url: `http://127.0.0.1:${port}`, version: '1', capabilities: { encoders: ['libx264'], maxSessions: 10, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, ...extra });
+    nodes.register({ role, url: `http://127.0.0.1:${port}`, paymentAddress: `0x${String(port).padStart(40, '0')}`, version: '1', capabilities: { encoders: ['libx264'], maxSessions: 10, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, ...extra });
   const request = (playbackId: string, extra: Partial<SessionRequest> = {}): SessionRequest => ({ playbackId, broadcaster: 'b', renditions: [], startedAt: new Date(clock.now).toISOString(), avoid: [], ...extra });
   return { clock, nodes, sessions, add, request };
 }
@@ -108,7 +109,11 @@ describe('StreamSessions.relaysFor', () => {
     const origin = n.add('relay', 1001);
     n.sessions.open(n.request('s'));
     const failing = n.add('relay', 1002);
-    for (let i = 0; i < MAX_RECENT_FAILURES; i++) n.sessions.reportFailure(failing.url);
+    // Reports count about a stream's own nodes: each of these streams is on the failing relay when it is reported.
+    for (let i = 0; i < MAX_RECENT_FAILURES; i++) {
+      n.sessions.open(n.request(`f${i}`, { preferRelay: failing.url }));
+      n.sessions.open(n.request(`f${i}`, { avoid: [failing.url] }));
+    }
     assert.deepEqual(n.sessions.relaysFor('s').map((r) => r.id), [origin.id]);
     n.clock.now += 31_000;
     n.nodes.heartbeat(origin.id, origin.load);
@@ -146,5 +151,65 @@ describe('StreamSessions.directory', () => {
     n.nodes.heartbeat(t.id, t.load);
     n.nodes.sweep();
     assert.deepEqual(n.sessions.directory(), []);
+  });
+});
+
+describe('StreamSessions ownership and failure reports', () => {
+  const alice = '0x' + 'a'.repeat(40);
+  const mallory = '0x' + 'e'.repeat(40);
+
+  it('refuses a second key the playback id the first opened, and lets only the owner close it', () => {
+    const n = network();
+    const relay = n.add('relay', 1001);
+    n.sessions.open(n.request('s'), alice);
+    assert.throws(() => n.sessions.open(n.request('s', { avoid: [relay.url] }), mallory), { code: 'FORBIDDEN', context: { playbackId: 's', reason: 'stream_owned' } } as object);
+    assert.throws(() => n.sessions.close('s', mallory), { code: 'FORBIDDEN' });
+    assert.equal(n.sessions.ownerOf('s'), alice);
+    assert.equal(n.sessions.recentFailures(relay.id), 0, "the refused request's avoid list was not counted");
+    assert.equal(n.sessions.close('s', alice), true);
+  });
+
+  it('keeps an ended playback id for its owner through the retention, then frees it', () => {
+    const n = network();
+    n.add('relay', 1001);
+    n.sessions.open(n.request('s'), alice);
+    n.sessions.close('s', alice);
+    assert.throws(() => n.sessions.open(n.request('s'), mallory), { code: 'FORBIDDEN' });
+    n.sessions.open(n.request('s'), alice);
+    n.sessions.close('s', alice);
+    n.clock.now += 600_001;
+    n.add('relay', 1001);
+    assert.equal(n.sessions.open(n.request('s'), mallory).assignment.relay.url, 'http://127.0.0.1:1001');
+  });
+
+  it("counts only the owner's reports about nodes assigned to the stream, once a second per node, with the reason", () => {
+    const n = network({ transcodersPerStream: 1 });
+    n.add('relay', 1001);
+    const used = n.add('transcoder', 2001);
+    const other = n.add('transcoder', 2002, { load: { sessions: 5, inFlight: 0 } });
+    const reports: Array<{ node: string; reason: string; counted: boolean }> = [];
+    n.sessions.on('failureReported', (r) => reports.push({ node: r.node, reason: r.reason, counted: r.counted }));
+    n.sessions.open(n.request('s'), alice);
+    n.sessions.open(n.request('s', { avoid: [other.url] }), alice);
+    assert.equal(n.sessions.recentFailures(other.id), 0, 'a node the stream does not use is not counted');
+    n.sessions.open(n.request('s', { avoid: [used.url], failures: [{ node: used.url, reason: 'bad_output' }] }), alice);
+    assert.equal(n.sessions.recentFailures(used.id), 1);
+    assert.deepEqual(reports, [
+      { node: other.url, reason: 'unreachable', counted: false },
+      { node: used.id, reason: 'bad_output', counted: true },
+    ]);
+  });
+
+  it('caps the sessions one key may hold', () => {
+    const clock = { now: 0 };
+    const nodes = new NodeRegistry({ timeoutMs: 10_000, now: () => clock.now });
+    nodes.register({ role: 'relay', url: 'http://127.0.0.1:1001', paymentAddress: '0x' + '1'.repeat(40), version: '1', capabilities: { encoders: [], maxSessions: 10, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 } });
+    const sessions = new StreamSessions({ nodes, scheduler: new CapacityPriceScheduler(), ttlMs: 30_000, maxStreamsPerKey: 2, now: () => clock.now });
+    const request = (playbackId: string): SessionRequest => ({ playbackId, broadcaster: 'b', renditions: [], startedAt: new Date(0).toISOString(), avoid: [] });
+    sessions.open(request('a'), alice);
+    sessions.open(request('b'), alice);
+    assert.throws(() => sessions.open(request('c'), alice), { code: 'RATE_LIMITED' });
+    sessions.open(request('a'), alice);
+    sessions.open(request('c'), mallory);
   });
 });

@@ -48,7 +48,8 @@ export async function startPresence(options: PresenceOptions): Promise<Presence>
   if (bootstrap.length > 0) return startGossip(options, bootstrap);
   const url = options.orchestrator.url();
   if (url === null) return { p2p: null, stop: async () => {} };
-  const loop = new NodeRegistrationLoop(new OrchestratorClient(url), () => ({ ...options.record(), paymentAddress: options.identity.address }), options.logger);
+  // Registration and heartbeats are signed by the node's key, which is its id at the orchestrator.
+  const loop = new NodeRegistrationLoop(new OrchestratorClient(url, { identity: options.identity }), () => ({ ...options.record(), paymentAddress: options.identity.address }), options.logger);
   await loop.start();
   return {
     p2p: null,

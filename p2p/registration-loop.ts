@@ -1,7 +1,8 @@
 // Presence over HTTP with one orchestrator: a node registers, heartbeats at the interval the orchestrator
 // asks for, and registers again when a heartbeat answers NODE_NOT_FOUND or the orchestrator was
-// unreachable (e.g. after the orchestrator restarted and forgot it). An outage is logged once, as a warning
-// naming the URL, and its end once, as info: not a warning per retry.
+// unreachable (e.g. after the orchestrator restarted and forgot it). Both are signed by the node's key
+// (the client's identity). An outage is logged once, as a warning naming the URL, and its end once, as
+// info: not a warning per retry; so is a refusal (banned, denied, not on the allowlist, a private URL).
 
 import type { Logger } from '../observability/logger.ts';
 import { CastnetError } from '../protocol/errors.ts';
@@ -14,6 +15,8 @@ export class NodeRegistrationLoop {
   private stopped = false;
   /** When the orchestrator stopped answering; null while it answers. */
   private unreachableSince: number | null = null;
+  /** The reason of the refusal last logged, so a refusal repeated every interval is logged once. */
+  private refusedFor: string | null = null;
   private intervalMs = 2_000;
   private readonly client: OrchestratorClient;
   private readonly registration: () => NodeRegistration;
@@ -46,7 +49,8 @@ export class NodeRegistrationLoop {
         const answer = await this.client.register(this.registration());
         this.nodeId = answer.id;
         this.intervalMs = answer.heartbeatIntervalMs;
-        this.logger.info({ node: answer.id, orchestrator: this.client.baseUrl }, 'registered with orchestrator');
+        this.logger.info({ node: answer.id, state: answer.state, orchestrator: this.client.baseUrl }, 'registered with orchestrator');
+        this.refusedFor = null;
         this.recovered();
       } else {
         const current = this.registration();
@@ -56,6 +60,12 @@ export class NodeRegistrationLoop {
     } catch (err) {
       if (err instanceof CastnetError && err.code === 'NODE_NOT_FOUND') {
         this.logger.info({ node: this.nodeId }, 'orchestrator forgot this node; registering again');
+      } else if (err instanceof CastnetError && err.context.status !== undefined && err.context.status !== 503 && (err.context.status as number) >= 400 && (err.context.status as number) < 500) {
+        // Refused, not unreachable: said once per reason, retried as the operator may lift it.
+        this.recovered();
+        const reason = String(err.context.reason ?? err.code);
+        if (this.refusedFor !== reason) this.logger.warn({ err, reason, orchestrator: this.client.baseUrl }, `the orchestrator at ${this.client.baseUrl} refuses this node: ${err.message}`);
+        this.refusedFor = reason;
       } else if (this.unreachableSince === null) {
         this.unreachableSince = Date.now();
         this.logger.warn({ err, orchestrator: this.client.baseUrl }, `the orchestrator at ${this.client.baseUrl} does not answer (${(err as Error).message}): not registered yet, retrying every ${this.intervalMs / 1000} s`);

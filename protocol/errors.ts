@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'STREAM_KEY_REFUSED'
   | 'PUSH_REFUSED'
   | 'SIGNATURE_INVALID'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
   | 'TRANSCODE_FAILED'
   | 'UPSTREAM_FAILED'
   | 'UPSTREAM_TIMEOUT'
@@ -40,6 +42,10 @@ const statusByCode: Record<ErrorCode, number> = {
   PUSH_REFUSED: 403,
   /** A signed request whose signature or timestamp does not hold (forged, stale). */
   SIGNATURE_INVALID: 401,
+  /** A signed request from a key that may not do this (not the stream's owner, not an operator, a banned or denied node). */
+  FORBIDDEN: 403,
+  /** Too many requests or registrations from one source: retry later. */
+  RATE_LIMITED: 429,
   TRANSCODE_FAILED: 500,
   UPSTREAM_FAILED: 502,
   UPSTREAM_TIMEOUT: 504,

@@ -33,6 +33,10 @@ export function describeIssues(error: z.ZodError): string {
 /** A request's `what` (a body, headers) read through its schema, or BAD_REQUEST naming every field at fault. */
 export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid ${what}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    // A schema that names why (a node URL's `url_not_origin`) passes the reason on, for the refusal's metrics.
+    const reason = parsed.error.issues.map((i) => (i as { params?: { reason?: unknown } }).params?.reason).find((r) => typeof r === 'string');
+    throw new CastnetError('BAD_REQUEST', `invalid ${what}: ${describeIssues(parsed.error)}`, reason ? { reason } : {});
+  }
   return parsed.data;
 }

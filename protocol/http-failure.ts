@@ -4,6 +4,10 @@
 
 import { z } from 'zod';
 import { CastnetError, isErrorCode } from './errors.ts';
+import { readLimited } from './read-limited.ts';
+
+/** An error body longer than this is not read: ours are a few hundred bytes. */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
 const errorBodySchema = z.object({
   error: z.looseObject({ code: z.string().optional(), message: z.string().optional(), reason: z.string().optional() }),
@@ -11,7 +15,13 @@ const errorBodySchema = z.object({
 
 /** An error answer from `node` as a CastnetError: the remote code when it is one of ours, else UPSTREAM_FAILED. */
 export async function failureFromResponse(res: Response, what: string, node: string): Promise<CastnetError> {
-  const json: unknown = await res.json().catch(() => null);
+  // Read up to a limit: an error answer is a short JSON body, and another node's is not trusted to be.
+  let json: unknown = null;
+  try {
+    json = JSON.parse((await readLimited(res, ERROR_BODY_MAX_BYTES)).toString('utf8'));
+  } catch {
+    // Not JSON, or too long: the status alone speaks.
+  }
   const parsed = errorBodySchema.safeParse(json);
   const error = parsed.success ? parsed.data.error : {};
   const code = isErrorCode(error.code) ? error.code : 'UPSTREAM_FAILED';

@@ -11,6 +11,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { signatureString } from './fields.ts';
 import type { Identity } from './identity.ts';
+import { nodeUrlSchema } from './node-url.ts';
 import { nodeCapabilitiesSchema, nodeLoadSchema, nodeRoleSchema, streamStatsSchema, type NodeRegistration, type StreamStatsEntry } from './node-record.ts';
 import { isSignedBy, signHash, toHex } from './ticket.ts';
 
@@ -29,7 +30,8 @@ export const announcementSchema = z.object({
   record: z.object({
     version: z.number().int(),
     role: nodeRoleSchema,
-    url: z.url(),
+    /** An http(s) origin; signed here, and proved by the node's URL challenge before it is scheduled. */
+    url: nodeUrlSchema,
     /** Lower case: the address derived from the signing key, compared as a string. */
     paymentAddress: z.string().regex(/^0x[0-9a-f]{40}$/),
     capabilities: nodeCapabilitiesSchema,

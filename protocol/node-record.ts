@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { addressString, decimalString } from './fields.ts';
+import { nodeUrlSchema } from './node-url.ts';
 
 export const nodeRoleSchema = z.enum(['transcoder', 'relay']);
 export type NodeRole = z.infer<typeof nodeRoleSchema>;
@@ -29,9 +30,10 @@ export type StreamStatsEntry = z.infer<typeof streamStatsSchema>;
 
 export const nodeRegistrationSchema = z.object({
   role: nodeRoleSchema,
-  url: z.url(),
+  /** An http(s) origin (protocol/node-url.ts); the node proves it answers there before it is scheduled. */
+  url: nodeUrlSchema,
   version: z.string().max(64).default('0'),
-  /** Where this node gets paid: the Ethereum address of its identity key. */
+  /** Where this node gets paid: the Ethereum address of its identity key, which signs its registration and is its id. */
   paymentAddress: addressString.optional(),
   capabilities: nodeCapabilitiesSchema.default({ encoders: [], maxSessions: 8, pricePerPixel: '0' }),
   load: nodeLoadSchema.default({ sessions: 0, inFlight: 0 }),
@@ -44,12 +46,15 @@ export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>;
 
 export const heartbeatSchema = z.object({ load: nodeLoadSchema, stats: nodeRegistrationSchema.shape.stats });
 
-/** A registered node as the registry keeps it (and `POST /api/streams` answers it in an assignment). */
+/** A registered node as the registry keeps it (and `POST /api/streams` answers it in an assignment); its id is its key's address. */
 export const nodeRecordSchema = nodeRegistrationSchema.extend({ id: z.string(), registeredAt: z.string(), lastSeenAt: z.string() });
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;
 
-/** The answer to `POST /api/nodes`. */
-export const registrationAnswerSchema = z.object({ id: z.string().min(1), heartbeatIntervalMs: z.number().int().positive() });
+/** Where a node stands with the orchestrator: proving its URL, scheduled, failed its proof (retried), or banned. */
+export const nodeStateSchema = z.enum(['pending-proof', 'active', 'unproven', 'banned']);
+
+/** The answer to `POST /api/nodes`: the node's id (its address) and its state (scheduled once `active`). */
+export const registrationAnswerSchema = z.object({ id: z.string().min(1), heartbeatIntervalMs: z.number().int().positive(), state: nodeStateSchema.optional() });
 export type RegistrationAnswer = z.infer<typeof registrationAnswerSchema>;
 
 /**
@@ -63,5 +68,11 @@ export const nodeListingSchema = nodeRecordSchema.omit({ streams: true }).extend
   recentFailures: z.number().int().nonnegative(),
   /** Wei (decimal string). */
   earned: decimalString,
+  state: nodeStateSchema.default('active'),
+  /** Why it is not active (a failed proof, a ban); null when it is. */
+  stateReason: z.string().nullable().default(null),
+  /** Reputation: 1 with no recent failures, 0 at the ban threshold. */
+  score: z.number().min(0).max(1).default(1),
+  bannedUntil: z.string().nullable().default(null),
 });
 export type NodeListing = z.infer<typeof nodeListingSchema>;

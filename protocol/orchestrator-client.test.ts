@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { identityFromPrivateKey } from './identity.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
+import { RequestVerifier, SIGNED_REQUEST_HEADERS } from './signed-request.ts';
 import { rejectsWith } from '../test/support/assertions.ts';
 
 function listenOn(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
@@ -35,6 +38,14 @@ describe('OrchestratorClient failure decoding', () => {
           return answer(200, JSON.stringify({ relays: 'not a list' }));
         case '/api/streams/truncated/relays':
           return answer(200, '["http://a');
+        case '/api/streams/redirect/relays':
+          return res.writeHead(302, { location: '/api/streams/castnet-error/relays' }).end();
+        case '/api/streams/endless/relays':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('["');
+          // Far past the 1 MiB an answer may hold; the client stops reading at the limit.
+          for (let i = 0; i < 64; i++) res.write('x'.repeat(64 * 1024));
+          return res.end('"]');
         default:
           return answer(404, '{}');
       }
@@ -58,6 +69,29 @@ describe('OrchestratorClient failure decoding', () => {
   it('refuses a successful answer that does not fit its schema, or is cut short', async () => {
     await rejectsWith(client.relaysFor('bad-answer'), { code: 'UPSTREAM_FAILED', status: 200, message: /invalid/ });
     await rejectsWith(client.relaysFor('truncated'), { code: 'UPSTREAM_FAILED', status: 200 });
+  });
+
+  it('follows no redirect, and reads no answer past its limit', async () => {
+    await rejectsWith(client.relaysFor('redirect'), { code: 'UPSTREAM_FAILED', status: 302, reason: 'redirect' });
+    await rejectsWith(client.relaysFor('endless'), { code: 'UPSTREAM_FAILED', reason: 'too_large', message: /exceeds the limit/ });
+  });
+
+  it('signs every write with its identity, over the body bytes it sends, and leaves reads unsigned', async () => {
+    const identity = identityFromPrivateKey(randomBytes(32));
+    const seen: Array<{ method: string; path: string; headers: Headers; body: Uint8Array }> = [];
+    const recording: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      seen.push({ method: init?.method ?? 'GET', path: `${url.pathname}${url.search}`, headers: new Headers(init?.headers), body: (init?.body as Uint8Array | undefined) ?? new Uint8Array(0) });
+      return new Response(null, { status: 204 });
+    };
+    const signed = new OrchestratorClient('http://orchestrator.invalid', { fetch: recording, identity });
+    await signed.closeSession('abc');
+    await signed.closeSession('abc');
+    await signed.heartbeat(identity.address, { sessions: 1, inFlight: 0 });
+    await signed.health();
+    const verifier = new RequestVerifier();
+    for (const r of seen.slice(0, 3)) assert.equal(verifier.verify({ ...r, header: (n) => r.headers.get(n) ?? undefined }), identity.address);
+    assert.equal(seen[3]!.headers.get(SIGNED_REQUEST_HEADERS.signature), null);
   });
 
   it('names the URL when nothing listens there', async () => {

@@ -2,6 +2,7 @@
 // to a relay, and the public directory entry (`GET /api/streams`), which never holds a stream key.
 
 import { z } from 'zod';
+import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
 import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
 
@@ -53,10 +54,12 @@ export const sessionRequestSchema = z.object({
   broadcaster: z.string().max(200).default('broadcaster'),
   renditions: z.array(z.object({ name: z.string(), width: z.number().int(), height: z.number().int() })).default([]),
   startedAt: z.iso.datetime({ offset: true }),
-  /** Nodes the broadcaster found unreachable; the orchestrator avoids them when it can. */
-  avoid: z.array(z.string()).default([]),
+  /** Nodes the broadcaster found failing; the orchestrator avoids them when it can, and counts each as a failure report. */
+  avoid: z.array(z.string().max(2_048)).max(MAX_FAILURE_REPORTS).default([]),
+  /** Why the avoided nodes failed (protocol/failure-report.ts); an avoided node without one reads as `unreachable`. */
+  failures: z.array(failureReportSchema).max(MAX_FAILURE_REPORTS).optional(),
   /** The relay the stream used before a reconnect, so its viewers keep their relay. */
-  preferRelay: z.string().optional(),
+  preferRelay: z.string().max(2_048).optional(),
   /** The most the broadcaster pays a transcoder, wei per pixel (decimal string). */
   maxPricePerPixel: decimalString.optional(),
   /** Encoders the stream wants its transcoders to have (e.g. `h264_nvenc`), any one will do; empty: any. */

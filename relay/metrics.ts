@@ -39,6 +39,12 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    outboundRefused: new Counter({
+      name: 'castnet_relay_outbound_refused_total',
+      help: 'Requests to parent relays not made or not followed, by reason (private_address, redirect, url_userinfo, url_scheme)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     activeStreams: new Gauge({
       name: 'castnet_relay_active_streams',
       help: 'Streams held by this relay (pushed here, or pulled and watched)',

@@ -2,7 +2,7 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, text, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
+import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, text, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const relayOptionsDefinition = defineOptions(
@@ -16,6 +16,7 @@ export const relayOptionsDefinition = defineOptions(
     streamIdleMs: option({ flag: 'stream-idle-ms', schema: durationMs, default: 60_000, description: 'a stream with no pushes this long is dropped' }),
     maxSessions: option({ flag: 'max-sessions', schema: count, default: 100, description: 'streams this relay offers to hold' }),
     edge: option({ flag: 'edge', schema: flag, default: false, description: 'a pure edge: serves by pulling from parents, refuses pushes (403 PUSH_REFUSED) and is never made a stream\'s origin' }),
+    allowPrivateNodes: allowPrivateNodesOption(),
     parents: option({ flag: 'parents', schema: listOf(httpUrl, 'takes http(s) URLs'), default: [] as string[], description: 'parent relays to pull streams from, comma-separated, best first' }),
     discoverParents: option({ flag: 'discover-parents', schema: flag, default: true, description: "find a stream's origin relay in the orchestrator's directory" }),
     cacheBytes: option({ flag: 'cache-bytes', schema: size, default: 512 * 1024 * 1024, description: 'one byte budget for segments pushed here and pulled from parents (pushes evict pulled segments first)' }),

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
@@ -88,6 +89,9 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   let selfUrl = '';
   const fetchFn = components.fetch ?? globalThis.fetch;
+  // Parents found in the directory are other people's nodes: reached under the outbound policy. Those the
+  // operator listed in --parents are trusted to be private.
+  const parentFetch = outboundFetch({ allowPrivate: options.allowPrivateNodes, trustedOrigins: options.parents.map((p) => new URL(p).origin), onRefused: (reason) => metrics.outboundRefused.inc({ reason }) }, fetchFn);
   const parents = new ParentDirectory({
     staticParents: options.parents,
     // null (not given) still discovers: the URL is learned from gossip, or is the local default.
@@ -97,7 +101,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   const upstream = parents.hasParents
     ? new Upstream({
         parentsFor: (playbackId) => parents.parentsFor(playbackId),
-        fetch: fetchFn,
+        fetch: parentFetch,
         cache,
         idleMs: options.streamIdleMs,
         logger,
@@ -117,7 +121,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
-  const app = createNodeApp({ role: 'relay', registry, health: () => ({ streams: store.size }) });
+  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const app = createNodeApp({ role: 'relay', registry, identity, health: () => ({ streams: store.size }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
@@ -127,7 +132,6 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
 
   let server: ListeningServer | null = null;
   let presence: Presence | null = null;
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   let expiry: NodeJS.Timeout | null = null;
   const relay: Relay = {
     get url() {

@@ -21,7 +21,7 @@ describe('chain settlement', () => {
     const settlement = new ChainSettlement({ rpcUrl: chain.rpcUrl, broker: chain.broker, confirmations: 1 });
     const sender = identityFromPrivateKey(randomBytes(32));
     await chain.sendEth(sender.address, 10n ** 18n);
-    const funds = await settlement.fund(sender, 1_000n, 400n);
+    const funds = await settlement.fund(sender, sender.address, 1_000n, 400n);
     assert.deepEqual(funds, { deposit: 1_000n, reserve: 400n, reserveClaimed: 0n, withdrawBlock: 0n });
     const recipient = identityFromPrivateKey(randomBytes(32)).address;
     assert.equal(await settlement.payableTo(sender.address, recipient), 1_100n, 'the deposit and a quarter of the reserve');

@@ -57,9 +57,12 @@ export class ChainSettlement implements Settlement {
     return this.reader.recipient(address);
   }
 
-  async fund(identity: Identity, deposit: bigint, reserve: bigint): Promise<SenderFunds> {
-    await this.client(identity).fund(deposit, reserve);
-    return this.senderFunds(identity.address);
+  /** A transaction from `payer`'s key: its own account (which cancels its unlock), or another's. */
+  async fund(payer: Identity, account: string, deposit: bigint, reserve: bigint): Promise<SenderFunds> {
+    const client = this.client(payer);
+    if (account.toLowerCase() === payer.address) await client.fund(deposit, reserve);
+    else await client.fundFor(account, deposit, reserve);
+    return this.senderFunds(account);
   }
 
   async withdrawEarnings(identity: Identity, to: string, amount: bigint): Promise<RecipientEarnings> {

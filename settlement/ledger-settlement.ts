@@ -33,10 +33,11 @@ export class LedgerSettlement implements Settlement {
     return `the ledger at ${this.orchestratorUrl() ?? '(an orchestrator not known yet)'}`;
   }
 
-  private client(): OrchestratorClient {
+  /** A client of the orchestrator; writes are signed with `identity` when one is given. */
+  private client(identity?: Identity): OrchestratorClient {
     const base = this.orchestratorUrl();
     if (base === null) throw new CastnetError('UNAVAILABLE', 'no orchestrator known yet: its ledger cannot be asked');
-    return new OrchestratorClient(base, this.components);
+    return new OrchestratorClient(base, identity ? { ...this.components, identity } : this.components);
   }
 
   async payableTo(sender: string, recipient: string): Promise<bigint> {
@@ -53,19 +54,21 @@ export class LedgerSettlement implements Settlement {
     return earnings(await this.client().account(address));
   }
 
-  async fund(identity: Identity, deposit: bigint, reserve: bigint): Promise<SenderFunds> {
-    return senderFunds(await this.client().deposit(identity.address, deposit, reserve));
+  /** `payer` is the orchestrator's operator key: the ledger takes deposits from its operator alone. */
+  async fund(payer: Identity, account: string, deposit: bigint, reserve: bigint): Promise<SenderFunds> {
+    return senderFunds(await this.client(payer).deposit(account, deposit, reserve));
   }
 
   async withdrawEarnings(identity: Identity, to: string, amount: bigint): Promise<RecipientEarnings> {
-    const answer = await this.client().withdraw(withdrawalRequest({ address: identity.address, amount, to, timestamp: this.now() }, identity.privateKey));
+    const answer = await this.client(identity).withdraw(withdrawalRequest({ address: identity.address, amount, to, timestamp: this.now() }, identity.privateKey));
     const withdrawn = BigInt(answer.withdrawn);
     return { earned: withdrawn + BigInt(answer.withdrawable), withdrawn };
   }
 
-  redemptions(): RedemptionBackend {
+  redemptions(identity: Identity): RedemptionBackend {
+    // Signed by the recipient's key like its other writes (the ledger checks the ticket itself as well).
     return perTicketBackend(async (w) => {
-      const answer = await this.client().redeem(redemptionRequest(w.ticket, w.signature, w.recipientRand));
+      const answer = await this.client(identity).redeem(redemptionRequest(w.ticket, w.signature, w.recipientRand));
       return answer.paid;
     });
   }

@@ -85,8 +85,11 @@ export interface Settlement {
   payableTo(sender: string, recipient: string): Promise<bigint>;
   senderFunds(address: string): Promise<SenderFunds>;
   earnings(address: string): Promise<RecipientEarnings>;
-  /** Funds `identity`'s own deposit and reserve (on chain: a transaction from its key). */
-  fund(identity: Identity, deposit: bigint, reserve: bigint): Promise<SenderFunds>;
+  /**
+   * Adds to `account`'s deposit and reserve, paid or authorized by `payer`: at the ledger the operator's key
+   * signs the deposit (only the operator mints); on chain `payer`'s key sends the ETH.
+   */
+  fund(payer: Identity, account: string, deposit: bigint, reserve: bigint): Promise<SenderFunds>;
   /** Moves `amount` of `identity`'s earnings to `to`. */
   withdrawEarnings(identity: Identity, to: string, amount: bigint): Promise<RecipientEarnings>;
   /** The backend a recipient redeems its winners through, signing with `identity` where that is needed. */

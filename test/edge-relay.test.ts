@@ -9,6 +9,9 @@ import { createOrchestrator, type Orchestrator } from '../orchestrator/orchestra
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { relayOptionsDefinition } from '../relay/options.ts';
 import { createRelay, type Relay } from '../relay/relay.ts';
+import { randomBytes } from 'node:crypto';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { waitFor } from './support/wait.ts';
 
 describe('edge relay', () => {
   let orchestrator: Orchestrator;
@@ -17,7 +20,7 @@ describe('edge relay', () => {
   let client: OrchestratorClient;
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger: silentLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, allowPrivateNodes: true }, { logger: silentLogger });
     await orchestrator.start();
     const common = { httpPort: 0, dataDir: null, orchestrator: orchestrator.url };
     // The edge registers first, with more room than the origin: without the rule it would win every tie.
@@ -25,8 +28,9 @@ describe('edge relay', () => {
     await edge.start();
     origin = await createRelay({ ...common, maxSessions: 100 }, { logger: silentLogger });
     await origin.start();
-    client = new OrchestratorClient(orchestrator.url);
-    await client.register({ role: 'transcoder', url: 'http://127.0.0.1:1', capabilities: { encoders: ['libx264'], maxSessions: 100, pricePerPixel: '0' } });
+    // A broadcaster's client: sessions are signed by the key that owns them.
+    client = new OrchestratorClient(orchestrator.url, { identity: identityFromPrivateKey(randomBytes(32)) });
+    await waitFor('both relays proved', () => orchestrator.nodes.schedulable('relay').length === 2, 10_000, 20);
   });
   afterAll(async () => {
     await edge?.stop();

@@ -3,7 +3,8 @@
 // headless Chromium.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,19 @@ describe('castnet dev, end to end', () => {
     assert.match(stdout, /Stream key: sk_[A-Za-z0-9_-]+/);
     assert.match(stdout, /Watch it at\s+http:\/\/127\.0\.0\.1:\d+\/watch\/[A-Za-z0-9_-]+/);
     assert.equal(urls.metrics.length, 4);
+  });
+
+  it('prints the operator key, which castnet deposit and castnet nodes sign with, and nothing unsigned deposits', async () => {
+    assert.match(stdout, new RegExp(`Operator key\\s+${dataDir.replace(/[.]/g, '\\.')}/keys/operator\\.key \\(0x[0-9a-f]{40}\\)`));
+    const account = `0x${'5a'.repeat(20)}`;
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, ['bin/castnet.js', ...args], { encoding: 'utf8' });
+    const deposited = await cli('deposit', '7', '--to', account, '--data-dir', dataDir, '--orchestrator', urls.orchestrator);
+    assert.match(deposited.stdout, /deposit\s+0\.000000000000000007 ETH \(7 wei\)/);
+    const listed = await cli('nodes', 'list', '--orchestrator', urls.orchestrator);
+    assert.match(listed.stdout, /relay\s+http:\/\/127\.0\.0\.1:\d+\s+active\s+1\.00/);
+    assert.match(listed.stdout, /transcoder\s+http:\/\/127\.0\.0\.1:\d+\s+active\s+1\.00/);
+    const unsigned = await fetch(`${urls.orchestrator}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: account, amount: '1' }) });
+    assert.equal(unsigned.status, 401);
   });
 
   it('lists the published stream in the directory without its stream key', async () => {

@@ -8,6 +8,8 @@ import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { TRANSCODE_HEADERS } from '../protocol/transcode-request.ts';
+import { URL_CHALLENGE_PATH, answerChallenge } from '../protocol/url-challenge.ts';
+import { randomIdentity } from './support/node-stub.ts';
 import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 /**
@@ -15,7 +17,13 @@ import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, t
  * with the source bytes cut short (too short) for the first rung and whole (wrong resolution) for the rest.
  */
 async function corruptTranscoder(orchestrator: string): Promise<{ url: string; close(): Promise<void> }> {
+  const identity = randomIdentity();
   const server: Server = createServer((req, res) => {
+    // It proves its URL like any node: the key it registers with answers there.
+    if (req.url?.startsWith(URL_CHALLENGE_PATH)) {
+      res.end(JSON.stringify(answerChallenge(new URL(req.url, 'http://x').searchParams.get('nonce') ?? '', identity)));
+      return;
+    }
     if (req.url?.startsWith('/ticket-params')) {
       res.end(JSON.stringify({ recipient: `0x${'99'.repeat(20)}`, faceValue: '1', winProb: '1', recipientRandHash: `0x${'00'.repeat(32)}`, seed: `0x${'00'.repeat(32)}`, expiresAt: Date.now() + 3_600_000, pricePerPixel: '0' }));
       return;
@@ -34,8 +42,8 @@ async function corruptTranscoder(orchestrator: string): Promise<{ url: string; c
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const registration = new NodeRegistrationLoop(
-    new OrchestratorClient(orchestrator),
-    () => ({ role: 'transcoder', url, version: '0.1.0', capabilities: { encoders: ['libx264'], maxSessions: 8, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 } }),
+    new OrchestratorClient(orchestrator, { identity }),
+    () => ({ role: 'transcoder', url, paymentAddress: identity.address, version: '0.1.0', capabilities: { encoders: ['libx264'], maxSessions: 8, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 } }),
     testLogger,
   );
   await registration.start();
@@ -76,8 +84,10 @@ describe('node failures', () => {
     assert.equal((await getText(`${hls}/480p/index.m3u8`)).status, 404, 'the truncated rendition was never published');
     assert.equal((await getText(`${hls}/360p/index.m3u8`)).status, 404, 'the wrong-resolution rendition was never published');
     assert.equal((await getText(`${hls}/source/index.m3u8`)).status, 200, 'the source still plays');
-    const nodes = JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ url: string; recentFailures: number }>;
-    assert.ok(nodes.find((n) => n.url === corrupt.url)!.recentFailures >= 1, 'failures are counted against the node');
+    const nodes = JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ url: string; recentFailures: number; score: number }>;
+    const listed = nodes.find((n) => n.url === corrupt.url)!;
+    assert.ok(listed.recentFailures >= 1, 'failures are counted against the node');
+    assert.ok(listed.score < 1, 'and lower its score');
 
     // A healthy transcoder joins: the stream moves to it and renditions appear.
     const healthy = await createTranscoder({ httpPort: realPort, orchestrator: net.orchestrator.url, encoder: 'libx264', dataDir: null }, { logger: testLogger });

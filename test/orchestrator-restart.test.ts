@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createBroadcaster, type Broadcaster } from '../broadcaster/broadcaster.ts';
-import { getText, publish, spawnNode, testLogger, waitFor, type NodeProcess, type Publisher } from './support/network.ts';
+import { getText, operatorClient, publish, spawnNode, testLogger, waitFor, type NodeProcess, type Publisher } from './support/network.ts';
 
 describe('an orchestrator restart mid-stream', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-restart-'));
@@ -19,14 +19,14 @@ describe('an orchestrator restart mid-stream', () => {
   let port: string;
 
   beforeAll(async () => {
-    orchestrator = await spawnNode('orchestrator', ['--http-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
+    orchestrator = await spawnNode('orchestrator', ['--allow-private-nodes', '--http-port', '0', '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     port = new URL(orchestrator.url).port;
     // Every ticket wins (ticket EV = face value), so a redemption is certain within the first segments.
     nodes.push(await spawnNode('transcoder', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '', '--encoder', 'libx264', '--ticket-face-value', '1000000000', '--ticket-ev', '1000000000']));
-    nodes.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '']));
-    broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 2_000 }, { logger: testLogger });
+    nodes.push(await spawnNode('relay', ['--allow-private-nodes', '--http-port', '0', '--orchestrator', orchestrator.url, '--data-dir', '']));
+    broadcaster = await createBroadcaster({ allowPrivateNodes: true, rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 2_000 }, { logger: testLogger });
     await broadcaster.start();
-    await fetch(`${orchestrator.url}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: broadcaster.paymentAddress, amount: String(10n ** 18n) }) });
+    await operatorClient(orchestrator.url, join(dataDir, 'orchestrator')).deposit(broadcaster.paymentAddress, 10n ** 18n);
     await waitFor('both nodes registered', async () => (JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as unknown[]).length === 2);
     publisher = publish(`${broadcaster.rtmpUrl}/steady`);
   });
@@ -53,7 +53,7 @@ describe('an orchestrator restart mid-stream', () => {
     const atKill = await newest();
     await waitFor('renditions while the orchestrator is down', async () => (await newest()) >= atKill + 1, 15_000);
 
-    orchestrator = await spawnNode('orchestrator', ['--http-port', port, '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
+    orchestrator = await spawnNode('orchestrator', ['--allow-private-nodes', '--http-port', port, '--data-dir', join(dataDir, 'orchestrator'), '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
     await waitFor('both nodes registered again', async () => (JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as unknown[]).length === 2, 15_000);
     await waitFor('the stream back in the directory', async () => (await getText(`${orchestrator.url}/api/streams`)).text.includes(playbackId), 15_000);
     await waitFor('renditions after the restart', async () => (await newest()) >= atKill + 3, 20_000);

@@ -1,11 +1,13 @@
 // Discovery over libp2p with real hosts on loopback: a transcoder and a relay join through the
 // orchestrator's multiaddr and are known from their signed gossip alone; forged, stale and unknown-version
-// records are dropped and counted; a node that stops announcing is dropped.
+// records are dropped and counted; a record's URL is proved before it is scheduled; a node that stops
+// announcing is dropped.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createOrchestrator, type Orchestrator } from '../orchestrator/orchestrator.ts';
+import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { createP2pHost, type P2pHost } from '../p2p/p2p-host.ts';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { createTranscoder, type Transcoder } from '../transcoder/transcoder.ts';
@@ -14,8 +16,11 @@ import { ANNOUNCEMENT_TOPIC, ANNOUNCEMENT_VERSION, signAnnouncement } from '../p
 import { getText, metric, testLogger, waitFor } from './support/network.ts';
 
 interface Listed {
+  id: string;
   role: string;
   url: string;
+  state: string;
+  stateReason: string | null;
   paymentAddress?: string;
   capabilities: { encoders: string[]; pricePerPixel: string };
 }
@@ -32,7 +37,7 @@ describe('discovery over libp2p', () => {
   const gossipingTranscoder = () => createTranscoder({ httpPort: 0, dataDir: null, encoder: 'libx264', orchestrator: false, bootstrap, p2pPort: 0, announceIntervalMs: 500 }, { logger: testLogger });
 
   beforeAll(async () => {
-    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2p: true, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000 }, { logger: testLogger });
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, p2p: true, p2pPort: 0, nodeTimeoutMs: 4_000, announcementMaxAgeMs: 10_000, allowPrivateNodes: true }, { logger: testLogger });
     await orchestrator.start();
     bootstrap = orchestrator.multiaddrs;
     transcoder = await gossipingTranscoder();
@@ -59,7 +64,7 @@ describe('discovery over libp2p', () => {
     await Promise.all([listed(transcoder.url), listed(relay.url)]);
     const liar = identityFromPrivateKey(randomBytes(32));
     const victim = identityFromPrivateKey(randomBytes(32));
-    const record = (over: object) => ({ version: ANNOUNCEMENT_VERSION, role: 'transcoder' as const, url: 'http://127.0.0.1:1/evil', paymentAddress: victim.address, capabilities: { encoders: ['libx264'], maxSessions: 99, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, streams: [], timestamp: Date.now(), ...over });
+    const record = (over: object) => ({ version: ANNOUNCEMENT_VERSION, role: 'transcoder' as const, url: 'http://127.0.0.1:1', paymentAddress: victim.address, capabilities: { encoders: ['libx264'], maxSessions: 99, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, streams: [], timestamp: Date.now(), ...over });
     const forged = signAnnouncement(record({}), liar); // claims the victim's address, signed by another key
     const stale = signAnnouncement(record({ paymentAddress: liar.address, timestamp: Date.now() - 60_000 }), liar);
     const future = signAnnouncement(record({ paymentAddress: liar.address, version: 99 }), liar);
@@ -69,19 +74,36 @@ describe('discovery over libp2p', () => {
       for (const bytes of [forged, stale, future, new TextEncoder().encode('not json')]) await rogue.publish(ANNOUNCEMENT_TOPIC, bytes).catch(() => {});
       return (await result('bad_signature')) >= 1 && (await result('stale')) >= 1 && (await result('unknown_version')) >= 1 && (await result('malformed')) >= 1;
     }, 20_000, 500);
-    assert.ok(!(await nodes()).some((n) => n.url.endsWith('/evil')), 'no dropped record reached the registry');
+    assert.ok(!(await nodes()).some((n) => n.url === 'http://127.0.0.1:1'), 'no dropped record reached the registry');
     assert.ok((await result('accepted')) >= 2);
+  });
+
+  it("proves a gossiped record's URL as over HTTP: a validly signed record naming another node's URL never proves", async () => {
+    const t = await listed(transcoder.url);
+    await waitFor('the honest transcoder proved over gossip', async () => (await nodes()).find((n) => n.url === transcoder.url && n.state === 'active'), 20_000);
+    const hijacker = identityFromPrivateKey(randomBytes(32));
+    const hijack = signAnnouncement({ version: ANNOUNCEMENT_VERSION, role: 'transcoder', url: transcoder.url, paymentAddress: hijacker.address, capabilities: { encoders: ['libx264'], maxSessions: 99, pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 }, streams: [], timestamp: Date.now() }, hijacker);
+    const record = await waitFor('the hijacking record to fail its URL proof', async () => {
+      await rogue.publish(ANNOUNCEMENT_TOPIC, hijack).catch(() => {});
+      return (await nodes()).find((n) => n.id === hijacker.address.toLowerCase() && n.state === 'unproven');
+    }, 20_000, 500);
+    assert.match(record.stateReason ?? '', /proof_wrong_key/);
+    const honest = (await nodes()).find((n) => n.id === t.id)!;
+    assert.deepEqual([honest.state, honest.paymentAddress], ['active', transcoder.payments.recipient]);
+    assert.ok(!orchestrator.nodes.schedulable().some((n) => n.id === hijacker.address.toLowerCase()));
   });
 
   it('lets an edge relay find the relay holding a stream through the orchestrator', async () => {
     await listed(relay.url);
-    const session = await fetch(`${orchestrator.url}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ playbackId: 'gossiped', startedAt: new Date().toISOString() }) });
-    assert.equal(((await session.json()) as { relay: { url: string } }).relay.url, relay.url);
+    await waitFor('the relay proved', () => orchestrator.nodes.schedulable('relay').some((n) => n.url === relay.url), 20_000);
+    const broadcaster = new OrchestratorClient(orchestrator.url, { identity: identityFromPrivateKey(randomBytes(32)) });
+    const session = await broadcaster.openSession({ playbackId: 'gossiped', startedAt: new Date().toISOString() });
+    assert.equal(session.relay.url, relay.url);
     const segment = new Uint8Array(188 * 10);
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
     const headers = { 'castnet-duration': '2', 'castnet-program-date-time': new Date().toISOString(), 'castnet-discontinuity': '0' };
     assert.equal((await fetch(`${relay.url}/hls/gossiped/source/0.ts`, { method: 'PUT', headers, body: segment })).status, 201);
-    const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger: testLogger });
+    const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true }, { logger: testLogger });
     await edge.start();
     try {
       const res = await fetch(`${edge.url}/hls/gossiped/source/0.ts`);

@@ -12,7 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createBroadcaster, type Broadcaster } from '../broadcaster/broadcaster.ts';
 import { loadOrCreatePeerKey } from '../p2p/peer-key.ts';
-import { getText, publish, spawnNode, testLogger, waitFor, type NodeProcess, type Publisher } from './support/network.ts';
+import { getText, operatorClient, publish, spawnNode, testLogger, waitFor, type NodeProcess, type Publisher } from './support/network.ts';
 
 interface Listed {
   role: string;
@@ -31,7 +31,7 @@ describe('joining a network with --bootstrap alone', () => {
   let broadcaster: Broadcaster;
   const publishers: Publisher[] = [];
   const startOrchestrator = (api: string, p2p: string) =>
-    spawnNode('orchestrator', ['--http-port', api, '--data-dir', join(dataDir, 'orchestrator'), '--p2p', '--p2p-port', p2p, '--announce-interval-ms', '500', '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
+    spawnNode('orchestrator', ['--allow-private-nodes', '--http-port', api, '--data-dir', join(dataDir, 'orchestrator'), '--p2p', '--p2p-port', p2p, '--announce-interval-ms', '500', '--heartbeat-interval-ms', '500', '--node-timeout-ms', '3000']);
   const nodes = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Listed[];
   const newest = async (playlist: string) => Math.max(-1, ...((await getText(playlist)).text.match(/^\d+(?=\.ts$)/gm) ?? []).map(Number));
 
@@ -44,12 +44,12 @@ describe('joining a network with --bootstrap alone', () => {
     // redemption (sent to the learned URL) follows the first paid segment.
     [transcoder, relay] = await Promise.all([
       spawnNode('transcoder', ['--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'transcoder'), '--encoder', 'libx264', '--announce-interval-ms', '500', '--ticket-face-value', '1000000000', '--ticket-ev', '1000000000']),
-      spawnNode('relay', ['--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'relay'), '--announce-interval-ms', '500']),
+      spawnNode('relay', ['--allow-private-nodes', '--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'relay'), '--announce-interval-ms', '500']),
     ]);
-    broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 1_000 }, { logger: testLogger });
+    broadcaster = await createBroadcaster({ allowPrivateNodes: true, rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 1_000 }, { logger: testLogger });
     await broadcaster.start();
-    const res = await fetch(`${orchestrator.url}/api/ledger/deposits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: broadcaster.paymentAddress, amount: String(10n ** 18n), reserve: String(10n ** 17n) }) });
-    assert.equal(res.status, 200);
+    const funded = await operatorClient(orchestrator.url, join(dataDir, 'orchestrator')).deposit(broadcaster.paymentAddress, 10n ** 18n, 10n ** 17n);
+    assert.equal(funded.deposit, String(10n ** 18n));
   });
 
   afterAll(async () => {

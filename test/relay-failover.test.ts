@@ -14,7 +14,7 @@ describe('the viewer’s relay killed mid-stream', () => {
 
   beforeAll(async () => {
     net = await startNetwork({}, {}, 10n ** 18n, { relay: false });
-    for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '']));
+    for (let i = 0; i < 2; i++) relays.push(await spawnNode('relay', ['--allow-private-nodes', '--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '']));
     await waitFor('both relays registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'relay').length === 2);
     publisher = publish(`${net.broadcaster.rtmpUrl}/failover`);
   });

@@ -89,6 +89,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const app = createNodeApp({
     role: 'transcoder',
     registry,
+    identity,
     health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address }),
   });
   app.use(transcodeRoutes({ service, payments, events, maxSegmentBytes: options.maxSegmentBytes }));

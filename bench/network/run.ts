@@ -25,25 +25,29 @@ let seed = 42;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 
 const heapBefore = process.memoryUsage().heapUsed;
-const nodes = new NodeRegistry({ timeoutMs: 60_000 });
+// One process registers every node: the registry's per-source caps, which bound strangers, do not apply.
+const UNBOUNDED = 1e9;
+const nodes = new NodeRegistry({ timeoutMs: 60_000, limits: { maxNodes: UNBOUNDED, maxNodesPerSource: UNBOUNDED, newNodesPerMinute: UNBOUNDED } });
 for (let i = 0; i < transcoders; i++) {
   nodes.register({
     role: 'transcoder',
     url: `http://transcoder-${i}.example:8936`,
+    // Records are keyed by their key's address; the bench's registry has no URL prover, so each is taken as proved.
+    paymentAddress: `0x${(i + 1).toString(16).padStart(40, '0')}`,
     version: '0.1.0',
     capabilities: { encoders: i % 10 === 0 ? ['h264_nvenc', 'libx264'] : ['libx264'], maxSessions: 8 + Math.floor(random() * 25), pricePerPixel: String(1 + Math.floor(random() * 4)) },
     load: { sessions: 0, inFlight: 0 },
   });
 }
 for (let i = 0; i < relays; i++) {
-  nodes.register({ role: 'relay', url: `http://relay-${i}.example:8080`, version: '0.1.0', capabilities: { encoders: [], maxSessions: 50 + Math.floor(random() * 100), pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 } });
+  nodes.register({ role: 'relay', url: `http://relay-${i}.example:8080`, paymentAddress: `0x${(transcoders + i + 1).toString(16).padStart(40, '0')}`, version: '0.1.0', capabilities: { encoders: [], maxSessions: 50 + Math.floor(random() * 100), pricePerPixel: '0' }, load: { sessions: 0, inFlight: 0 } });
 }
 const transcoderSlots = nodes.list('transcoder').reduce((sum, n) => sum + n.capabilities.maxSessions, 0);
 const relaySlots = nodes.list('relay').reduce((sum, n) => sum + n.capabilities.maxSessions, 0);
 // Streams the network can carry with a spare transcoder each: every price is under the streams' maximum.
 const capacity = Math.min(Math.floor(transcoderSlots / TRANSCODERS_PER_STREAM), relaySlots);
 
-const newSessions = () => new StreamSessions({ nodes, scheduler: new CapacityPriceScheduler(), ttlMs: 3_600_000, transcodersPerStream: TRANSCODERS_PER_STREAM });
+const newSessions = () => new StreamSessions({ nodes, scheduler: new CapacityPriceScheduler(), ttlMs: 3_600_000, transcodersPerStream: TRANSCODERS_PER_STREAM, maxStreamsPerKey: UNBOUNDED, maxStreams: UNBOUNDED });
 const request = (playbackId: string) => ({ playbackId, broadcaster: 'bench', renditions: [], startedAt: new Date().toISOString(), avoid: [], maxPricePerPixel: '4' });
 
 /** No node carries more streams than its capacity, and the per-node counters add up to the live streams. */

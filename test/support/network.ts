@@ -13,6 +13,8 @@ import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs, type TestPatternOptions } from '../../media/test-pattern.ts';
 import { createLogger } from '../../observability/logger.ts';
 import type { DevChain } from '../../settlement/dev-chain.ts';
+import { readKeyFile } from '../../cli/wallet.ts';
+import { OrchestratorClient } from '../../protocol/orchestrator-client.ts';
 import { waitFor, within } from './wait.ts';
 
 export { waitFor, within };
@@ -39,11 +41,12 @@ export async function startNetwork(
   const logger = testLogger;
   // On a chain, every role that touches money settles at its broker; otherwise at the orchestrator's ledger.
   const settlement = options.chain ? { settlement: 'chain' as const, chainRpc: options.chain.rpcUrl, broker: options.chain.broker } : {};
-  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, ...settlement }, { logger });
+  // Every node is on loopback: the roles that reach nodes they did not configure allow private addresses.
+  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, allowPrivateNodes: true, ...settlement }, { logger });
   await orchestrator.start();
   const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...settlement, ...transcoderOptions }, { logger });
-  const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url }, { logger });
-  const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, ...settlement, ...broadcasterOptions }, { logger });
+  const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true }, { logger });
+  const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, allowPrivateNodes: true, ...settlement, ...broadcasterOptions }, { logger });
   // The transcoder pays gas for its redemptions.
   if (options.chain) await options.chain.sendEth(transcoder.payments.recipient, 10n ** 18n);
   const network: TestNetwork = {
@@ -75,7 +78,25 @@ export async function startNetwork(
     if (options.chain) await options.chain.fund(broadcaster.paymentAddress, deposit, 0n);
     else orchestrator.ledger!.fund(broadcaster.paymentAddress, deposit);
   }
+  // Nodes are scheduled once they proved their URL: a stream published now finds them.
+  const started = [...(options.transcoder === false ? [] : [transcoder.url]), ...(options.relay === false ? [] : [relay.url])];
+  await waitFor('the nodes to prove their URLs', () => started.every((url) => orchestrator.nodes.schedulable().some((n) => n.url === url)), 10_000, 20);
   return network;
+}
+
+/** A client signing as the operator of an orchestrator process whose data directory is `orchestratorDataDir`. */
+export function operatorClient(orchestratorUrl: string, orchestratorDataDir: string): OrchestratorClient {
+  const identity = readKeyFile(join(orchestratorDataDir, 'keys', 'operator.key'));
+  if (!identity) throw new Error(`no operator key in ${orchestratorDataDir}/keys: has the orchestrator started?`);
+  return new OrchestratorClient(orchestratorUrl, { identity });
+}
+
+/** Waits until the orchestrator schedules a node at `url` (it registered and proved its URL). */
+export function waitForActive(orchestratorUrl: string, url: string, timeoutMs = 15_000): Promise<true> {
+  return waitFor(`${url} active at the orchestrator`, async () => {
+    const nodes = JSON.parse((await getText(`${orchestratorUrl}/api/nodes`)).text) as Array<{ url: string; state: string }>;
+    return nodes.some((n) => n.url === url && n.state === 'active') || undefined;
+  }, timeoutMs, 100);
 }
 
 /** Stops a test's publishers, then its network: what every streaming test does after each case. */

@@ -1,7 +1,8 @@
-// Earnings as the chain records them: follows the TicketBroker's WinningTicketRedeemed events from a start
-// block on (in bounded block ranges, every pollMs) and sums what each recipient was paid and each sender
-// paid. The orchestrator shows these beside its nodes in `/api/nodes` when the network settles on chain;
-// it never decides them.
+// Balances as the chain's events tell them: follows every TicketBroker event from a start block on (in
+// bounded block ranges, every pollMs) and keeps, per address, the deposit and reserve it holds as a sender,
+// what it paid, and what it earned as a recipient. The orchestrator reads these when the network settles
+// on chain (earnings in `/api/nodes`, whether a reporting broadcaster is funded), synchronously and without
+// a call per request; it never decides them.
 
 import type { Logger } from '../observability/logger.ts';
 import type { BrokerClient } from './broker-client.ts';
@@ -10,7 +11,10 @@ const POLL_MS = 2_000;
 /** Blocks asked for in one getLogs: public endpoints refuse wide ranges. */
 const MAX_RANGE_BLOCKS = 5_000n;
 
-export interface EarningsTotals {
+export interface EventTotals {
+  /** Deposit and reserve the address holds as a sender, in wei. */
+  deposit: bigint;
+  reserve: bigint;
   /** Paid to the address as a recipient, in wei. */
   earned: bigint;
   /** Paid by the address as a sender, in wei. */
@@ -19,12 +23,14 @@ export interface EarningsTotals {
   tickets: number;
 }
 
-export class BrokerEarnings {
+const empty = (): EventTotals => ({ deposit: 0n, reserve: 0n, earned: 0n, spent: 0n, tickets: 0 });
+
+export class BrokerEvents {
   private readonly client: BrokerClient;
   private readonly pollMs: number;
   private readonly logger: Logger | null;
   private next: bigint;
-  private readonly totals = new Map<string, EarningsTotals>();
+  private readonly totals = new Map<string, EventTotals>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private failing = false;
@@ -38,11 +44,12 @@ export class BrokerEarnings {
     this.logger = options.logger ?? null;
   }
 
-  private entry(address: string): EarningsTotals {
-    let e = this.totals.get(address);
+  private entry(address: unknown): EventTotals {
+    const key = String(address).toLowerCase();
+    let e = this.totals.get(key);
     if (!e) {
-      e = { earned: 0n, spent: 0n, tickets: 0 };
-      this.totals.set(address, e);
+      e = empty();
+      this.totals.set(key, e);
     }
     return e;
   }
@@ -52,13 +59,23 @@ export class BrokerEarnings {
     const latest = await this.client.blockNumber();
     while (this.next <= latest) {
       const to = this.next + MAX_RANGE_BLOCKS - 1n < latest ? this.next + MAX_RANGE_BLOCKS - 1n : latest;
-      const events = await this.client.redemptionLogs({ fromBlock: this.next, toBlock: to });
-      for (const e of events) {
-        if (e.outcome !== 'redeemed') continue;
-        const recipient = this.entry(e.recipient);
-        recipient.earned += e.paid;
-        recipient.tickets += 1;
-        this.entry(e.sender).spent += e.paid;
+      for (const { eventName, args } of await this.client.events(this.next, to)) {
+        const amount = (name: string) => args[name] as bigint;
+        if (eventName === 'DepositFunded') this.entry(args['sender']).deposit += amount('amount');
+        else if (eventName === 'ReserveFunded') this.entry(args['sender']).reserve += amount('amount');
+        else if (eventName === 'WinningTicketRedeemed') {
+          const sender = this.entry(args['sender']);
+          sender.deposit -= amount('paid') - amount('fromReserve');
+          sender.reserve -= amount('fromReserve');
+          sender.spent += amount('paid');
+          const recipient = this.entry(args['recipient']);
+          recipient.earned += amount('paid');
+          recipient.tickets += 1;
+        } else if (eventName === 'Withdrawal') {
+          const sender = this.entry(args['sender']);
+          sender.deposit = 0n;
+          sender.reserve = 0n;
+        }
       }
       this.syncedTo = to;
       this.next = to + 1n;
@@ -74,7 +91,7 @@ export class BrokerEarnings {
             this.failing = false;
           },
           (err: unknown) => {
-            if (!this.failing) this.logger?.warn({ err }, 'broker events could not be read: earnings shown are as of the last block read');
+            if (!this.failing) this.logger?.warn({ err }, 'broker events could not be read: balances and earnings are as of the last block read');
             this.failing = true;
           },
         )
@@ -96,7 +113,7 @@ export class BrokerEarnings {
     await this.running;
   }
 
-  totalsOf(address: string): EarningsTotals {
-    return this.totals.get(address.toLowerCase()) ?? { earned: 0n, spent: 0n, tickets: 0 };
+  totalsOf(address: string): EventTotals {
+    return this.totals.get(address.toLowerCase()) ?? empty();
   }
 }
