@@ -118,7 +118,8 @@ export function chainFailure(err: unknown, what: string, rpcUrl: string): Castne
   if (err instanceof CastnetError) return err;
   const reason = revertReason(err);
   if (reason !== null) return new CastnetError('CHAIN_REFUSED', `${what}: the chain refused it: ${reason}`, { reason, node: rpcUrl }, { cause: err });
-  const message = err instanceof BaseError ? err.shortMessage : (err as Error).message;
+  // viem's short message says what failed ("Transaction creation failed."); its details say why.
+  const message = err instanceof BaseError ? `${err.shortMessage}${err.details && !err.shortMessage.includes(err.details) ? ` (${err.details.slice(0, 300)})` : ''}` : (err as Error).message;
   return new CastnetError('UNAVAILABLE', `${what}: the chain at ${rpcUrl} could not be asked: ${message}`, { node: rpcUrl }, { cause: err });
 }
 

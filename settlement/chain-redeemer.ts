@@ -81,10 +81,11 @@ export class ChainRedeemer implements RedemptionBackend {
     try {
       await this.client.broadcast(signed.raw, 'redeeming winning tickets');
     } catch (err) {
-      // The nonce may be stale (another sender of this key) or the node may have refused the fees: read it
-      // again next time; whether this one landed after all, settle finds out.
+      // The nonce may be stale (another sender of this key), the key may lack gas money, the node may have
+      // refused the fees: the nonce is read again next time and the tickets go back with the node's reason.
+      // Had the transaction reached the chain after all, a resend finds them redeemed and counts them paid.
       this.nonce = null;
-      if (!/already known/i.test((err as Error).message)) return [];
+      if (!/already known/i.test((err as Error).message)) return retry((err as Error).message);
     }
     this.nonce = signed.nonce + 1;
     return this.settle(batch, journal, this.receiptWaitMs);

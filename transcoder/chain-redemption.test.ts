@@ -110,6 +110,20 @@ describe('redemption queue on chain', () => {
     await r.queue.close();
   });
 
+  it("waits with the node's reason while the recipient's key has no gas money, and redeems once it has", async () => {
+    const poor = identityFromPrivateKey(randomBytes(32));
+    const r = await recipientSetup({ identity: poor });
+    const winners = await addWinners(r.queue, poor.address, 2);
+    const results = await r.queue.drain(r.redeemer);
+    assert.deepEqual(results.map((x) => x.outcome), ['retry', 'retry']);
+    assert.match(results[0]!.error!, /insufficient funds|gas/i);
+    await chain.sendEth(poor.address, ETH);
+    r.later();
+    assert.deepEqual((await r.queue.drain(r.redeemer)).map((x) => x.outcome), ['redeemed', 'redeemed']);
+    assert.deepEqual(await redemptionsOnChain(winners), [1, 1]);
+    await r.queue.close();
+  });
+
   it('after a crash between the broadcast and the receipt, learns the outcome from the chain: redeemed once', async () => {
     const file = join(dir, 'crash-after-broadcast.sqlite');
     const before = await recipientSetup({ file, receiptWaitMs: 200 });

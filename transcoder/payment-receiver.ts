@@ -127,8 +127,7 @@ export class PaymentReceiver {
     const recipientRand = this.issuer.verify(p, payment.sender);
     if (!recipientRand) throw paymentRequired('invalid_params', 'ticket parameters were not issued by this transcoder to this sender (or were changed): fetch new ones');
     if (p.expiresAt < now) throw paymentRequired('expired', 'ticket parameters expired: fetch new ones');
-    if (this.revealed.has(p.recipientRandHash)) throw paymentRequired('params_revealed', 'these parameters already produced a winning ticket: fetch new ones');
-    if (p.pricePerPixel < this.terms.pricePerPixel) throw paymentRequired('invalid_params', 'ticket parameters carry an old price: fetch new ones');
+    // On chain the creation block expires them too (the broker's rule, with half its window kept for redemption).
     if (this.chain) {
       if (p.creationRound === 0n) throw paymentRequired('invalid_params', 'tickets settle on chain and must be bound to a block: fetch new parameters');
       const latest = this.chain.latest();
@@ -136,6 +135,8 @@ export class PaymentReceiver {
       const age = latest.number - p.creationRound;
       if (age > this.acceptBlocks) throw paymentRequired('expired', `ticket parameters are bound to block ${p.creationRound}, ${age} blocks old (at most ${this.acceptBlocks}): fetch new ones`);
     }
+    if (this.revealed.has(p.recipientRandHash)) throw paymentRequired('params_revealed', 'these parameters already produced a winning ticket: fetch new ones');
+    if (p.pricePerPixel < this.terms.pricePerPixel) throw paymentRequired('invalid_params', 'ticket parameters carry an old price: fetch new ones');
     this.assertFreshNonces(payment);
     const tickets = payment.tickets.map((t) => ({ ticket: ticketOf(payment, t.senderNonce), signature: t.signature }));
     for (const t of tickets) {
