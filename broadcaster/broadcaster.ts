@@ -106,7 +106,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       metrics.publishRefused.inc({ reason: 'stream_key' });
       throw err;
     }
-    return streams.publish(playbackId, request.remoteAddress);
+    return streams.publish(playbackId, request.remoteAddress, request.disconnect);
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });

@@ -81,7 +81,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
    * Starts a publication of `playbackId` (a first publish, a reconnect, or a takeover). The session is
    * opened before the publish is accepted: a stream with nowhere to go is refused, not silently dropped.
    */
-  async publish(playbackId: string, remote: string | undefined): Promise<PublishSink> {
+  async publish(playbackId: string, remote: string | undefined, disconnect?: (reason: string) => void): Promise<PublishSink> {
     const { metrics, timers } = this.components;
     const existing = this.streams.get(playbackId);
     const stream = existing ?? this.create(playbackId);
@@ -97,10 +97,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     stream.publication?.supersede();
     const publication = new Publication(
       { dir: join(this.options.dataDir, 'segments', `${playbackId}-${timers.now()}`), segmentSeconds: this.options.segmentSeconds, reconnectGraceMs: this.options.reconnectGraceMs },
-      { pipeline: stream.pipeline, logger: stream.log, timers },
+      { pipeline: stream.pipeline, logger: stream.log, timers, ...(disconnect ? { disconnect } : {}) },
     );
     stream.publication = publication;
     logPublication(publication, stream.log);
+    publication.on('cutterDied', () => metrics.cutterDied.inc());
     publication.on('ended', () => {
       this.countLive();
       this.emit('waiting', { playbackId });
