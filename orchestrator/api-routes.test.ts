@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
+import type { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
@@ -75,6 +76,9 @@ describe('the orchestrator API through OrchestratorClient', () => {
     const request = redemptionRequest(ticket, signTicket(ticket, sender.privateKey), recipientRand);
     assert.equal((await client.redeem(request)).paid, 100n);
     await rejectsWith(client.redeem(request), { code: 'ALREADY_REDEEMED', status: 409 });
+    // What it paid travels with the refusal, so a recipient that lost the first answer settles the ticket as paid.
+    const again = await client.redeem(request).catch((err: CastnetError) => err);
+    assert.deepEqual([(again as CastnetError).context['reason'], (again as CastnetError).context['paid']], ['paid_earlier', '100']);
   });
 
   it('keeps the orchestrator\'s code for a refusal: NODE_NOT_FOUND, STREAM_NOT_FOUND, BAD_REQUEST', async () => {
