@@ -81,6 +81,11 @@ export interface StreamPipelineOptions {
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   /** Transcodes waiting beyond this are skipped (their renditions show as gaps) so the stream stays live. */
   maxTranscodeBacklog: number;
+  /**
+   * The first sequence number: above 0 for a stream that was live before (sequence-reservations.ts), whose
+   * first segment then starts with a discontinuity.
+   */
+  firstSeq?: number;
 }
 
 export interface StreamPipelineComponents {
@@ -91,6 +96,8 @@ export interface StreamPipelineComponents {
   transcoders?: TranscoderClient;
   relays?: RelayClient;
   timers?: Timers;
+  /** Told each sequence number used, so the next ones can be reserved. */
+  onSequence?: (seq: number) => void;
 }
 
 type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
@@ -105,7 +112,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** This publication's warnings, in the order they were found. */
   warnings: StreamWarning[] = [];
   private cadence: KeyframeCadence;
-  private nextSeq = 0;
+  private nextSeq: number;
+  private readonly firstSeq: number;
+  private readonly onSequence: ((seq: number) => void) | undefined;
   private discontinuityPending = false;
   private sourceChain: Promise<void> = Promise.resolve();
   private transcodeChain: Promise<void> = Promise.resolve();
@@ -127,10 +136,13 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.relays = components.relays ?? new RelayClient();
     this.timers = components.timers ?? systemTimers;
     this.cadence = new KeyframeCadence(options.segmentSeconds);
+    this.firstSeq = options.firstSeq ?? 0;
+    this.nextSeq = this.firstSeq;
+    this.onSequence = components.onSequence;
   }
 
   get segmentsPublished(): number {
-    return this.nextSeq;
+    return this.nextSeq - this.firstSeq;
   }
 
   /** A new publication began (first, or after a reconnect). */
@@ -196,6 +208,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
   push(segment: PipelineSegment): number {
     const seq = this.nextSeq++;
+    this.onSequence?.(seq);
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });

@@ -100,6 +100,28 @@ describe('ingest failures', () => {
     assert.deepEqual(streams.map((s) => s.playbackId), [playbackId]);
   });
 
+  it('continues a stream that comes back after its reconnect grace ran out with higher sequence numbers and a discontinuity, so its playlist moves on', async () => {
+    net = await startNetwork({ reconnectGraceMs: 1_000 });
+    const first = publish(`${net.broadcaster.rtmpUrl}/late`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('late');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('three segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 3);
+    await first.stop();
+    // Past the grace the stream is closed: the relay's playlist ends, and its window stays until it expires.
+    await waitFor('the stream to close at the relay', async () => (await getText(playlistUrl)).text.includes('#EXT-X-ENDLIST'), 15_000);
+    const before = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/late`));
+    // Before, the new publication started again at 0: its segments fell behind the window and the playlist froze.
+    const playlist = await waitFor('new segments past the old window', async () => {
+      const { text } = await getText(playlistUrl);
+      return !text.includes('#EXT-X-ENDLIST') && Math.max(...segmentSeqs(text)) >= before + 2 ? text : undefined;
+    }, 30_000);
+    assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
+    const seqs = segmentSeqs(playlist);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'sequence numbers only grow');
+  });
+
   it('disconnects the streamer when its segment cutter is killed, so the encoder reconnects into a fresh publication with a discontinuity', async () => {
     net = await startNetwork();
     const first = publish(`${net.broadcaster.rtmpUrl}/cutter-dies`);
