@@ -93,10 +93,28 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string } & ErrorContext;
 }
 
-/** Any thrown value as the status and JSON body a node answers with. Unknown errors hide their message. */
+/** Context that names this node's insides (peers it talks to, its files): logged, never answered. */
+const INTERNAL_CONTEXT = new Set(['node', 'url', 'file', 'dir', 'path', 'cause', 'stack']);
+const URL_PATTERN = /\bhttps?:\/\/[^\s"',)]+/g;
+const FILE_PATTERN = /(?:\.{0,2}\/)?(?:\.castnet|(?<![\w.-])\/(?:tmp|home|var|work|usr|root|opt|etc|srv|run|mnt|data|proc))\/[^\s"',)]*/g;
+
+/** A message as a client may read it: peer URLs and file paths of this machine replaced by what they are. */
+export function clientMessage(message: string): string {
+  return message.replace(URL_PATTERN, '(another node)').replace(FILE_PATTERN, '(a file of this node)');
+}
+
+/**
+ * Any thrown value as the status and JSON body a node answers with. Unknown errors hide their message; a
+ * CastnetError's message and context reach the client without the peer URLs and file paths they may name.
+ */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof CastnetError) {
-    return { status: httpStatusFor(err.code), body: { error: { ...err.context, code: err.code, message: err.message } } };
+    const context = Object.fromEntries(
+      Object.entries(err.context)
+        .filter(([k]) => !INTERNAL_CONTEXT.has(k))
+        .map(([k, v]) => [k, typeof v === 'string' ? clientMessage(v) : v]),
+    );
+    return { status: httpStatusFor(err.code), body: { error: { ...context, code: err.code, message: clientMessage(err.message) } } };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
 }

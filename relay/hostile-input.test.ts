@@ -111,4 +111,17 @@ describe('relay against hostile input', () => {
       await relay.stop();
     }
   });
+
+  it("answers a viewer whose stream's parent is down without naming the parent", async () => {
+    const orphan = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: ['http://127.0.0.1:9'] }, { logger: silentLogger });
+    await orphan.start();
+    try {
+      const res = await fetch(`${orphan.url}/hls/some-stream/source/index.m3u8`);
+      assert.ok(res.status >= 500, String(res.status));
+      const body = await res.text();
+      assert.doesNotMatch(body, /127\.0\.0\.1:9\b/, body);
+    } finally {
+      await orphan.stop();
+    }
+  });
 });
