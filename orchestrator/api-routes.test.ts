@@ -103,5 +103,14 @@ describe('the orchestrator API through OrchestratorClient', () => {
   it('refuses to send a request its schema refuses', async () => {
     await rejectsWith(client.openSession({ playbackId: 'has spaces', startedAt: 'yesterday' }), { code: 'BAD_REQUEST', message: /playbackId/ });
   });
+  it("reports each node's clock skew from its signed writes in /api/nodes, and answers registrations with its own time", async () => {
+    const stub = await startNodeStub('relay');
+    stubs.push(stub);
+    // A node whose clock is 10 s behind: within the signature bound, so accepted, and now reported.
+    const behind = new OrchestratorClient(orchestrator.url, { identity: stub.identity, now: () => Date.now() - 10_000 });
+    const answer = await behind.register({ role: 'relay', url: stub.url });
+    assert.ok(Math.abs((answer.orchestratorTime ?? 0) - Date.now()) < 5_000);
+    const listing = (await client.nodes()).find((n) => n.id === answer.id)!;
+    assert.ok(listing.clockSkewMs !== null && listing.clockSkewMs <= -9_000 && listing.clockSkewMs >= -11_000, String(listing.clockSkewMs));
+  });
 });
-

@@ -32,7 +32,11 @@ export function signedWrites(options: SignedWritesOptions): RequestHandler[] {
     if (!options.limiter.take(sourceOf(req))) throw new CastnetError('RATE_LIMITED', `too many writes from ${sourceOf(req)}: slow down`, { reason: 'write_rate' });
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const header = (name: string) => req.get(name);
-    if (hasSignature({ header })) res.locals.signer = options.verifier.verify({ method: req.method, path: req.originalUrl, body, header });
+    if (hasSignature({ header })) {
+      res.locals.signer = options.verifier.verify({ method: req.method, path: req.originalUrl, body, header });
+      // How far the signer's clock is from ours (within the verifier's bound, or it was refused).
+      res.locals.clockSkewMs = Number(req.get('castnet-timestamp')) - Date.now();
+    }
     if (body.length === 0) req.body = {};
     else {
       try {
