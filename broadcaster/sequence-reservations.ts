@@ -2,7 +2,8 @@
 // comes back after its reconnect grace, or after a crash, must not start again at 0: its relays still hold
 // the old window, so new segments would be trimmed as old or overwrite published ones. Numbers are reserved
 // in blocks in `<dataDir>/sequences.json` (one small write per block, not per segment); a stream starts at
-// its last reserved mark, past every number it could have used, and its first segment is a discontinuity.
+// its last reserved mark, past every number it could have used (by 25 to 50), and its first segment is a
+// discontinuity.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,6 +13,12 @@ import { dirname } from 'node:path';
  * is 100 by default, more after silence).
  */
 export const SEQUENCE_BLOCK = 50;
+/**
+ * A restart skips at least this many: more than a relay keeps of a stream by default (6 listed + 4 extra),
+ * so the old window is trimmed whole and no playlist lists a jump between two of its entries (media
+ * sequence numbers are implicit in HLS: each entry is the one before plus one).
+ */
+export const SEQUENCE_MIN_SKIP = 25;
 /** Streams remembered; the least recently started are forgotten first. */
 const MAX_STREAMS = 10_000;
 
@@ -36,7 +43,7 @@ export class SequenceReservations {
   /** Called with each sequence number used: the next block is reserved before the current one runs out. */
   used(playbackId: string, seq: number): void {
     const mark = this.marks.get(playbackId) ?? 0;
-    if (seq + 1 >= mark) this.reserve(playbackId, seq + 1 + SEQUENCE_BLOCK);
+    if (mark - (seq + 1) < SEQUENCE_MIN_SKIP) this.reserve(playbackId, seq + 1 + SEQUENCE_BLOCK);
   }
 
   private reserve(playbackId: string, mark: number): void {
