@@ -96,11 +96,12 @@ export interface ErrorBody {
 /** Context that names this node's insides (peers it talks to, its files): logged, never answered. */
 const INTERNAL_CONTEXT = new Set(['node', 'url', 'file', 'dir', 'path', 'cause', 'stack']);
 const URL_PATTERN = /\bhttps?:\/\/[^\s"',)]+/g;
+const ADDRESS_PATTERN = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[0-9a-fA-F:.]+\](?::\d{1,5})?/g;
 const FILE_PATTERN = /(?:\.{0,2}\/)?(?:\.castnet|(?<![\w.-])\/(?:tmp|home|var|work|usr|root|opt|etc|srv|run|mnt|data|proc))\/[^\s"',)]*/g;
 
-/** A message as a client may read it: peer URLs and file paths of this machine replaced by what they are. */
+/** A message as a client may read it: peer URLs, IP addresses and file paths of this machine replaced by what they are. */
 export function clientMessage(message: string): string {
-  return message.replace(URL_PATTERN, '(another node)').replace(FILE_PATTERN, '(a file of this node)');
+  return message.replace(URL_PATTERN, '(another node)').replace(ADDRESS_PATTERN, '(an address)').replace(FILE_PATTERN, '(a file of this node)');
 }
 
 /**
