@@ -29,7 +29,7 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
         return log.info({ seq, transcoder, reason: paymentReason, err }, 'transcode failed: trying another transcoder');
     }
   });
-  pipeline.on('transcodeAbandoned', ({ seq }) => log.warn({ seq }, 'no transcoder could take the segment: published as source only'));
+  pipeline.on('transcodeAbandoned', ({ seq, why }) => log.warn({ seq }, `no transcoder could take the segment (${why}): published as source only`));
   pipeline.on('outputRejected', ({ seq, rendition, transcoder, err }) => log.warn({ seq, rendition, transcoder, err }, 'transcoder output rejected'));
   pipeline.on('paymentRefused', ({ seq, transcoder, reason, retrying }) => {
     if (retrying) log.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');
