@@ -80,7 +80,7 @@ const roles: Command[] = [
     summary: 'Transcodes each segment it is sent into the rendition ladder with FFmpeg.',
     options: transcoderOptionsDefinition,
     moreHelp: async () => {
-      const detected = await detectEncoder('auto');
+      const detected = await detectEncoder('auto').catch((err: Error) => ({ encoder: 'none', reason: err.message }));
       return `Encoder detected on this machine: ${detected.encoder} (${detected.reason})`;
     },
     run: async (options) => started(await createTranscoder(options, { logger: createLogger() })),
