@@ -137,6 +137,10 @@ async function main(argv: string[]): Promise<void> {
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   const roleCommand = roles.find((r) => r.name === command);
   if (roleCommand) {
+    if (rest.includes('--version')) {
+      process.stdout.write(`castnet ${version()}\n`);
+      return;
+    }
     if (wantsHelp) {
       process.stdout.write(await roleCommand.help());
       return;
