@@ -43,7 +43,18 @@ export function logSession(session: StreamSession, log: Logger): void {
     if (changed) log.info({ relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null }, 'stream reassigned');
   });
   session.on('reassignFailed', ({ err }) => log.warn({ err }, 'reassignment failed'));
-  session.on('refreshFailed', ({ err }) => log.warn({ err }, 'session refresh failed'));
+  // Refreshes repeat every few seconds and the stream runs on its last assignment meanwhile: one warning
+  // per outage, then debug, and a line when the orchestrator answers again.
+  let refreshFailing = false;
+  session.on('refreshFailed', ({ err }) => {
+    if (refreshFailing) return log.debug({ err }, 'session refresh failed again');
+    refreshFailing = true;
+    log.warn(`session refresh failed (${err instanceof Error ? err.message : String(err)}): the stream keeps its current nodes, retrying`);
+  });
+  session.on('refreshed', () => {
+    if (refreshFailing) log.info('session refreshed again');
+    refreshFailing = false;
+  });
   session.on('closeFailed', ({ err }) => log.warn({ err }, 'could not close the session'));
 }
 
