@@ -81,6 +81,9 @@ describe('joining a network with --bootstrap alone', () => {
     publishers.push(publish(`${broadcaster.rtmpUrl}/second`));
     const playbackId = broadcaster.keys.resolve('second');
     await waitFor('a new stream in the directory', async () => (await getText(`${orchestrator.url}/api/streams`)).text.includes(playbackId), 15_000 - (Date.now() - restarted), 100);
+    // Publishing: its segments reach the relay the restarted orchestrator assigned, within the same 15 s.
+    await waitFor('the new stream on the relay', async () => (await newest(`${relay.url}/hls/${playbackId}/source/index.m3u8`)) >= 0, 15_000 - (Date.now() - restarted), 100);
+    console.log(`# orchestrator restart → nodes listed and a new stream's first segment on the relay: ${((Date.now() - restarted) / 1000).toFixed(1)} s`);
     await waitFor('the new stream transcoded on the relay', async () => (await newest(`${relay.url}/hls/${playbackId}/360p/index.m3u8`)) >= 0, 20_000);
   });
 
