@@ -6,10 +6,35 @@ import { pino } from 'pino';
 import { describe, it } from 'vitest';
 import { InMemoryOrchestrator } from './in-memory-orchestrator.ts';
 import { ManualTimers } from './manual-timers.ts';
-import { logSession } from './stream-log.ts';
+import { EventEmitter } from 'node:events';
+import { logPipeline, logSession } from './stream-log.ts';
+import type { StreamPipelineEvents } from './stream-pipeline.ts';
 import { StreamSession } from './stream-session.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function capture() {
+  const lines: Array<{ level: number; msg: string }> = [];
+  return { lines, log: pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) }) };
+}
+
+describe('stream pipeline log', () => {
+  it('warns once while no transcoder is assigned, and again after renditions were published meanwhile', () => {
+    const { lines, log } = capture();
+    const pipeline = new EventEmitter<StreamPipelineEvents>();
+    logPipeline(pipeline, log);
+    for (const seq of [0, 1, 2]) pipeline.emit('transcodeFailed', { seq, reason: 'no_transcoder' });
+    pipeline.emit('segmentPublished', { seq: 3, rendition: 'source', bytes: 1, latencyS: 0.1 });
+    pipeline.emit('transcodeFailed', { seq: 3, reason: 'no_transcoder' });
+    pipeline.emit('segmentPublished', { seq: 4, rendition: '360p', bytes: 1, latencyS: 0.1 });
+    pipeline.emit('transcodeFailed', { seq: 5, reason: 'no_transcoder' });
+    assert.deepEqual(lines.filter((l) => l.level >= 40).map((l) => l.msg), [
+      'no transcoder assigned: segments are published as source only until the orchestrator assigns one',
+      'no transcoder assigned: segments are published as source only until the orchestrator assigns one',
+    ]);
+    assert.equal(lines.filter((l) => l.msg === 'no transcoder assigned: segment published as source only').length, 3);
+  });
+});
 
 describe('stream session log', () => {
   it('warns once when refreshes start failing, at debug while they go on, and at info when one answers again', async () => {

@@ -2,16 +2,24 @@
 // publications; the objects themselves never log. Each takes a child logger with `playbackId` bound.
 
 import type { Logger } from '../observability/logger.ts';
+import { SOURCE_RENDITION } from '../protocol/rendition.ts';
 import type { Publication } from './publication.ts';
-import type { StreamPipeline } from './stream-pipeline.ts';
+import type { EventEmitter } from 'node:events';
+import type { StreamPipelineEvents } from './stream-pipeline.ts';
 import type { StreamSession } from './stream-session.ts';
 
-export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
+/** Reads only the pipeline's events. */
+export function logPipeline(pipeline: EventEmitter<StreamPipelineEvents>, log: Logger): void {
+  // With no transcoder assigned every segment says so: one warning until renditions are published again.
+  let unassigned = false;
   pipeline.on('segmentIngested', ({ seq, duration, bytes }) => log.debug({ seq, duration, bytes }, 'segment ingested'));
   pipeline.on('sourceProbed', ({ info, ladder }) =>
     log.info({ width: info.width, height: info.height, fps: +info.fps.toFixed(2), codecs: info.codecs, ladder: ladder.map((r) => r.name) }, 'source probed'),
   );
-  pipeline.on('segmentPublished', ({ seq, rendition, bytes }) => log.debug({ seq, rendition, bytes }, 'segment published'));
+  pipeline.on('segmentPublished', ({ seq, rendition, bytes }) => {
+    if (rendition !== SOURCE_RENDITION) unassigned = false;
+    log.debug({ seq, rendition, bytes }, 'segment published');
+  });
   pipeline.on('publishFailed', ({ seq, rendition, relay, err }) => {
     if (relay === null) log.warn({ seq, rendition }, 'no relay assigned: segment dropped');
     else log.warn({ seq, rendition, relay, err }, 'relay push failed');
@@ -21,7 +29,9 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
       case 'backlog':
         return log.warn({ seq, backlog }, 'transcode backlog full: segment published as source only');
       case 'no_transcoder':
-        return log.warn({ seq }, 'no transcoder assigned: segment published as source only');
+        if (unassigned) return log.debug({ seq }, 'no transcoder assigned: segment published as source only');
+        unassigned = true;
+        return log.warn({ seq }, 'no transcoder assigned: segments are published as source only until the orchestrator assigns one');
       case 'unprobeable':
         return log.warn({ seq, err }, 'segment could not be priced: published as source only');
       default:
