@@ -2,7 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
@@ -26,5 +28,23 @@ describe('castnet command line', () => {
       assert.match(err.stderr, /Commands:\n\s+dev\s/);
       return true;
     });
+  });
+
+  it('castnet dev with its relay port taken exits 1 with one line naming the port, no stack', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'castnet-port-taken-'));
+    try {
+      await assert.rejects(castnet('dev', '--http-port', String(port), '--rtmp-port', '0', '--orchestrator-port', '0', '--no-demo', '--data-dir', dataDir), (err: { code: number; stderr: string; stdout: string }) => {
+        assert.equal(err.code, 1);
+        assert.equal(err.stderr, `castnet: 127.0.0.1:${port} is already in use by another program: stop it or choose another port\n`);
+        assert.doesNotMatch(err.stdout, /sonic|EADDRINUSE|\n\s+at /);
+        return true;
+      });
+    } finally {
+      blocker.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
