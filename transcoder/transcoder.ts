@@ -90,7 +90,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     role: 'transcoder',
     registry,
     identity,
-    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address }),
+    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address, multiaddrs: presence?.p2p?.multiaddrs ?? [] }),
   });
   app.use(transcodeRoutes({ service, payments, events, maxSegmentBytes: options.maxSegmentBytes }));
   finishNodeApp(app, logger);
