@@ -289,10 +289,22 @@ describe('stream pipeline', () => {
     const abandoned = record(pipeline, 'transcodeAbandoned');
     push();
     await pipeline.drain();
-    assert.deepEqual(abandoned, [{ seq: 0 }]);
+    assert.equal(abandoned.length, 1);
+    assert.equal(abandoned[0]!.seq, 0);
+    // Says what the transcoder answered, so the log line and castnet dev name the cause.
+    assert.match(abandoned[0]!.why, new RegExp(`^${a.url.replace(/[.]/g, '\\.')}: .*encoder crashed`));
     assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url], [a.url]], 'the failure, then the immediate retry round');
     assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
     assert.ok(!relay.puts.includes('/hls/stream1/120p/0.ts'));
+  });
+
+  it('names the payment refusal when a paid segment finds no transcoder', async () => {
+    const a = new FakeTranscoder(() => ({ status: 402, reason: 'insufficient_deposit' }));
+    const { pipeline, push } = await setup([a], { paid: true });
+    const abandoned = record(pipeline, 'transcodeAbandoned');
+    push();
+    await pipeline.drain();
+    assert.match(abandoned[0]!.why, /: payment refused \(insufficient_deposit\): transcoder refused the segment: 402 /);
   });
 
   it('transcodes segments with a fractional duration (long keyframe intervals)', async () => {

@@ -69,8 +69,8 @@ export interface StreamPipelineEvents {
   transcodeFailed: [{ seq: number; reason: TranscodeFailureReason; transcoder?: string; paymentReason?: string; backlog?: number; err?: unknown }];
   /** A transcoder answered; renditions are checked next. */
   transcoded: [{ seq: number; transcoder: string }];
-  /** No transcoder could take the segment: its renditions are gaps. */
-  transcodeAbandoned: [{ seq: number }];
+  /** No transcoder could take the segment: its renditions are gaps. `why`: what each transcoder tried answered. */
+  transcodeAbandoned: [{ seq: number; why: string }];
   /** One rendition of a transcoder's answer failed the check. */
   outputRejected: [{ seq: number; rendition: string; transcoder: string; err: unknown }];
   paymentRefused: [{ seq: number; transcoder: string; reason: string; retrying: boolean }];
@@ -306,7 +306,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * answered by the deadline (twice the segment's duration), to the next as well, keeping whichever
    * answers first and aborting the others. Failed transcoders are reported to the session.
    */
-  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Set<string>): Promise<Transcoded | null> {
+  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Map<string, string>): Promise<Transcoded | null> {
     const deadlineMs = durationsMs(meta.duration, HEDGE_DURATIONS, MIN_HEDGE_MS);
     return new Promise((resolve) => {
       let next = 0;
@@ -351,7 +351,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
               ...(payment ? { paymentReason: String(err.context.reason) } : {}),
               err,
             });
-            failed.add(url);
+            failed.set(url, payment ? `payment refused (${String(err.context.reason)}): ${err.message}` : err instanceof Error ? err.message : String(err));
             this.session.reassign([url], payment ? 'payment_refused' : 'transcoder_error');
             launch();
           },
@@ -373,7 +373,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
-    const failed = new Set<string>();
+    const failed = new Map<string, string>();
     for (let round = 0; round < 2; round++) {
       const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
       const start = urls.length ? seq % urls.length : 0;
@@ -381,11 +381,12 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {
-        await this.session.reassignNow([...failed], 'transcoder_error');
+        await this.session.reassignNow([...failed.keys()], 'transcoder_error');
         if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
       }
     }
-    this.emit('transcodeAbandoned', { seq });
+    const why = [...failed].map(([url, reason]) => `${url}: ${reason}`).join('; ');
+    this.emit('transcodeAbandoned', { seq, why: why || 'no transcoder is assigned' });
     return null;
   }
 

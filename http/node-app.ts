@@ -12,6 +12,7 @@ import type { Identity } from '../protocol/identity.ts';
 import { URL_CHALLENGE_PATH, answerChallenge, challengeNonceSchema } from '../protocol/url-challenge.ts';
 import type { Logger } from '../observability/logger.ts';
 import { HttpGuard } from './http-limits.ts';
+import { bindFailure } from './bind-failure.ts';
 
 /** The version every node reports (package.json's). */
 export const CASTNET_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -114,13 +115,7 @@ export function listen(handler: Express | RequestListener, host: string, port: n
     const server = g ? createServer(g.serverOptions(), g.wrap(listener)) : createServer(listener);
     g?.attach(server);
     server.listen(port, host);
-    const onError = (err: NodeJS.ErrnoException) => {
-      // Said plainly: the stack of a failed bind tells an operator nothing they can act on.
-      if (err.code === 'EADDRINUSE') reject(new Error(`${host}:${port} is already in use by another program: stop it or choose another port`, { cause: err }));
-      else if (err.code === 'EACCES') reject(new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: err }));
-      else if (err.code === 'EADDRNOTAVAIL') reject(new Error(`${host} is not an address of this machine: check --host`, { cause: err }));
-      else reject(err);
-    };
+    const onError = (err: NodeJS.ErrnoException) => reject(bindFailure(err, host, port));
     server.once('error', onError);
     server.once('listening', () => {
       server.off('error', onError);

@@ -124,7 +124,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
 
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
   const guard = new HttpGuard({ role: 'relay', registry, limits: options });
-  const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size }) });
+  const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'vitest';
+import { followStreams } from '../cli/dev-console.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, within, type Publisher, type TestNetwork } from './support/network.ts';
 
@@ -144,9 +145,13 @@ describe('ingest failures', () => {
     assert.match(playlist, new RegExp(`#EXT-X-DISCONTINUITY\\n#EXT-X-PROGRAM-DATE-TIME:[^\\n]+\\n#EXTINF:[^\\n]+\\n${beforeReconnect + 1}\\.ts`));
   });
 
-  it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns', async () => {
+  it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns; castnet dev says so', async () => {
     net = await startNetwork();
-    publishers.push(publish(`${net.broadcaster.rtmpUrl}/outage`));
+    // The lines castnet dev prints, from the same broadcaster events.
+    const printed: string[] = [];
+    followStreams(net.broadcaster.streams, { watchUrl: (id) => `${net!.relay.url}/watch/${id}`, write: (line) => printed.push(line) });
+    const publisher = publish(`${net.broadcaster.rtmpUrl}/outage`);
+    publishers.push(publisher);
     const playbackId = net.broadcaster.keys.resolve('outage');
     const hls = `${net.relay.url}/hls/${playbackId}`;
     await waitFor('a transcoded segment', async () => (await getText(`${hls}/360p/index.m3u8`)).status === 200);
@@ -166,5 +171,15 @@ describe('ingest failures', () => {
       return Math.max(...published) > downAt + 2 ? text : undefined;
     }, 30_000);
     assert.match(playlist, /#EXT-X-GAP/, 'segments missed during the outage are marked as gaps, so numbering stays right');
+
+    await publisher.stop();
+    await waitFor('the ended line', () => printed.some((l) => l.startsWith(`○ ended  ${playbackId}`)), 15_000);
+    const lines = printed.filter((l) => l.includes(playbackId));
+    const index = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const live = index(new RegExp(`^● live   ${playbackId} 640x360 30 fps → \\S+  watch: ${net.relay.url}/watch/${playbackId}$`));
+    const lost = index(new RegExp(`^! renditions missing for ${playbackId}: (no transcoder could take the segment \\(http://127\\.0\\.0\\.1:${port}: .+\\)|no transcoder is assigned)$`));
+    const back = index(new RegExp(`^✓ renditions back for ${playbackId}$`));
+    const ended = index(new RegExp(`^○ ended  ${playbackId} \\(waiting for a reconnect\\)$`));
+    assert.ok(live >= 0 && live < lost && lost < back && back < ended, lines.join('\n'));
   });
 });

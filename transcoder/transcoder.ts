@@ -92,7 +92,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     registry,
     identity,
     guard: new HttpGuard({ role: 'transcoder', registry, limits: options }),
-    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address }),
+    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address, multiaddrs: presence?.p2p?.multiaddrs ?? [] }),
   });
   app.use(transcodeRoutes({ service, payments, events, guard: guardOf(app), maxSegmentBytes: options.maxSegmentBytes }));
   finishNodeApp(app, logger);
