@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
@@ -105,7 +106,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       metrics.publishRefused.inc({ reason: 'stream_key' });
       throw err;
     }
-    return streams.publish(playbackId, request.remoteAddress);
+    return streams.publish(playbackId, request.remoteAddress, request.disconnect);
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });
@@ -122,6 +123,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const app = createNodeApp({
     role: 'broadcaster',
     registry,
+    guard: new HttpGuard({ role: 'broadcaster', registry, limits: options }),
     health: () => ({
       publications: streams.livePublications,
       paymentAddress: identity.address,

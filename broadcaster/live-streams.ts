@@ -10,6 +10,7 @@ import { meterPipeline, type BroadcasterMetrics } from './metrics.ts';
 import type { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
 import { Publication } from './publication.ts';
+import { SequenceReservations } from './sequence-reservations.ts';
 import type { PublishSink } from './rtmp/rtmp-connection.ts';
 import { logPipeline, logPublication, logSession } from './stream-log.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
@@ -29,6 +30,8 @@ export interface LiveStreamsOptions {
   maxPricePerPixel: bigint;
   /** Transcoders with one of these encoders only; empty: any. */
   transcoderEncoders?: ReadonlyArray<string>;
+  /** Where sequence numbers are reserved across stream ends and restarts; null: in memory only. */
+  sequencesFile?: string | null;
 }
 
 export interface LiveStreamsComponents {
@@ -59,6 +62,7 @@ export interface LiveStreamsEvents {
 
 export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
   private readonly streams = new Map<string, Stream>();
+  private readonly sequences: SequenceReservations;
   private readonly options: LiveStreamsOptions;
   private readonly components: LiveStreamsComponents;
 
@@ -66,6 +70,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     super();
     this.options = options;
     this.components = components;
+    this.sequences = new SequenceReservations(options.sequencesFile === undefined ? join(options.dataDir, 'sequences.json') : options.sequencesFile);
   }
 
   get pipelines(): ReadonlyMap<string, StreamPipeline> {
@@ -81,7 +86,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
    * Starts a publication of `playbackId` (a first publish, a reconnect, or a takeover). The session is
    * opened before the publish is accepted: a stream with nowhere to go is refused, not silently dropped.
    */
-  async publish(playbackId: string, remote: string | undefined): Promise<PublishSink> {
+  async publish(playbackId: string, remote: string | undefined, disconnect?: (reason: string) => void): Promise<PublishSink> {
     const { metrics, timers } = this.components;
     const existing = this.streams.get(playbackId);
     const stream = existing ?? this.create(playbackId);
@@ -97,10 +102,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     stream.publication?.supersede();
     const publication = new Publication(
       { dir: join(this.options.dataDir, 'segments', `${playbackId}-${timers.now()}`), segmentSeconds: this.options.segmentSeconds, reconnectGraceMs: this.options.reconnectGraceMs },
-      { pipeline: stream.pipeline, logger: stream.log, timers },
+      { pipeline: stream.pipeline, logger: stream.log, timers, ...(disconnect ? { disconnect } : {}) },
     );
     stream.publication = publication;
     logPublication(publication, stream.log);
+    publication.on('cutterDied', () => metrics.cutterDied.inc());
     publication.on('ended', () => {
       this.countLive();
       this.emit('waiting', { playbackId });
@@ -128,8 +134,8 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const log = logger.child({ playbackId });
     const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
-      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog },
-      { session, payments, transcoders, relays, timers },
+      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
+      { session, payments, transcoders, relays, timers, onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);
     logPipeline(pipeline, log);

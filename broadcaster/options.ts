@@ -4,7 +4,8 @@
 
 import { z } from 'zod';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { defaultHttpLimits } from '../http/http-limits.ts';
 import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
@@ -57,10 +58,11 @@ export const broadcasterOptionsDefinition = defineOptions(
     }),
     rtmpMaxChunkStreams: option({ flag: 'rtmp-max-chunk-streams', schema: count, default: defaultRtmpLimits.rtmpMaxChunkStreams, description: 'RTMP chunk streams one connection may open' }),
     rtmpMaxReassemblyBytes: option({ flag: 'rtmp-max-reassembly-bytes', schema: count, default: defaultRtmpLimits.rtmpMaxReassemblyBytes, description: 'bytes of partial RTMP messages one connection may hold' }),
+    ...httpLimitOptions(defaultHttpLimits),
     // Where the deposit that pays for tickets lives (the broadcaster reads it; castnet deposit funds it).
     ...settlementOptions(),
   },
-  [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null), ...settlementRules],
+  [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null), ...settlementRules, ...httpLimitRules],
 );
 
 export interface BroadcasterOptions extends OptionsOf<typeof broadcasterOptionsDefinition.table> {}

@@ -71,5 +71,6 @@ export function logSession(session: StreamSession, log: Logger): void {
 export function logPublication(publication: Publication, log: Logger): void {
   publication.on('segmentFailed', ({ file, err }) => log.error({ err, file }, 'segment could not be ingested'));
   publication.on('cutterFailed', ({ err }) => log.error({ err }, 'segment cutter failed; the publication ends'));
+  publication.on('cutterDied', () => log.warn('segment cutter exited while the streamer was sending: disconnecting the streamer so its encoder reconnects'));
   publication.on('ended', ({ segments }) => log.info({ segments }, 'publish ended; waiting for a reconnect'));
 }

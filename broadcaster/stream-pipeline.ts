@@ -34,6 +34,12 @@ const MIN_TRANSCODE_TIMEOUT_MS = 10_000;
 /** A transcoder that has not answered within this many segment durations gets company: the next one too. */
 const HEDGE_DURATIONS = 2;
 const MIN_HEDGE_MS = 1_000;
+/**
+ * Source segments waiting for the relay beyond this are skipped (the relay shows them as gaps where the
+ * renditions arrive) so a slow relay cannot build a backlog, and the relay is reported as failing: sustained
+ * slowness is a failure, and the session moves the stream to another relay.
+ */
+export const MAX_PUBLISH_BACKLOG = 3;
 /** The most a descriptor may announce (protocol/stream-record.ts). */
 const MAX_TARGET_DURATION_S = 60;
 
@@ -57,8 +63,8 @@ export interface StreamPipelineEvents {
   segmentIngested: [{ seq: number; duration: number; bytes: number }];
   sourceProbed: [{ info: MediaInfo; ladder: RenditionSpec[] }];
   segmentPublished: [{ rendition: string; seq: number; latencyS: number; bytes: number }];
-  /** A segment the relay did not take; `relay` is null when none was assigned. */
-  publishFailed: [{ rendition: string; seq: number; relay: string | null; err?: unknown }];
+  /** A segment the relay did not take (or that was skipped behind a slow one: `backlog`); `relay` is null when none was assigned. */
+  publishFailed: [{ rendition: string; seq: number; relay: string | null; err?: unknown; backlog?: number }];
   /** One failure on the way to a segment's renditions; a transcoder's failure may still be followed by another's success. */
   transcodeFailed: [{ seq: number; reason: TranscodeFailureReason; transcoder?: string; paymentReason?: string; backlog?: number; err?: unknown }];
   /** A transcoder answered; renditions are checked next. */
@@ -81,6 +87,11 @@ export interface StreamPipelineOptions {
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   /** Transcodes waiting beyond this are skipped (their renditions show as gaps) so the stream stays live. */
   maxTranscodeBacklog: number;
+  /**
+   * The first sequence number: above 0 for a stream that was live before (sequence-reservations.ts), whose
+   * first segment then starts with a discontinuity.
+   */
+  firstSeq?: number;
 }
 
 export interface StreamPipelineComponents {
@@ -91,6 +102,8 @@ export interface StreamPipelineComponents {
   transcoders?: TranscoderClient;
   relays?: RelayClient;
   timers?: Timers;
+  /** Told each sequence number used, so the next ones can be reserved. */
+  onSequence?: (seq: number) => void;
 }
 
 type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
@@ -105,11 +118,14 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** This publication's warnings, in the order they were found. */
   warnings: StreamWarning[] = [];
   private cadence: KeyframeCadence;
-  private nextSeq = 0;
+  private nextSeq: number;
+  private readonly firstSeq: number;
+  private readonly onSequence: ((seq: number) => void) | undefined;
   private discontinuityPending = false;
   private sourceChain: Promise<void> = Promise.resolve();
   private transcodeChain: Promise<void> = Promise.resolve();
   private transcodeBacklog = 0;
+  private publishBacklog = 0;
   private descriptorPushedTo: string | null = null;
   private readonly options: StreamPipelineOptions;
   private readonly payments: PaymentSender | null;
@@ -127,10 +143,13 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.relays = components.relays ?? new RelayClient();
     this.timers = components.timers ?? systemTimers;
     this.cadence = new KeyframeCadence(options.segmentSeconds);
+    this.firstSeq = options.firstSeq ?? 0;
+    this.nextSeq = this.firstSeq;
+    this.onSequence = components.onSequence;
   }
 
   get segmentsPublished(): number {
-    return this.nextSeq;
+    return this.nextSeq - this.firstSeq;
   }
 
   /** A new publication began (first, or after a reconnect). */
@@ -196,12 +215,22 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
   push(segment: PipelineSegment): number {
     const seq = this.nextSeq++;
+    this.onSequence?.(seq);
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
     const cadence = this.cadence.add(segment.duration, this.source?.fps ?? 0);
     if (cadence) this.warn(cadence);
-    if (this.sourcePlayable) this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
+    if (this.sourcePlayable) {
+      if (this.publishBacklog >= MAX_PUBLISH_BACKLOG) {
+        const relay = this.session.assignment?.relay.url ?? null;
+        this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay, backlog: this.publishBacklog });
+        if (relay) this.session.reassign([relay], 'publish_failed');
+      } else {
+        this.publishBacklog++;
+        this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment)).finally(() => this.publishBacklog--);
+      }
+    }
     if (this.ladder.length > 0) {
       if (this.transcodeBacklog >= this.options.maxTranscodeBacklog) {
         this.emit('transcodeFailed', { seq, reason: 'backlog', backlog: this.transcodeBacklog });

@@ -192,7 +192,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (toHex(keccak_256(recipientRand)) !== ticket.recipientRandHash.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'recipientRand does not match recipientRandHash', context);
     if (!isWinningTicket(signature, recipientRand, ticket.winProb)) throw new CastnetError('TICKET_INVALID', 'ticket did not win', context);
     const redemption = this.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM redemptions WHERE ticket_hash = ?').get(hashHex)) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', context);
+      // The hash binds the recipient, so an earlier redemption paid this same recipient: say how much, so a
+      // recipient that crashed between our commit and its own record can settle the ticket as paid.
+      const earlier = this.db.prepare('SELECT paid FROM redemptions WHERE ticket_hash = ?').get(hashHex) as { paid: string } | undefined;
+      if (earlier) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', { ...context, reason: 'paid_earlier', paid: earlier.paid });
       const sender = this.row(ticket.sender.toLowerCase());
       const recipientAddress = ticket.recipient.toLowerCase();
       const claimedBefore = this.claimedBy(sender.address, recipientAddress);

@@ -12,6 +12,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Registry } from 'prom-client';
 import { cors } from '../http/cors.ts';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { startOrchestratorPresence, type OrchestratorPresence } from '../p2p/orchestrator-presence.ts';
@@ -113,10 +114,11 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     for (const [state, n] of Object.entries(states)) metrics.nodeStates.set({ state }, n);
   }
 
-  const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
+  const guard = new HttpGuard({ role: 'orchestrator', registry, limits: options });
+  const app = createNodeApp({ role: 'orchestrator', registry, guard, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
   const verifier = new RequestVerifier({ now });
   const writeLimiter = new RateLimiter({ ratePerSecond: options.writesPerSecond, burst: options.writesPerSecond * 4, now });
-  app.use('/api', cors(), ...signedWrites({ verifier, limiter: writeLimiter, maxBodyBytes: 256 * 1024 }));
+  app.use('/api', cors(), ...signedWrites({ verifier, limiter: writeLimiter, guard, maxBodyBytes: options.maxWriteBytes }));
   // Where money settles is public: nodes and wallets read it to check they agree with the network.
   app.get('/api/settlement', (_req, res) => {
     res.json(chain ? { mode: 'chain', broker: chain.reader.address, chainRpc: options.chainRpc, syncedToBlock: chainEvents!.syncedTo.toString() } : { mode: 'ledger', ledger: '/api/ledger' });

@@ -6,6 +6,7 @@ import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
+import type { HttpGuard } from '../http/http-limits.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { checkId } from './route-params.ts';
@@ -15,11 +16,15 @@ export interface PushRoutesOptions {
   store: StreamStore;
   metrics: RelayMetrics;
   logger: Logger;
+  /** Bounds bodies and counts what it refuses. */
+  guard: HttpGuard;
+  maxSegmentBytes: number;
+  maxDescriptorBytes: number;
   /** Refuse every push. */
   edge?: boolean;
 }
 
-export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesOptions): Router {
+export function pushRoutes({ store, metrics, logger, guard, maxSegmentBytes, maxDescriptorBytes, edge = false }: PushRoutesOptions): Router {
   const router = express.Router();
   if (edge) {
     router.use('/hls', (req, res, next) => {
@@ -34,7 +39,7 @@ export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesO
     res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));
     next();
   };
-  router.put('/hls/:playbackId', express.json({ limit: '64kb' }), counted, (req, res) => {
+  router.put('/hls/:playbackId', ...guard.jsonBody('a stream descriptor', maxDescriptorBytes), counted, (req, res) => {
     const parsed = streamDescriptorSchema.safeParse({ ...req.body, playbackId: req.params.playbackId });
     if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
     store.setDescriptor(parsed.data);
@@ -45,7 +50,7 @@ export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesO
     store.end(checkId(req.params.playbackId, 'playback id'));
     res.status(204).end();
   });
-  router.put('/hls/:playbackId/:rendition/:seq.ts', express.raw({ type: () => true, limit: '64mb' }), counted, (req, res) => {
+  router.put('/hls/:playbackId/:rendition/:seq.ts', ...guard.rawBody('a segment', maxSegmentBytes), counted, (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
     const rendition = checkId(req.params.rendition, 'rendition');
     const seq = Number(req.params['seq']);

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
@@ -122,11 +123,12 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
   const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
-  const app = createNodeApp({ role: 'relay', registry, identity, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
+  const guard = new HttpGuard({ role: 'relay', registry, limits: options });
+  const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
-  app.use(pushRoutes({ store, metrics, logger, edge: options.edge }));
+  app.use(pushRoutes({ store, metrics, logger, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 
@@ -143,7 +145,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     async start() {
       server = await listen((req: IncomingMessage, res: ServerResponse) => {
         if (!hls(req, res)) app(req, res);
-      }, options.host, options.httpPort);
+      }, options.host, options.httpPort, guard);
       selfUrl = relay.url;
       expiry = setInterval(() => store.expire(), 5_000);
       expiry.unref();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'vitest';
 import { followStreams } from '../cli/dev-console.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
@@ -11,6 +12,20 @@ import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, w
 
 function rtmpPort(net: TestNetwork): number {
   return Number(new URL(net.broadcaster.rtmpUrl).port);
+}
+
+/** The pid of the FFmpeg that cuts `playbackId`'s segments (its output path names the stream). */
+function cutterPid(playbackId: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a.includes('ffmpeg')) && args.some((a) => a.includes(`segments/${playbackId}-`))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 function segmentSeqs(playlist: string): number[] {
@@ -84,6 +99,50 @@ describe('ingest failures', () => {
     assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'sequence numbers continue without a hole or repeat');
     const streams = JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text) as Array<{ playbackId: string }>;
     assert.deepEqual(streams.map((s) => s.playbackId), [playbackId]);
+  });
+
+  it('continues a stream that comes back after its reconnect grace ran out with higher sequence numbers and a discontinuity, so its playlist moves on', async () => {
+    net = await startNetwork({ reconnectGraceMs: 1_000 });
+    const first = publish(`${net.broadcaster.rtmpUrl}/late`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('late');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('three segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 3);
+    await first.stop();
+    // Past the grace the stream is closed: the relay's playlist ends, and its window stays until it expires.
+    await waitFor('the stream to close at the relay', async () => (await getText(playlistUrl)).text.includes('#EXT-X-ENDLIST'), 15_000);
+    const before = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/late`));
+    // Before, the new publication started again at 0: its segments fell behind the window and the playlist froze.
+    const playlist = await waitFor('new segments past the old window', async () => {
+      const { text } = await getText(playlistUrl);
+      return !text.includes('#EXT-X-ENDLIST') && Math.max(...segmentSeqs(text)) >= before + 2 ? text : undefined;
+    }, 30_000);
+    assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
+    const seqs = segmentSeqs(playlist);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'sequence numbers only grow');
+  });
+
+  it('disconnects the streamer when its segment cutter is killed, so the encoder reconnects into a fresh publication with a discontinuity', async () => {
+    net = await startNetwork();
+    const first = publish(`${net.broadcaster.rtmpUrl}/cutter-dies`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('cutter-dies');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('two segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 2);
+    const pid = await waitFor('the cutter process', () => cutterPid(playbackId), 5_000);
+    process.kill(pid, 'SIGKILL');
+    // Before, the connection stayed open and the playlist froze: the encoder never learned to reconnect.
+    await within('the publisher to be disconnected', first.exited, 10_000);
+    assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_cutter_died_total[ {]/), 1);
+    await waitFor('the publication to end', async () => (await metric(net!.broadcaster.httpUrl, /^castnet_broadcaster_active_streams[ {]/)) === 0, 10_000);
+    const beforeReconnect = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/cutter-dies`));
+    const playlist = await waitFor('segments after the reconnect', async () => {
+      const { text } = await getText(playlistUrl);
+      return Math.max(...segmentSeqs(text)) >= beforeReconnect + 2 ? text : undefined;
+    });
+    assert.match(playlist, new RegExp(`#EXT-X-DISCONTINUITY\\n#EXT-X-PROGRAM-DATE-TIME:[^\\n]+\\n#EXTINF:[^\\n]+\\n${beforeReconnect + 1}\\.ts`));
   });
 
   it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns; castnet dev says so', async () => {

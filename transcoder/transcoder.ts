@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -90,9 +91,10 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     role: 'transcoder',
     registry,
     identity,
+    guard: new HttpGuard({ role: 'transcoder', registry, limits: options }),
     health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address, multiaddrs: presence?.p2p?.multiaddrs ?? [] }),
   });
-  app.use(transcodeRoutes({ service, payments, events, maxSegmentBytes: options.maxSegmentBytes }));
+  app.use(transcodeRoutes({ service, payments, events, guard: guardOf(app), maxSegmentBytes: options.maxSegmentBytes }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;

@@ -16,6 +16,11 @@ export interface PublishRequest {
   /** The publish name with any `?query` removed: the stream key. */
   streamKey: string;
   remoteAddress: string;
+  /**
+   * Closes this connection: for a publication that cannot go on (its segment cutter died, the disk is full),
+   * so that the encoder reconnects and a fresh publication starts, instead of a live-looking frozen stream.
+   */
+  disconnect(reason: string): void;
 }
 
 /** Receives one publication's media. Timestamps are RTMP milliseconds. */
@@ -256,7 +261,12 @@ export class RtmpConnection {
     }
     this.publishState = 'authorizing';
     const streamKey = publishName.split('?')[0]!;
-    void this.authorizePublish({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '' }, streamId);
+    const disconnect = (reason: string) => {
+      if (this.closed) return;
+      this.logger.info({ remote: this.socket.remoteAddress, reason }, 'rtmp publisher disconnected: its publication cannot go on');
+      this.close();
+    };
+    void this.authorizePublish({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '', disconnect }, streamId);
   }
 
   private async authorizePublish(request: PublishRequest, streamId: number): Promise<void> {
