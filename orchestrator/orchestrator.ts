@@ -135,7 +135,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
       metrics.refused.inc({ reason });
       // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
-      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, message: err.message }, 'write refused');
+      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, err }, 'write refused');
     }
     next(err);
   });
