@@ -4,6 +4,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { parseRequest } from '../protocol/fields.ts';
 import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -35,9 +36,7 @@ export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesO
     next();
   };
   router.put('/hls/:playbackId', express.json({ limit: '64kb' }), counted, (req, res) => {
-    const parsed = streamDescriptorSchema.safeParse({ ...req.body, playbackId: req.params.playbackId });
-    if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
-    store.setDescriptor(parsed.data);
+    store.setDescriptor(parseRequest(streamDescriptorSchema, { ...req.body, playbackId: req.params.playbackId }, 'stream descriptor'));
     res.status(204).end();
   });
   // The broadcaster's stream closed: playlists end with EXT-X-ENDLIST (RFC 8216 §4.3.3.4).
