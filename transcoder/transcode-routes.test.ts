@@ -185,10 +185,8 @@ describe('transcoder shutdown and abandoned requests', () => {
       gaveUp.abort();
       await job.killed;
       assert.ok((await answer) instanceof Error);
-      // The slot is released once the killed run has unwound: poll the gauge for a bounded time.
-      const deadline = Date.now() + 5_000;
-      while ((await metric(t.url, 'castnet_transcoder_segments_in_flight')) !== 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-      assert.equal(await metric(t.url, 'castnet_transcoder_segments_in_flight'), 0);
+      // The slot is released once the killed run has unwound.
+      await waitFor('the slot freed', async () => (await metric(t.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 10);
     } finally {
       await t.stop();
     }
