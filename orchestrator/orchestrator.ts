@@ -8,7 +8,6 @@
 
 import express from 'express';
 import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Registry } from 'prom-client';
 import { cors } from '../http/cors.ts';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
@@ -16,7 +15,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { startOrchestratorPresence, type OrchestratorPresence } from '../p2p/orchestrator-presence.ts';
 import type { P2pHost } from '../p2p/p2p-host.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity, type Identity } from '../protocol/identity.ts';
+import { nodeIdentity, type Identity } from '../protocol/identity.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { RequestVerifier } from '../protocol/signed-request.ts';
 import { outboundFetch, type Fetch } from '../http/outbound-fetch.ts';
@@ -96,7 +95,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const earned = (address: string) => (chainEvents ? chainEvents.totalsOf(address).earned : ledger!.account(address).earned);
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
   // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
-  const operator = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'operator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const operator = nodeIdentity(options.dataDir, 'operator');
   const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
   const requireOperator = (signer: string, what: string) => {
     if (!operators.includes(signer)) throw new CastnetError('FORBIDDEN', `only the operator may ${what}: sign with ${options.dataDir ? `${join(options.dataDir, 'keys', 'operator.key')}` : 'the operator key'} (castnet deposit and castnet nodes do)`, { reason: 'not_operator' });
@@ -186,7 +185,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       server = await listen(app, options.host, options.httpPort);
       if (options.p2p) {
         // Its record is signed by its own key (kept beside the nodes' keys), so nodes follow one orchestrator.
-        const identity = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'orchestrator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+        const identity = nodeIdentity(options.dataDir, 'orchestrator');
         presence = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
         p2p = presence.p2p;
       }

@@ -4,11 +4,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { nodeIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
@@ -121,7 +120,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const identity = nodeIdentity(options.dataDir, 'relay');
   const app = createNodeApp({ role: 'relay', registry, identity, health: () => ({ streams: store.size }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
