@@ -20,14 +20,12 @@ import { CastnetError } from '../protocol/errors.ts';
 import { RequestVerifier } from '../protocol/signed-request.ts';
 import { outboundFetch, type Fetch } from '../http/outbound-fetch.ts';
 import { openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
-import type { NodeRecord } from '../protocol/node-record.ts';
-import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
 import { apiRoutes } from './api-routes.ts';
 import { BrokerEvents } from '../settlement/broker-events.ts';
 import { ChainSettlement } from '../settlement/chain-settlement.ts';
-import { Ledger, type Account, type Redemption } from './ledger.ts';
+import { Ledger } from './ledger.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
-import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
+import { createOrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { NodeReputation } from './node-reputation.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -37,6 +35,7 @@ import { writeRoutes } from './write-routes.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
+import { observeOrchestrator } from './event-log.ts';
 
 export { defaultOrchestratorOptions, type OrchestratorOptions };
 
@@ -100,7 +99,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const requireOperator = (signer: string, what: string) => {
     if (!operators.includes(signer)) throw new CastnetError('FORBIDDEN', `only the operator may ${what}: sign with ${options.dataDir ? `${join(options.dataDir, 'keys', 'operator.key')}` : 'the operator key'} (castnet deposit and castnet nodes do)`, { reason: 'not_operator' });
   };
-  const unobserve = observe({ nodes, streams, ledger, reputation, metrics, logger });
+  const unreact = connectReputation({ nodes, streams, reputation });
+  // After the reactions, so a failure report's log line carries the score it left.
+  const unobserve = observeOrchestrator({ nodes, streams, ledger, reputation, metrics, logger });
 
   function sweep(): void {
     nodes.sweep();
@@ -199,6 +200,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       await server?.close();
       server = null;
       unobserve();
+      unreact();
       await chainEvents?.stop();
       reputation.close();
       if (ledger && !components.ledger) ledger.close();
@@ -207,68 +209,25 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   return orchestrator;
 }
 
-/** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */
-function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger | null; reputation: NodeReputation; metrics: OrchestratorMetrics; logger: Logger }): () => void {
-  const { nodes, streams, ledger, reputation, metrics, logger } = o;
-  const onProven = (n: NodeRecord) => {
-    metrics.urlProofs.inc({ result: 'proven' });
-    logger.info({ node: n.id, role: n.role, url: n.url }, 'node proved its URL: scheduled from now on');
+/**
+ * What the domain objects do to each other: a counted failure report weighs on the node's reputation; a ban,
+ * or the operator's deny list, takes the node off the schedule, and the allow list puts it back. Returns
+ * the function that disconnects them.
+ */
+function connectReputation(o: { nodes: NodeRegistry; streams: StreamSessions; reputation: NodeReputation }): () => void {
+  const { nodes, streams, reputation } = o;
+  const onFailureReported = (r: { node: string; reason: string; counted: boolean }) => {
+    if (r.counted) reputation.report(r.node, r.reason);
   };
-  const onProofFailed = (n: NodeRecord, reason: string) => {
-    metrics.urlProofs.inc({ result: reason });
-    logger.warn({ node: n.id, role: n.role, url: n.url, reason, detail: nodes.status(n.id)?.reason }, 'node failed its URL proof: not scheduled');
-  };
-  const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: string }) => {
-    metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : (r.ignored ?? 'no') });
-    if (!r.counted) {
-      logger.debug(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
-      return;
-    }
-    const score = reputation.report(r.node, r.reason);
-    logger.info({ ...r, score }, 'failure reported');
-  };
-  const onBanned = (b: { address: string; until: number; reason: string }) => {
-    metrics.bans.inc();
-    nodes.ban(b.address, b.reason);
-    logger.warn({ node: b.address, until: new Date(b.until).toISOString(), reason: b.reason }, 'node banned');
-  };
+  const onBanned = (b: { address: string; reason: string }) => nodes.ban(b.address, b.reason);
   const onAdmission = (c: { address: string; list: string | null }) => {
     if (c.list === 'deny') nodes.ban(c.address, 'denied by the operator');
     else if (c.list === 'allow') nodes.unban(c.address);
-    logger.info(c, 'admission changed');
   };
-  const onAdded = (n: NodeRecord) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered');
-  const onLost = (n: NodeRecord) => {
-    metrics.nodesLost.inc({ role: n.role });
-    logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
-  };
-  const onAssigned = (request: SessionRequest, assignment: Assignment) => {
-    metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoders: assignment.transcoders.map((t) => t.url), avoid: request.avoid }, 'stream assigned');
-  };
-  const onEnded = (playbackId: string) => {
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId }, 'stream ended');
-  };
-  const onExpired = (playbackId: string) => {
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId }, 'stream expired: broadcaster stopped refreshing it');
-  };
-  const onFunded = (a: Account, added: { deposit: bigint; reserve: bigint }) => logger.info({ address: a.address, amount: added.deposit.toString(), reserve: added.reserve.toString() }, 'sender funded');
-  const onRedeemed = (r: Redemption, parties: { sender: string; recipient: string }) => {
-    metrics.redemptions.inc();
-    metrics.faceValueRedeemed.inc(Number(r.paid));
-    logger.info({ ticketHash: r.ticketHash, sender: parties.sender, recipient: parties.recipient, paid: r.paid.toString() }, 'ticket redeemed');
-  };
-  nodes.on('added', onAdded).on('lost', onLost).on('proven', onProven).on('proofFailed', onProofFailed);
-  streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired).on('failureReported', onFailureReported);
-  ledger?.on('funded', onFunded).on('redeemed', onRedeemed);
+  streams.on('failureReported', onFailureReported);
   reputation.on('banned', onBanned).on('admissionChanged', onAdmission);
   return () => {
-    nodes.off('added', onAdded).off('lost', onLost).off('proven', onProven).off('proofFailed', onProofFailed);
-    streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired).off('failureReported', onFailureReported);
-    ledger?.off('funded', onFunded).off('redeemed', onRedeemed);
+    streams.off('failureReported', onFailureReported);
     reputation.off('banned', onBanned).off('admissionChanged', onAdmission);
   };
 }
