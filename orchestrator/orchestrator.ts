@@ -25,7 +25,7 @@ import { BrokerEvents } from '../settlement/broker-events.ts';
 import { ChainSettlement } from '../settlement/chain-settlement.ts';
 import { Ledger } from './ledger.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
-import { createOrchestratorMetrics } from './metrics.ts';
+import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { NodeReputation } from './node-reputation.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -129,16 +129,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   }
   app.use('/api', apiRoutes({ nodes, streams, earned, reputation, operators, sweep }));
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
-  // Every refused write is counted by its reason (the error's `reason`, else its code).
-  app.use('/api', (err: unknown, req: express.Request, _res: express.Response, next: express.NextFunction) => {
-    if (err instanceof CastnetError && req.method !== 'GET') {
-      const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
-      metrics.refused.inc({ reason });
-      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
-      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, err }, 'write refused');
-    }
-    next(err);
-  });
+  app.use('/api', countRefusedWrites(metrics, logger));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -146,23 +137,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   let p2p: P2pHost | null = null;
   let presence: OrchestratorPresence | null = null;
 
-  function onAnnouncement(data: Uint8Array): void {
-    const opened = openAnnouncement(data, now(), options.announcementMaxAgeMs);
-    if (typeof opened === 'string') {
-      metrics.announcements.inc({ result: opened });
-      logger.debug({ reason: opened }, 'announcement dropped');
-      return;
-    }
-    try {
-      // The record's signature proves the key; its URL is proved by the same challenge as over HTTP.
-      nodes.register(registrationOf(opened), 'gossip');
-      metrics.announcements.inc({ result: 'accepted' });
-    } catch (err) {
-      const reason = err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'refused';
-      metrics.announcements.inc({ result: reason });
-      logger.debug({ reason, node: opened.paymentAddress, url: opened.url }, 'announcement refused');
-    }
-  }
+  const onAnnouncement = announcementIntake({ nodes, metrics, logger, now, maxAgeMs: options.announcementMaxAgeMs });
 
   const orchestrator: Orchestrator = {
     get url() {
@@ -229,5 +204,43 @@ function connectReputation(o: { nodes: NodeRegistry; streams: StreamSessions; re
   return () => {
     streams.off('failureReported', onFailureReported);
     reputation.off('banned', onBanned).off('admissionChanged', onAdmission);
+  };
+}
+
+/** Every refused write counted by its reason (the error's `reason`, else its code), and logged at debug. */
+function countRefusedWrites(metrics: OrchestratorMetrics, logger: Logger): express.ErrorRequestHandler {
+  return (err: unknown, req, _res, next) => {
+    if (err instanceof CastnetError && req.method !== 'GET') {
+      const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
+      metrics.refused.inc({ reason });
+      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
+      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, err }, 'write refused');
+    }
+    next(err);
+  };
+}
+
+/**
+ * Gossiped node records into the registry: each opened (signature, age, version) and registered as an HTTP
+ * registration would be, every outcome counted by its reason.
+ */
+function announcementIntake(o: { nodes: NodeRegistry; metrics: OrchestratorMetrics; logger: Logger; now: () => number; maxAgeMs: number }): (data: Uint8Array) => void {
+  const { nodes, metrics, logger } = o;
+  return (data) => {
+    const opened = openAnnouncement(data, o.now(), o.maxAgeMs);
+    if (typeof opened === 'string') {
+      metrics.announcements.inc({ result: opened });
+      logger.debug({ reason: opened }, 'announcement dropped');
+      return;
+    }
+    try {
+      // The record's signature proves the key; its URL is proved by the same challenge as over HTTP.
+      nodes.register(registrationOf(opened), 'gossip');
+      metrics.announcements.inc({ result: 'accepted' });
+    } catch (err) {
+      const reason = err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'refused';
+      metrics.announcements.inc({ result: reason });
+      logger.debug({ reason, node: opened.paymentAddress, url: opened.url }, 'announcement refused');
+    }
   };
 }
