@@ -9,7 +9,7 @@ import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { checkId } from './route-params.ts';
+import { checkId, checkRendition } from './route-params.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export interface PushRoutesOptions {
@@ -46,7 +46,7 @@ export function pushRoutes({ store, metrics, logger, edge = false }: PushRoutesO
   });
   router.put('/hls/:playbackId/:rendition/:seq.ts', express.raw({ type: () => true, limit: '64mb' }), counted, (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
-    const rendition = checkId(req.params.rendition, 'rendition');
+    const rendition = checkRendition(req.params.rendition);
     const seq = Number(req.params['seq']);
     if (!Number.isInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid segment sequence');
     const meta = parseSegmentMetadata(req.headers);
