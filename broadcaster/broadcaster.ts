@@ -136,9 +136,9 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
 
   /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
   async function checkDependencies(): Promise<void> {
-    const [orchestratorProblem, ffmpegProblem] = await Promise.all([orchestrator.health().then(() => null, (err: Error) => err.message), checkFfmpeg()]);
-    if (orchestratorProblem) {
-      logger.warn({ orchestrator: orchestrator.baseUrl }, `the orchestrator at ${orchestrator.baseUrl} does not answer (${orchestratorProblem}): publishes are refused until it does`);
+    const [orchestratorErr, ffmpegProblem] = await Promise.all([orchestrator.health().then(() => null, (err: Error) => err), checkFfmpeg()]);
+    if (orchestratorErr) {
+      logger.warn({ err: orchestratorErr, orchestrator: orchestrator.baseUrl }, `the orchestrator at ${orchestrator.baseUrl} does not answer (${orchestratorErr.message}): publishes are refused until it does`);
     }
     if (ffmpegProblem) logger.error({ ffmpeg: ffmpegProblem }, `${ffmpegProblem}: publishes cannot be cut into segments; set FFMPEG_PATH or install FFmpeg`);
   }

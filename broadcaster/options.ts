@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
@@ -26,7 +26,7 @@ const showLadder = (rungs: LadderRungs) => rungs.map((r) => `${r.height}p${r.fps
 
 export const broadcasterOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz and /metrics' }),
     orchestrator: option({ flag: 'orchestrator', schema: httpUrl, default: 'http://127.0.0.1:8935', description: 'orchestrator URL' }),

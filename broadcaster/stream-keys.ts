@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, t
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
+import { describeIssues } from '../protocol/fields.ts';
 
 const keyEntrySchema = z.object({
   playbackId: z.string().min(1),
@@ -40,7 +41,7 @@ function readKeyFile(path: string): Record<string, KeyEntry> {
   }
   const parsed = keyFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (${parsed.error.issues[0]?.message ?? 'unexpected shape'}): fix it or restore it from a backup`, { file: path });
+    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (${describeIssues(parsed.error)}): fix it or restore it from a backup`, { file: path });
   }
   return parsed.data;
 }

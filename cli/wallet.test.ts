@@ -4,8 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -22,15 +20,7 @@ import { waitFor } from '../test/support/wait.ts';
 import { runNodes } from './nodes.ts';
 import { renderStatus } from './status.ts';
 import { formatWei, runDeposit, runWallet, runWithdraw } from './wallet.ts';
-
-/** A loopback port nothing listens on: one the system just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from '../test/support/ports.ts';
 
 function capture(): { out: (s: string) => void; text: () => string } {
   let text = '';

@@ -108,6 +108,9 @@ export function allowPrivateNodesOption() {
   return option({ flag: 'allow-private-nodes', schema: flag, default: false, description: 'accept and reach node URLs on loopback and private addresses (one machine, a LAN; on in castnet dev)' });
 }
 
+/** --host, the address a node listens on: the same option in every role. */
+export const listenHost = () => option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' });
+
 export const multiaddr = z.string().regex(/^\/\S+$/, { error: 'takes libp2p multiaddrs such as /ip4/10.0.0.1/tcp/4001/p2p/12D3…' });
 
 /**

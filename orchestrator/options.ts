@@ -3,7 +3,7 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { addressString } from '../protocol/fields.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
@@ -11,7 +11,7 @@ import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const orchestratorOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8935, description: 'HTTP port of the API', deprecatedFlags: ['api-port'] }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the ticket ledger (ledger.sqlite, with --settlement ledger) lives here ('': in memory)" }),
     heartbeatIntervalMs: option({ flag: 'heartbeat-interval-ms', schema: durationMs, default: 2_000, description: 'how often nodes heartbeat' }),

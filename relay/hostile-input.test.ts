@@ -77,6 +77,14 @@ describe('relay against hostile input', () => {
     assert.match(await (await fetch(`${origin.url}/metrics`)).text(), /castnet_relay_refused_total\{reason="seq_ahead"[^}]*\} 1\n/);
   });
 
+  it('refuses a segment for a rendition name no playlist could list, and stores nothing', async () => {
+    const name = 'r'.repeat(33);
+    const res = await fetch(`${origin.url}/hls/longname/${name}/0.ts`, { method: 'PUT', headers: headers(0), body: ts });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'INVALID_PATH');
+    assert.equal(origin.store.has('longname'), false);
+  });
+
   it('refuses a segment longer than the longest target duration', async () => {
     assert.equal((await putSegment(origin.url, 'long', 0, MAX_TARGET_DURATION_SECONDS + 1)).status, 400);
   });

@@ -2,13 +2,13 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, text, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const relayOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'HTTP port for HLS, the player and pushes' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL viewers and broadcasters reach this relay at (none: the address it listens on)' }),
     orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),

@@ -4,12 +4,13 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { parseRequest } from '../protocol/fields.ts';
 import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
 import type { HttpGuard } from '../http/http-limits.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { checkId } from './route-params.ts';
+import { checkId, checkRendition } from './route-params.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export interface PushRoutesOptions {
@@ -40,9 +41,7 @@ export function pushRoutes({ store, metrics, logger, guard, maxSegmentBytes, max
     next();
   };
   router.put('/hls/:playbackId', ...guard.jsonBody('a stream descriptor', maxDescriptorBytes), counted, (req, res) => {
-    const parsed = streamDescriptorSchema.safeParse({ ...req.body, playbackId: req.params.playbackId });
-    if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
-    store.setDescriptor(parsed.data);
+    store.setDescriptor(parseRequest(streamDescriptorSchema, { ...req.body, playbackId: req.params.playbackId }, 'stream descriptor'));
     res.status(204).end();
   });
   // The broadcaster's stream closed: playlists end with EXT-X-ENDLIST (RFC 8216 §4.3.3.4).
@@ -52,7 +51,7 @@ export function pushRoutes({ store, metrics, logger, guard, maxSegmentBytes, max
   });
   router.put('/hls/:playbackId/:rendition/:seq.ts', ...guard.rawBody('a segment', maxSegmentBytes), counted, (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
-    const rendition = checkId(req.params.rendition, 'rendition');
+    const rendition = checkRendition(req.params.rendition);
     const seq = Number(req.params['seq']);
     if (!Number.isInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid segment sequence');
     const meta = parseSegmentMetadata(req.headers);

@@ -4,12 +4,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { nodeIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
@@ -122,7 +121,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
   store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
 
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const identity = nodeIdentity(options.dataDir, 'relay');
   const guard = new HttpGuard({ role: 'relay', registry, limits: options });
   const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.

@@ -1,7 +1,8 @@
 // Opening a node:sqlite database in a node's data directory: the directory is made, the journal is WAL
 // (readers never block the writer, and a crash loses no committed transaction), writers wait for a lock
-// instead of failing at once, and the schema is created if missing. The file is created 0600 (its WAL and
-// shared-memory files take its mode): the ledger holds money, the redemption queue unrevealed secrets.
+// instead of failing at once, and the schema is created if missing; tables written by an older version gain
+// the columns added since. The file is created 0600 (its WAL and shared-memory files take its mode): the
+// ledger holds money, the redemption queue unrevealed secrets.
 
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,4 +29,13 @@ export function openDatabase(path: string, schema: string): DatabaseSync {
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
   db.exec(schema);
   return db;
+}
+
+/**
+ * Adds each of `columns` (name and SQL definition) that `table` lacks: tables written by an older version
+ * gain the columns added since (SQLite has no ADD COLUMN IF NOT EXISTS). Names are the code's, never input.
+ */
+export function addMissingColumns(db: DatabaseSync, table: string, columns: ReadonlyArray<readonly [name: string, definition: string]>): void {
+  const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, definition] of columns) if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
 }

@@ -3,7 +3,7 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, text, wei, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, wei, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { CHAIN_DEFAULTS } from '../settlement/chain-settlement.ts';
@@ -11,7 +11,7 @@ import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const transcoderOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8936, description: 'HTTP port', deprecatedFlags: ['port'] }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL other nodes reach this one at (none: http://host:http-port)' }),
     orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),

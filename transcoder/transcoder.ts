@@ -7,10 +7,9 @@
 
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
 import { HttpGuard } from '../http/http-limits.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { nodeIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
@@ -63,7 +62,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const logger = (components.logger ?? createLogger()).child({ component: 'transcoder' });
   const registry = components.registry ?? createMetricsRegistry('transcoder');
   const encoder = await detectEncoder(options.encoder);
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const identity = nodeIdentity(options.dataDir, 'transcoder');
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   const settlement =
     components.settlement ??

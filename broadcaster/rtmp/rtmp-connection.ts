@@ -114,7 +114,7 @@ export class RtmpConnection {
     if (err instanceof RtmpProtocolError) {
       // What a peer can cause is logged once per connection at info, never as a warning.
       this.options.onRefused?.(err.reason);
-      this.logger.info({ remote: this.socket.remoteAddress, reason: err.reason, err: err.message }, 'rtmp connection closed');
+      this.logger.info({ remote: this.socket.remoteAddress, reason: err.reason, err }, 'rtmp connection closed');
     } else {
       this.logger.warn({ remote: this.socket.remoteAddress, err }, 'rtmp connection dropped');
     }
@@ -276,7 +276,7 @@ export class RtmpConnection {
     } catch (err) {
       this.publishState = 'ended';
       // A refused key is an outsider's doing: info, not a warning.
-      this.logger.info({ app: this.app, remote: this.socket.remoteAddress, err: (err as Error).message }, 'publish refused');
+      this.logger.info({ app: this.app, remote: this.socket.remoteAddress, err }, 'publish refused');
       this.status(streamId, 'error', 'NetStream.Publish.BadName', (err as Error).message);
       // Let the refusal reach the client before the connection ends.
       setTimeout(() => this.close(), 100).unref();
