@@ -158,7 +158,7 @@ describe('castnet dev, end to end', () => {
       const later = await waitFor(`currentTime to advance 1.5 s past ${first.currentTime}`, async () => {
         const s = (await page.evaluate(samplePlayer)) as PlaybackSample;
         return s.currentTime > first.currentTime + 1.5 ? s : undefined;
-      }, 5_000, 200);
+      }, 10_000, 200);
       assert.deepEqual(later.errors, []);
       assert.equal(later.mediaError, null);
       assert.deepEqual(pageErrors, []);
