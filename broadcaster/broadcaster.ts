@@ -9,7 +9,8 @@ import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { publisherPrivateKey } from '../protocol/content-signature.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
@@ -87,6 +88,8 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
       orchestrator,
+      // One publisher key per stream, derived from this broadcaster's key: the directory names it, never the payment address.
+      publisherOf: (playbackId) => identityFromPrivateKey(publisherPrivateKey(identity.privateKey, playbackId)),
       payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: nodeFetch }),
       transcoders: new TranscoderClient({ fetch: nodeFetch }),
       relays: new RelayClient({ fetch: nodeFetch }),

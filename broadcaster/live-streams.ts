@@ -15,6 +15,7 @@ import { logPipeline, logPublication, logSession } from './stream-log.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
 import { StreamSession, type SessionOrchestrator } from './stream-session.ts';
 import type { Timers } from './timers.ts';
+import type { Identity } from '../protocol/identity.ts';
 
 export interface LiveStreamsOptions {
   /** How the orchestrator lists this broadcaster (its RTMP address). */
@@ -33,6 +34,8 @@ export interface LiveStreamsOptions {
 
 export interface LiveStreamsComponents {
   orchestrator: SessionOrchestrator;
+  /** Each stream's publisher key (protocol/content-signature.ts publisherPrivateKey). */
+  publisherOf: (playbackId: string) => Identity;
   payments: PaymentSender | null;
   transcoders: TranscoderClient;
   relays: RelayClient;
@@ -126,10 +129,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const { orchestrator, payments, transcoders, relays, timers, metrics, logger } = this.components;
     const o = this.options;
     const log = logger.child({ playbackId });
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs }, { orchestrator, timers });
+    const publisher = this.components.publisherOf(playbackId);
+    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog },
-      { session, payments, transcoders, relays, timers },
+      { session, payments, transcoders, relays, timers, publisher },
     );
     logSession(session, log);
     logPipeline(pipeline, log);
@@ -144,7 +148,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     this.countLive();
     const relay = stream.session.assignment?.relay.url;
     const told = relay
-      ? this.components.relays.endStream(relay, playbackId).catch((err: unknown) => stream.log.warn({ err, relay }, 'could not tell the relay the stream ended'))
+      ? this.components.relays.endStream(relay, playbackId, stream.pipeline.publisher).catch((err: unknown) => stream.log.warn({ err, relay }, 'could not tell the relay the stream ended'))
       : undefined;
     await Promise.all([stream.session.close(), told]);
     stream.log.info('stream closed');

@@ -14,6 +14,9 @@ import { unplayableInBrowsers } from '../media/browser-support.ts';
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
 import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { identityFromPrivateKey, type Identity } from '../protocol/identity.ts';
+import { signSegmentBytes } from '../protocol/segment-signing.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
@@ -90,6 +93,12 @@ export interface StreamPipelineComponents {
   payments: PaymentSender | null;
   transcoders?: TranscoderClient;
   relays?: RelayClient;
+  /**
+   * The stream's publisher key: it signs the descriptor and every segment it publishes (source, and each
+   * rendition once it passed its checks), so signatures are always the publisher's. A throwaway key when
+   * none is given (tests whose relay binds the first key it sees).
+   */
+  publisher?: Identity;
   timers?: Timers;
 }
 
@@ -115,6 +124,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   private readonly payments: PaymentSender | null;
   private readonly transcoders: TranscoderClient;
   private readonly relays: RelayClient;
+  readonly publisher: Identity;
   private readonly timers: Timers;
 
   constructor(options: StreamPipelineOptions, components: StreamPipelineComponents) {
@@ -125,6 +135,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.payments = components.payments;
     this.transcoders = components.transcoders ?? new TranscoderClient();
     this.relays = components.relays ?? new RelayClient();
+    this.publisher = components.publisher ?? identityFromPrivateKey(secp256k1.utils.randomSecretKey());
     this.timers = components.timers ?? systemTimers;
     this.cadence = new KeyframeCadence(options.segmentSeconds);
   }
@@ -220,7 +231,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
 
   private async ensureDescriptor(relayUrl: string): Promise<void> {
     if (this.descriptorPushedTo === relayUrl || !this.source) return;
-    await this.relays.pushDescriptor(relayUrl, this.descriptor());
+    await this.relays.pushDescriptor(relayUrl, this.descriptor(), this.publisher);
     this.descriptorPushedTo = relayUrl;
   }
 
@@ -232,7 +243,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
     try {
       await this.ensureDescriptor(relay.url);
-      await this.relays.pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes);
+      const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition, seq }, meta, segment.bytes);
+      await this.relays.pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes, signature);
       this.emit('segmentPublished', { rendition, seq, latencyS: (this.timers.now() - segment.completedAt) / 1000, bytes: segment.bytes.length });
     } catch (err) {
       this.emit('publishFailed', { rendition, seq, relay: relay.url, err });

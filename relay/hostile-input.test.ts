@@ -5,15 +5,15 @@ import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
-import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { TestPublisher } from '../test/support/signed-content.ts';
 import { createRelay, type Relay } from './relay.ts';
 
 const ts = new Uint8Array(188 * 10).fill(0x47);
 const descriptor = { targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
-const headers = (seq: number, duration = 2) => segmentMetadataHeaders({ duration, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, seq * 2)).toISOString(), discontinuity: false });
+const publisher = new TestPublisher();
 
-const putDescriptor = (url: string, id: string, body: unknown) => fetch(`${url}/hls/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const putSegment = (url: string, id: string, seq: number, duration = 2) => fetch(`${url}/hls/${id}/source/${seq}.ts`, { method: 'PUT', headers: headers(Math.min(seq, 1_000), duration), body: ts });
+const putDescriptor = (url: string, id: string, body: unknown) => publisher.descriptor(url, id, body);
+const putSegment = (url: string, id: string, seq: number, duration = 2) => publisher.segment(url, id, 'source', seq, ts, publisher.meta(duration));
 
 /** `count` GETs, `parallel` at a time, each answered and its body read. */
 async function spam(count: number, parallel: number, path: (i: number) => string, base: string): Promise<Set<number>> {

@@ -28,6 +28,12 @@ export interface UpstreamOptions {
   maxPlaylistBytes?: number;
   /** The most a parent's segment may hold. */
   maxSegmentBytes?: number;
+  /**
+   * Checks a segment a parent sent (its signature, content-check.ts) and answers the headers to serve it
+   * with; a rejection with `context.from === 'parent'` means the parent sent content that is not the
+   * publisher's: the next parent is asked, and this one is tried last for a while.
+   */
+  verifySegment: (at: { playbackId: string; rendition: string; seq: number }, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
 }
 
 /** A live playlist of a few segments is a few KB; far more is a broken or hostile parent. */
@@ -51,6 +57,8 @@ interface FollowedPlaylist {
 }
 
 const MASTER_TTL_MS = 2_000;
+/** How long a parent that sent content its publisher did not sign is asked only after every other. */
+const DISTRUST_MS = 60_000;
 
 /** A parent's JSON error body, if it sent one within the limit; `{}` when not. */
 async function errorBody(res: Response): Promise<{ error?: { code?: string; message?: string } }> {
@@ -72,6 +80,8 @@ export class Upstream {
   private readonly maxSegmentBytes: number;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
+  /** Parents that sent content not signed by its publisher → until when they are asked last. */
+  private readonly distrusted = new Map<string, number>();
 
   constructor(options: UpstreamOptions) {
     this.options = options;
@@ -96,14 +106,32 @@ export class Upstream {
    * GET from the first parent that answers, its body read up to `maxBytes`; 404 and other answers are final,
    * network failures and oversized bodies try the next.
    */
-  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number): Promise<{ body: Buffer; etag: string | null }> {
-    const parents = await this.options.parentsFor(playbackId);
-    if (parents.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
+  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number, accept?: (body: Buffer, headers: Headers) => Promise<Record<string, string>>): Promise<{ body: Buffer; etag: string | null; headers: Record<string, string> }> {
+    const listed = await this.options.parentsFor(playbackId);
+    if (listed.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
+    const now = Date.now();
+    for (const [parent, until] of this.distrusted) if (until <= now) this.distrusted.delete(parent);
+    const parents = this.distrusted.size ? [...listed.filter((p) => !this.distrusted.has(p)), ...listed.filter((p) => this.distrusted.has(p))] : listed;
     let lastError: CastnetError | null = null;
     for (const parent of parents) {
       try {
         const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-        if (res.ok) return { body: await readLimited(res, maxBytes, { playbackId, parent }), etag: res.headers.get('etag') };
+        if (res.ok) {
+          const body = await readLimited(res, maxBytes, { playbackId, parent });
+          let headers: Record<string, string> = {};
+          if (accept) {
+            try {
+              headers = await accept(body, res.headers);
+            } catch (err) {
+              if (!(err instanceof CastnetError) || err.context.from !== 'parent') throw err;
+              this.distrusted.set(parent, Date.now() + DISTRUST_MS);
+              this.options.logger.warn({ playbackId, parent, path, reason: err.context.reason }, "a parent sent content its publisher did not sign: asking the next parent");
+              lastError = new CastnetError('UPSTREAM_FAILED', `parent ${parent} sent ${path} without its publisher's signature (${String(err.context.reason)})`, { playbackId, parent, reason: err.context.reason }, { cause: err });
+              continue;
+            }
+          }
+          return { body, etag: res.headers.get('etag'), headers };
+        }
         const body = await errorBody(res);
         const code = isErrorCode(body.error?.code) ? body.error.code : res.status === 404 ? 'STREAM_NOT_FOUND' : 'UPSTREAM_FAILED';
         throw new CastnetError(code, `parent ${parent} answered ${res.status}: ${body.error?.message ?? res.statusText}`, { playbackId, parent, upstreamStatus: res.status });
@@ -221,9 +249,9 @@ export class Upstream {
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
-      const { body: bytes, etag } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes);
+      const { body: bytes, etag, headers } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body));
       this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
-      const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq };
+      const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq, headers };
       this.options.cache.set(path, entry);
       return entry;
     })) as CachedSegment;
