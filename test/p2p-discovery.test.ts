@@ -103,9 +103,10 @@ describe('discovery over libp2p', () => {
     assert.equal(session.relay.url, relay.url);
     const segment = new Uint8Array(188 * 10);
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-    // The relay checks the push against the publisher key the directory binds to the playback id, and so does the edge.
-    assert.equal((await new TestPublisher().segment(relay.url, 'gossiped', 'source', 0, segment)).status, 401);
+    // This relay has no orchestrator to ask (--orchestrator none): the first key that signs binds the stream;
+    // the edge checks what it pulls against the publisher key the directory binds to the playback id.
     assert.equal((await publisher.segment(relay.url, 'gossiped', 'source', 0, segment)).status, 201);
+    assert.equal((await new TestPublisher().segment(relay.url, 'gossiped', 'source', 1, segment)).status, 401);
     const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true }, { logger: testLogger });
     await edge.start();
     try {
