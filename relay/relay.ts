@@ -134,6 +134,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         idleMs: options.streamIdleMs,
         logger,
         verifySegment: (at, headers, bytes) => content.pulled(at, headers, bytes),
+        onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),
         onUpstreamRequest: (kind, bytes, playbackId) => {
           metrics.upstreamRequests.inc({ kind });
           metrics.upstreamBytes.inc({ kind }, bytes);

@@ -164,6 +164,27 @@ describe('upstream', () => {
     const alone = upstream(['http://forger.test'], forging);
     await assert.rejects(alone.segment('forged', 'source', 1), (err: Error & { code?: string; context?: { reason?: string } }) => err.code === 'UPSTREAM_FAILED' && err.context?.reason === 'unsigned');
   });
+
+  it("refuses a parent's playlist that jumps far ahead of the one followed, and follows the next parent", async () => {
+    await publish('jump', 1);
+    const rec = recordingFetch();
+    let playlists = 0;
+    const jumping: typeof fetch = async (input, init) => {
+      const url = String(input);
+      if (!url.startsWith('http://jumper.test')) return rec.fetch(input, init);
+      const real = await fetch(url.replace('http://jumper.test', parent.url), init);
+      if (!url.includes('index.m3u8') || playlists++ === 0) return real;
+      await real.arrayBuffer();
+      return new Response('#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:999999999\n#EXTINF:1.000,\n999999999.ts\n', { status: 200 });
+    };
+    const u = upstream(['http://jumper.test', parent.url], jumping);
+    assert.match((await u.mediaPlaylist('jump', 'source')).toString(), /0\.ts\n$/);
+    const next = u.mediaPlaylist('jump', 'source', 1);
+    await push('jump', 1);
+    const text = (await next).toString();
+    assert.match(text, /1\.ts\n$/);
+    assert.doesNotMatch(text, /999999999/);
+  });
 });
 
 describe('upstream against a parent that never stops sending', () => {
