@@ -13,6 +13,7 @@ import { Publication } from './publication.ts';
 import type { PublishSink } from './rtmp/rtmp-connection.ts';
 import { logPipeline, logPublication, logSession } from './stream-log.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
+import { DEFAULT_VERIFY_RATE, OutputVerifier, VERIFY_FIRST_SEGMENTS } from './output-verifier.ts';
 import { StreamSession, type SessionOrchestrator } from './stream-session.ts';
 import type { Timers } from './timers.ts';
 import type { Identity } from '../protocol/identity.ts';
@@ -30,6 +31,9 @@ export interface LiveStreamsOptions {
   maxPricePerPixel: bigint;
   /** Transcoders with one of these encoders only; empty: any. */
   transcoderEncoders?: ReadonlyArray<string>;
+  /** Output verification (output-verifier.ts): first segments per new transcoder, then this share. */
+  verifyFirst?: number;
+  verifyRate?: number;
 }
 
 export interface LiveStreamsComponents {
@@ -133,7 +137,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog },
-      { session, payments, transcoders, relays, timers, publisher },
+      { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }) },
     );
     logSession(session, log);
     logPipeline(pipeline, log);
