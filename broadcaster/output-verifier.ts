@@ -5,8 +5,9 @@
 // back at least MIN_DETAIL_RECOVERED of what the source loses at an eighth of the rung's size. Honest
 // libx264 output of the corpus in bench/verify recovers 0.70 (single-pixel cellular automata at 360p) to 0.99;
 // other content, black, solid colour, a frozen frame, another moment of the stream and absurdly low quality
-// recover 0.40 at most — except on a still picture, where a frozen frame or another moment is the same
-// picture and passes, harmlessly. Runs on the sample only: decoding both costs about half a transcode.
+// recover 0.40 at most — except on a nearly still picture, where a frozen frame or another moment is almost
+// the same picture; a frozen one is then caught by motion: the rendition must change over half a second at
+// least half as much as its source does. Runs on the sample only (decoding both costs about a transcode).
 
 import { compareWithSource, type Comparison, type ComparedRendition } from '../media/perceptual-compare.ts';
 import type { MediaInfo } from '../media/ts-probe.ts';
@@ -18,6 +19,12 @@ export const VERIFY_FIRST_SEGMENTS = 2;
 export const DEFAULT_VERIFY_RATE = 0.1;
 /** (mean SSIM − blurred reference's) / (1 − blurred reference's) a rendition must reach. */
 export const MIN_DETAIL_RECOVERED = 0.55;
+/**
+ * A rendition must change over half a second at least this share of what its source changes, when the source
+ * changes at all (MIN_SOURCE_MOTION): a frozen frame of moving pictures does not.
+ */
+export const MIN_MOTION_SHARE = 0.5;
+const MIN_SOURCE_MOTION = 0.002;
 /** Rendition frames compared, as a share of what its rate and the source's duration make. */
 const MIN_FRAMES_SHARE = 0.8;
 /** Transcoders remembered per stream (each has met it): a bound, not a limit an honest stream reaches. */
@@ -33,14 +40,17 @@ export interface Verdict {
   ssim: number;
   blurred: number;
   frames: number;
+  sourceMotion: number;
+  renditionMotion: number;
 }
 
 /** The judgement of one comparison; exported for the benchmark, which reports the same numbers. */
 export function judge(rendition: string, c: Comparison, expectedFrames: number): Verdict {
   const recovered = c.blurred >= 1 ? (c.mean >= 1 ? 1 : 0) : (c.mean - c.blurred) / (1 - c.blurred);
-  const base = { rendition, recovered, ssim: c.mean, blurred: c.blurred, frames: c.ssim.length };
+  const base = { rendition, recovered, ssim: c.mean, blurred: c.blurred, frames: c.ssim.length, sourceMotion: c.sourceMotion, renditionMotion: c.renditionMotion };
   if (c.ssim.length < expectedFrames * MIN_FRAMES_SHARE) return { ...base, ok: false, reason: `${c.ssim.length} frames compared of ${Math.round(expectedFrames)} expected` };
   if (recovered < MIN_DETAIL_RECOVERED) return { ...base, ok: false, reason: `SSIM ${c.mean.toFixed(3)} against the source recovers ${recovered.toFixed(2)} of the detail a blurred copy loses (SSIM ${c.blurred.toFixed(3)}), below ${MIN_DETAIL_RECOVERED}` };
+  if (c.sourceMotion > MIN_SOURCE_MOTION && c.renditionMotion < c.sourceMotion * MIN_MOTION_SHARE) return { ...base, ok: false, reason: `the rendition changes ${c.renditionMotion.toFixed(4)} over half a second where its source changes ${c.sourceMotion.toFixed(4)}: frozen` };
   return { ...base, ok: true };
 }
 

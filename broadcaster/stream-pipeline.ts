@@ -133,6 +133,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   private readonly relays: RelayClient;
   readonly publisher: Identity;
   private readonly verifier: OutputVerifier | null;
+  /** Transcoders whose output failed verification: never sent this stream's segments again. */
+  private readonly failedVerification = new Set<string>();
   private readonly timers: Timers;
 
   constructor(options: StreamPipelineOptions, components: StreamPipelineComponents) {
@@ -366,14 +368,15 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
     for (let round = 0; round < 2; round++) {
-      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
+      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u) && !this.failedVerification.has(u));
       const start = urls.length ? seq % urls.length : 0;
       const rotated = [...urls.slice(start), ...urls.slice(0, start)];
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {
-        await this.session.reassignNow([...failed], 'transcoder_error');
-        if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
+        // Transcoders that failed verification are avoided too: the orchestrator may not know them as bad yet.
+        await this.session.reassignNow([...failed, ...this.failedVerification], failed.size > 0 ? 'transcoder_error' : 'verification_failed');
+        if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url) || this.failedVerification.has(t.url))) break;
       }
     }
     this.emit('transcodeAbandoned', { seq });
@@ -425,6 +428,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
         const passed = verdicts.every((v) => v.ok);
         this.emit('outputVerified', { seq, transcoder, passed, verdicts, ms: this.timers.now() - started });
         if (!passed) {
+          this.failedVerification.add(transcoder);
           this.session.reassign([transcoder], 'verification_failed');
           excluded.add(transcoder);
           continue;

@@ -31,6 +31,13 @@ export interface Comparison {
    * on this content (near the rendition's own score for flat pictures, far below it for detail).
    */
   blurred: number;
+  /**
+   * How much the pictures change over half a second: 1 − the SSIM of each frame with the frame 0.5 s later,
+   * of the source (scaled to the rung) and of the rendition. A frozen rendition of a moving source changes
+   * far less than its source.
+   */
+  sourceMotion: number;
+  renditionMotion: number;
 }
 
 export interface CompareOptions {
@@ -52,20 +59,25 @@ export async function compareWithSource(source: Uint8Array, renditions: Readonly
     renditions.forEach((r, i) => {
       const fps = options.sourceFps > r.fps + 0.01 ? `,fps=${r.fps}` : '';
       const small = `${Math.max(2, Math.round(r.width / 16) * 2)}:${Math.max(2, Math.round(r.height / 16) * 2)}`;
-      graph.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic${fps},split=3[ref${i}][refb${i}][tob${i}]`);
-      graph.push(`[${i}:v][ref${i}]ssim=stats_file=${log(i, 'ssim')}[o${i}]`);
+      graph.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic${fps},split=5[ref${i}][refb${i}][tob${i}][refm${i}][tom${i}]`);
+      graph.push(`[${i}:v]split=3[main${i}][rm${i}][rtm${i}]`);
+      graph.push(`[main${i}][ref${i}]ssim=stats_file=${log(i, 'ssim')}[o${i}]`);
+      graph.push(`[tom${i}]setpts=PTS-0.5/TB[sm${i}]`, `[refm${i}][sm${i}]ssim=stats_file=${log(i, 'smotion')}[osm${i}]`);
+      graph.push(`[rtm${i}]setpts=PTS-0.5/TB[rsm${i}]`, `[rm${i}][rsm${i}]ssim=stats_file=${log(i, 'rmotion')}[orm${i}]`);
       graph.push(`[tob${i}]scale=${small},scale=${r.width}:${r.height}[blur${i}]`, `[refb${i}][blur${i}]ssim=stats_file=${log(i, 'blur')}[ob${i}]`);
     });
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-copyts'];
     for (let i = 0; i < n; i++) args.push('-f', 'mpegts', '-i', join(dir, `r${i}.ts`));
     args.push('-f', 'mpegts', '-i', join(dir, 'source.ts'), '-filter_complex', graph.join(';'));
-    for (let i = 0; i < n; i++) for (const o of ['o', 'ob']) args.push('-map', `[${o}${i}]`, '-f', 'null', '-');
+    for (let i = 0; i < n; i++) for (const o of ['o', 'ob', 'osm', 'orm']) args.push('-map', `[${o}${i}]`, '-f', 'null', '-');
     await run(ffmpegBinaries().ffmpeg, args, options);
     const frames = async (i: number, what: string) => [...(await readFile(log(i, what), 'utf8').catch(() => '')).matchAll(/All:([\d.]+|inf)/g)].map((m) => (m[1] === 'inf' ? 1 : Number(m[1])));
     const result = new Map<string, Comparison>();
     for (let i = 0; i < n; i++) {
-      const [ssim, blurred] = await Promise.all([frames(i, 'ssim'), frames(i, 'blur')]);
-      result.set(renditions[i]!.name, { ...summarize(ssim), blurred: summarize(blurred).mean });
+      const [ssim, blurred, sourceMotion, renditionMotion] = await Promise.all([frames(i, 'ssim'), frames(i, 'blur'), frames(i, 'smotion'), frames(i, 'rmotion')]);
+      // The last half second has no frame 0.5 s later (it pairs with the last frame): only full pairs count.
+      const motion = (f: number[]) => 1 - summarize(f.slice(0, Math.max(1, f.length - Math.ceil(renditions[i]!.fps / 2)))).mean;
+      result.set(renditions[i]!.name, { ...summarize(ssim), blurred: summarize(blurred).mean, sourceMotion: motion(sourceMotion), renditionMotion: motion(renditionMotion) });
     }
     return result;
   } finally {

@@ -69,9 +69,9 @@ function fakeFilter(kind: Exclude<FakeKind, 'another-time' | 'other-content'>, s
  * `another-time` is the honest rendition of `earlier` (another segment of the stream); `other-content` the
  * honest rendition of `other`, a segment of another stream with the same timestamps.
  */
-export async function fakeRendition(kind: FakeKind, segment: Buffer, spec: RenditionSpec, from: { earlier: Buffer; other: Buffer }): Promise<Buffer> {
+export async function fakeRendition(kind: FakeKind, segment: Buffer, spec: RenditionSpec, from: { earlier: Buffer; other?: Buffer }): Promise<Buffer> {
   if (kind === 'another-time') return honestRendition(from.earlier, spec);
-  if (kind === 'other-content') return honestRendition(from.other, spec);
+  if (kind === 'other-content') return from.other ? honestRendition(from.other, spec) : otherContent(segment, spec);
   const dir = await mkdtemp(join(tmpdir(), 'castnet-fake-'));
   try {
     const { ffmpeg } = ffmpegBinaries();
@@ -80,6 +80,21 @@ export async function fakeRendition(kind: FakeKind, segment: Buffer, spec: Rendi
     const video = ['-filter_complex', `[0:v]${fakeFilter(kind, spec)}[v]`, '-map', '[v]'];
     const args = ['-hide_banner', '-loglevel', 'error', '-y', '-copyts', '-f', 'mpegts', '-i', join(dir, 'in.ts'), ...video, '-map', '0:a:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', bitrate, '-pix_fmt', 'yuv420p', '-c:a', 'copy', '-f', 'mpegts', '-mpegts_copyts', '1', join(dir, 'out.ts')];
     await exec(ffmpeg, args);
+    return await readFile(join(dir, 'out.ts'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Another picture (a Mandelbrot zoom) with the segment's timestamps and duration, read with ffprobe. */
+async function otherContent(segment: Buffer, spec: RenditionSpec): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'castnet-fake-'));
+  try {
+    const { ffmpeg, ffprobe } = ffmpegBinaries();
+    await writeFile(join(dir, 'in.ts'), segment);
+    const { stdout } = await exec(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=start_time,duration', '-of', 'csv=p=0', join(dir, 'in.ts')]);
+    const [start, duration] = stdout.trim().split(',').map(Number);
+    await exec(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `mandelbrot=size=${spec.width}x${spec.height}:rate=30`, '-t', String(duration || 2), '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', String(spec.videoBitrate), '-pix_fmt', 'yuv420p', '-f', 'mpegts', '-output_ts_offset', String(start || 0), join(dir, 'out.ts')]);
     return await readFile(join(dir, 'out.ts'));
   } finally {
     await rm(dir, { recursive: true, force: true });
