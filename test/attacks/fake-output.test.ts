@@ -3,9 +3,9 @@
 // answer with other content, black frames, a solid colour, a frozen frame, another moment of the stream,
 // and absurdly low quality, each at the right resolution and duration. A second stream is published; its
 // sessions move from fake to fake as each is caught. Every answer from a fake is compared with the source
-// before anything of it is published, and fails (the other-moment fake answers its first segment honestly
-// and is caught on its second), each fake is reported with verification_failed and the orchestrator counts
-// it, and the honest stream plays on.
+// before anything of it is published, and fails (the other-moment fake answers its first segment honestly;
+// its later answers start at another timestamp and are refused by the cheap check on every segment), each
+// fake is reported and the orchestrator counts it, and the honest stream plays on.
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -40,7 +40,8 @@ describe('attack: fake transcoder output', () => {
       pipeline.on('transcoded', (e) => transcoded.push(e));
     });
     attacked = publish(`${broadcaster.rtmpUrl}/attacked-stream`);
-    const caught = () => new Set(verified.filter((v) => kindOf.has(v.transcoder) && !v.passed).map((v) => v.transcoder));
+    // Caught: failed verification, or (the other-moment fake, whose renditions keep their own timestamps) refused by the cheap check.
+    const caught = () => new Set([...verified.filter((v) => !v.passed), ...rejected].map((v) => v.transcoder).filter((t) => kindOf.has(t)));
     await waitFor('every fake to be caught', () => caught().size === urls.length, 120_000, 500).catch((err: Error) => {
       throw new Error(`${err.message}: caught ${[...caught()].map((u) => kindOf.get(u)).join(', ')}; verified ${JSON.stringify(verified.map((v) => [v.seq, kindOf.get(v.transcoder) ?? 'honest', v.passed]))}; transcoded ${JSON.stringify(transcoded.map((t) => [t.seq, kindOf.get(t.transcoder) ?? 'honest']))}`);
     });
@@ -54,7 +55,7 @@ describe('attack: fake transcoder output', () => {
       assert.equal(kindOf.get(v.transcoder), 'another-time', `only the other-moment fake passed, on its first (honest) answer: ${JSON.stringify(v)}`);
       assert.equal(checked.filter((x) => x.transcoder === v.transcoder && x.passed).length, 1);
     }
-    assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= urls.length);
+    assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= urls.length - 1);
     assert.ok((await metric(orchestrator.url, /^castnet_orchestrator_failure_reports_total\{(?=[^}]*reason="verification_failed")(?=[^}]*counted="yes")/)) >= 1, 'the reports counted');
     const listed = JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Array<{ url: string; score: number }>;
     for (const url of urls) assert.ok(listed.find((n) => n.url === url)!.score < 1, `${kindOf.get(url)}: its score dropped`);
