@@ -163,7 +163,7 @@ describe('castnet dev, end to end', () => {
       const v = later.verification!;
       const entry = JSON.parse((await getText(`${urls.orchestrator}/api/streams/${stream.playbackId}`)).text) as { publisher: string };
       assert.deepEqual([v.publisher, v.publisherSource, v.refused], [entry.publisher, 'directory', 0], JSON.stringify(v.refusals));
-      assert.ok(v.verified >= 2, `${v.verified} segments verified`);
+      assert.ok(v.verified >= 1, `${v.verified} segments verified`);
       assert.match(await page.evaluate(`document.querySelector('castnet-player').shadowRoot.querySelector('.verified').textContent`) as string, /✓ \d+ signed by 0x/);
       const embed = await browser.newPage();
       await embed.goto(`${urls.relay}/embed/${stream.playbackId}`);
