@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
@@ -108,7 +109,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       metrics.publishRefused.inc({ reason: 'stream_key' });
       throw err;
     }
-    return streams.publish(playbackId, request.remoteAddress);
+    return streams.publish(playbackId, request.remoteAddress, request.disconnect);
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });
@@ -125,6 +126,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const app = createNodeApp({
     role: 'broadcaster',
     registry,
+    guard: new HttpGuard({ role: 'broadcaster', registry, limits: options }),
     health: () => ({
       publications: streams.livePublications,
       paymentAddress: identity.address,
@@ -137,9 +139,9 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
 
   /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
   async function checkDependencies(): Promise<void> {
-    const [orchestratorProblem, ffmpegProblem] = await Promise.all([orchestrator.health().then(() => null, (err: Error) => err.message), checkFfmpeg()]);
-    if (orchestratorProblem) {
-      logger.warn({ orchestrator: orchestrator.baseUrl }, `the orchestrator at ${orchestrator.baseUrl} does not answer (${orchestratorProblem}): publishes are refused until it does`);
+    const [orchestratorErr, ffmpegProblem] = await Promise.all([orchestrator.health().then(() => null, (err: Error) => err), checkFfmpeg()]);
+    if (orchestratorErr) {
+      logger.warn({ err: orchestratorErr, orchestrator: orchestrator.baseUrl }, `the orchestrator at ${orchestrator.baseUrl} does not answer (${orchestratorErr.message}): publishes are refused until it does`);
     }
     if (ffmpegProblem) logger.error({ ffmpeg: ffmpegProblem }, `${ffmpegProblem}: publishes cannot be cut into segments; set FFMPEG_PATH or install FFmpeg`);
   }

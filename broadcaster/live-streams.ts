@@ -10,6 +10,7 @@ import { meterPipeline, type BroadcasterMetrics } from './metrics.ts';
 import type { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
 import { Publication } from './publication.ts';
+import { SequenceReservations } from './sequence-reservations.ts';
 import type { PublishSink } from './rtmp/rtmp-connection.ts';
 import { logPipeline, logPublication, logSession } from './stream-log.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
@@ -34,6 +35,8 @@ export interface LiveStreamsOptions {
   /** Output verification (output-verifier.ts): first segments per new transcoder, then this share. */
   verifyFirst?: number;
   verifyRate?: number;
+  /** Where sequence numbers are reserved across stream ends and restarts; null: in memory only. */
+  sequencesFile?: string | null;
 }
 
 export interface LiveStreamsComponents {
@@ -66,6 +69,7 @@ export interface LiveStreamsEvents {
 
 export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
   private readonly streams = new Map<string, Stream>();
+  private readonly sequences: SequenceReservations;
   private readonly options: LiveStreamsOptions;
   private readonly components: LiveStreamsComponents;
 
@@ -73,6 +77,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     super();
     this.options = options;
     this.components = components;
+    this.sequences = new SequenceReservations(options.sequencesFile === undefined ? join(options.dataDir, 'sequences.json') : options.sequencesFile);
   }
 
   get pipelines(): ReadonlyMap<string, StreamPipeline> {
@@ -88,7 +93,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
    * Starts a publication of `playbackId` (a first publish, a reconnect, or a takeover). The session is
    * opened before the publish is accepted: a stream with nowhere to go is refused, not silently dropped.
    */
-  async publish(playbackId: string, remote: string | undefined): Promise<PublishSink> {
+  async publish(playbackId: string, remote: string | undefined, disconnect?: (reason: string) => void): Promise<PublishSink> {
     const { metrics, timers } = this.components;
     const existing = this.streams.get(playbackId);
     const stream = existing ?? this.create(playbackId);
@@ -104,10 +109,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     stream.publication?.supersede();
     const publication = new Publication(
       { dir: join(this.options.dataDir, 'segments', `${playbackId}-${timers.now()}`), segmentSeconds: this.options.segmentSeconds, reconnectGraceMs: this.options.reconnectGraceMs },
-      { pipeline: stream.pipeline, logger: stream.log, timers },
+      { pipeline: stream.pipeline, logger: stream.log, timers, ...(disconnect ? { disconnect } : {}) },
     );
     stream.publication = publication;
     logPublication(publication, stream.log);
+    publication.on('cutterDied', () => metrics.cutterDied.inc());
     publication.on('ended', () => {
       this.countLive();
       this.emit('waiting', { playbackId });
@@ -136,8 +142,8 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const publisher = this.components.publisherOf(playbackId);
     const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
-      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog },
-      { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }) },
+      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
+      { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);
     logPipeline(pipeline, log);

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { DEFAULT_VERIFY_RATE, VERIFY_FIRST_SEGMENTS } from './output-verifier.ts';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { defaultHttpLimits } from '../http/http-limits.ts';
 import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
@@ -26,7 +27,7 @@ const showLadder = (rungs: LadderRungs) => rungs.map((r) => `${r.height}p${r.fps
 
 export const broadcasterOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port' }),
     httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz and /metrics' }),
     orchestrator: option({ flag: 'orchestrator', schema: httpUrl, default: 'http://127.0.0.1:8935', description: 'orchestrator URL' }),
@@ -65,10 +66,11 @@ export const broadcasterOptionsDefinition = defineOptions(
     }),
     rtmpMaxChunkStreams: option({ flag: 'rtmp-max-chunk-streams', schema: count, default: defaultRtmpLimits.rtmpMaxChunkStreams, description: 'RTMP chunk streams one connection may open' }),
     rtmpMaxReassemblyBytes: option({ flag: 'rtmp-max-reassembly-bytes', schema: count, default: defaultRtmpLimits.rtmpMaxReassemblyBytes, description: 'bytes of partial RTMP messages one connection may hold' }),
+    ...httpLimitOptions(defaultHttpLimits),
     // Where the deposit that pays for tickets lives (the broadcaster reads it; castnet deposit funds it).
     ...settlementOptions(),
   },
-  [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null), ...settlementRules],
+  [(o) => (o.rtmpPort !== 0 && o.rtmpPort === o.httpPort ? `--rtmp-port and --http-port are both ${o.rtmpPort}: give them different ports` : null), ...settlementRules, ...httpLimitRules],
 );
 
 export interface BroadcasterOptions extends OptionsOf<typeof broadcasterOptionsDefinition.table> {}

@@ -24,11 +24,15 @@ export interface PublicationComponents {
   /** The cutter's logger (FFmpeg failures). */
   logger: Logger;
   timers?: Timers;
+  /** Closes the streamer's connection; called when the cutter dies while the streamer is still sending. */
+  disconnect?: (reason: string) => void;
 }
 
 export interface PublicationEvents {
   segmentFailed: [{ file: string; err: unknown }];
   cutterFailed: [{ err: unknown }];
+  /** The cutter exited while the streamer was still sending: the streamer is disconnected. */
+  cutterDied: [];
   /** The streamer stopped and every segment is through the pipeline; the reconnect grace period begins. */
   ended: [{ segments: number }];
   /** Nobody reconnected within the grace period: the stream is over. */
@@ -48,6 +52,8 @@ export class Publication extends EventEmitter<PublicationEvents> {
   private live = true;
   /** Superseded by a newer publication or stopped: its end starts no grace period. */
   private detached = false;
+  /** The streamer ended its publish (or its connection closed). */
+  private streamerEnded = false;
 
   constructor(options: PublicationOptions, components: PublicationComponents) {
     super();
@@ -75,7 +81,16 @@ export class Publication extends EventEmitter<PublicationEvents> {
       });
     });
     this.cutter.on('error', (err) => this.emit('cutterFailed', { err }));
-    this.cutter.on('end', () => void this.chain.then(() => this.pipeline.drain()).then(() => this.onCutterEnd()));
+    this.cutter.on('end', () => {
+      // The cutter is gone while the streamer still sends (killed, a full disk): nothing would be cut from
+      // here on. The streamer is disconnected, so its encoder reconnects into a fresh publication (marked by
+      // a discontinuity) rather than streaming into a playlist that stays frozen.
+      if (!this.streamerEnded && !this.detached) {
+        this.emit('cutterDied');
+        components.disconnect?.('segment cutter exited');
+      }
+      void this.chain.then(() => this.pipeline.drain()).then(() => this.onCutterEnd());
+    });
     const flv = new FlvWriter((chunk) => {
       if (!this.cutter.closed) this.cutter.input.write(chunk);
     });
@@ -83,7 +98,10 @@ export class Publication extends EventEmitter<PublicationEvents> {
       onMetadata: (data) => flv.metadata(data),
       onAudio: (ts, payload) => flv.audio(ts, payload),
       onVideo: (ts, payload) => flv.video(ts, payload),
-      onEnd: () => this.cutter.end(),
+      onEnd: () => {
+        this.streamerEnded = true;
+        this.cutter.end();
+      },
     };
   }
 

@@ -16,6 +16,12 @@ describe('stream keys', () => {
     assert.equal(statSync(join(dir, 'stream-keys.json')).mode & 0o777, 0o600);
   });
 
+  it('does not resolve __proto__ or constructor to what a plain object inherits, in dev mode either', () => {
+    const store = new StreamKeyStore({ dataDir: dataDir(), devMode: true });
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) assert.throws(() => store.resolve(key), { code: 'STREAM_KEY_REFUSED' }, key);
+    assert.equal(store.list().length, 0);
+  });
+
   it('outside dev mode refuses unknown keys with STREAM_KEY_REFUSED', () => {
     const store = new StreamKeyStore({ dataDir: dataDir(), devMode: false });
     const { streamKey, playbackId } = store.add();

@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, t
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
+import { describeIssues } from '../protocol/fields.ts';
 
 const keyEntrySchema = z.object({
   playbackId: z.string().min(1),
@@ -40,7 +41,7 @@ function readKeyFile(path: string): Record<string, KeyEntry> {
   }
   const parsed = keyFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (${parsed.error.issues[0]?.message ?? 'unexpected shape'}): fix it or restore it from a backup`, { file: path });
+    throw new CastnetError('INTERNAL', `the stream keys file ${path} is corrupt (${describeIssues(parsed.error)}): fix it or restore it from a backup`, { file: path });
   }
   return parsed.data;
 }
@@ -175,9 +176,12 @@ export class StreamKeyStore {
    */
   resolve(streamKey: string): string {
     if (!/^[A-Za-z0-9_.~-]{1,128}$/.test(streamKey)) throw new CastnetError('STREAM_KEY_REFUSED', 'malformed stream key');
+    // Names every plain object has (`__proto__`, `constructor`…) are refused: keys live in one such object.
+    if (streamKey in Object.prototype) throw new CastnetError('STREAM_KEY_REFUSED', 'this stream key is a reserved name');
     const entries = this.refresh();
     const open = this.devMode && !StreamKeyStore.hasConfiguredKeys(entries);
-    const entry = entries[streamKey];
+    // Own keys only: a key named `__proto__` or `constructor` must not resolve to what a plain object inherits.
+    const entry = Object.hasOwn(entries, streamKey) ? entries[streamKey] : undefined;
     if (entry && (entry.origin === 'configured' || open)) return entry.playbackId;
     if (open) return this.add(streamKey, newPlaybackId(), 'dev').playbackId;
     throw new CastnetError('STREAM_KEY_REFUSED', 'unknown stream key');

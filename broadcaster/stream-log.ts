@@ -2,16 +2,24 @@
 // publications; the objects themselves never log. Each takes a child logger with `playbackId` bound.
 
 import type { Logger } from '../observability/logger.ts';
+import { SOURCE_RENDITION } from '../protocol/rendition.ts';
 import type { Publication } from './publication.ts';
-import type { StreamPipeline } from './stream-pipeline.ts';
+import type { EventEmitter } from 'node:events';
+import type { StreamPipelineEvents } from './stream-pipeline.ts';
 import type { StreamSession } from './stream-session.ts';
 
-export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
+/** Reads only the pipeline's events. */
+export function logPipeline(pipeline: EventEmitter<StreamPipelineEvents>, log: Logger): void {
+  // With no transcoder assigned every segment says so: one warning until renditions are published again.
+  let unassigned = false;
   pipeline.on('segmentIngested', ({ seq, duration, bytes }) => log.debug({ seq, duration, bytes }, 'segment ingested'));
   pipeline.on('sourceProbed', ({ info, ladder }) =>
     log.info({ width: info.width, height: info.height, fps: +info.fps.toFixed(2), codecs: info.codecs, ladder: ladder.map((r) => r.name) }, 'source probed'),
   );
-  pipeline.on('segmentPublished', ({ seq, rendition, bytes }) => log.debug({ seq, rendition, bytes }, 'segment published'));
+  pipeline.on('segmentPublished', ({ seq, rendition, bytes }) => {
+    if (rendition !== SOURCE_RENDITION) unassigned = false;
+    log.debug({ seq, rendition, bytes }, 'segment published');
+  });
   pipeline.on('publishFailed', ({ seq, rendition, relay, err }) => {
     if (relay === null) log.warn({ seq, rendition }, 'no relay assigned: segment dropped');
     else log.warn({ seq, rendition, relay, err }, 'relay push failed');
@@ -21,7 +29,9 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
       case 'backlog':
         return log.warn({ seq, backlog }, 'transcode backlog full: segment published as source only');
       case 'no_transcoder':
-        return log.warn({ seq }, 'no transcoder assigned: segment published as source only');
+        if (unassigned) return log.debug({ seq }, 'no transcoder assigned: segment published as source only');
+        unassigned = true;
+        return log.warn({ seq }, 'no transcoder assigned: segments are published as source only until the orchestrator assigns one');
       case 'unprobeable':
         return log.warn({ seq, err }, 'segment could not be priced: published as source only');
       default:
@@ -29,7 +39,7 @@ export function logPipeline(pipeline: StreamPipeline, log: Logger): void {
         return log.info({ seq, transcoder, reason: paymentReason, err }, 'transcode failed: trying another transcoder');
     }
   });
-  pipeline.on('transcodeAbandoned', ({ seq }) => log.warn({ seq }, 'no transcoder could take the segment: published as source only'));
+  pipeline.on('transcodeAbandoned', ({ seq, why }) => log.warn({ seq }, `no transcoder could take the segment (${why}): published as source only`));
   pipeline.on('outputVerified', ({ seq, transcoder, passed, verdicts, ms }) => {
     const summary = verdicts.map((v) => ({ rendition: v.rendition, ok: v.ok, recovered: Number(v.recovered.toFixed(3)), ssim: Number(v.ssim.toFixed(4)), reason: v.reason }));
     if (passed) log.debug({ seq, transcoder, verdicts: summary, ms }, 'transcoder output verified against the source');
@@ -48,12 +58,24 @@ export function logSession(session: StreamSession, log: Logger): void {
     if (changed) log.info({ relay: assignment.relay.url, transcoder: assignment.transcoder?.url ?? null }, 'stream reassigned');
   });
   session.on('reassignFailed', ({ err }) => log.warn({ err }, 'reassignment failed'));
-  session.on('refreshFailed', ({ err }) => log.warn({ err }, 'session refresh failed'));
+  // Refreshes repeat every few seconds and the stream runs on its last assignment meanwhile: one warning
+  // per outage, then debug, and a line when the orchestrator answers again.
+  let refreshFailing = false;
+  session.on('refreshFailed', ({ err }) => {
+    if (refreshFailing) return log.debug({ err }, 'session refresh failed again');
+    refreshFailing = true;
+    log.warn(`session refresh failed (${err instanceof Error ? err.message : String(err)}): the stream keeps its current nodes, retrying`);
+  });
+  session.on('refreshed', () => {
+    if (refreshFailing) log.info('session refreshed again');
+    refreshFailing = false;
+  });
   session.on('closeFailed', ({ err }) => log.warn({ err }, 'could not close the session'));
 }
 
 export function logPublication(publication: Publication, log: Logger): void {
   publication.on('segmentFailed', ({ file, err }) => log.error({ err, file }, 'segment could not be ingested'));
   publication.on('cutterFailed', ({ err }) => log.error({ err }, 'segment cutter failed; the publication ends'));
+  publication.on('cutterDied', () => log.warn('segment cutter exited while the streamer was sending: disconnecting the streamer so its encoder reconnects'));
   publication.on('ended', ({ segments }) => log.info({ segments }, 'publish ended; waiting for a reconnect'));
 }

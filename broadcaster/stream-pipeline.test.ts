@@ -110,25 +110,32 @@ class FakeTranscoder {
   }
 }
 
-/** A relay on 127.0.0.1:0 that takes every descriptor and segment and records its path. */
-async function fakeRelay(): Promise<{ url: string; puts: string[]; stop: () => Promise<void> }> {
+/** A relay on 127.0.0.1:0 that takes every descriptor and segment and records its path; `hold` keeps segment answers back. */
+async function fakeRelay(): Promise<{ url: string; puts: string[]; hold: boolean; release: () => void; stop: () => Promise<void> }> {
   const puts: string[] = [];
+  const held: Array<() => void> = [];
   const server = createServer(async (req, res) => {
     for await (const _ of req);
     puts.push(req.url!);
-    res.writeHead(201).end();
+    if (relay.hold && req.url!.endsWith('.ts')) held.push(() => res.writeHead(201).end());
+    else res.writeHead(201).end();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return {
+  const relay = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     puts,
+    hold: false,
+    release: () => {
+      for (const answer of held.splice(0)) answer();
+    },
     stop: async () => {
       server.closeAllConnections();
       server.close();
       await once(server, 'close');
     },
   };
+  return relay;
 }
 
 /** Records every event of one kind a pipeline emits. */
@@ -201,6 +208,20 @@ describe('stream pipeline', () => {
     assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
   });
 
+  it('skips source segments behind a relay that stops answering instead of queueing them, and reports the relay', async () => {
+    const { pipeline, relay, orchestrator, push } = await setup([new FakeTranscoder(() => 'ok')]);
+    relay.hold = true;
+    const failed = record(pipeline, 'publishFailed');
+    for (let i = 0; i < 8; i++) push();
+    // Three wait for the relay; the five behind them are skipped at once, not queued.
+    assert.deepEqual(failed.filter((f) => f.rendition === 'source').map((f) => f.seq), [3, 4, 5, 6, 7]);
+    assert.ok(failed.every((f) => f.backlog === 3));
+    assert.ok(orchestrator.reassignments.some((r) => r.avoid.includes(relay.url)), 'the slow relay is reported and avoided');
+    relay.hold = false;
+    relay.release();
+    await pipeline.drain();
+  });
+
   it('rotates which transcoder goes first with the segment sequence', async () => {
     const a = new FakeTranscoder(() => 'ok');
     const b = new FakeTranscoder(() => 'ok');
@@ -268,10 +289,22 @@ describe('stream pipeline', () => {
     const abandoned = record(pipeline, 'transcodeAbandoned');
     push();
     await pipeline.drain();
-    assert.deepEqual(abandoned, [{ seq: 0 }]);
+    assert.equal(abandoned.length, 1);
+    assert.equal(abandoned[0]!.seq, 0);
+    // Says what the transcoder answered, so the log line and castnet dev name the cause.
+    assert.match(abandoned[0]!.why, new RegExp(`^${a.url.replace(/[.]/g, '\\.')}: .*encoder crashed`));
     assert.deepEqual(orchestrator.reassignments.map((r) => r.avoid), [[a.url], [a.url]], 'the failure, then the immediate retry round');
     assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
     assert.ok(!relay.puts.includes('/hls/stream1/120p/0.ts'));
+  });
+
+  it('names the payment refusal when a paid segment finds no transcoder', async () => {
+    const a = new FakeTranscoder(() => ({ status: 402, reason: 'insufficient_deposit' }));
+    const { pipeline, push } = await setup([a], { paid: true });
+    const abandoned = record(pipeline, 'transcodeAbandoned');
+    push();
+    await pipeline.drain();
+    assert.match(abandoned[0]!.why, /: payment refused \(insufficient_deposit\): transcoder refused the segment: 402 /);
   });
 
   it('transcodes segments with a fractional duration (long keyframe intervals)', async () => {

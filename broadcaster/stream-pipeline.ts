@@ -40,6 +40,12 @@ const HEDGE_DURATIONS = 2;
 const MIN_HEDGE_MS = 1_000;
 /** Transcoders a segment is tried on when their output fails verification, before its renditions are given up. */
 const MAX_VERIFIED_ATTEMPTS = 3;
+/**
+ * Source segments waiting for the relay beyond this are skipped (the relay shows them as gaps where the
+ * renditions arrive) so a slow relay cannot build a backlog, and the relay is reported as failing: sustained
+ * slowness is a failure, and the session moves the stream to another relay.
+ */
+export const MAX_PUBLISH_BACKLOG = 3;
 /** The most a descriptor may announce (protocol/stream-record.ts). */
 const MAX_TARGET_DURATION_S = 60;
 
@@ -63,14 +69,14 @@ export interface StreamPipelineEvents {
   segmentIngested: [{ seq: number; duration: number; bytes: number }];
   sourceProbed: [{ info: MediaInfo; ladder: RenditionSpec[] }];
   segmentPublished: [{ rendition: string; seq: number; latencyS: number; bytes: number }];
-  /** A segment the relay did not take; `relay` is null when none was assigned. */
-  publishFailed: [{ rendition: string; seq: number; relay: string | null; err?: unknown }];
+  /** A segment the relay did not take (or that was skipped behind a slow one: `backlog`); `relay` is null when none was assigned. */
+  publishFailed: [{ rendition: string; seq: number; relay: string | null; err?: unknown; backlog?: number }];
   /** One failure on the way to a segment's renditions; a transcoder's failure may still be followed by another's success. */
   transcodeFailed: [{ seq: number; reason: TranscodeFailureReason; transcoder?: string; paymentReason?: string; backlog?: number; err?: unknown }];
   /** A transcoder answered; renditions are checked next. */
   transcoded: [{ seq: number; transcoder: string }];
-  /** No transcoder could take the segment: its renditions are gaps. */
-  transcodeAbandoned: [{ seq: number }];
+  /** No transcoder could take the segment: its renditions are gaps. `why`: what each transcoder tried answered. */
+  transcodeAbandoned: [{ seq: number; why: string }];
   /** One rendition of a transcoder's answer failed the check. */
   outputRejected: [{ seq: number; rendition: string; transcoder: string; err: unknown }];
   /** A sampled answer was compared with the source (output-verifier.ts): every rendition passed, or not. */
@@ -89,6 +95,11 @@ export interface StreamPipelineOptions {
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   /** Transcodes waiting beyond this are skipped (their renditions show as gaps) so the stream stays live. */
   maxTranscodeBacklog: number;
+  /**
+   * The first sequence number: above 0 for a stream that was live before (sequence-reservations.ts), whose
+   * first segment then starts with a discontinuity.
+   */
+  firstSeq?: number;
 }
 
 export interface StreamPipelineComponents {
@@ -107,6 +118,8 @@ export interface StreamPipelineComponents {
    */
   publisher?: Identity;
   timers?: Timers;
+  /** Told each sequence number used, so the next ones can be reserved. */
+  onSequence?: (seq: number) => void;
 }
 
 type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
@@ -121,11 +134,14 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** This publication's warnings, in the order they were found. */
   warnings: StreamWarning[] = [];
   private cadence: KeyframeCadence;
-  private nextSeq = 0;
+  private nextSeq: number;
+  private readonly firstSeq: number;
+  private readonly onSequence: ((seq: number) => void) | undefined;
   private discontinuityPending = false;
   private sourceChain: Promise<void> = Promise.resolve();
   private transcodeChain: Promise<void> = Promise.resolve();
   private transcodeBacklog = 0;
+  private publishBacklog = 0;
   private descriptorPushedTo: string | null = null;
   private readonly options: StreamPipelineOptions;
   private readonly payments: PaymentSender | null;
@@ -149,10 +165,13 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.verifier = components.verifier ?? null;
     this.timers = components.timers ?? systemTimers;
     this.cadence = new KeyframeCadence(options.segmentSeconds);
+    this.firstSeq = options.firstSeq ?? 0;
+    this.nextSeq = this.firstSeq;
+    this.onSequence = components.onSequence;
   }
 
   get segmentsPublished(): number {
-    return this.nextSeq;
+    return this.nextSeq - this.firstSeq;
   }
 
   /** A new publication began (first, or after a reconnect). */
@@ -218,12 +237,22 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
   push(segment: PipelineSegment): number {
     const seq = this.nextSeq++;
+    this.onSequence?.(seq);
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
     const cadence = this.cadence.add(segment.duration, this.source?.fps ?? 0);
     if (cadence) this.warn(cadence);
-    if (this.sourcePlayable) this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment));
+    if (this.sourcePlayable) {
+      if (this.publishBacklog >= MAX_PUBLISH_BACKLOG) {
+        const relay = this.session.assignment?.relay.url ?? null;
+        this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay, backlog: this.publishBacklog });
+        if (relay) this.session.reassign([relay], 'publish_failed');
+      } else {
+        this.publishBacklog++;
+        this.sourceChain = this.sourceChain.then(() => this.publish(SOURCE_RENDITION, seq, meta, segment)).finally(() => this.publishBacklog--);
+      }
+    }
     if (this.ladder.length > 0) {
       if (this.transcodeBacklog >= this.options.maxTranscodeBacklog) {
         this.emit('transcodeFailed', { seq, reason: 'backlog', backlog: this.transcodeBacklog });
@@ -300,7 +329,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * answered by the deadline (twice the segment's duration), to the next as well, keeping whichever
    * answers first and aborting the others. Failed transcoders are reported to the session.
    */
-  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Set<string>): Promise<Transcoded | null> {
+  private hedged(candidates: string[], seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, failed: Map<string, string>): Promise<Transcoded | null> {
     const deadlineMs = durationsMs(meta.duration, HEDGE_DURATIONS, MIN_HEDGE_MS);
     return new Promise((resolve) => {
       let next = 0;
@@ -345,7 +374,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
               ...(payment ? { paymentReason: String(err.context.reason) } : {}),
               err,
             });
-            failed.add(url);
+            failed.set(url, payment ? `payment refused (${String(err.context.reason)}): ${err.message}` : err instanceof Error ? err.message : String(err));
             this.session.reassign([url], payment ? 'payment_refused' : 'transcoder_error');
             launch();
           },
@@ -359,7 +388,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * Transcodes a segment on the stream's transcoders, rotating which goes first from segment to segment so
    * the work spreads; if every one fails, asks the session for others at once and tries once more.
    */
-  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment, failed = new Set<string>()): Promise<(Transcoded & { source: MediaInfo }) | null> {
+  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment, failed = new Map<string, string>()): Promise<(Transcoded & { source: MediaInfo }) | null> {
     if (!this.session.assignment?.transcoders.length) {
       this.emit('transcodeFailed', { seq, reason: 'no_transcoder' });
       this.session.reassign([]);
@@ -375,11 +404,12 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       if (result) return { ...result, source: info };
       if (round === 0) {
         // Transcoders that failed verification are avoided too: the orchestrator may not know them as bad yet.
-        await this.session.reassignNow([...failed, ...this.failedVerification], failed.size > 0 ? 'transcoder_error' : 'verification_failed');
+        await this.session.reassignNow([...failed.keys(), ...this.failedVerification], failed.size > 0 ? 'transcoder_error' : 'verification_failed');
         if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url) || this.failedVerification.has(t.url))) break;
       }
     }
-    this.emit('transcodeAbandoned', { seq });
+    const why = [...failed].map(([url, reason]) => `${url}: ${reason}`).join('; ');
+    this.emit('transcodeAbandoned', { seq, why: why || 'no transcoder is assigned' });
     return null;
   }
 
@@ -393,7 +423,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     for (let attempt = 0; attempt < MAX_VERIFIED_ATTEMPTS; attempt++) {
       let result;
       try {
-        result = await this.transcodeWithRetry(seq, meta, segment, new Set(excluded));
+        result = await this.transcodeWithRetry(seq, meta, segment, new Map([...excluded].map((url) => [url, 'its output failed verification'])));
       } catch (err) {
         this.emit('transcodeFailed', { seq, reason: 'unprobeable', err });
         return;
@@ -437,6 +467,6 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       for (const { spec, bytes } of accepted) await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
       return;
     }
-    this.emit('transcodeAbandoned', { seq });
+    this.emit('transcodeAbandoned', { seq, why: `every transcoder tried failed verification (${[...excluded].join(', ')})` });
   }
 }

@@ -45,6 +45,8 @@ export interface StreamSessionEvents {
   reassigned: [{ assignment: Assignment; previous: Assignment | null; avoid: string[]; reason: FailureReason; changed: boolean }];
   reassignFailed: [{ avoid: string[]; err: unknown }];
   refreshFailed: [{ err: unknown }];
+  /** A background refresh answered (after a failed one, the orchestrator is back). */
+  refreshed: [];
   closed: [];
   closeFailed: [{ err: unknown }];
 }
@@ -101,6 +103,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
     this.request([]).then(
       (assignment) => {
         if (!this.ended) this.current = assignment;
+        this.emit('refreshed');
       },
       (err: unknown) => this.emit('refreshFailed', { err }),
     );

@@ -29,7 +29,7 @@ export function followStreams(streams: LiveStreams, options: DevConsoleOptions):
       write(`● live   ${playbackId} ${info.width}x${info.height} ${fps} fps → ${rungs}  watch: ${watchUrl(playbackId)}`);
     });
     pipeline.on('warning', ({ message }) => write(`! ${playbackId}: ${message}`));
-    pipeline.on('transcodeAbandoned', () => lose('no transcoder could take the segment (see the log)'));
+    pipeline.on('transcodeAbandoned', ({ why }) => lose(`no transcoder could take the segment (${why})`));
     pipeline.on('transcodeFailed', ({ reason }) => {
       if (reason === 'no_transcoder') lose('no transcoder is assigned');
       else if (reason === 'backlog') lose('the transcoder is falling behind (backlog full)');

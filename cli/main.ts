@@ -80,7 +80,7 @@ const roles: Command[] = [
     summary: 'Transcodes each segment it is sent into the rendition ladder with FFmpeg.',
     options: transcoderOptionsDefinition,
     moreHelp: async () => {
-      const detected = await detectEncoder('auto');
+      const detected = await detectEncoder('auto').catch((err: Error) => ({ encoder: 'none', reason: err.message }));
       return `Encoder detected on this machine: ${detected.encoder} (${detected.reason})`;
     },
     run: async (options) => started(await createTranscoder(options, { logger: createLogger() })),
@@ -137,6 +137,10 @@ async function main(argv: string[]): Promise<void> {
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   const roleCommand = roles.find((r) => r.name === command);
   if (roleCommand) {
+    if (rest.includes('--version')) {
+      process.stdout.write(`castnet ${version()}\n`);
+      return;
+    }
     if (wantsHelp) {
       process.stdout.write(await roleCommand.help());
       return;

@@ -51,6 +51,11 @@ describe('role options from the command line', () => {
     assert.equal(resolveOptions(broadcasterOptionsDefinition, ['--ladder', ''], quiet).ladder, defaultBroadcasterOptions.ladder);
   });
 
+  it('gives each role its own fixed default p2p port, so bootstrap addresses survive restarts and roles share a machine', () => {
+    const ports = [orchestratorOptionsDefinition, transcoderOptionsDefinition, relayOptionsDefinition].map((d) => (resolveOptions(d as unknown as OptionsDefinition<OptionTable>, [], quiet) as { p2pPort: number }).p2pPort);
+    assert.deepEqual(ports, [4001, 4002, 4003]);
+  });
+
   it('reads --no-flag as false and bare --flag as true', () => {
     assert.equal(resolveOptions(relayOptionsDefinition, ['--no-discover-parents'], quiet).discoverParents, false);
     assert.equal(resolveOptions(broadcasterOptionsDefinition, ['--dev'], quiet).dev, true);

@@ -4,8 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -22,15 +20,7 @@ import { waitFor } from '../test/support/wait.ts';
 import { runNodes } from './nodes.ts';
 import { renderStatus } from './status.ts';
 import { formatWei, runDeposit, runWallet, runWithdraw } from './wallet.ts';
-
-/** A loopback port nothing listens on: one the system just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from '../test/support/ports.ts';
 
 function capture(): { out: (s: string) => void; text: () => string } {
   let text = '';
@@ -72,6 +62,23 @@ describe('castnet wallet and withdraw', () => {
     assert.match(text(), /earned\s+0\.0012 ETH \(1200000000000000 wei\)/);
     assert.doesNotMatch(text(), /broadcaster|relay/);
     assert.deepEqual(readdirSync(join(dataDir, 'keys')), ['transcoder.key']);
+  });
+
+  it("shows a relay's earnings, a broadcaster's deposit and the operator key, each with its role", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-wallet-roles-'));
+    mkdirSync(join(dir, 'keys'));
+    const keys = Object.fromEntries(['relay', 'broadcaster', 'operator'].map((role) => {
+      const key = randomBytes(32);
+      writeFileSync(join(dir, 'keys', `${role}.key`), `${bytesToHex(key)}\n`, { mode: 0o600 });
+      return [role, identityFromPrivateKey(key).address];
+    }));
+    await new OrchestratorClient(orchestrator.url, { identity: orchestrator.operator }).deposit(keys['broadcaster']!, 3n * 10n ** 17n, 10n ** 17n);
+    const { out, text } = capture();
+    assert.equal(await runWallet(['--data-dir', dir, '--orchestrator', orchestrator.url], out), 0);
+    assert.match(text(), new RegExp(`^operator\\s+${keys['operator']}\\n  signs deposits and admission at the orchestrator; holds no balance\\n`));
+    assert.match(text(), new RegExp(`broadcaster\\s+${keys['broadcaster']}\\n  deposit\\s+0\\.3 ETH \\(300000000000000000 wei\\)\\n  reserve\\s+0\\.1 ETH`));
+    assert.match(text(), new RegExp(`relay\\s+${keys['relay']}\\n  earned\\s+0 ETH \\(0 wei\\)\\n  withdrawn\\s+0 ETH \\(0 wei\\)\\n  withdrawable\\s+0 ETH`));
+    assert.doesNotMatch(text(), /transcoder/);
   });
 
   it('names the ledger URL when it cannot be reached', async () => {

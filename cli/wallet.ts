@@ -102,11 +102,14 @@ export async function runWallet(argv: string[], out: Out = stdout): Promise<numb
   const settlement = settlementFrom(flags, dataDir);
   const chain = settlement instanceof ChainSettlement ? settlement : null;
   const found = PAYMENT_ROLES.map((role) => ({ role, identity: findIdentity(dataDir, role) })).filter((k): k is { role: PaymentRole; identity: Identity } => k.identity !== null);
-  if (found.length === 0) {
+  // An orchestrator's data directory holds the operator key: it signs, and holds no balance of its own.
+  const operator = readKeyFile(join(dataDir, 'keys', 'operator.key'));
+  if (found.length === 0 && !operator) {
     out(`no payment keys in ${join(dataDir, 'keys')}: a broadcaster, transcoder or relay creates its key on first start (--data-dir ${dataDir})\n`);
     return 1;
   }
   if (chain) out(`on chain: ${settlement.description}\n`);
+  if (operator) out(`${'operator'.padEnd(12)} ${operator.address}\n  signs ${chain ? 'admission' : 'deposits and admission'} at the orchestrator; holds no balance\n`);
   let failed = false;
   for (const { role, identity } of found) {
     out(`${role.padEnd(12)} ${identity.address}\n`);

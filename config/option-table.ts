@@ -108,6 +108,9 @@ export function allowPrivateNodesOption() {
   return option({ flag: 'allow-private-nodes', schema: flag, default: false, description: 'accept and reach node URLs on loopback and private addresses (one machine, a LAN; on in castnet dev)' });
 }
 
+/** --host, the address a node listens on: the same option in every role. */
+export const listenHost = () => option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' });
+
 export const multiaddr = z.string().regex(/^\/\S+$/, { error: 'takes libp2p multiaddrs such as /ip4/10.0.0.1/tcp/4001/p2p/12D3…' });
 
 /**
@@ -128,4 +131,23 @@ export function gossipPresenceOptions(defaultP2pPort: number) {
 export const gossipPresenceRules = [
   (o: { p2pAnnounce: string[]; bootstrap: string[] }) =>
     o.p2pAnnounce.length > 0 && o.bootstrap.length === 0 ? '--p2p-announce names the libp2p host, which runs only with --bootstrap: give --bootstrap too' : null,
+];
+
+/**
+ * Every node's HTTP limits (http/http-limits.ts), spread into each role's table; `httpLimitRules` go with them.
+ * A role passes http's defaultHttpLimits, so the table and the guard cannot disagree.
+ */
+export function httpLimitOptions(d: { httpMaxConnections: number; httpMaxConnectionsPerIp: number; httpHeadersTimeoutMs: number; httpRequestTimeoutMs: number; httpUploadIdleMs: number }) {
+  return {
+    httpMaxConnections: option({ flag: 'http-max-connections', schema: count, default: d.httpMaxConnections, description: 'open HTTP connections at most; more are answered 503 TOO_MANY_CONNECTIONS and closed' }),
+    httpMaxConnectionsPerIp: option({ flag: 'http-max-connections-per-ip', schema: count, default: d.httpMaxConnectionsPerIp, description: 'open HTTP connections from one address at most; more are answered 503 and closed' }),
+    httpHeadersTimeoutMs: option({ flag: 'http-headers-timeout-ms', schema: durationMs, default: d.httpHeadersTimeoutMs, description: 'a request whose headers take longer is answered 408 and closed' }),
+    httpRequestTimeoutMs: option({ flag: 'http-request-timeout-ms', schema: durationMs, default: d.httpRequestTimeoutMs, description: 'a request (headers and body) that takes longer to arrive is answered 408 and closed' }),
+    httpUploadIdleMs: option({ flag: 'http-upload-idle-ms', schema: durationMs, default: d.httpUploadIdleMs, description: 'an upload that sends nothing for this long is answered 408 and closed' }),
+  };
+}
+
+export const httpLimitRules = [
+  (o: { httpHeadersTimeoutMs: number; httpRequestTimeoutMs: number }) =>
+    o.httpHeadersTimeoutMs > o.httpRequestTimeoutMs ? '--http-headers-timeout-ms must not exceed --http-request-timeout-ms (the headers are part of the request)' : null,
 ];

@@ -1,5 +1,6 @@
 // The HTTP skeleton every node shares: JSON errors from CastnetError, /healthz, /metrics, a guard against
-// path traversal, and a listen/close pair that resolves the ephemeral port.
+// path traversal, and a listen/close pair that resolves the ephemeral port and enforces the node's HTTP
+// limits (http-limits.ts).
 
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { URL_CHALLENGE_PATH, answerChallenge, challengeNonceSchema } from '../protocol/url-challenge.ts';
 import type { Logger } from '../observability/logger.ts';
+import { HttpGuard } from './http-limits.ts';
+import { bindFailure } from './bind-failure.ts';
 
 /** The version every node reports (package.json's). */
 export const CASTNET_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -22,8 +25,10 @@ const ROLE_SUMMARIES: Record<string, string> = {
   broadcaster: 'Castnet broadcaster: RTMP ingest (publish to rtmp://<host>:<rtmp-port>/live/<stream key>)',
 };
 
-export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown>; links?: Record<string, string>; identity?: Identity }): Express {
+export function createNodeApp(options: { role: string; registry: Registry; health?: () => Record<string, unknown>; links?: Record<string, string>; identity?: Identity; guard?: HttpGuard }): Express {
   const app = express();
+  // The node's HTTP limits: listen() enforces them on the server, body parsers and errors count through it.
+  app.locals.guard = options.guard ?? new HttpGuard({ role: options.role, registry: options.registry });
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use((req, _res, next) => {
@@ -76,8 +81,10 @@ export function finishNodeApp(app: Express, logger: Logger): void {
     const parseError = err as { type?: string; status?: number; message?: string };
     if (!(err instanceof CastnetError) && parseError.type && parseError.status && parseError.status < 500) {
       status = parseError.status;
+      if (status === 413) (app.locals.guard as HttpGuard).refused('body_too_large');
       body = { error: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: parseError.message ?? 'bad request' } };
     }
+    if (status === 413) res.set('connection', 'close');
     if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
     else logger.debug({ path: req.path, code: body.error.code }, 'request refused');
     if (!res.headersSent) res.status(status).json(body);
@@ -92,17 +99,23 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-export function listen(handler: Express | RequestListener, host: string, port: number): Promise<ListeningServer> {
+/** The guard of an app made by createNodeApp. */
+export function guardOf(app: Express): HttpGuard {
+  return app.locals.guard as HttpGuard;
+}
+
+/**
+ * Listens with the node's HTTP limits: `guard` (or, for an app made by createNodeApp, its own) caps
+ * connections, times headers, requests and uploads, and counts what it refuses.
+ */
+export function listen(handler: Express | RequestListener, host: string, port: number, guard?: HttpGuard): Promise<ListeningServer> {
   return new Promise((resolve, reject) => {
-    const server = createServer(handler as RequestListener);
+    const g = guard ?? ((handler as Partial<Express>).locals?.guard as HttpGuard | undefined) ?? null;
+    const listener = handler as RequestListener;
+    const server = g ? createServer(g.serverOptions(), g.wrap(listener)) : createServer(listener);
+    g?.attach(server);
     server.listen(port, host);
-    const onError = (err: NodeJS.ErrnoException) => {
-      // Said plainly: the stack of a failed bind tells an operator nothing they can act on.
-      if (err.code === 'EADDRINUSE') reject(new Error(`${host}:${port} is already in use by another program: stop it or choose another port`, { cause: err }));
-      else if (err.code === 'EACCES') reject(new Error(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: err }));
-      else if (err.code === 'EADDRNOTAVAIL') reject(new Error(`${host} is not an address of this machine: check --host`, { cause: err }));
-      else reject(err);
-    };
+    const onError = (err: NodeJS.ErrnoException) => reject(bindFailure(err, host, port));
     server.once('error', onError);
     server.once('listening', () => {
       server.off('error', onError);

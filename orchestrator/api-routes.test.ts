@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
+import type { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { redemptionRequest } from '../protocol/redemption.ts';
@@ -75,6 +76,9 @@ describe('the orchestrator API through OrchestratorClient', () => {
     const request = redemptionRequest(ticket, signTicket(ticket, sender.privateKey), recipientRand);
     assert.equal((await client.redeem(request)).paid, 100n);
     await rejectsWith(client.redeem(request), { code: 'ALREADY_REDEEMED', status: 409 });
+    // What it paid travels with the refusal, so a recipient that lost the first answer settles the ticket as paid.
+    const again = await client.redeem(request).catch((err: CastnetError) => err);
+    assert.deepEqual([(again as CastnetError).context['reason'], (again as CastnetError).context['paid']], ['paid_earlier', '100']);
   });
 
   it('keeps the orchestrator\'s code for a refusal: NODE_NOT_FOUND, STREAM_NOT_FOUND, BAD_REQUEST', async () => {
@@ -99,5 +103,14 @@ describe('the orchestrator API through OrchestratorClient', () => {
   it('refuses to send a request its schema refuses', async () => {
     await rejectsWith(client.openSession({ playbackId: 'has spaces', startedAt: 'yesterday' }), { code: 'BAD_REQUEST', message: /playbackId/ });
   });
+  it("reports each node's clock skew from its signed writes in /api/nodes, and answers registrations with its own time", async () => {
+    const stub = await startNodeStub('relay');
+    stubs.push(stub);
+    // A node whose clock is 10 s behind: within the signature bound, so accepted, and now reported.
+    const behind = new OrchestratorClient(orchestrator.url, { identity: stub.identity, now: () => Date.now() - 10_000 });
+    const answer = await behind.register({ role: 'relay', url: stub.url });
+    assert.ok(Math.abs((answer.orchestratorTime ?? 0) - Date.now()) < 5_000);
+    const listing = (await client.nodes()).find((n) => n.id === answer.id)!;
+    assert.ok(listing.clockSkewMs !== null && listing.clockSkewMs <= -9_000 && listing.clockSkewMs >= -11_000, String(listing.clockSkewMs));
+  });
 });
-

@@ -39,6 +39,7 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
         stateReason: status.reason,
         score: reputation.score(n.id),
         bannedUntil: bannedUntil === null ? null : new Date(bannedUntil).toISOString(),
+        clockSkewMs: nodes.clockSkew(n.id),
       };
     });
     res.json(listing);

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { DatabaseSync } from 'node:sqlite';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
-import { openDatabase } from '../storage/sqlite.ts';
+import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
 import { DEFAULT_RESERVE_RECIPIENTS, claimableReserve, payout } from '../settlement/reserve-rule.ts';
 import { MAX_WIN_PROB, isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { WITHDRAWAL_MAX_SKEW_MS, withdrawalHash, type Withdrawal } from '../protocol/withdrawal.ts';
@@ -113,11 +113,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         PRIMARY KEY (address, timestamp)
       );`,
     );
-    // Ledgers written before withdrawals and reserve allocations existed gain the columns (SQLite has no
-    // ADD COLUMN IF NOT EXISTS).
-    const columns = this.db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === 'withdrawn')) this.db.exec("ALTER TABLE accounts ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '0'");
-    if (!columns.some((c) => c.name === 'reserve_claimed')) this.db.exec("ALTER TABLE accounts ADD COLUMN reserve_claimed TEXT NOT NULL DEFAULT '0'");
+    // Ledgers written before withdrawals and reserve allocations existed gain the columns.
+    addMissingColumns(this.db, 'accounts', [['withdrawn', "TEXT NOT NULL DEFAULT '0'"], ['reserve_claimed', "TEXT NOT NULL DEFAULT '0'"]]);
   }
 
   private row(address: string): Account {
@@ -192,7 +189,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (toHex(keccak_256(recipientRand)) !== ticket.recipientRandHash.toLowerCase()) throw new CastnetError('TICKET_INVALID', 'recipientRand does not match recipientRandHash', context);
     if (!isWinningTicket(signature, recipientRand, ticket.winProb)) throw new CastnetError('TICKET_INVALID', 'ticket did not win', context);
     const redemption = this.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM redemptions WHERE ticket_hash = ?').get(hashHex)) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', context);
+      // The hash binds the recipient, so an earlier redemption paid this same recipient: say how much, so a
+      // recipient that crashed between our commit and its own record can settle the ticket as paid.
+      const earlier = this.db.prepare('SELECT paid FROM redemptions WHERE ticket_hash = ?').get(hashHex) as { paid: string } | undefined;
+      if (earlier) throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', { ...context, reason: 'paid_earlier', paid: earlier.paid });
       const sender = this.row(ticket.sender.toLowerCase());
       const recipientAddress = ticket.recipient.toLowerCase();
       const claimedBefore = this.claimedBy(sender.address, recipientAddress);

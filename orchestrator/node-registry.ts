@@ -46,6 +46,8 @@ interface Entry {
   proofAt: number;
   proofError: string | null;
   proving: boolean;
+  /** The node's clock minus ours, from the timestamp of its last signed write; null until one arrives. */
+  clockSkewMs: number | null;
 }
 
 export interface NodeStatus {
@@ -114,7 +116,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     if (existing?.state === 'banned') existing.state = 'pending-proof';
     if (!existing) this.admit(source, id);
     const record: NodeRecord = { ...registration, paymentAddress: id, id, registeredAt: existing?.record.registeredAt ?? at, lastSeenAt: at };
-    const entry: Entry = existing ?? { record, state: 'pending-proof', source, provedUrl: null, proofAttempts: 0, proofAt: 0, proofError: null, proving: false };
+    const entry: Entry = existing ?? { record, state: 'pending-proof', source, provedUrl: null, proofAttempts: 0, proofAt: 0, proofError: null, proving: false, clockSkewMs: null };
     entry.record = record;
     if (existing && existing.source !== source) {
       this.countSource(existing.source, -1);
@@ -226,6 +228,16 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
 
   get(id: string): NodeRecord | undefined {
     return this.nodes.get(id.toLowerCase())?.record;
+  }
+
+  /** Records how far a node's clock is from ours (its signed write's timestamp minus our time). */
+  noteClock(id: string, skewMs: number): void {
+    const entry = this.nodes.get(id.toLowerCase());
+    if (entry) entry.clockSkewMs = Math.round(skewMs);
+  }
+
+  clockSkew(id: string): number | null {
+    return this.nodes.get(id.toLowerCase())?.clockSkewMs ?? null;
   }
 
   status(id: string): NodeStatus | undefined {

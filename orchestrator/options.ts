@@ -3,14 +3,15 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, text, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { defaultHttpLimits } from '../http/http-limits.ts';
 import { addressString } from '../protocol/fields.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const orchestratorOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8935, description: 'HTTP port of the API', deprecatedFlags: ['api-port'] }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the ticket ledger (ledger.sqlite, with --settlement ledger) lives here ('': in memory)" }),
     heartbeatIntervalMs: option({ flag: 'heartbeat-interval-ms', schema: durationMs, default: 2_000, description: 'how often nodes heartbeat' }),
@@ -35,10 +36,13 @@ export const orchestratorOptionsDefinition = defineOptions(
     banMs: option({ flag: 'ban-ms', schema: durationMs, default: 3_600_000, description: 'how long a node banned for repeated failures stays banned' }),
     banPoints: option({ flag: 'ban-points', schema: count, default: 10, description: 'failure points at which a node is banned (a report weighs 1, bad output 2, failed verification 3; points halve every 10 minutes)' }),
     ...settlementOptions(),
+    maxWriteBytes: option({ flag: 'max-write-bytes', schema: count, default: 256 * 1024, description: 'largest body of a write under /api (a heartbeat with its stats; 413 PAYLOAD_TOO_LARGE)' }),
+    ...httpLimitOptions(defaultHttpLimits),
     chainFromBlock: option({ flag: 'chain-from-block', schema: size, default: 0, description: "with --settlement chain: the block the broker's events are read from for /api/nodes earnings (its deployment block saves reading older ones)" }),
   },
   [
     ...settlementRules,
+    ...httpLimitRules,
     (o) => (o.bootstrap.length > 0 && !o.p2p ? '--bootstrap joins a libp2p network: give --p2p too' : null),
     (o) => (o.p2pAnnounce.length > 0 && !o.p2p ? '--p2p-announce names the libp2p host: give --p2p too' : null),
     (o) => (o.nodeTimeoutMs <= o.heartbeatIntervalMs ? `--node-timeout-ms (${o.nodeTimeoutMs}) must be longer than --heartbeat-interval-ms (${o.heartbeatIntervalMs}), or every node is dropped between heartbeats` : null),

@@ -8,25 +8,23 @@
 
 import express from 'express';
 import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Registry } from 'prom-client';
 import { cors } from '../http/cors.ts';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { startOrchestratorPresence, type OrchestratorPresence } from '../p2p/orchestrator-presence.ts';
 import type { P2pHost } from '../p2p/p2p-host.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity, type Identity } from '../protocol/identity.ts';
+import { nodeIdentity, type Identity } from '../protocol/identity.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { RequestVerifier } from '../protocol/signed-request.ts';
 import { outboundFetch, type Fetch } from '../http/outbound-fetch.ts';
 import { openAnnouncement, registrationOf } from '../protocol/node-announcement.ts';
-import type { NodeRecord } from '../protocol/node-record.ts';
-import type { Assignment, SessionRequest } from '../protocol/stream-record.ts';
 import { apiRoutes } from './api-routes.ts';
 import { BrokerEvents } from '../settlement/broker-events.ts';
 import { ChainSettlement } from '../settlement/chain-settlement.ts';
-import { Ledger, type Account, type Redemption } from './ledger.ts';
+import { Ledger } from './ledger.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from './metrics.ts';
 import { NodeRegistry } from './node-registry.ts';
@@ -38,6 +36,7 @@ import { writeRoutes } from './write-routes.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
+import { observeOrchestrator } from './event-log.ts';
 
 export { defaultOrchestratorOptions, type OrchestratorOptions };
 
@@ -96,12 +95,14 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const earned = (address: string) => (chainEvents ? chainEvents.totalsOf(address).earned : ledger!.account(address).earned);
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
   // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
-  const operator = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'operator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const operator = nodeIdentity(options.dataDir, 'operator');
   const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
   const requireOperator = (signer: string, what: string) => {
     if (!operators.includes(signer)) throw new CastnetError('FORBIDDEN', `only the operator may ${what}: sign with ${options.dataDir ? `${join(options.dataDir, 'keys', 'operator.key')}` : 'the operator key'} (castnet deposit and castnet nodes do)`, { reason: 'not_operator' });
   };
-  const unobserve = observe({ nodes, streams, ledger, reputation, metrics, logger });
+  const unreact = connectReputation({ nodes, streams, reputation });
+  // After the reactions, so a failure report's log line carries the score it left.
+  const unobserve = observeOrchestrator({ nodes, streams, ledger, reputation, metrics, logger });
 
   function sweep(): void {
     nodes.sweep();
@@ -113,10 +114,11 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     for (const [state, n] of Object.entries(states)) metrics.nodeStates.set({ state }, n);
   }
 
-  const app = createNodeApp({ role: 'orchestrator', registry, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
+  const guard = new HttpGuard({ role: 'orchestrator', registry, limits: options });
+  const app = createNodeApp({ role: 'orchestrator', registry, guard, health: () => ({ nodes: nodes.list().length, streams: streams.size, multiaddrs: p2p?.multiaddrs ?? [] }) });
   const verifier = new RequestVerifier({ now });
   const writeLimiter = new RateLimiter({ ratePerSecond: options.writesPerSecond, burst: options.writesPerSecond * 4, now });
-  app.use('/api', cors(), ...signedWrites({ verifier, limiter: writeLimiter, maxBodyBytes: 256 * 1024 }));
+  app.use('/api', cors(), ...signedWrites({ verifier, limiter: writeLimiter, guard, maxBodyBytes: options.maxWriteBytes }));
   // Where money settles is public: nodes and wallets read it to check they agree with the network.
   app.get('/api/settlement', (_req, res) => {
     res.json(chain ? { mode: 'chain', broker: chain.reader.address, chainRpc: options.chainRpc, syncedToBlock: chainEvents!.syncedTo.toString() } : { mode: 'ledger', ledger: '/api/ledger' });
@@ -129,16 +131,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   }
   app.use('/api', apiRoutes({ nodes, streams, earned, reputation, operators, sweep }));
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
-  // Every refused write is counted by its reason (the error's `reason`, else its code).
-  app.use('/api', (err: unknown, req: express.Request, _res: express.Response, next: express.NextFunction) => {
-    if (err instanceof CastnetError && req.method !== 'GET') {
-      const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
-      metrics.refused.inc({ reason });
-      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
-      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, message: err.message }, 'write refused');
-    }
-    next(err);
-  });
+  app.use('/api', countRefusedWrites(metrics, logger));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -146,23 +139,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   let p2p: P2pHost | null = null;
   let presence: OrchestratorPresence | null = null;
 
-  function onAnnouncement(data: Uint8Array): void {
-    const opened = openAnnouncement(data, now(), options.announcementMaxAgeMs);
-    if (typeof opened === 'string') {
-      metrics.announcements.inc({ result: opened });
-      logger.debug({ reason: opened }, 'announcement dropped');
-      return;
-    }
-    try {
-      // The record's signature proves the key; its URL is proved by the same challenge as over HTTP.
-      nodes.register(registrationOf(opened), 'gossip');
-      metrics.announcements.inc({ result: 'accepted' });
-    } catch (err) {
-      const reason = err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'refused';
-      metrics.announcements.inc({ result: reason });
-      logger.debug({ reason, node: opened.paymentAddress, url: opened.url }, 'announcement refused');
-    }
-  }
+  const onAnnouncement = announcementIntake({ nodes, metrics, logger, now, maxAgeMs: options.announcementMaxAgeMs });
 
   const orchestrator: Orchestrator = {
     get url() {
@@ -186,7 +163,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       server = await listen(app, options.host, options.httpPort);
       if (options.p2p) {
         // Its record is signed by its own key (kept beside the nodes' keys), so nodes follow one orchestrator.
-        const identity = options.dataDir !== null ? loadOrCreateIdentity(options.dataDir, 'orchestrator') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+        const identity = nodeIdentity(options.dataDir, 'orchestrator');
         presence = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
         p2p = presence.p2p;
       }
@@ -200,6 +177,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       await server?.close();
       server = null;
       unobserve();
+      unreact();
       await chainEvents?.stop();
       reputation.close();
       if (ledger && !components.ledger) ledger.close();
@@ -208,68 +186,63 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   return orchestrator;
 }
 
-/** Logs and metrics of the orchestrator's domain events; returns the function that stops listening. */
-function observe(o: { nodes: NodeRegistry; streams: StreamSessions; ledger: Ledger | null; reputation: NodeReputation; metrics: OrchestratorMetrics; logger: Logger }): () => void {
-  const { nodes, streams, ledger, reputation, metrics, logger } = o;
-  const onProven = (n: NodeRecord) => {
-    metrics.urlProofs.inc({ result: 'proven' });
-    logger.info({ node: n.id, role: n.role, url: n.url }, 'node proved its URL: scheduled from now on');
+/**
+ * What the domain objects do to each other: a counted failure report weighs on the node's reputation; a ban,
+ * or the operator's deny list, takes the node off the schedule, and the allow list puts it back. Returns
+ * the function that disconnects them.
+ */
+function connectReputation(o: { nodes: NodeRegistry; streams: StreamSessions; reputation: NodeReputation }): () => void {
+  const { nodes, streams, reputation } = o;
+  const onFailureReported = (r: { node: string; reason: string; counted: boolean }) => {
+    if (r.counted) reputation.report(r.node, r.reason);
   };
-  const onProofFailed = (n: NodeRecord, reason: string) => {
-    metrics.urlProofs.inc({ result: reason });
-    logger.warn({ node: n.id, role: n.role, url: n.url, reason, detail: nodes.status(n.id)?.reason }, 'node failed its URL proof: not scheduled');
-  };
-  const onFailureReported = (r: { playbackId: string; node: string; reason: string; reporter: string; counted: boolean; ignored?: string }) => {
-    metrics.failureReports.inc({ reason: r.reason, counted: r.counted ? 'yes' : (r.ignored ?? 'no') });
-    if (!r.counted) {
-      logger.debug(r, r.ignored === 'reporter_unfunded' ? 'failure report ignored: the reporting broadcaster has no funds' : 'failure report ignored: the node is not assigned to the stream');
-      return;
-    }
-    const score = reputation.report(r.node, r.reason);
-    logger.info({ ...r, score }, 'failure reported');
-  };
-  const onBanned = (b: { address: string; until: number; reason: string }) => {
-    metrics.bans.inc();
-    nodes.ban(b.address, b.reason);
-    logger.warn({ node: b.address, until: new Date(b.until).toISOString(), reason: b.reason }, 'node banned');
-  };
+  const onBanned = (b: { address: string; reason: string }) => nodes.ban(b.address, b.reason);
   const onAdmission = (c: { address: string; list: string | null }) => {
     if (c.list === 'deny') nodes.ban(c.address, 'denied by the operator');
     else if (c.list === 'allow') nodes.unban(c.address);
-    logger.info(c, 'admission changed');
   };
-  const onAdded = (n: NodeRecord) => logger.info({ node: n.id, role: n.role, url: n.url, encoders: n.capabilities.encoders }, 'node registered');
-  const onLost = (n: NodeRecord) => {
-    metrics.nodesLost.inc({ role: n.role });
-    logger.warn({ node: n.id, role: n.role, url: n.url }, 'node lost: heartbeats stopped');
-  };
-  const onAssigned = (request: SessionRequest, assignment: Assignment) => {
-    metrics.assignments.inc({ transcoder: assignment.transcoder ? 'yes' : 'none' });
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId: request.playbackId, relay: assignment.relay.url, transcoders: assignment.transcoders.map((t) => t.url), avoid: request.avoid }, 'stream assigned');
-  };
-  const onEnded = (playbackId: string) => {
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId }, 'stream ended');
-  };
-  const onExpired = (playbackId: string) => {
-    metrics.activeStreams.set(streams.size);
-    logger.info({ playbackId }, 'stream expired: broadcaster stopped refreshing it');
-  };
-  const onFunded = (a: Account, added: { deposit: bigint; reserve: bigint }) => logger.info({ address: a.address, amount: added.deposit.toString(), reserve: added.reserve.toString() }, 'sender funded');
-  const onRedeemed = (r: Redemption, parties: { sender: string; recipient: string }) => {
-    metrics.redemptions.inc();
-    metrics.faceValueRedeemed.inc(Number(r.paid));
-    logger.info({ ticketHash: r.ticketHash, sender: parties.sender, recipient: parties.recipient, paid: r.paid.toString() }, 'ticket redeemed');
-  };
-  nodes.on('added', onAdded).on('lost', onLost).on('proven', onProven).on('proofFailed', onProofFailed);
-  streams.on('assigned', onAssigned).on('ended', onEnded).on('expired', onExpired).on('failureReported', onFailureReported);
-  ledger?.on('funded', onFunded).on('redeemed', onRedeemed);
+  streams.on('failureReported', onFailureReported);
   reputation.on('banned', onBanned).on('admissionChanged', onAdmission);
   return () => {
-    nodes.off('added', onAdded).off('lost', onLost).off('proven', onProven).off('proofFailed', onProofFailed);
-    streams.off('assigned', onAssigned).off('ended', onEnded).off('expired', onExpired).off('failureReported', onFailureReported);
-    ledger?.off('funded', onFunded).off('redeemed', onRedeemed);
+    streams.off('failureReported', onFailureReported);
     reputation.off('banned', onBanned).off('admissionChanged', onAdmission);
+  };
+}
+
+/** Every refused write counted by its reason (the error's `reason`, else its code), and logged at debug. */
+function countRefusedWrites(metrics: OrchestratorMetrics, logger: Logger): express.ErrorRequestHandler {
+  return (err: unknown, req, _res, next) => {
+    if (err instanceof CastnetError && req.method !== 'GET') {
+      const reason = typeof err.context.reason === 'string' ? err.context.reason : err.code.toLowerCase();
+      metrics.refused.inc({ reason });
+      // Debug, not info: a flood of refusals must not become a flood of log lines; the counter tells.
+      logger.debug({ reason, path: req.path, source: req.socket.remoteAddress, err }, 'write refused');
+    }
+    next(err);
+  };
+}
+
+/**
+ * Gossiped node records into the registry: each opened (signature, age, version) and registered as an HTTP
+ * registration would be, every outcome counted by its reason.
+ */
+function announcementIntake(o: { nodes: NodeRegistry; metrics: OrchestratorMetrics; logger: Logger; now: () => number; maxAgeMs: number }): (data: Uint8Array) => void {
+  const { nodes, metrics, logger } = o;
+  return (data) => {
+    const opened = openAnnouncement(data, o.now(), o.maxAgeMs);
+    if (typeof opened === 'string') {
+      metrics.announcements.inc({ result: opened });
+      logger.debug({ reason: opened }, 'announcement dropped');
+      return;
+    }
+    try {
+      // The record's signature proves the key; its URL is proved by the same challenge as over HTTP.
+      nodes.register(registrationOf(opened), 'gossip');
+      metrics.announcements.inc({ result: 'accepted' });
+    } catch (err) {
+      const reason = err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'refused';
+      metrics.announcements.inc({ result: reason });
+      logger.debug({ reason, node: opened.paymentAddress, url: opened.url }, 'announcement refused');
+    }
   };
 }

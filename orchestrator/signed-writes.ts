@@ -3,7 +3,8 @@
 // (protocol/signed-request.ts) when the request carries one, then parses the JSON for the routes. Routes
 // that act for a key read it with `signerOf` (refused when unsigned); reads (GET) pass untouched.
 
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { HttpGuard } from '../http/http-limits.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { hasSignature, type RequestVerifier } from '../protocol/signed-request.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -14,6 +15,8 @@ export interface SignedWritesOptions {
   verifier: RequestVerifier;
   /** Writes per source address. */
   limiter: RateLimiter;
+  /** Bounds the body (from content-length first) and counts what it refuses. */
+  guard: HttpGuard;
   maxBodyBytes: number;
 }
 
@@ -23,13 +26,17 @@ export function sourceOf(req: Request): string {
 }
 
 export function signedWrites(options: SignedWritesOptions): RequestHandler[] {
-  const raw = express.raw({ type: () => true, limit: options.maxBodyBytes });
+  const [raw] = options.guard.rawBody('a write', options.maxBodyBytes) as [RequestHandler];
   const gate = (req: Request, res: Response, next: NextFunction) => {
     if (READS.has(req.method)) return next();
     if (!options.limiter.take(sourceOf(req))) throw new CastnetError('RATE_LIMITED', `too many writes from ${sourceOf(req)}: slow down`, { reason: 'write_rate' });
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const header = (name: string) => req.get(name);
-    if (hasSignature({ header })) res.locals.signer = options.verifier.verify({ method: req.method, path: req.originalUrl, body, header });
+    if (hasSignature({ header })) {
+      res.locals.signer = options.verifier.verify({ method: req.method, path: req.originalUrl, body, header });
+      // How far the signer's clock is from ours (within the verifier's bound, or it was refused).
+      res.locals.clockSkewMs = Number(req.get('castnet-timestamp')) - Date.now();
+    }
     if (body.length === 0) req.body = {};
     else {
       try {

@@ -34,7 +34,9 @@ export function writeRoutes(ctx: WriteRoutesContext): Router {
       throw new CastnetError('FORBIDDEN', `the registration names ${registration.paymentAddress} but is signed by ${signer}: a node registers as its own key`, { reason: 'payment_address' });
     }
     const record = nodes.register({ ...registration, paymentAddress: signer }, sourceOf(req));
-    const answer: RegistrationAnswer = { id: record.id, heartbeatIntervalMs: ctx.heartbeatIntervalMs, state: nodes.status(record.id)!.state };
+    nodes.noteClock(record.id, res.locals.clockSkewMs as number);
+    // Our clock, so the node can say at startup how far its own is off.
+    const answer: RegistrationAnswer = { id: record.id, heartbeatIntervalMs: ctx.heartbeatIntervalMs, state: nodes.status(record.id)!.state, orchestratorTime: Date.now() };
     res.status(201).json(answer);
   });
   router.post('/nodes/:id/heartbeat', (req, res) => {
@@ -44,6 +46,7 @@ export function writeRoutes(ctx: WriteRoutesContext): Router {
     nodes.sweep();
     const beat = parseRequest(heartbeatSchema, req.body, 'heartbeat');
     nodes.heartbeat(req.params.id, beat.load, beat.stats);
+    nodes.noteClock(req.params.id, res.locals.clockSkewMs as number);
     res.status(204).end();
   });
   router.post('/streams', (req, res) => {

@@ -118,7 +118,7 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
   node.addEventListener('peer:discovery', (event) => {
     const id = event.detail.id;
     if (id.equals(node.peerId) || node.getConnections(id).length > 0 || node.getConnections().length >= MAX_DISCOVERED_CONNECTIONS) return;
-    node.dial(id).catch((err: Error) => options.logger.debug({ peer: id.toString(), err: err.message }, 'discovered peer not reachable'));
+    node.dial(id).catch((err: Error) => options.logger.debug({ peer: id.toString(), err }, 'discovered peer not reachable'));
   });
 
   // Bootstrap peers: dialled at once, then again with backoff whenever their connection is gone.
@@ -141,7 +141,7 @@ export async function createP2pHost(options: P2pHostOptions): Promise<P2pHost> {
       state.delayMs = Math.min(state.delayMs * 2, BOOTSTRAP_RETRY_MAX_MS);
       node.dial(ma).then(
         () => options.logger.info({ peer: id }, 'connected to bootstrap peer'),
-        (err: Error) => options.logger.debug({ peer: id, err: err.message }, 'bootstrap peer not reachable; will retry'),
+        (err: Error) => options.logger.debug({ peer: id, err }, 'bootstrap peer not reachable; will retry'),
       );
     }
     if (!stopped) {

@@ -9,6 +9,9 @@ import { CastnetError } from '../protocol/errors.ts';
 import type { NodeRegistration } from '../protocol/node-record.ts';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 
+/** A clock this far from the orchestrator's is warned about at registration (writes are refused past 30 s). */
+const CLOCK_SKEW_WARN_MS = 5_000;
+
 export class NodeRegistrationLoop {
   private nodeId: string | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -46,7 +49,14 @@ export class NodeRegistrationLoop {
   private async tick(): Promise<void> {
     try {
       if (!this.nodeId) {
+        const sentAt = Date.now();
         const answer = await this.client.register(this.registration());
+        if (answer.orchestratorTime !== undefined) {
+          // The orchestrator's time at its answer against the middle of our round trip.
+          const skewMs = Math.round((sentAt + Date.now()) / 2 - answer.orchestratorTime);
+          if (Math.abs(skewMs) > CLOCK_SKEW_WARN_MS) this.logger.warn({ clockSkewMs: skewMs, orchestrator: this.client.baseUrl }, `this machine's clock is ${(skewMs / 1000).toFixed(1)} s ${skewMs > 0 ? 'ahead of' : 'behind'} the orchestrator's: signed writes and gossip records are refused past 30 s; sync it with NTP`);
+          else this.logger.info({ clockSkewMs: skewMs }, 'clock agrees with the orchestrator');
+        }
         this.nodeId = answer.id;
         this.intervalMs = answer.heartbeatIntervalMs;
         this.logger.info({ node: answer.id, state: answer.state, orchestrator: this.client.baseUrl }, 'registered with orchestrator');

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UNAVAILABLE'
   | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'TOO_MANY_CONNECTIONS'
   | 'RELAY_FULL'
   | 'PAYMENT_REQUIRED'
   | 'TICKET_INVALID'
@@ -51,6 +53,8 @@ const statusByCode: Record<ErrorCode, number> = {
   UPSTREAM_TIMEOUT: 504,
   UNAVAILABLE: 503,
   PAYLOAD_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
+  TOO_MANY_CONNECTIONS: 503,
   RELAY_FULL: 507,
   PAYMENT_REQUIRED: 402,
   TICKET_INVALID: 400,
@@ -89,10 +93,29 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string } & ErrorContext;
 }
 
-/** Any thrown value as the status and JSON body a node answers with. Unknown errors hide their message. */
+/** Context that names this node's insides (peers it talks to, its files): logged, never answered. */
+const INTERNAL_CONTEXT = new Set(['node', 'url', 'file', 'dir', 'path', 'cause', 'stack']);
+const URL_PATTERN = /\bhttps?:\/\/[^\s"',)]+/g;
+const ADDRESS_PATTERN = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[0-9a-fA-F:.]+\](?::\d{1,5})?/g;
+const FILE_PATTERN = /(?:\.{0,2}\/)?(?:\.castnet|(?<![\w.-])\/(?:tmp|home|var|work|usr|root|opt|etc|srv|run|mnt|data|proc))\/[^\s"',)]*/g;
+
+/** A message as a client may read it: peer URLs, IP addresses and file paths of this machine replaced by what they are. */
+export function clientMessage(message: string): string {
+  return message.replace(URL_PATTERN, '(another node)').replace(ADDRESS_PATTERN, '(an address)').replace(FILE_PATTERN, '(a file of this node)');
+}
+
+/**
+ * Any thrown value as the status and JSON body a node answers with. Unknown errors hide their message; a
+ * CastnetError's message and context reach the client without the peer URLs and file paths they may name.
+ */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof CastnetError) {
-    return { status: httpStatusFor(err.code), body: { error: { ...err.context, code: err.code, message: err.message } } };
+    const context = Object.fromEntries(
+      Object.entries(err.context)
+        .filter(([k]) => !INTERNAL_CONTEXT.has(k))
+        .map(([k, v]) => [k, typeof v === 'string' ? clientMessage(v) : v]),
+    );
+    return { status: httpStatusFor(err.code), body: { error: { ...context, code: err.code, message: clientMessage(err.message) } } };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
 }

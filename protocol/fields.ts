@@ -20,8 +20,12 @@ export const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-fA-F
 export const uint = z.string().regex(/^\d{1,78}$/).transform((s) => BigInt(s)).refine((v) => v <= UINT256_MAX, 'exceeds uint256');
 /** A decimal string that stays a string (prices and balances carried as text). */
 export const decimalString = z.string().regex(/^\d{1,78}$/);
+/** `0x` and 40 hex digits, any case. */
+export const addressPattern = /^0x[0-9a-fA-F]{40}$/;
 /** An Ethereum-style address, kept as sent. */
-export const addressString = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+export const addressString = z.string().regex(addressPattern);
+/** An address as derived from a signing key: lower case, compared as a string. */
+export const derivedAddressString = z.string().regex(/^0x[0-9a-f]{40}$/);
 /** A 65-byte r ‖ s ‖ v signature as hex, kept as sent. */
 export const signatureString = z.string().regex(/^0x[0-9a-fA-F]{130}$/);
 

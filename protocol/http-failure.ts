@@ -10,7 +10,7 @@ import { readLimited } from './read-limited.ts';
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
 const errorBodySchema = z.object({
-  error: z.looseObject({ code: z.string().optional(), message: z.string().optional(), reason: z.string().optional() }),
+  error: z.looseObject({ code: z.string().optional(), message: z.string().optional(), reason: z.string().optional(), paid: z.string().regex(/^\d{1,78}$/).optional().catch(undefined) }),
 });
 
 /** An error answer from `node` as a CastnetError: the remote code when it is one of ours, else UPSTREAM_FAILED. */
@@ -25,7 +25,7 @@ export async function failureFromResponse(res: Response, what: string, node: str
   const parsed = errorBodySchema.safeParse(json);
   const error = parsed.success ? parsed.data.error : {};
   const code = isErrorCode(error.code) ? error.code : 'UPSTREAM_FAILED';
-  return new CastnetError(code, `${what}: ${res.status} ${error.message ?? res.statusText}`, { node, status: res.status, ...(error.reason ? { reason: error.reason } : {}) });
+  return new CastnetError(code, `${what}: ${res.status} ${error.message ?? res.statusText}`, { node, status: res.status, ...(error.reason ? { reason: error.reason } : {}), ...(error.paid ? { paid: error.paid } : {}) });
 }
 
 /** A fetch that threw (no answer) as a CastnetError naming the URL: UPSTREAM_TIMEOUT for a timeout, else UPSTREAM_FAILED. */

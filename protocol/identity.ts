@@ -19,6 +19,16 @@ export function identityFromPrivateKey(privateKey: Uint8Array): Identity {
   return { privateKey, address: addressOfPublicKey(secp256k1.getPublicKey(privateKey, false)) };
 }
 
+/** A fresh key, held in memory only. */
+export function randomIdentity(): Identity {
+  return identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+}
+
+/** `<dataDir>/keys/<name>.key` (created on first use), or a throwaway key when there is no data directory. */
+export function nodeIdentity(dataDir: string | null, name: string): Identity {
+  return dataDir ? loadOrCreateIdentity(dataDir, name) : randomIdentity();
+}
+
 /** Loads `<dataDir>/keys/<name>.key`, creating it on first use. */
 export function loadOrCreateIdentity(dataDir: string, name: string): Identity {
   const dir = join(dataDir, 'keys');

@@ -9,7 +9,7 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
-import { signatureString } from './fields.ts';
+import { derivedAddressString, signatureString } from './fields.ts';
 import type { Identity } from './identity.ts';
 import { nodeUrlSchema } from './node-url.ts';
 import { nodeCapabilitiesSchema, nodeLoadSchema, nodeRoleSchema, streamStatsSchema, type NodeRegistration, type StreamStatsEntry } from './node-record.ts';
@@ -33,7 +33,7 @@ export const announcementSchema = z.object({
     /** An http(s) origin; signed here, and proved by the node's URL challenge before it is scheduled. */
     url: nodeUrlSchema,
     /** Lower case: the address derived from the signing key, compared as a string. */
-    paymentAddress: z.string().regex(/^0x[0-9a-f]{40}$/),
+    paymentAddress: derivedAddressString,
     capabilities: nodeCapabilitiesSchema,
     load: nodeLoadSchema,
     /** Playback ids this relay holds as origin (relays only). */
@@ -81,7 +81,7 @@ export const orchestratorAnnouncementSchema = z.object({
     /** Where nodes reach its API: registry, directory and ledger. */
     url: z.url(),
     /** Lower case: the address derived from the signing key. */
-    paymentAddress: z.string().regex(/^0x[0-9a-f]{40}$/),
+    paymentAddress: derivedAddressString,
     timestamp: z.number().int().nonnegative(),
   }),
   signature: signatureString,

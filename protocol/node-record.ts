@@ -54,7 +54,13 @@ export type NodeRecord = z.infer<typeof nodeRecordSchema>;
 export const nodeStateSchema = z.enum(['pending-proof', 'active', 'unproven', 'banned']);
 
 /** The answer to `POST /api/nodes`: the node's id (its address) and its state (scheduled once `active`). */
-export const registrationAnswerSchema = z.object({ id: z.string().min(1), heartbeatIntervalMs: z.number().int().positive(), state: nodeStateSchema.optional() });
+export const registrationAnswerSchema = z.object({
+  id: z.string().min(1),
+  heartbeatIntervalMs: z.number().int().positive(),
+  state: nodeStateSchema.optional(),
+  /** The orchestrator's clock (ms) when it answered: a node reports its own clock's skew from it. */
+  orchestratorTime: z.number().int().nonnegative().optional(),
+});
 export type RegistrationAnswer = z.infer<typeof registrationAnswerSchema>;
 
 /**
@@ -74,5 +80,7 @@ export const nodeListingSchema = nodeRecordSchema.omit({ streams: true }).extend
   /** Reputation: 1 with no recent failures, 0 at the ban threshold. */
   score: z.number().min(0).max(1).default(1),
   bannedUntil: z.string().nullable().default(null),
+  /** The node's clock minus the orchestrator's, from its last signed write (ms); null before one. */
+  clockSkewMs: z.number().int().nullable().default(null),
 });
 export type NodeListing = z.infer<typeof nodeListingSchema>;

@@ -75,12 +75,18 @@ export function signTicket(t: Ticket, privateKey: Uint8Array): Uint8Array {
   return signHash(ticketHash(t), privateKey);
 }
 
-/** The signer's address, or null for a malformed or malleable (high-s) signature. */
-export function recoverSigner(hash: Uint8Array, signature: Uint8Array): string | null {
+/** A 65-byte r ‖ s ‖ v signature's recovery bit, v read as ecrecover reads it (27/28 or 0/1); null for anything else. */
+function recoveryBit(signature: Uint8Array): 0 | 1 | null {
   if (signature.length !== 65) return null;
   const v = signature[64]!;
   const recovery = v >= 27 ? v - 27 : v;
-  if (recovery !== 0 && recovery !== 1) return null;
+  return recovery === 0 || recovery === 1 ? recovery : null;
+}
+
+/** The signer's address, or null for a malformed or malleable (high-s) signature. */
+export function recoverSigner(hash: Uint8Array, signature: Uint8Array): string | null {
+  const recovery = recoveryBit(signature);
+  if (recovery === null) return null;
   // A high-s twin of a valid signature is also valid ECDSA, but would let a sender re-roll the win draw.
   const s = BigInt(`0x${bytesToHex(signature.subarray(32, 64))}`);
   if (s > SECP256K1_HALF_N || s === 0n) return null;
@@ -122,10 +128,8 @@ const MAX_CACHED_SENDERS = 10_000;
  * R = u1·G + u2·Q, valid when R.x = r and R.y's parity is v's recovery bit. Hot path: every ticket.
  */
 export function isSignedBy(hash: Uint8Array, signature: Uint8Array, sender: string): boolean {
-  if (signature.length !== 65) return false;
-  const v = signature[64]!;
-  const recovery = v >= 27 ? v - 27 : v;
-  if (recovery !== 0 && recovery !== 1) return false;
+  const recovery = recoveryBit(signature);
+  if (recovery === null) return false;
   const r = bytesToBigInt(signature.subarray(0, 32));
   const s = bytesToBigInt(signature.subarray(32, 64));
   if (r === 0n || r >= Fn.ORDER || s === 0n || s > SECP256K1_HALF_N) return false;

@@ -3,6 +3,7 @@
 
 import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
 import { TestPublisher } from '../test/support/signed-content.ts';
@@ -76,7 +77,59 @@ describe('relay against hostile input', () => {
     assert.match(await (await fetch(`${origin.url}/metrics`)).text(), /castnet_relay_refused_total\{reason="seq_ahead"[^}]*\} 1\n/);
   });
 
+  it('refuses a segment for a rendition name no playlist could list, and stores nothing', async () => {
+    const name = 'r'.repeat(33);
+    const res = await publisher.segment(origin.url, 'longname', name, 0, ts);
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'INVALID_PATH');
+    assert.equal(origin.store.has('longname'), false);
+  });
+
   it('refuses a segment longer than the longest target duration', async () => {
     assert.equal((await putSegment(origin.url, 'long', 0, MAX_TARGET_DURATION_SECONDS + 1)).status, 400);
+  });
+
+  it('refuses a segment push whose content-length passes --max-segment-bytes before reading it, and cuts off stalled uploads', async () => {
+    const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, maxSegmentBytes: 4_096, httpUploadIdleMs: 300 }, { logger: silentLogger });
+    await relay.start();
+    try {
+      const port = Number(new URL(relay.url).port);
+      const raw = (request: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          let answer = '';
+          socket.on('data', (d) => (answer += d.toString('latin1')));
+          socket.on('error', () => {});
+          socket.on('close', () => resolve(answer));
+          socket.write(request);
+        });
+      const meta = Object.entries(publisher.headers('big', 'source', 0, ts)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      // Only the headers of a 64 MiB body: the answer comes without the body being sent.
+      const big = await raw(`PUT /hls/big/source/0.ts HTTP/1.1\r\nhost: x\r\n${meta}content-length: 67108864\r\n\r\n`);
+      assert.match(big, /^HTTP\/1\.1 413/);
+      assert.match(big, /PAYLOAD_TOO_LARGE/);
+      // A body that stops after a few bytes: closed after the idle limit, nothing stored.
+      const stalled = await raw(`PUT /hls/stalled/source/0.ts HTTP/1.1\r\nhost: x\r\n${meta}content-length: 4000\r\n\r\n${'G'.repeat(188)}`);
+      assert.match(stalled, /^HTTP\/1\.1 408/);
+      assert.equal(relay.store.size, 0);
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      assert.match(metrics, /castnet_relay_http_refused_total\{reason="body_too_large"[^}]*\} 1\n/);
+      assert.match(metrics, /castnet_relay_http_refused_total\{reason="upload_stalled"[^}]*\} 1\n/);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("answers a viewer whose stream's parent is down without naming the parent", async () => {
+    const orphan = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: ['http://127.0.0.1:9'] }, { logger: silentLogger });
+    await orphan.start();
+    try {
+      const res = await fetch(`${orphan.url}/hls/some-stream/source/index.m3u8`);
+      assert.ok(res.status >= 500, String(res.status));
+      const body = await res.text();
+      assert.doesNotMatch(body, /127\.0\.0\.1:9\b/, body);
+    } finally {
+      await orphan.stop();
+    }
   });
 });

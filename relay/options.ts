@@ -2,12 +2,13 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, text, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { defaultHttpLimits } from '../http/http-limits.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 
 export const relayOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8080, description: 'HTTP port for HLS, the player and pushes' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL viewers and broadcasters reach this relay at (none: the address it listens on)' }),
     orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),
@@ -23,12 +24,16 @@ export const relayOptionsDefinition = defineOptions(
     maxStreams: option({ flag: 'max-streams', schema: count, default: 256, description: 'streams pushed here at most; more are refused with 507 RELAY_FULL' }),
     maxRenditions: option({ flag: 'max-renditions', schema: count, default: 8, description: 'renditions per stream at most; more are refused with 507 RELAY_FULL' }),
     maxSeqAhead: option({ flag: 'max-seq-ahead', schema: count, default: 100, description: 'a pushed sequence number this far past the newest (plus one per 0.5 s of silence) is refused' }),
+    maxSegmentBytes: option({ flag: 'max-segment-bytes', schema: count, default: 64 * 1024 * 1024, description: 'largest segment a broadcaster may push (413 PAYLOAD_TOO_LARGE, checked from content-length before reading)' }),
+    maxDescriptorBytes: option({ flag: 'max-descriptor-bytes', schema: count, default: 64 * 1024, description: 'largest stream descriptor a broadcaster may push (413 PAYLOAD_TOO_LARGE)' }),
     viewerWindowMs: option({ flag: 'viewer-window-ms', schema: durationMs, default: 30_000, description: 'viewer sessions are counted over this window' }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the relay's identity key lives here ('': a throwaway key)" }),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
+    ...httpLimitOptions(defaultHttpLimits),
   },
   [
     ...gossipPresenceRules,
+    ...httpLimitRules,
     (o) =>
       o.edge && o.parents.length === 0 && (o.orchestrator === false || !o.discoverParents)
         ? "--edge pulls every stream from a parent: give --parents, or an orchestrator to find them in (--orchestrator with --discover-parents)"

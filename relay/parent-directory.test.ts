@@ -1,9 +1,8 @@
 // The edge's parent directory: static parents first, looked-up parents cached, a failed lookup a 502.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'vitest';
+import { closedPort } from '../test/support/ports.ts';
 import { ParentDirectory, type ParentLookup } from './parent-directory.ts';
 
 /** A lookup that answers from a table and counts its calls. */
@@ -12,14 +11,8 @@ function tableLookup(table: Record<string, string[]>): ParentLookup & { calls: n
   return lookup;
 }
 
-/** A URL nothing listens on: a server bound to an ephemeral port, then closed. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
+/** A URL nothing listens on. */
+const deadUrl = async () => `http://127.0.0.1:${await closedPort()}`;
 
 describe('parent directory', () => {
   it('lists static parents first, then looked-up ones, without itself or duplicates', async () => {

@@ -8,14 +8,16 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import { assertMpegTs } from '../media/mpegts.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { parseRequest } from '../protocol/fields.ts';
 import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { RequestVerifier } from '../protocol/signed-request.ts';
 import { streamDescriptorSchema } from '../protocol/stream-record.ts';
+import type { HttpGuard } from '../http/http-limits.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ContentCheck } from './content-check.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { PublisherKeys } from './publisher-keys.ts';
-import { checkId } from './route-params.ts';
+import { checkId, checkRendition } from './route-params.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export interface PushRoutesOptions {
@@ -25,11 +27,15 @@ export interface PushRoutesOptions {
   keys: PublisherKeys;
   content: ContentCheck;
   now?: () => number;
+  /** Bounds bodies and counts what it refuses. */
+  guard: HttpGuard;
+  maxSegmentBytes: number;
+  maxDescriptorBytes: number;
   /** Refuse every push. */
   edge?: boolean;
 }
 
-export function pushRoutes({ store, metrics, logger, keys, content, now = Date.now, edge = false }: PushRoutesOptions): Router {
+export function pushRoutes({ store, metrics, logger, keys, content, guard, maxSegmentBytes, maxDescriptorBytes, now = Date.now, edge = false }: PushRoutesOptions): Router {
   const router = express.Router();
   if (edge) {
     router.use('/hls', (req, res, next) => {
@@ -66,7 +72,7 @@ export function pushRoutes({ store, metrics, logger, keys, content, now = Date.n
     if (signer !== publisher) content.refuse('wrong_signer', { playbackId, from: 'push' }, `the request is signed by ${signer}, not by this stream's publisher key ${publisher}`);
   }
 
-  router.put('/hls/:playbackId', express.raw({ type: () => true, limit: '64kb' }), counted, async (req, res) => {
+  router.put('/hls/:playbackId', ...guard.rawBody('a stream descriptor', maxDescriptorBytes), counted, async (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
     // A descriptor starts a publication: the directory is asked afresh whose the playback id is now.
     await publisherRequest(req, playbackId, true);
@@ -76,9 +82,7 @@ export function pushRoutes({ store, metrics, logger, keys, content, now = Date.n
     } catch {
       throw new CastnetError('BAD_REQUEST', 'the stream descriptor is not JSON');
     }
-    const parsed = streamDescriptorSchema.safeParse({ ...(body as object), playbackId });
-    if (!parsed.success) throw new CastnetError('BAD_REQUEST', `invalid stream descriptor: ${parsed.error.issues[0]?.message}`);
-    store.setDescriptor(parsed.data);
+    store.setDescriptor(parseRequest(streamDescriptorSchema, { ...(body as object), playbackId }, 'stream descriptor'));
     res.status(204).end();
   });
   // The broadcaster's stream closed: playlists end with EXT-X-ENDLIST (RFC 8216 §4.3.3.4).
@@ -88,9 +92,9 @@ export function pushRoutes({ store, metrics, logger, keys, content, now = Date.n
     store.end(playbackId);
     res.status(204).end();
   });
-  router.put('/hls/:playbackId/:rendition/:seq.ts', express.raw({ type: () => true, limit: '64mb' }), counted, async (req, res) => {
+  router.put('/hls/:playbackId/:rendition/:seq.ts', ...guard.rawBody('a segment', maxSegmentBytes), counted, async (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
-    const rendition = checkId(req.params.rendition, 'rendition');
+    const rendition = checkRendition(req.params.rendition);
     const seq = Number(req.params['seq']);
     if (!Number.isInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid segment sequence');
     const meta = parseSegmentMetadata(req.headers);

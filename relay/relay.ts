@@ -4,11 +4,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { nodeIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
@@ -154,12 +154,13 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     logger.info({ playbackId: id }, 'stream expired: no pushes');
   });
 
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'relay') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
-  const app = createNodeApp({ role: 'relay', registry, identity, health: () => ({ streams: store.size }) });
+  const identity = nodeIdentity(options.dataDir, 'relay');
+  const guard = new HttpGuard({ role: 'relay', registry, limits: options });
+  const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
-  app.use(pushRoutes({ store, metrics, logger, keys, content, edge: options.edge, ...(components.now ? { now: components.now } : {}) }));
+  app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 
@@ -176,7 +177,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     async start() {
       server = await listen((req: IncomingMessage, res: ServerResponse) => {
         if (!hls(req, res)) app(req, res);
-      }, options.host, options.httpPort);
+      }, options.host, options.httpPort, guard);
       selfUrl = relay.url;
       expiry = setInterval(() => store.expire(), 5_000);
       expiry.unref();

@@ -1,9 +1,15 @@
 // Path parameters of the relay's Express routes, checked once at the edge.
 
 import { CastnetError } from '../protocol/errors.ts';
-import { idPattern } from '../protocol/fields.ts';
+import { idPattern, renditionNamePattern } from '../protocol/fields.ts';
 
 export function checkId(value: unknown, what: string): string {
   if (typeof value !== 'string' || !idPattern.test(value)) throw new CastnetError('INVALID_PATH', `invalid ${what}`);
+  return value;
+}
+
+/** A rendition name as descriptors and playlists take it (protocol/fields.ts): one the relay could never serve is refused. */
+export function checkRendition(value: unknown): string {
+  if (typeof value !== 'string' || !renditionNamePattern.test(value)) throw new CastnetError('INVALID_PATH', 'invalid rendition');
   return value;
 }

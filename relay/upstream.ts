@@ -8,7 +8,8 @@
 import { lastMediaSequence } from '../media/hls-playlist.ts';
 import { readLimited } from '../http/read-limited.ts';
 import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';
-import { CastnetError, isErrorCode } from '../protocol/errors.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import { failureFromResponse } from '../protocol/http-failure.ts';
 import type { Logger } from '../observability/logger.ts';
 import { SegmentCache, type CachedSegment } from './segment-cache.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
@@ -42,8 +43,6 @@ export interface UpstreamOptions {
 export const UPSTREAM_PLAYLIST_BYTES = 1024 * 1024;
 /** The largest segment a relay accepts in a push (push-routes' body limit), so the largest a parent serves. */
 export const UPSTREAM_SEGMENT_BYTES = 64 * 1024 * 1024;
-/** An error answer is a small JSON object. */
-const ERROR_BODY_BYTES = 64 * 1024;
 
 interface FollowedPlaylist {
   playbackId: string;
@@ -70,16 +69,6 @@ const DISTRUST_MS = 60_000;
 export const UPSTREAM_MAX_SEQ_JUMP = 100;
 /** New segments prefetched per playlist update at most: the newest ones, which viewers ask for next. */
 const MAX_PREFETCH = 4;
-
-/** A parent's JSON error body, if it sent one within the limit; `{}` when not. */
-async function errorBody(res: Response): Promise<{ error?: { code?: string; message?: string } }> {
-  try {
-    const parsed: unknown = JSON.parse((await readLimited(res, ERROR_BODY_BYTES)).toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as { error?: { code?: string; message?: string } }) : {};
-  } catch {
-    return {};
-  }
-}
 
 export class Upstream {
   private readonly playlists = new Map<string, FollowedPlaylist>();
@@ -143,9 +132,11 @@ export class Upstream {
           }
           return { body, etag: res.headers.get('etag'), headers, parent };
         }
-        const body = await errorBody(res);
-        const code = isErrorCode(body.error?.code) ? body.error.code : res.status === 404 ? 'STREAM_NOT_FOUND' : 'UPSTREAM_FAILED';
-        throw new CastnetError(code, `parent ${parent} answered ${res.status}: ${body.error?.message ?? res.statusText}`, { playbackId, parent, upstreamStatus: res.status });
+        // Decoded where every node's answers are (protocol/http-failure.ts); a bare 404 means no such stream.
+        const failure = await failureFromResponse(res, `parent ${parent} answered`, parent);
+        const code = failure.code === 'UPSTREAM_FAILED' && res.status === 404 ? 'STREAM_NOT_FOUND' : failure.code;
+        const reason = failure.context.reason;
+        throw new CastnetError(code, failure.message, { playbackId, parent, upstreamStatus: res.status, ...(reason ? { reason } : {}) }, { cause: failure });
       } catch (err) {
         if (err instanceof CastnetError && err.code === 'PAYLOAD_TOO_LARGE') {
           lastError = new CastnetError('UPSTREAM_FAILED', `parent ${parent} answered ${path} with ${err.message}`, { playbackId, parent }, { cause: err });

@@ -89,6 +89,12 @@ export function perTicketBackend(redeem: (winner: QueuedWinner) => Promise<bigin
         } catch (err) {
           const code = err instanceof CastnetError ? err.code : null;
           const message = (err as Error).message;
+          const context = err instanceof CastnetError ? err.context : {};
+          // Redeemed by an earlier attempt whose answer was lost (a crash after the ledger's commit): paid.
+          if (code === 'ALREADY_REDEEMED' && context['reason'] === 'paid_earlier' && typeof context['paid'] === 'string') {
+            outcomes.push({ ticketHash: w.ticketHash, outcome: 'redeemed', paid: BigInt(context['paid']) });
+            continue;
+          }
           if (code !== null && FINAL_CODES.has(code)) outcomes.push({ ticketHash: w.ticketHash, outcome: 'failed', error: `${code}: ${message}` });
           else outcomes.push({ ticketHash: w.ticketHash, outcome: 'retry', error: message });
         }

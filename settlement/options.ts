@@ -4,13 +4,14 @@
 
 import { z } from 'zod';
 import { httpUrl, option, orNone } from '../config/option-table.ts';
+import { addressPattern } from '../protocol/fields.ts';
 import { ChainSettlement, type ChainSettlementOptions } from './chain-settlement.ts';
 import { LedgerSettlement } from './ledger-settlement.ts';
 import type { Settlement, SettlementMode } from './settlement.ts';
 
 const address = z
   .string({ error: 'takes an address (0x and 40 hex digits)' })
-  .regex(/^0x[0-9a-fA-F]{40}$/, { error: 'takes an address (0x and 40 hex digits)' })
+  .regex(addressPattern, { error: 'takes an address (0x and 40 hex digits)' })
   .transform((s) => s.toLowerCase());
 
 export function settlementOptions() {

@@ -98,6 +98,8 @@ describe('castnet dev, end to end', () => {
     assert.equal(stream.playbackUrl, `${urls.relay}/hls/${stream.playbackId}/master.m3u8`);
     assert.deepEqual(stream.renditions.map((r) => r.name), ['source', '720p', '480p', '360p']);
     assert.ok(!Number.isNaN(Date.parse(stream.startedAt)));
+    // castnet dev says on its console when a stream goes live, with what it is and where to watch it.
+    await waitFor('the live line', () => stdout.includes(`● live   ${stream.playbackId} 1280x720 30 fps → 720p,480p,360p  watch: ${urls.relay}/watch/${stream.playbackId}\n`), 10_000);
     const nodes = JSON.parse((await getText(`${urls.orchestrator}/api/nodes`)).text) as Array<{ role: string; address: string; capabilities: { encoders: string[] }; load: object }>;
     assert.deepEqual(nodes.map((n) => n.role).sort(), ['relay', 'transcoder']);
     assert.deepEqual(nodes.find((n) => n.role === 'transcoder')!.capabilities.encoders, ['libx264']);
@@ -197,6 +199,9 @@ describe('castnet dev, end to end', () => {
       return true;
     }, 15_000);
     for (const url of urls.metrics) assert.equal((await getText(url.replace('/metrics', '/healthz'))).status, 200);
+    // GET / on every node says what it is (the banner lists them orchestrator, transcoder, relay, broadcaster).
+    const roles = await Promise.all(urls.metrics.map(async (url) => (JSON.parse((await getText(url.replace('/metrics', '/'))).text) as { role: string }).role));
+    assert.deepEqual(roles, ['orchestrator', 'transcoder', 'relay', 'broadcaster']);
     // The relay reports its audience to the orchestrator with each heartbeat.
     await waitFor('relay stats in /api/nodes', async () => {
       const nodes = JSON.parse((await getText(`${urls.orchestrator}/api/nodes`)).text) as Array<{ role: string; stats?: Array<{ playbackId: string; viewers: number; bytesServed: number }> }>;

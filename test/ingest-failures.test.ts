@@ -4,12 +4,28 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'vitest';
+import { followStreams } from '../cli/dev-console.ts';
 import { createTranscoder } from '../transcoder/transcoder.ts';
 import { getText, metric, publish, startNetwork, stopAll, testLogger, waitFor, within, type Publisher, type TestNetwork } from './support/network.ts';
 
 function rtmpPort(net: TestNetwork): number {
   return Number(new URL(net.broadcaster.rtmpUrl).port);
+}
+
+/** The pid of the FFmpeg that cuts `playbackId`'s segments (its output path names the stream). */
+function cutterPid(playbackId: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a.includes('ffmpeg')) && args.some((a) => a.includes(`segments/${playbackId}-`))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 function segmentSeqs(playlist: string): number[] {
@@ -85,9 +101,57 @@ describe('ingest failures', () => {
     assert.deepEqual(streams.map((s) => s.playbackId), [playbackId]);
   });
 
-  it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns', async () => {
+  it('continues a stream that comes back after its reconnect grace ran out with higher sequence numbers and a discontinuity, so its playlist moves on', async () => {
+    net = await startNetwork({ reconnectGraceMs: 1_000 });
+    const first = publish(`${net.broadcaster.rtmpUrl}/late`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('late');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('three segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 3);
+    await first.stop();
+    // Past the grace the stream is closed: the relay's playlist ends, and its window stays until it expires.
+    await waitFor('the stream to close at the relay', async () => (await getText(playlistUrl)).text.includes('#EXT-X-ENDLIST'), 15_000);
+    const before = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/late`));
+    // Before, the new publication started again at 0: its segments fell behind the window and the playlist froze.
+    const playlist = await waitFor('new segments past the old window', async () => {
+      const { text } = await getText(playlistUrl);
+      return !text.includes('#EXT-X-ENDLIST') && Math.max(...segmentSeqs(text)) >= before + 2 ? text : undefined;
+    }, 30_000);
+    assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
+    const seqs = segmentSeqs(playlist);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'sequence numbers only grow');
+  });
+
+  it('disconnects the streamer when its segment cutter is killed, so the encoder reconnects into a fresh publication with a discontinuity', async () => {
     net = await startNetwork();
-    publishers.push(publish(`${net.broadcaster.rtmpUrl}/outage`));
+    const first = publish(`${net.broadcaster.rtmpUrl}/cutter-dies`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('cutter-dies');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('two segments', async () => segmentSeqs((await getText(playlistUrl)).text).length >= 2);
+    const pid = await waitFor('the cutter process', () => cutterPid(playbackId), 5_000);
+    process.kill(pid, 'SIGKILL');
+    // Before, the connection stayed open and the playlist froze: the encoder never learned to reconnect.
+    await within('the publisher to be disconnected', first.exited, 10_000);
+    assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_cutter_died_total[ {]/), 1);
+    await waitFor('the publication to end', async () => (await metric(net!.broadcaster.httpUrl, /^castnet_broadcaster_active_streams[ {]/)) === 0, 10_000);
+    const beforeReconnect = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    publishers.push(publish(`${net.broadcaster.rtmpUrl}/cutter-dies`));
+    const playlist = await waitFor('segments after the reconnect', async () => {
+      const { text } = await getText(playlistUrl);
+      return Math.max(...segmentSeqs(text)) >= beforeReconnect + 2 ? text : undefined;
+    });
+    assert.match(playlist, new RegExp(`#EXT-X-DISCONTINUITY\\n#EXT-X-PROGRAM-DATE-TIME:[^\\n]+\\n#EXTINF:[^\\n]+\\n${beforeReconnect + 1}\\.ts`));
+  });
+
+  it('publishes the source while the transcoder is down, counts the failures, and recovers when it returns; castnet dev says so', async () => {
+    net = await startNetwork();
+    // The lines castnet dev prints, from the same broadcaster events.
+    const printed: string[] = [];
+    followStreams(net.broadcaster.streams, { watchUrl: (id) => `${net!.relay.url}/watch/${id}`, write: (line) => printed.push(line) });
+    const publisher = publish(`${net.broadcaster.rtmpUrl}/outage`);
+    publishers.push(publisher);
     const playbackId = net.broadcaster.keys.resolve('outage');
     const hls = `${net.relay.url}/hls/${playbackId}`;
     await waitFor('a transcoded segment', async () => (await getText(`${hls}/360p/index.m3u8`)).status === 200);
@@ -107,5 +171,15 @@ describe('ingest failures', () => {
       return Math.max(...published) > downAt + 2 ? text : undefined;
     }, 30_000);
     assert.match(playlist, /#EXT-X-GAP/, 'segments missed during the outage are marked as gaps, so numbering stays right');
+
+    await publisher.stop();
+    await waitFor('the ended line', () => printed.some((l) => l.startsWith(`○ ended  ${playbackId}`)), 15_000);
+    const lines = printed.filter((l) => l.includes(playbackId));
+    const index = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const live = index(new RegExp(`^● live   ${playbackId} 640x360 30 fps → \\S+  watch: ${net.relay.url}/watch/${playbackId}$`));
+    const lost = index(new RegExp(`^! renditions missing for ${playbackId}: (no transcoder could take the segment \\(http://127\\.0\\.0\\.1:${port}: .+\\)|no transcoder is assigned)$`));
+    const back = index(new RegExp(`^✓ renditions back for ${playbackId}$`));
+    const ended = index(new RegExp(`^○ ended  ${playbackId} \\(waiting for a reconnect\\)$`));
+    assert.ok(live >= 0 && live < lost && lost < back && back < ended, lines.join('\n'));
   });
 });

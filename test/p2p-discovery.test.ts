@@ -1,7 +1,7 @@
 // Discovery over libp2p with real hosts on loopback: a transcoder and a relay join through the
 // orchestrator's multiaddr and are known from their signed gossip alone; forged, stale and unknown-version
-// records are dropped and counted; a record's URL is proved before it is scheduled; a node that stops
-// announcing is dropped.
+// records are dropped and counted; a record's URL is proved before it is scheduled; a gossiped relay's
+// per-stream stats reach /api/nodes; a node that stops announcing is dropped.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +24,7 @@ interface Listed {
   stateReason: string | null;
   paymentAddress?: string;
   capabilities: { encoders: string[]; pricePerPixel: string };
+  stats?: Array<{ playbackId: string; bytesServed: number }>;
 }
 
 describe('discovery over libp2p', () => {
@@ -115,6 +116,8 @@ describe('discovery over libp2p', () => {
       assert.equal((await res.arrayBuffer()).byteLength, segment.length);
       assert.match(res.headers.get('castnet-content-signature') ?? '', /^0x[0-9a-f]{130}$/);
       assert.equal((await fetch(`${edge.url}/hls/not-live/source/0.ts`)).status, 404, 'a stream nobody holds is not found, without loops');
+      // The gossiped relay's record carries its per-stream stats, so /api/nodes shows what it served the edge.
+      await waitFor("the gossiped relay's stats for the stream in /api/nodes", async () => (await nodes()).find((n) => n.url === relay.url)?.stats?.some((s) => s.playbackId === 'gossiped' && s.bytesServed >= segment.length), 20_000);
     } finally {
       await edge.stop();
     }

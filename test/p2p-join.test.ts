@@ -1,6 +1,6 @@
-// Joining a network with one flag, with every role but the broadcaster as its own OS process: a transcoder
-// and a relay given only --bootstrap learn the orchestrator's URL from its signed gossip (ledger lookups,
-// redemptions, registration); the orchestrator in libp2p mode killed with kill -9 and restarted on the same
+// Joining a network with one flag, with every role but the broadcaster as its own OS process: a relay
+// given only the orchestrator's address, and a transcoder given only the relay's, learn the orchestrator's
+// URL from its signed gossip (ledger lookups, redemptions, registration); the orchestrator in libp2p mode killed with kill -9 and restarted on the same
 // ports and data directory is found again; a node whose bootstrap reaches nothing refuses to start.
 
 import assert from 'node:assert/strict';
@@ -40,12 +40,13 @@ describe('joining a network with --bootstrap alone', () => {
     apiPort = new URL(orchestrator.url).port;
     bootstrap = await waitFor('the orchestrator multiaddr', async () => (JSON.parse((await getText(`${orchestrator.url}/healthz`)).text) as { multiaddrs: string[] }).multiaddrs[0]);
     p2pPort = /\/tcp\/(\d+)\//.exec(bootstrap)![1]!;
-    // No --orchestrator: the only thing they know is the bootstrap address. Every ticket wins, so a
-    // redemption (sent to the learned URL) follows the first paid segment.
-    [transcoder, relay] = await Promise.all([
-      spawnNode('transcoder', ['--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'transcoder'), '--encoder', 'libx264', '--announce-interval-ms', '500', '--ticket-face-value', '1000000000', '--ticket-ev', '1000000000']),
-      spawnNode('relay', ['--allow-private-nodes', '--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'relay'), '--announce-interval-ms', '500']),
-    ]);
+    // No --orchestrator: the only thing they know is one bootstrap address, the orchestrator's for the
+    // relay and the relay's (from its /healthz) for the transcoder: any node can be the bootstrap. Every
+    // ticket wins, so a redemption (sent to the learned URL) follows the first paid segment.
+    relay = await spawnNode('relay', ['--allow-private-nodes', '--http-port', '0', '--bootstrap', bootstrap, '--p2p-port', '0', '--data-dir', join(dataDir, 'relay'), '--announce-interval-ms', '500']);
+    const throughRelay = await waitFor("the relay's multiaddr", async () => (JSON.parse((await getText(`${relay.url}/healthz`)).text) as { multiaddrs: string[] }).multiaddrs[0]);
+    assert.match(throughRelay, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3/);
+    transcoder = await spawnNode('transcoder', ['--http-port', '0', '--bootstrap', throughRelay, '--p2p-port', '0', '--data-dir', join(dataDir, 'transcoder'), '--encoder', 'libx264', '--announce-interval-ms', '500', '--ticket-face-value', '1000000000', '--ticket-ev', '1000000000']);
     broadcaster = await createBroadcaster({ allowPrivateNodes: true, rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir: join(dataDir, 'broadcaster'), dev: true, sessionRefreshMs: 1_000 }, { logger: testLogger });
     await broadcaster.start();
     const funded = await operatorClient(orchestrator.url, join(dataDir, 'orchestrator')).deposit(broadcaster.paymentAddress, 10n ** 18n, 10n ** 17n);
@@ -81,6 +82,9 @@ describe('joining a network with --bootstrap alone', () => {
     publishers.push(publish(`${broadcaster.rtmpUrl}/second`));
     const playbackId = broadcaster.keys.resolve('second');
     await waitFor('a new stream in the directory', async () => (await getText(`${orchestrator.url}/api/streams`)).text.includes(playbackId), 15_000 - (Date.now() - restarted), 100);
+    // Publishing: its segments reach the relay the restarted orchestrator assigned, within the same 15 s.
+    await waitFor('the new stream on the relay', async () => (await newest(`${relay.url}/hls/${playbackId}/source/index.m3u8`)) >= 0, 15_000 - (Date.now() - restarted), 100);
+    console.log(`# orchestrator restart → nodes listed and a new stream's first segment on the relay: ${((Date.now() - restarted) / 1000).toFixed(1)} s`);
     await waitFor('the new stream transcoded on the relay', async () => (await newest(`${relay.url}/hls/${playbackId}/360p/index.m3u8`)) >= 0, 20_000);
   });
 

@@ -3,21 +3,22 @@
 // --help all come from this table.
 
 import { z } from 'zod';
-import { count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, text, wei, gossipPresenceOptions, gossipPresenceRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, count, defaultsOf, defineOptions, durationMs, httpUrl, option, orchestratorSetting, orNone, port, size, wei, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { defaultHttpLimits } from '../http/http-limits.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { CHAIN_DEFAULTS } from '../settlement/chain-settlement.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const transcoderOptionsDefinition = defineOptions(
   {
-    host: option({ flag: 'host', schema: text, default: '127.0.0.1', description: 'listen address' }),
+    host: listenHost(),
     httpPort: option({ flag: 'http-port', schema: port, default: 8936, description: 'HTTP port', deprecatedFlags: ['port'] }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: 'URL other nodes reach this one at (none: http://host:http-port)' }),
     orchestrator: option({ flag: 'orchestrator', schema: orchestratorSetting, default: null as string | false | null, description: "orchestrator URL for registration, the ledger and the directory ('' or none: no orchestrator)", show: (v) => (v === null ? "learned from the orchestrator's signed libp2p record with --bootstrap, else http://127.0.0.1:8935" : v === false ? 'none' : v) }),
     encoder: option({ flag: 'encoder', schema: z.enum(['auto', 'libx264', 'h264_nvenc'], { error: 'takes auto, libx264 or h264_nvenc' }), default: 'auto', description: 'auto (h264_nvenc when a GPU answers, else libx264), libx264 or h264_nvenc' }),
     concurrency: option({ flag: 'concurrency', schema: count, default: 2, description: 'segments transcoded at once' }),
     maxQueued: option({ flag: 'max-queued', schema: size, default: 8, description: 'segments waiting before the node answers 503' }),
-    maxSegmentBytes: option({ flag: 'max-segment-bytes', schema: count, default: 64 * 1024 * 1024, description: 'largest segment accepted' }),
+    maxSegmentBytes: option({ flag: 'max-segment-bytes', schema: count, default: 64 * 1024 * 1024, description: 'largest segment accepted (413 PAYLOAD_TOO_LARGE, checked from content-length before reading)' }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "identity key and the queue of winning tickets live here ('': a throwaway key, in memory)" }),
     pricePerPixel: option({ flag: 'price-per-pixel', schema: wei, default: 1n, description: 'wei per output pixel (width × height × frames); 0 works for free' }),
     ticketFaceValue: option({ flag: 'ticket-face-value', schema: wei, default: 1_000_000_000n, description: 'face value of the tickets this node asks for, in wei' }),
@@ -31,9 +32,11 @@ export const transcoderOptionsDefinition = defineOptions(
     chainConfirmations: option({ flag: 'chain-confirmations', schema: count, default: CHAIN_DEFAULTS.confirmations as number, description: 'blocks that must hold a redemption before its tickets count as paid (--settlement chain)' }),
     maxGasPriceWei: option({ flag: 'max-gas-price-wei', schema: wei, default: CHAIN_DEFAULTS.maxGasPriceWei as bigint, description: 'the most paid per gas for a redemption, in wei; above it redemptions wait (--settlement chain)' }),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.transcoder),
+    ...httpLimitOptions(defaultHttpLimits),
   },
   [
     ...gossipPresenceRules,
+    ...httpLimitRules,
     ...settlementRules,
     (o) => (o.fundsMaxAgeMs < o.fundsRefreshMs ? `--funds-max-age-ms (${o.fundsMaxAgeMs}) cannot be shorter than --funds-refresh-ms (${o.fundsRefreshMs})` : null),
     (o) => (o.ticketEv > o.ticketFaceValue ? `--ticket-ev (${o.ticketEv}) cannot exceed --ticket-face-value (${o.ticketFaceValue}): a ticket cannot win more often than always` : null),

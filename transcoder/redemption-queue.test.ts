@@ -67,6 +67,20 @@ describe('redemption queue', () => {
     await queue.close();
   });
 
+  it('settles as paid a winner the ledger redeemed before a crash lost its answer, not as failed', async () => {
+    const queue = new RedemptionQueue(':memory:');
+    const w = winner(7);
+    queue.add(w.ticket, w.signature, w.rand);
+    const results = await queue.drain(
+      perTicketBackend(async () => {
+        throw new CastnetError('ALREADY_REDEEMED', 'ticket was already redeemed', { reason: 'paid_earlier', paid: '42' });
+      }),
+    );
+    assert.deepEqual(results.map((r) => r.outcome), ['redeemed']);
+    assert.equal(queue.winner(results[0]!.ticketHash)?.paid, 42n);
+    await queue.close();
+  });
+
   it('stores a winner once however often it is added', async () => {
     const queue = new RedemptionQueue(':memory:');
     const w = winner(4);

@@ -9,7 +9,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { redemptionRequest, redemptionRequestSchema } from '../protocol/redemption.ts';
 import { ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
-import { openDatabase } from '../storage/sqlite.ts';
+import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
 import type { QueuedWinner, RedemptionBackend, RedemptionJournal, RedemptionOutcome, SentBatch, SentTransaction } from '../settlement/settlement.ts';
 
 export type { RedemptionBackend, RedemptionOutcome };
@@ -83,10 +83,7 @@ export class RedemptionQueue implements RedemptionJournal {
       );`,
     );
     // Queues written before batches and outstanding amounts existed gain the columns.
-    const columns = new Set((this.db.prepare('PRAGMA table_info(winners)').all() as Array<{ name: string }>).map((c) => c.name));
-    for (const [name, type] of [['sender', 'TEXT'], ['face_value', 'TEXT'], ['batch_id', 'INTEGER'], ['paid', 'TEXT'], ['tx_hash', 'TEXT']] as const) {
-      if (!columns.has(name)) this.db.exec(`ALTER TABLE winners ADD COLUMN ${name} ${type}`);
-    }
+    addMissingColumns(this.db, 'winners', [['sender', 'TEXT'], ['face_value', 'TEXT'], ['batch_id', 'INTEGER'], ['paid', 'TEXT'], ['tx_hash', 'TEXT']]);
     for (const row of this.db.prepare('SELECT ticket_hash, body FROM winners WHERE sender IS NULL').all() as Array<{ ticket_hash: string; body: string }>) {
       const t = (JSON.parse(row.body) as { ticket: { sender: string; faceValue: string } }).ticket;
       this.db.prepare('UPDATE winners SET sender = ?, face_value = ? WHERE ticket_hash = ?').run(t.sender.toLowerCase(), t.faceValue, row.ticket_hash);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, it } from 'vitest';
 import { requestTranscode } from '../broadcaster/node-clients.ts';
+import { waitFor } from '../test/support/wait.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { fitLadder } from '../protocol/rendition.ts';
 import { transcodeHeaders } from '../protocol/transcode-request.ts';
@@ -101,7 +102,7 @@ describe('transcoder HTTP path', () => {
     const releaseFirst = await gate.next();
     const second = post(t.url, 1);
     // The second waits in the queue: health says so once the request has arrived.
-    for (let i = 0; i < 200 && ((await (await fetch(`${t.url}/healthz`)).json()) as { queued: number }).queued < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('the second segment queued', async () => ((await (await fetch(`${t.url}/healthz`)).json()) as { queued: number }).queued >= 1, 5_000, 10);
     assert.equal(await metric(t.url, 'castnet_transcoder_segments_in_flight'), 1);
     const third = await post(t.url, 2);
     assert.equal(third.status, 503);
@@ -184,10 +185,8 @@ describe('transcoder shutdown and abandoned requests', () => {
       gaveUp.abort();
       await job.killed;
       assert.ok((await answer) instanceof Error);
-      // The slot is released once the killed run has unwound: poll the gauge for a bounded time.
-      const deadline = Date.now() + 5_000;
-      while ((await metric(t.url, 'castnet_transcoder_segments_in_flight')) !== 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-      assert.equal(await metric(t.url, 'castnet_transcoder_segments_in_flight'), 0);
+      // The slot is released once the killed run has unwound.
+      await waitFor('the slot freed', async () => (await metric(t.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 10);
     } finally {
       await t.stop();
     }

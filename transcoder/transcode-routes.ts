@@ -2,6 +2,7 @@
 // validated here (headers, whole MPEG-TS body) before the transcode service spends any CPU on it.
 
 import express, { type Router } from 'express';
+import type { HttpGuard } from '../http/http-limits.ts';
 import { assertMpegTs } from '../media/mpegts.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { PARAMS_SPENT_HEADER, PAYMENT_HEADER } from '../protocol/payment.ts';
@@ -15,17 +16,19 @@ export interface TranscodeRoutesOptions {
   service: TranscodeService;
   payments: PaymentReceiver;
   events: TranscoderEventBus;
+  /** Bounds the segment body and counts what it refuses. */
+  guard: HttpGuard;
   maxSegmentBytes: number;
 }
 
-export function transcodeRoutes({ service, payments, events, maxSegmentBytes }: TranscodeRoutesOptions): Router {
+export function transcodeRoutes({ service, payments, events, guard, maxSegmentBytes }: TranscodeRoutesOptions): Router {
   const router = express.Router();
   router.get('/ticket-params', (req, res) => {
     const sender = String(req.query.sender ?? '');
     if (!/^0x[0-9a-fA-F]{40}$/.test(sender)) throw new CastnetError('BAD_REQUEST', 'sender must be a 0x-prefixed 20-byte address');
     res.json(ticketParamsToJson(payments.ticketParams(sender)));
   });
-  router.post('/transcode', express.raw({ type: () => true, limit: maxSegmentBytes }), async (req, res, next) => {
+  router.post('/transcode', ...guard.rawBody('a segment', maxSegmentBytes), async (req, res, next) => {
     let params: TranscodeParams | undefined;
     let segment: Buffer;
     try {

@@ -7,9 +7,9 @@
 
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
-import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
+import { HttpGuard } from '../http/http-limits.ts';
+import { nodeIdentity } from '../protocol/identity.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { startPresence, type Presence } from '../p2p/node-presence.ts';
@@ -62,7 +62,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const logger = (components.logger ?? createLogger()).child({ component: 'transcoder' });
   const registry = components.registry ?? createMetricsRegistry('transcoder');
   const encoder = await detectEncoder(options.encoder);
-  const identity = options.dataDir ? loadOrCreateIdentity(options.dataDir, 'transcoder') : identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+  const identity = nodeIdentity(options.dataDir, 'transcoder');
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   const settlement =
     components.settlement ??
@@ -90,9 +90,10 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
     role: 'transcoder',
     registry,
     identity,
-    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address }),
+    guard: new HttpGuard({ role: 'transcoder', registry, limits: options }),
+    health: () => ({ encoder: encoder.encoder, active: admission.active, queued: admission.queued, paymentAddress: identity.address, multiaddrs: presence?.p2p?.multiaddrs ?? [] }),
   });
-  app.use(transcodeRoutes({ service, payments, events, maxSegmentBytes: options.maxSegmentBytes }));
+  app.use(transcodeRoutes({ service, payments, events, guard: guardOf(app), maxSegmentBytes: options.maxSegmentBytes }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;

@@ -10,9 +10,11 @@ import { identityFromPrivateKey } from '../../protocol/identity.ts';
 import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 
 const SEGMENT_BYTES = 188 * 400; // ~75 KB: a 300 kb/s rendition, so the bench measures the relays, not loopback copies
-const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false }, { logger: silentLogger });
+// Every simulated viewer comes from 127.0.0.1: the per-address connection cap, which bounds strangers, is lifted.
+const VIEWERS_ON_ONE_ADDRESS = { httpMaxConnectionsPerIp: 100_000 };
+const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, ...VIEWERS_ON_ONE_ADDRESS }, { logger: silentLogger });
 await origin.start();
-const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url] }, { logger: silentLogger })));
+const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url], ...VIEWERS_ON_ONE_ADDRESS }, { logger: silentLogger })));
 await Promise.all(edges.map((e) => e.start()));
 // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());

@@ -16,6 +16,11 @@ export interface PublishRequest {
   /** The publish name with any `?query` removed: the stream key. */
   streamKey: string;
   remoteAddress: string;
+  /**
+   * Closes this connection: for a publication that cannot go on (its segment cutter died, the disk is full),
+   * so that the encoder reconnects and a fresh publication starts, instead of a live-looking frozen stream.
+   */
+  disconnect(reason: string): void;
 }
 
 /** Receives one publication's media. Timestamps are RTMP milliseconds. */
@@ -109,7 +114,7 @@ export class RtmpConnection {
     if (err instanceof RtmpProtocolError) {
       // What a peer can cause is logged once per connection at info, never as a warning.
       this.options.onRefused?.(err.reason);
-      this.logger.info({ remote: this.socket.remoteAddress, reason: err.reason, err: err.message }, 'rtmp connection closed');
+      this.logger.info({ remote: this.socket.remoteAddress, reason: err.reason, err }, 'rtmp connection closed');
     } else {
       this.logger.warn({ remote: this.socket.remoteAddress, err }, 'rtmp connection dropped');
     }
@@ -256,7 +261,12 @@ export class RtmpConnection {
     }
     this.publishState = 'authorizing';
     const streamKey = publishName.split('?')[0]!;
-    void this.authorizePublish({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '' }, streamId);
+    const disconnect = (reason: string) => {
+      if (this.closed) return;
+      this.logger.info({ remote: this.socket.remoteAddress, reason }, 'rtmp publisher disconnected: its publication cannot go on');
+      this.close();
+    };
+    void this.authorizePublish({ app: this.app, streamKey, remoteAddress: this.socket.remoteAddress ?? '', disconnect }, streamId);
   }
 
   private async authorizePublish(request: PublishRequest, streamId: number): Promise<void> {
@@ -266,7 +276,7 @@ export class RtmpConnection {
     } catch (err) {
       this.publishState = 'ended';
       // A refused key is an outsider's doing: info, not a warning.
-      this.logger.info({ app: this.app, remote: this.socket.remoteAddress, err: (err as Error).message }, 'publish refused');
+      this.logger.info({ app: this.app, remote: this.socket.remoteAddress, err }, 'publish refused');
       this.status(streamId, 'error', 'NetStream.Publish.BadName', (err as Error).message);
       // Let the refusal reach the client before the connection ends.
       setTimeout(() => this.close(), 100).unref();

@@ -211,3 +211,11 @@ describe('RTMP server under hostile input', () => {
     assert.deepEqual(refused, ['too_many_chunk_streams']);
   });
 });
+
+describe('RTMP server start', () => {
+  it('refuses a port in use with a message that names the address and the listener, not a stack', async () => {
+    const { server: taken } = await startServer({});
+    const second = new RtmpServer({ host: '127.0.0.1', port: taken.port, authorize: new HeldAuthorizer().authorize, logger: silentLogger, limits: {}, onRefused: () => {} });
+    await assert.rejects(second.listen(), new RegExp(`^Error: 127\\.0\\.0\\.1:${taken.port} \\(RTMP\\) is already in use by another program: stop it or choose another port$`));
+  });
+});

@@ -7,6 +7,7 @@ import { defaultChunkReaderLimits } from './chunk-stream.ts';
 import { RtmpConnection, type PublishAuthorizer, type RtmpConnectionLimits } from './rtmp-connection.ts';
 import type { RtmpRefusal } from './rtmp-protocol-error.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { bindFailure } from '../../http/bind-failure.ts';
 
 /** What RTMP ingest allows; names match the broadcaster's options, so those can be passed as they are. */
 export interface RtmpLimits {
@@ -97,9 +98,10 @@ export class RtmpServer {
 
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const onError = (err: NodeJS.ErrnoException) => reject(bindFailure(err, this.options.host, this.options.port, 'RTMP'));
+      this.server.once('error', onError);
       this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', onError);
         this.port = (this.server.address() as AddressInfo).port;
         resolve(this.port);
       });

@@ -2,14 +2,13 @@
 // orchestrator's URL challenge at its URL as a real transcoder or relay does. Orchestrator tests register
 // these instead of URLs nobody listens at: an unproved node is never scheduled.
 
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, listen } from '../../http/node-app.ts';
 import { silentLogger } from '../../observability/logger.ts';
-import { identityFromPrivateKey, type Identity } from '../../protocol/identity.ts';
+import { randomIdentity, type Identity } from '../../protocol/identity.ts';
 import { OrchestratorClient } from '../../protocol/orchestrator-client.ts';
 
-export const randomIdentity = (): Identity => identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+export { randomIdentity };
 
 export interface NodeStub {
   url: string;

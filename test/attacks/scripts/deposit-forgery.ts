@@ -2,15 +2,14 @@
 // credentials, signed by its own key, with an amount past uint256 both ways, and withdraws the honest
 // transcoder's earnings with a signature of its own.
 
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { identityFromPrivateKey } from '../../../protocol/identity.ts';
+import { randomIdentity } from '../../../protocol/identity.ts';
 import { OrchestratorClient } from '../../../protocol/orchestrator-client.ts';
 import { signRequest } from '../../../protocol/signed-request.ts';
 import { withdrawalRequest } from '../../../protocol/withdrawal.ts';
 import { attackArgs, attackerFetch, attempt, finish, rawRequest } from '../../support/attacker.ts';
 
 const args = attackArgs<{ orchestrator: string; victim: string }>();
-const attacker = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+const attacker = randomIdentity();
 const TWICE_MAX = (2n * ((1n << 256n) - 1n)).toString();
 const deposits = `${args.orchestrator}/api/ledger/deposits`;
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));

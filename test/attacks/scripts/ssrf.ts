@@ -7,15 +7,14 @@
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { identityFromPrivateKey, type Identity } from '../../../protocol/identity.ts';
+import { randomIdentity, type Identity } from '../../../protocol/identity.ts';
 import { OrchestratorClient } from '../../../protocol/orchestrator-client.ts';
 import { signRequest } from '../../../protocol/signed-request.ts';
 import { URL_CHALLENGE_PATH, answerChallenge } from '../../../protocol/url-challenge.ts';
 import { ATTACKER_ADDRESS, attackArgs, attackerFetch, attempt, finish, rawRequest } from '../../support/attacker.ts';
 
 const args = attackArgs<{ orchestrator: string; strictOrchestrator: string; edge: string; honestRelay: string; loopbackPage: string }>();
-const key = () => identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+const key = () => randomIdentity();
 const client = (base: string, identity: Identity = key()) => new OrchestratorClient(base, { identity, fetch: attackerFetch });
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 

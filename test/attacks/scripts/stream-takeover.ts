@@ -2,13 +2,12 @@
 // and key. Opens the honest playback id avoiding its real nodes, closes it, sends it unsigned, then opens
 // streams of its own and reports the honest nodes as failing (every reason) as often as it can, within `rounds`.
 
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { identityFromPrivateKey } from '../../../protocol/identity.ts';
+import { randomIdentity } from '../../../protocol/identity.ts';
 import { OrchestratorClient } from '../../../protocol/orchestrator-client.ts';
 import { attackArgs, attackerFetch, attempt, finish, rawRequest } from '../../support/attacker.ts';
 
 const args = attackArgs<{ orchestrator: string; playbackId: string; transcoder: string; relay: string; rounds: number }>();
-const attacker = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+const attacker = randomIdentity();
 const client = new OrchestratorClient(args.orchestrator, { identity: attacker, fetch: attackerFetch });
 const startedAt = new Date().toISOString();
 
