@@ -10,7 +10,8 @@ import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../h
 import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
-import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
+import { publisherPrivateKey } from '../protocol/content-signature.ts';
 import { createMetricsRegistry } from '../observability/metrics-registry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
@@ -88,6 +89,8 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
       orchestrator,
+      // One publisher key per stream, derived from this broadcaster's key: the directory names it, never the payment address.
+      publisherOf: (playbackId) => identityFromPrivateKey(publisherPrivateKey(identity.privateKey, playbackId)),
       payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: nodeFetch }),
       transcoders: new TranscoderClient({ fetch: nodeFetch }),
       relays: new RelayClient({ fetch: nodeFetch }),

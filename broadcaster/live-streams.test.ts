@@ -15,9 +15,12 @@ import { LiveStreams } from './live-streams.ts';
 import { ManualTimers } from './manual-timers.ts';
 import { createBroadcasterMetrics } from './metrics.ts';
 import { RelayClient, TranscoderClient, type Fetch } from './node-clients.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'castnet-live-streams-'));
 const GRACE_MS = 30_000;
+const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
 
 function setup() {
   const timers = new ManualTimers();
@@ -29,7 +32,7 @@ function setup() {
   };
   const streams = new LiveStreams(
     { broadcaster: 'rtmp://test', dataDir, segmentSeconds: 2, ladderRungs: [], maxTranscodeBacklog: 3, reconnectGraceMs: GRACE_MS, sessionRefreshMs: 3_600_000, maxPricePerPixel: 10n },
-    { orchestrator, payments: null, transcoders: new TranscoderClient({ fetch }), relays: new RelayClient({ fetch }), timers, metrics: createBroadcasterMetrics(new Registry()), logger: silentLogger },
+    { orchestrator, publisherOf: () => publisher, payments: null, transcoders: new TranscoderClient({ fetch }), relays: new RelayClient({ fetch }), timers, metrics: createBroadcasterMetrics(new Registry()), logger: silentLogger },
   );
   return { timers, orchestrator, relayCalls, streams };
 }

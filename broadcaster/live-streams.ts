@@ -14,8 +14,10 @@ import { SequenceReservations } from './sequence-reservations.ts';
 import type { PublishSink } from './rtmp/rtmp-connection.ts';
 import { logPipeline, logPublication, logSession } from './stream-log.ts';
 import { StreamPipeline } from './stream-pipeline.ts';
+import { DEFAULT_VERIFY_RATE, OutputVerifier, VERIFY_FIRST_SEGMENTS } from './output-verifier.ts';
 import { StreamSession, type SessionOrchestrator } from './stream-session.ts';
 import type { Timers } from './timers.ts';
+import type { Identity } from '../protocol/identity.ts';
 
 export interface LiveStreamsOptions {
   /** How the orchestrator lists this broadcaster (its RTMP address). */
@@ -30,12 +32,17 @@ export interface LiveStreamsOptions {
   maxPricePerPixel: bigint;
   /** Transcoders with one of these encoders only; empty: any. */
   transcoderEncoders?: ReadonlyArray<string>;
+  /** Output verification (output-verifier.ts): first segments per new transcoder, then this share. */
+  verifyFirst?: number;
+  verifyRate?: number;
   /** Where sequence numbers are reserved across stream ends and restarts; null: in memory only. */
   sequencesFile?: string | null;
 }
 
 export interface LiveStreamsComponents {
   orchestrator: SessionOrchestrator;
+  /** Each stream's publisher key (protocol/content-signature.ts publisherPrivateKey). */
+  publisherOf: (playbackId: string) => Identity;
   payments: PaymentSender | null;
   transcoders: TranscoderClient;
   relays: RelayClient;
@@ -132,10 +139,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const { orchestrator, payments, transcoders, relays, timers, metrics, logger } = this.components;
     const o = this.options;
     const log = logger.child({ playbackId });
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs }, { orchestrator, timers });
+    const publisher = this.components.publisherOf(playbackId);
+    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
-      { session, payments, transcoders, relays, timers, onSequence: (seq) => this.sequences.used(playbackId, seq) },
+      { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);
     logPipeline(pipeline, log);
@@ -150,7 +158,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     this.countLive();
     const relay = stream.session.assignment?.relay.url;
     const told = relay
-      ? this.components.relays.endStream(relay, playbackId).catch((err: unknown) => stream.log.warn({ err, relay }, 'could not tell the relay the stream ended'))
+      ? this.components.relays.endStream(relay, playbackId, stream.pipeline.publisher).catch((err: unknown) => stream.log.warn({ err, relay }, 'could not tell the relay the stream ended'))
       : undefined;
     await Promise.all([stream.session.close(), told]);
     stream.log.info('stream closed');

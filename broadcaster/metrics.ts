@@ -19,6 +19,18 @@ export function createBroadcasterMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    verifications: new Counter({
+      name: 'castnet_broadcaster_output_verifications_total',
+      help: 'Sampled transcoder answers compared with the source (SSIM), by result (passed, failed: not published, the node reported with verification_failed)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    verificationSeconds: new Histogram({
+      name: 'castnet_broadcaster_output_verification_seconds',
+      help: "Time to compare one sampled answer's renditions with the source",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8],
+      registers: [registry],
+    }),
     publishFailures: new Counter({ name: 'castnet_broadcaster_relay_push_failures_total', help: 'Segment pushes the relay did not accept', registers: [registry] }),
     cutterDied: new Counter({ name: 'castnet_broadcaster_cutter_died_total', help: 'segment cutters that exited while their streamer was sending (the streamer is disconnected to reconnect)', registers: [registry] }),
     publishRefused: new Counter({ name: 'castnet_broadcaster_publish_refused_total', help: 'RTMP publishes refused', labelNames: ['reason'] as const, registers: [registry] }),
@@ -52,6 +64,10 @@ export function meterPipeline(pipeline: StreamPipeline, metrics: BroadcasterMetr
   pipeline.on('publishFailed', () => metrics.publishFailures.inc());
   pipeline.on('transcodeFailed', (e) => metrics.transcodeFailures.inc({ reason: e.reason }));
   pipeline.on('outputRejected', () => metrics.transcodeFailures.inc({ reason: 'bad_output' }));
+  pipeline.on('outputVerified', (e) => {
+    metrics.verifications.inc({ result: e.passed ? 'passed' : 'failed' });
+    metrics.verificationSeconds.observe(e.ms / 1000);
+  });
   pipeline.on('paymentRefused', (e) => metrics.paymentsRefused.inc({ reason: e.reason }));
   pipeline.on('ticketsSent', (e) => {
     metrics.ticketsSent.inc(e.tickets);

@@ -2,7 +2,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { RelayClient, TranscoderClient, type Fetch } from './node-clients.ts';
+import { identityFromPrivateKey } from '../protocol/identity.ts';
+import { RequestVerifier, SIGNED_REQUEST_HEADERS } from '../protocol/signed-request.ts';
+
+const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
 
 function recordingFetch(answer: () => Response): { fetch: Fetch; calls: Array<{ url: string; init: RequestInit | undefined }> } {
   const calls: Array<{ url: string; init: RequestInit | undefined }> = [];
@@ -16,17 +21,21 @@ function recordingFetch(answer: () => Response): { fetch: Fetch; calls: Array<{ 
 }
 
 describe('node clients', () => {
-  it('ends a stream at its relay with POST /hls/<id>/end', async () => {
+  it("ends a stream at its relay with POST /hls/<id>/end, signed by the stream's publisher key", async () => {
     const { fetch, calls } = recordingFetch(() => new Response(null, { status: 204 }));
-    await new RelayClient({ fetch }).endStream('http://relay.test', 'abc123');
+    await new RelayClient({ fetch }).endStream('http://relay.test', 'abc123', publisher);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.url, 'http://relay.test/hls/abc123/end');
     assert.equal(calls[0]!.init?.method, 'POST');
+    const headers = new Headers(calls[0]!.init?.headers);
+    assert.equal(headers.get(SIGNED_REQUEST_HEADERS.address), publisher.address);
+    const signer = new RequestVerifier().verify({ method: 'POST', path: '/hls/abc123/end', body: new Uint8Array(0), header: (h) => headers.get(h) ?? undefined });
+    assert.equal(signer, publisher.address);
   });
 
   it('turns a relay refusal into a CastnetError with the relay and the status', async () => {
     const { fetch } = recordingFetch(() => Response.json({ error: { code: 'STREAM_NOT_FOUND', message: 'no such stream' } }, { status: 404 }));
-    await assert.rejects(new RelayClient({ fetch }).endStream('http://relay.test', 'abc123'), (err: Error & { code?: string; context?: Record<string, unknown> }) => {
+    await assert.rejects(new RelayClient({ fetch }).endStream('http://relay.test', 'abc123', publisher), (err: Error & { code?: string; context?: Record<string, unknown> }) => {
       assert.equal(err.code, 'STREAM_NOT_FOUND');
       assert.equal(err.context?.node, 'http://relay.test');
       assert.equal(err.context?.status, 404);

@@ -11,6 +11,9 @@ import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segmen
 import type { StreamDescriptor } from '../protocol/stream-record.ts';
 import { TRANSCODE_HEADERS, transcodeHeaders, type TranscodeParams } from '../protocol/transcode-request.ts';
 import { PARAMS_SPENT_HEADER, PAYMENT_HEADER } from '../protocol/payment.ts';
+import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
+import type { Identity } from '../protocol/identity.ts';
+import { signRequest } from '../protocol/signed-request.ts';
 
 export type Fetch = typeof globalThis.fetch;
 
@@ -62,29 +65,38 @@ export class TranscoderClient {
   }
 }
 
-/** A relay's ingest side: `PUT /hls/<id>` (descriptor), `PUT /hls/<id>/<rendition>/<seq>.ts`, `POST /hls/<id>/end`. */
+/**
+ * A relay's ingest side: `PUT /hls/<id>` (descriptor), `PUT /hls/<id>/<rendition>/<seq>.ts`, `POST /hls/<id>/end`.
+ * The descriptor and the end are signed requests of the stream's publisher key (protocol/signed-request.ts);
+ * each segment carries the publisher's content signature (protocol/content-signature.ts).
+ */
 export class RelayClient {
   private readonly fetch: Fetch;
+  private readonly now: () => number;
 
-  constructor(components: { fetch?: Fetch } = {}) {
+  constructor(components: { fetch?: Fetch; now?: () => number } = {}) {
     this.fetch = components.fetch ?? globalThis.fetch;
+    this.now = components.now ?? Date.now;
   }
 
-  async pushDescriptor(relayUrl: string, descriptor: StreamDescriptor): Promise<void> {
-    const res = await this.fetch(`${relayUrl}/hls/${descriptor.playbackId}`, {
+  async pushDescriptor(relayUrl: string, descriptor: StreamDescriptor, publisher: Identity): Promise<void> {
+    const path = `/hls/${descriptor.playbackId}`;
+    const body = new TextEncoder().encode(JSON.stringify(descriptor));
+    const res = await this.fetch(`${relayUrl}${path}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(descriptor),
+      headers: { 'content-type': 'application/json', ...signRequest(publisher, { method: 'PUT', path, body, timestamp: this.now() }) },
+      body,
       signal: timeout(RELAY_DESCRIPTOR_TIMEOUT_MS),
     });
     if (!res.ok) throw await failureFromResponse(res, 'relay refused the stream descriptor', relayUrl);
     await res.body?.cancel();
   }
 
-  async pushSegment(relayUrl: string, playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): Promise<void> {
+  /** `signature`: the publisher's content signature of exactly these bytes and this metadata. */
+  async pushSegment(relayUrl: string, playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer, signature: string): Promise<void> {
     const res = await this.fetch(`${relayUrl}/hls/${playbackId}/${rendition}/${seq}.ts`, {
       method: 'PUT',
-      headers: { 'content-type': 'video/mp2t', ...segmentMetadataHeaders(meta) },
+      headers: { 'content-type': 'video/mp2t', ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signature },
       body: view(bytes),
       signal: timeout(RELAY_SEGMENT_TIMEOUT_MS),
     });
@@ -93,8 +105,9 @@ export class RelayClient {
   }
 
   /** Tells the relay the stream is over, so its playlists end (#EXT-X-ENDLIST) rather than go stale. */
-  async endStream(relayUrl: string, playbackId: string): Promise<void> {
-    const res = await this.fetch(`${relayUrl}/hls/${playbackId}/end`, { method: 'POST', signal: timeout(RELAY_END_TIMEOUT_MS) });
+  async endStream(relayUrl: string, playbackId: string, publisher: Identity): Promise<void> {
+    const path = `/hls/${playbackId}/end`;
+    const res = await this.fetch(`${relayUrl}${path}`, { method: 'POST', headers: signRequest(publisher, { method: 'POST', path, timestamp: this.now() }), signal: timeout(RELAY_END_TIMEOUT_MS) });
     if (!res.ok) throw await failureFromResponse(res, 'relay refused the end of the stream', relayUrl);
     await res.body?.cancel();
   }

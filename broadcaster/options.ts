@@ -3,6 +3,7 @@
 // --help all come from this table.
 
 import { z } from 'zod';
+import { DEFAULT_VERIFY_RATE, VERIFY_FIRST_SEGMENTS } from './output-verifier.ts';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
 import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
@@ -44,6 +45,13 @@ export const broadcasterOptionsDefinition = defineOptions(
       schema: listOf(z.enum(['libx264', 'h264_nvenc']), 'takes encoders: libx264, h264_nvenc'),
       default: [] as Array<'libx264' | 'h264_nvenc'>,
       description: "only transcoders with one of these encoders, e.g. h264_nvenc ('': any)",
+    }),
+    verifyFirst: option({ flag: 'verify-first', schema: size, default: VERIFY_FIRST_SEGMENTS, description: "segments from each transcoder new to a stream compared with the source before they are published" }),
+    verifyRate: option({
+      flag: 'verify-rate',
+      schema: z.preprocess((v) => (typeof v === 'string' ? Number(v) : v), z.number({ error: 'takes a share from 0 to 1' }).min(0, { error: 'takes a share from 0 to 1' }).max(1, { error: 'takes a share from 0 to 1' })),
+      default: DEFAULT_VERIFY_RATE,
+      description: 'share of later segments compared with the source (SSIM) before they are published',
     }),
     // RTMP ingest limits: anyone can connect and send chunks before a stream key is checked.
     rtmpMaxConnections: option({ flag: 'rtmp-max-connections', schema: count, default: defaultRtmpLimits.rtmpMaxConnections, description: 'RTMP connections open at once' }),

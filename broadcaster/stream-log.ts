@@ -40,6 +40,11 @@ export function logPipeline(pipeline: EventEmitter<StreamPipelineEvents>, log: L
     }
   });
   pipeline.on('transcodeAbandoned', ({ seq, why }) => log.warn({ seq }, `no transcoder could take the segment (${why}): published as source only`));
+  pipeline.on('outputVerified', ({ seq, transcoder, passed, verdicts, ms }) => {
+    const summary = verdicts.map((v) => ({ rendition: v.rendition, ok: v.ok, recovered: Number(v.recovered.toFixed(3)), ssim: Number(v.ssim.toFixed(4)), reason: v.reason }));
+    if (passed) log.debug({ seq, transcoder, verdicts: summary, ms }, 'transcoder output verified against the source');
+    else log.warn({ seq, transcoder, verdicts: summary, ms }, 'transcoder output failed verification: not published, transcoded elsewhere, node reported');
+  });
   pipeline.on('outputRejected', ({ seq, rendition, transcoder, err }) => log.warn({ seq, rendition, transcoder, err }, 'transcoder output rejected'));
   pipeline.on('paymentRefused', ({ seq, transcoder, reason, retrying }) => {
     if (retrying) log.info({ seq, transcoder, reason }, 'payment refused for stale ticket parameters: retrying with new ones');

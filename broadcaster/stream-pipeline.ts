@@ -14,6 +14,9 @@ import { unplayableInBrowsers } from '../media/browser-support.ts';
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
 import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { identityFromPrivateKey, type Identity } from '../protocol/identity.ts';
+import { signSegmentBytes } from '../protocol/segment-signing.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
@@ -21,6 +24,7 @@ import type { StreamDescriptor, StreamWarning, Variant } from '../protocol/strea
 import { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
 import { checkRendition } from './rendition-check.ts';
+import type { OutputVerifier, Verdict } from './output-verifier.ts';
 import type { StreamSession } from './stream-session.ts';
 import { KeyframeCadence, unplayableSourceWarning } from './stream-warnings.ts';
 import { systemTimers, type Timers } from './timers.ts';
@@ -34,6 +38,8 @@ const MIN_TRANSCODE_TIMEOUT_MS = 10_000;
 /** A transcoder that has not answered within this many segment durations gets company: the next one too. */
 const HEDGE_DURATIONS = 2;
 const MIN_HEDGE_MS = 1_000;
+/** Transcoders a segment is tried on when their output fails verification, before its renditions are given up. */
+const MAX_VERIFIED_ATTEMPTS = 3;
 /**
  * Source segments waiting for the relay beyond this are skipped (the relay shows them as gaps where the
  * renditions arrive) so a slow relay cannot build a backlog, and the relay is reported as failing: sustained
@@ -73,6 +79,8 @@ export interface StreamPipelineEvents {
   transcodeAbandoned: [{ seq: number; why: string }];
   /** One rendition of a transcoder's answer failed the check. */
   outputRejected: [{ seq: number; rendition: string; transcoder: string; err: unknown }];
+  /** A sampled answer was compared with the source (output-verifier.ts): every rendition passed, or not. */
+  outputVerified: [{ seq: number; transcoder: string; passed: boolean; verdicts: Verdict[]; ms: number }];
   paymentRefused: [{ seq: number; transcoder: string; reason: string; retrying: boolean }];
   ticketsSent: [{ transcoder: string; tickets: number; expectedValue: bigint }];
   /** Something the streamer should change; once per code per publication. */
@@ -101,6 +109,14 @@ export interface StreamPipelineComponents {
   payments: PaymentSender | null;
   transcoders?: TranscoderClient;
   relays?: RelayClient;
+  /** Compares sampled transcoder output with the source before it is published; null publishes after the cheap checks only. */
+  verifier?: OutputVerifier | null;
+  /**
+   * The stream's publisher key: it signs the descriptor and every segment it publishes (source, and each
+   * rendition once it passed its checks), so signatures are always the publisher's. A throwaway key when
+   * none is given (tests whose relay binds the first key it sees).
+   */
+  publisher?: Identity;
   timers?: Timers;
   /** Told each sequence number used, so the next ones can be reserved. */
   onSequence?: (seq: number) => void;
@@ -131,6 +147,10 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   private readonly payments: PaymentSender | null;
   private readonly transcoders: TranscoderClient;
   private readonly relays: RelayClient;
+  readonly publisher: Identity;
+  private readonly verifier: OutputVerifier | null;
+  /** Transcoders whose output failed verification: never sent this stream's segments again. */
+  private readonly failedVerification = new Set<string>();
   private readonly timers: Timers;
 
   constructor(options: StreamPipelineOptions, components: StreamPipelineComponents) {
@@ -141,6 +161,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.payments = components.payments;
     this.transcoders = components.transcoders ?? new TranscoderClient();
     this.relays = components.relays ?? new RelayClient();
+    this.publisher = components.publisher ?? identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+    this.verifier = components.verifier ?? null;
     this.timers = components.timers ?? systemTimers;
     this.cadence = new KeyframeCadence(options.segmentSeconds);
     this.firstSeq = options.firstSeq ?? 0;
@@ -249,7 +271,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
 
   private async ensureDescriptor(relayUrl: string): Promise<void> {
     if (this.descriptorPushedTo === relayUrl || !this.source) return;
-    await this.relays.pushDescriptor(relayUrl, this.descriptor());
+    await this.relays.pushDescriptor(relayUrl, this.descriptor(), this.publisher);
     this.descriptorPushedTo = relayUrl;
   }
 
@@ -261,7 +283,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
     try {
       await this.ensureDescriptor(relay.url);
-      await this.relays.pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes);
+      const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition, seq }, meta, segment.bytes);
+      await this.relays.pushSegment(relay.url, this.playbackId, rendition, seq, meta, segment.bytes, signature);
       this.emit('segmentPublished', { rendition, seq, latencyS: (this.timers.now() - segment.completedAt) / 1000, bytes: segment.bytes.length });
     } catch (err) {
       this.emit('publishFailed', { rendition, seq, relay: relay.url, err });
@@ -365,7 +388,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * Transcodes a segment on the stream's transcoders, rotating which goes first from segment to segment so
    * the work spreads; if every one fails, asks the session for others at once and tries once more.
    */
-  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<(Transcoded & { source: MediaInfo }) | null> {
+  private async transcodeWithRetry(seq: number, meta: SegmentMetadata, segment: PipelineSegment, failed = new Map<string, string>()): Promise<(Transcoded & { source: MediaInfo }) | null> {
     if (!this.session.assignment?.transcoders.length) {
       this.emit('transcodeFailed', { seq, reason: 'no_transcoder' });
       this.session.reassign([]);
@@ -373,16 +396,16 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
-    const failed = new Map<string, string>();
     for (let round = 0; round < 2; round++) {
-      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u));
+      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u) && !this.failedVerification.has(u));
       const start = urls.length ? seq % urls.length : 0;
       const rotated = [...urls.slice(start), ...urls.slice(0, start)];
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {
-        await this.session.reassignNow([...failed.keys()], 'transcoder_error');
-        if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url))) break;
+        // Transcoders that failed verification are avoided too: the orchestrator may not know them as bad yet.
+        await this.session.reassignNow([...failed.keys(), ...this.failedVerification], failed.size > 0 ? 'transcoder_error' : 'verification_failed');
+        if ((this.session.assignment?.transcoders ?? []).every((t) => failed.has(t.url) || this.failedVerification.has(t.url))) break;
       }
     }
     const why = [...failed].map(([url, reason]) => `${url}: ${reason}`).join('; ');
@@ -390,31 +413,60 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return null;
   }
 
+  /**
+   * Transcodes a segment, checks the answer and, when it is sampled, verifies it against the source. Output
+   * that fails verification is not published: the node is reported (`verification_failed`) and the segment
+   * goes to another transcoder, whose first segments are verified in their turn.
+   */
   private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {
-    let result;
-    try {
-      result = await this.transcodeWithRetry(seq, meta, segment);
-    } catch (err) {
-      this.emit('transcodeFailed', { seq, reason: 'unprobeable', err });
+    const excluded = new Set<string>();
+    for (let attempt = 0; attempt < MAX_VERIFIED_ATTEMPTS; attempt++) {
+      let result;
+      try {
+        result = await this.transcodeWithRetry(seq, meta, segment, new Map([...excluded].map((url) => [url, 'its output failed verification'])));
+      } catch (err) {
+        this.emit('transcodeFailed', { seq, reason: 'unprobeable', err });
+        return;
+      }
+      if (!result) return;
+      const { renditions, transcoder, source } = result;
+      this.emit('transcoded', { seq, transcoder });
+      const accepted: Array<{ spec: RenditionSpec; bytes: Buffer }> = [];
+      for (const spec of this.ladder) {
+        const bytes = renditions.get(spec.name);
+        try {
+          if (!bytes) throw new CastnetError('INVALID_SEGMENT', 'rendition missing from the answer', { playbackId: this.playbackId, seq, rendition: spec.name });
+          checkRendition(bytes, spec, source, { playbackId: this.playbackId, seq, rendition: spec.name });
+          accepted.push({ spec, bytes });
+        } catch (err) {
+          this.emit('outputRejected', { seq, rendition: spec.name, transcoder, err });
+        }
+      }
+      // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
+      // this stream elsewhere, and stops assigning it work while its failures are recent.
+      if (accepted.length < this.ladder.length) this.session.reassign([transcoder], 'bad_output');
+      if (accepted.length > 0 && this.verifier?.shouldVerify(transcoder)) {
+        const started = this.timers.now();
+        let verdicts: Verdict[];
+        try {
+          verdicts = await this.verifier.verify(segment.bytes, source, accepted, durationsMs(meta.duration, TRANSCODE_TIMEOUT_DURATIONS, MIN_TRANSCODE_TIMEOUT_MS));
+        } catch (err) {
+          // The comparison could not run here (FFmpeg failed): that says nothing of the node; publish as checked.
+          this.emit('transcodeFailed', { seq, reason: 'transcoder_error', transcoder, err });
+          verdicts = [];
+        }
+        const passed = verdicts.every((v) => v.ok);
+        this.emit('outputVerified', { seq, transcoder, passed, verdicts, ms: this.timers.now() - started });
+        if (!passed) {
+          this.failedVerification.add(transcoder);
+          this.session.reassign([transcoder], 'verification_failed');
+          excluded.add(transcoder);
+          continue;
+        }
+      }
+      for (const { spec, bytes } of accepted) await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
       return;
     }
-    if (!result) return;
-    const { renditions, transcoder, source } = result;
-    this.emit('transcoded', { seq, transcoder });
-    const accepted: Array<[string, Buffer]> = [];
-    for (const spec of this.ladder) {
-      const bytes = renditions.get(spec.name);
-      try {
-        if (!bytes) throw new CastnetError('INVALID_SEGMENT', 'rendition missing from the answer', { playbackId: this.playbackId, seq, rendition: spec.name });
-        checkRendition(bytes, spec, source, { playbackId: this.playbackId, seq, rendition: spec.name });
-        accepted.push([spec.name, bytes]);
-      } catch (err) {
-        this.emit('outputRejected', { seq, rendition: spec.name, transcoder, err });
-      }
-    }
-    // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
-    // this stream elsewhere, and stops assigning it work while its failures are recent.
-    if (accepted.length < this.ladder.length) this.session.reassign([transcoder], 'bad_output');
-    for (const [name, bytes] of accepted) await this.publish(name, seq, meta, { bytes, completedAt: segment.completedAt });
+    this.emit('transcodeAbandoned', { seq, why: `every transcoder tried failed verification (${[...excluded].join(', ')})` });
   }
 }

@@ -31,6 +31,8 @@ export interface StreamSessionOptions {
   /** Transcoders with one of these encoders only (the scheduler's encoder rule); empty: any. */
   encoders?: ReadonlyArray<string>;
   refreshMs: number;
+  /** The stream's publisher key, bound to its playback id in the directory; relays accept only what it signed. */
+  publisher?: string;
 }
 
 export interface StreamSessionComponents {
@@ -171,6 +173,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       ...(avoid.length && reason ? { failures: avoid.map((node) => ({ node, reason })) } : {}),
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),
       ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
+      ...(this.options.publisher ? { publisher: this.options.publisher } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

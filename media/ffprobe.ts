@@ -46,6 +46,7 @@ export function ffprobe(path: string): Promise<MediaInfo & { pixFmt: string }> {
         duration,
         bitrate: duration > 0 ? Math.round((size * 8) / duration) : 0,
         frames: Number((video as { nb_read_packets?: string }).nb_read_packets ?? 0),
+        firstPts: video.start_pts === undefined ? null : Number(video.start_pts),
       });
     });
   });

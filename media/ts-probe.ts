@@ -26,6 +26,8 @@ export interface MediaInfo {
   /** Bits per second over the whole segment. */
   bitrate: number;
   frames: number;
+  /** The first video presentation timestamp, in 90 kHz ticks (33 bits); null without one. */
+  firstPts: number | null;
 }
 
 const STREAM_TYPE_AAC = 0x0f;
@@ -218,5 +220,6 @@ export function probeTs(bytes: Uint8Array, work?: ProbeWork): MediaInfo {
     duration,
     bitrate: duration > 0 ? Math.round((bytes.length * 8) / duration) : 0,
     frames,
+    firstPts: pts[0] ?? null,
   };
 }

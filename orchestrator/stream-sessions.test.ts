@@ -133,7 +133,8 @@ describe('StreamSessions.directory', () => {
     const n = network({ transcodersPerStream: 1 });
     const relay = n.add('relay', 1001);
     const t = n.add('transcoder', 2001);
-    n.sessions.open(n.request('s', { renditions: [{ name: '360p', width: 640, height: 360 }] }));
+    const publisher = `0x${'ab'.repeat(20)}`;
+    n.sessions.open(n.request('s', { renditions: [{ name: '360p', width: 640, height: 360 }], publisher }));
     assert.deepEqual(n.sessions.directory(), [
       {
         playbackId: 's',
@@ -145,6 +146,7 @@ describe('StreamSessions.directory', () => {
         transcoder: t.url,
         transcoders: [t.url],
         warnings: [],
+        publisher,
       },
     ]);
     n.clock.now += 11_000;

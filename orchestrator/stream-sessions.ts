@@ -305,6 +305,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       transcoder: s.transcoderIds[0] ? (this.nodes.get(s.transcoderIds[0])?.url ?? null) : null,
       transcoders: s.transcoderIds.map((id) => this.nodes.get(id)?.url).filter((u): u is string => !!u),
       warnings: s.request.warnings ?? [],
+      publisher: s.request.publisher ?? null,
     };
   }
 

@@ -1,10 +1,14 @@
-// <castnet-player src="…/master.m3u8" relays="…/api/streams/<id>/relays">: the embeddable live player.
-// hls.js plays the multivariant playlist and adapts bitrate; a stream that is not live yet is retried until
-// it plays; when the relay fails, the player asks the orchestrator (the `relays` URL) which relays hold
-// the stream and switches to another one, keeping the same HLS path (URLs are the same on every relay).
-// This file runs in the browser; player/bundle.ts builds it with esbuild.
+// <castnet-player src="…/master.m3u8" relays="…/api/streams/<id>/relays" directory="…/api/streams/<id>">:
+// the embeddable live player. hls.js plays the multivariant playlist and adapts bitrate; a stream that is
+// not live yet is retried until it plays; when the relay fails, the player asks the orchestrator (the
+// `relays` URL) which relays hold the stream and switches to another one, keeping the same HLS path (URLs
+// are the same on every relay). Every segment is checked before hls.js sees a byte of it: signed by the
+// publisher key the directory binds to the stream (segment-verifier.ts), or refused as a load error, which
+// hls.js retries and then fails over from. The badge says so. This file runs in the browser;
+// player/bundle.ts builds it with esbuild.
 
-import Hls, { type ErrorData } from 'hls.js';
+import Hls, { type ErrorData, type FragmentLoaderContext, type HlsConfig, type Loader, type LoaderCallbacks, type LoaderConfiguration } from 'hls.js';
+import { directoryPublisher, SegmentVerifier, type VerificationState } from './segment-verifier.ts';
 
 const RETRY_MS = 2_000;
 // Give up on a relay after one quick retry, so failover happens within about a segment.
@@ -18,10 +22,46 @@ video { width: 100%; height: 100%; display: block; background: #000; }
 .badge.live { background: #c62828; }
 .status { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; pointer-events: none; text-shadow: 0 1px 2px #000; }
 .status:empty { display: none; }
+.verified { position: absolute; top: 8px; right: 8px; padding: 2px 8px; border-radius: 4px; background: rgba(0,0,0,.6); pointer-events: none; font-size: 12px; }
+.verified:empty { display: none; }
+.verified.ok { background: rgba(27,94,32,.85); }
+.verified.bad { background: rgba(183,28,28,.85); }
 `;
 
+/**
+ * hls.js's fragment loader, with every segment checked before it is handed on: a segment that fails is
+ * reported as a load error (hls.js retries it, then switches relay), never parsed or played.
+ */
+function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
+  const Base = Hls.DefaultConfig.loader as unknown as new (config: HlsConfig) => Loader<FragmentLoaderContext>;
+  return class VerifyingLoader extends Base {
+    override load(context: FragmentLoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<FragmentLoaderContext>): void {
+      const checked: LoaderCallbacks<FragmentLoaderContext> = {
+        ...callbacks,
+        onSuccess: (response, stats, ctx, networkDetails) => {
+          const xhr = networkDetails as XMLHttpRequest | null;
+          const data = response.data;
+          if (!(data instanceof ArrayBuffer) || !xhr) {
+            callbacks.onError({ code: 0, text: 'segment not checkable' }, ctx, networkDetails, stats);
+            return;
+          }
+          void verifier()
+            .verify(response.url || ctx.url, data, (h) => xhr.getResponseHeader(h), ctx.frag)
+            .then((reason) => {
+              onChecked();
+              if (stats.aborted) return;
+              if (reason === null) callbacks.onSuccess(response, stats, ctx, networkDetails);
+              else callbacks.onError({ code: 0, text: `segment refused: ${reason}` }, ctx, networkDetails, stats);
+            });
+        },
+      };
+      super.load(context, config, checked);
+    }
+  };
+}
+
 export class CastnetPlayer extends HTMLElement {
-  static observedAttributes = ['src', 'relays'];
+  static observedAttributes = ['src', 'relays', 'directory', 'publisher'];
   readonly video: HTMLVideoElement;
   /** Fatal errors seen, newest last (for pages and tests that watch the player). */
   readonly errors: string[] = [];
@@ -32,14 +72,17 @@ export class CastnetPlayer extends HTMLElement {
   private retryTimer: number | undefined;
   private readonly badge: HTMLElement;
   private readonly statusLine: HTMLElement;
+  private readonly shield: HTMLElement;
+  private verifier: SegmentVerifier | null = null;
 
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${style}</style><video playsinline muted autoplay controls></video><div class="badge">…</div><div class="status"></div>`;
+    root.innerHTML = `<style>${style}</style><video playsinline muted autoplay controls></video><div class="badge">…</div><div class="verified"></div><div class="status"></div>`;
     this.video = root.querySelector('video')!;
     this.badge = root.querySelector('.badge')!;
     this.statusLine = root.querySelector('.status')!;
+    this.shield = root.querySelector('.verified')!;
   }
 
   connectedCallback(): void {
@@ -59,6 +102,29 @@ export class CastnetPlayer extends HTMLElement {
     if (!this.hls || this.hls.currentLevel < 0) return null;
     const level = this.hls.levels[this.hls.currentLevel];
     return level ? `${level.height}p` : null;
+  }
+
+  /** What the player checked: the publisher key and where it came from, segments verified and refused, and the cost. */
+  get verification(): VerificationState | null {
+    return this.verifier?.state ?? null;
+  }
+
+  /** A new verifier per source: the publisher key comes from the `publisher` attribute, else the directory, else the first signer. */
+  private newVerifier(): SegmentVerifier {
+    const publisher = this.getAttribute('publisher');
+    const directory = this.getAttribute('directory');
+    const key = publisher ? Promise.resolve({ address: publisher, source: 'attribute' as const }) : directory ? directoryPublisher(directory) : null;
+    return new SegmentVerifier(key);
+  }
+
+  private showVerification(): void {
+    const s = this.verifier?.state;
+    if (!s) return;
+    const short = s.publisher ? `${s.publisher.slice(0, 6)}…${s.publisher.slice(-4)}` : '';
+    const bad = s.refused > 0 && s.refusals.at(-1);
+    this.shield.className = `verified ${bad ? 'bad' : 'ok'}`;
+    this.shield.textContent = `✓ ${s.verified} signed by ${short}${s.publisherSource === 'first-segment' ? ' (key unchecked)' : ''}${s.refused ? ` · ${s.refused} refused` : ''}`;
+    this.shield.title = bad ? `last refused: ${bad.reason} ${bad.url}` : `every segment played was signed by the stream's publisher key (${s.publisherSource})`;
   }
 
   private setStatus(text: string): void {
@@ -113,7 +179,10 @@ export class CastnetPlayer extends HTMLElement {
       return;
     }
     this.setStatus('Connecting…');
+    // A failover keeps the verifier (same stream, same key, the counts go on); a new source starts afresh.
+    if (!override || !this.verifier || this.verifier.failed) this.verifier = this.newVerifier();
     const hls = new Hls({
+      fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification()),
       liveSyncDurationCount: 3,
       enableWorker: true,
       backBufferLength: 30,

@@ -2,10 +2,17 @@
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** `relaysUrl`: where the player asks which relays hold the stream, for failover (the orchestrator's API). */
-export function watchPage(playbackId: string, relaysUrl?: string): string {
+/** Where the player asks the orchestrator's API: which relays hold the stream (failover), and its directory entry (the publisher key segments are checked against). */
+export interface PlayerApi {
+  relaysUrl: string;
+  directoryUrl: string;
+}
+
+const apiAttributes = (api?: PlayerApi) => (api ? ` relays="${escape(api.relaysUrl)}" directory="${escape(api.directoryUrl)}"` : '');
+
+export function watchPage(playbackId: string, api?: PlayerApi): string {
   const id = escape(playbackId);
-  const relays = relaysUrl ? ` relays="${escape(relaysUrl)}"` : '';
+  const relays = apiAttributes(api);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Castnet · ${id}</title>
@@ -28,9 +35,9 @@ a { color: #8ab4f8; }
 </main></body></html>`;
 }
 
-export function embedPage(playbackId: string, relaysUrl?: string): string {
+export function embedPage(playbackId: string, api?: PlayerApi): string {
   const id = escape(playbackId);
-  const relays = relaysUrl ? ` relays="${escape(relaysUrl)}"` : '';
+  const relays = apiAttributes(api);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Castnet · ${id}</title>

@@ -4,8 +4,8 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { addressOfPublicKey } from './address.ts';
 
 export interface Identity {
   privateKey: Uint8Array;
@@ -13,10 +13,7 @@ export interface Identity {
   address: string;
 }
 
-export function addressOfPublicKey(publicKey: Uint8Array): string {
-  const uncompressed = publicKey.length === 65 ? publicKey : secp256k1.Point.fromBytes(publicKey).toBytes(false);
-  return `0x${bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12))}`;
-}
+export { addressOfPublicKey };
 
 export function identityFromPrivateKey(privateKey: Uint8Array): Identity {
   return { privateKey, address: addressOfPublicKey(secp256k1.getPublicKey(privateKey, false)) };

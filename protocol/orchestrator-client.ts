@@ -135,6 +135,11 @@ export class OrchestratorClient {
     return this.call({ what: 'stream directory', path: '/api/streams', answer: streamDirectoryEntrySchema.array(), maxBytes: LIST_MAX_BYTES });
   }
 
+  /** One stream's directory entry (its relay, renditions and publisher key); STREAM_NOT_FOUND when it is not live. */
+  stream(playbackId: string): Promise<StreamDirectoryEntry> {
+    return this.call({ what: 'stream lookup', path: `/api/streams/${encodeURIComponent(playbackId)}`, answer: streamDirectoryEntrySchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  }
+
   /** Relays that can serve a stream, best first; `holding`: only those holding it as origin (an edge's parents). */
   relaysFor(playbackId: string, options: { holding?: boolean } = {}): Promise<string[]> {
     return this.call({ what: 'relay lookup', path: `/api/streams/${encodeURIComponent(playbackId)}/relays${options.holding ? '?holding=1' : ''}`, answer: relayListSchema, timeoutMs: LOOKUP_TIMEOUT_MS });

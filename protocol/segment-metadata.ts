@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { parseRequest } from './fields.ts';
 import { MAX_TARGET_DURATION_SECONDS } from './stream-record.ts';
+import { CONTENT_SIGNATURE_HEADER } from './content-signature.ts';
 
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
@@ -26,6 +27,20 @@ export function segmentMetadataHeaders(meta: SegmentMetadata): Record<string, st
     [SEGMENT_HEADERS.discontinuity]: meta.discontinuity ? '1' : '0',
   };
 }
+
+/** A segment's metadata and its publisher's signature (protocol/content-signature.ts), as relays hold and serve them. */
+export type SignedSegmentMetadata = SegmentMetadata & { signature: string };
+
+/**
+ * The headers a relay sends with a segment so the next hop (an edge, a player) can check it: the metadata
+ * and the publisher's signature over it and the bytes. Built once per segment at arrival.
+ */
+export function signedSegmentHeaders(meta: SignedSegmentMetadata): Record<string, string> {
+  return { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: meta.signature };
+}
+
+/** Every header a segment's check needs: what a relay exposes to players on other origins (CORS). */
+export const SIGNED_SEGMENT_HEADER_NAMES: readonly string[] = [...Object.values(SEGMENT_HEADERS), CONTENT_SIGNATURE_HEADER];
 
 export function parseSegmentMetadata(headers: Record<string, string | string[] | undefined>): SegmentMetadata {
   return parseRequest(

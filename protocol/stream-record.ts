@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
-import { decimalString, idPattern, renditionNamePattern } from './fields.ts';
+import { addressString, decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
 
 /**
@@ -66,6 +66,11 @@ export const sessionRequestSchema = z.object({
   encoders: z.array(z.string().max(64)).max(8).optional(),
   /** What the broadcaster found wrong with the stream as sent; shown in the directory. */
   warnings: z.array(streamWarningSchema).max(8).optional(),
+  /**
+   * The stream's publisher key (protocol/content-signature.ts): the directory binds it to the playback id,
+   * and relays and players accept only content it signed. Set by the session's owner, so nobody else can.
+   */
+  publisher: addressString.transform((a) => a.toLowerCase()).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -91,6 +96,8 @@ export const streamDirectoryEntrySchema = z.object({
   transcoder: z.string().nullable(),
   transcoders: z.array(z.string()),
   warnings: z.array(streamWarningSchema).default([]),
+  /** The key whose signature every segment of the stream carries; null when its broadcaster named none (nothing it pushes is accepted). */
+  publisher: addressString.transform((a) => a.toLowerCase()).nullable().default(null),
 });
 export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
 

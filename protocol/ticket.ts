@@ -6,7 +6,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
-import { addressOfPublicKey } from './identity.ts';
+import { addressOfPublicKey } from './address.ts';
 
 export interface Ticket {
   recipient: string;

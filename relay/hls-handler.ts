@@ -12,15 +12,16 @@ import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
 import { corsHeaders, preflightHeaders, type CorsPolicy } from '../http/cors.ts';
 import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
+import { SIGNED_SEGMENT_HEADER_NAMES } from '../protocol/segment-metadata.ts';
 
 const MASTER = new RegExp(`^/hls/(${ID_CHARS})/master\\.m3u8$`);
 const MEDIA = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
 const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.ts$`);
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-/** Players on any origin read playlists and segments, and may range-request and revalidate them. */
+/** Players on any origin read playlists and segments (and each segment's signature), and may range-request and revalidate them. */
 export const HLS_CORS: CorsPolicy = {
-  exposeHeaders: ['content-length', 'content-range', 'etag'],
+  exposeHeaders: ['content-length', 'content-range', 'etag', ...SIGNED_SEGMENT_HEADER_NAMES],
   preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match'], maxAgeSeconds: 86_400 },
 };
 const CORS = corsHeaders(HLS_CORS);
@@ -129,17 +130,18 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
   async function segment(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number): Promise<void> {
     let bytes: Buffer;
     let etag: string;
+    let signed: Record<string, string>;
     let hit = true;
     if (store.has(playbackId)) {
       try {
-        ({ bytes, etag } = store.segment(playbackId, rendition, seq));
+        ({ bytes, etag, headers: signed } = store.segment(playbackId, rendition, seq));
       } catch (err) {
         metrics.cache.inc({ result: 'miss' });
         throw err;
       }
     } else if (upstream) {
       const pulled = await upstream.segment(playbackId, rendition, seq);
-      ({ bytes, etag } = pulled.segment);
+      ({ bytes, etag, headers: signed } = pulled.segment);
       hit = pulled.hit;
     } else {
       metrics.cache.inc({ result: 'miss' });
@@ -149,7 +151,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     else metrics.cache.inc({ result: 'miss' });
     if (req.headers['if-none-match'] === etag) {
       metrics.requests.inc({ kind: 'segment', status: '304' });
-      res.writeHead(304, { ...SEGMENT_HEADERS, etag });
+      res.writeHead(304, { ...SEGMENT_HEADERS, ...signed, etag });
       res.end();
       return;
     }
@@ -167,7 +169,8 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     }
     if (range) metrics.requests.inc({ kind: 'segment', status: '206' });
     else segmentOk.inc();
-    send(req, res, range ? 206 : 200, range ? { ...SEGMENT_HEADERS, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...SEGMENT_HEADERS, etag }, body);
+    // The signature travels with the segment: the next hop (an edge, a player) checks it.
+    send(req, res, range ? 206 : 200, range ? { ...SEGMENT_HEADERS, ...signed, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...SEGMENT_HEADERS, ...signed, etag }, body);
   }
 
   return (req, res) => {

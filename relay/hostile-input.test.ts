@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { silentLogger } from '../observability/logger.ts';
-import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { TestPublisher } from '../test/support/signed-content.ts';
 import { createRelay, type Relay } from './relay.ts';
 
 const ts = new Uint8Array(188 * 10).fill(0x47);
 const descriptor = { targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
-const headers = (seq: number, duration = 2) => segmentMetadataHeaders({ duration, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, seq * 2)).toISOString(), discontinuity: false });
+const publisher = new TestPublisher();
 
-const putDescriptor = (url: string, id: string, body: unknown) => fetch(`${url}/hls/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const putSegment = (url: string, id: string, seq: number, duration = 2) => fetch(`${url}/hls/${id}/source/${seq}.ts`, { method: 'PUT', headers: headers(Math.min(seq, 1_000), duration), body: ts });
+const putDescriptor = (url: string, id: string, body: unknown) => publisher.descriptor(url, id, body);
+const putSegment = (url: string, id: string, seq: number, duration = 2) => publisher.segment(url, id, 'source', seq, ts, publisher.meta(duration));
 
 /** `count` GETs, `parallel` at a time, each answered and its body read. */
 async function spam(count: number, parallel: number, path: (i: number) => string, base: string): Promise<Set<number>> {
@@ -79,7 +79,7 @@ describe('relay against hostile input', () => {
 
   it('refuses a segment for a rendition name no playlist could list, and stores nothing', async () => {
     const name = 'r'.repeat(33);
-    const res = await fetch(`${origin.url}/hls/longname/${name}/0.ts`, { method: 'PUT', headers: headers(0), body: ts });
+    const res = await publisher.segment(origin.url, 'longname', name, 0, ts);
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'INVALID_PATH');
     assert.equal(origin.store.has('longname'), false);
@@ -103,7 +103,7 @@ describe('relay against hostile input', () => {
           socket.on('close', () => resolve(answer));
           socket.write(request);
         });
-      const meta = Object.entries(headers(0)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const meta = Object.entries(publisher.headers('big', 'source', 0, ts)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       // Only the headers of a 64 MiB body: the answer comes without the body being sent.
       const big = await raw(`PUT /hls/big/source/0.ts HTTP/1.1\r\nhost: x\r\n${meta}content-length: 67108864\r\n\r\n`);
       assert.match(big, /^HTTP\/1\.1 413/);

@@ -39,6 +39,12 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    contentRefused: new Counter({
+      name: 'castnet_relay_content_refused_total',
+      help: "Segments and publisher requests refused as not the stream's publisher's, by where they came from (push: a broadcaster; parent: an edge's parent) and reason (unsigned, signature_malformed, wrong_signer, publisher_unknown, out_of_window, signature_missing, signature_stale, signature_replayed, signature_invalid)",
+      labelNames: ['from', 'reason'] as const,
+      registers: [registry],
+    }),
     outboundRefused: new Counter({
       name: 'castnet_relay_outbound_refused_total',
       help: 'Requests to parent relays not made or not followed, by reason (private_address, redirect, url_userinfo, url_scheme)',

@@ -23,7 +23,7 @@ export function pageRoutes({ metrics, orchestrator }: PageRoutesOptions): Router
     };
   const relaysOf = (id: string) => {
     const base = orchestrator();
-    return base === null ? undefined : `${base}/api/streams/${id}/relays`;
+    return base === null ? undefined : { relaysUrl: `${base}/api/streams/${id}/relays`, directoryUrl: `${base}/api/streams/${id}` };
   };
   router.get('/player/castnet-player.js', counted('player'), async (_req, res, next) => {
     try {

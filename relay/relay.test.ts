@@ -6,11 +6,14 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRelay, type Relay } from './relay.ts';
-import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
 import { silentLogger } from '../observability/logger.ts';
+import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
+import { parseSegmentMetadata } from '../protocol/segment-metadata.ts';
+import { checkSegmentBytes } from '../protocol/segment-signing.ts';
+import { TestPublisher } from '../test/support/signed-content.ts';
 
 const ts = new Uint8Array(188 * 10).fill(0x47);
-const headers = segmentMetadataHeaders({ duration: 2, programDateTime: '2026-01-01T00:00:00.000Z', discontinuity: false });
+const publisher = new TestPublisher();
 
 /** A request with the path exactly as written (fetch would normalise `..` away). */
 function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
@@ -27,8 +30,12 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
 const descriptor = { targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
 
 async function publish(url: string, playbackId: string, segments: number): Promise<void> {
-  await fetch(`${url}/hls/${playbackId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(descriptor) });
-  for (let seq = 0; seq < segments; seq++) assert.equal((await fetch(`${url}/hls/${playbackId}/source/${seq}.ts`, { method: 'PUT', headers, body: ts })).status, 201);
+  assert.equal((await publisher.descriptor(url, playbackId, descriptor)).status, 204);
+  for (let seq = 0; seq < segments; seq++) assert.equal((await publisher.segment(url, playbackId, 'source', seq, ts)).status, 201);
+}
+
+async function refusal(res: Response): Promise<[number, string | undefined]> {
+  return [res.status, ((await res.json()) as { error: { reason?: string } }).error.reason];
 }
 
 async function listening(server: Server): Promise<string> {
@@ -81,7 +88,7 @@ describe('relay HTTP', () => {
   });
 
   it('refuses a truncated pushed segment with 422 and keeps the stream as it was', async () => {
-    const res = await fetch(`${relay.url}/hls/abc/source/1.ts`, { method: 'PUT', headers, body: ts.subarray(0, 1000) });
+    const res = await publisher.segment(relay.url, 'abc', 'source', 1, ts.subarray(0, 1000));
     assert.equal(res.status, 422);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'INVALID_SEGMENT');
     assert.doesNotMatch(await (await fetch(`${relay.url}/hls/abc/source/index.m3u8`)).text(), /1\.ts/);
@@ -91,6 +98,36 @@ describe('relay HTTP', () => {
     const res = await fetch(`${relay.url}/hls/abc/source/2.ts`, { method: 'PUT', body: ts });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /castnet|duration/i);
+  });
+
+  it("serves each segment with its metadata and the publisher's signature, which checks against the bytes", async () => {
+    const res = await fetch(`${relay.url}/hls/abc/source/0.ts`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const meta = parseSegmentMetadata(Object.fromEntries(res.headers));
+    assert.equal(checkSegmentBytes(publisher.address, { playbackId: 'abc', rendition: 'source', seq: 0 }, meta, bytes, res.headers.get(CONTENT_SIGNATURE_HEADER)), null);
+    assert.match(res.headers.get('access-control-expose-headers')!, /castnet-content-signature/);
+  });
+
+  it("refuses pushes that are not the stream's publisher's, each with its reason, and counts them", async () => {
+    const other = new TestPublisher();
+    const unsigned = publisher.headers('abc', 'source', 5, ts);
+    delete unsigned[CONTENT_SIGNATURE_HEADER];
+    assert.deepEqual(await refusal(await fetch(`${relay.url}/hls/abc/source/5.ts`, { method: 'PUT', headers: unsigned, body: ts })), [401, 'unsigned']);
+    assert.deepEqual(await refusal(await other.segment(relay.url, 'abc', 'source', 5, ts)), [401, 'wrong_signer']);
+    // Signed for another sequence number, or other bytes: the signature covers both.
+    const moved = publisher.headers('abc', 'source', 6, ts);
+    assert.deepEqual(await refusal(await fetch(`${relay.url}/hls/abc/source/5.ts`, { method: 'PUT', headers: moved, body: ts })), [401, 'wrong_signer']);
+    const tampered = Uint8Array.from(ts);
+    tampered[100] = 0x00;
+    assert.deepEqual(await refusal(await fetch(`${relay.url}/hls/abc/source/5.ts`, { method: 'PUT', headers: publisher.headers('abc', 'source', 5, ts), body: tampered })), [401, 'wrong_signer']);
+    const old = { duration: 2, programDateTime: new Date(Date.now() - 3_600_000).toISOString(), discontinuity: false };
+    assert.deepEqual(await refusal(await publisher.segment(relay.url, 'abc', 'source', 5, ts, old)), [400, 'out_of_window']);
+    assert.deepEqual(await refusal(await fetch(`${relay.url}/hls/abc`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(descriptor) })), [401, 'signature_missing']);
+    assert.deepEqual(await refusal(await other.descriptor(relay.url, 'abc', descriptor)), [401, 'wrong_signer']);
+    assert.deepEqual(await refusal(await other.end(relay.url, 'abc')), [401, 'wrong_signer']);
+    assert.doesNotMatch(await (await fetch(`${relay.url}/hls/abc/source/index.m3u8`)).text(), /5\.ts|ENDLIST/);
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    for (const reason of ['unsigned', 'wrong_signer', 'out_of_window', 'signature_missing']) assert.match(metrics, new RegExp(`castnet_relay_content_refused_total\\{from="push",reason="${reason}"[^}]*\\} [1-9]`), reason);
   });
 
   it('serves the watch page, the embed page and the player bundle', async () => {
@@ -124,7 +161,7 @@ describe('relay end of stream', () => {
     await publish(relay.url, 'ending', 2);
     assert.doesNotMatch(await (await fetch(`${relay.url}/hls/ending/source/index.m3u8`)).text(), /ENDLIST/);
     const blocked = fetch(`${relay.url}/hls/ending/source/index.m3u8?_HLS_msn=2`);
-    assert.equal((await fetch(`${relay.url}/hls/ending/end`, { method: 'POST' })).status, 204);
+    assert.equal((await publisher.end(relay.url, 'ending')).status, 204);
     const answered = await blocked;
     assert.equal(answered.status, 200);
     assert.match(await answered.text(), /1\.ts\n#EXT-X-ENDLIST\n$/);
@@ -134,7 +171,7 @@ describe('relay end of stream', () => {
 
   it('answers a blocking reload of an ended stream at once, even past the newest segment', async () => {
     await publish(relay.url, 'ended', 1);
-    await fetch(`${relay.url}/hls/ended/end`, { method: 'POST' });
+    await publisher.end(relay.url, 'ended');
     const res = await fetch(`${relay.url}/hls/ended/source/index.m3u8?_HLS_msn=2`, { signal: AbortSignal.timeout(3_000) });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /#EXT-X-ENDLIST/);
@@ -145,12 +182,12 @@ describe('relay end of stream', () => {
     assert.doesNotMatch(await (await fetch(`${edge.url}/hls/edged/source/index.m3u8`)).text(), /ENDLIST/);
     // The edge follows the parent with a blocking reload for the next segment; the end answers it.
     const blocked = fetch(`${edge.url}/hls/edged/source/index.m3u8?_HLS_msn=1`);
-    await fetch(`${relay.url}/hls/edged/end`, { method: 'POST' });
+    await publisher.end(relay.url, 'edged');
     assert.match(await (await blocked).text(), /0\.ts\n#EXT-X-ENDLIST\n$/);
   });
 
   it('answers 404 STREAM_NOT_FOUND when ending an unknown stream', async () => {
-    const res = await fetch(`${relay.url}/hls/nosuch/end`, { method: 'POST' });
+    const res = await publisher.end(relay.url, 'nosuch');
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'STREAM_NOT_FOUND');
   });

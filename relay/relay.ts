@@ -27,6 +27,8 @@ import { Upstream } from './upstream.ts';
 import { defaultRelayOptions, type RelayOptions } from './options.ts';
 import { cors } from '../http/cors.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { ContentCheck } from './content-check.ts';
+import { PublisherKeys, type PublisherLookup } from './publisher-keys.ts';
 
 export { defaultRelayOptions, type RelayOptions };
 
@@ -38,6 +40,8 @@ export interface RelayComponents {
   fetch?: typeof fetch;
   /** Where parents for a stream are looked up; defaults to the orchestrator's directory when `discoverParents`. */
   parentLookup?: ParentLookup;
+  /** Where a stream's publisher key is looked up; defaults to the orchestrator's directory, none without an orchestrator (the first signer binds). */
+  publisherLookup?: PublisherLookup;
 }
 
 export interface Relay {
@@ -60,6 +64,20 @@ function orchestratorParentLookup(orchestratorUrl: () => string | null, fetchFn:
       if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return [];
       throw err;
     });
+  };
+}
+
+/** A stream's publisher key from the orchestrator's directory: null when it knows no such stream (or it names none). */
+function orchestratorPublisherLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): PublisherLookup {
+  return async (playbackId) => {
+    const base = orchestratorUrl();
+    if (base === null) throw new CastnetError('UPSTREAM_FAILED', 'no orchestrator is known yet to look the stream up in', { playbackId });
+    try {
+      return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).publisher;
+    } catch (err) {
+      if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
+      throw err;
+    }
   };
 }
 
@@ -98,6 +116,16 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     lookup: components.parentLookup ?? (options.discoverParents && options.orchestrator !== false ? orchestratorParentLookup(() => orchestrator.url(), fetchFn) : undefined),
     self: () => selfUrl,
   });
+  const publisherLookup = components.publisherLookup ?? (options.orchestrator !== false ? orchestratorPublisherLookup(() => orchestrator.url(), fetchFn) : undefined);
+  const keys = new PublisherKeys({ ...(publisherLookup ? { lookup: publisherLookup } : {}), ...(components.now ? { now: components.now } : {}) });
+  const content = new ContentCheck({
+    keys,
+    ...(components.now ? { now: components.now } : {}),
+    onRefused: (from, reason, playbackId) => {
+      metrics.contentRefused.inc({ from, reason });
+      logger.info({ playbackId, from, reason }, from === 'push' ? 'push refused: not signed by the stream\'s publisher' : "a parent's segment refused: not signed by the stream's publisher");
+    },
+  });
   const upstream = parents.hasParents
     ? new Upstream({
         parentsFor: (playbackId) => parents.parentsFor(playbackId),
@@ -105,6 +133,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         cache,
         idleMs: options.streamIdleMs,
         logger,
+        verifySegment: (at, headers, bytes) => content.pulled(at, headers, bytes),
+        onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),
         onUpstreamRequest: (kind, bytes, playbackId) => {
           metrics.upstreamRequests.inc({ kind });
           metrics.upstreamBytes.inc({ kind }, bytes);
@@ -119,7 +149,10 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     logger.info({ playbackId, reason }, 'push refused');
   });
   store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
-  store.on('streamExpired', (id) => logger.info({ playbackId: id }, 'stream expired: no pushes'));
+  store.on('streamExpired', (id) => {
+    keys.forget(id);
+    logger.info({ playbackId: id }, 'stream expired: no pushes');
+  });
 
   const identity = nodeIdentity(options.dataDir, 'relay');
   const guard = new HttpGuard({ role: 'relay', registry, limits: options });
@@ -127,7 +160,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
-  app.use(pushRoutes({ store, metrics, logger, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes }));
+  app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { SegmentCache } from './segment-cache.ts';
 
-const entry = (window: string, seq: number, size = 100) => ({ bytes: Buffer.alloc(size), etag: `"${seq}"`, window, seq });
+const entry = (window: string, seq: number, size = 100) => ({ bytes: Buffer.alloc(size), etag: `"${seq}"`, window, seq, headers: {} });
 
 describe('segment cache', () => {
   it('drops segments that fell behind their live window, so a steady audience holds steady memory', () => {

@@ -14,6 +14,8 @@ export interface CachedSegment {
   /** Cache key of the playlist window this segment belongs to (`<playbackId>/<rendition>`). */
   window: string;
   seq: number;
+  /** The metadata and signature headers served with it (checked when it was pulled). */
+  headers: Record<string, string>;
 }
 
 export class SegmentCache {

@@ -5,7 +5,8 @@ import { SegmentCache } from './segment-cache.ts';
 import { StreamStore, type RefusalReason } from './stream-store.ts';
 
 const ts = (n = 1) => Buffer.alloc(188 * n, 0x47);
-const meta = (i: number, discontinuity = false) => ({ duration: 2, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i * 2)).toISOString(), discontinuity });
+// The store keeps what the push route checked; the signature is only carried here.
+const meta = (i: number, discontinuity = false) => ({ duration: 2, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, i * 2)).toISOString(), discontinuity, signature: `0x${'11'.repeat(65)}` });
 const descriptor = {
   playbackId: 'p1',
   targetDuration: 2,
@@ -161,12 +162,12 @@ describe('relay stream store limits', () => {
     const budget = new ByteBudget(1_000);
     const cache = new SegmentCache(budget);
     const { s, refused } = limited({ budget });
-    for (let seq = 0; seq < 6; seq++) cache.set(`/hls/e/source/${seq}.ts`, { bytes: Buffer.alloc(150), etag: '"e"', window: 'e/source', seq });
+    for (let seq = 0; seq < 6; seq++) cache.set(`/hls/e/source/${seq}.ts`, { bytes: Buffer.alloc(150), etag: '"e"', window: 'e/source', seq, headers: {} });
     assert.equal(budget.used, 900);
     s.putSegment('p1', 'source', 0, meta(0), ts(4)); // 752 bytes: the cache evicts to make room
     assert.equal(s.bytesHeld(), 752);
     assert.ok(budget.used <= 1_000 && cache.bytesHeld <= 248, `cache holds ${cache.bytesHeld}`);
-    cache.set('/hls/e/source/9.ts', { bytes: Buffer.alloc(400), etag: '"e"', window: 'e/source', seq: 9 });
+    cache.set('/hls/e/source/9.ts', { bytes: Buffer.alloc(400), etag: '"e"', window: 'e/source', seq: 9, headers: {} });
     assert.equal(s.bytesHeld(), 752, 'a pull never pushes out a pushed segment');
     assert.ok(budget.used <= 1_000);
     assert.throws(() => s.putSegment('p1', 'source', 1, meta(1), ts(2)), { code: 'RELAY_FULL' });

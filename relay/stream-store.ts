@@ -12,7 +12,7 @@ import { writeMediaPlaylist, writeMultivariantPlaylist, type PlaylistEntry } fro
 import { CastnetError, type ErrorCode } from '../protocol/errors.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
-import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
+import { signedSegmentHeaders, type SegmentMetadata, type SignedSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type StreamDescriptor, type Variant } from '../protocol/stream-record.ts';
 
 /** Streams pushed to one relay at once. */
@@ -34,11 +34,13 @@ const DEFAULT_TARGET_DURATION_SECONDS = 2;
 /** Why a push was refused: the `reason` label of castnet_relay_refused_total. */
 export type RefusalReason = 'streams' | 'renditions' | 'bytes' | 'seq_ahead';
 
-export interface StoredSegment extends SegmentMetadata {
+export interface StoredSegment extends SignedSegmentMetadata {
   seq: number;
   bytes: Buffer;
   /** Strong validator, fixed at arrival: segments are immutable, so no per-request hashing. */
   etag: string;
+  /** The metadata and signature headers served with it, built once. */
+  headers: Record<string, string>;
 }
 
 interface RenditionWindow {
@@ -191,7 +193,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
    * ahead of the window) leaving the store as it was. A segment already behind the kept window is of no
    * use to any player and is dropped (null), as it always was; the broadcaster is not told to fail over.
    */
-  putSegment(playbackId: string, rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer): StoredSegment | null {
+  putSegment(playbackId: string, rendition: string, seq: number, meta: SignedSegmentMetadata, bytes: Buffer): StoredSegment | null {
     this.checkRoomFor(playbackId);
     const existing = this.streams.get(playbackId);
     const newest = existing?.newestSeq ?? -1;
@@ -222,7 +224,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
       w = { segments: new Map(), firstSeq: seq, maxSeq: seq, playlist: null, waiters: new PlaylistWaiters() };
       s.renditions.set(rendition, w);
     }
-    const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"` };
+    const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, headers: signedSegmentHeaders(meta) };
     const replaced = w.segments.get(seq);
     if (replaced) this.release(replaced.bytes.length);
     w.segments.set(seq, segment);
@@ -231,7 +233,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     w.maxSeq = Math.max(w.maxSeq, seq);
     w.firstSeq = Math.min(w.firstSeq, seq);
     if (!s.timeline.has(seq)) {
-      s.timeline.set(seq, meta);
+      s.timeline.set(seq, { duration: meta.duration, programDateTime: meta.programDateTime, discontinuity: meta.discontinuity });
       if (meta.discontinuity) s.discontinuitiesBefore.push(seq);
     }
     s.newestSeq = Math.max(s.newestSeq, seq);

@@ -6,10 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../observability/logger.ts';
-import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { TestPublisher } from '../test/support/signed-content.ts';
 import { createRelay, type Relay } from './relay.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { Upstream } from './upstream.ts';
+import { ContentCheck } from './content-check.ts';
+import { PublisherKeys } from './publisher-keys.ts';
 
 const ts = new Uint8Array(188 * 10).fill(0x47);
 const descriptor = { targetDuration: 1, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] };
@@ -42,18 +44,22 @@ describe('upstream', () => {
   let parent: Relay;
   const upstreams: Upstream[] = [];
 
+  const publisher = new TestPublisher();
+
   async function push(playbackId: string, seq: number): Promise<void> {
-    const headers = segmentMetadataHeaders({ duration: 1, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(), discontinuity: false });
-    assert.equal((await fetch(`${parent.url}/hls/${playbackId}/source/${seq}.ts`, { method: 'PUT', headers, body: ts })).status, 201);
+    assert.equal((await publisher.segment(parent.url, playbackId, 'source', seq, ts, publisher.meta(1))).status, 201);
   }
 
   async function publish(playbackId: string, segments: number): Promise<void> {
-    await fetch(`${parent.url}/hls/${playbackId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(descriptor) });
+    await publisher.descriptor(parent.url, playbackId, descriptor);
     for (let seq = 0; seq < segments; seq++) await push(playbackId, seq);
   }
 
+  const refusals: string[] = [];
+
   function upstream(parents: string[], fetchFn: typeof fetch): Upstream {
-    const u = new Upstream({ parentsFor: async () => parents, fetch: fetchFn, cache: new SegmentCache(1e7), idleMs: 60_000, logger: silentLogger });
+    const content = new ContentCheck({ keys: new PublisherKeys({ lookup: async () => publisher.address }), onRefused: (from, reason) => refusals.push(`${from}:${reason}`) });
+    const u = new Upstream({ parentsFor: async () => parents, fetch: fetchFn, cache: new SegmentCache(1e7), idleMs: 60_000, logger: silentLogger, verifySegment: (at, h, b) => content.pulled(at, h, b) });
     upstreams.push(u);
     return u;
   }
@@ -112,7 +118,7 @@ describe('upstream', () => {
     await u.mediaPlaylist('ends', 'source');
     await rec.requested(/index\.m3u8\?_HLS_msn=1$/);
     const waiting = u.mediaPlaylist('ends', 'source', 1);
-    assert.equal((await fetch(`${parent.url}/hls/ends/end`, { method: 'POST' })).status, 204);
+    assert.equal((await publisher.end(parent.url, 'ends')).status, 204);
     assert.match((await waiting).toString(), /0\.ts\n#EXT-X-ENDLIST\n$/);
     assert.match((await u.mediaPlaylist('ends', 'source', 2)).toString(), /#EXT-X-ENDLIST\n$/);
   });
@@ -126,6 +132,58 @@ describe('upstream', () => {
     await assert.rejects(u.segment('missing', 'source', 0), { code: 'STREAM_NOT_FOUND' });
     const down = upstream(['http://unreachable.invalid'], refusing);
     await assert.rejects(down.segment('failover', 'source', 0), { code: 'UPSTREAM_FAILED' });
+  });
+
+  it("refuses a parent's segment that its publisher did not sign, takes it from the next parent, and asks that parent first afterwards", async () => {
+    await publish('forged', 2);
+    const rec = recordingFetch();
+    // The forger relays the honest parent's answers with other bytes (an injected segment), or without the signature.
+    const forging: typeof fetch = async (input, init) => {
+      const url = String(input);
+      if (!url.startsWith('http://forger.test')) return rec.fetch(input, init);
+      rec.requests.push(`forger:${new URL(url).pathname}`);
+      const real = await fetch(url.replace('http://forger.test', parent.url), init);
+      const headers = new Headers(real.headers);
+      if (url.endsWith('/1.ts')) {
+        headers.delete('castnet-content-signature');
+        return new Response(await real.arrayBuffer(), { status: 200, headers });
+      }
+      const bytes = new Uint8Array(await real.arrayBuffer());
+      bytes[500] = 0x00;
+      headers.delete('content-length');
+      return new Response(bytes, { status: 200, headers });
+    };
+    refusals.length = 0;
+    const u = upstream(['http://forger.test', parent.url], forging);
+    const pulled = await u.segment('forged', 'source', 0);
+    assert.deepEqual(new Uint8Array(pulled.segment.bytes), ts, 'the honest bytes');
+    assert.match(pulled.segment.headers['castnet-content-signature']!, /^0x[0-9a-f]{130}$/);
+    assert.deepEqual(refusals, ['parent:wrong_signer']);
+    await u.segment('forged', 'source', 1);
+    assert.deepEqual(rec.requests.filter((r) => r.endsWith('/1.ts')), ['/hls/forged/source/1.ts'], 'the forger is asked last once it sent a forgery');
+    const alone = upstream(['http://forger.test'], forging);
+    await assert.rejects(alone.segment('forged', 'source', 1), (err: Error & { code?: string; context?: { reason?: string } }) => err.code === 'UPSTREAM_FAILED' && err.context?.reason === 'unsigned');
+  });
+
+  it("refuses a parent's playlist that jumps far ahead of the one followed, and follows the next parent", async () => {
+    await publish('jump', 1);
+    const rec = recordingFetch();
+    let playlists = 0;
+    const jumping: typeof fetch = async (input, init) => {
+      const url = String(input);
+      if (!url.startsWith('http://jumper.test')) return rec.fetch(input, init);
+      const real = await fetch(url.replace('http://jumper.test', parent.url), init);
+      if (!url.includes('index.m3u8') || playlists++ === 0) return real;
+      await real.arrayBuffer();
+      return new Response('#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:999999999\n#EXTINF:1.000,\n999999999.ts\n', { status: 200 });
+    };
+    const u = upstream(['http://jumper.test', parent.url], jumping);
+    assert.match((await u.mediaPlaylist('jump', 'source')).toString(), /0\.ts\n$/);
+    const next = u.mediaPlaylist('jump', 'source', 1);
+    await push('jump', 1);
+    const text = (await next).toString();
+    assert.match(text, /1\.ts\n$/);
+    assert.doesNotMatch(text, /999999999/);
   });
 });
 
@@ -149,7 +207,7 @@ describe('upstream against a parent that never stops sending', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    u = new Upstream({ parentsFor: async () => [base], cache, idleMs: 60_000, logger: silentLogger, maxSegmentBytes: 4 * 1024 * 1024 });
+    u = new Upstream({ parentsFor: async () => [base], cache, idleMs: 60_000, logger: silentLogger, maxSegmentBytes: 4 * 1024 * 1024, verifySegment: async () => ({}) });
   });
 
   afterAll(async () => {

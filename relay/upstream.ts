@@ -29,6 +29,14 @@ export interface UpstreamOptions {
   maxPlaylistBytes?: number;
   /** The most a parent's segment may hold. */
   maxSegmentBytes?: number;
+  /**
+   * Checks a segment a parent sent (its signature, content-check.ts) and answers the headers to serve it
+   * with; a rejection with `context.from === 'parent'` means the parent sent content that is not the
+   * publisher's: the next parent is asked, and this one is tried last for a while.
+   */
+  verifySegment: (at: { playbackId: string; rendition: string; seq: number }, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
+  /** A parent's playlist jumped too far ahead and was refused. */
+  onPlaylistRefused?: (playbackId: string) => void;
 }
 
 /** A live playlist of a few segments is a few KB; far more is a broken or hostile parent. */
@@ -38,6 +46,8 @@ export const UPSTREAM_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 interface FollowedPlaylist {
   playbackId: string;
+  /** The parent it came from: dropped when that parent is found sending content its publisher did not sign. */
+  parent: string;
   text: Buffer;
   first: number;
   last: number;
@@ -50,6 +60,15 @@ interface FollowedPlaylist {
 }
 
 const MASTER_TTL_MS = 2_000;
+/** How long a parent that sent content its publisher did not sign is asked only after every other. */
+const DISTRUST_MS = 60_000;
+/**
+ * How far a parent's playlist may move past the one followed, as the origin bounds a push (stream-store.ts):
+ * playlists are not signed, so a parent listing a far-future sequence is refused rather than followed.
+ */
+export const UPSTREAM_MAX_SEQ_JUMP = 100;
+/** New segments prefetched per playlist update at most: the newest ones, which viewers ask for next. */
+const MAX_PREFETCH = 4;
 
 export class Upstream {
   private readonly playlists = new Map<string, FollowedPlaylist>();
@@ -61,6 +80,8 @@ export class Upstream {
   private readonly maxSegmentBytes: number;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
+  /** Parents that sent content not signed by its publisher → until when they are asked last. */
+  private readonly distrusted = new Map<string, number>();
 
   constructor(options: UpstreamOptions) {
     this.options = options;
@@ -85,14 +106,32 @@ export class Upstream {
    * GET from the first parent that answers, its body read up to `maxBytes`; 404 and other answers are final,
    * network failures and oversized bodies try the next.
    */
-  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number): Promise<{ body: Buffer; etag: string | null }> {
-    const parents = await this.options.parentsFor(playbackId);
-    if (parents.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
+  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number, accept?: (body: Buffer, headers: Headers) => Promise<Record<string, string>>): Promise<{ body: Buffer; etag: string | null; headers: Record<string, string>; parent: string }> {
+    const listed = await this.options.parentsFor(playbackId);
+    if (listed.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
+    const now = Date.now();
+    for (const [parent, until] of this.distrusted) if (until <= now) this.distrusted.delete(parent);
+    const parents = this.distrusted.size ? [...listed.filter((p) => !this.distrusted.has(p)), ...listed.filter((p) => this.distrusted.has(p))] : listed;
     let lastError: CastnetError | null = null;
     for (const parent of parents) {
       try {
         const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-        if (res.ok) return { body: await readLimited(res, maxBytes, { playbackId, parent }), etag: res.headers.get('etag') };
+        if (res.ok) {
+          const body = await readLimited(res, maxBytes, { playbackId, parent });
+          let headers: Record<string, string> = {};
+          if (accept) {
+            try {
+              headers = await accept(body, res.headers);
+            } catch (err) {
+              if (!(err instanceof CastnetError) || err.context.from !== 'parent') throw err;
+              this.distrust(parent);
+              this.options.logger.warn({ playbackId, parent, path, reason: err.context.reason }, "a parent sent content its publisher did not sign: asking the next parent");
+              lastError = new CastnetError('UPSTREAM_FAILED', `parent ${parent} sent ${path} without its publisher's signature (${String(err.context.reason)})`, { playbackId, parent, reason: err.context.reason }, { cause: err });
+              continue;
+            }
+          }
+          return { body, etag: res.headers.get('etag'), headers, parent };
+        }
         // Decoded where every node's answers are (protocol/http-failure.ts); a bare 404 means no such stream.
         const failure = await failureFromResponse(res, `parent ${parent} answered`, parent);
         const code = failure.code === 'UPSTREAM_FAILED' && res.status === 404 ? 'STREAM_NOT_FOUND' : failure.code;
@@ -109,6 +148,14 @@ export class Upstream {
       }
     }
     throw lastError!;
+  }
+
+  /** A parent sent content its publisher did not sign: asked last for a while, and what it listed is forgotten. */
+  private distrust(parent: string): void {
+    this.distrusted.set(parent, Date.now() + DISTRUST_MS);
+    // What it listed may be invented (a far-future sequence): the next playlist from any parent replaces it,
+    // whatever it lists; waiters stay on the same object.
+    for (const p of this.playlists.values()) if (p.parent === parent) p.last = -1;
   }
 
   async master(playbackId: string): Promise<Buffer> {
@@ -128,16 +175,26 @@ export class Upstream {
     return `${playbackId}/${rendition}`;
   }
 
-  private update(key: string, playbackId: string, text: Buffer): FollowedPlaylist {
+  /** Refuses (as content from a bad parent) a playlist that jumps far past the one followed. */
+  private checkPlaylist(key: string, playbackId: string, text: Buffer): void {
+    const p = this.playlists.get(key);
+    const { last } = lastMediaSequence(text.toString('latin1'));
+    if (p && p.last >= 0 && last > p.last + UPSTREAM_MAX_SEQ_JUMP) {
+      this.options.onPlaylistRefused?.(playbackId);
+      throw new CastnetError('BAD_REQUEST', `the parent's playlist jumps from segment ${p.last} to ${last} (at most ${UPSTREAM_MAX_SEQ_JUMP} ahead)`, { playbackId, from: 'parent', reason: 'seq_ahead' });
+    }
+  }
+
+  private update(key: string, playbackId: string, text: Buffer, parent: string): FollowedPlaylist {
     const parsed = lastMediaSequence(text.toString('latin1'));
     // Waits are multiples of it: a parent's claim is bounded as a pushed one is.
     parsed.targetDuration = Math.min(MAX_TARGET_DURATION_SECONDS, Math.max(1, parsed.targetDuration || 2));
     let p = this.playlists.get(key);
     if (!p) {
-      p = { playbackId, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters() };
+      p = { playbackId, parent, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters() };
       this.playlists.set(key, p);
     } else if (parsed.last >= p.last) {
-      Object.assign(p, { text, ...parsed });
+      Object.assign(p, { text, parent, ...parsed });
       if (p.ended) p.waiters.wakeAll();
       else p.waiters.wake(p.last);
     }
@@ -152,9 +209,12 @@ export class Upstream {
       const existing = this.playlists.get(key);
       // A blocking request may be held for three target durations upstream.
       const timeoutMs = msn === undefined ? 5_000 : (existing?.targetDuration ?? 2) * 3_000 + 2_000;
-      const { body: text } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs, this.maxPlaylistBytes);
+      const { body: text, parent } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs, this.maxPlaylistBytes, async (body) => {
+        this.checkPlaylist(key, playbackId, body);
+        return {};
+      });
       this.options.onUpstreamRequest?.('playlist', text.length, playbackId);
-      return this.update(key, playbackId, text);
+      return this.update(key, playbackId, text, parent);
     })) as FollowedPlaylist;
   }
 
@@ -169,7 +229,7 @@ export class Upstream {
         try {
           await this.loadPlaylist(playbackId, rendition, p.last + 1);
           // Prefetch the new segment once, so the first viewer to ask for it is not the one who waits.
-          for (let seq = before + 1; seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq }, 'prefetch failed; the first viewer to ask pulls it'));
+          for (let seq = Math.max(before + 1, p.last - MAX_PREFETCH + 1); seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq }, 'prefetch failed; the first viewer to ask pulls it'));
         } catch (err) {
           const code = (err as CastnetError).code;
           if (code === 'STREAM_NOT_FOUND') {
@@ -212,9 +272,9 @@ export class Upstream {
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
-      const { body: bytes, etag } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes);
+      const { body: bytes, etag, headers } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body));
       this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
-      const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq };
+      const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq, headers };
       this.options.cache.set(path, entry);
       return entry;
     })) as CachedSegment;

@@ -142,7 +142,7 @@ describe('castnet dev, end to end', () => {
     }
   });
 
-  it('plays the watch page in Chromium: currentTime advances and no error is raised', async () => {
+  it("plays the watch page in Chromium: currentTime advances, no error is raised, and every segment played was checked against the directory's publisher key", async () => {
     const stream = await liveStream();
     const browser = await launchChromium();
     try {
@@ -162,6 +162,11 @@ describe('castnet dev, end to end', () => {
       assert.deepEqual(later.errors, []);
       assert.equal(later.mediaError, null);
       assert.deepEqual(pageErrors, []);
+      const v = later.verification!;
+      const entry = JSON.parse((await getText(`${urls.orchestrator}/api/streams/${stream.playbackId}`)).text) as { publisher: string };
+      assert.deepEqual([v.publisher, v.publisherSource, v.refused], [entry.publisher, 'directory', 0], JSON.stringify(v.refusals));
+      assert.ok(v.verified >= 1, `${v.verified} segments verified`);
+      assert.match(await page.evaluate(`document.querySelector('castnet-player').shadowRoot.querySelector('.verified').textContent`) as string, /✓ \d+ signed by 0x/);
       const embed = await browser.newPage();
       await embed.goto(`${urls.relay}/embed/${stream.playbackId}`);
       await waitFor('the embed page to play', async () => (((await embed.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 0.5, 30_000, 200);

@@ -14,6 +14,7 @@ import { createTranscoder, type Transcoder } from '../transcoder/transcoder.ts';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { ANNOUNCEMENT_TOPIC, ANNOUNCEMENT_VERSION, signAnnouncement } from '../protocol/node-announcement.ts';
 import { getText, metric, testLogger, waitFor } from './support/network.ts';
+import { TestPublisher } from './support/signed-content.ts';
 
 interface Listed {
   id: string;
@@ -98,18 +99,22 @@ describe('discovery over libp2p', () => {
     await listed(relay.url);
     await waitFor('the relay proved', () => orchestrator.nodes.schedulable('relay').some((n) => n.url === relay.url), 20_000);
     const broadcaster = new OrchestratorClient(orchestrator.url, { identity: identityFromPrivateKey(randomBytes(32)) });
-    const session = await broadcaster.openSession({ playbackId: 'gossiped', startedAt: new Date().toISOString() });
+    const publisher = new TestPublisher();
+    const session = await broadcaster.openSession({ playbackId: 'gossiped', startedAt: new Date().toISOString(), publisher: publisher.address });
     assert.equal(session.relay.url, relay.url);
     const segment = new Uint8Array(188 * 10);
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-    const headers = { 'castnet-duration': '2', 'castnet-program-date-time': new Date().toISOString(), 'castnet-discontinuity': '0' };
-    assert.equal((await fetch(`${relay.url}/hls/gossiped/source/0.ts`, { method: 'PUT', headers, body: segment })).status, 201);
+    // This relay has no orchestrator to ask (--orchestrator none): the first key that signs binds the stream;
+    // the edge checks what it pulls against the publisher key the directory binds to the playback id.
+    assert.equal((await publisher.segment(relay.url, 'gossiped', 'source', 0, segment)).status, 201);
+    assert.equal((await new TestPublisher().segment(relay.url, 'gossiped', 'source', 1, segment)).status, 401);
     const edge = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true }, { logger: testLogger });
     await edge.start();
     try {
       const res = await fetch(`${edge.url}/hls/gossiped/source/0.ts`);
       assert.equal(res.status, 200);
       assert.equal((await res.arrayBuffer()).byteLength, segment.length);
+      assert.match(res.headers.get('castnet-content-signature') ?? '', /^0x[0-9a-f]{130}$/);
       assert.equal((await fetch(`${edge.url}/hls/not-live/source/0.ts`)).status, 404, 'a stream nobody holds is not found, without loops');
       // The gossiped relay's record carries its per-stream stats, so /api/nodes shows what it served the edge.
       await waitFor("the gossiped relay's stats for the stream in /api/nodes", async () => (await nodes()).find((n) => n.url === relay.url)?.stats?.some((s) => s.playbackId === 'gossiped' && s.bytesServed >= segment.length), 20_000);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createRelay, type Relay } from '../relay/relay.ts';
-import { segmentMetadataHeaders } from '../protocol/segment-metadata.ts';
+import { TestPublisher } from './support/signed-content.ts';
 import { metric, testLogger, waitFor } from './support/network.ts';
 
 const SEGMENT_BYTES = 188 * 1000;
@@ -17,9 +17,10 @@ const segmentBody = (seq: number) => {
   return b;
 };
 
+const publisher = new TestPublisher();
+
 async function push(origin: Relay, playbackId: string, seq: number, rendition = 'source'): Promise<void> {
-  const headers = segmentMetadataHeaders({ duration: 2, programDateTime: new Date(Date.UTC(2026, 0, 1, 0, 0, seq * 2)).toISOString(), discontinuity: false });
-  const res = await fetch(`${origin.url}/hls/${playbackId}/${rendition}/${seq}.ts`, { method: 'PUT', headers, body: segmentBody(seq) });
+  const res = await publisher.segment(origin.url, playbackId, rendition, seq, segmentBody(seq));
   assert.equal(res.status, 201);
 }
 
@@ -39,11 +40,7 @@ describe('relay tiers', () => {
     origin = await relay([]);
     edgeA = await relay([origin.url]);
     edgeB = await relay([edgeA.url]);
-    await fetch(`${origin.url}/hls/${id}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] }),
-    });
+    await publisher.descriptor(origin.url, id, { targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001e,mp4a.40.2' }] });
     for (let seq = 0; seq < 3; seq++) await push(origin, id, seq);
   });
 

@@ -4,7 +4,10 @@
 
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
-import { segmentMetadataHeaders } from '../../protocol/segment-metadata.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { RelayClient } from '../../broadcaster/node-clients.ts';
+import { identityFromPrivateKey } from '../../protocol/identity.ts';
+import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 
 const SEGMENT_BYTES = 188 * 400; // ~75 KB: a 300 kb/s rendition, so the bench measures the relays, not loopback copies
 // Every simulated viewer comes from 127.0.0.1: the per-address connection cap, which bounds strangers, is lifted.
@@ -13,16 +16,16 @@ const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: fal
 await origin.start();
 const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url], ...VIEWERS_ON_ONE_ADDRESS }, { logger: silentLogger })));
 await Promise.all(edges.map((e) => e.start()));
-async function put(url: string, init: RequestInit): Promise<void> {
-  const res = await fetch(url, { method: 'PUT', ...init });
-  if (!res.ok) throw new Error(`PUT ${url}: ${res.status} ${await res.text()}`);
-}
-await put(`${origin.url}/hls/fan`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 300_000, codecs: 'avc1.64001e' }] }) });
-const body = new Uint8Array(SEGMENT_BYTES);
+// Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
+const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+const client = new RelayClient();
+await client.pushDescriptor(origin.url, { playbackId: 'fan', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 300_000, codecs: 'avc1.64001e' }] }, publisher);
+const body = Buffer.alloc(SEGMENT_BYTES);
 for (let i = 0; i < SEGMENT_BYTES; i += 188) body[i] = 0x47;
 let seq = 0;
 async function pushOne(): Promise<void> {
-  await put(`${origin.url}/hls/fan/source/${seq}.ts`, { headers: segmentMetadataHeaders({ duration: 2, programDateTime: new Date().toISOString(), discontinuity: false }), body });
+  const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
+  await client.pushSegment(origin.url, 'fan', 'source', seq, meta, body, signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq }, meta, body));
   seq++;
 }
 for (let i = 0; i < 3; i++) await pushOne();

@@ -12,7 +12,11 @@ import { join } from 'node:path';
 import { parseFlags } from '../../cli/options.ts';
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
-import { segmentMetadataHeaders, type SegmentMetadata } from '../../protocol/segment-metadata.ts';
+import type { SegmentMetadata } from '../../protocol/segment-metadata.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { RelayClient } from '../../broadcaster/node-clients.ts';
+import { identityFromPrivateKey } from '../../protocol/identity.ts';
+import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkServes, checkWrkRun, wrk } from '../support/wrk.ts';
 
@@ -48,19 +52,19 @@ process.exit(
     let keepAliveTimer: NodeJS.Timeout | undefined;
     const bare = createServer();
     try {
-      const put = async (url: string, init: RequestInit) => {
-        const res = await fetch(url, { method: 'PUT', ...init });
-        if (!res.ok) throw new Error(`PUT ${url}: ${res.status} ${await res.text()}`);
-      };
-      await put(`${relay.url}/hls/bench`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }) });
+      // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
+      const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
+      const client = new RelayClient();
+      await client.pushDescriptor(relay.url, { playbackId: 'bench', targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }, publisher);
       const metas: SegmentMetadata[] = [];
+      const push = (seq: number) => client.pushSegment(relay.url, 'bench', 'source', seq, metas[seq]!, segment, signSegmentBytes(publisher.privateKey, { playbackId: 'bench', rendition: 'source', seq }, metas[seq]!, segment));
       for (let seq = 0; seq < 6; seq++) {
         metas.push({ duration: 2, programDateTime: new Date().toISOString(), discontinuity: false });
-        await put(`${relay.url}/hls/bench/source/${seq}.ts`, { headers: segmentMetadataHeaders(metas[seq]!), body: new Uint8Array(segment) });
+        await push(seq);
       }
       if (keepAlive) {
         keepAliveTimer = setInterval(() => {
-          put(`${relay.url}/hls/bench/source/5.ts`, { headers: segmentMetadataHeaders(metas[5]!), body: new Uint8Array(segment) }).catch((err: Error) => keepAliveErrors.push(err.message));
+          push(5).catch((err: Error) => keepAliveErrors.push(err.message));
         }, keepAliveMs);
       }
       const playlist = Buffer.from(await (await fetch(`${relay.url}/hls/bench/source/index.m3u8`)).arrayBuffer());

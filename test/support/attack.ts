@@ -5,8 +5,10 @@
 //   const report = await live.attack('fake-nodes.ts', { orchestrator: live.net.orchestrator.url });
 //   assert.equal(report.step('hijack').reason, 'proof_wrong_key');
 //   assert.ok(await live.refused('stream_owned') >= 1);   // castnet_orchestrator_requests_refused_total
-//   await live.assertHonestStreamHealthy();           // the player advanced without errors, no sequence number
-//                                                     // missing in any rendition, no gap in the source
+//   await live.assertHonestStreamHealthy();           // the player advanced without errors, verified every
+//                                                     // segment it played against the directory's publisher
+//                                                     // key, no sequence number missing in any rendition, no
+//                                                     // gap in the source
 //   live.assertOnlyHonestMoney(before);               // the ledger moved only from the broadcaster to the transcoder
 //   await live.close();
 //
@@ -87,6 +89,13 @@ export interface LiveNetwork {
   page: Page;
   /** Runs `test/attacks/scripts/<script>` as its own process with `args`; resolves with its report. */
   attack(script: string, args: Record<string, unknown>, options?: { timeoutMs?: number }): Promise<AttackReport>;
+  /**
+   * Starts an attack that serves (a malicious node): resolves once the script printed its first JSON line
+   * (where it listens); `stop()` writes `stop` to its stdin and resolves with the report it then prints.
+   */
+  attackServer(script: string, args: Record<string, unknown>): Promise<{ info: Record<string, unknown>; stop(): Promise<AttackReport> }>;
+  /** Opens another Chromium page at `url`; resolves once its player plays, with a way to sample it. */
+  watch(url: string): Promise<{ page: Page; sample(): Promise<PlaybackSample> }>;
   /** The orchestrator's count of writes refused for `reason`. */
   refused(reason: string): Promise<number>;
   /** Every account in the ledger now. */
@@ -159,6 +168,41 @@ export async function startLiveNetwork(options: { streamKey?: string; renditions
           },
         };
       },
+      async attackServer(script, args) {
+        const child = spawn(process.execPath, [join(SCRIPTS, script), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+        const timer = setTimeout(() => child.kill('SIGKILL'), ATTACK_TIMEOUT_MS * 3);
+        const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            stdout += d.toString();
+            const first = stdout.split('\n')[0]!;
+            if (stdout.includes('\n') && first.startsWith('{')) resolve(JSON.parse(first) as Record<string, unknown>);
+          });
+          void exited.then((code) => reject(new Error(`attack ${script} exited with ${code} before it listened: ${stderr.slice(-2_000)}`)));
+        });
+        return {
+          info,
+          async stop() {
+            child.stdin.write('stop\n');
+            const code = await exited;
+            clearTimeout(timer);
+            const line = stdout.trim().split('\n').pop() ?? '';
+            if (code !== 0 || !line.startsWith('{')) throw new Error(`attack ${script} exited with ${code}: ${stderr.slice(-2_000) || stdout.slice(-2_000)}`);
+            const parsed = JSON.parse(line) as { steps: AttackStep[] } & Record<string, unknown>;
+            return { ...parsed, step: (name: string) => parsed.steps.find((x) => x.name === name) ?? assert.fail(`no step ${name}`) };
+          },
+        };
+      },
+      async watch(url) {
+        const other = await browser!.newPage();
+        await other.goto(url);
+        const sampleOther = async () => (await other.evaluate(samplePlayer)) as PlaybackSample;
+        await waitFor(`the stream to play in Chromium at ${url}`, async () => ((await sampleOther())?.currentTime ?? 0) > 1, 30_000, 100);
+        return { page: other, sample: sampleOther };
+      },
       refused: (reason) => metric(net.orchestrator.url, new RegExp(`^castnet_orchestrator_requests_refused_total\\{[^}]*reason="${reason}"`)),
       accounts: () => new Map(net.orchestrator.ledger!.accounts().map((a) => [a.address, a])),
       assertOnlyHonestMoney(before) {
@@ -186,6 +230,10 @@ export async function startLiveNetwork(options: { streamKey?: string; renditions
           return s.currentTime >= from + minAdvanceS ? s : undefined;
         }, 20_000, 100);
         assert.deepEqual(now.errors, [], 'the player reported no error');
+        // Every segment it played was checked against the publisher key the directory binds to the stream.
+        assert.equal(now.verification?.publisherSource, 'directory');
+        assert.deepEqual(now.verification?.refusals, [], 'the player refused no segment');
+        assert.ok((now.verification?.verified ?? 0) >= 1, 'segments were verified');
         lastTime = now.currentTime;
         for (const [name, w] of watch.renditions) {
           const seqs = [...w.seqs].sort((a, b) => a - b);

@@ -20,6 +20,8 @@ export interface PlaybackSample {
   errors: string[];
   rendition: string | null;
   mediaError: string | null;
+  /** What the player checked of each segment (player/segment-verifier.ts). */
+  verification: { publisher: string | null; publisherSource: string | null; verified: number; refused: number; refusals: Array<{ url: string; reason: string }>; verifiedSeqs: Record<string, number[]>; checkMs: number; checkedBytes: number } | null;
 }
 
 /** Reads the state of the first <castnet-player> on the page. */
@@ -27,5 +29,5 @@ export const samplePlayer = `(() => {
   const el = document.querySelector('castnet-player');
   if (!el || !el.video) return null;
   const v = el.video;
-  return { currentTime: v.currentTime, readyState: v.readyState, errors: [...el.errors], rendition: el.rendition, mediaError: v.error ? String(v.error.code) + ' ' + v.error.message : null };
+  return { currentTime: v.currentTime, readyState: v.readyState, errors: [...el.errors], rendition: el.rendition, mediaError: v.error ? String(v.error.code) + ' ' + v.error.message : null, verification: el.verification ? JSON.parse(JSON.stringify(el.verification)) : null };
 })()`;

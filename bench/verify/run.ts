@@ -1,0 +1,107 @@
+// bench/verify: what checking costs and what it catches. On a generated corpus of varied content (motion,
+// detail, noise, flat areas, a still picture, a pan; test/support/fake-renditions.ts): CPU time of output
+// verification of a segment's ladder relative to the transcode of that ladder (FFmpeg's CPU, user + system,
+// of the child processes, in the same run), the detection rate of every kind of fake, and false positives
+// on honest libx264 output; then the cost of signing a segment (broadcaster), checking it at a relay
+// (node:crypto SHA-256, cached public key) and at a player (the same check with JS SHA-256, as a browser
+// without WebCrypto runs it), per segment relative to hashing its bytes once. Prints figures only when every
+// FFmpeg run produced frames to compare and every honest signature checks.
+// Usage: npm run bench:verify [-- --contents testsrc2,mandelbrot --seconds 6]
+
+import { readFileSync } from 'node:fs';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 as jsSha256 } from '@noble/hashes/sha2.js';
+import { parseFlags } from '../../cli/options.ts';
+import { judge, OutputVerifier } from '../../broadcaster/output-verifier.ts';
+import { compareWithSource } from '../../media/perceptual-compare.ts';
+import { probeTs } from '../../media/ts-probe.ts';
+import { checkSegmentSignature, signSegment } from '../../protocol/content-signature.ts';
+import { identityFromPrivateKey } from '../../protocol/identity.ts';
+import { fitLadder, defaultLadderRungs, type RenditionSpec } from '../../protocol/rendition.ts';
+import { checkSegmentBytes, sha256, signSegmentBytes } from '../../protocol/segment-signing.ts';
+import { transcodeSegment } from '../../transcoder/segment-transcoder.ts';
+import { CONTENT, FAKE_KINDS, fakeRendition, sourceSegments } from '../../test/support/fake-renditions.ts';
+import { median, runBench } from '../support/report.ts';
+
+const { flags } = parseFlags(process.argv.slice(2));
+const contents = String(flags.get('contents') ?? Object.keys(CONTENT).join(',')).split(',');
+const seconds = Number(flags.get('seconds') ?? 6);
+
+/** CPU seconds of this process's waited-for children (FFmpeg), from /proc (fields cutime, cstime; 100 Hz). */
+function childCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+async function childCpu<T>(work: () => Promise<T>): Promise<{ value: T; cpu: number }> {
+  const before = childCpuSeconds();
+  const value = await work();
+  return { value, cpu: childCpuSeconds() - before };
+}
+
+process.exit(
+  await runBench('verify', { contents: contents.join(','), seconds, segmentSeconds: 2, ladder: '720p,480p,360p (the default)' }, async (bench) => {
+    const ratios: number[] = [];
+    const detected: Record<string, [number, number]> = Object.fromEntries(FAKE_KINDS.map((k) => [k, [0, 0]]));
+    let honest = 0;
+    let falsePositives = 0;
+    const verifier = new OutputVerifier({ verifyRate: 1, verifyFirst: 0 });
+    for (const [i, name] of contents.entries()) {
+      const graph = CONTENT[name];
+      bench.check(graph !== undefined, `content ${name}`, `no content named ${name} (have ${Object.keys(CONTENT).join(', ')})`);
+      const segments = await sourceSegments(graph!, seconds);
+      const others = await sourceSegments(CONTENT[contents[(i + 1) % contents.length]!] ?? CONTENT.mandelbrot!, seconds);
+      bench.check(segments.length >= 2, `${name}: ${segments.length} segments`, `${name}: only ${segments.length} segments cut`);
+      for (let s = 1; s < segments.length; s++) {
+        const segment = segments[s]!;
+        const info = probeTs(segment);
+        const ladder = fitLadder(info, defaultLadderRungs);
+        const transcode = await childCpu(() => transcodeSegment({ segment, renditions: ladder, copyAudio: true, sourceFps: info.fps, context: {} }, 'libx264'));
+        const verify = await childCpu(() => verifier.verify(segment, info, transcode.value, 120_000));
+        bench.check(verify.value.every((v) => v.frames > 0), `${name} #${s}: frames compared in every rendition`, `${name} #${s}: no frames compared`);
+        ratios.push(verify.cpu / transcode.cpu);
+        for (const v of verify.value) {
+          honest++;
+          if (!v.ok) {
+            falsePositives++;
+            bench.figure(`false positive: ${name} #${s} ${v.rendition}: ${v.reason}`);
+          }
+        }
+        // Fakes at the lowest rung (the cheapest to make, and the one a cheat would most like to fake).
+        const spec: RenditionSpec = ladder.at(-1)!;
+        for (const kind of FAKE_KINDS) {
+          const fake = await fakeRendition(kind, segment, spec, { earlier: segments[s - 1]!, other: others[s] ?? others[0]! });
+          const c = (await compareWithSource(segment, [{ name: spec.name, bytes: fake, width: spec.width, height: spec.height, fps: spec.fps }], { sourceFps: info.fps, timeoutMs: 120_000 })).get(spec.name)!;
+          const v = judge(spec.name, c, spec.fps * info.duration);
+          detected[kind]![1]++;
+          if (!v.ok) detected[kind]![0]++;
+          else bench.figure(`missed: ${kind} on ${name} #${s} (recovered ${v.recovered.toFixed(2)}, motion ${v.renditionMotion.toFixed(4)} of ${v.sourceMotion.toFixed(4)})`);
+        }
+      }
+    }
+    bench.figure(`verification CPU / transcode CPU per verified segment (whole ladder): median ${median(ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)} over ${ratios.length} segments`);
+    for (const [kind, [hit, all]] of Object.entries(detected)) bench.figure(`detected ${kind}: ${hit}/${all}`);
+    bench.figure(`false positives on honest libx264 output: ${falsePositives}/${honest} renditions`);
+
+    // Signing and checking, per segment of ~1.5 MB (a 6 Mb/s 2 s segment).
+    const bytes = new Uint8Array(188 * 8000).map((_, i) => (i * 31) & 0xff);
+    const key = secp256k1.utils.randomSecretKey();
+    const publisher = identityFromPrivateKey(key).address;
+    const at = { playbackId: 'bench', rendition: 'source', seq: 7 };
+    const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
+    const n = 50;
+    const time = (work: () => unknown) => {
+      const start = performance.now();
+      for (let i = 0; i < n; i++) work();
+      return (performance.now() - start) / n;
+    };
+    const signature = signSegmentBytes(key, at, meta, bytes);
+    bench.check(checkSegmentBytes(publisher, at, meta, bytes, signature) === null, 'an honest signature checks', 'an honest signature does not check');
+    const hashOnce = time(() => sha256(bytes));
+    const sign = time(() => signSegmentBytes(key, at, meta, bytes));
+    const relay = time(() => checkSegmentBytes(publisher, at, meta, bytes, signature));
+    const player = time(() => checkSegmentSignature({ ...at, ...meta, sha256: jsSha256(bytes) }, signature, publisher));
+    const signatureOnly = time(() => signSegment({ ...at, ...meta, sha256: new Uint8Array(32) }, key));
+    bench.figure(`per 1.5 MB segment: SHA-256 (node:crypto) ${hashOnce.toFixed(2)} ms; sign at the broadcaster ${sign.toFixed(2)} ms (${signatureOnly.toFixed(2)} ms of it the signature); check at a relay ${relay.toFixed(2)} ms (${(relay / hashOnce).toFixed(1)}× one hash); check as a player without WebCrypto ${player.toFixed(2)} ms`);
+  }),
+);

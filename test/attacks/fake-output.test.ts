@@ -1,0 +1,67 @@
+// Attack: fake transcoder output of every kind, against a live network while Chromium watches the honest
+// stream. The attacker's process runs six real transcoders (registered, URL proven, paid in tickets) that
+// answer with other content, black frames, a solid colour, a frozen frame, another moment of the stream,
+// and absurdly low quality, each at the right resolution and duration. A second stream is published; its
+// sessions move from fake to fake as each is caught. Every answer from a fake is compared with the source
+// before anything of it is published, and fails (the other-moment fake answers its first segment honestly;
+// its later answers start at another timestamp and are refused by the cheap check on every segment), each
+// fake is reported and the orchestrator counts it, and the honest stream plays on.
+
+import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { startLiveNetwork, type LiveNetwork } from '../support/attack.ts';
+import { getText, metric, publish, waitFor, type Publisher } from '../support/network.ts';
+
+describe('attack: fake transcoder output', () => {
+  let live: LiveNetwork;
+  let attacked: Publisher | undefined;
+  beforeAll(async () => {
+    live = await startLiveNetwork();
+  });
+  afterAll(async () => {
+    await attacked?.stop();
+    await live?.close();
+  });
+
+  it('publishes no fake rendition: each is compared with the source, fails, and its node is reported', async () => {
+    const { orchestrator, broadcaster } = live.net;
+    const fakes = await live.attackServer('fake-transcoders.ts', { orchestrator: orchestrator.url });
+    const urls = fakes.info.listening as string[];
+    const kinds = fakes.info.kinds as string[];
+    const kindOf = new Map(urls.map((u, i) => [u, kinds[i]!]));
+    await waitFor('the fake transcoders to be scheduled', () => urls.every((u) => orchestrator.nodes.schedulable('transcoder').some((n) => n.url === u)), 30_000, 200);
+
+    const verified: Array<{ seq: number; transcoder: string; passed: boolean }> = [];
+    const transcoded: Array<{ seq: number; transcoder: string }> = [];
+    const rejected: Array<{ seq: number; transcoder: string }> = [];
+    broadcaster.streams.on('opened', ({ pipeline }) => {
+      pipeline.on('outputRejected', (e) => rejected.push(e));
+      pipeline.on('outputVerified', (e) => verified.push(e));
+      pipeline.on('transcoded', (e) => transcoded.push(e));
+    });
+    attacked = publish(`${broadcaster.rtmpUrl}/attacked-stream`);
+    // Caught: failed verification, or (the other-moment fake, whose renditions keep their own timestamps) refused by the cheap check.
+    const caught = () => new Set([...verified.filter((v) => !v.passed), ...rejected].map((v) => v.transcoder).filter((t) => kindOf.has(t)));
+    await waitFor('every fake to be caught', () => caught().size === urls.length, 120_000, 500).catch((err: Error) => {
+      throw new Error(`${err.message}: caught ${[...caught()].map((u) => kindOf.get(u)).join(', ')}; verified ${JSON.stringify(verified.map((v) => [v.seq, kindOf.get(v.transcoder) ?? 'honest', v.passed]))}; transcoded ${JSON.stringify(transcoded.map((t) => [t.seq, kindOf.get(t.transcoder) ?? 'honest']))}`);
+    });
+
+    const byFake = transcoded.filter((t) => kindOf.has(t.transcoder));
+    const checked = verified.filter((v) => kindOf.has(v.transcoder));
+    // Every answer from a fake was refused by the cheap checks (no rendition of it published) or compared with the source.
+    const unchecked = byFake.filter((t) => !checked.some((v) => v.seq === t.seq && v.transcoder === t.transcoder) && !rejected.some((r) => r.seq === t.seq && r.transcoder === t.transcoder));
+    assert.deepEqual(unchecked.map((t) => [t.seq, kindOf.get(t.transcoder)]), [], 'no answer from a fake went unchecked');
+    for (const v of checked.filter((x) => x.passed)) {
+      assert.equal(kindOf.get(v.transcoder), 'another-time', `only the other-moment fake passed, on its first (honest) answer: ${JSON.stringify(v)}`);
+      assert.equal(checked.filter((x) => x.transcoder === v.transcoder && x.passed).length, 1);
+    }
+    assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= urls.length - 1);
+    assert.ok((await metric(orchestrator.url, /^castnet_orchestrator_failure_reports_total\{(?=[^}]*reason="verification_failed")(?=[^}]*counted="yes")/)) >= 1, 'the reports counted');
+    const listed = JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Array<{ url: string; score: number }>;
+    for (const url of urls) assert.ok(listed.find((n) => n.url === url)!.score < 1, `${kindOf.get(url)}: its score dropped`);
+    const report = await fakes.stop();
+    assert.deepEqual(Object.keys(report.served as object).sort(), [...kinds].sort(), 'every kind of fake answered');
+
+    await live.assertHonestStreamHealthy(2);
+  });
+});

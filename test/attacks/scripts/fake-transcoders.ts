@@ -1,0 +1,38 @@
+// Attack: transcoders that return fake output at the right resolution and duration, one per kind (other
+// content, black, a solid colour, a frozen frame, another moment of the stream, absurdly low quality), in
+// the attacker's own process and address. Each is a real transcoder (it registers, proves its URL, takes
+// tickets) whose FFmpeg step makes the fake instead of the rendition. Prints `{"listening": [urls]}`; on a
+// line `stop` on stdin prints what each answered (segments by kind) and exits.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { createTranscoder, type Transcoder } from '../../../transcoder/transcoder.ts';
+import type { LadderRunner } from '../../../transcoder/segment-transcoder.ts';
+import { createLogger } from '../../../observability/logger.ts';
+import { ATTACKER_ADDRESS, attackArgs, finish } from '../../support/attacker.ts';
+import { FAKE_KINDS, fakeRendition, type FakeKind } from '../../support/fake-renditions.ts';
+
+const args = attackArgs<{ orchestrator: string }>();
+const served: Record<string, number> = {};
+
+function fakeRunner(kind: FakeKind): LadderRunner {
+  let earlier: Buffer | null = null;
+  return async (job) => {
+    const input = await readFile(job.input);
+    for (const spec of job.renditions) await writeFile(job.outputs[spec.name]!, await fakeRendition(kind, input, spec, { earlier: earlier ?? input }));
+    earlier = input;
+    served[kind] = (served[kind] ?? 0) + 1;
+  };
+}
+
+const transcoders: Transcoder[] = [];
+for (const kind of FAKE_KINDS) {
+  const t = await createTranscoder({ host: ATTACKER_ADDRESS, httpPort: 0, orchestrator: args.orchestrator, encoder: 'libx264', dataDir: null }, { logger: createLogger({ level: 'silent' }), ffmpeg: fakeRunner(kind) });
+  await t.start();
+  transcoders.push(t);
+}
+process.stdout.write(`${JSON.stringify({ listening: transcoders.map((t) => t.url), kinds: FAKE_KINDS })}\n`);
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (line: string) => {
+  if (!line.includes('stop')) return;
+  void Promise.all(transcoders.map((t) => t.stop())).finally(() => finish({ served }));
+});
