@@ -6,6 +6,7 @@
 
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Agent } from 'undici';
+import { ReasonedError } from '../protocol/errors.ts';
 import { ipLiteralOf, isPrivateAddress } from '../protocol/node-url.ts';
 
 export type Fetch = typeof globalThis.fetch;
@@ -14,13 +15,9 @@ export type Fetch = typeof globalThis.fetch;
 export type OutboundRefusal = 'url_scheme' | 'url_userinfo' | 'private_address' | 'redirect';
 
 /** Thrown instead of answering: callers see it as a node that cannot be reached, with this message. */
-export class OutboundRefusedError extends Error {
-  readonly reason: OutboundRefusal;
-
+export class OutboundRefusedError extends ReasonedError<OutboundRefusal> {
   constructor(reason: OutboundRefusal, message: string) {
-    super(message);
-    this.name = 'OutboundRefusedError';
-    this.reason = reason;
+    super('OutboundRefusedError', reason, message);
   }
 }
 

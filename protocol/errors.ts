@@ -85,6 +85,20 @@ export class CastnetError extends Error {
   }
 }
 
+/**
+ * An error that carries a machine-readable reason from a closed set, used as a metric label and in logs:
+ * a refused outbound request, a broken RTMP peer. The reason says why; the message says it for people.
+ */
+export class ReasonedError<Reason extends string> extends Error {
+  readonly reason: Reason;
+
+  constructor(name: string, reason: Reason, message: string) {
+    super(message);
+    this.name = name;
+    this.reason = reason;
+  }
+}
+
 export function httpStatusFor(code: ErrorCode): number {
   return statusByCode[code];
 }

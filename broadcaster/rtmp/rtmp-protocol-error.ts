@@ -1,6 +1,8 @@
 // The one error type of RTMP ingest: a peer broke the protocol or one of the limits that bound what a
 // connection may cost us. Its reason is the label of castnet_broadcaster_rtmp_refused_total.
 
+import { ReasonedError } from '../../protocol/errors.ts';
+
 export type RtmpRefusal =
   | 'max_connections'
   | 'max_connections_per_ip'
@@ -12,12 +14,8 @@ export type RtmpRefusal =
   | 'second_publish'
   | 'protocol';
 
-export class RtmpProtocolError extends Error {
-  readonly reason: RtmpRefusal;
-
+export class RtmpProtocolError extends ReasonedError<RtmpRefusal> {
   constructor(reason: RtmpRefusal, message: string) {
-    super(message);
-    this.name = 'RtmpProtocolError';
-    this.reason = reason;
+    super('RtmpProtocolError', reason, message);
   }
 }
