@@ -6,8 +6,10 @@
 // same port. Every few seconds it samples each node's RSS, open descriptors and active handles.
 // It checks: no source segment lost at the origin, viewers' fetches answered, every hostile request refused
 // the way the limits say (503, 408, 413, closed), and each long-lived node's RSS, descriptors and handles
-// flat (last quarter against the second quarter); then prints the figures. A failed check prints none.
-// Usage: npm run bench:soak [-- --duration-s 600 --streams 3 --viewers 150 --kill-every-s 120]
+// flat (last quarter against the second quarter), and Chromium viewers (the real player, on an edge, failing
+// over to the other edge when theirs is killed) never stalled for more than one segment; then prints the
+// figures. A failed check prints none.
+// Usage: npm run bench:soak [-- --duration-s 600 --streams 3 --viewers 150 --chromium-viewers 1 --kill-every-s 120]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { parseFlags } from '../../cli/options.ts';
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs } from '../../media/test-pattern.ts';
+import { launchChromium } from '../../test/support/browser.ts';
 import { median, runBench, type Bench } from '../support/report.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));
@@ -24,6 +27,7 @@ const durationS = Number(flags.get('duration-s') ?? process.env.SOAK_SECONDS ?? 
 const streamCount = Number(flags.get('streams') ?? 3);
 const viewerCount = Number(flags.get('viewers') ?? 150);
 const killEveryS = Number(flags.get('kill-every-s') ?? 120);
+const chromiumViewers = Number(flags.get('chromium-viewers') ?? 1);
 const SAMPLE_EVERY_MS = 5_000;
 const SEGMENT_SECONDS = 2;
 const START_MS = 60_000;
@@ -225,6 +229,81 @@ async function viewer(edges: () => string[], playbackId: string, index: number, 
   }
 }
 
+interface BrowserViewerStats {
+  /** Wall time the video played (currentTime advanced at least once), ms. */
+  playedMs: number;
+  /** Longest time the video's currentTime did not advance after it first played, ms. */
+  longestStallMs: number;
+  /** Stalls longer than one segment. */
+  longStalls: number;
+  failovers: number;
+  errors: string[];
+}
+
+/**
+ * Real players: Chromium on an edge's watch page, told both edges as its failover list (the edges here are
+ * not in the orchestrator's directory). The page measures its own stalls: every 100 ms it checks whether the
+ * video's currentTime advanced; the longest gap between advances, after the first, is the stall.
+ */
+async function browserViewers(count: number, edges: () => string[], playbackIds: string[], stopAt: number): Promise<BrowserViewerStats[]> {
+  if (count === 0) return [];
+  const browser = await launchChromium();
+  try {
+    const pages = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const page = await browser.newPage();
+        const all = edges();
+        await page.goto(`${all[i % all.length]}/watch/${playbackIds[i % playbackIds.length]}`);
+        await page.evaluate(([list, oneSegmentMs]: [string[], number]) => {
+          const el = document.querySelector('castnet-player')!;
+          el.setAttribute('relays', `data:application/json,${encodeURIComponent(JSON.stringify(list))}`);
+          const state = { first: 0, last: 0, lastTime: -1, longest: 0, over: 0, start: performance.now(), relay: '', logged: false, log: [] as string[] };
+          (window as unknown as { soak: typeof state }).soak = state;
+          setInterval(() => {
+            const v = (el as unknown as { video: HTMLVideoElement }).video;
+            const now = performance.now();
+            const relay = String((el as unknown as { relay: string | null }).relay);
+            if (relay !== state.relay) {
+              state.log.push(`${((now - state.start) / 1000).toFixed(1)}s on ${relay}`);
+              state.relay = relay;
+            }
+            // A failover attaches a new MediaSource whose timeline may start lower: that is a restart, not a stall.
+            if (v.currentTime < state.lastTime - 0.5) state.lastTime = v.currentTime;
+            if (state.first && now - state.last > 3_000 && !state.logged) {
+              state.logged = true;
+              const ranges = Array.from({ length: v.buffered.length }, (_, k) => `${v.buffered.start(k).toFixed(1)}-${v.buffered.end(k).toFixed(1)}`).join(',');
+              state.log.push(`${((now - state.start) / 1000).toFixed(1)}s stuck at ${v.currentTime.toFixed(1)} (was ${state.lastTime.toFixed(1)}), readyState ${v.readyState}, paused ${v.paused}, buffered ${ranges}`);
+            }
+            if (v.currentTime > state.lastTime + 0.01) {
+              if (state.first === 0) state.first = now;
+              else {
+                state.longest = Math.max(state.longest, now - state.last);
+                if (now - state.last > oneSegmentMs) {
+                  state.over++;
+                  state.log.push(`${((state.last - state.start) / 1000).toFixed(1)}s stalled ${((now - state.last) / 1000).toFixed(1)} s`);
+                }
+              }
+              state.last = now;
+              state.lastTime = v.currentTime;
+              state.logged = false;
+            }
+          }, 100);
+        }, [all, SEGMENT_SECONDS * 1_000 + 100] as [string[], number]);
+        return page;
+      }),
+    );
+    while (Date.now() < stopAt) await new Promise((r) => setTimeout(r, 1_000));
+    return await Promise.all(
+      pages.map(async (page) => {
+        const r = (await page.evaluate(`(() => { const s = window.soak; const el = document.querySelector('castnet-player'); const now = performance.now(); return { playedMs: s.first ? now - s.first : 0, longest: Math.max(s.longest, s.first ? now - s.last : 0), over: s.over, failovers: el.failovers.length, errors: [...el.errors, ...s.log, ...el.failovers.map((f) => f.from + ' -> ' + f.to + ': ' + f.reason)] }; })()`)) as { playedMs: number; longest: number; over: number; failovers: number; errors: string[] };
+        return { playedMs: r.playedMs, longestStallMs: r.longest, longStalls: r.over + (r.longest > SEGMENT_SECONDS * 1_000 + 100 && r.over === 0 ? 1 : 0), failovers: r.failovers, errors: r.errors };
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
 interface Hostile {
   floods: number;
   flood404: number;
@@ -333,7 +412,7 @@ async function hostileTraffic(targets: { origin: () => string; edges: () => stri
 
 // ------------------------------------------------------------------------------------------------ run
 
-const parameters = { durationS, streams: streamCount, viewers: viewerCount, killEveryS, segmentSeconds: SEGMENT_SECONDS, nodes: 'orchestrator, 2 transcoders, origin, 2 edges, broadcaster' };
+const parameters = { durationS, streams: streamCount, viewers: viewerCount, chromiumViewers, killEveryS, segmentSeconds: SEGMENT_SECONDS, nodes: 'orchestrator, 2 transcoders, origin, 2 edges, broadcaster' };
 
 const publishers: ChildProcess[] = [];
 const nodes: NodeProcess[] = [];
@@ -426,6 +505,7 @@ async function soak(bench: Bench): Promise<void> {
   const edgeUrls = () => edges.map((e) => e.url);
   const viewers = Array.from({ length: viewerCount }, (_, i) => viewer(edgeUrls, playbackIds[i % playbackIds.length]!, i, stopAt, viewerStats));
   const hostile: Hostile = { floods: 0, flood404: 0, floodUnanswered: 0, floodOther: 0, rtmpGarbage: 0, rtmpGarbageClosed: 0, stalledUploads: 0, stalledClosed408: 0, oversized: 0, oversized413: 0, idleOpened: 0, idleRefused503: 0, samples: [] };
+  const browsersDone = browserViewers(chromiumViewers, edgeUrls, playbackIds, stopAt);
   const hostileDone = hostileTraffic({ origin: () => origin.url, edges: edgeUrls, rtmpPort }, stopAt, hostile);
 
   // Samples, and the kills.
@@ -453,12 +533,17 @@ async function soak(bench: Bench): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
-  await Promise.all([sourceWatch, ...viewers, hostileDone, killer]);
+  const [browserStats] = await Promise.all([browsersDone, sourceWatch, ...viewers, hostileDone, killer]);
   for (const n of nodes) bench.check(n.child?.exitCode === null && n.child.signalCode === null, `${n.name} still running at the end`, `${n.name} is not running: ${n.output.slice(-1_000)}`);
 
   // Checks.
   const lost = seen.map((s) => (s.size === 0 ? Infinity : Math.max(...s) - Math.min(...s) + 1 - s.size));
   bench.check(lost.every((l) => l === 0) && gaps.every((g) => g === 0), `no source segment lost at the origin (${seen.map((s) => s.size).join(', ')} segments per stream)`, `source segments lost at the origin: ${lost.join(', ')}; gaps ${gaps.join(', ')}`);
+  browserStats.forEach((b, i) => {
+    const what = `Chromium viewer ${i + 1}: played ${(b.playedMs / 1000).toFixed(0)} s, longest stall ${(b.longestStallMs / 1000).toFixed(1)} s, ${b.failovers} failovers`;
+    bench.check(b.playedMs >= durationS * 800 - 15_000 && b.longStalls === 0, `${what} (at most one segment)`, `${what}, ${b.longStalls} stalls over one segment${b.errors.length ? `: ${b.errors.join('; ')}` : ''}`);
+  });
+
   bench.check(kills >= 1 || durationS < killEveryS + 20, `${kills} rounds of kill -9 (a transcoder and an edge each)`);
   const failureRate = viewerStats.failures / Math.max(1, viewerStats.fetches);
   bench.check(viewerStats.fetches > viewerCount * 2 && failureRate < 0.05, `viewers made ${viewerStats.fetches} fetches, ${(failureRate * 100).toFixed(2)}% failed (edges being killed)`, `viewers: ${viewerStats.fetches} fetches, ${viewerStats.failures} failed: ${viewerStats.failureSamples.join('; ')}`);
@@ -487,6 +572,7 @@ async function soak(bench: Bench): Promise<void> {
   bench.figure(`run: ${durationS} s, ${streamCount} streams, ${viewerCount} viewers over 2 edges, ${kills} kill rounds`);
   bench.figure(`source at the origin: ${seen.map((s) => s.size).join(' + ')} segments seen, ${lost.reduce((a, b) => a + b, 0)} lost, ${gaps.reduce((a, b) => a + b, 0)} gaps`);
   bench.figure(`viewers: ${viewerStats.fetches} fetches, ${viewerStats.failures} failed, ${viewerStats.failovers} failovers, longest stall ${(viewerStats.longestStallMs / 1000).toFixed(1)} s, ${viewerStats.longStalls} stalls > ${2 * SEGMENT_SECONDS + 1} s (polling players, not Chromium)`);
+  for (const [i, b] of browserStats.entries()) bench.figure(`Chromium viewer ${i + 1}: played ${(b.playedMs / 1000).toFixed(0)} s, longest stall ${(b.longestStallMs / 1000).toFixed(1)} s, ${b.failovers} failovers`);
   bench.figure(`hostile: ${hostile.floods} 404s, ${hostile.rtmpGarbage} malformed RTMP, ${hostile.stalledUploads} stalled uploads, ${hostile.oversized} oversized, ${hostile.idleOpened} flood connections (${hostile.idleRefused503} refused 503)`);
   for (const n of nodes) {
     const s = n.samples;
