@@ -48,6 +48,17 @@ export const streamWarningSchema = z.object({
 });
 export type StreamWarning = z.infer<typeof streamWarningSchema>;
 
+/** A stream's paid-delivery terms, as its broadcaster states them and the directory repeats them. */
+export const deliveryTermsSchema = z.object({
+  /** The payer's payment address: it signs viewer-session certificates and tickets. */
+  payer: addressString.transform((a) => a.toLowerCase()),
+  /** The payer's delivery API (`POST /delivery/sessions`, `POST /delivery/claims`). */
+  url: z.url().max(2_048),
+  /** Wei per byte at most: relays asking more are not used for the stream. */
+  maxPricePerByte: decimalString,
+});
+export type DeliveryTerms = z.infer<typeof deliveryTermsSchema>;
+
 /** What a broadcaster sends the orchestrator to open or refresh a stream session. */
 export const sessionRequestSchema = z.object({
   playbackId: z.string().regex(idPattern),
@@ -71,6 +82,8 @@ export const sessionRequestSchema = z.object({
    * and relays and players accept only content it signed. Set by the session's owner, so nobody else can.
    */
   publisher: addressString.transform((a) => a.toLowerCase()).optional(),
+  /** Paid delivery (protocol/delivery-receipt.ts): who pays relays, where players get viewer sessions, the most it pays. */
+  delivery: deliveryTermsSchema.optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -98,6 +111,8 @@ export const streamDirectoryEntrySchema = z.object({
   warnings: z.array(streamWarningSchema).default([]),
   /** The key whose signature every segment of the stream carries; null when its broadcaster named none (nothing it pushes is accepted). */
   publisher: addressString.transform((a) => a.toLowerCase()).nullable().default(null),
+  /** Paid delivery terms; null when the stream pays no relay. */
+  delivery: deliveryTermsSchema.nullable().default(null),
 });
 export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
 
