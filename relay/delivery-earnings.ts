@@ -117,9 +117,14 @@ export class DeliveryEarnings {
     return new CastnetError('PAYMENT_REQUIRED', "this relay serves this stream no more: its payer stopped paying for delivery", { playbackId, reason: 'payer_not_paying' });
   }
 
+  /**
+   * The stream's terms, re-read from the directory at most every TERMS_MAX_AGE_MS. Terms once learned stay
+   * when the directory later knows the stream no more: a stream that ended still owes its last receipts.
+   */
   private termsOf(playbackId: string, s: StreamEarnings): Promise<DeliveryTerms | null> {
     if (!s.terms || this.now() - s.terms.at > TERMS_MAX_AGE_MS) {
-      const terms = this.options.lookup(playbackId);
+      const previous = s.terms?.terms.catch(() => null) ?? Promise.resolve(null);
+      const terms = this.options.lookup(playbackId).then(async (t) => t ?? (await previous));
       s.terms = { at: this.now(), terms };
       terms.catch(() => (s.terms = null));
     }
