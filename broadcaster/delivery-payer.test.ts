@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { randomIdentity, type Identity } from '../protocol/identity.ts';
-import { signCertificate, signReceipt, type Claim, type SignedCertificate } from '../protocol/delivery-receipt.ts';
+import { signCertificate, signReceipt, type SignedCertificate } from '../protocol/delivery-receipt.ts';
+import type { Claim } from '../protocol/delivery-claim.ts';
 import { decodePayment } from '../protocol/payment.ts';
 import { TicketParamsIssuer } from '../protocol/ticket-params.ts';
 import { MAX_WIN_PROB } from '../protocol/ticket.ts';

@@ -11,7 +11,8 @@ import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { MAX_TICKETS_PER_PAYMENT, encodePayment, ticketOf, type Payment } from '../protocol/payment.ts';
 import { MAX_WIN_PROB, scaledExpectedValue, signTicket } from '../protocol/ticket.ts';
-import { checkReceiptSignatures, signCertificate, type Claim, type ClaimAnswer, type ReceiptRefusal, type SignedCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { checkReceiptSignatures, signCertificate, type SignedCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import type { Claim, ClaimAnswer, ReceiptRefusal } from '../protocol/delivery-claim.ts';
 
 export interface DeliveryPayerOptions {
   identity: Identity;

@@ -9,8 +9,7 @@
 
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { addressOfPublicKey } from '../protocol/address.ts';
-import { signReceipt, signedCertificateSchema, type SignedCertificate } from '../protocol/delivery-receipt.ts';
-import { deliveryTermsSchema, type DeliveryTerms } from '../protocol/stream-record.ts';
+import { deliveryTermsSchema, signReceipt, signedCertificateSchema, type DeliveryTerms, type SignedCertificate } from '../protocol/delivery-receipt.ts';
 
 /** A receipt every few seconds per relay: the relay's claim lags by at most this, and it costs one signature. */
 export const RECEIPT_INTERVAL_MS = 5_000;

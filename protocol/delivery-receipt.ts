@@ -2,12 +2,12 @@
 // player's ephemeral key, the cumulative receipt a player (or an edge relay, with its node key) signs for
 // the bytes one relay delivered, and the claim a relay sends the payer with its newest receipts. Every
 // signature is EIP-191 over keccak-256 of a versioned, fixed-order JSON array, so no signature over one of
-// these reads as another (or as a ticket or a signed request). Runs in the browser (the player) too.
+// these reads as another (or as a ticket or a signed request). Runs in the browser (the player) too, so it
+// imports nothing of Node's; the relay-to-payer claim lives in delivery-claim.ts.
 
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { z } from 'zod';
-import { addressString, idPattern, renditionNamePattern, signatureString } from './fields.ts';
-import { ticketParamsSchema } from './ticket-params.ts';
+import { addressString, decimalString, idPattern, renditionNamePattern, signatureString } from './fields.ts';
 import { fromHex, recoverSigner, signHash, toHex } from './ticket.ts';
 
 export const CERTIFICATE_DOMAIN = 'castnet/viewer-session/1';
@@ -61,52 +61,19 @@ export const signedReceiptSchema = z.object({
 });
 export type SignedReceipt = z.infer<typeof signedReceiptSchema>;
 
+/** A stream's paid-delivery terms, as its broadcaster states them and the directory repeats them. */
+export const deliveryTermsSchema = z.object({
+  /** The payer's payment address: it signs viewer-session certificates and tickets. */
+  payer: addressString.transform((a) => a.toLowerCase()),
+  /** The payer's delivery API (`POST /delivery/sessions`, `POST /delivery/claims`). */
+  url: z.url().max(2_048),
+  /** Wei per byte at most: relays asking more are not used for the stream. */
+  maxPricePerByte: decimalString,
+});
+export type DeliveryTerms = z.infer<typeof deliveryTermsSchema>;
+
 /** What a player sends to ask for a viewer session (`POST /delivery/sessions` at the payer). */
 export const viewerSessionRequestSchema = z.object({ playbackId: z.string().regex(idPattern), sessionKey: address });
-
-/** What a relay sends its payer (`POST /delivery/claims`, a signed request by the relay's node key). */
-export const claimSchema = z.object({
-  playbackId: z.string().regex(idPattern),
-  /** Ticket parameters the relay issued to the payer (its `pricePerPixel` field carries wei per byte). */
-  ticketParams: ticketParamsSchema,
-  receipts: z.array(signedReceiptSchema).max(MAX_RECEIPTS_PER_CLAIM),
-});
-export type Claim = z.infer<typeof claimSchema>;
-
-/** Why the payer credits nothing for a receipt. */
-export type ReceiptRefusal =
-  | 'bad_certificate'
-  | 'bad_signature'
-  | 'wrong_stream'
-  | 'wrong_relay'
-  | 'replayed'
-  | 'regressed'
-  | 'over_budget'
-  | 'expired'
-  | 'implausible'
-  | 'unknown_segment'
-  | 'not_an_edge'
-  | 'busy';
-
-export const claimResultSchema = z.object({
-  session: z.string(),
-  /** New bytes credited for this receipt (0 when refused). */
-  credited: z.number().int().nonnegative(),
-  reason: z.string().optional(),
-});
-
-/** The payer's answer to a claim: per receipt what was credited or why not, and the tickets paying for it. */
-export const claimAnswerSchema = z.object({
-  results: z.array(claimResultSchema).max(MAX_RECEIPTS_PER_CLAIM),
-  /** Wei per byte the credit is paid at. */
-  pricePerByte: z.string().regex(/^\d{1,78}$/),
-  /** A Castnet-Payment value (protocol/payment.ts), or null when nothing is owed this time. */
-  payment: z.string().max(64 * 1024).nullable(),
-  /** Wei this relay has been credited and paid (in expected value) for the stream, over every claim. */
-  owedWei: z.string().regex(/^\d{1,78}$/),
-  paidWei: z.string().regex(/^\d{1,78}$/),
-});
-export type ClaimAnswer = z.infer<typeof claimAnswerSchema>;
 
 const utf8 = (fields: unknown[]) => keccak_256(new TextEncoder().encode(JSON.stringify(fields)));
 

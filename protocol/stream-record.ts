@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
 import { addressString, decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
+import { deliveryTermsSchema } from './delivery-receipt.ts';
 
 /**
  * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
@@ -48,16 +49,7 @@ export const streamWarningSchema = z.object({
 });
 export type StreamWarning = z.infer<typeof streamWarningSchema>;
 
-/** A stream's paid-delivery terms, as its broadcaster states them and the directory repeats them. */
-export const deliveryTermsSchema = z.object({
-  /** The payer's payment address: it signs viewer-session certificates and tickets. */
-  payer: addressString.transform((a) => a.toLowerCase()),
-  /** The payer's delivery API (`POST /delivery/sessions`, `POST /delivery/claims`). */
-  url: z.url().max(2_048),
-  /** Wei per byte at most: relays asking more are not used for the stream. */
-  maxPricePerByte: decimalString,
-});
-export type DeliveryTerms = z.infer<typeof deliveryTermsSchema>;
+export { deliveryTermsSchema, type DeliveryTerms } from './delivery-receipt.ts';
 
 /** What a broadcaster sends the orchestrator to open or refresh a stream session. */
 export const sessionRequestSchema = z.object({
