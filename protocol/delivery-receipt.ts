@@ -107,11 +107,12 @@ export function receiptSigner(r: SignedReceipt): string | null {
  * viewer, the certificate is signed by its payer, names that session key and stream, and covers the
  * receipt's time. Null when they hold, else the refusal.
  */
-export function checkReceiptSignatures(r: SignedReceipt): 'bad_signature' | 'bad_certificate' | 'wrong_stream' | 'expired' | null {
+export function checkReceiptSignatures(r: SignedReceipt, options: { certificateVerified?: boolean } = {}): 'bad_signature' | 'bad_certificate' | 'wrong_stream' | 'expired' | null {
   if (receiptSigner(r) !== r.receipt.session) return 'bad_signature';
   const c = r.certificate;
   if (!c) return null;
-  if (certificateSigner(c) !== c.certificate.payer) return 'bad_certificate';
+  // A certificate already verified (the same one as the session's previous receipt) costs no second recovery.
+  if (!options.certificateVerified && certificateSigner(c) !== c.certificate.payer) return 'bad_certificate';
   if (c.certificate.sessionKey !== r.receipt.session) return 'bad_certificate';
   if (c.certificate.playbackId !== r.receipt.playbackId) return 'wrong_stream';
   if (r.receipt.at > c.certificate.expiresAt) return 'expired';

@@ -12,7 +12,7 @@ import type { Identity } from '../protocol/identity.ts';
 import { decodePayment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { signRequest } from '../protocol/signed-request.ts';
-import { checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import { claimAnswerSchema } from '../protocol/delivery-claim.ts';
 import type { DeliveryTerms } from '../protocol/stream-record.ts';
 import { readLimited } from '../protocol/read-limited.ts';
@@ -151,9 +151,12 @@ export class DeliveryEarnings {
     if (this.options.pricePerByte === 0n) throw refuse('FORBIDDEN', 'free_relay', 'this relay charges nothing for delivery: it takes no receipts');
     if (r.receipt.playbackId !== playbackId) throw refuse('BAD_REQUEST', 'wrong_stream', 'the receipt is for another stream');
     if (r.receipt.relay !== this.address) throw refuse('FORBIDDEN', 'wrong_relay', `the receipt names relay ${r.receipt.relay}, this relay is ${this.address}`);
-    const signatures = checkReceiptSignatures(r);
-    if (signatures) throw refuse('SIGNATURE_INVALID', signatures, `the receipt does not verify: ${signatures}`);
     const s = this.stream(playbackId);
+    // Hot path (every receipt): the session's certificate is recovered once, not with every receipt.
+    const known = s.newest.get(r.receipt.session)?.certificate;
+    const certificateVerified = !!known && !!r.certificate && known.signature === r.certificate.signature && sameCertificate(known.certificate, r.certificate.certificate);
+    const signatures = checkReceiptSignatures(r, { certificateVerified });
+    if (signatures) throw refuse('SIGNATURE_INVALID', signatures, `the receipt does not verify: ${signatures}`);
     if (r.certificate) {
       const terms = await this.termsOf(playbackId, s).catch(() => null);
       if (!terms) throw refuse('FORBIDDEN', 'unpaid_stream', 'the directory names no payer for this stream');
@@ -303,6 +306,10 @@ export class DeliveryEarnings {
       }),
     );
   }
+}
+
+function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {
+  return a.playbackId === b.playbackId && a.sessionKey === b.sessionKey && a.payer === b.payer && a.issuedAt === b.issuedAt && a.expiresAt === b.expiresAt && a.byteBudget === b.byteBudget;
 }
 
 /** One ticket's expected value in wei (rounded down). */
