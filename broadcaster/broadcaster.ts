@@ -6,7 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
-import { createNodeApp, finishNodeApp, listen, type ListeningServer } from '../http/node-app.ts';
+import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
 import { HttpGuard } from '../http/http-limits.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
@@ -29,6 +29,9 @@ import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { createSettlement } from '../settlement/options.ts';
 import type { Settlement } from '../settlement/settlement.ts';
 import { FundsMonitor } from './funds-monitor.ts';
+import { DeliveryPayer } from './delivery-payer.ts';
+import { attachDelivery } from './delivery-wiring.ts';
+import { deliveryRoutes } from './delivery-routes.ts';
 
 /** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
 const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
@@ -47,6 +50,22 @@ function checkFfmpeg(): Promise<string | null> {
 }
 
 export { defaultBroadcasterOptions, type BroadcasterOptions };
+
+/** Node listings are re-read at most this often when checking that an edge's key is a registered relay. */
+const RELAY_LIST_MAX_AGE_MS = 10_000;
+
+/** Whether an address is a relay the orchestrator lists: edges' receipts must come from one. */
+function relayCheck(orchestrator: OrchestratorClient): (address: string) => Promise<boolean> {
+  let cached: { at: number; relays: Promise<Set<string>> } | null = null;
+  return async (address) => {
+    if (!cached || Date.now() - cached.at > RELAY_LIST_MAX_AGE_MS) {
+      const relays = orchestrator.nodes().then((nodes) => new Set(nodes.filter((n) => n.role === 'relay' && n.state === 'active').map((n) => (n.paymentAddress ?? n.id).toLowerCase())));
+      cached = { at: Date.now(), relays };
+      relays.catch(() => (cached = null));
+    }
+    return (await cached.relays.catch(() => new Set<string>())).has(address);
+  };
+}
 
 export interface BroadcasterComponents {
   logger?: Logger;
@@ -70,6 +89,8 @@ export interface Broadcaster {
   readonly settlement: Settlement;
   /** Its deposit and reserve as last read from the settlement. */
   readonly funds: FundsMonitor;
+  /** Pays relays for the bytes viewers' and edges' receipts prove (paid delivery). */
+  readonly delivery: DeliveryPayer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -85,8 +106,22 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const orchestrator = new OrchestratorClient(options.orchestrator, { identity });
   // Transcoders and relays are the orchestrator's choice, not the operator's: reached under the outbound policy.
   const nodeFetch = outboundFetch({ allowPrivate: options.allowPrivateNodes, onRefused: (reason) => metrics.outboundRefused.inc({ reason }) }, components.fetch);
+  const delivery = new DeliveryPayer({
+    identity,
+    maxPricePerByte: options.maxPricePerByte,
+    maxFaceValue: options.deliveryMaxFaceValue,
+    sessionTtlMs: options.viewerSessionTtlMs,
+    sessionBytes: options.viewerSessionBytes,
+    isRelay: relayCheck(orchestrator),
+  });
+  let http: ListeningServer | null = null;
+  const publicUrl = () => options.publicUrl ?? http?.url ?? `http://${options.host}:${options.httpPort}`;
   const streams = new LiveStreams(
-    { ...options, broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
+    {
+      ...options,
+      // Relays are paid only when the broadcaster says how much it pays them.
+      delivery: () => (options.maxPricePerByte > 0n ? { payer: identity.address, url: publicUrl(), maxPricePerByte: options.maxPricePerByte.toString() } : null),
+      broadcaster: `rtmp://${options.host}:${options.rtmpPort}`, ladderRungs: options.ladder },
     {
       orchestrator,
       // One publisher key per stream, derived from this broadcaster's key: the directory names it, never the payment address.
@@ -134,8 +169,21 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       ...(funds.last ? { deposit: funds.last.funds.deposit.toString(), reserve: funds.last.funds.reserve.toString() } : {}),
     }),
   });
+  if (options.maxPricePerByte > 0n) attachDelivery(streams, delivery);
+  app.use(
+    deliveryRoutes({
+      payer: delivery,
+      guard: guardOf(app),
+      sessionsPerSecond: 1,
+      sessionsBurst: 20,
+      onSession: () => metrics.deliverySessions.inc(),
+      onClaim: ({ credited, refused }) => {
+        metrics.deliveryCredited.inc(credited);
+        for (const [reason, n] of Object.entries(refused)) metrics.deliveryRefused.inc({ reason }, n);
+      },
+    }),
+  );
   finishNodeApp(app, logger);
-  let http: ListeningServer | null = null;
 
   /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
   async function checkDependencies(): Promise<void> {
@@ -161,6 +209,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     paymentAddress: identity.address,
     settlement,
     funds,
+    delivery,
     async start() {
       await rtmp.listen();
       http = await listen(app, options.host, options.httpPort);

@@ -18,6 +18,7 @@ import { DEFAULT_VERIFY_RATE, OutputVerifier, VERIFY_FIRST_SEGMENTS } from './ou
 import { StreamSession, type SessionOrchestrator } from './stream-session.ts';
 import type { Timers } from './timers.ts';
 import type { Identity } from '../protocol/identity.ts';
+import type { DeliveryTerms } from '../protocol/stream-record.ts';
 
 export interface LiveStreamsOptions {
   /** How the orchestrator lists this broadcaster (its RTMP address). */
@@ -35,6 +36,8 @@ export interface LiveStreamsOptions {
   /** Output verification (output-verifier.ts): first segments per new transcoder, then this share. */
   verifyFirst?: number;
   verifyRate?: number;
+  /** Paid delivery terms of every stream; null: relays are not paid. */
+  delivery?: () => DeliveryTerms | null;
   /** Where sequence numbers are reserved across stream ends and restarts; null: in memory only. */
   sequencesFile?: string | null;
 }
@@ -140,7 +143,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const o = this.options;
     const log = logger.child({ playbackId });
     const publisher = this.components.publisherOf(playbackId);
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address }, { orchestrator, timers });
+    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}) }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
       { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },

@@ -5,6 +5,9 @@ import type { StreamPipeline } from './stream-pipeline.ts';
 
 export function createBroadcasterMetrics(registry: Registry) {
   return {
+    deliverySessions: new Counter({ name: 'castnet_broadcaster_delivery_sessions_total', help: 'Viewer sessions certified for players (paid delivery)', registers: [registry] }),
+    deliveryCredited: new Counter({ name: 'castnet_broadcaster_delivery_credited_bytes_total', help: "Bytes relays were credited for from viewers' and edges' receipts", registers: [registry] }),
+    deliveryRefused: new Counter({ name: 'castnet_broadcaster_delivery_receipts_refused_total', help: 'Receipts refused in relays\' claims, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     segmentsIngested: new Counter({ name: 'castnet_broadcaster_segments_ingested_total', help: 'Source segments cut from RTMP ingest', registers: [registry] }),
     segmentLatency: new Histogram({
       name: 'castnet_broadcaster_segment_latency_seconds',

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_VERIFY_RATE, VERIFY_FIRST_SEGMENTS } from './output-verifier.ts';
 import { defaultLadderRungs, parseLadder } from '../protocol/rendition.ts';
-import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, orNone, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, integer, listOf, option, port, seconds, size, text, wei, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { defaultRtmpLimits } from './rtmp/rtmp-server.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
@@ -40,6 +40,11 @@ export const broadcasterOptionsDefinition = defineOptions(
     reconnectGraceMs: option({ flag: 'reconnect-grace-ms', schema: durationMs, default: 30_000, description: 'how long a stream waits for its streamer to reconnect' }),
     sessionRefreshMs: option({ flag: 'session-refresh-ms', schema: durationMs, default: 10_000, description: 'how often stream sessions are refreshed with the orchestrator' }),
     maxPricePerPixel: option({ flag: 'max-price-per-pixel', schema: wei, default: 10n, description: 'the most paid to a transcoder, in wei per output pixel' }),
+    maxPricePerByte: option({ flag: 'max-price-per-byte', schema: wei, default: 0n, description: 'the most paid to a relay, in wei per byte delivered (0: relays are not paid, players sign no receipts)' }),
+    deliveryMaxFaceValue: option({ flag: 'delivery-max-face-value', schema: wei, default: 10n ** 16n, description: 'the largest ticket face value signed for a relay, in wei' }),
+    viewerSessionTtlMs: option({ flag: 'viewer-session-ttl-ms', schema: durationMs, default: 30 * 60_000, description: 'how long a viewer session certificate is valid (players renew before)' }),
+    viewerSessionBytes: option({ flag: 'viewer-session-bytes', schema: size, default: 4 * 1024 ** 3, description: 'bytes one viewer session may be paid for' }),
+    publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: "URL players and relays reach this broadcaster's delivery API at (none: the address it listens on)" }),
     transcoderEncoders: option({
       flag: 'transcoder-encoders',
       schema: listOf(z.enum(['libx264', 'h264_nvenc']), 'takes encoders: libx264, h264_nvenc'),

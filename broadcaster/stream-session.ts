@@ -7,7 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
-import type { Assignment, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
+import type { Assignment, DeliveryTerms, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
 import type { KnownFailureReason } from '../protocol/failure-report.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
@@ -33,6 +33,8 @@ export interface StreamSessionOptions {
   refreshMs: number;
   /** The stream's publisher key, bound to its playback id in the directory; relays accept only what it signed. */
   publisher?: string;
+  /** Paid delivery terms, read at each request (the payer's URL is known once its HTTP server listens). */
+  delivery?: () => DeliveryTerms | null;
 }
 
 export interface StreamSessionComponents {
@@ -174,6 +176,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),
       ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
       ...(this.options.publisher ? { publisher: this.options.publisher } : {}),
+      ...(this.options.delivery?.() ? { delivery: this.options.delivery()! } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

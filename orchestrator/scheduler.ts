@@ -27,6 +27,8 @@ export interface SchedulingRequest {
   /** Keep the stream on this relay when it is still eligible (a reconnect keeps its viewers' relay). */
   preferRelay?: string;
   maxPricePerPixel?: bigint;
+  /** Relays asking more wei per byte than this are not assigned (paid delivery). */
+  maxPricePerByte?: bigint;
   /** Any of these encoders will do; empty: any. */
   encoders?: ReadonlyArray<string>;
 }
@@ -41,6 +43,11 @@ export interface NodeState {
 export interface Scheduler {
   pickTranscoder(request: SchedulingRequest, candidates: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null;
   pickRelay(request: SchedulingRequest, candidates: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null;
+}
+
+/** A relay's delivery price, wei per byte (0 when it names none). */
+export function relayPrice(n: NodeRecord): bigint {
+  return BigInt(n.capabilities.pricePerByte ?? '0');
 }
 
 /** Failure reports in the health window at which a node stops being scheduled (and offered as a relay). */
@@ -98,7 +105,7 @@ export class CapacityPriceScheduler implements Scheduler {
   }
 
   pickRelay(request: SchedulingRequest, all: ReadonlyArray<NodeRecord>, state: NodeState): NodeRecord | null {
-    const candidates = all.filter((n) => !n.capabilities.edge);
+    const candidates = all.filter((n) => !n.capabilities.edge && (request.maxPricePerByte === undefined || relayPrice(n) <= request.maxPricePerByte));
     const preferred = request.preferRelay ? candidates.find((n) => n.url === request.preferRelay || n.id === request.preferRelay) : undefined;
     if (preferred && !request.avoid.includes(preferred.id) && !request.avoid.includes(preferred.url) && state.recentFailures(preferred.id) < this.options.maxRecentFailures) return preferred;
     return this.pick({ ...request, maxPricePerPixel: undefined, encoders: [] }, candidates, state);

@@ -147,12 +147,31 @@ describe('StreamSessions.directory', () => {
         transcoders: [t.url],
         warnings: [],
         publisher,
+        // A stream whose broadcaster pays no relay says so.
+        delivery: null,
       },
     ]);
     n.clock.now += 11_000;
     n.nodes.heartbeat(t.id, t.load);
     n.nodes.sweep();
     assert.deepEqual(n.sessions.directory(), []);
+  });
+});
+
+describe('StreamSessions and paid delivery', () => {
+  it('assigns and lists only relays whose delivery price the payer accepts, and names the payer in the directory', () => {
+    const n = network({ transcodersPerStream: 1 });
+    n.add('relay', 1001, { capabilities: { encoders: [], maxSessions: 10, pricePerPixel: '0', pricePerByte: '50' } });
+    const cheap = n.add('relay', 1002, { capabilities: { encoders: [], maxSessions: 10, pricePerPixel: '0', pricePerByte: '5' }, load: { sessions: 5, inFlight: 0 } });
+    n.add('transcoder', 2001);
+    const delivery = { payer: `0x${'cd'.repeat(20)}`, url: 'http://127.0.0.1:9/', maxPricePerByte: '10' };
+    const { assignment } = n.sessions.open({ ...n.request('paid'), delivery });
+    assert.equal(assignment.relay.url, cheap.url);
+    assert.deepEqual(n.sessions.relaysFor('paid').map((r) => r.url), [cheap.url]);
+    assert.deepEqual(n.sessions.entry('paid')?.delivery, delivery);
+    // A stream that pays no relay may use any.
+    n.sessions.open(n.request('free'));
+    assert.equal(n.sessions.relaysFor('free').length, 2);
   });
 });
 

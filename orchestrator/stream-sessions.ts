@@ -14,7 +14,7 @@ import type { NodeRecord } from '../protocol/node-record.ts';
 import type { Assignment, SessionRequest, StreamDirectoryEntry } from '../protocol/stream-record.ts';
 import type { FailureReport } from '../protocol/failure-report.ts';
 import type { NodeRegistry } from './node-registry.ts';
-import { MAX_RECENT_FAILURES, type NodeState, type Scheduler } from './scheduler.ts';
+import { MAX_RECENT_FAILURES, relayPrice, type NodeState, type Scheduler } from './scheduler.ts';
 
 export interface StreamSession {
   /** The broadcaster key that opened it (lower case). */
@@ -219,6 +219,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       ...(request.preferRelay ? { preferRelay: request.preferRelay } : {}),
       ...(request.maxPricePerPixel !== undefined ? { maxPricePerPixel: BigInt(request.maxPricePerPixel) } : {}),
       ...(request.encoders?.length ? { encoders: request.encoders } : {}),
+      ...(request.delivery ? { maxPricePerByte: BigInt(request.delivery.maxPricePerByte) } : {}),
     };
     // Decided with the stream's current nodes not counted against them.
     if (existing) this.set(request.playbackId, undefined, false);
@@ -277,6 +278,8 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
     return this.nodes
       .schedulable('relay')
       .filter((n) => this.recentFailures(n.id) < this.maxRecentFailures && (!options.holding || holds(n) > 0))
+      // Players and edges only use relays the stream's payer accepts (an unpriced relay is free).
+      .filter((n) => !session.request.delivery || relayPrice(n) <= BigInt(session.request.delivery.maxPricePerByte))
       .sort((a, b) => holds(b) - holds(a) || load(a) - load(b));
   }
 
@@ -306,6 +309,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       transcoders: s.transcoderIds.map((id) => this.nodes.get(id)?.url).filter((u): u is string => !!u),
       warnings: s.request.warnings ?? [],
       publisher: s.request.publisher ?? null,
+      delivery: s.request.delivery ?? null,
     };
   }
 

@@ -9,6 +9,7 @@
 
 import Hls, { type ErrorData, type FragmentLoaderContext, type HlsConfig, type Loader, type LoaderCallbacks, type LoaderConfiguration } from 'hls.js';
 import { directoryPublisher, SegmentVerifier, type VerificationState } from './segment-verifier.ts';
+import { DeliveryReceipts, directoryTerms, type ReceiptsState } from './receipts.ts';
 
 const RETRY_MS = 2_000;
 // Give up on a relay after one quick retry, so failover happens within about a segment.
@@ -32,7 +33,7 @@ video { width: 100%; height: 100%; display: block; background: #000; }
  * hls.js's fragment loader, with every segment checked before it is handed on: a segment that fails is
  * reported as a load error (hls.js retries it, then switches relay), never parsed or played.
  */
-function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
+function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void, onDelivered: (url: string, bytes: number) => void = () => {}): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
   const Base = Hls.DefaultConfig.loader as unknown as new (config: HlsConfig) => Loader<FragmentLoaderContext>;
   return class VerifyingLoader extends Base {
     override load(context: FragmentLoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<FragmentLoaderContext>): void {
@@ -50,7 +51,10 @@ function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void)
             .then((reason) => {
               onChecked();
               if (stats.aborted) return;
-              if (reason === null) callbacks.onSuccess(response, stats, ctx, networkDetails);
+              if (reason === null) {
+                onDelivered(response.url || ctx.url, data.byteLength);
+                callbacks.onSuccess(response, stats, ctx, networkDetails);
+              }
               else callbacks.onError({ code: 0, text: `segment refused: ${reason}` }, ctx, networkDetails, stats);
             });
         },
@@ -74,6 +78,8 @@ export class CastnetPlayer extends HTMLElement {
   private readonly statusLine: HTMLElement;
   private readonly shield: HTMLElement;
   private verifier: SegmentVerifier | null = null;
+  // Paid delivery (receipts.ts): one session per source, kept across failovers.
+  private receipts: DeliveryReceipts | null = null;
 
   constructor() {
     super();
@@ -83,6 +89,8 @@ export class CastnetPlayer extends HTMLElement {
     this.badge = root.querySelector('.badge')!;
     this.statusLine = root.querySelector('.status')!;
     this.shield = root.querySelector('.verified')!;
+    // The last receipts go out when the page goes.
+    window.addEventListener('pagehide', () => void this.receipts?.close());
   }
 
   connectedCallback(): void {
@@ -91,6 +99,12 @@ export class CastnetPlayer extends HTMLElement {
 
   disconnectedCallback(): void {
     this.teardown();
+    void this.receipts?.close();
+  }
+
+  /** Paid delivery: the viewer session, receipts signed and their cost, bytes per relay. */
+  get delivery(): ReceiptsState | null {
+    return this.receipts?.state ?? null;
   }
 
   attributeChangedCallback(): void {
@@ -181,8 +195,14 @@ export class CastnetPlayer extends HTMLElement {
     this.setStatus('Connecting…');
     // A failover keeps the verifier (same stream, same key, the counts go on); a new source starts afresh.
     if (!override || !this.verifier || this.verifier.failed) this.verifier = this.newVerifier();
+    if (!override) {
+      void this.receipts?.close();
+      const playbackId = /\/hls\/([A-Za-z0-9_-]{1,64})\//.exec(new URL(src, location.href).pathname)?.[1];
+      const directory = this.getAttribute('directory');
+      this.receipts = playbackId && directory ? new DeliveryReceipts({ playbackId, terms: directoryTerms(directory).catch(() => null) }) : null;
+    }
     const hls = new Hls({
-      fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification()),
+      fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification(), (url, bytes) => this.receipts?.delivered(url, bytes)),
       liveSyncDurationCount: 3,
       enableWorker: true,
       backBufferLength: 30,

@@ -65,6 +65,16 @@ describe('node announcements', () => {
     assert.equal(open(text(JSON.stringify(signed))), 'bad_signature');
   });
 
+  it("signs a relay's delivery price: a record whose price was changed after signing is bad_signature", () => {
+    const priced = record({ capabilities: { encoders: [], maxSessions: 8, pricePerPixel: '0', pricePerByte: '2' } });
+    const bytes = signAnnouncement(priced, node);
+    const opened = openAnnouncement(bytes, NOW, MAX_AGE_MS);
+    assert.equal(typeof opened === 'object' && opened.capabilities.pricePerByte, '2');
+    const cheaper = JSON.parse(new TextDecoder().decode(bytes));
+    cheaper.record.capabilities.pricePerByte = '1';
+    assert.equal(openAnnouncement(new TextEncoder().encode(JSON.stringify(cheaper)), NOW, MAX_AGE_MS), 'bad_signature');
+  });
+
   it(`announces at most ${MAX_ANNOUNCED_STATS} streams' stats, the busiest first, and refuses records with more`, () => {
     const many = Array.from({ length: MAX_ANNOUNCED_STATS + 10 }, (_, i) => stat(`s${i}`, i));
     const kept = announcedStats(many);

@@ -55,6 +55,8 @@ function recordHash(r: AnnouncedRecord): Uint8Array {
   const fields = [r.version, r.role, r.url, r.paymentAddress, r.capabilities.encoders, r.capabilities.maxSessions, r.capabilities.pricePerPixel, r.load.sessions, r.load.inFlight, r.streams, stats, r.timestamp];
   // Signed when set, and only then, so records without it hash as before.
   if (r.capabilities.edge) fields.push('edge');
+  // The delivery price is signed like the rest (appended only when set, as `edge`).
+  if (r.capabilities.pricePerByte !== undefined) fields.push(['pricePerByte', r.capabilities.pricePerByte]);
   return keccak_256(new TextEncoder().encode(JSON.stringify(fields)));
 }
 

@@ -13,6 +13,8 @@ export const nodeCapabilitiesSchema = z.object({
   maxSessions: z.number().int().positive().default(8),
   /** Wei per output pixel (decimal string), for transcoders. */
   pricePerPixel: decimalString.default('0'),
+  /** Relays: wei per byte delivered (decimal string); absent or '0': free. */
+  pricePerByte: decimalString.optional(),
   /** Relays: a pure edge, which refuses pushes and is never assigned as a stream's origin. */
   edge: z.boolean().optional(),
 });

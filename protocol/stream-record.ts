@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
 import { addressString, decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
+import { deliveryTermsSchema } from './delivery-receipt.ts';
 
 /**
  * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
@@ -48,6 +49,8 @@ export const streamWarningSchema = z.object({
 });
 export type StreamWarning = z.infer<typeof streamWarningSchema>;
 
+export { deliveryTermsSchema, type DeliveryTerms } from './delivery-receipt.ts';
+
 /** What a broadcaster sends the orchestrator to open or refresh a stream session. */
 export const sessionRequestSchema = z.object({
   playbackId: z.string().regex(idPattern),
@@ -71,6 +74,8 @@ export const sessionRequestSchema = z.object({
    * and relays and players accept only content it signed. Set by the session's owner, so nobody else can.
    */
   publisher: addressString.transform((a) => a.toLowerCase()).optional(),
+  /** Paid delivery (protocol/delivery-receipt.ts): who pays relays, where players get viewer sessions, the most it pays. */
+  delivery: deliveryTermsSchema.optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -98,6 +103,8 @@ export const streamDirectoryEntrySchema = z.object({
   warnings: z.array(streamWarningSchema).default([]),
   /** The key whose signature every segment of the stream carries; null when its broadcaster named none (nothing it pushes is accepted). */
   publisher: addressString.transform((a) => a.toLowerCase()).nullable().default(null),
+  /** Paid delivery terms; null when the stream pays no relay. */
+  delivery: deliveryTermsSchema.nullable().default(null),
 });
 export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
 

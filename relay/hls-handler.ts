@@ -37,6 +37,8 @@ export interface HlsHandlerOptions {
   metrics: RelayMetrics;
   stats: StreamStats;
   logger: Logger;
+  /** Paid delivery: a refusal for a stream this relay no longer serves (its payer stopped paying), else null. */
+  admit?: (playbackId: string) => CastnetError | null;
 }
 
 function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
@@ -132,6 +134,8 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     let etag: string;
     let signed: Record<string, string>;
     let hit = true;
+    const refusal = options.admit?.(playbackId);
+    if (refusal) throw refusal;
     if (store.has(playbackId)) {
       try {
         ({ bytes, etag, headers: signed } = store.segment(playbackId, rendition, seq));

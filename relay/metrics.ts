@@ -3,7 +3,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamStatsSnapshot } from './stream-stats.ts';
 
-export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[] }) {
+export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[]; unpaidStreams?: () => number }) {
   /** A gauge per stream, read from the stats at scrape time (streams that ended drop out). */
   const perStream = (name: string, help: string, value: (s: StreamStatsSnapshot) => number) =>
     new Gauge({
@@ -65,6 +65,26 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
       registers: [registry],
       collect() {
         this.set(state.bytesHeld());
+      },
+    }),
+    deliveryReceipts: new Counter({
+      name: 'castnet_relay_delivery_receipts_total',
+      help: "Receipts players and edges sent, by result (kept, or why refused: wrong_relay, bad_signature, bad_certificate, wrong_payer, regressed, replayed, …)",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    deliveryClaims: new Counter({ name: 'castnet_relay_delivery_claims_total', help: "Claims sent to streams' payers, by result (paid, or why not)", labelNames: ['result'] as const, registers: [registry] }),
+    deliveryCredited: new Counter({ name: 'castnet_relay_delivery_credited_bytes_total', help: 'Bytes payers credited this relay for', registers: [registry] }),
+    deliveryPaid: new Counter({ name: 'castnet_relay_delivery_paid_wei_total', help: 'Expected value of the tickets payers paid this relay for delivery, in wei', registers: [registry] }),
+    deliveryRedemptions: new Counter({ name: 'castnet_relay_delivery_redemptions_total', help: 'Winning delivery tickets redeemed at the settlement, by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    deliveryRefusedByPayer: new Counter({ name: 'castnet_relay_delivery_refused_by_payer_total', help: 'Receipts the payer credited nothing for, by its reason', labelNames: ['reason'] as const, registers: [registry] }),
+    edgeReceipts: new Counter({ name: 'castnet_relay_edge_receipts_total', help: 'Receipts this edge sent its parents for what it pulled, by result', labelNames: ['result'] as const, registers: [registry] }),
+    unpaidStreams: new Gauge({
+      name: 'castnet_relay_unpaid_streams',
+      help: 'Streams whose payer is not paying for what this relay delivered (claims failing or underpaid)',
+      registers: [registry],
+      collect() {
+        this.set(state.unpaidStreams?.() ?? 0);
       },
     }),
     streamViewers: perStream('castnet_relay_stream_viewers', 'Distinct viewer sessions per stream in the last window', (x) => x.viewers),

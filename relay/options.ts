@@ -2,9 +2,10 @@
 // defaultRelayOptions, `castnet relay`'s flags, its config file and --help all come from this table.
 
 import { z } from 'zod';
-import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
+import { listenHost, allowPrivateNodesOption, wei, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, option, orchestratorSetting, orNone, port, size, gossipPresenceOptions, gossipPresenceRules, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
+import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
 export const relayOptionsDefinition = defineOptions(
   {
@@ -28,12 +29,19 @@ export const relayOptionsDefinition = defineOptions(
     maxDescriptorBytes: option({ flag: 'max-descriptor-bytes', schema: count, default: 64 * 1024, description: 'largest stream descriptor a broadcaster may push (413 PAYLOAD_TOO_LARGE)' }),
     viewerWindowMs: option({ flag: 'viewer-window-ms', schema: durationMs, default: 30_000, description: 'viewer sessions are counted over this window' }),
     dataDir: option({ flag: 'data-dir', schema: orNone(z.string()), default: './.castnet' as string | null, description: "the relay's identity key lives here ('': a throwaway key)" }),
+    pricePerByte: option({ flag: 'price-per-byte', schema: wei, default: 0n, description: 'delivery price, wei per byte served (0: free, no receipts taken); advertised in the signed record' }),
+    deliveryTicketFaceValue: option({ flag: 'delivery-ticket-face-value', schema: wei, default: 10n ** 15n, description: 'face value of the tickets payers pay this relay with, in wei' }),
+    deliveryTicketEv: option({ flag: 'delivery-ticket-ev', schema: wei, default: 10n ** 12n, description: 'expected value of one ticket, in wei (win probability = this / face value)' }),
+    claimIntervalMs: option({ flag: 'claim-interval-ms', schema: durationMs, default: 5_000, description: "how often receipts are claimed from streams' payers" }),
+    refuseUnpaid: option({ flag: 'refuse-unpaid', schema: flag, default: false, description: 'refuse segments (402) of streams whose payer stopped paying for delivery' }),
+    ...settlementOptions(),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
     ...httpLimitOptions(defaultHttpLimits),
   },
   [
     ...gossipPresenceRules,
     ...httpLimitRules,
+    ...settlementRules,
     (o) =>
       o.edge && o.parents.length === 0 && (o.orchestrator === false || !o.discoverParents)
         ? "--edge pulls every stream from a parent: give --parents, or an orchestrator to find them in (--orchestrator with --discover-parents)"

@@ -29,6 +29,16 @@ import { cors } from '../http/cors.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ContentCheck } from './content-check.ts';
 import { PublisherKeys, type PublisherLookup } from './publisher-keys.ts';
+import { join } from 'node:path';
+import { DeliveryEarnings, type DeliveryLookup } from './delivery-earnings.ts';
+import { deliveryRoutes } from './delivery-routes.ts';
+import { PaymentReceiver, type ChainTime } from '../transcoder/payment-receiver.ts';
+import { RedemptionQueue } from '../transcoder/redemption-queue.ts';
+import { fundsView } from '../transcoder/funds-view.ts';
+import { createSettlement } from '../settlement/options.ts';
+import { ChainSettlement } from '../settlement/chain-settlement.ts';
+import { BlockClock } from '../settlement/block-clock.ts';
+import type { Settlement } from '../settlement/settlement.ts';
 
 export { defaultRelayOptions, type RelayOptions };
 
@@ -42,6 +52,10 @@ export interface RelayComponents {
   parentLookup?: ParentLookup;
   /** Where a stream's publisher key is looked up; defaults to the orchestrator's directory, none without an orchestrator (the first signer binds). */
   publisherLookup?: PublisherLookup;
+  /** Where a stream's delivery terms (its payer) are looked up; defaults to the orchestrator's directory. */
+  deliveryLookup?: DeliveryLookup;
+  /** Where delivery tickets settle; defaults to what the options name. */
+  settlement?: Settlement;
 }
 
 export interface Relay {
@@ -49,6 +63,10 @@ export interface Relay {
   readonly store: StreamStore;
   readonly stats: StreamStats;
   readonly cache: SegmentCache;
+  /** Receipts held, claims made and what payers paid (paid delivery). */
+  readonly earnings: DeliveryEarnings;
+  readonly redemptions: RedemptionQueue;
+  readonly paymentAddress: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -81,6 +99,24 @@ function orchestratorPublisherLookup(orchestratorUrl: () => string | null, fetch
   };
 }
 
+/** A stream's delivery terms from the orchestrator's directory: null when it knows no such stream or it pays no relay. */
+function orchestratorDeliveryLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): DeliveryLookup {
+  return async (playbackId) => {
+    const base = orchestratorUrl();
+    if (base === null) return null;
+    try {
+      return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).delivery;
+    } catch (err) {
+      if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
+      throw err;
+    }
+  };
+}
+
+/** Delivery tickets are offered this long; the claim loop asks for fresh ones every round anyway. */
+const DELIVERY_TICKET_TTL_MS = 10 * 60_000;
+const REDEEM_INTERVAL_MS = 2_000;
+
 export async function createRelay(init: Partial<RelayOptions> = {}, components: RelayComponents = {}): Promise<Relay> {
   const options = { ...defaultRelayOptions, ...init };
   const logger = (components.logger ?? createLogger()).child({ component: 'relay' });
@@ -103,6 +139,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     streams: () => store.size + (upstream?.streams ?? 0),
     bytesHeld: () => budget.used,
     perStream: () => stats.snapshot(),
+    unpaidStreams: () => earnings.unpaidStreams.length,
   });
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   let selfUrl = '';
@@ -126,6 +163,40 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       logger.info({ playbackId, from, reason }, from === 'push' ? 'push refused: not signed by the stream\'s publisher' : "a parent's segment refused: not signed by the stream's publisher");
     },
   });
+  const identity = nodeIdentity(options.dataDir, 'relay');
+  // Paid delivery: the relay is a ticket recipient as a transcoder is, through the same checks and queue.
+  const settlement = components.settlement ?? createSettlement(options, () => orchestrator.url());
+  const redemptions = new RedemptionQueue(options.dataDir ? join(options.dataDir, settlement.mode === 'chain' && options.broker ? `relay-redemptions-${options.broker}.sqlite` : 'relay-redemptions.sqlite') : ':memory:');
+  const clock = settlement instanceof ChainSettlement ? new BlockClock(settlement.reader, { logger }) : null;
+  const chainTime: ChainTime | null = clock ? { latest: () => clock.latest(), msPerBlock: () => clock.msPerBlock(), validityBlocks: 0n } : null;
+  const payments = new PaymentReceiver({
+    identity,
+    terms: { pricePerPixel: options.pricePerByte, faceValue: options.deliveryTicketFaceValue, ticketEv: options.deliveryTicketEv, ticketTtlMs: DELIVERY_TICKET_TTL_MS },
+    funds: fundsView({ settlement, recipient: identity.address, refreshMs: 5_000, maxAgeMs: 60_000 }),
+    queue: redemptions,
+    chain: chainTime,
+  });
+  const earnings = new DeliveryEarnings({
+    identity,
+    pricePerByte: options.pricePerByte,
+    claimIntervalMs: options.claimIntervalMs,
+    refuseUnpaid: options.refuseUnpaid,
+    lookup: components.deliveryLookup ?? orchestratorDeliveryLookup(() => orchestrator.url(), fetchFn),
+    payments,
+    // The payer's URL comes from the directory: another party's node, reached under the outbound policy.
+    fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes, onRefused: (reason) => metrics.outboundRefused.inc({ reason }) }, fetchFn),
+    logger,
+    events: {
+      receipt: (result) => metrics.deliveryReceipts.inc({ result }),
+      claim: (result, credited, paid) => {
+        metrics.deliveryClaims.inc({ result });
+        metrics.deliveryCredited.inc(credited);
+        metrics.deliveryPaid.inc(Number(paid));
+      },
+      refusedByPayer: (reason) => metrics.deliveryRefusedByPayer.inc({ reason }),
+      edgeReceipt: (result) => metrics.edgeReceipts.inc({ result }),
+    },
+  });
   const upstream = parents.hasParents
     ? new Upstream({
         parentsFor: (playbackId) => parents.parentsFor(playbackId),
@@ -134,6 +205,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         idleMs: options.streamIdleMs,
         logger,
         verifySegment: (at, headers, bytes) => content.pulled(at, headers, bytes),
+        // Receipts for what parents deliver are signed whether or not this relay charges its own viewers.
+        onSegmentPulled: (at, parent, bytes) => earnings.pulled(at.playbackId, parent, at.rendition, at.seq, bytes),
         onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),
         onUpstreamRequest: (kind, bytes, playbackId) => {
           metrics.upstreamRequests.inc({ kind });
@@ -142,7 +215,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         },
       })
     : null;
-  const hls = createHlsHandler({ store, upstream, metrics, stats, logger });
+  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, admit: (playbackId) => earnings.admit(playbackId) });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
   store.on('refused', (reason, playbackId) => {
     metrics.refused.inc({ reason });
@@ -154,12 +227,12 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     logger.info({ playbackId: id }, 'stream expired: no pushes');
   });
 
-  const identity = nodeIdentity(options.dataDir, 'relay');
   const guard = new HttpGuard({ role: 'relay', registry, limits: options });
   const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player'], cors(HLS_CORS));
 
+  app.use(deliveryRoutes({ earnings, guard, ...(components.now ? { now: components.now } : {}) }));
   app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
@@ -174,7 +247,14 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     store,
     stats,
     cache,
+    earnings,
+    redemptions,
+    paymentAddress: identity.address,
     async start() {
+      if (options.pricePerByte > 0n && settlement instanceof ChainSettlement && clock && chainTime) {
+        chainTime.validityBlocks = (await settlement.reader.parameters()).ticketValidityBlocks;
+        await clock.start();
+      }
       server = await listen((req: IncomingMessage, res: ServerResponse) => {
         if (!hls(req, res)) app(req, res);
       }, options.host, options.httpPort, guard);
@@ -193,7 +273,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
           role: 'relay',
           url: relay.url,
           version: '0.1.0',
-          capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0', ...(options.edge ? { edge: true } : {}) },
+          capabilities: { encoders: [], maxSessions: options.maxSessions, pricePerPixel: '0', ...(options.edge ? { edge: true } : {}), ...(options.pricePerByte > 0n ? { pricePerByte: options.pricePerByte.toString() } : {}) },
           load: { sessions: store.size + (upstream?.streams ?? 0), inFlight: 0 },
           stats: stats.snapshot(),
           // Which streams this relay holds as origin, so edges and players can find a parent for them.
@@ -205,13 +285,27 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         server = null;
         throw err;
       });
+      earnings.start();
+      if (options.pricePerByte > 0n && (settlement.mode === 'chain' || components.settlement || orchestrator.url() !== null)) {
+        redemptions.start(
+          settlement.redemptions(identity),
+          REDEEM_INTERVAL_MS,
+          (results) => {
+            for (const r of results) metrics.deliveryRedemptions.inc({ outcome: r.outcome });
+          },
+          (err) => logger.error({ err }, 'delivery redemption round failed'),
+        );
+      }
     },
     async stop() {
+      await earnings.close();
+      clock?.stop();
       await presence?.stop();
       upstream?.close();
       if (expiry) clearInterval(expiry);
       await server?.close();
       server = null;
+      if (!redemptions.closed) await redemptions.close();
     },
   };
   return relay;

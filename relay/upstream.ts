@@ -25,6 +25,8 @@ export interface UpstreamOptions {
   idleMs: number;
   logger: Logger;
   onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master', bytes: number, playbackId: string) => void;
+  /** A segment pulled from `parent` (paid delivery: the edge signs receipts for it, relay/delivery-earnings.ts). */
+  onSegmentPulled?: (at: { playbackId: string; rendition: string; seq: number }, parent: string, bytes: number) => void;
   /** The most a parent's playlist (media or multivariant) may hold. */
   maxPlaylistBytes?: number;
   /** The most a parent's segment may hold. */
@@ -272,8 +274,9 @@ export class Upstream {
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
-      const { body: bytes, etag, headers } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body));
+      const { body: bytes, etag, headers, parent } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body));
       this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
+      this.options.onSegmentPulled?.({ playbackId, rendition, seq }, parent, bytes.length);
       const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq, headers };
       this.options.cache.set(path, entry);
       return entry;

@@ -1,0 +1,318 @@
+// What a relay earns for delivery (issue 14). It keeps the newest receipt of every viewer session (and
+// edge) per stream — checked for its signatures, this relay's address, the stream's payer and monotonic
+// bytes before it is kept — and every few seconds claims the new ones from the stream's payer (the
+// directory names it), signed with its node key. The payer answers tickets on this relay's own ticket
+// parameters; they pass the same PaymentReceiver checks as a transcoder's and winners go to the same
+// redemption queue. A stream whose payer does not answer, refuses, or pays less than it credited is
+// reported unpaid (metric and log), and with --refuse-unpaid its segments are refused with 402.
+// As an edge, it signs receipts with its node key for what it pulls from each parent, so parents are paid too.
+
+import { CastnetError } from '../protocol/errors.ts';
+import type { Identity } from '../protocol/identity.ts';
+import { decodePayment } from '../protocol/payment.ts';
+import { ticketParamsToJson } from '../protocol/ticket-params.ts';
+import { signRequest } from '../protocol/signed-request.ts';
+import { checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { claimAnswerSchema } from '../protocol/delivery-claim.ts';
+import type { DeliveryTerms } from '../protocol/stream-record.ts';
+import { readLimited } from '../protocol/read-limited.ts';
+import { failureFromResponse } from '../protocol/http-failure.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { PaymentReceiver } from '../transcoder/payment-receiver.ts';
+
+/** A stream's delivery terms from the directory; null when it pays no relay. */
+export type DeliveryLookup = (playbackId: string) => Promise<DeliveryTerms | null>;
+
+export interface DeliveryEarningsOptions {
+  identity: Identity;
+  pricePerByte: bigint;
+  claimIntervalMs: number;
+  /** Refuse segments of streams whose payer stopped paying. */
+  refuseUnpaid: boolean;
+  lookup: DeliveryLookup;
+  payments: PaymentReceiver;
+  fetch: typeof globalThis.fetch;
+  logger: Logger;
+  now?: () => number;
+  events?: DeliveryEvents;
+}
+
+/** What metrics listen to. */
+export interface DeliveryEvents {
+  receipt?: (result: string) => void;
+  claim?: (result: string, creditedBytes: number, paidWei: bigint) => void;
+  refusedByPayer?: (reason: string) => void;
+  edgeReceipt?: (result: string) => void;
+}
+
+/** Sessions (and edges) whose newest receipt is kept per stream; past it, new ones are refused. */
+export const MAX_SESSIONS_PER_STREAM = 50_000;
+/** Streams with receipts at most. */
+const MAX_STREAMS = 1_024;
+/** Directory answers about a stream's terms are reused this long. */
+const TERMS_MAX_AGE_MS = 30_000;
+const CLAIM_TIMEOUT_MS = 10_000;
+const CLAIM_ANSWER_MAX_BYTES = 256 * 1024;
+
+interface StreamEarnings {
+  newest: Map<string, SignedReceipt>;
+  /** Sessions whose newest receipt the payer has not answered yet. */
+  pending: Set<string>;
+  /** Wei credited by the payer (bytes × price) and expected value received in tickets, over every claim. */
+  owedWei: bigint;
+  paidWei: bigint;
+  /** Since when claims have failed with receipts waiting; null while the payer pays. */
+  unpaidSince: number | null;
+  terms: { at: number; terms: Promise<DeliveryTerms | null> } | null;
+}
+
+/** Where an edge's pulled bytes go: one cumulative receipt per parent and stream. */
+interface ParentAccount {
+  address: Promise<{ relay: string; pricePerByte: bigint } | null>;
+  bytes: number;
+  rendition: string;
+  sequence: number;
+  sentBytes: number;
+}
+
+export class DeliveryEarnings {
+  private readonly options: DeliveryEarningsOptions;
+  private readonly now: () => number;
+  private readonly streams = new Map<string, StreamEarnings>();
+  private readonly parents = new Map<string, ParentAccount>();
+  private timer: NodeJS.Timeout | null = null;
+  private claiming: Promise<void> | null = null;
+
+  constructor(options: DeliveryEarningsOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  get address(): string {
+    return this.options.identity.address;
+  }
+
+  get pricePerByte(): bigint {
+    return this.options.pricePerByte;
+  }
+
+  /** Streams whose payer stopped paying (claims failing with receipts waiting). */
+  get unpaidStreams(): string[] {
+    return [...this.streams].filter(([, s]) => s.unpaidSince !== null).map(([id]) => id);
+  }
+
+  /** Bytes of newest receipts per stream, and what was credited and paid (tests and /metrics read these). */
+  figures(playbackId: string): { receiptBytes: number; owedWei: bigint; paidWei: bigint; pending: number } | null {
+    const s = this.streams.get(playbackId);
+    if (!s) return null;
+    let receiptBytes = 0;
+    for (const r of s.newest.values()) receiptBytes += r.receipt.bytes;
+    return { receiptBytes, owedWei: s.owedWei, paidWei: s.paidWei, pending: s.pending.size };
+  }
+
+  /** Null when a segment of the stream may be served; a 402 when the operator refuses unpaid streams and this one is. */
+  admit(playbackId: string): CastnetError | null {
+    if (!this.options.refuseUnpaid) return null;
+    const s = this.streams.get(playbackId);
+    if (!s || s.unpaidSince === null) return null;
+    return new CastnetError('PAYMENT_REQUIRED', "this relay serves this stream no more: its payer stopped paying for delivery", { playbackId, reason: 'payer_not_paying' });
+  }
+
+  /**
+   * The stream's terms, re-read from the directory at most every TERMS_MAX_AGE_MS. Terms once learned stay
+   * when the directory later knows the stream no more: a stream that ended still owes its last receipts.
+   */
+  private termsOf(playbackId: string, s: StreamEarnings): Promise<DeliveryTerms | null> {
+    if (!s.terms || this.now() - s.terms.at > TERMS_MAX_AGE_MS) {
+      const previous = s.terms?.terms.catch(() => null) ?? Promise.resolve(null);
+      const terms = this.options.lookup(playbackId).then(async (t) => t ?? (await previous));
+      s.terms = { at: this.now(), terms };
+      terms.catch(() => (s.terms = null));
+    }
+    return s.terms.terms;
+  }
+
+  private stream(playbackId: string): StreamEarnings {
+    let s = this.streams.get(playbackId);
+    if (!s) {
+      if (this.streams.size >= MAX_STREAMS) throw new CastnetError('UNAVAILABLE', 'this relay holds receipts for too many streams', { playbackId, reason: 'receipts_full' });
+      s = { newest: new Map(), pending: new Set(), owedWei: 0n, paidWei: 0n, unpaidSince: null, terms: null };
+      this.streams.set(playbackId, s);
+    }
+    return s;
+  }
+
+  /** A receipt a player (or an edge) sent; kept when it is newer than the one held. Throws with the reason otherwise. */
+  async receive(playbackId: string, r: SignedReceipt): Promise<void> {
+    const refuse = (code: 'BAD_REQUEST' | 'FORBIDDEN' | 'SIGNATURE_INVALID', reason: string, message: string) => {
+      this.options.events?.receipt?.(reason);
+      return new CastnetError(code, message, { playbackId, reason });
+    };
+    if (this.options.pricePerByte === 0n) throw refuse('FORBIDDEN', 'free_relay', 'this relay charges nothing for delivery: it takes no receipts');
+    if (r.receipt.playbackId !== playbackId) throw refuse('BAD_REQUEST', 'wrong_stream', 'the receipt is for another stream');
+    if (r.receipt.relay !== this.address) throw refuse('FORBIDDEN', 'wrong_relay', `the receipt names relay ${r.receipt.relay}, this relay is ${this.address}`);
+    const s = this.stream(playbackId);
+    // Hot path (every receipt): the session's certificate is recovered once, not with every receipt.
+    const known = s.newest.get(r.receipt.session)?.certificate;
+    const certificateVerified = !!known && !!r.certificate && known.signature === r.certificate.signature && sameCertificate(known.certificate, r.certificate.certificate);
+    const signatures = checkReceiptSignatures(r, { certificateVerified });
+    if (signatures) throw refuse('SIGNATURE_INVALID', signatures, `the receipt does not verify: ${signatures}`);
+    if (r.certificate) {
+      const terms = await this.termsOf(playbackId, s).catch(() => null);
+      if (!terms) throw refuse('FORBIDDEN', 'unpaid_stream', 'the directory names no payer for this stream');
+      if (r.certificate.certificate.payer !== terms.payer) throw refuse('FORBIDDEN', 'wrong_payer', "the session's certificate is not signed by this stream's payer");
+    }
+    const held = s.newest.get(r.receipt.session);
+    if (held && held.receipt.bytes >= r.receipt.bytes) throw refuse('BAD_REQUEST', held.receipt.bytes === r.receipt.bytes ? 'replayed' : 'regressed', 'a receipt with as many bytes is already held: receipts are cumulative');
+    if (!held && s.newest.size >= MAX_SESSIONS_PER_STREAM) throw refuse('FORBIDDEN', 'too_many_sessions', 'this relay holds receipts for too many sessions of this stream');
+    s.newest.set(r.receipt.session, r);
+    s.pending.add(r.receipt.session);
+    this.options.events?.receipt?.('kept');
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.claimAll(), this.options.claimIntervalMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.claiming;
+  }
+
+  /** One round: every stream with receipts the payer has not answered, and every parent owed a receipt. */
+  claimAll(): Promise<void> {
+    this.claiming ??= (async () => {
+      try {
+        await Promise.all([...[...this.streams].filter(([, s]) => s.pending.size > 0).map(([id, s]) => this.claim(id, s)), this.sendEdgeReceipts()]);
+      } finally {
+        this.claiming = null;
+      }
+    })();
+    return this.claiming;
+  }
+
+  private markUnpaid(playbackId: string, s: StreamEarnings, why: string, err?: unknown): void {
+    if (s.unpaidSince === null) {
+      s.unpaidSince = this.now();
+      this.options.logger.warn({ playbackId, why, err, owedWei: s.owedWei.toString(), paidWei: s.paidWei.toString() }, "stream unpaid: its payer is not paying for this relay's delivery");
+    }
+  }
+
+  private async claim(playbackId: string, s: StreamEarnings): Promise<void> {
+    const sessions = [...s.pending].slice(0, MAX_RECEIPTS_PER_CLAIM);
+    const receipts = sessions.map((id) => s.newest.get(id)!);
+    let terms: DeliveryTerms | null;
+    try {
+      terms = await this.termsOf(playbackId, s);
+    } catch (err) {
+      this.options.events?.claim?.('lookup_failed', 0, 0n);
+      return this.markUnpaid(playbackId, s, 'the directory did not answer', err);
+    }
+    if (!terms) {
+      this.options.events?.claim?.('no_payer', 0, 0n);
+      return this.markUnpaid(playbackId, s, 'the directory names no payer');
+    }
+    try {
+      const params = this.options.payments.ticketParams(terms.payer);
+      const body = new TextEncoder().encode(JSON.stringify({ playbackId, ticketParams: ticketParamsToJson(params), receipts }));
+      const path = '/delivery/claims';
+      const res = await this.options.fetch(`${terms.url.replace(/\/$/, '')}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...signRequest(this.options.identity, { method: 'POST', path, body, timestamp: this.now() }) },
+        body,
+        signal: AbortSignal.timeout(CLAIM_TIMEOUT_MS),
+      });
+      if (!res.ok) throw await failureFromResponse(res, 'the payer refused the claim', terms.url);
+      const answer = claimAnswerSchema.parse(JSON.parse((await readLimited(res, CLAIM_ANSWER_MAX_BYTES, { playbackId })).toString('utf8')));
+      const price = BigInt(answer.pricePerByte);
+      let credited = 0;
+      for (const [i, result] of answer.results.entries()) {
+        const session = sessions[i];
+        if (session === undefined || result.session !== session) continue;
+        // Answered: a newer receipt of the session may have arrived meanwhile and stays pending.
+        if (s.newest.get(session) === receipts[i]) s.pending.delete(session);
+        credited += result.credited;
+        if (result.reason && result.reason !== 'replayed') this.options.events?.refusedByPayer?.(result.reason);
+      }
+      s.owedWei += BigInt(credited) * price;
+      let paid = 0n;
+      if (answer.payment) {
+        // The same checks as a transcoder's: recipient, parameters, signatures, nonces, the payer's funds.
+        const verified = await this.options.payments.verify(decodePayment(answer.payment));
+        paid = this.options.payments.redeem(verified, 0n).expectedValue;
+        s.paidWei += paid;
+      }
+      this.options.events?.claim?.('paid', credited, paid);
+      // The payer pays what it owes up to one ticket's rounding; owing more than that is not paying.
+      const tolerance = verifiedTicketValue(params.faceValue, params.winProb) * 64n;
+      if (s.owedWei > s.paidWei + tolerance) this.markUnpaid(playbackId, s, `credited ${s.owedWei} wei, paid ${s.paidWei}`);
+      else if (s.unpaidSince !== null) {
+        s.unpaidSince = null;
+        this.options.logger.info({ playbackId }, 'stream paid again');
+      }
+    } catch (err) {
+      this.options.events?.claim?.(err instanceof CastnetError ? String(err.context.reason ?? err.code).toLowerCase() : 'unreachable', 0, 0n);
+      this.markUnpaid(playbackId, s, 'the claim failed', err);
+    }
+  }
+
+  /**
+   * Edge side: bytes of a segment pulled from `parent` (a relay URL). Counted per parent and stream;
+   * a receipt for the total goes out with the next claim round when the parent charges for delivery.
+   */
+  pulled(playbackId: string, parent: string, rendition: string, sequence: number, bytes: number): void {
+    const key = `${parent} ${playbackId}`;
+    let account = this.parents.get(key);
+    if (!account) {
+      if (this.parents.size >= MAX_STREAMS * 4) this.parents.delete(this.parents.keys().next().value!);
+      account = { address: this.parentTerms(parent, playbackId), bytes: 0, rendition, sequence, sentBytes: 0 };
+      this.parents.set(key, account);
+    }
+    account.bytes += bytes;
+    account.rendition = rendition;
+    account.sequence = sequence;
+  }
+
+  private async parentTerms(parent: string, playbackId: string): Promise<{ relay: string; pricePerByte: bigint } | null> {
+    try {
+      const res = await this.options.fetch(`${parent}/delivery/${playbackId}`, { signal: AbortSignal.timeout(CLAIM_TIMEOUT_MS) });
+      if (!res.ok) return null;
+      const body = JSON.parse((await readLimited(res, 4_096, { playbackId })).toString('utf8')) as { relay?: unknown; pricePerByte?: unknown };
+      if (typeof body.relay !== 'string' || !/^0x[0-9a-f]{40}$/.test(body.relay) || typeof body.pricePerByte !== 'string' || !/^\d{1,78}$/.test(body.pricePerByte)) return null;
+      return { relay: body.relay, pricePerByte: BigInt(body.pricePerByte) };
+    } catch {
+      return null;
+    }
+  }
+
+  private async sendEdgeReceipts(): Promise<void> {
+    await Promise.all(
+      [...this.parents].map(async ([key, account]) => {
+        if (account.bytes === account.sentBytes) return;
+        const [parent, playbackId] = key.split(' ') as [string, string];
+        const terms = await account.address;
+        if (!terms || terms.pricePerByte === 0n) return;
+        const signed = signReceipt({ session: this.address, playbackId, relay: terms.relay, bytes: account.bytes, rendition: account.rendition, sequence: account.sequence, at: this.now() }, this.options.identity.privateKey);
+        try {
+          const res = await this.options.fetch(`${parent}/delivery/${playbackId}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signed), signal: AbortSignal.timeout(CLAIM_TIMEOUT_MS) });
+          await res.arrayBuffer().catch(() => undefined);
+          if (res.ok) account.sentBytes = signed.receipt.bytes;
+          this.options.events?.edgeReceipt?.(res.ok ? 'sent' : `refused_${res.status}`);
+        } catch {
+          this.options.events?.edgeReceipt?.('unreachable');
+        }
+      }),
+    );
+  }
+}
+
+function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {
+  return a.playbackId === b.playbackId && a.sessionKey === b.sessionKey && a.payer === b.payer && a.issuedAt === b.issuedAt && a.expiresAt === b.expiresAt && a.byteBudget === b.byteBudget;
+}
+
+/** One ticket's expected value in wei (rounded down). */
+function verifiedTicketValue(faceValue: bigint, winProb: bigint): bigint {
+  return (faceValue * winProb) / ((1n << 256n) - 1n);
+}
