@@ -16,6 +16,7 @@ import { signRequest } from './signed-request.ts';
 import { heartbeatSchema, nodeListingSchema, nodeRegistrationSchema, registrationAnswerSchema, type NodeListing, type NodeLoad, type NodeRegistration, type RegistrationAnswer } from './node-record.ts';
 import { accountJsonSchema, depositRequest, depositRequestSchema, redemptionAnswerSchema, redemptionRequestSchema, type AccountJson, type RedemptionAnswer, type redemptionRequest } from './redemption.ts';
 import { withdrawalAnswerSchema, withdrawalRequestSchema, type WithdrawalAnswer, type withdrawalRequest } from './withdrawal.ts';
+import { streamStatusSchema, type StreamStatus } from './stream-status.ts';
 import { assignmentSchema, relayListSchema, sessionRequestSchema, streamDirectoryEntrySchema, type Assignment, type StreamDirectoryEntry } from './stream-record.ts';
 
 /** Control-plane calls answer fast or not at all; redemptions may wait on the ledger's write lock. */
@@ -135,9 +136,9 @@ export class OrchestratorClient {
     return this.call({ what: 'stream directory', path: '/api/streams', answer: streamDirectoryEntrySchema.array(), maxBytes: LIST_MAX_BYTES });
   }
 
-  /** One stream's directory entry (its relay, renditions and publisher key); STREAM_NOT_FOUND when it is not live. */
-  stream(playbackId: string): Promise<StreamDirectoryEntry> {
-    return this.call({ what: 'stream lookup', path: `/api/streams/${encodeURIComponent(playbackId)}`, answer: streamDirectoryEntrySchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  /** One stream's status (lifecycle, viewers; relay, renditions and publisher key while live); STREAM_NOT_FOUND when it is unknown. */
+  stream(playbackId: string): Promise<StreamStatus> {
+    return this.call({ what: 'stream lookup', path: `/api/streams/${encodeURIComponent(playbackId)}`, answer: streamStatusSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
   }
 
   /** Relays that can serve a stream, best first; `holding`: only those holding it as origin (an edge's parents). */
