@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import type { Assignment, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
 import type { KnownFailureReason } from '../protocol/failure-report.ts';
+import type { WebhookEndpoint } from '../protocol/webhook.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
 /** At most one failure-driven reassignment this often, however many segments fail. */
@@ -33,6 +34,8 @@ export interface StreamSessionOptions {
   refreshMs: number;
   /** The stream's publisher key, bound to its playback id in the directory; relays accept only what it signed. */
   publisher?: string;
+  /** The stream key's webhook receivers, for the orchestrator to deliver the stream's events to. */
+  webhooks?: ReadonlyArray<WebhookEndpoint>;
 }
 
 export interface StreamSessionComponents {
@@ -174,6 +177,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       maxPricePerPixel: this.options.maxPricePerPixel.toString(),
       ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
       ...(this.options.publisher ? { publisher: this.options.publisher } : {}),
+      ...(this.options.webhooks?.length ? { webhooks: [...this.options.webhooks] } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

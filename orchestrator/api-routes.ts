@@ -68,7 +68,7 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
       startedAt: record?.startedAt ?? null,
       endedAt: record?.endedAt ?? null,
       viewers,
-      recording: ctx.recording?.(playbackId) ?? null,
+      recording: ctx.recording?.(playbackId) ?? record?.recording ?? null,
       publisher: entry?.publisher ?? record?.publisher ?? null,
     };
     res.json(status);

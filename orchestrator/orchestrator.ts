@@ -36,6 +36,9 @@ import { writeRoutes } from './write-routes.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
 import { StreamLifecycle } from './stream-lifecycle.ts';
+import { WebhookQueue } from './webhook-queue.ts';
+import { webhookRoutes } from './webhook-routes.ts';
+import { Webhooks } from './webhooks.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
 import { observeOrchestrator } from './event-log.ts';
 import type { SessionRequest } from '../protocol/stream-record.ts';
@@ -62,6 +65,10 @@ export interface Orchestrator {
   readonly reputation: NodeReputation;
   /** Each stream's idle → live → ended, persisted with the data directory. */
   readonly lifecycle: StreamLifecycle;
+  /** Which events go to which receivers; `emit` queues one (recording.ready comes from the recorder). */
+  readonly webhooks: Webhooks;
+  /** The persisted delivery queue and its log. */
+  readonly webhookQueue: WebhookQueue;
   /** The operator's key (`<data-dir>/keys/operator.key`, or a throwaway one without a data directory): signs deposits and admission changes. */
   readonly operator: Identity;
   /** Where peers reach this orchestrator's libp2p host (empty without one). */
@@ -100,6 +107,16 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
   const lifecycle = new StreamLifecycle({ path: options.dataDir ? join(options.dataDir, 'streams.sqlite') : ':memory:', now });
   const unfollow = followSessions(streams, lifecycle, options.streamTtlMs, now);
+  // Receivers are the streamers' own URLs: reached under the outbound policy, like other people's nodes.
+  const webhookQueue = new WebhookQueue({
+    path: options.dataDir ? join(options.dataDir, 'webhooks.sqlite') : ':memory:',
+    fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes }, components.fetch),
+    logger,
+    retryBaseMs: options.webhookRetryMs,
+    maxAttempts: options.webhookMaxAttempts,
+    now,
+  });
+  const webhooks = new Webhooks({ queue: webhookQueue, lifecycle, streams, nodes, global: options.webhookSecret ? options.webhookUrls.map((url) => ({ url, secret: options.webhookSecret! })) : [], now });
   // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
   const operator = nodeIdentity(options.dataDir, 'operator');
   const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
@@ -136,6 +153,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       throw new CastnetError('NOT_FOUND', `this network settles on chain, not at an orchestrator's ledger: TicketBroker ${chain!.reader.address} (castnet deposit/wallet/withdraw --settlement chain)`);
     });
   }
+  app.use('/api', webhookRoutes({ queue: webhookQueue, webhooks, lifecycle }));
   app.use('/api', apiRoutes({ nodes, streams, lifecycle, earned, reputation, operators, sweep }));
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
@@ -157,6 +175,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     chainEvents,
     reputation,
     lifecycle,
+    webhooks,
+    webhookQueue,
     operator,
     get multiaddrs() {
       return p2p?.multiaddrs ?? [];
@@ -175,6 +195,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
         presence = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
         p2p = presence.p2p;
       }
+      webhookQueue.start();
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
       sweeper.unref();
       logger.info({ url: server.url }, 'orchestrator listening');
@@ -187,6 +208,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       unobserve();
       unreact();
       unfollow.stop();
+      webhooks.close();
+      await webhookQueue.close();
       lifecycle.close();
       await chainEvents?.stop();
       reputation.close();
@@ -203,7 +226,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
  */
 function followSessions(streams: StreamSessions, lifecycle: StreamLifecycle, ttlMs: number, now: () => number): { sweep(): void; stop(): void } {
   const bootAt = now();
-  const onOpened = (request: SessionRequest, owner: string) => lifecycle.observe(request, owner);
+  const onOpened = (request: SessionRequest, owner: string) => lifecycle.observe(request, owner, streams.get(request.playbackId)?.relayId ?? null);
   const onEnded = (playbackId: string) => lifecycle.end(playbackId, 'closed');
   const onExpired = (playbackId: string) => lifecycle.end(playbackId, 'expired');
   streams.on('opened', onOpened).on('ended', onEnded).on('expired', onExpired);

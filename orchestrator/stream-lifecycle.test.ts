@@ -37,7 +37,7 @@ describe('StreamLifecycle', () => {
     t.lifecycle.end('s', 'closed');
     t.lifecycle.end('s', 'expired');
     assert.deepEqual(t.events.map(([e]) => e), ['started', 'ended']);
-    assert.deepEqual({ ...t.lifecycle.get('s') }, { playbackId: 's', owner: 'owner', state: 'ended', startedAt: '2026-01-01T00:00:01.000Z', endedAt: '2026-01-01T00:00:06.000Z', renditions: [{ name: 'source', width: 640, height: 360 }], publisher: null, endReason: 'closed' });
+    assert.deepEqual({ ...t.lifecycle.get('s') }, { playbackId: 's', owner: 'owner', state: 'ended', startedAt: '2026-01-01T00:00:01.000Z', endedAt: '2026-01-01T00:00:06.000Z', renditions: [{ name: 'source', width: 640, height: 360 }], publisher: null, endReason: 'closed', relay: null, webhooks: [], recording: null });
   });
 
   it('keeps a live stream live (and its start time) through refreshes, and starts a new run after it ended', () => {

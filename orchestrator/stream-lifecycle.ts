@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SessionRequest } from '../protocol/stream-record.ts';
 import type { StreamState } from '../protocol/stream-status.ts';
+import type { WebhookEndpoint } from '../protocol/webhook.ts';
 import { openDatabase } from '../storage/sqlite.ts';
 
 export interface StreamRecord {
@@ -22,6 +23,12 @@ export interface StreamRecord {
   publisher: string | null;
   /** Why it ended: its broadcaster closed it, or stopped refreshing it. */
   endReason: 'closed' | 'expired' | null;
+  /** The origin relay's node id (the one node whose recording reports count), as last assigned. */
+  relay: string | null;
+  /** The stream key's own webhook receivers, as its owner last sent them: never shown by the API. */
+  webhooks: WebhookEndpoint[];
+  /** What the recorder last reported about the stream's recording; null when none did. */
+  recording: unknown;
 }
 
 export interface StreamLifecycleEvents {
@@ -47,7 +54,10 @@ CREATE TABLE IF NOT EXISTS streams (
   renditions TEXT NOT NULL,
   publisher TEXT,
   end_reason TEXT,
-  updated_ms INTEGER NOT NULL
+  updated_ms INTEGER NOT NULL,
+  relay TEXT,
+  webhooks TEXT NOT NULL DEFAULT '[]',
+  recording TEXT
 );
 CREATE INDEX IF NOT EXISTS streams_ended ON streams (state, updated_ms);
 `;
@@ -61,6 +71,9 @@ interface Row {
   renditions: string;
   publisher: string | null;
   end_reason: StreamRecord['endReason'];
+  relay: string | null;
+  webhooks: string;
+  recording: string | null;
 }
 
 const fromRow = (r: Row): StreamRecord => ({
@@ -72,6 +85,9 @@ const fromRow = (r: Row): StreamRecord => ({
   renditions: JSON.parse(r.renditions) as StreamRecord['renditions'],
   publisher: r.publisher,
   endReason: r.end_reason,
+  relay: r.relay,
+  webhooks: JSON.parse(r.webhooks) as WebhookEndpoint[],
+  recording: r.recording === null ? null : (JSON.parse(r.recording) as unknown),
 });
 
 export const MAX_ENDED_STREAMS = 10_000;
@@ -100,14 +116,15 @@ export class StreamLifecycle extends EventEmitter<StreamLifecycleEvents> {
     return [...this.records.values()].filter((r) => r.state !== 'ended');
   }
 
-  /** A session was opened or refreshed with `request` by `owner`. */
-  observe(request: SessionRequest, owner: string): void {
+  /** A session was opened or refreshed with `request` by `owner`, on origin relay `relay` (its node id). */
+  observe(request: SessionRequest, owner: string, relay: string | null = null): void {
     const old = this.records.get(request.playbackId);
     const rerun = !old || old.state === 'ended';
     const live = request.renditions.length > 0;
     const state: StreamState = live ? 'live' : rerun ? 'idle' : old.state;
     const publisher = request.publisher ?? null;
-    if (!rerun && old.state === state && old.publisher === publisher && sameRenditions(old.renditions, request.renditions)) return;
+    const webhooks = request.webhooks ?? [];
+    if (!rerun && old.state === state && old.publisher === publisher && old.relay === relay && sameRenditions(old.renditions, request.renditions) && JSON.stringify(old.webhooks) === JSON.stringify(webhooks)) return;
     const goesLive = state === 'live' && (rerun || old.state !== 'live');
     const record: StreamRecord = {
       playbackId: request.playbackId,
@@ -118,6 +135,9 @@ export class StreamLifecycle extends EventEmitter<StreamLifecycleEvents> {
       renditions: live || rerun ? request.renditions : old.renditions,
       publisher,
       endReason: null,
+      relay,
+      webhooks,
+      recording: rerun ? null : old.recording,
     };
     this.write(record);
     if (goesLive) this.emit('started', record);
@@ -134,11 +154,17 @@ export class StreamLifecycle extends EventEmitter<StreamLifecycleEvents> {
     this.trim();
   }
 
+  /** The recorder's report about the stream's recording (shown as `recording` in its status). */
+  setRecording(playbackId: string, recording: unknown): void {
+    const old = this.records.get(playbackId);
+    if (old) this.write({ ...old, recording });
+  }
+
   private write(r: StreamRecord): void {
     this.records.set(r.playbackId, r);
     this.db
-      .prepare('INSERT OR REPLACE INTO streams (playback_id, owner, state, started_at, ended_at, renditions, publisher, end_reason, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(r.playbackId, r.owner, r.state, r.startedAt, r.endedAt, JSON.stringify(r.renditions), r.publisher, r.endReason, this.now());
+      .prepare('INSERT OR REPLACE INTO streams (playback_id, owner, state, started_at, ended_at, renditions, publisher, end_reason, updated_ms, relay, webhooks, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(r.playbackId, r.owner, r.state, r.startedAt, r.endedAt, JSON.stringify(r.renditions), r.publisher, r.endReason, this.now(), r.relay, JSON.stringify(r.webhooks), r.recording === null || r.recording === undefined ? null : JSON.stringify(r.recording));
   }
 
   private trim(): void {

@@ -17,6 +17,8 @@ import { heartbeatSchema, nodeListingSchema, nodeRegistrationSchema, registratio
 import { accountJsonSchema, depositRequest, depositRequestSchema, redemptionAnswerSchema, redemptionRequestSchema, type AccountJson, type RedemptionAnswer, type redemptionRequest } from './redemption.ts';
 import { withdrawalAnswerSchema, withdrawalRequestSchema, type WithdrawalAnswer, type withdrawalRequest } from './withdrawal.ts';
 import { streamStatusSchema, type StreamStatus } from './stream-status.ts';
+import { recordingReportSchema, type RecordingReport } from './recording-report.ts';
+import { webhookDeliverySchema, type WebhookDeliveryListing } from './webhook.ts';
 import { assignmentSchema, relayListSchema, sessionRequestSchema, streamDirectoryEntrySchema, type Assignment, type StreamDirectoryEntry } from './stream-record.ts';
 
 /** Control-plane calls answer fast or not at all; redemptions may wait on the ledger's write lock. */
@@ -129,6 +131,16 @@ export class OrchestratorClient {
   /** Ends the session; only the key that opened it may. */
   closeSession(playbackId: string): Promise<void> {
     return this.call({ what: 'session close', method: 'DELETE', path: `/api/streams/${encodeURIComponent(playbackId)}` });
+  }
+
+  /** The stream's origin relay reports its recording ready (a `recording.ready` webhook, the stream status's `recording`). */
+  reportRecording(playbackId: string, report: RecordingReport): Promise<void> {
+    return this.call({ what: 'recording report', method: 'POST', path: `/api/streams/${encodeURIComponent(playbackId)}/recording`, body: { value: report, schema: recordingReportSchema } });
+  }
+
+  /** The webhook delivery log, newest first (of one stream, or all). */
+  webhookDeliveries(playbackId?: string): Promise<WebhookDeliveryListing[]> {
+    return this.call({ what: 'webhook deliveries', path: `/api/webhooks/deliveries${playbackId ? `?playbackId=${encodeURIComponent(playbackId)}` : ''}`, answer: webhookDeliverySchema.array(), maxBytes: LIST_MAX_BYTES });
   }
 
   /** The public stream directory. */

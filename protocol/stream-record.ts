@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
 import { addressString, decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
+import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema } from './webhook.ts';
 
 /**
  * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
@@ -71,6 +72,8 @@ export const sessionRequestSchema = z.object({
    * and relays and players accept only content it signed. Set by the session's owner, so nobody else can.
    */
   publisher: addressString.transform((a) => a.toLowerCase()).optional(),
+  /** The stream key's own webhook receivers (protocol/webhook.ts); the orchestrator delivers its events there too, and never shows them. */
+  webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 

@@ -6,19 +6,29 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'vitest';
 import type { StreamStatus } from '../protocol/stream-status.ts';
 import { getText, publish, startNetwork, stopAll, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 const status = async (net: TestNetwork, playbackId: string) => JSON.parse((await getText(`${net.orchestrator.url}/api/streams/${playbackId}`)).text) as StreamStatus;
 
 describe('stream lifecycle', () => {
   let net: TestNetwork | undefined;
   const publishers: Publisher[] = [];
+  const closing: Array<() => Promise<void>> = [];
   afterEach(async () => {
     await stopAll(publishers, net);
     net = undefined;
+    for (const close of closing.splice(0)) await close();
   });
 
-  it('is live with its renditions while published, stays live through a reconnect within the grace, and ends after the grace: ENDLIST, out of the directory, ended in the API', async () => {
+  it("is live with its renditions while published, stays live through a reconnect within the grace, and ends after the grace: ENDLIST, out of the directory, ended in the API, each change a webhook to the stream key's receiver", async () => {
     net = await startNetwork({ reconnectGraceMs: 3_000 });
+    const secret = 'whsec_lifecycle-test-secret-00';
+    const receiver = await startWebhookReceiver(secret);
+    closing.push(() => receiver.close());
+    net.broadcaster.keys.add('lifecycle');
+    net.broadcaster.keys.update('lifecycle', (k) => {
+      k.webhooks = [{ url: receiver.url, secret }];
+    });
     const first = publish(`${net.broadcaster.rtmpUrl}/lifecycle`);
     publishers.push(first);
     const playbackId = net.broadcaster.keys.resolve('lifecycle');
@@ -57,5 +67,10 @@ describe('stream lifecycle', () => {
     assert.deepEqual(ended.renditions, live.renditions);
     const directory = JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text) as Array<{ playbackId: string }>;
     assert.deepEqual(directory, []);
+    // One run, one start and one end, however many publications it had.
+    await waitFor('stream.ended at the receiver', () => receiver.events().some((e) => e.type === 'stream.ended'), 10_000);
+    assert.deepEqual(receiver.events().map((e) => [e.type, e.playbackId]), [['stream.started', playbackId], ['stream.ended', playbackId]]);
+    assert.equal(receiver.events()[0]!.data.startedAt, live.startedAt);
+    assert.equal(receiver.events()[1]!.data.endedAt, ended.endedAt);
   });
 });
