@@ -126,6 +126,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       orchestrator,
       // One publisher key per stream, derived from this broadcaster's key: the directory names it, never the payment address.
       publisherOf: (playbackId) => identityFromPrivateKey(publisherPrivateKey(identity.privateKey, playbackId)),
+      settingsOf: (playbackId) => keys.settingsOf(playbackId),
       payments: new PaymentSender({ identity, maxPricePerPixel: options.maxPricePerPixel, fetch: nodeFetch }),
       transcoders: new TranscoderClient({ fetch: nodeFetch }),
       relays: new RelayClient({ fetch: nodeFetch }),

@@ -19,6 +19,7 @@ import { StreamSession, type SessionOrchestrator } from './stream-session.ts';
 import type { Timers } from './timers.ts';
 import type { Identity } from '../protocol/identity.ts';
 import type { DeliveryTerms } from '../protocol/stream-record.ts';
+import type { StreamSettings } from './stream-keys.ts';
 
 export interface LiveStreamsOptions {
   /** How the orchestrator lists this broadcaster (its RTMP address). */
@@ -46,6 +47,8 @@ export interface LiveStreamsComponents {
   orchestrator: SessionOrchestrator;
   /** Each stream's publisher key (protocol/content-signature.ts publisherPrivateKey). */
   publisherOf: (playbackId: string) => Identity;
+  /** What the stream's key says (webhooks), read when its session is made; defaults when not given. */
+  settingsOf?: (playbackId: string) => StreamSettings;
   payments: PaymentSender | null;
   transcoders: TranscoderClient;
   relays: RelayClient;
@@ -143,7 +146,8 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const o = this.options;
     const log = logger.child({ playbackId });
     const publisher = this.components.publisherOf(playbackId);
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}) }, { orchestrator, timers });
+    const settings = this.components.settingsOf?.(playbackId);
+    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}), ...(settings?.webhooks.length ? { webhooks: settings.webhooks } : {}) }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
       { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
       { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },

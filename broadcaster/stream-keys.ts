@@ -14,12 +14,15 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
 import { describeIssues } from '../protocol/fields.ts';
+import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema, type WebhookEndpoint } from '../protocol/webhook.ts';
 
 const keyEntrySchema = z.object({
   playbackId: z.string().min(1),
   createdAt: z.string(),
   /** `configured` keys are the only ones accepted outside dev mode; `dev` keys were accepted on first use. */
   origin: z.enum(['configured', 'dev']),
+  /** The key's own webhook receivers (the orchestrator delivers its stream's events there). */
+  webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
 });
 type KeyEntry = z.infer<typeof keyEntrySchema>;
 const keyFileSchema = z.record(z.string(), keyEntrySchema);
@@ -103,6 +106,12 @@ export interface StreamKey {
   playbackId: string;
   origin: KeyEntry['origin'];
   createdAt: string;
+  webhooks?: WebhookEndpoint[];
+}
+
+/** What a stream key says about its streams besides its playback id. */
+export interface StreamSettings {
+  webhooks: WebhookEndpoint[];
 }
 
 export class StreamKeyStore {
@@ -185,6 +194,26 @@ export class StreamKeyStore {
     if (entry && (entry.origin === 'configured' || open)) return entry.playbackId;
     if (open) return this.add(streamKey, newPlaybackId(), 'dev').playbackId;
     throw new CastnetError('STREAM_KEY_REFUSED', 'unknown stream key');
+  }
+
+  /** The settings of the key publishing to `playbackId`, from the file as it is now; defaults when none names it. */
+  settingsOf(playbackId: string): StreamSettings {
+    const entry = Object.values(this.refresh()).find((e) => e.playbackId === playbackId);
+    return { webhooks: entry?.webhooks ?? [] };
+  }
+
+  /** Changes the entry of the key given by itself or by its playback id; NOT_FOUND when none matches. */
+  update(keyOrPlaybackId: string, edit: (entry: StreamKey) => void): StreamKey {
+    return this.change((entries) => {
+      const found = Object.entries(entries).find(([key, e]) => key === keyOrPlaybackId || e.playbackId === keyOrPlaybackId);
+      if (!found) throw new CastnetError('NOT_FOUND', `no stream key or playback id "${keyOrPlaybackId}" in ${this.path}`);
+      const [streamKey, entry] = found;
+      const copy: StreamKey = { streamKey, ...entry };
+      edit(copy);
+      const { streamKey: _, ...next } = copy;
+      entries[streamKey] = keyEntrySchema.parse(next);
+      return { result: { streamKey, ...entries[streamKey] }, write: true };
+    });
   }
 
   list(): StreamKey[] {

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import type { Assignment, DeliveryTerms, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
 import type { KnownFailureReason } from '../protocol/failure-report.ts';
+import type { WebhookEndpoint } from '../protocol/webhook.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
 /** At most one failure-driven reassignment this often, however many segments fail. */
@@ -35,6 +36,8 @@ export interface StreamSessionOptions {
   publisher?: string;
   /** Paid delivery terms, read at each request (the payer's URL is known once its HTTP server listens). */
   delivery?: () => DeliveryTerms | null;
+  /** The stream key's webhook receivers, for the orchestrator to deliver the stream's events to. */
+  webhooks?: ReadonlyArray<WebhookEndpoint>;
 }
 
 export interface StreamSessionComponents {
@@ -177,6 +180,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       ...(this.options.encoders?.length ? { encoders: [...this.options.encoders] } : {}),
       ...(this.options.publisher ? { publisher: this.options.publisher } : {}),
       ...(this.options.delivery?.() ? { delivery: this.options.delivery()! } : {}),
+      ...(this.options.webhooks?.length ? { webhooks: [...this.options.webhooks] } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

@@ -8,6 +8,8 @@ import type { NodeListing } from '../protocol/node-record.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { NodeReputation } from './node-reputation.ts';
 import type { StreamSessions } from './stream-sessions.ts';
+import type { StreamLifecycle } from './stream-lifecycle.ts';
+import type { StreamStatus } from '../protocol/stream-status.ts';
 
 export interface ApiRoutesContext {
   nodes: NodeRegistry;
@@ -17,6 +19,9 @@ export interface ApiRoutesContext {
   reputation: NodeReputation;
   /** Addresses whose signatures count as the operator's (deposits, admission). */
   operators: ReadonlyArray<string>;
+  lifecycle: StreamLifecycle;
+  /** A stream's recording as the recorder knows it; null when there is none. */
+  recording?: (playbackId: string) => unknown;
   /** Drops silent nodes and expired streams, so an answer never lists them. */
   sweep: () => void;
 }
@@ -48,11 +53,25 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
     ctx.sweep();
     res.json(streams.directory());
   });
+  // One stream's status, ended ones too: its lifecycle, viewers and (while live) its directory entry.
   router.get('/streams/:playbackId', (req, res) => {
     ctx.sweep();
-    const entry = streams.entry(req.params.playbackId);
-    if (!entry) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id', { playbackId: req.params.playbackId });
-    res.json(entry);
+    const playbackId = req.params.playbackId;
+    const record = ctx.lifecycle.get(playbackId);
+    const entry = streams.entry(playbackId);
+    if (!record && !entry) throw new CastnetError('STREAM_NOT_FOUND', 'no stream with this playback id', { playbackId });
+    let viewers = 0;
+    if (record?.state !== 'ended') for (const relay of nodes.list('relay')) viewers += relay.stats?.find((s) => s.playbackId === playbackId)?.viewers ?? 0;
+    const status: StreamStatus = {
+      ...(entry ?? { playbackId, renditions: record!.renditions }),
+      state: record?.state ?? 'live',
+      startedAt: record?.startedAt ?? null,
+      endedAt: record?.endedAt ?? null,
+      viewers,
+      recording: ctx.recording?.(playbackId) ?? record?.recording ?? null,
+      publisher: entry?.publisher ?? record?.publisher ?? null,
+    };
+    res.json(status);
   });
   router.get('/streams/:playbackId/relays', (req, res) => {
     ctx.sweep();

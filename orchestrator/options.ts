@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { listenHost, allowPrivateNodesOption, count, defaultsOf, defineOptions, durationMs, flag, httpUrl, listOf, multiaddr, option, orNone, port, size, httpLimitOptions, httpLimitRules, type OptionsOf } from '../config/option-table.ts';
 import { defaultHttpLimits } from '../http/http-limits.ts';
 import { addressString } from '../protocol/fields.ts';
+import { WEBHOOK_SECRET_MIN_CHARS, webhookEndpointSchema, webhookUrlSchema } from '../protocol/webhook.ts';
 import { DEFAULT_P2P_PORTS } from '../p2p/p2p-host.ts';
 import { settlementOptions, settlementRules } from '../settlement/options.ts';
 
@@ -35,6 +36,10 @@ export const orchestratorOptionsDefinition = defineOptions(
     maxStreamsPerKey: option({ flag: 'max-streams-per-key', schema: count, default: 1_000, description: 'stream sessions one broadcaster key may hold at once' }),
     banMs: option({ flag: 'ban-ms', schema: durationMs, default: 3_600_000, description: 'how long a node banned for repeated failures stays banned' }),
     banPoints: option({ flag: 'ban-points', schema: count, default: 10, description: 'failure points at which a node is banned (a report weighs 1, bad output 2, failed verification 3; points halve every 10 minutes)' }),
+    webhookUrls: option({ flag: 'webhook-urls', schema: listOf(webhookUrlSchema, 'takes http(s) URLs'), default: [] as string[], description: "comma-separated receivers of every stream's webhooks (stream keys name their own with castnet keys webhook); private addresses only with --allow-private-nodes" }),
+    webhookSecret: option({ flag: 'webhook-secret', schema: orNone(webhookEndpointSchema.shape.secret), default: null as string | null, description: `the secret global webhooks are signed with (HMAC-SHA256; at least ${WEBHOOK_SECRET_MIN_CHARS} characters; better in the config file than on the command line)` }),
+    webhookRetryMs: option({ flag: 'webhook-retry-ms', schema: durationMs, default: 1_000, description: 'first webhook retry after this long, doubling each time up to 10 minutes' }),
+    webhookMaxAttempts: option({ flag: 'webhook-max-attempts', schema: count, default: 8, description: 'attempts of one webhook delivery before it is marked failed' }),
     ...settlementOptions(),
     maxWriteBytes: option({ flag: 'max-write-bytes', schema: count, default: 256 * 1024, description: 'largest body of a write under /api (a heartbeat with its stats; 413 PAYLOAD_TOO_LARGE)' }),
     ...httpLimitOptions(defaultHttpLimits),
@@ -42,6 +47,7 @@ export const orchestratorOptionsDefinition = defineOptions(
   },
   [
     ...settlementRules,
+    (o) => (o.webhookUrls.length > 0 && !o.webhookSecret ? '--webhook-urls needs --webhook-secret: receivers verify every delivery with it' : null),
     ...httpLimitRules,
     (o) => (o.bootstrap.length > 0 && !o.p2p ? '--bootstrap joins a libp2p network: give --p2p too' : null),
     (o) => (o.p2pAnnounce.length > 0 && !o.p2p ? '--p2p-announce names the libp2p host: give --p2p too' : null),

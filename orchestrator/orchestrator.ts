@@ -35,8 +35,13 @@ import { UrlProver } from './url-prover.ts';
 import { writeRoutes } from './write-routes.ts';
 import { CapacityPriceScheduler, type Scheduler } from './scheduler.ts';
 import { StreamSessions } from './stream-sessions.ts';
+import { StreamLifecycle } from './stream-lifecycle.ts';
+import { WebhookQueue } from './webhook-queue.ts';
+import { webhookRoutes } from './webhook-routes.ts';
+import { Webhooks } from './webhooks.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
 import { observeOrchestrator } from './event-log.ts';
+import type { SessionRequest } from '../protocol/stream-record.ts';
 
 export { defaultOrchestratorOptions, type OrchestratorOptions };
 
@@ -58,6 +63,12 @@ export interface Orchestrator {
   /** On chain: what the broker's events say each address holds, earned and paid. */
   readonly chainEvents: BrokerEvents | null;
   readonly reputation: NodeReputation;
+  /** Each stream's idle → live → ended, persisted with the data directory. */
+  readonly lifecycle: StreamLifecycle;
+  /** Which events go to which receivers; `emit` queues one (recording.ready comes from the recorder). */
+  readonly webhooks: Webhooks;
+  /** The persisted delivery queue and its log. */
+  readonly webhookQueue: WebhookQueue;
   /** The operator's key (`<data-dir>/keys/operator.key`, or a throwaway one without a data directory): signs deposits and admission changes. */
   readonly operator: Identity;
   /** Where peers reach this orchestrator's libp2p host (empty without one). */
@@ -94,6 +105,18 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   };
   const earned = (address: string) => (chainEvents ? chainEvents.totalsOf(address).earned : ledger!.account(address).earned);
   const streams = new StreamSessions({ nodes, scheduler, ttlMs: options.streamTtlMs, transcodersPerStream: options.transcodersPerStream, maxStreamsPerKey: options.maxStreamsPerKey, countsReports: funded, now });
+  const lifecycle = new StreamLifecycle({ path: options.dataDir ? join(options.dataDir, 'streams.sqlite') : ':memory:', now });
+  const unfollow = followSessions(streams, lifecycle, options.streamTtlMs, now);
+  // Receivers are the streamers' own URLs: reached under the outbound policy, like other people's nodes.
+  const webhookQueue = new WebhookQueue({
+    path: options.dataDir ? join(options.dataDir, 'webhooks.sqlite') : ':memory:',
+    fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes }, components.fetch),
+    logger,
+    retryBaseMs: options.webhookRetryMs,
+    maxAttempts: options.webhookMaxAttempts,
+    now,
+  });
+  const webhooks = new Webhooks({ queue: webhookQueue, lifecycle, streams, nodes, global: options.webhookSecret ? options.webhookUrls.map((url) => ({ url, secret: options.webhookSecret! })) : [], now });
   // The operator's key lives beside the nodes' keys; more operator addresses may be named in the options.
   const operator = nodeIdentity(options.dataDir, 'operator');
   const operators = [...new Set([operator.address, ...options.operators.map((a) => a.toLowerCase())])];
@@ -107,6 +130,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   function sweep(): void {
     nodes.sweep();
     streams.expire();
+    unfollow.sweep();
     metrics.activeStreams.set(streams.size);
     for (const role of ['transcoder', 'relay'] as const) metrics.nodes.set({ role }, nodes.list(role).length);
     const states: Record<string, number> = { 'pending-proof': 0, active: 0, unproven: 0, banned: 0 };
@@ -129,7 +153,8 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       throw new CastnetError('NOT_FOUND', `this network settles on chain, not at an orchestrator's ledger: TicketBroker ${chain!.reader.address} (castnet deposit/wallet/withdraw --settlement chain)`);
     });
   }
-  app.use('/api', apiRoutes({ nodes, streams, earned, reputation, operators, sweep }));
+  app.use('/api', webhookRoutes({ queue: webhookQueue, webhooks, lifecycle }));
+  app.use('/api', apiRoutes({ nodes, streams, lifecycle, earned, reputation, operators, sweep }));
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
   finishNodeApp(app, logger);
@@ -149,6 +174,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     ledger,
     chainEvents,
     reputation,
+    lifecycle,
+    webhooks,
+    webhookQueue,
     operator,
     get multiaddrs() {
       return p2p?.multiaddrs ?? [];
@@ -167,6 +195,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
         presence = await startOrchestratorPresence({ ...options, url: () => orchestrator.url, identity, onAnnouncement, logger });
         p2p = presence.p2p;
       }
+      webhookQueue.start();
       sweeper = setInterval(sweep, Math.max(500, options.heartbeatIntervalMs));
       sweeper.unref();
       logger.info({ url: server.url }, 'orchestrator listening');
@@ -178,12 +207,38 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
       server = null;
       unobserve();
       unreact();
+      unfollow.stop();
+      webhooks.close();
+      await webhookQueue.close();
+      lifecycle.close();
       await chainEvents?.stop();
       reputation.close();
       if (ledger && !components.ledger) ledger.close();
     },
   };
   return orchestrator;
+}
+
+/**
+ * The lifecycle follows the sessions: each open or refresh, each close and lapse. A stream the lifecycle
+ * holds as live with no session (the orchestrator restarted and its broadcaster never came back) ends once
+ * a session TTL has passed since the start without a refresh.
+ */
+function followSessions(streams: StreamSessions, lifecycle: StreamLifecycle, ttlMs: number, now: () => number): { sweep(): void; stop(): void } {
+  const bootAt = now();
+  const onOpened = (request: SessionRequest, owner: string) => lifecycle.observe(request, owner, streams.get(request.playbackId)?.relayId ?? null);
+  const onEnded = (playbackId: string) => lifecycle.end(playbackId, 'closed');
+  const onExpired = (playbackId: string) => lifecycle.end(playbackId, 'expired');
+  streams.on('opened', onOpened).on('ended', onEnded).on('expired', onExpired);
+  return {
+    sweep() {
+      if (now() - bootAt < ttlMs) return;
+      for (const r of lifecycle.unended()) if (!streams.get(r.playbackId)) lifecycle.end(r.playbackId, 'expired');
+    },
+    stop() {
+      streams.off('opened', onOpened).off('ended', onEnded).off('expired', onExpired);
+    },
+  };
 }
 
 /**

@@ -28,6 +28,8 @@ export interface StreamSession {
 export interface StreamSessionsEvents {
   /** A stream got new nodes (opened, or moved off nodes that were gone, failing or avoided). */
   assigned: [SessionRequest, Assignment];
+  /** Every open or refresh that succeeded, by its owner (the lifecycle follows idle → live from these). */
+  opened: [SessionRequest, string];
   /** Its broadcaster closed the session. */
   ended: [string];
   /** Its broadcaster stopped refreshing the session. */
@@ -251,6 +253,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
     const changed = !existing || existing.relayId !== relay.id || existing.transcoderIds.join() !== transcoderIds.join();
     const assignment = { playbackId: request.playbackId, transcoder: transcoders[0] ?? null, transcoders, relay };
     if (changed) this.emit('assigned', request, assignment);
+    this.emit('opened', request, owner);
     return { assignment, changed };
   }
 

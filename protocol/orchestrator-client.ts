@@ -16,6 +16,9 @@ import { signRequest } from './signed-request.ts';
 import { heartbeatSchema, nodeListingSchema, nodeRegistrationSchema, registrationAnswerSchema, type NodeListing, type NodeLoad, type NodeRegistration, type RegistrationAnswer } from './node-record.ts';
 import { accountJsonSchema, depositRequest, depositRequestSchema, redemptionAnswerSchema, redemptionRequestSchema, type AccountJson, type RedemptionAnswer, type redemptionRequest } from './redemption.ts';
 import { withdrawalAnswerSchema, withdrawalRequestSchema, type WithdrawalAnswer, type withdrawalRequest } from './withdrawal.ts';
+import { streamStatusSchema, type StreamStatus } from './stream-status.ts';
+import { recordingReportSchema, type RecordingReport } from './recording-report.ts';
+import { webhookDeliverySchema, type WebhookDeliveryListing } from './webhook.ts';
 import { assignmentSchema, relayListSchema, sessionRequestSchema, streamDirectoryEntrySchema, type Assignment, type StreamDirectoryEntry } from './stream-record.ts';
 
 /** Control-plane calls answer fast or not at all; redemptions may wait on the ledger's write lock. */
@@ -130,14 +133,24 @@ export class OrchestratorClient {
     return this.call({ what: 'session close', method: 'DELETE', path: `/api/streams/${encodeURIComponent(playbackId)}` });
   }
 
+  /** The stream's origin relay reports its recording ready (a `recording.ready` webhook, the stream status's `recording`). */
+  reportRecording(playbackId: string, report: RecordingReport): Promise<void> {
+    return this.call({ what: 'recording report', method: 'POST', path: `/api/streams/${encodeURIComponent(playbackId)}/recording`, body: { value: report, schema: recordingReportSchema } });
+  }
+
+  /** The webhook delivery log, newest first (of one stream, or all). */
+  webhookDeliveries(playbackId?: string): Promise<WebhookDeliveryListing[]> {
+    return this.call({ what: 'webhook deliveries', path: `/api/webhooks/deliveries${playbackId ? `?playbackId=${encodeURIComponent(playbackId)}` : ''}`, answer: webhookDeliverySchema.array(), maxBytes: LIST_MAX_BYTES });
+  }
+
   /** The public stream directory. */
   streams(): Promise<StreamDirectoryEntry[]> {
     return this.call({ what: 'stream directory', path: '/api/streams', answer: streamDirectoryEntrySchema.array(), maxBytes: LIST_MAX_BYTES });
   }
 
-  /** One stream's directory entry (its relay, renditions and publisher key); STREAM_NOT_FOUND when it is not live. */
-  stream(playbackId: string): Promise<StreamDirectoryEntry> {
-    return this.call({ what: 'stream lookup', path: `/api/streams/${encodeURIComponent(playbackId)}`, answer: streamDirectoryEntrySchema, timeoutMs: LOOKUP_TIMEOUT_MS });
+  /** One stream's status (lifecycle, viewers; relay, renditions and publisher key while live); STREAM_NOT_FOUND when it is unknown. */
+  stream(playbackId: string): Promise<StreamStatus> {
+    return this.call({ what: 'stream lookup', path: `/api/streams/${encodeURIComponent(playbackId)}`, answer: streamStatusSchema, timeoutMs: LOOKUP_TIMEOUT_MS });
   }
 
   /** Relays that can serve a stream, best first; `holding`: only those holding it as origin (an edge's parents). */

@@ -6,6 +6,7 @@ import { MAX_FAILURE_REPORTS, failureReportSchema } from './failure-report.ts';
 import { addressString, decimalString, idPattern, renditionNamePattern } from './fields.ts';
 import { nodeRecordSchema } from './node-record.ts';
 import { deliveryTermsSchema } from './delivery-receipt.ts';
+import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema } from './webhook.ts';
 
 /**
  * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
@@ -76,6 +77,8 @@ export const sessionRequestSchema = z.object({
   publisher: addressString.transform((a) => a.toLowerCase()).optional(),
   /** Paid delivery (protocol/delivery-receipt.ts): who pays relays, where players get viewer sessions, the most it pays. */
   delivery: deliveryTermsSchema.optional(),
+  /** The stream key's own webhook receivers (protocol/webhook.ts); the orchestrator delivers its events there too, and never shows them. */
+  webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
