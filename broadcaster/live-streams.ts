@@ -27,6 +27,9 @@ export interface LiveStreamsOptions {
   /** Publications cut their segments under `<dataDir>/segments/`. */
   dataDir: string;
   segmentSeconds: number;
+  /** Low-latency HLS (CMAF parts of `partTarget` seconds) rather than MPEG-TS segments only. */
+  lowLatency?: boolean;
+  partTarget?: number;
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   maxTranscodeBacklog: number;
   reconnectGraceMs: number;
@@ -114,7 +117,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     if (stream.publication?.isLive) stream.log.warn('stream key published again while live: the new connection takes over');
     stream.publication?.supersede();
     const publication = new Publication(
-      { dir: join(this.options.dataDir, 'segments', `${playbackId}-${timers.now()}`), segmentSeconds: this.options.segmentSeconds, reconnectGraceMs: this.options.reconnectGraceMs },
+      { dir: join(this.options.dataDir, 'segments', `${playbackId}-${timers.now()}`), segmentSeconds: this.options.segmentSeconds, reconnectGraceMs: this.options.reconnectGraceMs, partTargetSeconds: this.options.lowLatency ? (this.options.partTarget ?? 0.334) : null },
       { pipeline: stream.pipeline, logger: stream.log, timers, ...(disconnect ? { disconnect } : {}) },
     );
     stream.publication = publication;

@@ -104,6 +104,21 @@ export class RelayClient {
     await res.body?.cancel();
   }
 
+  /**
+   * Low-latency pushes (relay/ll-push-routes.ts): `name` is `init-<seq>.mp4`, `<seq>.<part>.m4s` or
+   * `<seq>.m4s`; `headers` carry the signed claims (protocol/part-metadata.ts, segment-metadata.ts).
+   */
+  async pushCmaf(relayUrl: string, playbackId: string, rendition: string, name: string, headers: Record<string, string>, bytes: Buffer): Promise<void> {
+    const res = await this.fetch(`${relayUrl}/hls/${playbackId}/${rendition}/${name}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'video/mp4', ...headers },
+      body: view(bytes),
+      signal: timeout(RELAY_SEGMENT_TIMEOUT_MS),
+    });
+    if (!res.ok) throw await failureFromResponse(res, `relay refused ${name}`, relayUrl);
+    await res.body?.cancel();
+  }
+
   /** Tells the relay the stream is over, so its playlists end (#EXT-X-ENDLIST) rather than go stale. */
   async endStream(relayUrl: string, playbackId: string, publisher: Identity): Promise<void> {
     const path = `/hls/${playbackId}/end`;

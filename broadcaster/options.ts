@@ -35,6 +35,8 @@ export const broadcasterOptionsDefinition = defineOptions(
     dataDir: option({ flag: 'data-dir', schema: text, default: './.castnet', description: 'stream keys and scratch segments live here' }),
     dev: option({ flag: 'dev', schema: flag, default: false, description: 'accept any stream key unless keys are configured' }),
     segmentSeconds: option({ flag: 'segment-seconds', schema: seconds, default: 2, description: 'target segment duration (cut at the next keyframe)' }),
+    lowLatency: option({ flag: 'low-latency', schema: flag, default: false, description: 'low-latency HLS: the source as CMAF parts pushed as they are cut (EXT-X-PART, blocking reload, preload hints)' }),
+    partTarget: option({ flag: 'part-target', schema: seconds, default: 0.334, description: 'low-latency part duration target in seconds (PART-TARGET; PART-HOLD-BACK is three of them)' }),
     ladder: option({ flag: 'ladder', schema: ladder, default: defaultLadderRungs, description: "renditions below the source ('': the default)", show: showLadder }),
     maxTranscodeBacklog: option({ flag: 'max-transcode-backlog', schema: size, default: 3, description: 'segments waiting for a transcoder before renditions are skipped' }),
     reconnectGraceMs: option({ flag: 'reconnect-grace-ms', schema: durationMs, default: 30_000, description: 'how long a stream waits for its streamer to reconnect' }),

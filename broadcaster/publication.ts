@@ -9,6 +9,8 @@ import { probeTs } from '../media/ts-probe.ts';
 import { FlvWriter } from './flv-writer.ts';
 import type { PublishSink } from './rtmp/rtmp-connection.ts';
 import { SegmentCutter } from './segment-cutter.ts';
+import { CmafCutter } from './cmaf-cutter.ts';
+import { remuxCmafToTs } from '../media/cmaf-remux.ts';
 import type { StreamPipeline } from './stream-pipeline.ts';
 import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
 
@@ -17,6 +19,8 @@ export interface PublicationOptions {
   dir: string;
   segmentSeconds: number;
   reconnectGraceMs: number;
+  /** Low-latency HLS: the source is cut into CMAF parts of this PART-TARGET (cmaf-cutter.ts); null cuts MPEG-TS. */
+  partTargetSeconds?: number | null;
 }
 
 export interface PublicationComponents {
@@ -43,7 +47,9 @@ export class Publication extends EventEmitter<PublicationEvents> {
   readonly playbackId: string;
   readonly startedAtWall: number;
   readonly sink: PublishSink;
-  private readonly cutter: SegmentCutter;
+  private readonly cutter: SegmentCutter | CmafCutter;
+  /** The sequence number of this publication's first segment (low latency numbers parts before segments complete). */
+  private firstSeq = 0;
   private readonly pipeline: StreamPipeline;
   private readonly timers: Timers;
   private readonly options: PublicationOptions;
@@ -62,24 +68,8 @@ export class Publication extends EventEmitter<PublicationEvents> {
     this.playbackId = components.pipeline.playbackId;
     this.timers = components.timers ?? systemTimers;
     this.startedAtWall = this.timers.now();
-    this.cutter = new SegmentCutter({ dir: options.dir, segmentSeconds: options.segmentSeconds, logger: components.logger });
-    this.cutter.on('segment', (cut) => {
-      // Segments are handled in order: the first one of each publication is probed before anything is published.
-      this.chain = this.chain.then(async () => {
-        try {
-          const bytes = await SegmentCutter.take(cut);
-          if (!this.pipeline.source) this.pipeline.setSource(probeTs(bytes));
-          this.pipeline.push({
-            bytes,
-            duration: cut.duration,
-            programDateTime: new Date(this.startedAtWall + cut.start * 1000).toISOString(),
-            completedAt: cut.completedAt,
-          });
-        } catch (err) {
-          this.emit('segmentFailed', { file: cut.path, err });
-        }
-      });
-    });
+    if (options.partTargetSeconds) this.cutter = this.cmafCutter(options.partTargetSeconds, components.logger);
+    else this.cutter = this.tsCutter(options, components.logger);
     this.cutter.on('error', (err) => this.emit('cutterFailed', { err }));
     this.cutter.on('end', () => {
       // The cutter is gone while the streamer still sends (killed, a full disk): nothing would be cut from
@@ -105,13 +95,62 @@ export class Publication extends EventEmitter<PublicationEvents> {
     };
   }
 
+  /**
+   * Low latency: each CMAF part goes to the pipeline as FFmpeg writes it; each complete segment is remuxed to
+   * MPEG-TS (what transcoders and the probe take) and pushed like a cut segment, with its CMAF bytes.
+   */
+  private cmafCutter(partTargetSeconds: number, logger: Logger): CmafCutter {
+    const cutter = new CmafCutter({ segmentSeconds: this.options.segmentSeconds, partTargetSeconds, logger });
+    cutter.on('init', (init) => this.pipeline.publishInit(this.firstSeq, init, partTargetSeconds));
+    cutter.on('part', (p) => this.pipeline.publishPart(this.firstSeq + p.index, p.part, { duration: p.duration, independent: p.independent }, p.bytes));
+    cutter.on('segment', (segment) => {
+      const seq = this.firstSeq + segment.index;
+      const programDateTime = new Date(this.startedAtWall + segment.start * 1000).toISOString();
+      this.pipeline.closeCmafSegment(seq, { duration: segment.duration, programDateTime, completedAt: segment.completedAt }, segment.bytes);
+      const ts = remuxCmafToTs(segment.init, segment.bytes);
+      ts.catch(() => {}); // reported in order below
+      this.chain = this.chain.then(async () => {
+        try {
+          const bytes = await ts;
+          if (!this.pipeline.source) this.pipeline.setSource(probeTs(bytes));
+          this.pipeline.push({ bytes, duration: segment.duration, programDateTime, completedAt: segment.completedAt, cmaf: segment.bytes }, seq);
+        } catch (err) {
+          this.emit('segmentFailed', { file: `${seq}.m4s`, err });
+        }
+      });
+    });
+    return cutter;
+  }
+
+  private tsCutter(options: PublicationOptions, logger: Logger): SegmentCutter {
+    const cutter = new SegmentCutter({ dir: options.dir, segmentSeconds: options.segmentSeconds, logger });
+    cutter.on('segment', (cut) => {
+      // Segments are handled in order: the first one of each publication is probed before anything is published.
+      this.chain = this.chain.then(async () => {
+        try {
+          const bytes = await SegmentCutter.take(cut);
+          if (!this.pipeline.source) this.pipeline.setSource(probeTs(bytes));
+          this.pipeline.push({
+            bytes,
+            duration: cut.duration,
+            programDateTime: new Date(this.startedAtWall + cut.start * 1000).toISOString(),
+            completedAt: cut.completedAt,
+          });
+        } catch (err) {
+          this.emit('segmentFailed', { file: cut.path, err });
+        }
+      });
+    });
+    return cutter;
+  }
+
   /** Still receiving from its streamer. */
   get isLive(): boolean {
     return this.live;
   }
 
   async start(): Promise<void> {
-    this.pipeline.beginPublication();
+    this.firstSeq = this.pipeline.beginPublication();
     await this.cutter.start();
   }
 

@@ -19,7 +19,11 @@ import { signSegmentBytes } from '../protocol/segment-signing.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
-import type { SegmentMetadata } from '../protocol/segment-metadata.ts';
+import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
+import { sha256 } from '../protocol/segment-signing.ts';
+import { signInit, signPart } from '../protocol/part-signature.ts';
+import { initHeaders, partHeaders, type PartMetadata } from '../protocol/part-metadata.ts';
+import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { StreamDescriptor, StreamWarning, Variant } from '../protocol/stream-record.ts';
 import { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
@@ -46,6 +50,8 @@ const MAX_VERIFIED_ATTEMPTS = 3;
  * slowness is a failure, and the session moves the stream to another relay.
  */
 export const MAX_PUBLISH_BACKLOG = 3;
+/** Parts waiting for the relay beyond this are skipped (about 2 s of 0.33 s parts). */
+const MAX_PART_BACKLOG = 6;
 /** The most a descriptor may announce (protocol/stream-record.ts). */
 const MAX_TARGET_DURATION_S = 60;
 
@@ -60,6 +66,8 @@ export interface PipelineSegment {
   programDateTime: string;
   /** Wall-clock ms when the segment was complete at ingest. */
   completedAt: number;
+  /** Low latency: the segment as CMAF fragments, whose parts were published already; `bytes` is its MPEG-TS remux for transcoders. */
+  cmaf?: Buffer;
 }
 
 /** Why a segment's renditions were not published (the `reason` label of transcode failures). */
@@ -87,6 +95,9 @@ export interface StreamPipelineEvents {
   warning: [StreamWarning];
   /** A transcoder passed its deadline: the segment goes to another as well. */
   hedged: [{ seq: number; transcoder: string; deadlineMs: number }];
+  /** Low latency: a part reached the relay (`latencyMs` from its ingest), or did not. */
+  partPublished: [{ rendition: string; seq: number; part: number; latencyMs: number; bytes: number }];
+  partFailed: [{ rendition: string; seq: number; part: number; relay: string | null; err?: unknown; backlog?: number }];
 }
 
 export interface StreamPipelineOptions {
@@ -174,12 +185,15 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return this.nextSeq - this.firstSeq;
   }
 
-  /** A new publication began (first, or after a reconnect). */
-  beginPublication(): void {
+  /** A new publication began (first, or after a reconnect); returns the sequence number of its first segment. */
+  beginPublication(): number {
     this.discontinuityPending = this.nextSeq > 0;
+    this.llInit = null;
+    this.llDiscontinuity = this.nextSeq > 0 ? this.nextSeq : -1;
     this.source = null;
     this.warnings = [];
     this.cadence = new KeyframeCadence(this.options.segmentSeconds);
+    return this.nextSeq;
   }
 
   /** The first segment's probe of each publication fixes the ladder, the relay's descriptor and the session's renditions. */
@@ -234,16 +248,21 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return { playbackId: this.playbackId, variants, targetDuration };
   }
 
-  /** Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events. */
-  push(segment: PipelineSegment): number {
-    const seq = this.nextSeq++;
+  /**
+   * Takes one ingested segment; returns its sequence number. Never throws: failures are reported as events.
+   * `at`: its sequence number when it was fixed before it was complete (low latency: its parts went out first).
+   */
+  push(segment: PipelineSegment, at?: number): number {
+    const seq = at ?? this.nextSeq;
+    this.nextSeq = Math.max(this.nextSeq, seq + 1);
     this.onSequence?.(seq);
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
     const cadence = this.cadence.add(segment.duration, this.source?.fps ?? 0);
     if (cadence) this.warn(cadence);
-    if (this.sourcePlayable) {
+    // A low-latency source went out as parts and a CMAF segment already (closeCmafSegment).
+    if (this.sourcePlayable && !segment.cmaf) {
       if (this.publishBacklog >= MAX_PUBLISH_BACKLOG) {
         const relay = this.session.assignment?.relay.url ?? null;
         this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay, backlog: this.publishBacklog });
@@ -266,7 +285,98 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
 
   /** Resolves once every segment pushed so far has been published or given up on. */
   async drain(): Promise<void> {
-    await Promise.all([this.sourceChain, this.transcodeChain]);
+    await Promise.all([this.sourceChain, this.transcodeChain, this.llChain]);
+  }
+
+  // ---- Low latency (LL-HLS over CMAF): the source's init segment and parts go to the relay as they exist. ----
+
+  private llChain: Promise<void> = Promise.resolve();
+  private llBacklog = 0;
+  private llInit: { seq: number; bytes: Buffer; partTarget: number } | null = null;
+  private llInitPushedTo: string | null = null;
+  /** The first segment of a publication after another: its CMAF segment is marked a discontinuity. */
+  private llDiscontinuity = -1;
+
+  /**
+   * A low-latency source segment is complete: it goes to the relay at once, behind its parts (its MPEG-TS
+   * remux for the transcoders follows through push()). Skipped behind a slow relay like any source segment.
+   */
+  closeCmafSegment(seq: number, segment: { duration: number; programDateTime: string; completedAt: number }, bytes: Buffer): void {
+    if (!this.sourcePlayable) return;
+    const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: seq === this.llDiscontinuity };
+    if (this.publishBacklog >= MAX_PUBLISH_BACKLOG) {
+      const relay = this.session.assignment?.relay.url ?? null;
+      this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay, backlog: this.publishBacklog });
+      if (relay) this.session.reassign([relay], 'publish_failed');
+      return;
+    }
+    this.publishBacklog++;
+    this.llChain = this.llChain.then(() => this.publishCmafSegment(seq, meta, bytes, segment.completedAt)).finally(() => this.publishBacklog--);
+  }
+
+  /** The publication's init segment (EXT-X-MAP) for its segments from `seq` on. */
+  publishInit(seq: number, bytes: Buffer, partTarget: number): void {
+    this.llInit = { seq, bytes, partTarget };
+    this.llInitPushedTo = null;
+  }
+
+  private async ensureInit(relayUrl: string): Promise<void> {
+    const init = this.llInit;
+    if (!init || this.llInitPushedTo === relayUrl) return;
+    const signature = signInit({ playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq: init.seq, partTarget: init.partTarget, sha256: sha256(init.bytes) }, this.publisher.privateKey);
+    await this.relays.pushCmaf(relayUrl, this.playbackId, SOURCE_RENDITION, `init-${init.seq}.mp4`, initHeaders(init.partTarget, signature), init.bytes);
+    this.llInitPushedTo = relayUrl;
+  }
+
+  /**
+   * One part of the source, pushed in order behind the ones before it. Parts waiting beyond the bound are
+   * skipped (players get them with the whole segment): a slow relay cannot build a backlog of parts.
+   */
+  publishPart(seq: number, part: number, meta: PartMetadata, bytes: Buffer): void {
+    if (!this.sourcePlayable) return;
+    const ingestedAt = this.timers.now();
+    if (this.llBacklog >= MAX_PART_BACKLOG) {
+      this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: this.session.assignment?.relay.url ?? null, backlog: this.llBacklog });
+      return;
+    }
+    this.llBacklog++;
+    this.llChain = this.llChain
+      .then(async () => {
+        const relay = this.session.assignment?.relay;
+        if (!relay) {
+          this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: null });
+          return;
+        }
+        try {
+          await this.ensureInit(relay.url);
+          const signature = signPart({ playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq, part, ...meta, sha256: sha256(bytes) }, this.publisher.privateKey);
+          await this.relays.pushCmaf(relay.url, this.playbackId, SOURCE_RENDITION, `${seq}.${part}.m4s`, partHeaders(meta, signature), bytes);
+          this.emit('partPublished', { rendition: SOURCE_RENDITION, seq, part, latencyMs: this.timers.now() - ingestedAt, bytes: bytes.length });
+        } catch (err) {
+          // One refused part is no reason to move the stream: the whole segment follows, and its failure is.
+          this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: relay.url, err });
+        }
+      })
+      .finally(() => this.llBacklog--);
+  }
+
+  private async publishCmafSegment(seq: number, meta: SegmentMetadata, bytes: Buffer, completedAt: number): Promise<void> {
+    const relay = this.session.assignment?.relay;
+    if (!relay) {
+      this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay: null });
+      return;
+    }
+    try {
+      // The descriptor needs the probed source (the first segment's remux): until then the segment goes without.
+      await this.ensureDescriptor(relay.url);
+      await this.ensureInit(relay.url);
+      const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq }, meta, bytes);
+      await this.relays.pushCmaf(relay.url, this.playbackId, SOURCE_RENDITION, `${seq}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signature }, bytes);
+      this.emit('segmentPublished', { rendition: SOURCE_RENDITION, seq, latencyS: (this.timers.now() - completedAt) / 1000, bytes: bytes.length });
+    } catch (err) {
+      this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay: relay.url, err });
+      this.session.reassign([relay.url], 'publish_failed');
+    }
   }
 
   private async ensureDescriptor(relayUrl: string): Promise<void> {

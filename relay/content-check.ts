@@ -10,6 +10,14 @@ import { checkSegmentBytes, sha256, type SegmentAddress } from '../protocol/segm
 import { parseSegmentMetadata, SEGMENT_HEADERS, signedSegmentHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { PublisherKeys } from './publisher-keys.ts';
+import { checkInitSignature, checkPartSignature, initSigner, partSigner } from '../protocol/part-signature.ts';
+
+/** A part's claim beside its address (protocol/part-signature.ts). */
+export interface PartMeta {
+  part: number;
+  duration: number;
+  independent: boolean;
+}
 
 /** Where a checked segment came from: a broadcaster's push, or an edge's parent. */
 export type ContentSource = 'push' | 'parent';
@@ -60,6 +68,32 @@ export class ContentCheck {
       throw err;
     }
     const refusal = checkSegmentBytes(publisher, at, meta, bytes, signature);
+    if (refusal) this.refuse(refusal, context);
+  }
+
+  /** A low-latency part: the publisher's signature over its address, timing and bytes. No time window: its segment's sequence number places it. */
+  async part(from: ContentSource, at: SegmentAddress, meta: PartMeta, bytes: Uint8Array, signature: string | null | undefined): Promise<void> {
+    const claim = () => ({ ...at, ...meta, sha256: sha256(bytes) });
+    await this.signed(from, at, signature, (s) => partSigner(claim(), s), (publisher) => checkPartSignature(claim(), signature, publisher));
+  }
+
+  /** An init segment (EXT-X-MAP) for the segments from `at.seq` on, and the stream's part target. */
+  async init(from: ContentSource, at: SegmentAddress, partTarget: number, bytes: Uint8Array, signature: string | null | undefined): Promise<void> {
+    const claim = () => ({ ...at, partTarget, sha256: sha256(bytes) });
+    await this.signed(from, at, signature, (s) => initSigner(claim(), s), (publisher) => checkInitSignature(claim(), signature, publisher));
+  }
+
+  private async signed(from: ContentSource, at: SegmentAddress, signature: string | null | undefined, signer: (s: string) => string | null, check: (publisher: string) => ContentRefusal | null): Promise<void> {
+    const context = { ...at, from };
+    if (!signature) this.refuse('unsigned', context);
+    let publisher: string;
+    try {
+      publisher = await this.options.keys.publisherOf(at.playbackId, this.options.keys.fromDirectory ? null : signer(signature));
+    } catch (err) {
+      if (err instanceof CastnetError && err.context.reason === 'publisher_unknown') this.refuse('publisher_unknown', context, err.message);
+      throw err;
+    }
+    const refusal = check(publisher);
     if (refusal) this.refuse(refusal, context);
   }
 

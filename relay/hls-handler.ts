@@ -13,15 +13,19 @@ import type { Upstream } from './upstream.ts';
 import { corsHeaders, preflightHeaders, type CorsPolicy } from '../http/cors.ts';
 import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
 import { SIGNED_SEGMENT_HEADER_NAMES } from '../protocol/segment-metadata.ts';
+import { SIGNED_PART_HEADER_NAMES } from '../protocol/part-metadata.ts';
 
 const MASTER = new RegExp(`^/hls/(${ID_CHARS})/master\\.m3u8$`);
 const MEDIA = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
-const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.ts$`);
+const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(ts|m4s)$`);
+// Low-latency HLS (CMAF): parts and init segments.
+const PART = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(\\d{1,4})\\.m4s$`);
+const INIT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/init-(\\d{1,12})\\.mp4$`);
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Players on any origin read playlists and segments (and each segment's signature), and may range-request and revalidate them. */
 export const HLS_CORS: CorsPolicy = {
-  exposeHeaders: ['content-length', 'content-range', 'etag', ...SIGNED_SEGMENT_HEADER_NAMES],
+  exposeHeaders: ['content-length', 'content-range', 'etag', ...SIGNED_SEGMENT_HEADER_NAMES, ...SIGNED_PART_HEADER_NAMES],
   preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match'], maxAgeSeconds: 86_400 },
 };
 const CORS = corsHeaders(HLS_CORS);
@@ -30,6 +34,7 @@ const PREFLIGHT = preflightHeaders(HLS_CORS);
 const PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=1' };
 const MASTER_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=2' };
 const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control': 'public, max-age=86400, immutable', 'accept-ranges': 'bytes' };
+const CMAF_HEADERS = { ...SEGMENT_HEADERS, 'content-type': 'video/mp4' };
 
 export interface HlsHandlerOptions {
   store: StreamStore;
@@ -97,6 +102,10 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     if (params?.has('_HLS_part') && msnText === null) throw new CastnetError('BAD_REQUEST', '_HLS_part needs _HLS_msn');
     const msn = msnText === null ? undefined : Number(msnText);
     if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_msn must be a whole number');
+    const partText = params?.get('_HLS_part') ?? null;
+    const part = partText === null ? undefined : Number(partText);
+    if (part !== undefined && (!Number.isInteger(part) || part < 0)) throw new CastnetError('BAD_REQUEST', '_HLS_part must be a whole number');
+    const skip = params?.get('_HLS_skip') === 'YES';
     // A viewer is counted as the request arrives (before a blocking reload waits) when the stream is known
     // here, and else once the parent answered: a request for an unknown id leaves no stats.
     let counted = false;
@@ -107,8 +116,10 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     let body: Buffer;
     if (store.has(playbackId)) {
       count();
-      if (msn !== undefined) await store.waitForSequence(playbackId, rendition, msn, store.targetDurationOf(playbackId) * 3_000);
-      body = store.mediaPlaylistBytes(playbackId, rendition);
+      const waitMs = store.targetDurationOf(playbackId) * 3_000;
+      if (msn !== undefined && part !== undefined && store.isLowLatency(playbackId, rendition)) await store.waitForPart(playbackId, rendition, msn, part, waitMs);
+      else if (msn !== undefined) await store.waitForSequence(playbackId, rendition, msn, waitMs);
+      body = store.mediaPlaylistBytes(playbackId, rendition, skip);
     } else if (upstream) {
       if (upstream.follows(playbackId)) count();
       body = await upstream.mediaPlaylist(playbackId, rendition, msn);
@@ -129,7 +140,26 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     send(req, res, 200, MASTER_HEADERS, body);
   }
 
-  async function segment(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number): Promise<void> {
+  /** A part or init segment of a CMAF rendition held here; a part the preload hint names is waited for. */
+  async function cmafPiece(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number, part: number | null): Promise<void> {
+    if (!store.has(playbackId)) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    const kind = part === null ? 'init' : 'part';
+    const piece = part === null ? store.init(playbackId, rendition, seq) : await store.part(playbackId, rendition, seq, part, Math.max(1_000, (store.partTargetOf(playbackId, rendition) ?? 1) * 6_000));
+    if (req.headers['if-none-match'] === piece.etag) {
+      metrics.requests.inc({ kind, status: '304' });
+      res.writeHead(304, { ...CMAF_HEADERS, ...piece.headers, etag: piece.etag });
+      res.end();
+      return;
+    }
+    metrics.requests.inc({ kind, status: '200' });
+    if (req.method !== 'HEAD') {
+      metrics.bytesServed.inc(piece.bytes.length);
+      stats.served(playbackId, piece.bytes.length, true);
+    }
+    send(req, res, 200, { ...CMAF_HEADERS, ...piece.headers, etag: piece.etag }, piece.bytes);
+  }
+
+  async function segment(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number, cmaf = false): Promise<void> {
     let bytes: Buffer;
     let etag: string;
     let signed: Record<string, string>;
@@ -174,7 +204,8 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     if (range) metrics.requests.inc({ kind: 'segment', status: '206' });
     else segmentOk.inc();
     // The signature travels with the segment: the next hop (an edge, a player) checks it.
-    send(req, res, range ? 206 : 200, range ? { ...SEGMENT_HEADERS, ...signed, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...SEGMENT_HEADERS, ...signed, etag }, body);
+    const base = cmaf ? CMAF_HEADERS : SEGMENT_HEADERS;
+    send(req, res, range ? 206 : 200, range ? { ...base, ...signed, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...base, ...signed, etag }, body);
   }
 
   return (req, res) => {
@@ -187,9 +218,19 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     let kind: string;
     let work: () => Promise<void>;
     if ((m = SEGMENT.exec(path))) {
-      const [, id, rendition, seq] = m;
+      const [, id, rendition, seq, ext] = m;
       kind = 'segment';
-      work = () => segment(req, res, id!, rendition!, Number(seq));
+      // A CMAF segment is served only as .m4s and an MPEG-TS one only as .ts: one name per resource.
+      if ((ext === 'm4s') !== store.isLowLatency(id!, rendition!) && store.has(id!)) work = () => Promise.reject(new CastnetError('SEGMENT_NOT_FOUND', `this rendition's segments are not .${ext}`, { playbackId: id!, rendition: rendition! }));
+      else work = () => segment(req, res, id!, rendition!, Number(seq), ext === 'm4s');
+    } else if ((m = PART.exec(path))) {
+      const [, id, rendition, seq, part] = m;
+      kind = 'part';
+      work = () => cmafPiece(req, res, id!, rendition!, Number(seq), Number(part));
+    } else if ((m = INIT.exec(path))) {
+      const [, id, rendition, seq] = m;
+      kind = 'init';
+      work = () => cmafPiece(req, res, id!, rendition!, Number(seq), null);
     } else if ((m = MEDIA.exec(path))) {
       const [, id, rendition] = m;
       kind = 'media';

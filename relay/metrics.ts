@@ -32,6 +32,7 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
     bytesServed: new Counter({ name: 'castnet_relay_bytes_served_total', help: 'Segment bytes sent to clients', registers: [registry] }),
     upstreamBytes: new Counter({ name: 'castnet_relay_upstream_bytes_total', help: 'Bytes pulled from parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
     upstreamRequests: new Counter({ name: 'castnet_relay_upstream_requests_total', help: 'Requests made to parent relays, by kind', labelNames: ['kind'] as const, registers: [registry] }),
+    partsReceived: new Counter({ name: 'castnet_relay_parts_received_total', help: 'Low-latency parts pushed to this relay', registers: [registry] }),
     segmentsReceived: new Counter({ name: 'castnet_relay_segments_received_total', help: 'Segments pushed to this relay', registers: [registry] }),
     refused: new Counter({
       name: 'castnet_relay_refused_total',

@@ -10,6 +10,12 @@ interface Waiter {
 
 export class PlaylistWaiters {
   private waiters: Waiter[] = [];
+  /** Requests held at once: past it a blocking reload is refused with 503 rather than held (an attacker's sockets). */
+  private readonly max: number;
+
+  constructor(max = Number.POSITIVE_INFINITY) {
+    this.max = max;
+  }
 
   get size(): number {
     return this.waiters.length;
@@ -17,6 +23,7 @@ export class PlaylistWaiters {
 
   /** Resolves once `wake(n)` is called with n ≥ msn, or `wakeAll()`; rejects with 503 UNAVAILABLE after `timeoutMs`. */
   wait(msn: number, timeoutMs: number, context: ErrorContext): Promise<void> {
+    if (this.waiters.length >= this.max) return Promise.reject(new CastnetError('TOO_MANY_CONNECTIONS', `${this.max} requests already wait on this playlist; retry`, { ...context, reason: 'waiters' }));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);

@@ -20,6 +20,7 @@ import { createRelayMetrics } from './metrics.ts';
 import { pageRoutes } from './page-routes.ts';
 import { ParentDirectory, type ParentLookup } from './parent-directory.ts';
 import { pushRoutes } from './push-routes.ts';
+import { llPushRoutes } from './ll-push-routes.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { StreamStats } from './stream-stats.ts';
 import { StreamStore } from './stream-store.ts';
@@ -234,6 +235,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
 
   app.use(deliveryRoutes({ earnings, guard, ...(components.now ? { now: components.now } : {}) }));
   app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
+  if (!options.edge) app.use(llPushRoutes({ store, metrics, logger, content, guard, maxSegmentBytes: options.maxSegmentBytes }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
 

@@ -12,6 +12,9 @@ import { writeMediaPlaylist, writeMultivariantPlaylist, type PlaylistEntry } fro
 import { CastnetError, type ErrorCode } from '../protocol/errors.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
+import { MAX_PART_WAITERS, PartWindow, type StoredInit, type StoredPart } from './part-window.ts';
+import { SKIP_TARGET_DURATIONS, writeLlPlaylist, type LlSegment } from '../media/ll-playlist.ts';
+import { fragmentTiming } from '../media/fmp4.ts';
 import { signedSegmentHeaders, type SegmentMetadata, type SignedSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type StreamDescriptor, type Variant } from '../protocol/stream-record.ts';
 
@@ -51,6 +54,10 @@ interface RenditionWindow {
   playlist: Buffer | null;
   /** Blocking reloads waiting for a sequence number. */
   waiters: PlaylistWaiters;
+  /** Low-latency (CMAF) renditions: init segments, parts and their waiters; null for MPEG-TS renditions. */
+  ll: PartWindow | null;
+  /** The delta update (_HLS_skip=YES) as served, rebuilt with the playlist. */
+  delta: Buffer | null;
 }
 
 interface LiveStream {
@@ -154,7 +161,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     s.descriptor = descriptor;
     s.master = null;
     // The target duration may have changed: media playlists are rebuilt.
-    for (const w of s.renditions.values()) w.playlist = null;
+    this.changed(s);
     s.lastPushAt = this.now();
     this.reopen(s);
   }
@@ -163,7 +170,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   private reopen(s: LiveStream): void {
     if (!s.ended) return;
     s.ended = false;
-    for (const w of s.renditions.values()) w.playlist = null;
+    this.changed(s);
   }
 
   /**
@@ -174,9 +181,10 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     const s = this.live(playbackId);
     s.ended = true;
     this.emit('streamEnded', playbackId);
+    this.changed(s);
     for (const w of s.renditions.values()) {
-      w.playlist = null;
       w.waiters.wakeAll();
+      w.ll?.waiters.wakeAll();
     }
   }
 
@@ -221,7 +229,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     this.reopen(s);
     let w = s.renditions.get(rendition);
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, playlist: null, waiters: new PlaylistWaiters() };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
       s.renditions.set(rendition, w);
     }
     const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, headers: signedSegmentHeaders(meta) };
@@ -239,9 +247,10 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     s.newestSeq = Math.max(s.newestSeq, seq);
     this.trim(s);
     // Every rendition's playlist may change (a new timeline entry can turn into a gap elsewhere).
-    for (const other of s.renditions.values()) other.playlist = null;
+    this.changed(s);
     s.master = null;
     w.waiters.wake(w.maxSeq);
+    w.ll?.complete(seq);
     return segment;
   }
 
@@ -254,6 +263,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
         w.segments.delete(seq);
         this.release(segment.bytes.length);
       }
+      if (w.ll) this.release(w.ll.trim(oldestKept));
     }
   }
 
@@ -281,9 +291,13 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return { s, w };
   }
 
-  /** The playlist bytes as served; rebuilt only after a change. Hot path. */
-  mediaPlaylistBytes(playbackId: string, rendition: string): Buffer {
+  /** The playlist bytes as served; rebuilt only after a change. Hot path. `skip`: the delta update of a CMAF rendition. */
+  mediaPlaylistBytes(playbackId: string, rendition: string, skip = false): Buffer {
     const { w } = this.window(playbackId, rendition);
+    if (skip && w.ll) {
+      w.delta ??= Buffer.from(this.llPlaylist(playbackId, rendition, true));
+      return w.delta;
+    }
     w.playlist ??= Buffer.from(this.mediaPlaylist(playbackId, rendition));
     return w.playlist;
   }
@@ -323,6 +337,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
 
   mediaPlaylist(playbackId: string, rendition: string): string {
     const { s, w } = this.window(playbackId, rendition);
+    if (w.ll) return this.llPlaylist(playbackId, rendition, false);
     const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.maxSeq).sort((a, b) => a - b);
     const listed = seqs.slice(-this.options.playlistSegments);
     const first = listed[0] ?? w.maxSeq;
@@ -352,6 +367,155 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return writeMultivariantPlaylist(variants);
   }
 
+  // ---- Low-latency HLS (CMAF parts): relay/part-window.ts holds each rendition's parts and init segments. ----
+
+  private changed(s: LiveStream): void {
+    for (const w of s.renditions.values()) {
+      w.playlist = null;
+      w.delta = null;
+    }
+  }
+
+  /**
+   * Stores an init segment (EXT-X-MAP) for a CMAF rendition's segments from `seq` on; the first one fixes the
+   * rendition's PART-TARGET, which may not change afterwards (players rely on it, RFC 8216bis §4.4.3.7).
+   */
+  putInit(playbackId: string, rendition: string, seq: number, partTarget: number, bytes: Buffer, headers: Record<string, string>): StoredInit {
+    this.checkRoomFor(playbackId);
+    const existing = this.streams.get(playbackId);
+    if (!existing?.renditions.has(rendition) && (existing?.renditions.size ?? 0) >= this.maxRenditions) {
+      this.refuse('renditions', 'RELAY_FULL', `a stream may have at most ${this.maxRenditions} renditions on this relay`, { playbackId, rendition });
+    }
+    const s = this.stream(playbackId);
+    let w = s.renditions.get(rendition);
+    if (w?.ll && w.ll.partTarget !== partTarget) throw new CastnetError('BAD_REQUEST', `PART-TARGET is ${w.ll.partTarget} s for this rendition; it may not change to ${partTarget} s`, { playbackId, rendition, seq });
+    if (w && !w.ll && w.segments.size > 0) throw new CastnetError('BAD_REQUEST', 'this rendition carries MPEG-TS segments; it takes no init segment', { playbackId, rendition, seq });
+    if (!w) {
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq - 1, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
+      s.renditions.set(rendition, w);
+    }
+    w.ll ??= new PartWindow(partTarget);
+    s.lastPushAt = this.now();
+    this.reopen(s);
+    const init = w.ll.putInit(seq, bytes, headers, { playbackId, rendition, seq });
+    this.changed(s);
+    return init;
+  }
+
+  /** Stores one part of a CMAF rendition's segment as soon as it exists; its waiters wake. */
+  putPart(playbackId: string, rendition: string, seq: number, part: number, claimed: { duration: number; independent: boolean }, bytes: Buffer, headers: Record<string, string>): StoredPart {
+    const s = this.live(playbackId);
+    const w = s.renditions.get(rendition);
+    if (!w?.ll) throw new CastnetError('BAD_REQUEST', `rendition ${rendition} has no init segment: push init-<seq>.mp4 first`, { playbackId, rendition, seq });
+    const open = w.ll.openSeq() ?? w.maxSeq;
+    if (seq < w.maxSeq || seq > Math.max(open, w.maxSeq) + 2) this.refuse('seq_ahead', 'BAD_REQUEST', `part of segment ${seq} is outside the live window (newest segment ${w.maxSeq})`, { playbackId, rendition, seq });
+    if (!this.budget.reserve(bytes.length)) this.refuse('bytes', 'RELAY_FULL', `this relay holds its limit of ${this.budget.limit} bytes of segments`, { playbackId, rendition, seq });
+    let stored: StoredPart;
+    try {
+      stored = w.ll.putPart(seq, part, claimed, bytes, headers, { playbackId, rendition, seq, part });
+    } catch (err) {
+      this.budget.give(bytes.length);
+      throw err;
+    }
+    if (stored.bytes !== bytes) this.budget.give(bytes.length); // a repeat: the first push's bytes stay
+    else this.held += bytes.length;
+    s.lastPushAt = this.now();
+    this.reopen(s);
+    this.changed(s);
+    return stored;
+  }
+
+  private llWindow(playbackId: string, rendition: string): { s: LiveStream; w: RenditionWindow; ll: PartWindow } {
+    const { s, w } = this.window(playbackId, rendition);
+    if (!w.ll) throw new CastnetError('SEGMENT_NOT_FOUND', `rendition ${rendition} has no parts (it is not a CMAF rendition)`, { playbackId, rendition });
+    return { s, w, ll: w.ll };
+  }
+
+  init(playbackId: string, rendition: string, seq: number): StoredInit {
+    const init = this.llWindow(playbackId, rendition).ll.init(seq);
+    if (!init) throw new CastnetError('SEGMENT_NOT_FOUND', `no init segment ${seq} of ${rendition}`, { playbackId, rendition, seq });
+    return init;
+  }
+
+  /**
+   * A part, or, when it is the next one the playlist's preload hint names, waits for it (§6.2.6: the server
+   * holds a request for a hinted part until it exists). Anything else missing is 404 at once.
+   */
+  async part(playbackId: string, rendition: string, seq: number, part: number, timeoutMs: number): Promise<StoredPart> {
+    const { w, ll } = this.llWindow(playbackId, rendition);
+    const found = ll.part(seq, part);
+    if (found) return found;
+    const open = ll.openSeq();
+    const hinted = open === null ? seq === w.maxSeq + 1 && part === 0 : (seq === open && part === ll.partsOf(open).length) || (seq === open + 1 && part === 0);
+    const missing = () => new CastnetError('SEGMENT_NOT_FOUND', `no part ${seq}.${part} of ${rendition}`, { playbackId, rendition, seq, part });
+    if (!hinted || ll.isComplete(seq) || this.isEnded(playbackId)) throw missing();
+    await ll.waitFor(seq, part, timeoutMs, { playbackId, rendition, seq, part });
+    const arrived = ll.part(seq, part);
+    if (!arrived) throw missing();
+    return arrived;
+  }
+
+  /**
+   * Blocking reload with _HLS_part (RFC 8216bis §6.2.5.2): resolves once the playlist holds part `part` of
+   * segment `msn`, or a later one. Refused (400) more than two segments past the newest; 503 after `timeoutMs`.
+   */
+  waitForPart(playbackId: string, rendition: string, msn: number, part: number, timeoutMs: number): Promise<void> {
+    const { s, w, ll } = this.llWindow(playbackId, rendition);
+    if (s.ended) return Promise.resolve();
+    const newest = Math.max(ll.openSeq() ?? w.maxSeq, w.maxSeq);
+    if (msn > newest + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${newest}`, { playbackId, rendition }));
+    if (part >= 1024) return Promise.reject(new CastnetError('BAD_REQUEST', '_HLS_part is too large', { playbackId, rendition }));
+    return ll.waitFor(msn, part, timeoutMs, { playbackId, rendition });
+  }
+
+  /** Refuses bytes that are not fragments of the init segment that applies to `seq`. */
+  checkCmafSegment(playbackId: string, rendition: string, seq: number, bytes: Buffer): void {
+    const init = this.llWindow(playbackId, rendition).ll.initFor(seq);
+    if (!init) throw new CastnetError('BAD_REQUEST', `no init segment is published for segment ${seq}`, { playbackId, rendition, seq });
+    try {
+      fragmentTiming(bytes, init.tracks);
+    } catch (err) {
+      throw new CastnetError('INVALID_SEGMENT', (err as Error).message, { playbackId, rendition, seq });
+    }
+  }
+
+  /** Whether the rendition is a CMAF (low-latency) one. */
+  isLowLatency(playbackId: string, rendition: string): boolean {
+    return this.streams.get(playbackId)?.renditions.get(rendition)?.ll != null;
+  }
+
+  partTargetOf(playbackId: string, rendition: string): number | null {
+    return this.streams.get(playbackId)?.renditions.get(rendition)?.ll?.partTarget ?? null;
+  }
+
+  private llPlaylist(playbackId: string, rendition: string, skip: boolean): string {
+    const { s, w, ll } = this.llWindow(playbackId, rendition);
+    const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.maxSeq).sort((a, b) => a - b);
+    // Long enough that a delta update skips something: CAN-SKIP-UNTIL is six target durations (§4.4.3.8).
+    const listed = seqs.slice(-Math.min(this.keep, Math.max(this.options.playlistSegments, SKIP_TARGET_DURATIONS + 3)));
+    const first = listed[0] ?? w.maxSeq + 1;
+    const segments: LlSegment[] = listed.map((seq) => {
+      const meta = s.timeline.get(seq)!;
+      return { seq, ...meta, gap: !w.segments.has(seq), initSeq: ll.initFor(seq)?.seq ?? w.firstSeq, parts: ll.partsOf(seq) };
+    });
+    const openSeq = Math.max(ll.openSeq() ?? w.maxSeq + 1, w.maxSeq + 1);
+    const reports = [...s.renditions].filter(([name]) => name !== rendition).map(([name, other]) => {
+      const otherOpen = other.ll?.openSeq() ?? null;
+      const parts = otherOpen === null ? 0 : other.ll!.listedParts(otherOpen).length;
+      return otherOpen !== null && parts > 0 ? { rendition: name, lastMsn: otherOpen, lastPart: parts - 1 } : { rendition: name, lastMsn: Math.max(0, other.maxSeq), lastPart: null };
+    });
+    return writeLlPlaylist({
+      targetDuration: this.targetDuration(s),
+      partTarget: ll.partTarget,
+      discontinuitySequence: s.discontinuitiesBefore.filter((d) => d < first).length,
+      segments,
+      open: { seq: openSeq, initSeq: ll.initFor(openSeq)?.seq ?? w.firstSeq, parts: ll.listedParts(openSeq) },
+      ended: s.ended,
+      reports,
+      skip,
+    });
+  }
+
   /** Drops streams idle past the limit; returns their ids. */
   expire(): string[] {
     const cutoff = this.now() - this.options.idleMs;
@@ -359,7 +523,10 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     for (const [id, s] of this.streams) {
       if (s.lastPushAt < cutoff) {
         this.streams.delete(id);
-        for (const w of s.renditions.values()) for (const segment of w.segments.values()) this.release(segment.bytes.length);
+        for (const w of s.renditions.values()) {
+          for (const segment of w.segments.values()) this.release(segment.bytes.length);
+          if (w.ll) this.release(w.ll.trim(Number.MAX_SAFE_INTEGER));
+        }
         expired.push(id);
         this.emit('streamExpired', id);
       }

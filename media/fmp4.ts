@@ -1,0 +1,245 @@
+// Fragmented MP4 (ISO BMFF, CMAF) as FFmpeg writes it with `-movflags empty_moov+default_base_moof+frag_keyframe`:
+// the init segment (ftyp + moov) and its tracks' timescales, a streaming splitter that turns a pipe of bytes
+// into whole fragments (moof + mdat), and each fragment's timing (start, duration of its video track, or
+// audio when there is none) and whether it starts with a sync sample. Bounded: it reads bytes from FFmpeg and,
+// at relays, from other nodes (box sizes, counts and nesting are limited; anything malformed throws).
+// Hot path: once per part (a few per second per stream), no copying of media data beyond one concat per fragment.
+
+import { CastnetError } from '../protocol/errors.ts';
+
+/** Largest top-level box accepted (a fragment of a 0.5 s part of a high-bitrate source is a few MB). */
+export const MAX_BOX_BYTES = 32 * 1024 * 1024;
+/** Boxes read inside one container. */
+const MAX_CHILDREN = 256;
+
+export interface Fmp4Track {
+  id: number;
+  kind: 'video' | 'audio' | 'other';
+  timescale: number;
+  /** trex defaults, used where a fragment does not say. */
+  defaultDuration: number;
+  defaultFlags: number;
+}
+
+export interface FragmentTiming {
+  /** Seconds on the media timeline (tfdt of the timing track over its timescale). */
+  start: number;
+  duration: number;
+  /** The first sample of the video track is a sync sample (a keyframe): decodable on its own. */
+  independent: boolean;
+}
+
+function bad(message: string): never {
+  throw new CastnetError('INVALID_SEGMENT', `fragmented MP4: ${message}`);
+}
+
+interface Box {
+  type: string;
+  /** Offset of the payload within the buffer, and its end. */
+  start: number;
+  end: number;
+}
+
+function readBoxes(buf: Uint8Array, from: number, to: number): Box[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const boxes: Box[] = [];
+  let at = from;
+  while (at < to) {
+    if (to - at < 8) bad('truncated box header');
+    let size = view.getUint32(at);
+    const type = String.fromCharCode(buf[at + 4]!, buf[at + 5]!, buf[at + 6]!, buf[at + 7]!);
+    let header = 8;
+    if (size === 1) {
+      if (to - at < 16) bad('truncated large box header');
+      const big = view.getBigUint64(at + 8);
+      if (big > BigInt(MAX_BOX_BYTES)) bad(`box ${type} too large`);
+      size = Number(big);
+      header = 16;
+    } else if (size === 0) {
+      size = to - at;
+    }
+    if (size < header || at + size > to) bad(`box ${JSON.stringify(type)} overruns its container`);
+    boxes.push({ type, start: at + header, end: at + size });
+    if (boxes.length > MAX_CHILDREN) bad('too many boxes');
+    at += size;
+  }
+  return boxes;
+}
+
+function child(buf: Uint8Array, parent: Box, type: string): Box | undefined {
+  return readBoxes(buf, parent.start, parent.end).find((b) => b.type === type);
+}
+
+function children(buf: Uint8Array, parent: Box, type: string): Box[] {
+  return readBoxes(buf, parent.start, parent.end).filter((b) => b.type === type);
+}
+
+function need(box: Box, bytes: number): void {
+  if (box.end - box.start < bytes) bad('box too short for its fields');
+}
+
+/** The tracks of an init segment (ftyp + moov). */
+export function parseInit(init: Uint8Array): Fmp4Track[] {
+  const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
+  const top = readBoxes(init, 0, init.length);
+  const moov = top.find((b) => b.type === 'moov') ?? bad('no moov box in the init segment');
+  const tracks: Fmp4Track[] = [];
+  const defaults = new Map<number, { duration: number; flags: number }>();
+  const mvex = child(init, moov, 'mvex');
+  if (mvex) {
+    for (const trex of children(init, mvex, 'trex')) {
+      need(trex, 24);
+      defaults.set(view.getUint32(trex.start + 4), { duration: view.getUint32(trex.start + 12), flags: view.getUint32(trex.start + 20) });
+    }
+  }
+  for (const trak of children(init, moov, 'trak')) {
+    const tkhd = child(init, trak, 'tkhd') ?? bad('trak without tkhd');
+    need(tkhd, 24);
+    const id = view.getUint32(tkhd.start + (init[tkhd.start] === 1 ? 20 : 12));
+    const mdia = child(init, trak, 'mdia') ?? bad('trak without mdia');
+    const mdhd = child(init, mdia, 'mdhd') ?? bad('mdia without mdhd');
+    need(mdhd, 24);
+    const timescale = view.getUint32(mdhd.start + (init[mdhd.start] === 1 ? 20 : 12));
+    if (timescale === 0) bad('zero timescale');
+    const hdlr = child(init, mdia, 'hdlr') ?? bad('mdia without hdlr');
+    need(hdlr, 12);
+    const handler = String.fromCharCode(...init.subarray(hdlr.start + 8, hdlr.start + 12));
+    const d = defaults.get(id) ?? { duration: 0, flags: 0 };
+    tracks.push({ id, kind: handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other', timescale, defaultDuration: d.duration, defaultFlags: d.flags });
+  }
+  if (tracks.length === 0) bad('no tracks in the init segment');
+  return tracks;
+}
+
+const NON_SYNC = 0x10000;
+
+/** Timing of one fragment (moof + mdat) against its init segment's tracks. */
+export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[]): FragmentTiming {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  const top = readBoxes(fragment, 0, fragment.length);
+  const moof = top.find((b) => b.type === 'moof') ?? bad('no moof box in the fragment');
+  if (!top.some((b) => b.type === 'mdat')) bad('no mdat box in the fragment');
+  const timing = tracks.find((t) => t.kind === 'video') ?? tracks.find((t) => t.kind === 'audio') ?? tracks[0]!;
+  let result: FragmentTiming | null = null;
+  for (const traf of children(fragment, moof, 'traf')) {
+    const tfhd = child(fragment, traf, 'tfhd') ?? bad('traf without tfhd');
+    need(tfhd, 8);
+    const tfhdFlags = view.getUint32(tfhd.start) & 0xffffff;
+    const trackId = view.getUint32(tfhd.start + 4);
+    if (trackId !== timing.id) continue;
+    let at = tfhd.start + 8;
+    if (tfhdFlags & 0x1) at += 8; // base data offset
+    if (tfhdFlags & 0x2) at += 4; // sample description index
+    let defaultDuration = timing.defaultDuration;
+    let defaultFlags = timing.defaultFlags;
+    if (tfhdFlags & 0x8) { if (at + 4 > tfhd.end) bad('tfhd too short'); defaultDuration = view.getUint32(at); at += 4; }
+    if (tfhdFlags & 0x10) at += 4; // default sample size
+    if (tfhdFlags & 0x20) { if (at + 4 > tfhd.end) bad('tfhd too short'); defaultFlags = view.getUint32(at); }
+    const tfdt = child(fragment, traf, 'tfdt') ?? bad('traf without tfdt');
+    need(tfdt, 8);
+    const base = fragment[tfdt.start] === 1 ? (need(tfdt, 12), Number(view.getBigUint64(tfdt.start + 4))) : view.getUint32(tfdt.start + 4);
+    let duration = 0;
+    let firstFlags: number | null = null;
+    for (const trun of children(fragment, traf, 'trun')) {
+      need(trun, 8);
+      const flags = view.getUint32(trun.start) & 0xffffff;
+      const count = view.getUint32(trun.start + 4);
+      let p = trun.start + 8;
+      if (flags & 0x1) p += 4; // data offset
+      let first: number | null = null;
+      if (flags & 0x4) { need(trun, p - trun.start + 4); first = view.getUint32(p); p += 4; }
+      const per = ((flags & 0x100) ? 4 : 0) + ((flags & 0x200) ? 4 : 0) + ((flags & 0x400) ? 4 : 0) + ((flags & 0x800) ? 4 : 0);
+      if (per > 0 ? count * per > trun.end - p : count > 100_000) bad('trun sample count overruns the box');
+      for (let i = 0; i < count; i++) {
+        let d = defaultDuration;
+        let f = defaultFlags;
+        if (flags & 0x100) { d = view.getUint32(p); p += 4; }
+        if (flags & 0x200) p += 4;
+        if (flags & 0x400) { f = view.getUint32(p); p += 4; }
+        if (flags & 0x800) p += 4;
+        if (i === 0 && firstFlags === null) firstFlags = first ?? f;
+        duration += d;
+      }
+    }
+    result = { start: base / timing.timescale, duration: duration / timing.timescale, independent: firstFlags !== null && (firstFlags & NON_SYNC) === 0 };
+  }
+  return result ?? bad(`the fragment has no samples of track ${timing.id}`);
+}
+
+/**
+ * Splits a byte stream into the init segment and whole fragments, as FFmpeg writes them to a pipe. Boxes
+ * other than ftyp/moov/moof/mdat (sidx, mfra at the end) are dropped.
+ */
+export class Fmp4Splitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private initParts: Buffer[] = [];
+  private moof: Buffer | null = null;
+  init: Buffer | null = null;
+
+  private readonly handlers: { init: (init: Buffer) => void; fragment: (fragment: Buffer) => void };
+
+  constructor(handlers: { init: (init: Buffer) => void; fragment: (fragment: Buffer) => void }) {
+    this.handlers = handlers;
+  }
+
+  push(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    for (;;) {
+      if (this.pendingBytes < 8) return;
+      const head = this.peek(16);
+      let size = head.readUInt32BE(0);
+      const type = head.toString('latin1', 4, 8);
+      if (size === 1) {
+        if (head.length < 16) return;
+        const big = head.readBigUInt64BE(8);
+        if (big > BigInt(MAX_BOX_BYTES)) bad(`box ${type} too large`);
+        size = Number(big);
+      }
+      if (size < 8 || size > MAX_BOX_BYTES) bad(`box ${JSON.stringify(type)} of ${size} bytes`);
+      if (this.pendingBytes < size) return;
+      this.box(type, this.take(size));
+    }
+  }
+
+  private box(type: string, bytes: Buffer): void {
+    if (type === 'ftyp') this.initParts = [bytes];
+    else if (type === 'moov') {
+      this.init = Buffer.concat([...this.initParts, bytes]);
+      this.initParts = [];
+      this.handlers.init(this.init);
+    } else if (type === 'moof') this.moof = bytes;
+    else if (type === 'mdat') {
+      if (!this.moof || !this.init) bad('mdat before its moof or the init segment');
+      const fragment = Buffer.concat([this.moof, bytes]);
+      this.moof = null;
+      this.handlers.fragment(fragment);
+    }
+  }
+
+  private peek(n: number): Buffer {
+    if (this.pending[0]!.length >= n || this.pending.length === 1) return this.pending[0]!.subarray(0, n);
+    const joined = Buffer.concat(this.pending);
+    this.pending = [joined];
+    return joined.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const out = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.pending = rest.length ? [rest] : [];
+    this.pendingBytes -= n;
+    return out;
+  }
+}
+
+/** Refuses bytes that are not whole fragments (moof + mdat) of the given init segment; returns the timing. */
+export function assertFragment(bytes: Uint8Array, init: Uint8Array, context: Record<string, unknown>): FragmentTiming {
+  try {
+    return fragmentTiming(bytes, parseInit(init));
+  } catch (err) {
+    throw new CastnetError('INVALID_SEGMENT', err instanceof Error ? err.message : String(err), context);
+  }
+}
