@@ -72,10 +72,18 @@ export interface YuvFrame {
 export function drawFrameCode(n: number, frame: YuvFrame): void {
   const { width, height, y, u, v } = frame;
   const strip = codeStripRows(height);
-  codeBoxes(n).forEach((white, i) => {
-    const [x0, y0, x1, y1] = boxRect(i, width, strip);
-    for (let row = y0; row < y1; row++) y.fill(white ? WHITE_Y : BLACK_Y, row * width + x0, row * width + x1);
-  });
+  const boxes = codeBoxes(n);
+  // One luma row per row of boxes, copied down the rows it covers.
+  const line = new Uint8Array(width);
+  for (let row = 0; row < CODE_ROWS; row++) {
+    for (let col = 0; col < CODE_COLUMNS; col++) {
+      const i = row * CODE_COLUMNS + col;
+      const [x0, , x1] = boxRect(i, width, strip);
+      line.fill(boxes[i] ? WHITE_Y : BLACK_Y, x0, x1);
+    }
+    const [, y0, , y1] = boxRect(row * CODE_COLUMNS, width, strip);
+    for (let r = y0; r < y1; r++) y.set(line, r * width);
+  }
   const half = width / 2;
   u.fill(128, 0, (strip / 2) * half);
   v.fill(128, 0, (strip / 2) * half);

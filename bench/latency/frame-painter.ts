@@ -1,5 +1,5 @@
-// bench/latency: the publisher's pictures, yuv420p: a textured background with a bar that moves every frame
-// (so the encoder has motion to code, as a camera gives it), and the frame's number as a code at the top.
+// bench/latency: the publisher's pictures, yuv420p: a textured background with a bar that sweeps across every 4 s
+// at 30 fps (so the encoder has motion to code, as a camera gives it), and the frame's number as a code at the top.
 // Runs once a frame on the publisher's side: the background is computed once and copied.
 
 import { drawFrameCode, type YuvFrame } from './frame-code.ts';
@@ -31,18 +31,23 @@ export function createFramePainter(width: number, height: number): FramePainter 
       background[ySize + cSize + row * (width / 2) + col] = 170 - Math.floor((80 * row) / (height / 2));
     }
   }
-  const frame = Buffer.alloc(background.length);
+  const frame = Buffer.from(background);
   const yuv: YuvFrame = { width, height, y: frame.subarray(0, ySize), u: frame.subarray(ySize, ySize + cSize), v: frame.subarray(ySize + cSize) };
   const barWidth = Math.max(2, Math.floor(width / 20));
+  let barAt = -1;
   return {
     width,
     height,
     frameBytes: frame.length,
     paint(n) {
-      background.copy(frame);
-      // A bright bar sweeping across once every 4 s at 30 fps.
+      // Only what moved is redrawn: the bar's old columns restored, the new ones painted, then the code.
       const x0 = Math.floor(((n % 120) / 120) * (width - barWidth));
-      for (let row = 0; row < height; row++) frame.fill(220, row * width + x0, row * width + x0 + barWidth);
+      for (let row = 0; row < height; row++) {
+        const start = row * width;
+        if (barAt >= 0) background.copy(frame, start + barAt, start + barAt, start + barAt + barWidth);
+        frame.fill(220, start + x0, start + x0 + barWidth);
+      }
+      barAt = x0;
       drawFrameCode(n, yuv);
       return frame;
     },
