@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
-import { codeBoxes, codeStripRows, crc8, drawFrameCode, MAX_FRAME_NUMBER, readFrameCode, type StripImage } from './frame-code.ts';
+import { codeBoxes, codeStripRows, crc8, MAX_FRAME_NUMBER, readFrameCode, type StripImage } from './frame-code.ts';
 import { createFramePainter } from './frame-painter.ts';
 
 /** The code strip of a grey (or luma) picture `width` wide. */
