@@ -11,8 +11,8 @@ import { parseRequest } from '../protocol/fields.ts';
 import { MAX_RECEIPT_BODY_BYTES, MAX_RECEIPTS_PER_CLAIM, viewerSessionRequestSchema } from '../protocol/delivery-receipt.ts';
 import { claimSchema } from '../protocol/delivery-claim.ts';
 import { RequestVerifier } from '../protocol/signed-request.ts';
-import { RateLimiter } from '../orchestrator/rate-limiter.ts';
-import { sourceOf } from '../orchestrator/signed-writes.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
+import { sourceOf } from '../http/signed-writes.ts';
 import type { DeliveryPayer } from './delivery-payer.ts';
 
 export const SESSIONS_PATH = '/delivery/sessions';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { NodeLoad, NodeRecord, NodeRegistration, NodeRole } from '../protocol/node-record.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { nodeUrlRefusal } from '../protocol/node-url.ts';
-import { RateLimiter } from './rate-limiter.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
 
 export type NodeState = 'pending-proof' | 'active' | 'unproven' | 'banned';
 

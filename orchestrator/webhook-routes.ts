@@ -6,7 +6,7 @@ import { Router } from 'express';
 import { CastnetError } from '../protocol/errors.ts';
 import { parseRequest } from '../protocol/fields.ts';
 import { recordingReportSchema } from '../protocol/recording-report.ts';
-import { signerOf } from './signed-writes.ts';
+import { signerOf } from '../http/signed-writes.ts';
 import type { StreamLifecycle } from './stream-lifecycle.ts';
 import type { WebhookQueue } from './webhook-queue.ts';
 import type { Webhooks } from './webhooks.ts';

@@ -11,7 +11,7 @@ import { heartbeatSchema, nodeRegistrationSchema, type RegistrationAnswer } from
 import { sessionRequestSchema } from '../protocol/stream-record.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { NodeReputation } from './node-reputation.ts';
-import { signerOf, sourceOf } from './signed-writes.ts';
+import { signerOf, sourceOf } from '../http/signed-writes.ts';
 import type { StreamSessions } from './stream-sessions.ts';
 
 export interface WriteRoutesContext {

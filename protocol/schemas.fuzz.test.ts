@@ -1,7 +1,7 @@
 // Property-based fuzzing of what every node parses from strangers: the payment header a transcoder reads
 // before any work, and the JSON bodies of every API (parsed with protocol/ schemas at the edge). Each must
 // refuse with its own CastnetError and never throw anything else (the header's round trip is pinned in
-// transcoder/payment-receiver.test.ts).
+// settlement/payment-receiver.test.ts).
 // FUZZ_RUNS (set by `npm run fuzz`) lengthens the run.
 
 import assert from 'node:assert/strict';

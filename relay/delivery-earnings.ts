@@ -18,7 +18,7 @@ import type { DeliveryTerms } from '../protocol/stream-record.ts';
 import { readLimited } from '../protocol/read-limited.ts';
 import { failureFromResponse } from '../protocol/http-failure.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { PaymentReceiver } from '../transcoder/payment-receiver.ts';
+import type { PaymentReceiver } from '../settlement/payment-receiver.ts';
 
 /** A stream's delivery terms from the directory; null when it pays no relay. */
 export type DeliveryLookup = (playbackId: string) => Promise<DeliveryTerms | null>;

@@ -9,8 +9,8 @@ import { cors } from '../http/cors.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { parseRequest } from '../protocol/fields.ts';
 import { MAX_RECEIPT_BODY_BYTES, signedReceiptSchema } from '../protocol/delivery-receipt.ts';
-import { RateLimiter } from '../orchestrator/rate-limiter.ts';
-import { sourceOf } from '../orchestrator/signed-writes.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
+import { sourceOf } from '../http/signed-writes.ts';
 import type { DeliveryEarnings } from './delivery-earnings.ts';
 import { checkId } from './route-params.ts';
 

@@ -14,7 +14,7 @@ import { identityFromPrivateKey, type Identity } from '../protocol/identity.ts';
 import { MAX_WIN_PROB, signTicket, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { ChainRedeemer } from '../settlement/chain-redeemer.ts';
 import { startDevChain, type DevChain } from '../settlement/dev-chain.ts';
-import { RedemptionQueue } from './redemption-queue.ts';
+import { RedemptionQueue } from '../settlement/redemption-queue.ts';
 
 const ETH = 10n ** 18n;
 const dir = mkdtempSync(join(tmpdir(), 'castnet-chain-queue-'));

@@ -8,7 +8,7 @@ import { CastnetError } from '../protocol/errors.ts';
 import { PARAMS_SPENT_HEADER, PAYMENT_HEADER } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { parseTranscodeHeaders, type TranscodeParams } from '../protocol/transcode-request.ts';
-import type { PaymentReceiver } from './payment-receiver.ts';
+import type { PaymentReceiver } from '../settlement/payment-receiver.ts';
 import type { TranscodeService } from './transcode-service.ts';
 import type { TranscoderEventBus } from './transcoder-events.ts';
 

@@ -14,7 +14,7 @@ import { outputPixels } from '../protocol/pricing.ts';
 import { TRANSCODE_HEADERS, type TranscodeParams } from '../protocol/transcode-request.ts';
 import type { AdmissionQueue } from './admission-queue.ts';
 import type { VideoEncoder } from './ladder-command.ts';
-import type { PaymentReceiver, VerifiedPayment } from './payment-receiver.ts';
+import type { PaymentReceiver, VerifiedPayment } from '../settlement/payment-receiver.ts';
 import { transcodeSegment, type LadderRunner, type TranscodedRendition } from './segment-transcoder.ts';
 import type { TranscoderEventBus } from './transcoder-events.ts';
 import { MAX_TARGET_DURATION_SECONDS } from '../protocol/stream-record.ts';

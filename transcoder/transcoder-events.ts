@@ -2,7 +2,7 @@
 // transcode service emit them on one bus; metrics (metrics.ts) and logs (event-log.ts) listen.
 
 import { EventEmitter } from 'node:events';
-import type { RedemptionResult } from './redemption-queue.ts';
+import type { RedemptionResult } from '../settlement/redemption-queue.ts';
 import type { VideoEncoder } from './ladder-command.ts';
 
 export interface SegmentRef {

@@ -18,7 +18,7 @@ import { ChainRedeemer } from '../../settlement/chain-redeemer.ts';
 import { startDevChain } from '../../settlement/dev-chain.ts';
 import { perTicketBackend } from '../../settlement/ledger-settlement.ts';
 import type { RedemptionBackend } from '../../settlement/settlement.ts';
-import { RedemptionQueue } from '../../transcoder/redemption-queue.ts';
+import { RedemptionQueue } from '../../settlement/redemption-queue.ts';
 import { median, runBench } from '../support/report.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));

@@ -13,8 +13,8 @@ import { addressOfPublicKey, identityFromPrivateKey } from '../../protocol/ident
 import { decodePayment, ticketOf } from '../../protocol/payment.ts';
 import { ticketParamsToJson } from '../../protocol/ticket-params.ts';
 import { signingDigest, ticketHash } from '../../protocol/ticket.ts';
-import { PaymentReceiver } from '../../transcoder/payment-receiver.ts';
-import { RedemptionQueue } from '../../transcoder/redemption-queue.ts';
+import { PaymentReceiver } from '../../settlement/payment-receiver.ts';
+import { RedemptionQueue } from '../../settlement/redemption-queue.ts';
 import { median, runBench } from '../support/report.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));

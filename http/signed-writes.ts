@@ -4,7 +4,7 @@
 // that act for a key read it with `signerOf` (refused when unsigned); reads (GET) pass untouched.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { HttpGuard } from '../http/http-limits.ts';
+import type { HttpGuard } from './http-limits.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { hasSignature, type RequestVerifier } from '../protocol/signed-request.ts';
 import type { RateLimiter } from './rate-limiter.ts';

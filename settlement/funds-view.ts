@@ -5,7 +5,7 @@
 // with funds_unknown) rather than working on trust. Hot path: once per paid segment.
 
 import { CastnetError } from '../protocol/errors.ts';
-import type { Settlement } from '../settlement/settlement.ts';
+import type { Settlement } from './settlement.ts';
 import type { FundsLookup } from './payment-receiver.ts';
 
 /** Senders remembered at most; the oldest answer goes first. */

@@ -9,7 +9,7 @@ import { afterAll, describe, it } from 'vitest';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { MAX_WIN_PROB, signTicket, toHex, type Ticket } from '../protocol/ticket.ts';
-import { perTicketBackend } from '../settlement/ledger-settlement.ts';
+import { perTicketBackend } from './ledger-settlement.ts';
 import { RedemptionQueue } from './redemption-queue.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'castnet-queue-'));

@@ -10,7 +10,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { redemptionRequest, redemptionRequestSchema } from '../protocol/redemption.ts';
 import { ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
-import type { QueuedWinner, RedemptionBackend, RedemptionJournal, RedemptionOutcome, SentBatch, SentTransaction } from '../settlement/settlement.ts';
+import type { QueuedWinner, RedemptionBackend, RedemptionJournal, RedemptionOutcome, SentBatch, SentTransaction } from './settlement.ts';
 
 export type { RedemptionBackend, RedemptionOutcome };
 
