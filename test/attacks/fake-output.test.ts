@@ -57,7 +57,13 @@ describe('attack: fake transcoder output', () => {
     }
     assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= urls.length - 1);
     assert.ok((await metric(orchestrator.url, /^castnet_orchestrator_failure_reports_total\{(?=[^}]*reason="verification_failed")(?=[^}]*counted="yes")/)) >= 1, 'the reports counted');
-    const listed = JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Array<{ url: string; score: number }>;
+    // The broadcaster's failure reports reach the orchestrator on their own schedule: wait (bounded) for each score to drop.
+    const scores = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Array<{ url: string; score: number }>;
+    await waitFor('every fake\'s score to drop', async () => {
+      const listed = await scores();
+      return urls.every((url) => (listed.find((n) => n.url === url)?.score ?? 1) < 1);
+    }, 20_000, 250).catch(() => undefined);
+    const listed = await scores();
     for (const url of urls) assert.ok(listed.find((n) => n.url === url)!.score < 1, `${kindOf.get(url)}: its score dropped`);
     const report = await fakes.stop();
     assert.deepEqual(Object.keys(report.served as object).sort(), [...kinds].sort(), 'every kind of fake answered');
