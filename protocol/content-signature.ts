@@ -48,35 +48,54 @@ export type ContentRefusal = 'unsigned' | 'signature_malformed' | 'wrong_signer'
 
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
 
-export function segmentSigningHash(c: SegmentClaim): Uint8Array {
-  const lines = [CONTENT_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), c.duration.toFixed(6), c.programDateTime, c.discontinuity ? '1' : '0', bytesToHex(c.sha256)];
+/** keccak-256 of a claim's lines (its domain first), as every kind of signed content hashes them. */
+export function contentDigest(lines: ReadonlyArray<string>): Uint8Array {
   return keccak_256(new TextEncoder().encode(lines.join('\n')));
 }
 
-/** The publisher's signature of a segment, as the header carries it. */
-export function signSegment(c: SegmentClaim, privateKey: Uint8Array): string {
-  return `0x${bytesToHex(signHash(segmentSigningHash(c), privateKey))}`;
+/** The publisher's signature of a content hash, as the header carries it. */
+export function signContentHash(hash: Uint8Array, privateKey: Uint8Array): string {
+  return `0x${bytesToHex(signHash(hash, privateKey))}`;
 }
 
 function signatureBytes(signature: string | null | undefined): Uint8Array | null {
   return signature && SIGNATURE.test(signature) ? hexToBytes(signature.slice(2)) : null;
 }
 
-/** Who signed the segment (lower case), or null for a missing or malformed signature. */
-export function segmentSigner(c: SegmentClaim, signature: string | null | undefined): string | null {
-  const bytes = signatureBytes(signature);
-  return bytes ? recoverSigner(segmentSigningHash(c), bytes) : null;
-}
-
 /**
- * Why the segment is not `publisher`'s, or null when it is. After the first segment of a publisher its
- * public key is cached with precomputed tables (ticket.ts's isSignedBy), so a check is one verification.
+ * Why a content hash is not signed by `publisher`, or null when it is. After the first check of a publisher
+ * its public key is cached with precomputed tables (ticket.ts's isSignedBy), so a check is one verification.
  */
-export function checkSegmentSignature(c: SegmentClaim, signature: string | null | undefined, publisher: string): ContentRefusal | null {
+export function checkContentHash(hash: Uint8Array, signature: string | null | undefined, publisher: string): ContentRefusal | null {
   if (signature === null || signature === undefined || signature === '') return 'unsigned';
   const bytes = signatureBytes(signature);
   if (!bytes) return 'signature_malformed';
-  return isSignedBy(segmentSigningHash(c), bytes, publisher.toLowerCase()) ? null : 'wrong_signer';
+  return isSignedBy(hash, bytes, publisher.toLowerCase()) ? null : 'wrong_signer';
+}
+
+export function segmentSigningHash(c: SegmentClaim): Uint8Array {
+  return contentDigest([CONTENT_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), c.duration.toFixed(6), c.programDateTime, c.discontinuity ? '1' : '0', bytesToHex(c.sha256)]);
+}
+
+/** The publisher's signature of a segment, as the header carries it. */
+export function signSegment(c: SegmentClaim, privateKey: Uint8Array): string {
+  return signContentHash(segmentSigningHash(c), privateKey);
+}
+
+/** Who signed a content hash (lower case), or null for a missing or malformed signature. */
+export function contentHashSigner(hash: Uint8Array, signature: string | null | undefined): string | null {
+  const bytes = signatureBytes(signature);
+  return bytes ? recoverSigner(hash, bytes) : null;
+}
+
+/** Who signed the segment (lower case), or null for a missing or malformed signature. */
+export function segmentSigner(c: SegmentClaim, signature: string | null | undefined): string | null {
+  return contentHashSigner(segmentSigningHash(c), signature);
+}
+
+/** Why the segment is not `publisher`'s, or null when it is. */
+export function checkSegmentSignature(c: SegmentClaim, signature: string | null | undefined, publisher: string): ContentRefusal | null {
+  return checkContentHash(segmentSigningHash(c), signature, publisher);
 }
 
 /** Whether a segment's program date time is within the origin's window of `now`. */

@@ -6,10 +6,8 @@
 // playback id, rendition, the first sequence number it applies to, the stream's part target and its bytes.
 // No Node built-ins: the player runs this in the browser. Hot path: every part pushed, pulled and played.
 
-import { keccak_256 } from '@noble/hashes/sha3.js';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { isSignedBy, recoverSigner, signHash } from './ticket.ts';
-import type { ContentRefusal } from './content-signature.ts';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { checkContentHash, contentDigest, contentHashSigner, signContentHash } from './content-signature.ts';
 
 export const PART_SIGNATURE_DOMAIN = 'castnet/part/1';
 export const INIT_SIGNATURE_DOMAIN = 'castnet/init/1';
@@ -48,41 +46,25 @@ export interface InitClaim {
   sha256: Uint8Array;
 }
 
-const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
-
-function digest(lines: string[]): Uint8Array {
-  return keccak_256(new TextEncoder().encode(lines.join('\n')));
-}
-
 export function partSigningHash(c: PartClaim): Uint8Array {
-  return digest([PART_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), String(c.part), c.duration.toFixed(6), c.independent ? '1' : '0', bytesToHex(c.sha256)]);
+  return contentDigest([PART_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), String(c.part), c.duration.toFixed(6), c.independent ? '1' : '0', bytesToHex(c.sha256)]);
 }
 
 export function initSigningHash(c: InitClaim): Uint8Array {
-  return digest([INIT_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), c.partTarget.toFixed(3), bytesToHex(c.sha256)]);
+  return contentDigest([INIT_SIGNATURE_DOMAIN, c.playbackId, c.rendition, String(c.seq), c.partTarget.toFixed(3), bytesToHex(c.sha256)]);
 }
 
-function sign(hash: Uint8Array, privateKey: Uint8Array): string {
-  return `0x${bytesToHex(signHash(hash, privateKey))}`;
-}
+export const signPart = (c: PartClaim, privateKey: Uint8Array): string => signContentHash(partSigningHash(c), privateKey);
+export const signInit = (c: InitClaim, privateKey: Uint8Array): string => signContentHash(initSigningHash(c), privateKey);
 
-export const signPart = (c: PartClaim, privateKey: Uint8Array): string => sign(partSigningHash(c), privateKey);
-export const signInit = (c: InitClaim, privateKey: Uint8Array): string => sign(initSigningHash(c), privateKey);
-
-function check(hash: Uint8Array, signature: string | null | undefined, publisher: string): ContentRefusal | null {
-  if (signature === null || signature === undefined || signature === '') return 'unsigned';
-  if (!SIGNATURE.test(signature)) return 'signature_malformed';
-  return isSignedBy(hash, hexToBytes(signature.slice(2)), publisher.toLowerCase()) ? null : 'wrong_signer';
-}
-
-export const checkPartSignature = (c: PartClaim, signature: string | null | undefined, publisher: string) => check(partSigningHash(c), signature, publisher);
-export const checkInitSignature = (c: InitClaim, signature: string | null | undefined, publisher: string) => check(initSigningHash(c), signature, publisher);
+export const checkPartSignature = (c: PartClaim, signature: string | null | undefined, publisher: string) => checkContentHash(partSigningHash(c), signature, publisher);
+export const checkInitSignature = (c: InitClaim, signature: string | null | undefined, publisher: string) => checkContentHash(initSigningHash(c), signature, publisher);
 
 /** Who signed (lower case), or null for a missing or malformed signature: the first signer binds a stream without a directory. */
 export function partSigner(c: PartClaim, signature: string | null | undefined): string | null {
-  return signature && SIGNATURE.test(signature) ? recoverSigner(partSigningHash(c), hexToBytes(signature.slice(2))) : null;
+  return contentHashSigner(partSigningHash(c), signature);
 }
 
 export function initSigner(c: InitClaim, signature: string | null | undefined): string | null {
-  return signature && SIGNATURE.test(signature) ? recoverSigner(initSigningHash(c), hexToBytes(signature.slice(2))) : null;
+  return contentHashSigner(initSigningHash(c), signature);
 }

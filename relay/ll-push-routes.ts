@@ -15,7 +15,8 @@ import type { HttpGuard } from '../http/http-limits.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ContentCheck } from './content-check.ts';
 import type { RelayMetrics } from './metrics.ts';
-import { checkId, checkRendition } from './route-params.ts';
+import { countedPush } from './push-routes.ts';
+import { checkId, checkRendition, checkWhole } from './route-params.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export interface LlPushRoutesOptions {
@@ -27,23 +28,14 @@ export interface LlPushRoutesOptions {
   maxSegmentBytes: number;
 }
 
-function whole(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d{1,12}$/.test(value) || n > max) throw new CastnetError('INVALID_PATH', `invalid ${what}`);
-  return n;
-}
-
 export function llPushRoutes({ store, metrics, logger, content, guard, maxSegmentBytes }: LlPushRoutesOptions): Router {
   const router = express.Router();
-  const counted: express.RequestHandler = (_req, res, next) => {
-    res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));
-    next();
-  };
+  const counted = countedPush(metrics);
   // The init segment is small (a few hundred bytes); 64 KiB leaves room for long parameter sets.
   router.put('/hls/:playbackId/:rendition/init-:seq.mp4', ...guard.rawBody('an init segment', 64 * 1024), counted, async (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
     const rendition = checkRendition(req.params.rendition);
-    const seq = whole(req.params['seq'], 'init sequence');
+    const seq = checkWhole(req.params['seq'], 'init sequence');
     const partTarget = parsePartTarget(req.headers);
     const bytes = req.body as Buffer;
     const signature = req.header(CONTENT_SIGNATURE_HEADER);
@@ -55,8 +47,8 @@ export function llPushRoutes({ store, metrics, logger, content, guard, maxSegmen
   router.put('/hls/:playbackId/:rendition/:seq.:part.m4s', ...guard.rawBody('a part', maxSegmentBytes), counted, async (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
     const rendition = checkRendition(req.params.rendition);
-    const seq = whole(req.params['seq'], 'segment sequence');
-    const part = whole(req.params['part'], 'part index', MAX_PARTS_PER_SEGMENT);
+    const seq = checkWhole(req.params['seq'], 'segment sequence');
+    const part = checkWhole(req.params['part'], 'part index', MAX_PARTS_PER_SEGMENT);
     const meta = parsePartMetadata(req.headers);
     const bytes = req.body as Buffer;
     const signature = req.header(CONTENT_SIGNATURE_HEADER);
@@ -68,7 +60,7 @@ export function llPushRoutes({ store, metrics, logger, content, guard, maxSegmen
   router.put('/hls/:playbackId/:rendition/:seq.m4s', ...guard.rawBody('a segment', maxSegmentBytes), counted, async (req, res) => {
     const playbackId = checkId(req.params.playbackId, 'playback id');
     const rendition = checkRendition(req.params.rendition);
-    const seq = whole(req.params['seq'], 'segment sequence');
+    const seq = checkWhole(req.params['seq'], 'segment sequence');
     const meta = parseSegmentMetadata(req.headers);
     const bytes = req.body as Buffer;
     const signature = req.header(CONTENT_SIGNATURE_HEADER);

@@ -35,6 +35,14 @@ export interface PushRoutesOptions {
   edge?: boolean;
 }
 
+/** Counts a push once its body is read, as a request the relay acted on, by its answer's status. */
+export function countedPush(metrics: RelayMetrics): RequestHandler {
+  return (_req, res, next) => {
+    res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));
+    next();
+  };
+}
+
 export function pushRoutes({ store, metrics, logger, keys, content, guard, maxSegmentBytes, maxDescriptorBytes, now = Date.now, edge = false }: PushRoutesOptions): Router {
   const router = express.Router();
   if (edge) {
@@ -46,11 +54,7 @@ export function pushRoutes({ store, metrics, logger, keys, content, guard, maxSe
     return router;
   }
   const requests = new RequestVerifier({ now });
-  // Counted once the body is read, as requests the relay acted on.
-  const counted: RequestHandler = (_req, res, next) => {
-    res.once('finish', () => metrics.requests.inc({ kind: 'push', status: String(res.statusCode) }));
-    next();
-  };
+  const counted = countedPush(metrics);
 
   /** The signed request's signer, which must be the stream's publisher; `fresh`: ask the directory again. */
   async function publisherRequest(req: Request, playbackId: string, fresh: boolean): Promise<void> {

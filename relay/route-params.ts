@@ -13,3 +13,10 @@ export function checkRendition(value: unknown): string {
   if (typeof value !== 'string' || !renditionNamePattern.test(value)) throw new CastnetError('INVALID_PATH', 'invalid rendition');
   return value;
 }
+
+/** A whole number in a path (a sequence, a part index): digits only, at most `max`. */
+export function checkWhole(value: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d{1,12}$/.test(value) || n > max) throw new CastnetError('INVALID_PATH', `invalid ${what}`);
+  return n;
+}
