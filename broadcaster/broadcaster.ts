@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
 import { HttpGuard } from '../http/http-limits.ts';
+import { RateLimiter } from '../http/rate-limiter.ts';
 import { outboundFetch } from '../http/outbound-fetch.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { identityFromPrivateKey, loadOrCreateIdentity } from '../protocol/identity.ts';
@@ -136,6 +137,9 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     },
   );
 
+  // Every publish starts a cutter (an FFmpeg) and supersedes the stream's last one: a leaked key replayed in a
+  // loop would churn them, so each stream starts at most `publishesPerKeyPerMinute` publications a minute.
+  const publishRate = new RateLimiter({ ratePerSecond: options.publishesPerKeyPerMinute / 60, burst: options.publishesPerKeyPerMinute, now: () => (components.timers ?? systemTimers).now() });
   async function authorize(request: PublishRequest): Promise<PublishSink> {
     let playbackId: string;
     try {
@@ -145,7 +149,13 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       metrics.publishRefused.inc({ reason: 'stream_key' });
       throw err;
     }
-    return streams.publish(playbackId, request.remoteAddress, request.disconnect);
+    if (!publishRate.take(playbackId)) {
+      metrics.publishRefused.inc({ reason: 'publish_rate' });
+      throw new CastnetError('RATE_LIMITED', `this stream key started ${options.publishesPerKeyPerMinute} publishes in the last minute: wait before publishing again`, { playbackId });
+    }
+    const sink = await streams.publish(playbackId, request.remoteAddress, request.disconnect);
+    metrics.publishes.inc();
+    return sink;
   }
 
   const rtmp = new RtmpServer({ host: options.host, port: options.rtmpPort, authorize, logger, limits: options, onRefused: (reason) => metrics.rtmpRefused.inc({ reason }) });

@@ -36,6 +36,7 @@ export function createBroadcasterMetrics(registry: Registry) {
     }),
     publishFailures: new Counter({ name: 'castnet_broadcaster_relay_push_failures_total', help: 'Segment pushes the relay did not accept', registers: [registry] }),
     cutterDied: new Counter({ name: 'castnet_broadcaster_cutter_died_total', help: 'segment cutters that exited while their streamer was sending (the streamer is disconnected to reconnect)', registers: [registry] }),
+    publishes: new Counter({ name: 'castnet_broadcaster_publishes_total', help: 'RTMP publishes accepted (first publishes, reconnects and takeovers)', registers: [registry] }),
     publishRefused: new Counter({ name: 'castnet_broadcaster_publish_refused_total', help: 'RTMP publishes refused', labelNames: ['reason'] as const, registers: [registry] }),
     ticketsSent: new Counter({ name: 'castnet_broadcaster_tickets_sent_total', help: 'Tickets signed and sent with segments', registers: [registry] }),
     expectedValueSent: new Counter({ name: 'castnet_broadcaster_expected_value_sent_wei_total', help: 'Expected value of tickets sent, in wei', registers: [registry] }),

@@ -72,6 +72,7 @@ export const broadcasterOptionsDefinition = defineOptions(
       description: 'the largest RTMP message (a video frame) accepted',
     }),
     rtmpMaxChunkStreams: option({ flag: 'rtmp-max-chunk-streams', schema: count, default: defaultRtmpLimits.rtmpMaxChunkStreams, description: 'RTMP chunk streams one connection may open' }),
+    publishesPerKeyPerMinute: option({ flag: 'publishes-per-key-per-minute', schema: count, default: 12, description: 'publishes (first, reconnect or takeover) one stream key may start in a minute; past it a publish is refused' }),
     rtmpMaxReassemblyBytes: option({ flag: 'rtmp-max-reassembly-bytes', schema: count, default: defaultRtmpLimits.rtmpMaxReassemblyBytes, description: 'bytes of partial RTMP messages one connection may hold' }),
     ...httpLimitOptions(defaultHttpLimits),
     // Where the deposit that pays for tickets lives (the broadcaster reads it; castnet deposit funds it).

@@ -57,6 +57,27 @@ describe('ingest failures', () => {
     await waitFor('the configured key to go live', async () => (JSON.parse((await getText(`${net!.orchestrator.url}/api/streams`)).text) as unknown[]).length === 1);
   });
 
+  it('refuses takeovers past the per-key publish rate: the refused publisher fails, the refusal is counted, and the live publication keeps publishing', async () => {
+    net = await startNetwork({ publishesPerKeyPerMinute: 2 });
+    const first = publish(`${net.broadcaster.rtmpUrl}/churned`);
+    publishers.push(first);
+    const playbackId = net.broadcaster.keys.resolve('churned');
+    const playlistUrl = `${net.relay.url}/hls/${playbackId}/source/index.m3u8`;
+    await waitFor('the live stream', async () => (await getText(playlistUrl)).status === 200);
+    // The second publish takes over (the second of two allowed a minute); the third is refused.
+    const takeover = publish(`${net.broadcaster.rtmpUrl}/churned`);
+    publishers.push(takeover);
+    await waitFor('the takeover to be accepted', async () => (await metric(net!.broadcaster.httpUrl, /^castnet_broadcaster_publishes_total/)) === 2, 10_000);
+    const refused = publish(`${net.broadcaster.rtmpUrl}/churned`, { seconds: 5 });
+    publishers.push(refused);
+    const code = await within('ffmpeg to give up on the rate-limited key', refused.exited, 8_000);
+    assert.notEqual(code, 0, 'ffmpeg must fail to publish');
+    assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_publish_refused_total\{.*reason="publish_rate"/), 1);
+    // The takeover still publishes: new segments keep arriving.
+    const before = Math.max(...segmentSeqs((await getText(playlistUrl)).text));
+    await waitFor('a newer segment from the takeover', async () => Math.max(...segmentSeqs((await getText(playlistUrl)).text)) > before, 10_000);
+  });
+
   it('closes a connection that sends garbage instead of an RTMP handshake, and the stream already live keeps publishing', async () => {
     net = await startNetwork();
     publishers.push(publish(`${net.broadcaster.rtmpUrl}/live-one`));
