@@ -21,7 +21,7 @@ export interface PlaybackSample {
   rendition: string | null;
   mediaError: string | null;
   /** What the player checked of each segment (player/segment-verifier.ts). */
-  verification: { publisher: string | null; publisherSource: string | null; verified: number; refused: number; refusals: Array<{ url: string; reason: string }>; verifiedSeqs: Record<string, number[]>; checkMs: number; checkedBytes: number } | null;
+  verification: { publisher: string | null; publisherSource: string | null; verified: number; refused: number; refusals: Array<{ url: string; reason: string }>; verifiedSeqs: Record<string, number[]>; checkMs: number; signatureMs: number; signatureTimes: number[]; checkedBytes: number } | null;
 }
 
 /** Reads the state of the first <castnet-player> on the page. */
