@@ -214,7 +214,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
    */
   add(playbackId: string, rendition: string, segment: StoredSegment, variants: Variant[], targetDuration: number): void {
     if (this.closed) return;
-    let rec = this.open.get(playbackId);
+    let rec: Recording | null = this.open.get(playbackId) ?? null;
     if (!rec) {
       rec = this.create(playbackId, variants, targetDuration);
       if (!rec) return;
