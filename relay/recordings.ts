@@ -356,6 +356,11 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     });
   }
 
+  private rank(rec: Recording, rendition: string): number {
+    const i = rec.variants.findIndex((v) => v.name === rendition);
+    return i < 0 ? rec.variants.length : i;
+  }
+
   private summary(rec: Recording): RecordingSummary {
     let duration = 0;
     for (const s of rec.timeline.values()) duration += s.duration;
@@ -368,7 +373,8 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
       startedAt: new Date(rec.startedMs).toISOString(),
       endedAt: rec.endedMs === null ? null : new Date(rec.endedMs).toISOString(),
       durationSeconds: Math.round(duration * 1000) / 1000,
-      renditions: [...rec.renditions.keys()],
+      // In the ladder's order (the descriptor's), whatever order they arrived or were read back in.
+      renditions: [...rec.renditions.keys()].sort((a, b) => this.rank(rec, a) - this.rank(rec, b) || a.localeCompare(b)),
       segments,
       bytes: rec.bytes,
       thumbnail: rec.thumbnail,
