@@ -147,6 +147,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     bytesHeld: () => budget.used,
     perStream: () => stats.snapshot(),
     unpaidStreams: () => earnings.unpaidStreams.length,
+    recordingBytes: () => recordings?.bytes ?? 0,
   });
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   let selfUrl = '';
@@ -238,7 +239,12 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2);
     thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
   });
-  thumbnailer?.on('thumbnail', (playbackId, jpeg) => recordings?.setThumbnail(playbackId, jpeg));
+  thumbnailer?.on('thumbnail', (playbackId, jpeg) => {
+    metrics.thumbnails.inc({ result: 'ok' });
+    recordings?.setThumbnail(playbackId, jpeg);
+  });
+  thumbnailer?.on('failed', () => metrics.thumbnails.inc({ result: 'failed' }));
+  recordings?.on('deleted', () => metrics.recordingsDeleted.inc());
   recordings?.on('ready', (summary) => void reportRecording(summary));
   /** recording.ready at the orchestrator: a write signed with this relay's key, the stream's origin's (webhook-routes.ts). */
   async function reportRecording(s: RecordingSummary): Promise<void> {

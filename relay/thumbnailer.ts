@@ -32,6 +32,7 @@ export interface ThumbnailerOptions {
 
 export interface ThumbnailerEvents {
   thumbnail: [playbackId: string, jpeg: Buffer];
+  failed: [playbackId: string, reason: string];
 }
 
 /** A JPEG starts with SOI (FF D8) and ends with EOI (FF D9). */
@@ -68,7 +69,10 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
         this.latest.set(playbackId, { bytes: jpeg, etag: `"${playbackId}.${now}.${jpeg.length}"`, takenAt: now });
         this.emit('thumbnail', playbackId, jpeg);
       },
-      (err: unknown) => this.o.logger.warn({ playbackId, err: (err as Error).message }, 'thumbnail not made: the previous one stays'),
+      (err: unknown) => {
+        this.o.logger.warn({ playbackId, err: (err as Error).message }, 'thumbnail not made: the previous one stays');
+        this.emit('failed', playbackId, (err as Error).message);
+      },
     );
   }
 
