@@ -87,7 +87,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     for (const role of ['broadcaster', 'transcoder'] as const) await chain.sendEth(loadOrCreateIdentity(dataDir, role).address, DEV_GAS_WEI);
   }
   const transcoder = await createTranscoder({ host: options.host, httpPort: next(1), orchestrator: orchestrator.url, encoder: options.encoder, dataDir, ...settlement }, { logger });
-  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir, allowPrivateNodes: true }, { logger });
+  const relay = await createRelay({ host: options.host, httpPort: options.httpPort, orchestrator: orchestrator.url, dataDir, allowPrivateNodes: true, recording: true }, { logger });
   const broadcaster = await createBroadcaster({ host: options.host, rtmpPort: options.rtmpPort, httpPort: next(2), orchestrator: orchestrator.url, dataDir, dev: true, allowPrivateNodes: true, ...settlement }, { logger });
   // The dev network funds the local broadcaster so streams are paid for from the first segment: in the
   // ledger, or on chain with a transaction from the broadcaster's own key (what castnet deposit sends).

@@ -40,7 +40,14 @@ export interface MediaPlaylist {
   discontinuitySequence: number;
   entries: PlaylistEntry[];
   ended: boolean;
+  /** `VOD` for a recording: the playlist will never change (RFC 8216 §4.3.3.5). */
+  playlistType?: 'VOD';
+  /** Written before each `<seq>.ts` (recordings and rewind name segments by a longer path); none: relative. */
+  uriPrefix?: string;
 }
+
+/** A segment URI prefix: path characters only, nothing that could end a line or start a tag. */
+const URI_PREFIX = /^[A-Za-z0-9_.\/-]*$/;
 
 export function writeMediaPlaylist(playlist: MediaPlaylist): string {
   const first = playlist.entries[0];
@@ -51,14 +58,17 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
     `#EXT-X-MEDIA-SEQUENCE:${first ? wholeIn('media sequence', first.seq, 0, Number.MAX_SAFE_INTEGER) : 0}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${wholeIn('discontinuity sequence', playlist.discontinuitySequence, 0, Number.MAX_SAFE_INTEGER)}`,
   ];
+  if (playlist.playlistType) lines.push(`#EXT-X-PLAYLIST-TYPE:${playlist.playlistType}`);
   if (playlist.canBlockReload) lines.push('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
+  const prefix = playlist.uriPrefix ?? '';
+  if (!URI_PREFIX.test(prefix)) refuse('segment URI prefix', prefix);
   for (const entry of playlist.entries) {
     if (!PROGRAM_DATE_TIME.test(entry.programDateTime)) refuse('program date-time', entry.programDateTime);
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${entry.programDateTime}`);
     lines.push(`#EXTINF:${finiteIn('segment duration', entry.duration, 0, MAX_TARGET_DURATION_SECONDS).toFixed(3)},`);
     if (entry.gap) lines.push('#EXT-X-GAP');
-    lines.push(`${wholeIn('segment sequence', entry.seq, 0, Number.MAX_SAFE_INTEGER)}.ts`);
+    lines.push(`${prefix}${wholeIn('segment sequence', entry.seq, 0, Number.MAX_SAFE_INTEGER)}.ts`);
   }
   if (playlist.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;

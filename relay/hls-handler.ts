@@ -21,6 +21,7 @@ const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})
 // Low-latency HLS (CMAF): parts and init segments.
 const PART = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(\\d{1,4})\\.m4s$`);
 const INIT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/init-(\\d{1,12})\\.mp4$`);
+const THUMBNAIL = new RegExp(`^/hls/(${ID_CHARS})/thumbnail\\.jpg$`);
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Players on any origin read playlists and segments (and each segment's signature), and may range-request and revalidate them. */
@@ -35,6 +36,8 @@ const PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-contro
 const MASTER_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=2' };
 const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control': 'public, max-age=86400, immutable', 'accept-ranges': 'bytes' };
 const CMAF_HEADERS = { ...SEGMENT_HEADERS, 'content-type': 'video/mp4' };
+/** Refreshed about every 10 s: cached like a playlist, briefly. */
+export const THUMBNAIL_HEADERS = { ...CORS, 'content-type': 'image/jpeg', 'cache-control': 'public, max-age=5' };
 
 export interface HlsHandlerOptions {
   store: StreamStore;
@@ -44,9 +47,11 @@ export interface HlsHandlerOptions {
   logger: Logger;
   /** Paid delivery: a refusal for a stream this relay no longer serves (its payer stopped paying), else null. */
   admit?: (playbackId: string) => CastnetError | null;
+  /** The newest thumbnail of a stream pushed here (relay/thumbnailer.ts); rejects with a reason when none. */
+  thumbnail?: (playbackId: string) => { bytes: Buffer; etag: string };
 }
 
-function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
+export function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
   const { status, body } = errorResponse(err);
   metrics.requests.inc({ kind, status: String(status) });
   // A viewer's 5xx (a parent or the directory failing) is the relay's to report; 4xx are the viewer's. At
@@ -61,7 +66,7 @@ function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMet
   res.end(json);
 }
 
-function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string | number>, body: Buffer): void {
+export function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string | number>, body: Buffer): void {
   res.writeHead(status, { ...headers, 'content-length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
@@ -208,6 +213,26 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     send(req, res, range ? 206 : 200, range ? { ...base, ...signed, etag, 'content-range': `bytes ${range[0]}-${range[1]}/${bytes.length}` } : { ...base, ...signed, etag }, body);
   }
 
+  /** Held here (origin), else the parent's (edge, through the single flight); never made on this path. */
+  async function thumbnail(req: IncomingMessage, res: ServerResponse, playbackId: string): Promise<void> {
+    let bytes: Buffer;
+    let etag: string | undefined;
+    if (store.has(playbackId) || !upstream) {
+      if (!options.thumbnail) throw new CastnetError('NOT_FOUND', 'this relay makes no thumbnails', { playbackId, reason: 'no_thumbnail' });
+      ({ bytes, etag } = options.thumbnail(playbackId));
+    } else {
+      bytes = await upstream.thumbnail(playbackId);
+    }
+    if (etag && req.headers['if-none-match'] === etag) {
+      metrics.requests.inc({ kind: 'thumbnail', status: '304' });
+      res.writeHead(304, { ...THUMBNAIL_HEADERS, etag });
+      res.end();
+      return;
+    }
+    metrics.requests.inc({ kind: 'thumbnail', status: '200' });
+    send(req, res, 200, etag ? { ...THUMBNAIL_HEADERS, etag } : THUMBNAIL_HEADERS, bytes);
+  }
+
   return (req, res) => {
     const url = req.url ?? '';
     if (!url.startsWith('/hls/') || (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')) return false;
@@ -247,6 +272,10 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
         return true;
       }
       work = () => playlist(req, res, id!, rendition!, query);
+    } else if ((m = THUMBNAIL.exec(path))) {
+      const [, id] = m;
+      kind = 'thumbnail';
+      work = () => thumbnail(req, res, id!);
     } else if ((m = MASTER.exec(path))) {
       const [, id] = m;
       kind = 'master';

@@ -3,7 +3,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamStatsSnapshot } from './stream-stats.ts';
 
-export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[]; unpaidStreams?: () => number }) {
+export function createRelayMetrics(registry: Registry, state: { streams: () => number; bytesHeld: () => number; perStream: () => StreamStatsSnapshot[]; unpaidStreams?: () => number; recordingBytes?: () => number }) {
   /** A gauge per stream, read from the stats at scrape time (streams that ended drop out). */
   const perStream = (name: string, help: string, value: (s: StreamStatsSnapshot) => number) =>
     new Gauge({
@@ -88,6 +88,16 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
         this.set(state.unpaidStreams?.() ?? 0);
       },
     }),
+    recordingBytes: new Gauge({
+      name: 'castnet_relay_recording_bytes',
+      help: 'Bytes of recordings on disk (within --recording-bytes)',
+      registers: [registry],
+      collect() {
+        this.set(state.recordingBytes?.() ?? 0);
+      },
+    }),
+    recordingsDeleted: new Counter({ name: 'castnet_relay_recordings_deleted_total', help: 'Recordings deleted to stay within --recording-bytes or --max-recordings', registers: [registry] }),
+    thumbnails: new Counter({ name: 'castnet_relay_thumbnails_total', help: 'Thumbnails made, by result (ok, failed)', labelNames: ['result'] as const, registers: [registry] }),
     streamViewers: perStream('castnet_relay_stream_viewers', 'Distinct viewer sessions per stream in the last window', (x) => x.viewers),
     streamBytesServed: perStream('castnet_relay_stream_bytes_served', 'Segment bytes served per stream since it appeared here', (x) => x.bytesServed),
     streamHitRatio: perStream('castnet_relay_stream_cache_hit_ratio', 'Share of segment requests per stream served from memory', (x) => x.hitRatio),

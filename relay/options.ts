@@ -34,6 +34,11 @@ export const relayOptionsDefinition = defineOptions(
     deliveryTicketEv: option({ flag: 'delivery-ticket-ev', schema: wei, default: 10n ** 12n, description: 'expected value of one ticket, in wei (win probability = this / face value)' }),
     claimIntervalMs: option({ flag: 'claim-interval-ms', schema: durationMs, default: 5_000, description: "how often receipts are claimed from streams' payers" }),
     refuseUnpaid: option({ flag: 'refuse-unpaid', schema: flag, default: false, description: 'refuse segments (402) of streams whose payer stopped paying for delivery' }),
+    recording: option({ flag: 'recording', schema: flag, default: false, description: 'keep every segment pushed here as a recording under --data-dir/recordings: VOD at /vod/<recordingId>/master.m3u8, rewind at /dvr/<playbackId>/master.m3u8 (on in castnet dev)' }),
+    recordingBytes: option({ flag: 'recording-bytes', schema: count, default: 10 * 1024 ** 3, description: 'bytes of recordings kept at most; beyond it the oldest ended recordings are deleted first (then the oldest segments of live ones), each deletion logged' }),
+    maxRecordings: option({ flag: 'max-recordings', schema: count, default: 1_000, description: 'recordings kept at most; beyond it the oldest ended one is deleted' }),
+    dvrSeconds: option({ flag: 'dvr-seconds', schema: count, default: 300, description: 'seconds of a live stream its rewind playlist (/dvr/<playbackId>/…) lists, from its recording' }),
+    thumbnails: option({ flag: 'thumbnails', schema: flag, default: true, description: 'make /hls/<playbackId>/thumbnail.jpg of streams pushed here from a keyframe about every 10 s (one FFmpeg at a time)' }),
     ...settlementOptions(),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
     ...httpLimitOptions(defaultHttpLimits),
@@ -46,6 +51,8 @@ export const relayOptionsDefinition = defineOptions(
       o.edge && o.parents.length === 0 && (o.orchestrator === false || !o.discoverParents)
         ? "--edge pulls every stream from a parent: give --parents, or an orchestrator to find them in (--orchestrator with --discover-parents)"
         : null,
+    (o) => (o.recording && !o.dataDir ? '--recording keeps its files in --data-dir: give one, or turn --recording off' : null),
+    (o) => (o.recording && o.edge ? '--recording records what broadcasters push: an --edge takes no pushes, so it records nothing' : null),
     (o) => (o.discoverParents && o.orchestrator === false ? "--discover-parents looks streams up in the orchestrator's directory: give --orchestrator, or --no-discover-parents" : null),
   ],
 );

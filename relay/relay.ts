@@ -16,6 +16,10 @@ import { OrchestratorLocator } from '../p2p/orchestrator-locator.ts';
 import { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import { playerBundle } from '../player/bundle.ts';
 import { createHlsHandler, HLS_CORS } from './hls-handler.ts';
+import { createVodHandler } from './vod-handler.ts';
+import { Recordings, type RecordingSummary } from './recordings.ts';
+import { Thumbnailer } from './thumbnailer.ts';
+import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { pageRoutes } from './page-routes.ts';
 import { ParentDirectory, type ParentLookup } from './parent-directory.ts';
@@ -64,6 +68,8 @@ export interface Relay {
   readonly store: StreamStore;
   readonly stats: StreamStats;
   readonly cache: SegmentCache;
+  /** The recordings of streams pushed here (--recording); null when it records nothing. */
+  readonly recordings: Recordings | null;
   /** Receipts held, claims made and what payers paid (paid delivery). */
   readonly earnings: DeliveryEarnings;
   readonly redemptions: RedemptionQueue;
@@ -141,6 +147,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     bytesHeld: () => budget.used,
     perStream: () => stats.snapshot(),
     unpaidStreams: () => earnings.unpaidStreams.length,
+    recordingBytes: () => recordings?.bytes ?? 0,
   });
   const orchestrator = new OrchestratorLocator(options.orchestrator, options.bootstrap.length > 0, logger);
   let selfUrl = '';
@@ -216,22 +223,73 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         },
       })
     : null;
-  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, admit: (playbackId) => earnings.admit(playbackId) });
+  // Recordings and thumbnails are made at the origin, from what it accepted after its checks (never on an edge).
+  const recordings = options.recording && options.dataDir && !options.edge
+    ? new Recordings({ dir: join(options.dataDir, 'recordings'), maxBytes: options.recordingBytes, maxRecordings: options.maxRecordings, dvrSeconds: options.dvrSeconds, logger, ...(components.now ? { now: components.now } : {}) })
+    : null;
+  const thumbnailer = options.thumbnails && !options.edge ? new Thumbnailer({ ffmpegPath: ffmpegBinaries().ffmpeg, logger }) : null;
+  const liveThumbnail = (playbackId: string) => {
+    if (!thumbnailer) throw new CastnetError('NOT_FOUND', 'this relay makes no thumbnails (--no-thumbnails, or an edge with no parent holding the stream)', { playbackId, reason: 'thumbnails_off' });
+    return thumbnailer.get(playbackId);
+  };
+  store.on('segmentStored', (playbackId, rendition, segment) => {
+    // CMAF (low-latency) renditions are not recorded: their VOD would need the init segments too.
+    if (store.isLowLatency(playbackId, rendition)) return;
+    const descriptor = store.descriptorOf(playbackId);
+    recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2);
+    thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
+  });
+  thumbnailer?.on('thumbnail', (playbackId, jpeg) => {
+    metrics.thumbnails.inc({ result: 'ok' });
+    recordings?.setThumbnail(playbackId, jpeg);
+  });
+  thumbnailer?.on('failed', () => metrics.thumbnails.inc({ result: 'failed' }));
+  recordings?.on('deleted', () => metrics.recordingsDeleted.inc());
+  recordings?.on('ready', (summary) => void reportRecording(summary));
+  /** recording.ready at the orchestrator: a write signed with this relay's key, the stream's origin's (webhook-routes.ts). */
+  async function reportRecording(s: RecordingSummary): Promise<void> {
+    const base = orchestrator.url();
+    if (base === null) return;
+    const client = new OrchestratorClient(base, { fetch: fetchFn, identity });
+    const report = { recordingId: s.recordingId, playbackUrl: `${relay.url}/vod/${s.recordingId}/master.m3u8`, durationSeconds: s.durationSeconds, bytes: s.bytes, segments: s.segments };
+    // A few tries: the orchestrator may be restarting; the recording itself is kept either way.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await client.reportRecording(s.playbackId, report);
+        logger.info({ playbackId: s.playbackId, recordingId: s.recordingId }, 'recording reported to the orchestrator (recording.ready)');
+        return;
+      } catch (err) {
+        if (err instanceof CastnetError && (err.code === 'FORBIDDEN' || err.code === 'STREAM_NOT_FOUND' || attempt === 3)) {
+          logger.warn({ playbackId: s.playbackId, recordingId: s.recordingId, err: err.message }, 'recording not reported to the orchestrator');
+          return;
+        }
+        if (attempt === 3) throw err;
+        await new Promise((r) => setTimeout(r, 1_000 * attempt).unref());
+      }
+    }
+  }
+  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, admit: (playbackId) => earnings.admit(playbackId), ...(thumbnailer ? { thumbnail: liveThumbnail } : {}) });
+  const vod = createVodHandler({ recordings, metrics, logger, thumbnail: liveThumbnail });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
   store.on('refused', (reason, playbackId) => {
     metrics.refused.inc({ reason });
     logger.info({ playbackId, reason }, 'push refused');
   });
-  store.on('streamEnded', (id) => logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST'));
+  store.on('streamEnded', (id) => {
+    logger.info({ playbackId: id }, 'stream ended: playlists carry EXT-X-ENDLIST');
+    recordings?.end(id);
+  });
   store.on('streamExpired', (id) => {
     keys.forget(id);
+    recordings?.end(id);
+    thumbnailer?.forget(id);
     logger.info({ playbackId: id }, 'stream expired: no pushes');
   });
 
   const guard = new HttpGuard({ role: 'relay', registry, limits: options });
   const app = createNodeApp({ role: 'relay', registry, identity, guard, health: () => ({ streams: store.size, multiaddrs: presence?.p2p?.multiaddrs ?? [] }) });
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
-  app.use(['/hls', '/player'], cors(HLS_CORS));
+  app.use(['/hls', '/player', '/vod', '/dvr', '/api/recordings'], cors(HLS_CORS));
 
   app.use(deliveryRoutes({ earnings, guard, ...(components.now ? { now: components.now } : {}) }));
   app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
@@ -249,6 +307,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     store,
     stats,
     cache,
+    recordings,
     earnings,
     redemptions,
     paymentAddress: identity.address,
@@ -258,7 +317,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         await clock.start();
       }
       server = await listen((req: IncomingMessage, res: ServerResponse) => {
-        if (!hls(req, res)) app(req, res);
+        if (!hls(req, res) && !vod(req, res)) app(req, res);
       }, options.host, options.httpPort, guard);
       selfUrl = relay.url;
       expiry = setInterval(() => store.expire(), 5_000);
@@ -307,6 +366,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       if (expiry) clearInterval(expiry);
       await server?.close();
       server = null;
+      thumbnailer?.close();
+      await recordings?.close();
       if (!redemptions.closed) await redemptions.close();
     },
   };

@@ -93,6 +93,8 @@ export interface StreamStoreEvents {
   streamStarted: [string];
   streamEnded: [string];
   streamExpired: [string];
+  /** A segment was stored (accepted after every check): the recorder and the thumbnailer listen. */
+  segmentStored: [playbackId: string, rendition: string, segment: StoredSegment];
   refused: [reason: RefusalReason, playbackId: string];
 }
 
@@ -188,6 +190,11 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     }
   }
 
+  /** The stream's descriptor (its variants), null before one is pushed or when the stream is unknown. */
+  descriptorOf(playbackId: string): StreamDescriptor | null {
+    return this.streams.get(playbackId)?.descriptor ?? null;
+  }
+
   isEnded(playbackId: string): boolean {
     return this.streams.get(playbackId)?.ended ?? false;
   }
@@ -251,6 +258,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     s.master = null;
     w.waiters.wake(w.maxSeq);
     w.ll?.complete(seq);
+    this.emit('segmentStored', playbackId, rendition, segment);
     return segment;
   }
 

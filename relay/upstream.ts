@@ -24,7 +24,7 @@ export interface UpstreamOptions {
   /** A stream nobody asked for this long is dropped from the edge. */
   idleMs: number;
   logger: Logger;
-  onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master', bytes: number, playbackId: string) => void;
+  onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master' | 'thumbnail', bytes: number, playbackId: string) => void;
   /** A segment pulled from `parent` (paid delivery: the edge signs receipts for it, relay/delivery-earnings.ts). */
   onSegmentPulled?: (at: { playbackId: string; rendition: string; seq: number }, parent: string, bytes: number) => void;
   /** The most a parent's playlist (media or multivariant) may hold. */
@@ -62,6 +62,10 @@ interface FollowedPlaylist {
 }
 
 const MASTER_TTL_MS = 2_000;
+/** A parent's thumbnail is asked for again after this long (it is refreshed every ~10 s at the origin). */
+const THUMBNAIL_TTL_MS = 5_000;
+/** A thumbnail is a small JPEG; more is a broken or hostile parent. */
+export const UPSTREAM_THUMBNAIL_BYTES = 1024 * 1024;
 /** How long a parent that sent content its publisher did not sign is asked only after every other. */
 const DISTRUST_MS = 60_000;
 /**
@@ -75,6 +79,7 @@ const MAX_PREFETCH = 4;
 export class Upstream {
   private readonly playlists = new Map<string, FollowedPlaylist>();
   private readonly masters = new Map<string, { text: Buffer; at: number; lastRequestedAt: number }>();
+  private readonly thumbnails = new Map<string, { bytes: Buffer; at: number; lastRequestedAt: number }>();
   private readonly flights = new SingleFlight<unknown>();
   private readonly options: UpstreamOptions;
   private readonly fetch: typeof fetch;
@@ -170,6 +175,21 @@ export class Upstream {
       this.options.onUpstreamRequest?.('master', text.length, playbackId);
       this.masters.set(playbackId, { text, at: Date.now(), lastRequestedAt: Date.now() });
       return text;
+    })) as Buffer;
+  }
+
+  /** The stream's thumbnail from a parent, kept a few seconds; one request upstream however many ask. */
+  async thumbnail(playbackId: string): Promise<Buffer> {
+    const cached = this.thumbnails.get(playbackId);
+    const now = Date.now();
+    if (cached) cached.lastRequestedAt = now;
+    if (cached && now - cached.at < THUMBNAIL_TTL_MS) return cached.bytes;
+    return (await this.flights.run(`thumbnail:${playbackId}`, async () => {
+      const { body } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/thumbnail.jpg`, 5_000, UPSTREAM_THUMBNAIL_BYTES);
+      if (body.length < 4 || body[0] !== 0xff || body[1] !== 0xd8) throw new CastnetError('UPSTREAM_FAILED', "the parent's thumbnail is not a JPEG", { playbackId });
+      this.options.onUpstreamRequest?.('thumbnail', body.length, playbackId);
+      this.thumbnails.set(playbackId, { bytes: body, at: Date.now(), lastRequestedAt: Date.now() });
+      return body;
     })) as Buffer;
   }
 
@@ -289,6 +309,7 @@ export class Upstream {
     const cutoff = Date.now() - this.options.idleMs;
     for (const [key, p] of this.playlists) if (p.lastRequestedAt < cutoff && !p.following) this.playlists.delete(key);
     for (const [id, m] of this.masters) if (m.lastRequestedAt < cutoff) this.masters.delete(id);
+    for (const [id, t] of this.thumbnails) if (t.lastRequestedAt < cutoff) this.thumbnails.delete(id);
     this.options.cache.retainStreams(new Set([...[...this.playlists.values()].map((p) => p.playbackId), ...this.masters.keys()]));
   }
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.ts';
-import { createRelay, type Relay } from '../../relay/relay.ts';
+import { createRelay, type Relay, type RelayOptions } from '../../relay/relay.ts';
+import type { Logger } from '../../observability/logger.ts';
 import { createTranscoder, type Transcoder, type TranscoderOptions } from '../../transcoder/transcoder.ts';
 import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs, type TestPatternOptions } from '../../media/test-pattern.ts';
@@ -35,7 +36,7 @@ export async function startNetwork(
   broadcasterOptions: Partial<BroadcasterOptions> = {},
   transcoderOptions: Partial<TranscoderOptions> = {},
   deposit = 10n ** 18n,
-  options: { transcoder?: boolean; relay?: boolean; chain?: DevChain } = {},
+  options: { transcoder?: boolean; relay?: boolean; chain?: DevChain; relayOptions?: Partial<RelayOptions>; relayLogger?: Logger } = {},
 ): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
@@ -45,7 +46,7 @@ export async function startNetwork(
   const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, allowPrivateNodes: true, ...settlement }, { logger });
   await orchestrator.start();
   const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...settlement, ...transcoderOptions }, { logger });
-  const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true }, { logger });
+  const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true, ...options.relayOptions }, { logger: options.relayLogger ?? logger });
   const broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort: 0, orchestrator: orchestrator.url, dataDir, dev: true, reconnectGraceMs: 5_000, allowPrivateNodes: true, ...settlement, ...broadcasterOptions }, { logger });
   // The transcoder pays gas for its redemptions.
   if (options.chain) await options.chain.sendEth(transcoder.payments.recipient, 10n ** 18n);
