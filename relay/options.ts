@@ -34,6 +34,7 @@ export const relayOptionsDefinition = defineOptions(
     deliveryTicketEv: option({ flag: 'delivery-ticket-ev', schema: wei, default: 10n ** 12n, description: 'expected value of one ticket, in wei (win probability = this / face value)' }),
     claimIntervalMs: option({ flag: 'claim-interval-ms', schema: durationMs, default: 5_000, description: "how often receipts are claimed from streams' payers" }),
     refuseUnpaid: option({ flag: 'refuse-unpaid', schema: flag, default: false, description: 'refuse segments (402) of streams whose payer stopped paying for delivery' }),
+    playbackSecretsFile: option({ flag: 'playback-secrets-file', schema: orNone(z.string()), default: null as string | null, description: "signed playback: JSON file of HS256 secrets per playback id that streamers trusted this relay with (none: ES256 tokens only)" }),
     ...settlementOptions(),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
     ...httpLimitOptions(defaultHttpLimits),
