@@ -7,6 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -110,6 +114,25 @@ describe('attack: forging a playback policy change to public', () => {
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: { reason: string } }).error.reason, 'policy_stale');
     assert.deepEqual(await status(`${origin.url}/hls/${ID}/source/index.m3u8`), { status: 401, reason: 'token_missing' });
+  });
+
+  it("admits HS256 tokens only at a relay started with the stream's secret (--playback-secrets-file), never at a stranger's", async () => {
+    const secret = randomBytes(32);
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-secrets-'));
+    const file = join(dir, 'secrets.json');
+    writeFileSync(file, JSON.stringify({ hmac: [secret.toString('base64url')] }));
+    const trusted = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, playbackSecretsFile: file }, { logger: testLogger, publisherLookup: async () => publisher.address });
+    edges.push(trusted);
+    await trusted.start();
+    rmSync(dir, { recursive: true, force: true });
+    const doc = signPlaybackPolicy({ playbackId: 'hmac', mode: 'signed', keys: [], issuedAt: Date.now() }, publisher.identity.privateKey);
+    const hs = await makePlaybackToken({ playbackId: 'hmac', key: { alg: 'HS256', kid: 'h', secret }, expiresInSeconds: 600 });
+    for (const relay of [trusted, origin]) {
+      assert.equal((await publisher.descriptor(relay.url, 'hmac', { ...descriptor, playbackPolicy: doc })).status, 204);
+      assert.equal((await publisher.segment(relay.url, 'hmac', 'source', 0, segment(0))).status, 201);
+    }
+    assert.equal((await status(`${trusted.url}/hls/hmac/source/0.ts?token=${hs}`)).status, 200);
+    assert.deepEqual(await status(`${origin.url}/hls/hmac/source/0.ts?token=${hs}`), { status: 401, reason: 'token_invalid' });
   });
 
   for (const told of ['forged', 'stale', 'none'] as const) {
