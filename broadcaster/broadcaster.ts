@@ -33,6 +33,7 @@ import { FundsMonitor } from './funds-monitor.ts';
 import { DeliveryPayer } from './delivery-payer.ts';
 import { attachDelivery } from './delivery-wiring.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
+import { PlaybackTokenVerifier, requestToken } from '../protocol/playback-token.ts';
 
 /** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
 const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
@@ -115,6 +116,15 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     sessionBytes: options.viewerSessionBytes,
     isRelay: relayCheck(orchestrator),
   });
+  // Signed playback at the payer: it holds the stream key's HS256 secrets too (it is the streamer's own node).
+  const tokens = new PlaybackTokenVerifier();
+  async function admitViewer(playbackId: string, req: { headers: { authorization?: string | undefined }; url?: string }): Promise<void> {
+    const { playback } = keys.settingsOf(playbackId);
+    if (playback.mode !== 'signed') return;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    await tokens.verify(requestToken(req.headers.authorization, q < 0 ? '' : url.slice(q + 1)), playbackId, { es256: playback.keys, hs256: playback.hs256Secrets, version: playback.keys.map((k) => k.kid).join(',') + '|' + String(playback.hs256Secrets.length) });
+  }
   let http: ListeningServer | null = null;
   const publicUrl = () => options.publicUrl ?? http?.url ?? `http://${options.host}:${options.httpPort}`;
   const streams = new LiveStreams(
@@ -188,6 +198,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       sessionsPerSecond: 1,
       sessionsBurst: 20,
       onSession: () => metrics.deliverySessions.inc(),
+      admitViewer: (playbackId, req) => admitViewer(playbackId, req),
       onClaim: ({ credited, refused }) => {
         metrics.deliveryCredited.inc(credited);
         for (const [reason, n] of Object.entries(refused)) metrics.deliveryRefused.inc({ reason }, n);

@@ -3,6 +3,7 @@
 // RATE_LIMITED), and `POST /delivery/claims` takes a relay's newest receipts, signed by the relay's node
 // key (protocol/signed-request.ts, replays refused), and answers the verdicts and the tickets.
 
+import type { IncomingHttpHeaders } from 'node:http';
 import express, { type Router } from 'express';
 import type { HttpGuard } from '../http/http-limits.ts';
 import { cors } from '../http/cors.ts';
@@ -28,6 +29,8 @@ export interface DeliveryRoutesOptions {
   sessionsBurst: number;
   now?: () => number;
   onSession?: () => void;
+  /** Signed playback: resolves when the request's token admits the stream (401/403 with a reason otherwise). */
+  admitViewer?: (playbackId: string, req: { headers: IncomingHttpHeaders; url?: string }) => Promise<void>;
   onClaim?: (answer: { credited: number; refused: Record<string, number> }) => void;
 }
 
@@ -37,11 +40,13 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): Router {
   // A relay claims each stream every few seconds; more is a flood.
   const claims = new RateLimiter({ ratePerSecond: 5, burst: 20, ...(options.now ? { now: options.now } : {}) });
   const verifier = new RequestVerifier(options.now ? { now: options.now } : {});
-  router.use(SESSIONS_PATH, cors({ preflight: { methods: ['POST', 'OPTIONS'], headers: ['content-type'], maxAgeSeconds: 86_400 } }));
-  router.post(SESSIONS_PATH, ...options.guard.jsonBody('a viewer session request', 1024), (req, res) => {
+  router.use(SESSIONS_PATH, cors({ preflight: { methods: ['POST', 'OPTIONS'], headers: ['content-type', 'authorization'], maxAgeSeconds: 86_400 } }));
+  router.post(SESSIONS_PATH, ...options.guard.jsonBody('a viewer session request', 1024), async (req, res) => {
     const source = sourceOf(req);
     if (!sessions.take(source)) throw new CastnetError('RATE_LIMITED', 'too many viewer sessions asked from this address: retry in a few seconds', { reason: 'session_rate' });
     const request = parseRequest(viewerSessionRequestSchema, req.body, 'viewer session request');
+    // A signed stream's sessions go to its token holders only: a session is a licence to be served.
+    await options.admitViewer?.(request.playbackId, { headers: req.headers, url: req.originalUrl });
     const certificate = options.payer.issueSession(request.playbackId, request.sessionKey);
     options.onSession?.();
     res.set('cache-control', 'no-store').json(certificate);

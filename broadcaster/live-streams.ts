@@ -3,6 +3,7 @@
 // Publication of whoever streams to it now; a new publish of a live stream takes over from the old one.
 
 import { EventEmitter } from 'node:events';
+import { signPlaybackPolicy } from '../protocol/playback-policy.ts';
 import { join } from 'node:path';
 import type { Logger } from '../observability/logger.ts';
 import { CastnetError } from '../protocol/errors.ts';
@@ -150,9 +151,11 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const log = logger.child({ playbackId });
     const publisher = this.components.publisherOf(playbackId);
     const settings = this.components.settingsOf?.(playbackId);
-    const session = new StreamSession({ playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}), ...(settings?.webhooks.length ? { webhooks: settings.webhooks } : {}) }, { orchestrator, timers });
+    // Always a signed document, public ones too: an edge that sees the publisher's `public` knows no relay removed a `signed`.
+    const playbackPolicy = signPlaybackPolicy({ playbackId, mode: settings?.playback.mode ?? 'public', keys: settings?.playback.keys ?? [], issuedAt: Date.now() }, publisher.privateKey);
+    const session = new StreamSession({ playbackPolicy, playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}), ...(settings?.webhooks.length ? { webhooks: settings.webhooks } : {}) }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
-      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId) },
+      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId), playbackPolicy },
       { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);

@@ -15,6 +15,19 @@ import { z } from 'zod';
 import { CastnetError } from '../protocol/errors.ts';
 import { describeIssues } from '../protocol/fields.ts';
 import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema, type WebhookEndpoint } from '../protocol/webhook.ts';
+import { MAX_PLAYBACK_KEYS, playbackKeySchema, type PlaybackKey } from '../protocol/playback-policy.ts';
+
+/**
+ * Signed playback (protocol/playback-policy.ts): the keys `castnet keys playback` registered. The private
+ * halves stay in this file (mode 0600, beside the stream keys) so `castnet keys token` can make test tokens;
+ * only the ES256 public keys leave the broadcaster, in the publisher-signed policy.
+ */
+const playbackSettingsSchema = z.object({
+  mode: z.enum(['public', 'signed']),
+  es256: z.array(z.object({ publicJwk: playbackKeySchema, privateJwk: z.record(z.string(), z.string()) })).max(MAX_PLAYBACK_KEYS).default([]),
+  hs256: z.array(z.object({ kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), secret: z.string().min(43) })).max(MAX_PLAYBACK_KEYS).default([]),
+});
+export type PlaybackSettings = z.infer<typeof playbackSettingsSchema>;
 
 const keyEntrySchema = z.object({
   playbackId: z.string().min(1),
@@ -23,6 +36,8 @@ const keyEntrySchema = z.object({
   origin: z.enum(['configured', 'dev']),
   /** The key's own webhook receivers (the orchestrator delivers its stream's events there). */
   webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
+  /** Who may watch; absent: public. */
+  playback: playbackSettingsSchema.optional(),
 });
 type KeyEntry = z.infer<typeof keyEntrySchema>;
 const keyFileSchema = z.record(z.string(), keyEntrySchema);
@@ -107,11 +122,14 @@ export interface StreamKey {
   origin: KeyEntry['origin'];
   createdAt: string;
   webhooks?: WebhookEndpoint[];
+  playback?: PlaybackSettings;
 }
 
 /** What a stream key says about its streams besides its playback id. */
 export interface StreamSettings {
   webhooks: WebhookEndpoint[];
+  /** The playback policy: its mode, the ES256 public keys relays verify tokens with, the HS256 secrets only this broadcaster holds. */
+  playback: { mode: 'public' | 'signed'; keys: PlaybackKey[]; hs256Secrets: Uint8Array[] };
 }
 
 export class StreamKeyStore {
@@ -199,7 +217,11 @@ export class StreamKeyStore {
   /** The settings of the key publishing to `playbackId`, from the file as it is now; defaults when none names it. */
   settingsOf(playbackId: string): StreamSettings {
     const entry = Object.values(this.refresh()).find((e) => e.playbackId === playbackId);
-    return { webhooks: entry?.webhooks ?? [] };
+    const playback = entry?.playback;
+    return {
+      webhooks: entry?.webhooks ?? [],
+      playback: { mode: playback?.mode ?? 'public', keys: playback?.es256.map((k) => k.publicJwk) ?? [], hs256Secrets: playback?.hs256.map((k) => new Uint8Array(Buffer.from(k.secret, 'base64url'))) ?? [] },
+    };
   }
 
   /** Changes the entry of the key given by itself or by its playback id; NOT_FOUND when none matches. */

@@ -10,6 +10,7 @@
 // directory by the session. Hot path: runs per segment.
 
 import { EventEmitter } from 'node:events';
+import type { SignedPlaybackPolicy } from '../protocol/playback-policy.ts';
 import { unplayableInBrowsers } from '../media/browser-support.ts';
 import { avcCodecString, avcLevelFor } from '../media/codec-string.ts';
 import { probeTs, type MediaInfo } from '../media/ts-probe.ts';
@@ -111,6 +112,8 @@ export interface StreamPipelineOptions {
    * first segment then starts with a discontinuity.
    */
   firstSeq?: number;
+  /** Who may watch, signed by the publisher key; it rides in the descriptor to the origin. */
+  playbackPolicy?: SignedPlaybackPolicy;
 }
 
 export interface StreamPipelineComponents {
@@ -245,7 +248,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     // The first segment's length is the source's keyframe cadence: the playlists start with a target duration
     // that fits it, rather than one that grows (the relay still raises it for any longer segment).
     const targetDuration = Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, Math.round(info.duration)));
-    return { playbackId: this.playbackId, variants, targetDuration };
+    return { playbackId: this.playbackId, variants, targetDuration, ...(this.options.playbackPolicy ? { playbackPolicy: this.options.playbackPolicy } : {}) };
   }
 
   /**

@@ -6,6 +6,7 @@
 // orchestrator client's identity), which owns the session.
 
 import { EventEmitter } from 'node:events';
+import type { SignedPlaybackPolicy } from '../protocol/playback-policy.ts';
 import type { OrchestratorClient } from '../protocol/orchestrator-client.ts';
 import type { Assignment, DeliveryTerms, SessionRequest, StreamWarning } from '../protocol/stream-record.ts';
 import type { KnownFailureReason } from '../protocol/failure-report.ts';
@@ -38,6 +39,8 @@ export interface StreamSessionOptions {
   delivery?: () => DeliveryTerms | null;
   /** The stream key's webhook receivers, for the orchestrator to deliver the stream's events to. */
   webhooks?: ReadonlyArray<WebhookEndpoint>;
+  /** Who may watch, signed by the publisher key: the directory shows it to edges. */
+  playbackPolicy?: SignedPlaybackPolicy;
 }
 
 export interface StreamSessionComponents {
@@ -181,6 +184,7 @@ export class StreamSession extends EventEmitter<StreamSessionEvents> {
       ...(this.options.publisher ? { publisher: this.options.publisher } : {}),
       ...(this.options.delivery?.() ? { delivery: this.options.delivery()! } : {}),
       ...(this.options.webhooks?.length ? { webhooks: [...this.options.webhooks] } : {}),
+      ...(this.options.playbackPolicy ? { playbackPolicy: this.options.playbackPolicy } : {}),
       // The relay the stream is on stays, so its viewers keep their relay.
       ...(this.current ? { preferRelay: this.current.relay.url } : {}),
     });

@@ -151,7 +151,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'keys':
-      process.exitCode = runKeys(rest);
+      process.exitCode = await runKeys(rest);
       return;
     case 'wallet':
       process.exitCode = await runWallet(rest);

@@ -63,7 +63,7 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
     let viewers = 0;
     if (record?.state !== 'ended') for (const relay of nodes.list('relay')) viewers += relay.stats?.find((s) => s.playbackId === playbackId)?.viewers ?? 0;
     const status: StreamStatus = {
-      ...(entry ?? { playbackId, renditions: record!.renditions, delivery: null }),
+      ...(entry ?? { playbackId, renditions: record!.renditions, delivery: null, playbackPolicy: null }),
       state: record?.state ?? 'live',
       startedAt: record?.startedAt ?? null,
       endedAt: record?.endedAt ?? null,

@@ -149,6 +149,7 @@ describe('StreamSessions.directory', () => {
         publisher,
         // A stream whose broadcaster pays no relay says so.
         delivery: null,
+        playbackPolicy: null,
       },
     ]);
     n.clock.now += 11_000;

@@ -313,6 +313,7 @@ export class StreamSessions extends EventEmitter<StreamSessionsEvents> implement
       warnings: s.request.warnings ?? [],
       publisher: s.request.publisher ?? null,
       delivery: s.request.delivery ?? null,
+      playbackPolicy: s.request.playbackPolicy ?? null,
     };
   }
 

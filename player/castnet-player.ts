@@ -4,7 +4,9 @@
 // `relays` URL) which relays hold the stream and switches to another one, keeping the same HLS path (URLs
 // are the same on every relay). Every segment is checked before hls.js sees a byte of it: signed by the
 // publisher key the directory binds to the stream (segment-verifier.ts), or refused as a load error, which
-// hls.js retries and then fails over from. The badge says so. This file runs in the browser;
+// hls.js retries and then fails over from. The badge says so. A signed stream's token (`token="…"`, or
+// the page's `?token=` with `token-from-url`) rides on every request as a `token` query parameter, which
+// needs no CORS preflight (an Authorization header would cost one per segment URL). This file runs in the browser;
 // player/bundle.ts builds it with esbuild.
 
 import Hls, { type ErrorData, type FragmentLoaderContext, type HlsConfig, type Loader, type LoaderCallbacks, type LoaderConfiguration } from 'hls.js';
@@ -64,8 +66,15 @@ function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void,
   };
 }
 
+/** `url` with the `token` query parameter set (kept beside hls.js's own, e.g. _HLS_msn). */
+function withToken(url: string, token: string): string {
+  const u = new URL(url, location.href);
+  u.searchParams.set('token', token);
+  return u.href;
+}
+
 export class CastnetPlayer extends HTMLElement {
-  static observedAttributes = ['src', 'relays', 'directory', 'publisher'];
+  static observedAttributes = ['src', 'relays', 'directory', 'publisher', 'token'];
   readonly video: HTMLVideoElement;
   /** Fatal errors seen, newest last (for pages and tests that watch the player). */
   readonly errors: string[] = [];
@@ -145,6 +154,11 @@ export class CastnetPlayer extends HTMLElement {
     this.statusLine.textContent = text;
   }
 
+  /** Signed playback: the viewer's token, from the attribute, else (with `token-from-url`) the page's `?token=`. */
+  get token(): string | null {
+    return this.getAttribute('token') || (this.hasAttribute('token-from-url') ? new URLSearchParams(location.search).get('token') : null) || null;
+  }
+
   /** The relay serving the player now (origin of the playlist URL). */
   get relay(): string | null {
     return this.activeSrc ? new URL(this.activeSrc, location.href).origin : null;
@@ -199,9 +213,13 @@ export class CastnetPlayer extends HTMLElement {
       void this.receipts?.close();
       const playbackId = /\/hls\/([A-Za-z0-9_-]{1,64})\//.exec(new URL(src, location.href).pathname)?.[1];
       const directory = this.getAttribute('directory');
-      this.receipts = playbackId && directory ? new DeliveryReceipts({ playbackId, terms: directoryTerms(directory).catch(() => null) }) : null;
+      const token = this.token;
+      this.receipts = playbackId && directory ? new DeliveryReceipts({ playbackId, terms: directoryTerms(directory).catch(() => null), ...(token ? { token } : {}) }) : null;
     }
+    const token = this.token;
     const hls = new Hls({
+      // Every playlist, segment and part request carries the token (hls.js opens the request itself when we do not).
+      ...(token ? { xhrSetup: (xhr: XMLHttpRequest, url: string) => xhr.open('GET', withToken(url, token), true) } : {}),
       fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification(), (url, bytes) => this.receipts?.delivered(url, bytes)),
       liveSyncDurationCount: 3,
       enableWorker: true,
@@ -225,6 +243,16 @@ export class CastnetPlayer extends HTMLElement {
       if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.response?.code === 404) {
         // Not an error: the stream is not live (yet, or any more) on this relay.
         this.retry('Waiting for the stream to go live…');
+        return;
+      }
+      const status = data.response?.code;
+      if (status === 401 || status === 403) {
+        // Every relay answers the same to this token: no failover, no retry loop; the page must bring a new token.
+        const reason = /"reason":"([a-z_]+)"/.exec(String(data.response?.data ?? ''))?.[1] ?? (status === 401 ? 'token_missing' : 'token_invalid');
+        this.errors.push(`unauthorized: ${reason}`);
+        this.teardown();
+        this.setStatus(reason === 'token_expired' ? 'Your viewing token has expired.' : 'This stream needs a valid viewing token.');
+        this.dispatchEvent(new CustomEvent('unauthorized', { detail: { reason } }));
         return;
       }
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {

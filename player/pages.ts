@@ -27,7 +27,7 @@ a { color: #8ab4f8; }
 <script type="module" src="/player/castnet-player.js"></script>
 </head><body><main>
 <h1>Castnet live · <code>${id}</code></h1>
-<castnet-player src="/hls/${id}/master.m3u8"${relays}></castnet-player>
+<castnet-player src="/hls/${id}/master.m3u8"${relays} token-from-url></castnet-player>
 <p>HLS: <a href="/hls/${id}/master.m3u8">/hls/${id}/master.m3u8</a></p>
 <p>Embed this stream:</p>
 <textarea readonly id="embed"></textarea>
@@ -43,5 +43,5 @@ export function embedPage(playbackId: string, api?: PlayerApi): string {
 <title>Castnet · ${id}</title>
 <style>html, body { margin: 0; height: 100%; background: #000; } castnet-player { width: 100%; height: 100%; aspect-ratio: auto; }</style>
 <script type="module" src="/player/castnet-player.js"></script>
-</head><body><castnet-player src="/hls/${id}/master.m3u8"${relays}></castnet-player></body></html>`;
+</head><body><castnet-player src="/hls/${id}/master.m3u8"${relays} token-from-url></castnet-player></body></html>`;
 }

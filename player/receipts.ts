@@ -56,6 +56,8 @@ export interface DeliveryReceiptsOptions {
   /** The stream's terms, or a promise of them (the directory's answer); null: the stream pays no relay. */
   terms: Promise<DeliveryTerms | null>;
   fetch?: typeof globalThis.fetch;
+  /** Signed playback: the viewer's token, which the payer asks for before it issues a session. */
+  token?: string;
   intervalMs?: number;
   now?: () => number;
 }
@@ -101,7 +103,7 @@ export class DeliveryReceipts {
     const key = secp256k1.utils.randomSecretKey();
     const address = addressOfPublicKey(secp256k1.getPublicKey(key, false));
     try {
-      const res = await this.fetch(`${terms.url.replace(/\/$/, '')}/delivery/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ playbackId: this.options.playbackId, sessionKey: address }) });
+      const res = await this.fetch(`${terms.url.replace(/\/$/, '')}/delivery/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) }, body: JSON.stringify({ playbackId: this.options.playbackId, sessionKey: address }) });
       if (!res.ok) throw new Error(`the payer answered ${res.status}`);
       const certificate = signedCertificateSchema.parse(await res.json());
       if (certificate.certificate.payer !== terms.payer || certificate.certificate.sessionKey !== address) throw new Error('the payer certified another key');

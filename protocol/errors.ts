@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'PUSH_REFUSED'
   | 'SIGNATURE_INVALID'
   | 'FORBIDDEN'
+  | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
   | 'TRANSCODE_FAILED'
   | 'UPSTREAM_FAILED'
@@ -46,6 +47,8 @@ const statusByCode: Record<ErrorCode, number> = {
   SIGNATURE_INVALID: 401,
   /** A signed request from a key that may not do this (not the stream's owner, not an operator, a banned or denied node). */
   FORBIDDEN: 403,
+  /** A viewer request of a signed stream without a valid playback token (protocol/playback-token.ts). */
+  UNAUTHORIZED: 401,
   /** Too many requests or registrations from one source: retry later. */
   RATE_LIMITED: 429,
   TRANSCODE_FAILED: 500,

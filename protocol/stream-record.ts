@@ -7,6 +7,7 @@ import { addressString, decimalString, idPattern, renditionNamePattern } from '.
 import { nodeRecordSchema } from './node-record.ts';
 import { deliveryTermsSchema } from './delivery-receipt.ts';
 import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema } from './webhook.ts';
+import { signedPlaybackPolicySchema } from './playback-policy.ts';
 
 /**
  * One RFC 6381 codec: a sample entry (`avc1`, `mp4a`, `hvc1`, `ac-3`) and up to eight dot-separated
@@ -39,6 +40,8 @@ export const streamDescriptorSchema = z.object({
   playbackId: z.string().regex(idPattern),
   variants: z.array(variantSchema).min(1).max(16).refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'variant names must be distinct'),
   targetDuration: z.number().positive().max(MAX_TARGET_DURATION_SECONDS),
+  /** Who may watch (protocol/playback-policy.ts), signed by the publisher; absent: public. */
+  playbackPolicy: signedPlaybackPolicySchema.optional(),
 });
 export type StreamDescriptor = z.infer<typeof streamDescriptorSchema>;
 
@@ -79,6 +82,8 @@ export const sessionRequestSchema = z.object({
   delivery: deliveryTermsSchema.optional(),
   /** The stream key's own webhook receivers (protocol/webhook.ts); the orchestrator delivers its events there too, and never shows them. */
   webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
+  /** Who may watch, signed by the publisher key (protocol/playback-policy.ts): the directory shows it, edges believe it. */
+  playbackPolicy: signedPlaybackPolicySchema.optional(),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -108,6 +113,8 @@ export const streamDirectoryEntrySchema = z.object({
   publisher: addressString.transform((a) => a.toLowerCase()).nullable().default(null),
   /** Paid delivery terms; null when the stream pays no relay. */
   delivery: deliveryTermsSchema.nullable().default(null),
+  /** The publisher-signed playback policy; null: public. */
+  playbackPolicy: signedPlaybackPolicySchema.nullable().default(null),
 });
 export type StreamDirectoryEntry = z.infer<typeof streamDirectoryEntrySchema>;
 

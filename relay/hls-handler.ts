@@ -10,6 +10,7 @@ import type { RelayMetrics } from './metrics.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
+import type { PlaybackGuard } from './playback-guard.ts';
 import { corsHeaders, preflightHeaders, type CorsPolicy } from '../http/cors.ts';
 import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
 import { SIGNED_SEGMENT_HEADER_NAMES } from '../protocol/segment-metadata.ts';
@@ -22,12 +23,14 @@ const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})
 const PART = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(\\d{1,4})\\.m4s$`);
 const INIT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/init-(\\d{1,12})\\.mp4$`);
 const THUMBNAIL = new RegExp(`^/hls/(${ID_CHARS})/thumbnail\\.jpg$`);
+// Signed playback: the stream's publisher-signed policy, public (it holds public keys only) so edges and players can read it.
+const POLICY = new RegExp(`^/hls/(${ID_CHARS})/policy\\.json$`);
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Players on any origin read playlists and segments (and each segment's signature), and may range-request and revalidate them. */
 export const HLS_CORS: CorsPolicy = {
   exposeHeaders: ['content-length', 'content-range', 'etag', ...SIGNED_SEGMENT_HEADER_NAMES, ...SIGNED_PART_HEADER_NAMES],
-  preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match'], maxAgeSeconds: 86_400 },
+  preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match', 'authorization'], maxAgeSeconds: 86_400 },
 };
 const CORS = corsHeaders(HLS_CORS);
 const PREFLIGHT = preflightHeaders(HLS_CORS);
@@ -45,6 +48,8 @@ export interface HlsHandlerOptions {
   metrics: RelayMetrics;
   stats: StreamStats;
   logger: Logger;
+  /** Signed playback: every route of a stream is admitted by it first (relay/playback-guard.ts). */
+  playback: PlaybackGuard;
   /** Paid delivery: a refusal for a stream this relay no longer serves (its payer stopped paying), else null. */
   admit?: (playbackId: string) => CastnetError | null;
   /** The newest thumbnail of a stream pushed here (relay/thumbnailer.ts); rejects with a reason when none. */
@@ -62,7 +67,7 @@ export function fail(res: ServerResponse, err: unknown, kind: string, metrics: R
     return;
   }
   const json = JSON.stringify(body);
-  res.writeHead(status, { ...CORS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+  res.writeHead(status, { ...CORS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store', ...(status === 401 ? { 'www-authenticate': 'Bearer realm="castnet-playback"' } : {}) });
   res.end(json);
 }
 
@@ -93,7 +98,7 @@ function viewerSession(req: IncomingMessage): string {
 }
 
 export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { store, upstream, metrics, stats, logger } = options;
+  const { store, upstream, metrics, stats, logger, playback } = options;
 
   // Label lookups hash their labels on every call; the common outcomes are resolved once.
   const mediaOk = metrics.requests.labels('media', '200');
@@ -233,6 +238,13 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     send(req, res, 200, etag ? { ...THUMBNAIL_HEADERS, etag } : THUMBNAIL_HEADERS, bytes);
   }
 
+  async function policyDocument(req: IncomingMessage, res: ServerResponse, playbackId: string): Promise<void> {
+    if (!store.has(playbackId) && !upstream) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    const document = await playback.document(playbackId);
+    metrics.requests.inc({ kind: 'policy', status: '200' });
+    send(req, res, 200, { ...CORS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=2' }, Buffer.from(JSON.stringify({ document })));
+  }
+
   return (req, res) => {
     const url = req.url ?? '';
     if (!url.startsWith('/hls/') || (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')) return false;
@@ -260,7 +272,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       const [, id, rendition] = m;
       kind = 'media';
       // The most frequent request of all (every player, every target duration): answered without a promise.
-      if (!query && req.method === 'GET' && store.has(id!)) {
+      if (!query && req.method === 'GET' && store.has(id!) && playback.publicHere(id!)) {
         try {
           const body = store.mediaPlaylistBytes(id!, rendition!);
           stats.viewer(id!, viewerSession(req));
@@ -280,6 +292,15 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       const [, id] = m;
       kind = 'master';
       work = () => master(req, res, id!);
+    } else if ((m = POLICY.exec(path))) {
+      const [, id] = m;
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, PREFLIGHT);
+        res.end();
+        return true;
+      }
+      policyDocument(req, res, id!).catch((err) => fail(res, err, 'policy', metrics, logger));
+      return true;
     } else {
       return false; // not ours: Express answers (and refuses `..` and malformed ids)
     }
@@ -288,7 +309,10 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       res.end();
       return true;
     }
-    work().catch((err) => fail(res, err, kind, metrics, logger));
+    const id = m[1]!;
+    // Signed playback: one check before any route of the stream answers (public streams held here: a map lookup).
+    const run = playback.publicHere(id) ? work : () => playback.admit(id, req).then(work);
+    run().catch((err) => fail(res, err, kind, metrics, logger));
     return true;
   };
 }

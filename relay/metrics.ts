@@ -46,6 +46,12 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
       labelNames: ['from', 'reason'] as const,
       registers: [registry],
     }),
+    playbackRefused: new Counter({
+      name: 'castnet_relay_playback_refused_total',
+      help: 'Viewer requests of signed streams refused, and playback policies refused, by reason (token_missing, token_expired, token_invalid, wrong_playback_id, policy_forged)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     outboundRefused: new Counter({
       name: 'castnet_relay_outbound_refused_total',
       help: 'Requests to parent relays not made or not followed, by reason (private_address, redirect, url_userinfo, url_scheme)',

@@ -39,6 +39,7 @@ export const relayOptionsDefinition = defineOptions(
     maxRecordings: option({ flag: 'max-recordings', schema: count, default: 1_000, description: 'recordings kept at most; beyond it the oldest ended one is deleted' }),
     dvrSeconds: option({ flag: 'dvr-seconds', schema: count, default: 300, description: 'seconds of a live stream its rewind playlist (/dvr/<playbackId>/…) lists, from its recording' }),
     thumbnails: option({ flag: 'thumbnails', schema: flag, default: true, description: 'make /hls/<playbackId>/thumbnail.jpg of streams pushed here from a keyframe about every 10 s (one FFmpeg at a time)' }),
+    playbackSecretsFile: option({ flag: 'playback-secrets-file', schema: orNone(z.string()), default: null as string | null, description: "signed playback: JSON file of HS256 secrets per playback id that streamers trusted this relay with (none: ES256 tokens only)" }),
     ...settlementOptions(),
     ...gossipPresenceOptions(DEFAULT_P2P_PORTS.relay),
     ...httpLimitOptions(defaultHttpLimits),

@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { ContentCheck } from './content-check.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { PublisherKeys } from './publisher-keys.ts';
+import type { PlaybackGuard } from './playback-guard.ts';
 import { checkId, checkRendition } from './route-params.ts';
 import type { StreamStore } from './stream-store.ts';
 
@@ -26,6 +27,8 @@ export interface PushRoutesOptions {
   logger: Logger;
   keys: PublisherKeys;
   content: ContentCheck;
+  /** Holds the playback policy the descriptor carries. */
+  playback: PlaybackGuard;
   now?: () => number;
   /** Bounds bodies and counts what it refuses. */
   guard: HttpGuard;
@@ -43,7 +46,7 @@ export function countedPush(metrics: RelayMetrics): RequestHandler {
   };
 }
 
-export function pushRoutes({ store, metrics, logger, keys, content, guard, maxSegmentBytes, maxDescriptorBytes, now = Date.now, edge = false }: PushRoutesOptions): Router {
+export function pushRoutes({ store, metrics, logger, keys, content, playback, guard, maxSegmentBytes, maxDescriptorBytes, now = Date.now, edge = false }: PushRoutesOptions): Router {
   const router = express.Router();
   if (edge) {
     router.use('/hls', (req, res, next) => {
@@ -86,7 +89,10 @@ export function pushRoutes({ store, metrics, logger, keys, content, guard, maxSe
     } catch {
       throw new CastnetError('BAD_REQUEST', 'the stream descriptor is not JSON');
     }
-    store.setDescriptor(parseRequest(streamDescriptorSchema, { ...(body as object), playbackId }, 'stream descriptor'));
+    const descriptor = parseRequest(streamDescriptorSchema, { ...(body as object), playbackId }, 'stream descriptor');
+    // The policy first: a descriptor whose policy is forged or stale starts nothing (else it would play public).
+    if (descriptor.playbackPolicy) await playback.setPushed(playbackId, descriptor.playbackPolicy);
+    store.setDescriptor(descriptor);
     res.status(204).end();
   });
   // The broadcaster's stream closed: playlists end with EXT-X-ENDLIST (RFC 8216 §4.3.3.4).

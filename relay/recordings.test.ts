@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { afterEach, describe, it } from 'vitest';
 import { parse, types } from 'hls-parser';
 import { signedSegmentHeaders } from '../protocol/segment-metadata.ts';
+import { signPlaybackPolicy } from '../protocol/playback-policy.ts';
+import { randomIdentity } from '../protocol/identity.ts';
 import { Recordings } from './recordings.ts';
 import type { StoredSegment } from './stream-store.ts';
 
@@ -137,6 +139,22 @@ describe('Recordings', () => {
     assert.equal(rec.segments, 3);
     assert.match(second.r.vodMedia(rec.recordingId, 'source').toString(), /#EXT-X-ENDLIST/);
     assert.deepEqual((await second.r.segment(rec.recordingId, 's', 'source', 1)).bytes, segment(1).bytes);
+  });
+
+  it("keeps the newest publisher-signed playback policy with the recording, across a restart, so a signed stream's recording stays signed after the stream is gone", async () => {
+    const publisher = randomIdentity();
+    const older = signPlaybackPolicy({ playbackId: 's', mode: 'public', keys: [], issuedAt: 1 }, publisher.privateKey);
+    const newer = signPlaybackPolicy({ playbackId: 's', mode: 'signed', keys: [], issuedAt: 2 }, publisher.privateKey);
+    const first = make();
+    first.r.add('s', 'source', segment(0), variants, 2, newer);
+    first.r.add('s', 'source', segment(1), variants, 2, older); // an older document never replaces a newer one
+    await first.r.idle();
+    const id = first.r.list()[0]!.recordingId;
+    assert.equal(first.r.access(id).policy?.policy.mode, 'signed');
+    await first.r.close();
+    const second = make({ dir: first.dir });
+    assert.deepEqual(second.r.access(id), { playbackId: 's', policy: newer });
+    assert.equal(second.r.accessOfStream('s').policy?.policy.mode, 'signed');
   });
 
   it('refuses ids that are not recording ids, traversal and another stream\'s name, never reading outside its directory', async () => {

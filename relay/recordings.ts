@@ -19,7 +19,8 @@ import { CastnetError } from '../protocol/errors.ts';
 import { idPattern, renditionNamePattern } from '../protocol/fields.ts';
 import { signedSegmentHeaders } from '../protocol/segment-metadata.ts';
 import { MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type Variant } from '../protocol/stream-record.ts';
-import { openDatabase } from '../storage/sqlite.ts';
+import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
+import { signedPlaybackPolicySchema, type SignedPlaybackPolicy } from '../protocol/playback-policy.ts';
 import type { StoredSegment } from './stream-store.ts';
 
 /** Recordings kept at most (ended ones deleted oldest first beyond it). */
@@ -56,6 +57,8 @@ interface Recording {
   /** Built playlists, dropped on every change. */
   cache: Map<string, Buffer>;
   thumbnail: boolean;
+  /** The publisher-signed playback policy the stream carried (signed streams' recordings need a token too). */
+  policy: SignedPlaybackPolicy | null;
 }
 
 /** A recording as `/api/recordings` lists it. */
@@ -96,7 +99,8 @@ CREATE TABLE IF NOT EXISTS recordings (
   ended_ms INTEGER,
   variants TEXT NOT NULL,
   target_duration INTEGER NOT NULL,
-  thumbnail INTEGER NOT NULL DEFAULT 0
+  thumbnail INTEGER NOT NULL DEFAULT 0,
+  policy TEXT
 );
 CREATE TABLE IF NOT EXISTS recording_segments (
   recording_id TEXT NOT NULL,
@@ -141,14 +145,15 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     this.now = options.now ?? Date.now;
     this.root = resolve(options.dir);
     this.db = openDatabase(join(this.root, 'recordings.sqlite'), SCHEMA);
+    addMissingColumns(this.db, 'recordings', [['policy', 'TEXT']]);
     this.load();
   }
 
   /** Reads the index; recordings a previous run left open are ended at their last segment (a restart ends them). */
   private load(): void {
-    const rows = this.db.prepare('SELECT * FROM recordings ORDER BY started_ms').all() as Array<{ id: string; playback_id: string; started_ms: number; ended_ms: number | null; variants: string; target_duration: number; thumbnail: number }>;
+    const rows = this.db.prepare('SELECT * FROM recordings ORDER BY started_ms').all() as Array<{ id: string; playback_id: string; started_ms: number; ended_ms: number | null; variants: string; target_duration: number; thumbnail: number; policy: string | null }>;
     for (const r of rows) {
-      const rec: Recording = { id: r.id, playbackId: r.playback_id, startedMs: r.started_ms, endedMs: r.ended_ms, variants: JSON.parse(r.variants) as Variant[], targetDuration: r.target_duration, bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: r.thumbnail === 1 };
+      const rec: Recording = { id: r.id, playbackId: r.playback_id, startedMs: r.started_ms, endedMs: r.ended_ms, variants: JSON.parse(r.variants) as Variant[], targetDuration: r.target_duration, bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: r.thumbnail === 1, policy: readPolicy(r.policy) };
       this.recordings.set(rec.id, rec);
     }
     const segs = this.db.prepare('SELECT * FROM recording_segments ORDER BY recording_id, rendition, seq').all() as Array<{ recording_id: string; rendition: string; seq: number; duration: number; program_date_time: string; discontinuity: number; signature: string; bytes: number }>;
@@ -212,13 +217,19 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
    * Records a segment the store accepted. `variants`/`targetDuration`: the stream's descriptor now. Called
    * on the push path: it queues the write and returns.
    */
-  add(playbackId: string, rendition: string, segment: StoredSegment, variants: Variant[], targetDuration: number): void {
+  add(playbackId: string, rendition: string, segment: StoredSegment, variants: Variant[], targetDuration: number, policy: SignedPlaybackPolicy | null = null): void {
     if (this.closed) return;
     let rec: Recording | null = this.open.get(playbackId) ?? null;
     if (!rec) {
       rec = this.create(playbackId, variants, targetDuration);
       if (!rec) return;
-    } else if (variants.length > 0 && JSON.stringify(rec.variants) !== JSON.stringify(variants)) {
+    }
+    // The newest policy the publisher signed (push-routes checked its signer) is the recording's.
+    if (policy && (!rec.policy || rec.policy.policy.issuedAt < policy.policy.issuedAt)) {
+      rec.policy = policy;
+      this.db.prepare('UPDATE recordings SET policy = ? WHERE id = ?').run(JSON.stringify(policy), rec.id);
+    }
+    if (variants.length > 0 && JSON.stringify(rec.variants) !== JSON.stringify(variants)) {
       rec.variants = variants;
       rec.targetDuration = Math.max(rec.targetDuration, targetDuration);
       this.db.prepare('UPDATE recordings SET variants = ?, target_duration = ? WHERE id = ?').run(JSON.stringify(variants), rec.targetDuration, rec.id);
@@ -269,7 +280,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     }
     const startedMs = this.now();
     const id = `rec_${startedMs.toString(36)}_${randomBytes(6).toString('base64url')}`;
-    const rec: Recording = { id, playbackId, startedMs, endedMs: null, variants, targetDuration: Math.max(1, Math.ceil(targetDuration)), bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: false };
+    const rec: Recording = { id, playbackId, startedMs, endedMs: null, variants, targetDuration: Math.max(1, Math.ceil(targetDuration)), bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: false, policy: null };
     this.db.prepare('INSERT INTO recordings (id, playback_id, started_ms, ended_ms, variants, target_duration) VALUES (?, ?, ?, NULL, ?, ?)').run(id, playbackId, startedMs, JSON.stringify(variants), rec.targetDuration);
     this.recordings.set(id, rec);
     this.open.set(playbackId, rec);
@@ -394,6 +405,18 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     const rec = idPattern.test(recordingId) ? this.recordings.get(recordingId) : undefined;
     if (!rec) throw new CastnetError('NOT_FOUND', 'no recording with this id on this relay (never recorded here, or deleted to stay within --recording-bytes)', { recordingId, reason: 'recording_unknown' });
     return rec;
+  }
+
+  /** Whose recording it is and the playback policy it was made under: what a viewer must satisfy. */
+  access(recordingId: string): { playbackId: string; policy: SignedPlaybackPolicy | null } {
+    const rec = this.recording(recordingId);
+    return { playbackId: rec.playbackId, policy: rec.policy };
+  }
+
+  /** The policy of a stream's newest recording (its rewind window's). */
+  accessOfStream(playbackId: string): { playbackId: string; policy: SignedPlaybackPolicy | null } {
+    const rec = this.newestOf(playbackId);
+    return { playbackId, policy: rec.policy };
   }
 
   /** The newest recording of a stream (live or ended), for its rewind window. */
@@ -523,5 +546,15 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     this.closed = true;
     await this.idle();
     this.db.close();
+  }
+}
+
+/** A stored policy; one that no longer parses is treated as signed with no keys (nothing plays), never as public. */
+function readPolicy(text: string | null): SignedPlaybackPolicy | null {
+  if (text === null) return null;
+  try {
+    return signedPlaybackPolicySchema.parse(JSON.parse(text));
+  } catch {
+    return { policy: { playbackId: 'unreadable', mode: 'signed', keys: [], issuedAt: 0 }, signature: `0x${'0'.repeat(130)}` };
   }
 }

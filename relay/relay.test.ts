@@ -132,7 +132,7 @@ describe('relay HTTP', () => {
 
   it('serves the watch page, the embed page and the player bundle', async () => {
     const watch = await fetch(`${relay.url}/watch/abc`);
-    assert.match(await watch.text(), /<castnet-player src="\/hls\/abc\/master.m3u8">/);
+    assert.match(await watch.text(), /<castnet-player src="\/hls\/abc\/master.m3u8" token-from-url>/);
     const embed = await fetch(`${relay.url}/embed/abc`);
     assert.equal(embed.headers.get('content-security-policy'), 'frame-ancestors *');
     const bundle = await fetch(`${relay.url}/player/castnet-player.js`);

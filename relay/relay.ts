@@ -34,6 +34,7 @@ import { cors } from '../http/cors.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ContentCheck } from './content-check.ts';
 import { PublisherKeys, type PublisherLookup } from './publisher-keys.ts';
+import { PlaybackGuard, readPlaybackSecrets, type PolicyLookup } from './playback-guard.ts';
 import { join } from 'node:path';
 import { DeliveryEarnings, type DeliveryLookup } from './delivery-earnings.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
@@ -61,6 +62,8 @@ export interface RelayComponents {
   deliveryLookup?: DeliveryLookup;
   /** Where delivery tickets settle; defaults to what the options name. */
   settlement?: Settlement;
+  /** Where a stream's signed playback policy is looked up; defaults to the orchestrator's directory. */
+  policyLookup?: PolicyLookup;
 }
 
 export interface Relay {
@@ -73,6 +76,8 @@ export interface Relay {
   /** Receipts held, claims made and what payers paid (paid delivery). */
   readonly earnings: DeliveryEarnings;
   readonly redemptions: RedemptionQueue;
+  /** Signed playback: the check every viewer-facing route runs (`await relay.playback.admit(id, req)`). */
+  readonly playback: PlaybackGuard;
   readonly paymentAddress: string;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -113,6 +118,20 @@ function orchestratorDeliveryLookup(orchestratorUrl: () => string | null, fetchF
     if (base === null) return null;
     try {
       return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).delivery;
+    } catch (err) {
+      if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
+      throw err;
+    }
+  };
+}
+
+/** A stream's signed playback policy from the orchestrator's directory: null when it knows no such stream or it names none. */
+function orchestratorPolicyLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): PolicyLookup {
+  return async (playbackId) => {
+    const base = orchestratorUrl();
+    if (base === null) return null;
+    try {
+      return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).playbackPolicy;
     } catch (err) {
       if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
       throw err;
@@ -205,6 +224,16 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       edgeReceipt: (result) => metrics.edgeReceipts.inc({ result }),
     },
   });
+  // Declared before the upstream it feeds tokens to; it asks the upstream for parents' policies lazily.
+  const playback: PlaybackGuard = new PlaybackGuard({
+    keys,
+    holds: (playbackId) => store.has(playbackId),
+    ...(parents.hasParents ? { fromParent: (playbackId: string) => upstream!.policy(playbackId) as ReturnType<PolicyLookup> } : {}),
+    ...(components.policyLookup ? { fromDirectory: components.policyLookup } : options.orchestrator !== false ? { fromDirectory: orchestratorPolicyLookup(() => orchestrator.url(), fetchFn) } : {}),
+    hs256Secrets: options.playbackSecretsFile ? readPlaybackSecrets(options.playbackSecretsFile) : new Map(),
+    ...(components.now ? { now: components.now } : {}),
+    onRefused: (reason) => metrics.playbackRefused.inc({ reason }),
+  });
   const upstream = parents.hasParents
     ? new Upstream({
         parentsFor: (playbackId) => parents.parentsFor(playbackId),
@@ -216,6 +245,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         // Receipts for what parents deliver are signed whether or not this relay charges its own viewers.
         onSegmentPulled: (at, parent, bytes) => earnings.pulled(at.playbackId, parent, at.rendition, at.seq, bytes),
         onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),
+        tokenFor: (playbackId) => playback.tokenFor(playbackId),
         onUpstreamRequest: (kind, bytes, playbackId) => {
           metrics.upstreamRequests.inc({ kind });
           metrics.upstreamBytes.inc({ kind }, bytes);
@@ -236,7 +266,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     // CMAF (low-latency) renditions are not recorded: their VOD would need the init segments too.
     if (store.isLowLatency(playbackId, rendition)) return;
     const descriptor = store.descriptorOf(playbackId);
-    recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2);
+    recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2, descriptor?.playbackPolicy ?? null);
     thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
   });
   thumbnailer?.on('thumbnail', (playbackId, jpeg) => {
@@ -268,8 +298,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       }
     }
   }
-  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, admit: (playbackId) => earnings.admit(playbackId), ...(thumbnailer ? { thumbnail: liveThumbnail } : {}) });
-  const vod = createVodHandler({ recordings, metrics, logger, thumbnail: liveThumbnail });
+  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, playback, admit: (playbackId) => earnings.admit(playbackId), ...(thumbnailer ? { thumbnail: liveThumbnail } : {}) });
+  const vod = createVodHandler({ recordings, metrics, logger, thumbnail: liveThumbnail, admit: (id, req) => playback.admit(id, req), admitUnder: (id, policy, req) => playback.admitUnder(id, policy, req) });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
   store.on('refused', (reason, playbackId) => {
     metrics.refused.inc({ reason });
@@ -283,6 +313,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     keys.forget(id);
     recordings?.end(id);
     thumbnailer?.forget(id);
+    playback.forget(id);
     logger.info({ playbackId: id }, 'stream expired: no pushes');
   });
 
@@ -292,7 +323,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   app.use(['/hls', '/player', '/vod', '/dvr', '/api/recordings'], cors(HLS_CORS));
 
   app.use(deliveryRoutes({ earnings, guard, ...(components.now ? { now: components.now } : {}) }));
-  app.use(pushRoutes({ store, metrics, logger, keys, content, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
+  app.use(pushRoutes({ store, metrics, logger, keys, content, playback, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
   if (!options.edge) app.use(llPushRoutes({ store, metrics, logger, content, guard, maxSegmentBytes: options.maxSegmentBytes }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
   finishNodeApp(app, logger);
@@ -310,6 +341,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     recordings,
     earnings,
     redemptions,
+    playback,
     paymentAddress: identity.address,
     async start() {
       if (options.pricePerByte > 0n && settlement instanceof ChainSettlement && clock && chainTime) {

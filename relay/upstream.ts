@@ -39,6 +39,8 @@ export interface UpstreamOptions {
   verifySegment: (at: { playbackId: string; rendition: string; seq: number }, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
   /** A parent's playlist jumped too far ahead and was refused. */
   onPlaylistRefused?: (playbackId: string) => void;
+  /** Signed playback: a viewer token of the stream to present to parents (relay/playback-guard.ts); null: none held. */
+  tokenFor?: (playbackId: string) => string | null;
 }
 
 /** A live playlist of a few segments is a few KB; far more is a broken or hostile parent. */
@@ -66,6 +68,8 @@ const MASTER_TTL_MS = 2_000;
 const THUMBNAIL_TTL_MS = 5_000;
 /** A thumbnail is a small JPEG; more is a broken or hostile parent. */
 export const UPSTREAM_THUMBNAIL_BYTES = 1024 * 1024;
+/** A policy document with its four keys is about a kilobyte. */
+const MAX_POLICY_BYTES = 16 * 1024;
 /** How long a parent that sent content its publisher did not sign is asked only after every other. */
 const DISTRUST_MS = 60_000;
 /**
@@ -122,7 +126,8 @@ export class Upstream {
     let lastError: CastnetError | null = null;
     for (const parent of parents) {
       try {
-        const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+        const token = this.options.tokenFor?.(playbackId);
+        const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
         if (res.ok) {
           const body = await readLimited(res, maxBytes, { playbackId, parent });
           let headers: Record<string, string> = {};
@@ -163,6 +168,16 @@ export class Upstream {
     // What it listed may be invented (a far-future sequence): the next playlist from any parent replaces it,
     // whatever it lists; waiters stay on the same object.
     for (const p of this.playlists.values()) if (p.parent === parent) p.last = -1;
+  }
+
+  /** The parent's playback policy document of a stream (null: its publisher signed none); checked by the caller (playback-guard.ts). */
+  async policy(playbackId: string): Promise<unknown> {
+    const { body } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/policy.json`, 5_000, MAX_POLICY_BYTES);
+    try {
+      return (JSON.parse(body.toString('utf8')) as { document?: unknown }).document ?? null;
+    } catch {
+      throw new CastnetError('UPSTREAM_FAILED', 'the parent answered its playback policy with something that is not JSON', { playbackId });
+    }
   }
 
   async master(playbackId: string): Promise<Buffer> {

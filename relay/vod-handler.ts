@@ -18,6 +18,7 @@ import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
 import { fail, HLS_CORS, send, THUMBNAIL_HEADERS } from './hls-handler.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { Recordings } from './recordings.ts';
+import type { PlaybackPolicy } from '../protocol/playback-policy.ts';
 
 const VOD_MASTER = new RegExp(`^/vod/(${ID_CHARS})/master\\.m3u8$`);
 const VOD_MEDIA = new RegExp(`^/vod/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
@@ -43,6 +44,9 @@ export interface VodHandlerOptions {
   logger: Logger;
   /** The live thumbnail of a stream held here. */
   thumbnail: (playbackId: string) => { bytes: Buffer; etag: string };
+  /** Signed playback (relay/playback-guard.ts): the live stream's check, and the check under a recording's own policy. */
+  admit: (playbackId: string, req: IncomingMessage) => Promise<void>;
+  admitUnder: (playbackId: string, policy: PlaybackPolicy | null, req: IncomingMessage) => Promise<void>;
 }
 
 export function createVodHandler(options: VodHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
@@ -71,6 +75,15 @@ export function createVodHandler(options: VodHandlerOptions): (req: IncomingMess
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     let m: RegExpExecArray | null;
     const kind = api ? 'recordings' : vod ? 'vod' : 'dvr';
+    // A recording plays under the policy it was made with; the rewind window under the live stream's too.
+    const recordingAccess = async (recordingId: string) => {
+      const { playbackId, policy } = recordings().access(recordingId);
+      await options.admitUnder(playbackId, policy?.policy ?? null, req);
+    };
+    const streamAccess = async (playbackId: string) => {
+      await options.admit(playbackId, req);
+      await options.admitUnder(playbackId, recordings().accessOfStream(playbackId).policy?.policy ?? null, req);
+    };
     const work = async (): Promise<void> => {
       if (path === '/api/recordings') {
         const playbackId = query.get('playbackId') ?? undefined;
@@ -85,6 +98,7 @@ export function createVodHandler(options: VodHandlerOptions): (req: IncomingMess
       }
       if ((m = VOD_SEGMENT.exec(path))) {
         const [, recordingId, playbackId, rendition, seq] = m;
+        await recordingAccess(recordingId!);
         const segment = await recordings().segment(recordingId!, playbackId!, rendition!, Number(seq));
         if (req.headers['if-none-match'] === segment.etag) {
           metrics.requests.inc({ kind: 'vod_segment', status: '304' });
@@ -96,6 +110,9 @@ export function createVodHandler(options: VodHandlerOptions): (req: IncomingMess
         if (req.method !== 'HEAD') metrics.bytesServed.inc(segment.bytes.length);
         return send(req, res, 200, { ...SEGMENT_HEADERS, ...segment.headers, etag: segment.etag }, segment.bytes);
       }
+      if ((m = VOD_MASTER.exec(path) ?? VOD_MEDIA.exec(path) ?? VOD_THUMBNAIL.exec(path))) await recordingAccess(m[1]!);
+      if ((m = DVR_MASTER.exec(path) ?? DVR_MEDIA.exec(path))) await streamAccess(m[1]!);
+      if ((m = DVR_THUMBNAIL.exec(path))) await options.admit(m[1]!, req);
       if ((m = VOD_MASTER.exec(path))) return playlist(req, res, kind, recordings().vodMaster(m[1]!), recordings().get(m[1]!).state === 'ended');
       if ((m = VOD_MEDIA.exec(path))) return playlist(req, res, kind, recordings().vodMedia(m[1]!, m[2]!), recordings().get(m[1]!).state === 'ended');
       if ((m = VOD_THUMBNAIL.exec(path))) {
