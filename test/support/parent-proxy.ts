@@ -20,7 +20,7 @@ export async function startParentProxy(target: string, tamper?: (path: string, b
     void (async () => {
       try {
         const upstream = await fetch(`${target}${url}`, { signal: AbortSignal.timeout(15_000) });
-        let body = Buffer.from(await upstream.arrayBuffer());
+        let body: Buffer = Buffer.from(await upstream.arrayBuffer());
         if (tamper && upstream.ok) body = tamper(path, body);
         const headers: Record<string, string> = {};
         upstream.headers.forEach((v, k) => {
