@@ -10,6 +10,7 @@ import { createRelay, type Relay } from '../relay/relay.ts';
 import { getText, metric, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 import { checkLlPlaylist } from './support/ll-conformance.ts';
 import { startParentProxy, type ParentProxy } from './support/parent-proxy.ts';
+import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 
 const PART = /^(\d+)\.(\d+)\.m4s$/;
 
@@ -152,4 +153,29 @@ describe('low-latency HLS through relay tiers', () => {
     const deltaBody = body(delta.text);
     assert.deepEqual(fullBody.slice(-deltaBody.length), deltaBody, 'the delta update keeps the full playlist\'s newest lines');
   }, 60_000);
+
+  it('plays the LL source rendition in Chromium through edge 2 with every part and init verified', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${edge2.url}/watch/${playbackId}`);
+      // The source rendition's LL playlist on edge 2 (the master also lists the MPEG-TS renditions).
+      await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(`${edge2.url}${path()}/index.m3u8`)})`);
+      type Sample = PlaybackSample & { verification: PlaybackSample['verification'] & { verifiedParts: Record<string, string[]>; verifiedInits: number } };
+      let sample: Sample | null = null;
+      await waitFor('four seconds of LL playback at edge 2', async () => {
+        sample = (await page.evaluate(samplePlayer)) as Sample | null;
+        return (sample?.currentTime ?? 0) > 4 || undefined;
+      }, 40_000, 200);
+      const s = sample as unknown as Sample;
+      assert.equal(s.mediaError, null);
+      assert.ok(s.verification, 'the player checked what it played');
+      assert.equal(s.verification.refused, 0, JSON.stringify(s.verification.refusals));
+      assert.equal(s.verification.publisherSource, 'directory');
+      assert.ok(s.verification.verifiedInits >= 1, 'the init segment was verified');
+      assert.ok((s.verification.verifiedParts.source ?? []).length >= 3, `parts were loaded and verified: ${JSON.stringify(s.verification)}`);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
