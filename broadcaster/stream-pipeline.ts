@@ -370,9 +370,6 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       // The descriptor needs the probed source (the first segment's remux): until then the segment goes without.
       await this.ensureDescriptor(relay.url);
       await this.ensureInit(relay.url);
-      // After the parts queued before it: a segment that reached the origin first would close it to its own
-      // last part (part-window.ts refuses parts of a complete segment), and its parts would not sum to EXTINF.
-      await this.llChain;
       const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq }, meta, bytes);
       await this.relays.pushCmaf(relay.url, this.playbackId, SOURCE_RENDITION, `${seq}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signature }, bytes);
       this.emit('segmentPublished', { rendition: SOURCE_RENDITION, seq, latencyS: (this.timers.now() - completedAt) / 1000, bytes: bytes.length });
