@@ -49,9 +49,19 @@ describe('low-latency HLS through relay tiers', () => {
       const r = await getText(`${net.relay.url}${path()}/index.m3u8`);
       return r.status === 200 && (r.text.match(/^\d+\.m4s$/gm) ?? []).length >= 2;
     }, 40_000);
+    // The edges re-serve what the origin lists: wait out the stream's start, where the origin's own playlist
+    // may not pass yet (see the note of issue 12), so what is checked below is the edges' serving.
+    await waitFor("the origin's playlist passing strict conformance", async () => {
+      try {
+        checkLlPlaylist((await getText(`${net.relay.url}${path()}/index.m3u8`)).text);
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 30_000, 250);
     edge1 = await edgeOf(net, [net.relay.url]);
     edge2 = await edgeOf(net, [edge1.url]);
-  }, 60_000);
+  }, 100_000);
 
   afterAll(async () => {
     await publisher?.stop();
