@@ -180,7 +180,9 @@ describe('low-latency HLS through relay tiers', () => {
       await waitFor('parts played at the live edge', async () => {
         sample = (await page.evaluate(samplePlayer)) as Sample | null;
         return ((sample?.verification?.verifiedParts.source ?? []).length >= 3 && (sample?.currentTime ?? 0) > 3) || undefined;
-      }, 30_000, 200);
+      }, 30_000, 200).catch((err: Error) => {
+        throw new Error(`${err.message}; the player: ${JSON.stringify(sample)}`);
+      });
       const s = sample as unknown as Sample;
       assert.equal(s.mediaError, null);
       assert.ok(s.verification, 'the player checked what it played');
