@@ -130,3 +130,136 @@ export function writeLlPlaylist(p: LlPlaylist): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** A parsed playlist of this writer's form, as an edge reads its parent's (upstream.ts). */
+export interface ParsedLlPlaylist extends LlPlaylist {
+  /** The preload hint's part, when the playlist names one. */
+  hint: { seq: number; part: number } | null;
+}
+
+const ATTR = /([A-Z0-9-]+)=("[^"]*"|[^,]*)/g;
+
+function attributes(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(ATTR)) out.set(m[1]!, m[2]!.startsWith('"') ? m[2]!.slice(1, -1) : m[2]!);
+  return out;
+}
+
+function bad(line: string, why: string): never {
+  throw new Error(`the LL-HLS playlist line ${JSON.stringify(line.slice(0, 120))} ${why}`);
+}
+
+function num(line: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0) bad(line, 'carries no valid number');
+  return n;
+}
+
+/**
+ * Reads a full LL-HLS media playlist of the form writeLlPlaylist writes (as a parent relay serves it), so an
+ * edge can re-serve it with its own blocking reload and delta updates. Anything else (a delta update, an
+ * unknown tag order, a URI of another shape) is refused with an Error naming the line: writeLlPlaylist(parse(x))
+ * is x for every playlist this module writes.
+ */
+export function parseLlPlaylist(text: string): ParsedLlPlaylist {
+  const lines = text.split('\n');
+  if (lines[0] !== '#EXTM3U') bad(lines[0] ?? '', 'is not #EXTM3U');
+  let targetDuration = NaN;
+  let partTarget = NaN;
+  let mediaSequence = 0;
+  let discontinuitySequence = 0;
+  let ended = false;
+  let hint: ParsedLlPlaylist['hint'] = null;
+  let map: number | null = null;
+  let pending: { discontinuity: boolean; programDateTime: string | null; duration: number | null; gap: boolean; parts: LlPart[]; partSeq: number | null } = { discontinuity: false, programDateTime: null, duration: null, gap: false, parts: [], partSeq: null };
+  const segments: LlSegment[] = [];
+  const reports: Array<{ rendition: string; lastMsn: number; lastPart: number | null }> = [];
+  const fresh = () => ({ discontinuity: false, programDateTime: null, duration: null, gap: false, parts: [], partSeq: null });
+  for (const line of lines.slice(1)) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    const tag = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1);
+    switch (tag) {
+      case '#EXT-X-VERSION':
+      case '#EXT-X-SERVER-CONTROL':
+        break;
+      case '#EXT-X-TARGETDURATION':
+        targetDuration = num(line, value);
+        break;
+      case '#EXT-X-MEDIA-SEQUENCE':
+        mediaSequence = num(line, value);
+        break;
+      case '#EXT-X-DISCONTINUITY-SEQUENCE':
+        discontinuitySequence = num(line, value);
+        break;
+      case '#EXT-X-PART-INF':
+        partTarget = num(line, attributes(value).get('PART-TARGET'));
+        break;
+      case '#EXT-X-SKIP':
+        bad(line, 'is a delta update: an edge follows the full playlist');
+      case '#EXT-X-MAP': {
+        const m = /^init-(\d{1,15})\.mp4$/.exec(attributes(value).get('URI') ?? '');
+        if (!m) bad(line, 'names no init-<seq>.mp4');
+        map = Number(m[1]);
+        break;
+      }
+      case '#EXT-X-DISCONTINUITY':
+        pending.discontinuity = true;
+        break;
+      case '#EXT-X-PROGRAM-DATE-TIME':
+        if (!PROGRAM_DATE_TIME.test(value)) bad(line, 'is not an ISO 8601 date-time');
+        pending.programDateTime = value;
+        break;
+      case '#EXT-X-PART': {
+        const a = attributes(value);
+        const m = /^(\d{1,15})\.(\d{1,4})\.m4s$/.exec(a.get('URI') ?? '');
+        if (!m || Number(m[2]) !== pending.parts.length || (pending.partSeq !== null && Number(m[1]) !== pending.partSeq)) bad(line, 'is not the next part');
+        pending.partSeq = Number(m[1]);
+        pending.parts.push({ duration: num(line, a.get('DURATION')), independent: a.get('INDEPENDENT') === 'YES' });
+        break;
+      }
+      case '#EXTINF':
+        pending.duration = num(line, value.replace(/,.*$/, ''));
+        break;
+      case '#EXT-X-GAP':
+        pending.gap = true;
+        break;
+      case '#EXT-X-ENDLIST':
+        ended = true;
+        break;
+      case '#EXT-X-PRELOAD-HINT': {
+        const a = attributes(value);
+        const m = /^(\d{1,15})\.(\d{1,4})\.m4s$/.exec(a.get('URI') ?? '');
+        if (a.get('TYPE') !== 'PART' || !m) bad(line, 'is not a part hint of this form');
+        hint = { seq: Number(m[1]), part: Number(m[2]) };
+        break;
+      }
+      case '#EXT-X-RENDITION-REPORT': {
+        const a = attributes(value);
+        const m = /^\.\.\/([^/]+)\/index\.m3u8$/.exec(a.get('URI') ?? '');
+        if (!m || !renditionNamePattern.test(m[1]!)) bad(line, 'names no sibling rendition');
+        reports.push({ rendition: m[1]!, lastMsn: num(line, a.get('LAST-MSN')), lastPart: a.has('LAST-PART') ? num(line, a.get('LAST-PART')) : null });
+        break;
+      }
+      default: {
+        if (line.startsWith('#')) bad(line, 'is a tag this playlist form does not have');
+        const m = /^(\d{1,15})\.m4s$/.exec(line);
+        const seq = mediaSequence + segments.length;
+        if (!m || Number(m[1]) !== seq) bad(line, `is not segment ${seq}`);
+        if (pending.duration === null || pending.programDateTime === null || map === null) bad(line, 'lacks its EXTINF, program date-time or EXT-X-MAP');
+        if (pending.partSeq !== null && pending.partSeq !== seq) bad(line, 'follows parts of another segment');
+        segments.push({ seq, duration: pending.duration, programDateTime: pending.programDateTime, discontinuity: pending.discontinuity, gap: pending.gap, initSeq: map, parts: pending.parts });
+        pending = fresh();
+      }
+    }
+  }
+  if (!Number.isInteger(targetDuration) || !(partTarget > 0)) throw new Error('the LL-HLS playlist has no EXT-X-TARGETDURATION or EXT-X-PART-INF');
+  let open: LlPlaylist['open'] = null;
+  if (!ended && hint !== null) {
+    const seq = mediaSequence + segments.length;
+    if (hint.seq !== seq || hint.part !== pending.parts.length || (pending.partSeq !== null && pending.partSeq !== seq) || map === null) throw new Error(`the LL-HLS playlist's preload hint ${hint.seq}.${hint.part} is not the next part of segment ${seq}`);
+    open = { seq, initSeq: map, parts: pending.parts };
+  }
+  return { targetDuration, partTarget, discontinuitySequence, segments, open, ended, reports, hint };
+}

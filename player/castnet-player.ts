@@ -49,7 +49,7 @@ function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void,
             return;
           }
           void verifier()
-            .verify(response.url || ctx.url, data, (h) => xhr.getResponseHeader(h), ctx.frag)
+            .verify(response.url || ctx.url, data, (h) => xhr.getResponseHeader(h), ctx.frag, ctx.part)
             .then((reason) => {
               onChecked();
               if (stats.aborted) return;

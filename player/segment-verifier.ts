@@ -4,13 +4,21 @@
 // bytes as received; and the playlist's claims about the segment (sequence, EXTINF, PROGRAM-DATE-TIME)
 // agree with what was signed. The publisher key is the one the orchestrator's directory binds to the
 // playback id (the `directory` attribute), or the one an embedder gives (`publisher`); with neither, the
-// first signer binds the stream and the player says that its key is unchecked. This file runs in the
-// browser. Hot path: every segment.
+// first signer binds the stream and the player says that its key is unchecked. Low-latency (CMAF) streams:
+// whole segments (`<seq>.m4s`) as above; parts (`<seq>.<part>.m4s`, hls.js's ctx.part) against the part
+// signature (protocol/part-signature.ts) over index, duration and INDEPENDENT, which must agree with the
+// playlist's EXT-X-PART; init segments (`init-<seq>.mp4`, frag.sn 'initSegment') against the init signature.
+// This file runs in the browser. Hot path: every segment and part.
 
 import { sha256 as jsSha256 } from '@noble/hashes/sha2.js';
 import { checkSegmentSignature, segmentSigner, CONTENT_SIGNATURE_HEADER, type SegmentClaim } from '../protocol/content-signature.ts';
+import { checkInitSignature, checkPartSignature, initSigner, partSigner, PART_HEADERS } from '../protocol/part-signature.ts';
 
-const SEGMENT_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{1,12})\.ts$/;
+const SEGMENT_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{1,12})\.(?:ts|m4s)$/;
+const PART_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{1,12})\.(\d{1,4})\.m4s$/;
+const INIT_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/init-(\d{1,12})\.mp4$/;
+/** EXT-X-PART durations are written with five decimals, signed with six (media/ll-playlist.ts). */
+const PART_DURATION_TOLERANCE_S = 0.00002;
 /** EXTINF is written with three decimals (media/hls-playlist.ts). */
 const EXTINF_TOLERANCE_S = 0.0006;
 
@@ -26,6 +34,9 @@ export interface VerificationState {
   refusals: Array<{ url: string; reason: string }>;
   /** Sequence numbers verified, per rendition. */
   verifiedSeqs: Record<string, number[]>;
+  /** The newest parts verified (`<seq>.<part>`, at most 100), per rendition, and init segments verified. */
+  verifiedParts: Record<string, string[]>;
+  verifiedInits: number;
   /** Milliseconds spent checking (hash and signature) over all segments. */
   checkMs: number;
   /** Of checkMs, the signature check: synchronous, so main-thread CPU time exactly (the hash's share is wall time, WebCrypto's work off the main thread included). */
@@ -42,6 +53,13 @@ export interface FragmentClaim {
   programDateTime: number | null;
 }
 
+/** What the playlist said of a part (hls.js's Part, the loader context's `part`). */
+export interface PartClaimed {
+  index: number;
+  duration: number;
+  independent: boolean;
+}
+
 async function sha256(bytes: ArrayBuffer): Promise<Uint8Array> {
   // WebCrypto only in a secure context (https, or a loopback address); otherwise noble's, in JS.
   const subtle = globalThis.crypto?.subtle;
@@ -49,7 +67,7 @@ async function sha256(bytes: ArrayBuffer): Promise<Uint8Array> {
 }
 
 export class SegmentVerifier {
-  readonly state: VerificationState = { publisher: null, publisherSource: null, verified: 0, refused: 0, refusals: [], verifiedSeqs: {}, checkMs: 0, signatureMs: 0, signatureTimes: [], checkedBytes: 0 };
+  readonly state: VerificationState = { publisher: null, publisherSource: null, verified: 0, refused: 0, refusals: [], verifiedSeqs: {}, verifiedParts: {}, verifiedInits: 0, checkMs: 0, signatureMs: 0, signatureTimes: [], checkedBytes: 0 };
   private readonly publisher: Promise<string | null>;
   /** The publisher key could not be learned (the directory did not answer): a new verifier should try again. */
   failed = false;
@@ -69,8 +87,8 @@ export class SegmentVerifier {
   }
 
   /** Null when the segment is its publisher's and the playlist agrees with it; else the reason. */
-  async verify(url: string, bytes: ArrayBuffer, header: (name: string) => string | null, frag: FragmentClaim): Promise<string | null> {
-    const reason = await this.check(url, bytes, header, frag).catch((err: Error) => `publisher_unknown: ${err.message}`);
+  async verify(url: string, bytes: ArrayBuffer, header: (name: string) => string | null, frag: FragmentClaim, part: PartClaimed | null = null): Promise<string | null> {
+    const reason = await this.check(url, bytes, header, frag, part).catch((err: Error) => `publisher_unknown: ${err.message}`);
     if (reason) {
       this.state.refused++;
       this.state.refusals = [...this.state.refusals.slice(-19), { url, reason }];
@@ -78,8 +96,11 @@ export class SegmentVerifier {
     return reason;
   }
 
-  private async check(url: string, bytes: ArrayBuffer, header: (name: string) => string | null, frag: FragmentClaim): Promise<string | null> {
-    const m = SEGMENT_PATH.exec(new URL(url, location.href).pathname);
+  private async check(url: string, bytes: ArrayBuffer, header: (name: string) => string | null, frag: FragmentClaim, part: PartClaimed | null): Promise<string | null> {
+    const pathname = new URL(url, location.href).pathname;
+    if (part) return this.checkPart(pathname, bytes, header, frag, part);
+    if (frag.sn === 'initSegment') return this.checkInit(pathname, bytes, header);
+    const m = SEGMENT_PATH.exec(pathname);
     if (!m) return 'not_a_segment_url';
     const [, playbackId, rendition, seqText] = m;
     const seq = Number(seqText);
@@ -114,6 +135,59 @@ export class SegmentVerifier {
     this.state.verified++;
     (this.state.verifiedSeqs[rendition!] ??= []).push(seq);
     return null;
+  }
+
+  /** The publisher key (null: the first signer binds, as for segments), the cost counted. */
+  private async signedBy(bytes: ArrayBuffer, signer: (s: string) => string | null, check: (publisher: string) => string | null, signature: string): Promise<string | null> {
+    const started = performance.now();
+    let publisher = await this.publisher;
+    if (publisher === null) {
+      publisher = this.state.publisher ?? signer(signature);
+      if (!publisher) return 'signature_malformed';
+      this.state.publisher = publisher;
+      this.state.publisherSource = 'first-segment';
+    }
+    const refusal = check(publisher);
+    this.state.checkMs += performance.now() - started;
+    this.state.checkedBytes += bytes.byteLength;
+    if (refusal) return refusal;
+    this.state.verified++;
+    return null;
+  }
+
+  private async checkPart(pathname: string, bytes: ArrayBuffer, header: (name: string) => string | null, frag: FragmentClaim, part: PartClaimed): Promise<string | null> {
+    const m = PART_PATH.exec(pathname);
+    if (!m) return 'not_a_part_url';
+    const [, playbackId, rendition, seqText, partText] = m;
+    const seq = Number(seqText);
+    if (frag.sn !== seq || part.index !== Number(partText)) return 'sequence_mismatch';
+    const durationText = header(PART_HEADERS.duration);
+    const independent = header(PART_HEADERS.independent);
+    const signature = header(CONTENT_SIGNATURE_HEADER);
+    if (!signature) return 'unsigned';
+    if (durationText === null || (independent !== '0' && independent !== '1')) return 'metadata_missing';
+    const duration = Number(durationText);
+    if (!(Math.abs(duration - part.duration) <= PART_DURATION_TOLERANCE_S)) return 'duration_mismatch';
+    if ((independent === '1') !== part.independent) return 'independent_mismatch';
+    const claim = { playbackId: playbackId!, rendition: rendition!, seq, part: part.index, duration, independent: independent === '1', sha256: await sha256(bytes) };
+    const reason = await this.signedBy(bytes, (s) => partSigner(claim, s), (p) => checkPartSignature(claim, signature, p), signature);
+    // The newest ones only: three a second for as long as the page plays.
+    if (reason === null) this.state.verifiedParts[rendition!] = [...(this.state.verifiedParts[rendition!] ?? []).slice(-99), `${seq}.${part.index}`];
+    return reason;
+  }
+
+  private async checkInit(pathname: string, bytes: ArrayBuffer, header: (name: string) => string | null): Promise<string | null> {
+    const m = INIT_PATH.exec(pathname);
+    if (!m) return 'not_an_init_url';
+    const [, playbackId, rendition, seqText] = m;
+    const partTargetText = header(PART_HEADERS.partTarget);
+    const signature = header(CONTENT_SIGNATURE_HEADER);
+    if (!signature) return 'unsigned';
+    if (partTargetText === null || !(Number(partTargetText) > 0)) return 'metadata_missing';
+    const claim = { playbackId: playbackId!, rendition: rendition!, seq: Number(seqText), partTarget: Number(partTargetText), sha256: await sha256(bytes) };
+    const reason = await this.signedBy(bytes, (s) => initSigner(claim, s), (p) => checkInitSignature(claim, signature, p), signature);
+    if (reason === null) this.state.verifiedInits++;
+    return reason;
   }
 }
 

@@ -10,7 +10,8 @@ import { checkSegmentBytes, sha256, type SegmentAddress } from '../protocol/segm
 import { parseSegmentMetadata, SEGMENT_HEADERS, signedSegmentHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { PublisherKeys } from './publisher-keys.ts';
-import { checkInitSignature, checkPartSignature, initSigner, partSigner } from '../protocol/part-signature.ts';
+import { checkInitSignature, checkPartSignature, initSigner, PART_HEADERS, partSigner } from '../protocol/part-signature.ts';
+import { initHeaders, parsePartMetadata, parsePartTarget, partHeaders, type PartMetadata } from '../protocol/part-metadata.ts';
 
 /** A part's claim beside its address (protocol/part-signature.ts). */
 export interface PartMeta {
@@ -108,6 +109,32 @@ export class ContentCheck {
     const signature = headers.get(CONTENT_SIGNATURE_HEADER);
     await this.segment('parent', at, meta, bytes, signature);
     return signedSegmentHeaders({ ...meta, signature: signature! });
+  }
+
+  /** A part a parent answered with: its claim from the headers, checked as a push is; the headers to serve it with. */
+  async pulledPart(at: SegmentAddress, part: number, headers: Headers, bytes: Uint8Array): Promise<Record<string, string>> {
+    let meta: PartMetadata;
+    try {
+      meta = parsePartMetadata({ [PART_HEADERS.duration]: headers.get(PART_HEADERS.duration) ?? undefined, [PART_HEADERS.independent]: headers.get(PART_HEADERS.independent) ?? undefined });
+    } catch (err) {
+      this.refuse('unsigned', { ...at, from: 'parent' }, `the parent sent part ${at.seq}.${part} without valid part headers: ${(err as Error).message}`);
+    }
+    const signature = headers.get(CONTENT_SIGNATURE_HEADER);
+    await this.part('parent', at, { part, ...meta }, bytes, signature);
+    return partHeaders(meta, signature!);
+  }
+
+  /** An init segment a parent answered with, checked as a push is; the headers to serve it with. */
+  async pulledInit(at: SegmentAddress, headers: Headers, bytes: Uint8Array): Promise<Record<string, string>> {
+    let partTarget: number;
+    try {
+      partTarget = parsePartTarget({ [PART_HEADERS.partTarget]: headers.get(PART_HEADERS.partTarget) ?? undefined });
+    } catch (err) {
+      this.refuse('unsigned', { ...at, from: 'parent' }, `the parent sent init segment ${at.seq} without a valid part target header: ${(err as Error).message}`);
+    }
+    const signature = headers.get(CONTENT_SIGNATURE_HEADER);
+    await this.init('parent', at, partTarget, bytes, signature);
+    return initHeaders(partTarget, signature!);
   }
 
   /** Counts and throws a refusal; `reason` may also be a signed request's (signature_stale …). */

@@ -132,7 +132,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       body = store.mediaPlaylistBytes(playbackId, rendition, skip);
     } else if (upstream) {
       if (upstream.follows(playbackId)) count();
-      body = await upstream.mediaPlaylist(playbackId, rendition, msn);
+      body = await upstream.mediaPlaylist(playbackId, rendition, msn, part, skip);
       count();
     } else {
       throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
@@ -150,11 +150,24 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     send(req, res, 200, MASTER_HEADERS, body);
   }
 
-  /** A part or init segment of a CMAF rendition held here; a part the preload hint names is waited for. */
+  /**
+   * A part or init segment of a CMAF rendition held here, or pulled from the parent (an edge); a part the
+   * preload hint names is waited for.
+   */
   async function cmafPiece(req: IncomingMessage, res: ServerResponse, playbackId: string, rendition: string, seq: number, part: number | null): Promise<void> {
-    if (!store.has(playbackId)) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
     const kind = part === null ? 'init' : 'part';
-    const piece = part === null ? store.init(playbackId, rendition, seq) : await store.part(playbackId, rendition, seq, part, Math.max(1_000, (store.partTargetOf(playbackId, rendition) ?? 1) * 6_000));
+    let piece: { bytes: Buffer; etag: string; headers: Record<string, string> };
+    if (store.has(playbackId)) {
+      piece = part === null ? store.init(playbackId, rendition, seq) : await store.part(playbackId, rendition, seq, part, Math.max(1_000, (store.partTargetOf(playbackId, rendition) ?? 1) * 6_000));
+    } else if (upstream) {
+      const refusal = options.admit?.(playbackId);
+      if (refusal) throw refusal;
+      const pulled = part === null ? await upstream.init(playbackId, rendition, seq) : await upstream.part(playbackId, rendition, seq, part);
+      metrics.cache.inc({ result: pulled.hit ? 'hit' : 'miss' });
+      piece = pulled.segment;
+    } else {
+      throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay', { playbackId });
+    }
     if (req.headers['if-none-match'] === piece.etag) {
       metrics.requests.inc({ kind, status: '304' });
       res.writeHead(304, { ...CMAF_HEADERS, ...piece.headers, etag: piece.etag });
@@ -184,7 +197,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
         throw err;
       }
     } else if (upstream) {
-      const pulled = await upstream.segment(playbackId, rendition, seq);
+      const pulled = await upstream.segment(playbackId, rendition, seq, cmaf ? 'm4s' : 'ts');
       ({ bytes, etag, headers: signed } = pulled.segment);
       hit = pulled.hit;
     } else {

@@ -242,6 +242,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         idleMs: options.streamIdleMs,
         logger,
         verifySegment: (at, headers, bytes) => content.pulled(at, headers, bytes),
+        verifyPart: (at, part, headers, bytes) => content.pulledPart(at, part, headers, bytes),
+        verifyInit: (at, headers, bytes) => content.pulledInit(at, headers, bytes),
         // Receipts for what parents deliver are signed whether or not this relay charges its own viewers.
         onSegmentPulled: (at, parent, bytes) => earnings.pulled(at.playbackId, parent, at.rendition, at.seq, bytes),
         onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),

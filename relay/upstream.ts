@@ -4,6 +4,12 @@
 // upstream once however many viewers ask (single flight). Failures are never cached. A parent playlist
 // that ended (EXT-X-ENDLIST) is copied as is, so viewers of the edge see the end too. Parents' bodies are
 // read up to a limit (a playlist, a segment, an error), so a parent cannot fill the edge's memory.
+// Low-latency (CMAF) renditions are followed part by part: the blocking reload names the parent's preload
+// hint (_HLS_msn/_HLS_part), the hinted part is requested at once (the parent holds it until it exists), so
+// a part reaches the edge as soon as the parent has it; the parent's playlist is read (media/ll-playlist.ts)
+// and re-served with this edge's own blocking reload and delta updates. Parts and init segments are checked
+// against the publisher's key as segments are, pulled once however many viewers ask, and kept while their
+// segment is in the window (they never change). Hot path: per part and per playlist update of every followed rendition.
 
 import { lastMediaSequence } from '../media/hls-playlist.ts';
 import { readLimited } from '../http/read-limited.ts';
@@ -14,6 +20,8 @@ import type { Logger } from '../observability/logger.ts';
 import { SegmentCache, type CachedSegment } from './segment-cache.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
 import { SingleFlight } from './single-flight.ts';
+import { parseLlPlaylist, writeLlPlaylist, type ParsedLlPlaylist } from '../media/ll-playlist.ts';
+import { position } from './part-window.ts';
 
 export interface UpstreamOptions {
   /** Parent relay URLs for a stream, best first; rejects when they cannot be learned (a 502 to the viewer). */
@@ -24,7 +32,7 @@ export interface UpstreamOptions {
   /** A stream nobody asked for this long is dropped from the edge. */
   idleMs: number;
   logger: Logger;
-  onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master' | 'thumbnail', bytes: number, playbackId: string) => void;
+  onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master' | 'thumbnail' | 'part' | 'init', bytes: number, playbackId: string) => void;
   /** A segment pulled from `parent` (paid delivery: the edge signs receipts for it, relay/delivery-earnings.ts). */
   onSegmentPulled?: (at: { playbackId: string; rendition: string; seq: number }, parent: string, bytes: number) => void;
   /** The most a parent's playlist (media or multivariant) may hold. */
@@ -37,6 +45,10 @@ export interface UpstreamOptions {
    * publisher's: the next parent is asked, and this one is tried last for a while.
    */
   verifySegment: (at: { playbackId: string; rendition: string; seq: number }, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
+  /** Checks a low-latency part a parent sent (content-check.ts's pulledPart); refusals as for segments. */
+  verifyPart?: (at: { playbackId: string; rendition: string; seq: number }, part: number, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
+  /** Checks an init segment a parent sent (content-check.ts's pulledInit). */
+  verifyInit?: (at: { playbackId: string; rendition: string; seq: number }, headers: Headers, bytes: Buffer) => Promise<Record<string, string>>;
   /** A parent's playlist jumped too far ahead and was refused. */
   onPlaylistRefused?: (playbackId: string) => void;
   /** Signed playback: a viewer token of the stream to present to parents (relay/playback-guard.ts); null: none held. */
@@ -60,7 +72,30 @@ interface FollowedPlaylist {
   ended: boolean;
   lastRequestedAt: number;
   following: boolean;
+  /**
+   * Waiters on a sequence number (MPEG-TS renditions) or on a part position (part-window.ts's position():
+   * low-latency renditions, where `ll` is set).
+   */
   waiters: PlaylistWaiters;
+  ll: FollowedLl | null;
+}
+
+/** A low-latency playlist as read from the parent and as this edge serves it. */
+interface FollowedLl {
+  parsed: ParsedLlPlaylist;
+  full: Buffer;
+  /** The delta update (_HLS_skip=YES), written on the first request for it. */
+  delta: Buffer | null;
+  /** The newest position the playlist lists: its open segment's last part, or its last complete segment. */
+  newest: number;
+}
+
+/** Newest (segment, part) position an LL playlist lists; an ended one lists everything. */
+function llNewest(parsed: ParsedLlPlaylist): number {
+  if (parsed.ended) return Number.MAX_SAFE_INTEGER;
+  if (parsed.open && parsed.open.parts.length > 0) return position(parsed.open.seq, parsed.open.parts.length - 1);
+  const last = parsed.segments.at(-1);
+  return last ? position(last.seq, 'complete') : -1;
 }
 
 const MASTER_TTL_MS = 2_000;
@@ -101,6 +136,11 @@ export class Upstream {
     this.maxSegmentBytes = options.maxSegmentBytes ?? UPSTREAM_SEGMENT_BYTES;
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, options.idleMs));
     this.sweeper.unref();
+  }
+
+  /** Parts and init segments kept per path, with the windows they are evicted with. */
+  private partWindow(playbackId: string, rendition: string): string {
+    return `${this.key(playbackId, rendition)}#parts`;
   }
 
   /** Whether a playlist of this stream was pulled from a parent (the stream exists upstream). */
@@ -167,7 +207,11 @@ export class Upstream {
     this.distrusted.set(parent, Date.now() + DISTRUST_MS);
     // What it listed may be invented (a far-future sequence): the next playlist from any parent replaces it,
     // whatever it lists; waiters stay on the same object.
-    for (const p of this.playlists.values()) if (p.parent === parent) p.last = -1;
+    for (const p of this.playlists.values()) {
+      if (p.parent !== parent) continue;
+      p.last = -1;
+      if (p.ll) p.ll.newest = -1;
+    }
   }
 
   /** The parent's playback policy document of a stream (null: its publisher signed none); checked by the caller (playback-guard.ts). */
@@ -222,36 +266,53 @@ export class Upstream {
     }
   }
 
-  private update(key: string, playbackId: string, text: Buffer, parent: string): FollowedPlaylist {
+  /** Reads a parent's low-latency playlist, refused as content from a bad parent when it is not of our form. */
+  private readLl(playbackId: string, text: Buffer): FollowedLl {
+    let parsed: ParsedLlPlaylist;
+    let full: Buffer;
+    try {
+      parsed = parseLlPlaylist(text.toString('latin1'));
+      full = Buffer.from(writeLlPlaylist(parsed), 'latin1');
+    } catch (err) {
+      throw new CastnetError('BAD_REQUEST', `the parent's low-latency playlist is refused: ${(err as Error).message}`, { playbackId, from: 'parent', reason: 'playlist_malformed' });
+    }
+    return { parsed, full, delta: null, newest: llNewest(parsed) };
+  }
+
+  private update(key: string, playbackId: string, text: Buffer, parent: string, ll: FollowedLl | null): FollowedPlaylist {
     const parsed = lastMediaSequence(text.toString('latin1'));
     // Waits are multiples of it: a parent's claim is bounded as a pushed one is.
     parsed.targetDuration = Math.min(MAX_TARGET_DURATION_SECONDS, Math.max(1, parsed.targetDuration || 2));
     let p = this.playlists.get(key);
     if (!p) {
-      p = { playbackId, parent, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters() };
+      p = { playbackId, parent, text, ...parsed, lastRequestedAt: Date.now(), following: false, waiters: new PlaylistWaiters(), ll };
       this.playlists.set(key, p);
-    } else if (parsed.last >= p.last) {
-      Object.assign(p, { text, parent, ...parsed });
+    } else if (parsed.last >= p.last && (!ll || !p.ll || ll.newest >= p.ll.newest)) {
+      Object.assign(p, { text, parent, ...parsed, ll });
       if (p.ended) p.waiters.wakeAll();
-      else p.waiters.wake(p.last);
+      else p.waiters.wake(ll ? ll.newest : p.last);
     }
     this.options.cache.setLiveWindow(key, p.first);
+    // Parts of segments that left the window are not listed any more: the whole segment serves them.
+    if (p.ll) this.options.cache.setLiveWindow(`${key}#parts`, position(p.first, 0));
     return p;
   }
 
-  private async loadPlaylist(playbackId: string, rendition: string, msn?: number): Promise<FollowedPlaylist> {
+  private async loadPlaylist(playbackId: string, rendition: string, msn?: number, part?: number): Promise<FollowedPlaylist> {
     const key = this.key(playbackId, rendition);
-    const query = msn === undefined ? '' : `?_HLS_msn=${msn}`;
+    const query = msn === undefined ? '' : `?_HLS_msn=${msn}${part === undefined ? '' : `&_HLS_part=${part}`}`;
     return (await this.flights.run(`playlist:${key}${query}`, async () => {
       const existing = this.playlists.get(key);
       // A blocking request may be held for three target durations upstream.
       const timeoutMs = msn === undefined ? 5_000 : (existing?.targetDuration ?? 2) * 3_000 + 2_000;
+      let ll: FollowedLl | null = null;
       const { body: text, parent } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/${rendition}/index.m3u8${query}`, timeoutMs, this.maxPlaylistBytes, async (body) => {
         this.checkPlaylist(key, playbackId, body);
+        ll = body.includes('#EXT-X-PART-INF:') ? this.readLl(playbackId, body) : null;
         return {};
       });
       this.options.onUpstreamRequest?.('playlist', text.length, playbackId);
-      return this.update(key, playbackId, text, parent);
+      return this.update(key, playbackId, text, parent, ll);
     })) as FollowedPlaylist;
   }
 
@@ -263,10 +324,16 @@ export class Upstream {
     const loop = async () => {
       while (!this.closed && Date.now() - p.lastRequestedAt < this.options.idleMs && this.playlists.get(key) === p) {
         const before = p.last;
+        const beforePart = p.ll?.newest ?? -1;
         try {
-          await this.loadPlaylist(playbackId, rendition, p.last + 1);
+          // A low-latency parent is asked for its preload-hinted part: it answers the moment that part exists.
+          const hint = p.ll?.parsed.hint ?? null;
+          if (hint) this.prefetchPart(playbackId, rendition, hint.seq, hint.part);
+          await this.loadPlaylist(playbackId, rendition, hint ? hint.seq : p.last + 1, hint?.part);
+          const ext = p.ll ? 'm4s' : 'ts';
           // Prefetch the new segment once, so the first viewer to ask for it is not the one who waits.
-          for (let seq = Math.max(before + 1, p.last - MAX_PREFETCH + 1); seq <= p.last; seq++) void this.segment(playbackId, rendition, seq).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq }, 'prefetch failed; the first viewer to ask pulls it'));
+          for (let seq = Math.max(before + 1, p.last - MAX_PREFETCH + 1); seq <= p.last; seq++) void this.segment(playbackId, rendition, seq, ext).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq }, 'prefetch failed; the first viewer to ask pulls it'));
+          if (p.ll) this.prefetchLl(playbackId, rendition, p.ll.parsed);
         } catch (err) {
           const code = (err as CastnetError).code;
           if (code === 'STREAM_NOT_FOUND') {
@@ -281,20 +348,24 @@ export class Upstream {
         }
         // A parent that does not block (it answered at once without a new segment) must not be hammered; an
         // ended playlist is still followed, once a target duration, in case the broadcaster comes back.
-        if (p.last === before) await new Promise((r) => setTimeout(r, p.ended ? p.targetDuration * 1_000 : 250).unref());
+        if (p.last === before && (p.ll?.newest ?? -1) === beforePart) await new Promise((r) => setTimeout(r, p.ended ? p.targetDuration * 1_000 : 250).unref());
       }
       p.following = false;
     };
     void loop();
   }
 
-  /** A media playlist as the parent serves it; with `msn`, once it lists that segment (blocking reload). */
-  async mediaPlaylist(playbackId: string, rendition: string, msn?: number): Promise<Buffer> {
+  /**
+   * A media playlist as the parent serves it; with `msn`, once it lists that segment (blocking reload). A
+   * low-latency one is this edge's own: with `part`, once it lists that part (§6.2.5.2); `skip` for the delta update.
+   */
+  async mediaPlaylist(playbackId: string, rendition: string, msn?: number, part?: number, skip = false): Promise<Buffer> {
     const key = this.key(playbackId, rendition);
     let p = this.playlists.get(key);
     if (!p || (!p.following && Date.now() - p.lastRequestedAt > p.targetDuration * 500)) p = await this.loadPlaylist(playbackId, rendition);
     p.lastRequestedAt = Date.now();
     this.follow(playbackId, rendition, p);
+    if (p.ll) return this.llPlaylist(p, playbackId, rendition, msn, part, skip);
     // An ended playlist is answered at once, as the origin does.
     if (msn === undefined || msn <= p.last || p.ended) return p.text;
     if (msn > p.last + 2) throw new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${p.last}`, { playbackId, rendition });
@@ -303,9 +374,79 @@ export class Upstream {
     return followed.text;
   }
 
+  private async llPlaylist(p: FollowedPlaylist, playbackId: string, rendition: string, msn: number | undefined, part: number | undefined, skip: boolean): Promise<Buffer> {
+    if (msn !== undefined && !p.ended) {
+      const newestSeq = p.ll!.parsed.open?.seq ?? p.last;
+      if (msn > newestSeq + 2) throw new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${newestSeq}`, { playbackId, rendition });
+      if (part !== undefined && part >= 1024) throw new CastnetError('BAD_REQUEST', '_HLS_part is too large', { playbackId, rendition });
+      const target = position(msn, part ?? 'complete');
+      if (target > p.ll!.newest) await p.waiters.wait(target, p.targetDuration * 3_000, { playbackId, rendition });
+    }
+    const ll = p.ll!;
+    if (!skip) return ll.full;
+    ll.delta ??= Buffer.from(writeLlPlaylist({ ...ll.parsed, skip: true }), 'latin1');
+    return ll.delta;
+  }
+
+  /** Pulls what a new low-latency playlist lists and the edge lacks: its newest part and its init segment. */
+  private prefetchLl(playbackId: string, rendition: string, parsed: ParsedLlPlaylist): void {
+    const open = parsed.open;
+    if (!open) return;
+    if (open.parts.length > 0) this.prefetchPart(playbackId, rendition, open.seq, open.parts.length - 1);
+    if (parsed.hint) this.prefetchPart(playbackId, rendition, parsed.hint.seq, parsed.hint.part);
+    void this.init(playbackId, rendition, open.initSeq).catch((err) => this.options.logger.debug({ err, playbackId, rendition }, 'init prefetch failed; the first viewer to ask pulls it'));
+  }
+
+  private prefetchPart(playbackId: string, rendition: string, seq: number, part: number): void {
+    void this.part(playbackId, rendition, seq, part).catch((err) => this.options.logger.debug({ err, playbackId, rendition, seq, part }, 'part prefetch failed; the first viewer to ask pulls it'));
+  }
+
+  /**
+   * A part from the cache, or pulled from the parent once for every concurrent asker: a request for the
+   * preload-hinted part is held by the parent until it exists, so N viewers waiting on it here are one
+   * request upstream. Parts of segments outside the followed window are refused without asking.
+   */
+  async part(playbackId: string, rendition: string, seq: number, part: number): Promise<{ segment: CachedSegment; hit: boolean }> {
+    const path = `/hls/${playbackId}/${rendition}/${seq}.${part}.m4s`;
+    const cached = this.options.cache.get(path);
+    if (cached) return { segment: cached, hit: true };
+    const p = this.playlists.get(this.key(playbackId, rendition));
+    if (p?.ll && !p.ended && (seq < p.first || seq > (p.ll.parsed.open?.seq ?? p.last) + 1)) throw new CastnetError('SEGMENT_NOT_FOUND', `no part ${seq}.${part} of ${rendition}: outside the live window`, { playbackId, rendition, seq, part });
+    const verify = this.options.verifyPart;
+    if (!verify) throw new CastnetError('INTERNAL', 'this edge checks no parts', { playbackId });
+    // The parent holds a hinted part up to six part targets (stream-store.ts).
+    const timeoutMs = (p?.ll?.parsed.partTarget ?? 1) * 6_000 + 2_000;
+    const segment = (await this.flights.run(`part:${path}`, async () => {
+      const { body: bytes, etag, headers } = await this.fetchFromParent(playbackId, path, timeoutMs, this.maxSegmentBytes, (body, h) => verify({ playbackId, rendition, seq }, part, h, body));
+      this.options.onUpstreamRequest?.('part', bytes.length, playbackId);
+      const entry: CachedSegment = { bytes, etag: etag ?? `"${seq}.${part}.${bytes.length}"`, window: this.partWindow(playbackId, rendition), seq: position(seq, part), headers };
+      this.options.cache.set(path, entry);
+      return entry;
+    })) as CachedSegment;
+    return { segment, hit: false };
+  }
+
+  /** An init segment (EXT-X-MAP) from the cache, or pulled once; it never changes. */
+  async init(playbackId: string, rendition: string, seq: number): Promise<{ segment: CachedSegment; hit: boolean }> {
+    const path = `/hls/${playbackId}/${rendition}/init-${seq}.mp4`;
+    const cached = this.options.cache.get(path);
+    if (cached) return { segment: cached, hit: true };
+    const verify = this.options.verifyInit;
+    if (!verify) throw new CastnetError('INTERNAL', 'this edge checks no init segments', { playbackId });
+    const segment = (await this.flights.run(`init:${path}`, async () => {
+      // An init segment is a few hundred bytes (the origin takes 64 KiB at most).
+      const { body: bytes, etag, headers } = await this.fetchFromParent(playbackId, path, 5_000, 64 * 1024, (body, h) => verify({ playbackId, rendition, seq }, h, body));
+      this.options.onUpstreamRequest?.('init', bytes.length, playbackId);
+      const entry: CachedSegment = { bytes, etag: etag ?? `"init.${seq}.${bytes.length}"`, window: `${this.key(playbackId, rendition)}#init`, seq, headers };
+      this.options.cache.set(path, entry);
+      return entry;
+    })) as CachedSegment;
+    return { segment, hit: false };
+  }
+
   /** A segment from the cache, or pulled from the parent once for every concurrent asker. */
-  async segment(playbackId: string, rendition: string, seq: number): Promise<{ segment: CachedSegment; hit: boolean }> {
-    const path = `/hls/${playbackId}/${rendition}/${seq}.ts`;
+  async segment(playbackId: string, rendition: string, seq: number, ext: 'ts' | 'm4s' = 'ts'): Promise<{ segment: CachedSegment; hit: boolean }> {
+    const path = `/hls/${playbackId}/${rendition}/${seq}.${ext}`;
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
