@@ -121,15 +121,19 @@ http {
         await new Promise((r) => setTimeout(r, 50));
       }
 
-      const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [], receiptsSeg: [], receiptsOffSeg: [] };
+      const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [], receiptsSeg: [], receiptsOffSeg: [], receiptsPerCpu: [], receiptsOffPerCpu: [] };
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? ['relay', 'nginx'] : ['nginx', 'relay'];
         for (const who of order) {
           if (who === 'relay' && receipts && load) {
             // Receipts on, right before the relay's receipts-off run of this round.
-            const sending = load.send(load.prepare(seconds));
+            const bodies = load.prepare(seconds);
+            const cpu = process.cpuUsage();
+            const sending = load.send(bodies);
             const seg = await wrk(`${relay.url}/hls/bench/source/5.ts`, { seconds, connections: CONNECTIONS });
             await sending;
+            const used = process.cpuUsage(cpu);
+            results.receiptsPerCpu!.push(seg.bytes / ((used.user + used.system) / 1e6));
             checkWrkRun(bench, `round ${round + 1} relay segment, receipts on`, seg, segment.length);
             results.receiptsSeg!.push(seg.bytesPerSec);
             bench.figure(`round ${round + 1} relay segment receipts on ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s)`);
@@ -137,7 +141,9 @@ http {
           const base = who === 'relay' ? relay.url : nginxUrl;
           const segUrl = `${base}/hls/bench/source/5.ts`;
           const plUrl = `${base}/hls/bench/source/index.m3u8`;
+          const cpu = process.cpuUsage();
           const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS });
+          const used = process.cpuUsage(cpu);
           checkWrkRun(bench, `round ${round + 1} ${who} segment`, seg, segment.length);
           await checkServes(bench, `round ${round + 1} ${who} segment afterwards`, segUrl, segment);
           const pl = await wrk(plUrl, { seconds, connections: CONNECTIONS });
@@ -146,7 +152,10 @@ http {
           results[`${who}Seg`]!.push(seg.bytesPerSec);
           results[`${who}Pl`]!.push(pl.requestsPerSec);
           if (who === 'relay' && receipts) {
-            if (load) results.receiptsOffSeg!.push(seg.bytesPerSec);
+            if (load) {
+              results.receiptsOffSeg!.push(seg.bytesPerSec);
+              results.receiptsOffPerCpu!.push(seg.bytes / ((used.user + used.system) / 1e6));
+            }
             else {
               // Sized from the first receipts-off run: the viewers that throughput serves; their sessions start now.
               load = new ReceiptLoad({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: segment.length, rendition: 'source', sequence: 5 }, seg.bytesPerSec);
@@ -170,7 +179,7 @@ http {
       if (receipts) {
         if (!load || results.receiptsSeg!.length === 0) throw new Error('--receipts needs at least 2 rounds: the first sizes the receipt load');
         load.check(bench, relay.earnings.figures('bench')?.receiptBytes);
-        bench.figure(`segments  relay receipts on/off throughput: ${(median(results.receiptsSeg!) / median(results.receiptsOffSeg!)).toFixed(3)} (target ≥ 0.95; ${results.receiptsSeg!.length} on and ${results.receiptsOffSeg!.length} off runs after sizing)`);
+        bench.figure(`segments  relay receipts on/off throughput: ${(median(results.receiptsSeg!) / median(results.receiptsOffSeg!)).toFixed(3)} wall, ${(median(results.receiptsPerCpu!) / median(results.receiptsOffPerCpu!)).toFixed(3)} per CPU second of the relay's process (target ≥ 0.95; ${results.receiptsSeg!.length} on and ${results.receiptsOffSeg!.length} off runs after sizing)`);
         for (const line of load.figures()) bench.figure(`  ${line}`);
       }
       bench.figure(`  ceiling here: bare node:http/nginx ${(median(results.barePl!) / median(results.nginxPl!)).toFixed(3)}; relay/bare node:http ${(median(results.relayPl!) / median(results.barePl!)).toFixed(3)}`);
