@@ -17,7 +17,7 @@ import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkWrkRun, wrk } from '../support/wrk.ts';
-import { ReceiptLoad, VIEWER_BITS_PER_SECOND } from '../support/receipt-load.ts';
+import { ReceiptLoadProcess, checkLoad, loadFigures, VIEWER_BITS_PER_SECOND } from '../support/receipt-load.ts';
 
 const CONNECTIONS = 32;
 const SEGMENT_BYTES = 188 * 8000;
@@ -51,20 +51,20 @@ process.exit(
       // Receipts off first, to size the receipt load: the viewers this throughput serves.
       const warm = await wrk(segUrl, { seconds, connections: CONNECTIONS });
       checkWrkRun(bench, 'sizing run', warm, SEGMENT_BYTES);
-      const load = new ReceiptLoad({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: SEGMENT_BYTES, rendition: 'source', sequence: 5 }, warm.bytesPerSec);
+      bench.progress('sizing the receipt load and starting its sessions (their first receipts)');
+      const load = await ReceiptLoadProcess.start({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: SEGMENT_BYTES, rendition: 'source', sequence: 5 }, warm.bytesPerSec);
       closeLoad = () => load.close();
-      bench.progress(`${load.viewers} viewers at 6 Mb/s → ${load.receiptsPerSecond.toFixed(0)} receipts/s; starting their sessions`);
-      await load.start();
+      bench.progress(`${load.viewers} viewers at 6 Mb/s → ${load.receiptsPerSecond.toFixed(0)} receipts/s`);
 
       const results: Record<'off' | 'on', number[]> = { off: [], on: [] };
-      // Bytes served per CPU second of this process (the relay, and the receipt sender with it; wrk is another
-      // process): the relay's capacity, which other load on a shared machine does not move as it moves wall throughput.
+      // Bytes served per CPU second of this process (the relay alone: wrk and the receipt sender are other
+      // processes): the relay's capacity, which other load on a shared machine does not move as it moves wall throughput.
       const perCpu: Record<'off' | 'on', number[]> = { off: [], on: [] };
       for (let round = 0; round < rounds; round++) {
         for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-          const bodies = mode === 'on' ? load.prepare(seconds) : [];
+          if (mode === 'on') await load.prepare(seconds);
           const cpu = process.cpuUsage();
-          const receipts = load.send(bodies);
+          const receipts = mode === 'on' ? load.send() : Promise.resolve();
           const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS });
           await receipts;
           const used = process.cpuUsage(cpu);
@@ -74,10 +74,11 @@ process.exit(
           bench.figure(`round ${round + 1} receipts ${mode.padEnd(3)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s, ${(perCpu[mode].at(-1)! / 1024 ** 3).toFixed(2)} GiB per CPU second`);
         }
       }
-      load.check(bench, relay.earnings.figures('bench')?.receiptBytes);
+      const report = await load.report();
+      checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes);
       bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds`);
       bench.figure(`segments receipts on/off throughput: ${(median(results.on) / median(results.off)).toFixed(3)} wall, ${(median(perCpu.on) / median(perCpu.off)).toFixed(3)} per CPU second (target ≥ 0.95)`);
-      for (const line of load.figures()) bench.figure(line);
+      for (const line of loadFigures(report)) bench.figure(line);
     } finally {
       closeLoad();
       await relay.stop();

@@ -23,7 +23,7 @@ import { identityFromPrivateKey } from '../../protocol/identity.ts';
 import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkServes, checkWrkRun, wrk } from '../support/wrk.ts';
-import { ReceiptLoad } from '../support/receipt-load.ts';
+import { ReceiptLoadProcess, checkLoad, loadFigures } from '../support/receipt-load.ts';
 import { randomIdentity } from '../../protocol/identity.ts';
 
 const NGINX_PATH = '/usr/sbin/nginx';
@@ -63,7 +63,7 @@ process.exit(
     let nginx: ReturnType<typeof spawn> | undefined;
     let keepAliveTimer: NodeJS.Timeout | undefined;
     const bare = createServer();
-    let load: ReceiptLoad | undefined;
+    let load: ReceiptLoadProcess | undefined;
     try {
       // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
       const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
@@ -127,9 +127,9 @@ http {
         for (const who of order) {
           if (who === 'relay' && receipts && load) {
             // Receipts on, right before the relay's receipts-off run of this round.
-            const bodies = load.prepare(seconds);
+            await load.prepare(seconds);
             const cpu = process.cpuUsage();
-            const sending = load.send(bodies);
+            const sending = load.send();
             const seg = await wrk(`${relay.url}/hls/bench/source/5.ts`, { seconds, connections: CONNECTIONS });
             await sending;
             const used = process.cpuUsage(cpu);
@@ -158,9 +158,8 @@ http {
             }
             else {
               // Sized from the first receipts-off run: the viewers that throughput serves; their sessions start now.
-              load = new ReceiptLoad({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: segment.length, rendition: 'source', sequence: 5 }, seg.bytesPerSec);
-              bench.progress(`receipts: ${load.viewers} viewer sessions, ${load.receiptsPerSecond.toFixed(0)} receipts/s; starting them`);
-              await load.start();
+              load = await ReceiptLoadProcess.start({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: segment.length, rendition: 'source', sequence: 5 }, seg.bytesPerSec);
+              bench.progress(`receipts: ${load.viewers} viewer sessions started, ${load.receiptsPerSecond.toFixed(0)} receipts/s`);
             }
           }
           bench.figure(`round ${round + 1} ${who.padEnd(5)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s), playlist ${pl.requestsPerSec.toFixed(0)} req/s`);
@@ -178,9 +177,10 @@ http {
       bench.figure(`playlists relay/nginx requests/s: ${(median(results.relayPl!) / median(results.nginxPl!)).toFixed(3)} (target ≥ 0.7)`);
       if (receipts) {
         if (!load || results.receiptsSeg!.length === 0) throw new Error('--receipts needs at least 2 rounds: the first sizes the receipt load');
-        load.check(bench, relay.earnings.figures('bench')?.receiptBytes);
+        const report = await load.report();
+        checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes);
         bench.figure(`segments  relay receipts on/off throughput: ${(median(results.receiptsSeg!) / median(results.receiptsOffSeg!)).toFixed(3)} wall, ${(median(results.receiptsPerCpu!) / median(results.receiptsOffPerCpu!)).toFixed(3)} per CPU second of the relay's process (target ≥ 0.95; ${results.receiptsSeg!.length} on and ${results.receiptsOffSeg!.length} off runs after sizing)`);
-        for (const line of load.figures()) bench.figure(`  ${line}`);
+        for (const line of loadFigures(report)) bench.figure(`  ${line}`);
       }
       bench.figure(`  ceiling here: bare node:http/nginx ${(median(results.barePl!) / median(results.nginxPl!)).toFixed(3)}; relay/bare node:http ${(median(results.relayPl!) / median(results.barePl!)).toFixed(3)}`);
     } finally {

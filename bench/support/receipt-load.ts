@@ -7,9 +7,12 @@
 // SESSION_MINUTES (their first receipts cost the relay two signature recoveries each). Every answer is
 // counted: a bench prints figures only when all were 204 and the relay holds each session's newest bytes.
 
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
 import { request, Agent } from 'node:http';
 import { randomIdentity, type Identity } from '../../protocol/identity.ts';
 import { signCertificate, signReceipt, type SignedCertificate } from '../../protocol/delivery-receipt.ts';
+import { toHex } from '../../protocol/ticket.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 import type { Bench } from './report.ts';
 
@@ -136,26 +139,96 @@ export class ReceiptLoad {
     });
   }
 
-  /** Checks every receipt was answered 204 and the relay holds each session's newest bytes. */
-  check(bench: Bench, heldBytes: number | undefined): void {
-    const total = [...this.statuses.values()].reduce((a, b) => a + b, 0);
-    const kept = this.statuses.get(204) ?? 0;
-    bench.check(kept === total && total > 0, `every receipt was kept (${kept} × 204; ${this.sessions.length} sessions)`, `receipt answers: ${JSON.stringify(Object.fromEntries(this.statuses))}`);
-    const expected = this.sessions.reduce((n, s) => n + s.bytes, 0);
-    bench.check(heldBytes === expected, `the relay holds each session’s newest receipt (${expected} bytes in all)`, `the relay holds ${heldBytes} receipt bytes, the sessions signed for ${expected}`);
-  }
-
-  /** The figures every bench with --receipts prints beside its throughput ratio. */
-  figures(): string[] {
-    const perMinute = 60_000 / RECEIPT_INTERVAL_MS;
-    return [
-      `${this.viewers} viewer sessions at ${VIEWER_BITS_PER_SECOND / 1e6} Mb/s: ${this.receiptsPerSecond.toFixed(0)} receipts/s, ${(this.joinsPerSecond * 60).toFixed(0)} new sessions/min (mean session ${SESSION_MINUTES} min)`,
-      `signatures per viewer per minute: ${perMinute.toFixed(0)} (one receipt per relay every ${RECEIPT_INTERVAL_MS / 1000} s); receipt body ~${this.bodyBytes} bytes → ${(((this.bodyBytes * 8) / (RECEIPT_INTERVAL_MS / 1000) / VIEWER_BITS_PER_SECOND) * 100).toFixed(4)} % of a viewer's bandwidth`,
-      `player CPU: ${this.msPerSignature.toFixed(3)} ms to sign one receipt (noble secp256k1, Node) → ${((this.msPerSignature * perMinute) / 60_000 * 100).toFixed(4)} % of one core`,
-    ];
+  /** What the sender saw: every answer's status, the sessions' signed bytes, the signing cost. */
+  report(): LoadReport {
+    return { viewers: this.viewers, receiptsPerSecond: this.receiptsPerSecond, joinsPerSecond: this.joinsPerSecond, statuses: Object.fromEntries(this.statuses), sessions: this.sessions.length, signedBytes: this.sessions.reduce((n, s) => n + s.bytes, 0), bodyBytes: this.bodyBytes, msPerSignature: this.msPerSignature };
   }
 
   close(): void {
     for (const a of this.agents) a.destroy();
+  }
+}
+
+export interface LoadReport {
+  viewers: number;
+  receiptsPerSecond: number;
+  joinsPerSecond: number;
+  statuses: Record<string, number>;
+  sessions: number;
+  signedBytes: number;
+  bodyBytes: number;
+  msPerSignature: number;
+}
+
+/** Checks every receipt was answered 204 and the relay holds each session's newest bytes. */
+export function checkLoad(bench: Bench, r: LoadReport, heldBytes: number | undefined): void {
+  const total = Object.values(r.statuses).reduce((a, b) => a + b, 0);
+  const kept = r.statuses['204'] ?? 0;
+  bench.check(kept === total && total > 0, `every receipt was kept (${kept} × 204; ${r.sessions} sessions)`, `receipt answers: ${JSON.stringify(r.statuses)}`);
+  bench.check(heldBytes === r.signedBytes, `the relay holds each session’s newest receipt (${r.signedBytes} bytes in all)`, `the relay holds ${heldBytes} receipt bytes, the sessions signed for ${r.signedBytes}`);
+}
+
+/** The figures every bench with --receipts prints beside its throughput ratio. */
+export function loadFigures(r: LoadReport): string[] {
+  const perMinute = 60_000 / RECEIPT_INTERVAL_MS;
+  return [
+    `${r.viewers} viewer sessions at ${VIEWER_BITS_PER_SECOND / 1e6} Mb/s: ${r.receiptsPerSecond.toFixed(0)} receipts/s, ${(r.joinsPerSecond * 60).toFixed(0)} new sessions/min (mean session ${SESSION_MINUTES} min), sent from another process`,
+    `signatures per viewer per minute: ${perMinute.toFixed(0)} (one receipt per relay every ${RECEIPT_INTERVAL_MS / 1000} s); receipt body ~${r.bodyBytes} bytes → ${(((r.bodyBytes * 8) / (RECEIPT_INTERVAL_MS / 1000) / VIEWER_BITS_PER_SECOND) * 100).toFixed(4)} % of a viewer's bandwidth`,
+    `player CPU: ${r.msPerSignature.toFixed(3)} ms to sign one receipt (noble secp256k1, Node) → ${(((r.msPerSignature * perMinute) / 60_000) * 100).toFixed(4)} % of one core`,
+  ];
+}
+
+/** A ReceiptLoad in a child process (receipt-sender.ts): start, then per measured run prepare and send. */
+export class ReceiptLoadProcess {
+  private readonly child: ChildProcess;
+  private readonly lines: Interface;
+  private readonly waiting: Array<(line: string) => void> = [];
+  viewers = 0;
+  receiptsPerSecond = 0;
+
+  private constructor() {
+    this.child = spawn(process.execPath, [new URL('./receipt-sender.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.child.stdout! });
+    this.lines.on('line', (l) => this.waiting.shift()?.(l));
+  }
+
+  private ask<T>(cmd: unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the receipt sender exited (${code})`));
+      this.child.once('exit', onExit);
+      this.waiting.push((l) => {
+        this.child.off('exit', onExit);
+        resolve(JSON.parse(l) as T);
+      });
+      this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    });
+  }
+
+  /** Sized from a measured throughput; every session started (its first receipt kept) when this resolves. */
+  static async start(options: ReceiptLoadOptions, bytesPerSecond: number): Promise<ReceiptLoadProcess> {
+    const p = new ReceiptLoadProcess();
+    const { payer, ...rest } = options;
+    const sized = await p.ask<{ viewers: number; receiptsPerSecond: number }>({ start: { ...rest, payerKey: toHex(payer.privateKey), bytesPerSecond } });
+    p.viewers = sized.viewers;
+    p.receiptsPerSecond = sized.receiptsPerSecond;
+    return p;
+  }
+
+  /** Signs the receipts of `seconds` of viewing (before a measured run). */
+  prepare(seconds: number): Promise<unknown> {
+    return this.ask({ prepare: seconds });
+  }
+
+  /** Sends what was prepared, paced; resolves when every answer came. */
+  send(): Promise<unknown> {
+    return this.ask({ send: true });
+  }
+
+  report(): Promise<LoadReport> {
+    return this.ask<LoadReport>({ report: true });
+  }
+
+  close(): void {
+    this.child.kill('SIGTERM');
   }
 }
