@@ -1,7 +1,14 @@
 // What a relay earns for delivery (issue 14). It keeps the newest receipt of every viewer session (and
-// edge) per stream — checked for its signatures, this relay's address, the stream's payer and monotonic
-// bytes before it is kept — and every few seconds claims the new ones from the stream's payer (the
-// directory names it), signed with its node key. The payer answers tickets on this relay's own ticket
+// edge) per stream and every few seconds claims the new ones from the stream's payer (the directory names
+// it), signed with its node key. A session's first receipt is checked in full before it is kept (both
+// signatures, this relay's address, the stream's payer); later receipts of that session with the same
+// certificate are checked only for what costs no signature recovery (address, stream, certificate fields,
+// monotonic bytes) and kept as the session's one unverified receipt beside its last verified one: the
+// payer checks every signature anyway, and recovering one per receipt here cost the relay 45 % of its
+// segment throughput (bench/receipts). What the payer credits becomes the verified one; one it refuses as
+// forged is dropped, and the verified one stands. A receipt with no more bytes than the unverified one
+// held (a forgery with inflated bytes would block the session's honest receipts) makes the relay check
+// the held one at once and drop it if forged, so a forgery delays a session's count by one receipt at most. The payer answers tickets on this relay's own ticket
 // parameters; they pass the same PaymentReceiver checks as a transcoder's and winners go to the same
 // redemption queue. A stream whose payer does not answer, refuses, or pays less than it credited is
 // reported unpaid (metric and log), and with --refuse-unpaid its segments are refused with 402.
@@ -12,7 +19,7 @@ import type { Identity } from '../protocol/identity.ts';
 import { decodePayment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { signRequest } from '../protocol/signed-request.ts';
-import { checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { checkReceiptFields, checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import { claimAnswerSchema } from '../protocol/delivery-claim.ts';
 import type { DeliveryTerms } from '../protocol/stream-record.ts';
 import { readLimited } from '../protocol/read-limited.ts';
@@ -54,8 +61,19 @@ const TERMS_MAX_AGE_MS = 30_000;
 const CLAIM_TIMEOUT_MS = 10_000;
 const CLAIM_ANSWER_MAX_BYTES = 256 * 1024;
 
+/**
+ * One session's receipts: the last one whose signatures were checked (here, or credited by the payer) and
+ * the newest one, when newer, whose receipt signature nobody checked yet. Two receipts per session at most.
+ */
+interface SessionReceipts {
+  verified: SignedReceipt;
+  unverified: SignedReceipt | null;
+}
+
+const newestOf = (r: SessionReceipts): SignedReceipt => r.unverified ?? r.verified;
+
 interface StreamEarnings {
-  newest: Map<string, SignedReceipt>;
+  sessions: Map<string, SessionReceipts>;
   /** Sessions whose newest receipt the payer has not answered yet. */
   pending: Set<string>;
   /** Wei credited by the payer (bytes × price) and expected value received in tickets, over every claim. */
@@ -102,12 +120,16 @@ export class DeliveryEarnings {
   }
 
   /** Bytes of newest receipts per stream, and what was credited and paid (tests and /metrics read these). */
-  figures(playbackId: string): { receiptBytes: number; owedWei: bigint; paidWei: bigint; pending: number } | null {
+  figures(playbackId: string): { receiptBytes: number; owedWei: bigint; paidWei: bigint; pending: number; unverified: number } | null {
     const s = this.streams.get(playbackId);
     if (!s) return null;
     let receiptBytes = 0;
-    for (const r of s.newest.values()) receiptBytes += r.receipt.bytes;
-    return { receiptBytes, owedWei: s.owedWei, paidWei: s.paidWei, pending: s.pending.size };
+    let unverified = 0;
+    for (const r of s.sessions.values()) {
+      receiptBytes += newestOf(r).receipt.bytes;
+      if (r.unverified) unverified++;
+    }
+    return { receiptBytes, owedWei: s.owedWei, paidWei: s.paidWei, pending: s.pending.size, unverified };
   }
 
   /** Null when a segment of the stream may be served; a 402 when the operator refuses unpaid streams and this one is. */
@@ -136,7 +158,7 @@ export class DeliveryEarnings {
     let s = this.streams.get(playbackId);
     if (!s) {
       if (this.streams.size >= MAX_STREAMS) throw new CastnetError('UNAVAILABLE', 'this relay holds receipts for too many streams', { playbackId, reason: 'receipts_full' });
-      s = { newest: new Map(), pending: new Set(), owedWei: 0n, paidWei: 0n, unpaidSince: null, terms: null };
+      s = { sessions: new Map(), pending: new Set(), owedWei: 0n, paidWei: 0n, unpaidSince: null, terms: null };
       this.streams.set(playbackId, s);
     }
     return s;
@@ -151,21 +173,38 @@ export class DeliveryEarnings {
     if (this.options.pricePerByte === 0n) throw refuse('FORBIDDEN', 'free_relay', 'this relay charges nothing for delivery: it takes no receipts');
     if (r.receipt.playbackId !== playbackId) throw refuse('BAD_REQUEST', 'wrong_stream', 'the receipt is for another stream');
     if (r.receipt.relay !== this.address) throw refuse('FORBIDDEN', 'wrong_relay', `the receipt names relay ${r.receipt.relay}, this relay is ${this.address}`);
+    const fields = checkReceiptFields(r);
+    if (fields) throw refuse('SIGNATURE_INVALID', fields, `the receipt does not verify: ${fields}`);
     const s = this.stream(playbackId);
-    // Hot path (every receipt): the session's certificate is recovered once, not with every receipt.
-    const known = s.newest.get(r.receipt.session)?.certificate;
-    const certificateVerified = !!known && !!r.certificate && known.signature === r.certificate.signature && sameCertificate(known.certificate, r.certificate.certificate);
-    const signatures = checkReceiptSignatures(r, { certificateVerified });
-    if (signatures) throw refuse('SIGNATURE_INVALID', signatures, `the receipt does not verify: ${signatures}`);
-    if (r.certificate) {
-      const terms = await this.termsOf(playbackId, s).catch(() => null);
-      if (!terms) throw refuse('FORBIDDEN', 'unpaid_stream', 'the directory names no payer for this stream');
-      if (r.certificate.certificate.payer !== terms.payer) throw refuse('FORBIDDEN', 'wrong_payer', "the session's certificate is not signed by this stream's payer");
+    const slot = s.sessions.get(r.receipt.session);
+    // Hot path (a known session's next receipt, the same certificate): no signature recovery here.
+    const known = !!slot && sameSignedCertificate(slot.verified.certificate, r.certificate);
+    if (!known) {
+      // A new session (or a certificate not seen for it): both signatures and the stream's payer, before it takes a slot.
+      const signatures = checkReceiptSignatures(r);
+      if (signatures) throw refuse('SIGNATURE_INVALID', signatures, `the receipt does not verify: ${signatures}`);
+      if (r.certificate) {
+        const terms = await this.termsOf(playbackId, s).catch(() => null);
+        if (!terms) throw refuse('FORBIDDEN', 'unpaid_stream', 'the directory names no payer for this stream');
+        if (r.certificate.certificate.payer !== terms.payer) throw refuse('FORBIDDEN', 'wrong_payer', "the session's certificate is not signed by this stream's payer");
+      }
     }
-    const held = s.newest.get(r.receipt.session);
-    if (held && held.receipt.bytes >= r.receipt.bytes) throw refuse('BAD_REQUEST', held.receipt.bytes === r.receipt.bytes ? 'replayed' : 'regressed', 'a receipt with as many bytes is already held: receipts are cumulative');
-    if (!held && s.newest.size >= MAX_SESSIONS_PER_STREAM) throw refuse('FORBIDDEN', 'too_many_sessions', 'this relay holds receipts for too many sessions of this stream');
-    s.newest.set(r.receipt.session, r);
+    const cumulative = 'a receipt with as many bytes is already held: receipts are cumulative';
+    if (slot) {
+      if (r.signature === slot.verified.signature || r.signature === slot.unverified?.signature) throw refuse('BAD_REQUEST', 'replayed', cumulative);
+      // No more bytes than the unverified one held: that one may be a forgery blocking the session; check it now.
+      if (slot.unverified && r.receipt.bytes <= slot.unverified.receipt.bytes && checkReceiptSignatures(slot.unverified, { certificateVerified: true })) {
+        slot.unverified = null;
+        this.options.events?.receipt?.('dropped_forged');
+      }
+      const held = newestOf(slot);
+      if (held.receipt.bytes >= r.receipt.bytes) throw refuse('BAD_REQUEST', held.receipt.bytes === r.receipt.bytes ? 'replayed' : 'regressed', cumulative);
+      if (known) slot.unverified = r;
+      else s.sessions.set(r.receipt.session, { verified: r, unverified: null });
+    } else {
+      if (s.sessions.size >= MAX_SESSIONS_PER_STREAM) throw refuse('FORBIDDEN', 'too_many_sessions', 'this relay holds receipts for too many sessions of this stream');
+      s.sessions.set(r.receipt.session, { verified: r, unverified: null });
+    }
     s.pending.add(r.receipt.session);
     this.options.events?.receipt?.('kept');
   }
@@ -202,7 +241,7 @@ export class DeliveryEarnings {
 
   private async claim(playbackId: string, s: StreamEarnings): Promise<void> {
     const sessions = [...s.pending].slice(0, MAX_RECEIPTS_PER_CLAIM);
-    const receipts = sessions.map((id) => s.newest.get(id)!);
+    const receipts = sessions.map((id) => newestOf(s.sessions.get(id)!));
     let terms: DeliveryTerms | null;
     try {
       terms = await this.termsOf(playbackId, s);
@@ -231,8 +270,21 @@ export class DeliveryEarnings {
       for (const [i, result] of answer.results.entries()) {
         const session = sessions[i];
         if (session === undefined || result.session !== session) continue;
-        // Answered: a newer receipt of the session may have arrived meanwhile and stays pending.
-        if (s.newest.get(session) === receipts[i]) s.pending.delete(session);
+        const slot = s.sessions.get(session)!;
+        const sent = receipts[i]!;
+        if (slot.unverified === sent) {
+          // The payer checked the signatures we deferred: credited, it is the session's verified receipt; forged, it goes.
+          if (result.reason === 'bad_signature') {
+            slot.unverified = null;
+            this.options.events?.receipt?.('dropped_forged');
+          } else if (!result.reason || result.credited > 0) {
+            slot.verified = sent;
+            slot.unverified = null;
+          }
+        }
+        // Answered: a newer receipt of the session may have arrived meanwhile and stays pending, as does
+        // the verified one a dropped forgery had hidden (it may never have been claimed).
+        if (newestOf(slot) === sent) s.pending.delete(session);
         credited += result.credited;
         if (result.reason && result.reason !== 'replayed') this.options.events?.refusedByPayer?.(result.reason);
       }
@@ -306,6 +358,11 @@ export class DeliveryEarnings {
       }),
     );
   }
+}
+
+function sameSignedCertificate(a: SignedReceipt['certificate'], b: SignedReceipt['certificate']): boolean {
+  if (!a || !b) return !a && !b;
+  return a.signature === b.signature && sameCertificate(a.certificate, b.certificate);
 }
 
 function sameCertificate(a: SessionCertificate, b: SessionCertificate): boolean {

@@ -76,7 +76,7 @@ export function createRelayMetrics(registry: Registry, state: { streams: () => n
     }),
     deliveryReceipts: new Counter({
       name: 'castnet_relay_delivery_receipts_total',
-      help: "Receipts players and edges sent, by result (kept, or why refused: wrong_relay, bad_signature, bad_certificate, wrong_payer, regressed, replayed, …)",
+      help: "Receipts players and edges sent, by result (kept, or why refused: wrong_relay, bad_signature, bad_certificate, wrong_payer, regressed, replayed, …; dropped_forged: a held unverified receipt found forged)",
       labelNames: ['result'] as const,
       registers: [registry],
     }),

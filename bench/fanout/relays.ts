@@ -1,6 +1,9 @@
 // bench/fanout's relay process: an origin and three edges pulling from it, plus a pusher that publishes a
 // synthetic segment to the origin every two seconds. Prints its URLs and the segment size as one JSON line,
 // then runs until killed; a refused push ends it with status 1, so the bench sees the stream stop.
+// With `--receipts <payer address>` every relay charges 1 wei per byte and takes that payer's viewer
+// receipts (its terms are given; claims go to a port nothing listens on), and the edges sign receipts to
+// the origin for what they pull; the JSON line then also names the edges' payment addresses.
 
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
@@ -12,9 +15,14 @@ import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 const SEGMENT_BYTES = 188 * 400; // ~75 KB: a 300 kb/s rendition, so the bench measures the relays, not loopback copies
 // Every simulated viewer comes from 127.0.0.1: the per-address connection cap, which bounds strangers, is lifted.
 const VIEWERS_ON_ONE_ADDRESS = { httpMaxConnectionsPerIp: 100_000 };
-const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, ...VIEWERS_ON_ONE_ADDRESS }, { logger: silentLogger });
+const receiptsAt = process.argv.indexOf('--receipts');
+const payer = receiptsAt >= 0 ? process.argv[receiptsAt + 1] : undefined;
+if (receiptsAt >= 0 && !/^0x[0-9a-f]{40}$/.test(payer ?? '')) throw new Error('--receipts needs the payer address');
+const priced = payer ? { pricePerByte: 1n, claimIntervalMs: 5_000 } : {};
+const components = { logger: silentLogger, ...(payer ? { deliveryLookup: async () => ({ payer, url: 'http://127.0.0.1:9', maxPricePerByte: '10' }) } : {}) };
+const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components);
 await origin.start();
-const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url], ...VIEWERS_ON_ONE_ADDRESS }, { logger: silentLogger })));
+const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url], ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components)));
 await Promise.all(edges.map((e) => e.start()));
 // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
@@ -35,4 +43,4 @@ setInterval(() => {
     process.exit(1);
   });
 }, 2_000);
-console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), segmentBytes: SEGMENT_BYTES }));
+console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), segmentBytes: SEGMENT_BYTES }));

@@ -4,17 +4,30 @@
 // a child process; loops are bounded by count and time. Figures are printed only after checking every
 // playlist and segment response (200, the pushed segment's size), that every viewer kept up, and that the
 // origin's pusher never stopped.
-// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000]
+// With --receipts every relay charges for delivery and each step runs twice, receipts off then on: on, every
+// viewer holds a viewer session (a key certified by the payer) and signs a cumulative receipt for the bytes
+// its edge delivered every RECEIPT_INTERVAL_MS and when it leaves, POSTed to the edge (each viewer from its
+// own loopback address, as players are). Each answer must be 204 and the edges must count every receipt
+// kept; then it prints the relays' CPU per segment served on/off (the inverse is the throughput ratio,
+// target ≥ 0.95), the latencies on and off, and signatures per viewer per minute.
+// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --receipts]
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Agent, get as httpGet } from 'node:http';
+import { Agent, get as httpGet, request as httpRequest } from 'node:http';
 import { parseFlags } from '../../cli/options.ts';
 import { runBench } from '../support/report.ts';
+import { randomIdentity, type Identity } from '../../protocol/identity.ts';
+import { signCertificate, signReceipt, type SignedCertificate } from '../../protocol/delivery-receipt.ts';
+import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));
 const seconds = Number(flags.get('seconds') ?? 60);
 const steps = String(flags.get('viewers') ?? '10,100,1000').split(',').map(Number);
+const receipts = flags.get('receipts') === true;
+const payer = randomIdentity();
+/** Loopback source addresses viewers post receipts from: the per-address receipt limit is per player. */
+const RECEIPT_SOURCES = 250;
 // One keep-alive connection per viewer at most, as each player would hold its own.
 const agent = new Agent({ keepAlive: true, maxSockets: 4_000 });
 
@@ -31,6 +44,32 @@ function get(url: string, timeoutMs = 10_000): Promise<{ status: number; body: B
   });
 }
 
+function postReceipt(url: string, body: string, localAddress: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent, localAddress, timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A viewer's paid-delivery state with --receipts: its session and what it signed. */
+interface ViewerReceipts {
+  edgeAddress: string;
+  key: Identity;
+  cert: SignedCertificate;
+  localAddress: string;
+  bytes: number;
+  sentBytes: number;
+  lastSent: number;
+  sequence: number;
+}
+
 const CHILD_START_MS = 30_000;
 const FAILURE_SAMPLES = 5;
 
@@ -39,6 +78,9 @@ interface Step {
   fetchesPerViewer: number[];
   failures: number;
   failureSamples: string[];
+  /** Receipts answered 204, and the milliseconds spent signing them. */
+  receiptsKept: number;
+  signMs: number;
 }
 
 function fail(step: Step, what: string): void {
@@ -46,10 +88,28 @@ function fail(step: Step, what: string): void {
   if (step.failureSamples.length < FAILURE_SAMPLES) step.failureSamples.push(what);
 }
 
-async function viewer(edge: string, until: number, step: Step, index: number, segmentBytes: number): Promise<void> {
+async function sendReceipt(edge: string, r: ViewerReceipts, step: Step): Promise<void> {
+  if (r.bytes === r.sentBytes) return;
+  const started = performance.now();
+  const body = JSON.stringify(signReceipt({ session: r.key.address, playbackId: 'fan', relay: r.edgeAddress, bytes: r.bytes, rendition: 'source', sequence: r.sequence, at: Date.now() }, r.key.privateKey, r.cert));
+  step.signMs += performance.now() - started;
+  r.lastSent = Date.now();
+  try {
+    const res = await postReceipt(`${edge}/delivery/fan/receipts`, body, r.localAddress);
+    if (res.status === 204) {
+      step.receiptsKept++;
+      r.sentBytes = r.bytes;
+    } else fail(step, `receipt to ${edge}: ${res.status} ${res.body.toString().slice(0, 200)}`);
+  } catch (err) {
+    fail(step, `receipt to ${edge}: ${(err as Error).message}`);
+  }
+}
+
+async function viewer(edge: string, until: number, step: Step, index: number, segmentBytes: number, receipts: ViewerReceipts | null): Promise<void> {
   const base = `${edge}/hls/fan/source`;
   let last = -1;
   while (Date.now() < until) {
+    if (receipts && Date.now() - receipts.lastSent >= RECEIPT_INTERVAL_MS) await sendReceipt(edge, receipts, step);
     try {
       const url = last < 0 ? `${base}/index.m3u8` : `${base}/index.m3u8?_HLS_msn=${last + 1}`;
       const res = await get(url);
@@ -65,6 +125,10 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
         if (seg.status === 200 && seg.body.length === segmentBytes) {
           step.latencies.push(performance.now() - started);
           step.fetchesPerViewer[index]!++;
+          if (receipts) {
+            receipts.bytes += seg.body.length;
+            receipts.sequence = newest;
+          }
         } else {
           fail(step, `${base}/${newest}.ts: ${seg.status}, ${seg.body.length} bytes`);
         }
@@ -75,15 +139,17 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+  // Leaving: the last receipt, as a player sends on leaving.
+  if (receipts) await sendReceipt(edge, receipts, step);
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
 process.exit(
-  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2 }, async (bench) => {
-    const child = spawn(process.execPath, [new URL('./relays.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2, receipts }, async (bench) => {
+    const child = spawn(process.execPath, [new URL('./relays.ts', import.meta.url).pathname, ...(receipts ? ['--receipts', payer.address] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      const urls = await new Promise<{ origin: string; edges: string[]; segmentBytes: number }>((resolve, reject) => {
+      const urls = await new Promise<{ origin: string; edges: string[]; edgeAddresses: string[]; segmentBytes: number }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the relays did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
         child.once('exit', (code) => reject(new Error(`the relays' process exited (${code}) before starting`)));
         createInterface({ input: child.stdout! }).once('line', (l) => {
@@ -92,6 +158,21 @@ process.exit(
         });
       });
       const childAlive = () => child.exitCode === null && child.signalCode === null;
+
+      /** CPU seconds of the relays' process (all four relays) and the receipts the edges kept. */
+      async function relayTotals(): Promise<{ cpu: number; kept: number }> {
+        let cpu = 0;
+        let kept = 0;
+        for (const [i, url] of [urls.origin, ...urls.edges].entries()) {
+          const res = await get(`${url}/metrics`);
+          if (res.status !== 200) throw new Error(`${url}/metrics answered ${res.status}`);
+          const text = res.body.toString();
+          if (i === 0) cpu = Number(/^castnet_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
+          else kept += Number(/^castnet_relay_delivery_receipts_total\{[^}]*result="kept"[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
+        }
+        return { cpu, kept };
+      }
+      const compared: Array<{ count: number; mode: 'off' | 'on'; sessionStartMs: number; cpuPerFetch: number; p50: number; p99: number; receipts: number; signMs: number }> = [];
 
       async function originTotals(): Promise<{ requests: number; bytes: number; rss: number }> {
         const res = await get(`${urls.origin}/metrics`);
@@ -105,8 +186,43 @@ process.exit(
         return { requests, bytes, rss };
       }
 
-      for (const count of steps) {
-        const step: Step = { latencies: [], fetchesPerViewer: new Array<number>(count).fill(0), failures: 0, failureSamples: [] };
+      for (const [count, mode] of steps.flatMap((c) => (receipts ? ([[c, 'off'], [c, 'on']] as const) : ([[c, 'off']] as const)))) {
+        const label = receipts ? `${count} viewers, receipts ${mode}` : `${count} viewers`;
+        const step: Step = { latencies: [], fetchesPerViewer: new Array<number>(count).fill(0), failures: 0, failureSamples: [], receiptsKept: 0, signMs: 0 };
+        // Receipts on: one viewer session per viewer, certified by the payer, as the payer's /delivery/sessions issues them.
+        const sessions = Array.from({ length: count }, (_, i): ViewerReceipts | null => {
+          if (mode !== 'on') return null;
+          const key = randomIdentity();
+          const now = Date.now();
+          const cert = signCertificate({ playbackId: 'fan', sessionKey: key.address, payer: payer.address, issuedAt: now, expiresAt: now + 3_600_000, byteBudget: 2 ** 40 }, payer.privateKey);
+          // The first receipt goes after the first segment, then one per interval.
+          return { edgeAddress: urls.edgeAddresses[i % urls.edges.length]!, key, cert, localAddress: `127.0.2.${(i % RECEIPT_SOURCES) + 1}`, bytes: 0, sentBytes: 0, lastSent: 0, sequence: 0 };
+        });
+        // Receipts on: the viewers are already watching when the step starts (a step is no mass arrival):
+        // each fetched a segment and sent its session's first receipt, which the edge checks in full (two
+        // signature recoveries). That cost is reported per session start, apart from the steady state.
+        let sessionStartMs = NaN;
+        if (mode === 'on') {
+          const cpuBefore = (await relayTotals()).cpu;
+          const playlist = await get(`${urls.edges[0]}/hls/fan/source/index.m3u8`);
+          const newest = Number(/(\d+)\.ts\s*$/.exec(playlist.body.toString('latin1'))?.[1] ?? -1);
+          for (let i = 0; i < count; i += 50) {
+            await Promise.all(
+              sessions.slice(i, i + 50).map(async (r, j) => {
+                const edge = urls.edges[(i + j) % urls.edges.length]!;
+                const seg = await get(`${edge}/hls/fan/source/${newest}.ts`);
+                if (seg.status !== 200 || seg.body.length !== urls.segmentBytes) return fail(step, `warm-up segment from ${edge}: ${seg.status}`);
+                r!.bytes += seg.body.length;
+                r!.sequence = newest;
+                await sendReceipt(edge, r!, step);
+              }),
+            );
+          }
+          sessionStartMs = (((await relayTotals()).cpu - cpuBefore) * 1e3) / count;
+          step.receiptsKept = 0;
+          step.signMs = 0;
+        }
+        const relaysBefore = receipts ? await relayTotals() : null;
         const before = await originTotals();
         const started = Date.now();
         // Resident memory sampled through the step: with a steady audience it must level off, not climb.
@@ -115,7 +231,7 @@ process.exit(
         const until = started + seconds * 1000;
         // Viewers join over the first two seconds, as real audiences do not arrive in one instant.
         await Promise.all(
-          Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => viewer(urls.edges[i % urls.edges.length]!, until, step, i, urls.segmentBytes))),
+          Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => viewer(urls.edges[i % urls.edges.length]!, until, step, i, urls.segmentBytes, sessions[i]!))),
         );
         clearInterval(sampler);
         const after = await originTotals();
@@ -124,16 +240,16 @@ process.exit(
         const most = Math.max(...step.fetchesPerViewer);
         // A segment every 2 s: a viewer that kept up fetched about seconds / 2; half of that is the least allowed.
         const least = Math.max(1, Math.floor(seconds / 4));
-        bench.check(childAlive(), `${count} viewers: the origin's pusher published a segment every 2 s throughout`, `${count} viewers: the relays' process stopped (exit ${child.exitCode}, signal ${child.signalCode})`);
+        bench.check(childAlive(), `${label}: the origin's pusher published a segment every 2 s throughout`, `${label}: the relays' process stopped (exit ${child.exitCode}, signal ${child.signalCode})`);
         bench.check(
           step.failures === 0,
-          `${count} viewers: ${fetches}/${fetches} segment fetches 200 with ${urls.segmentBytes} B each, every playlist 200 and listing segments`,
-          `${count} viewers: ${step.failures} failed requests besides ${fetches} good segment fetches, e.g. ${step.failureSamples.join('; ')}`,
+          `${label}: ${fetches}/${fetches} segment fetches 200 with ${urls.segmentBytes} B each, every playlist 200 and listing segments`,
+          `${label}: ${step.failures} failed requests besides ${fetches} good segment fetches, e.g. ${step.failureSamples.join('; ')}`,
         );
         bench.check(
           fewest >= least && after.requests > before.requests,
-          `${count} viewers: every viewer fetched ${fewest}–${most} segments (at least ${least}); the origin answered ${after.requests - before.requests} requests`,
-          `${count} viewers: the slowest viewer fetched ${fewest} segments (at least ${least} wanted); origin requests ${after.requests - before.requests}`,
+          `${label}: every viewer fetched ${fewest}–${most} segments (at least ${least}); the origin answered ${after.requests - before.requests} requests`,
+          `${label}: the slowest viewer fetched ${fewest} segments (at least ${least} wanted); origin requests ${after.requests - before.requests}`,
         );
         const half = rss.slice(Math.floor(rss.length / 2));
         const rssLine = rss.length ? `; RSS in the step's second half ${(Math.min(...half) / 1024 ** 2).toFixed(0)}–${(Math.max(...half) / 1024 ** 2).toFixed(0)} MiB (samples every 5 s: ${rss.map((r) => (r / 1024 ** 2).toFixed(0)).join(' ')})` : '';
@@ -141,7 +257,31 @@ process.exit(
         bench.figure(
           `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; segment fetch p50 ${pct(step.latencies, 0.5).toFixed(1)} ms, p99 ${pct(step.latencies, 0.99).toFixed(1)} ms over ${fetches} fetches; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`,
         );
-        bench.progress(`${count} viewers measured`);
+        if (relaysBefore) {
+          const relaysAfter = await relayTotals();
+          const sent = sessions.filter((r) => r && r.sentBytes > 0).length;
+          if (mode === 'on') {
+            bench.check(
+              relaysAfter.kept - relaysBefore.kept === step.receiptsKept && sent === count,
+              `${label}: ${step.receiptsKept} receipts answered 204 and counted kept by the edges; every viewer's last receipt acknowledged`,
+              `${label}: the edges counted ${relaysAfter.kept - relaysBefore.kept} receipts kept, the viewers got ${step.receiptsKept} × 204; ${sent}/${count} viewers acknowledged`,
+            );
+          }
+          compared.push({ count, mode, sessionStartMs, cpuPerFetch: (relaysAfter.cpu - relaysBefore.cpu) / Math.max(1, fetches), p50: pct(step.latencies, 0.5), p99: pct(step.latencies, 0.99), receipts: step.receiptsKept, signMs: step.signMs });
+        }
+        bench.progress(`${label} measured`);
+      }
+      if (receipts) {
+        bench.figure(`\nreceipts on/off (relays' CPU per segment served; throughput on/off = CPU off / CPU on, target ≥ 0.95):`);
+        for (const count of steps) {
+          const off = compared.find((c) => c.count === count && c.mode === 'off')!;
+          const on = compared.find((c) => c.count === count && c.mode === 'on')!;
+          // Measured from the step's receipts: one per interval while watching, and the last on leaving.
+          const perViewerMinute = on.receipts / count / (seconds / 60);
+          bench.figure(
+            `${String(count).padStart(5)} viewers: relay CPU ${(off.cpuPerFetch * 1e3).toFixed(3)} → ${(on.cpuPerFetch * 1e3).toFixed(3)} ms per segment, throughput on/off ${(off.cpuPerFetch / on.cpuPerFetch).toFixed(3)} (a session's start: ${on.sessionStartMs.toFixed(2)} ms of relay CPU); p50 ${off.p50.toFixed(1)} → ${on.p50.toFixed(1)} ms, p99 ${off.p99.toFixed(1)} → ${on.p99.toFixed(1)} ms; ${perViewerMinute.toFixed(1)} signatures per viewer per minute, ${(on.signMs / Math.max(1, on.receipts)).toFixed(2)} ms each`,
+          );
+        }
       }
       bench.figure(`\n${seconds} s per step, 3 edges, 1 origin (target: origin load flat within 10%, p99 < 200 ms at 1,000 viewers)`);
     } finally {

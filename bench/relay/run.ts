@@ -2,8 +2,12 @@
 // sendfile on) serving the same bytes from files, both loaded by wrk at 32 connections on loopback in the
 // same run. Prints relay/nginx throughput for segments and requests/s for playlists, only after checking
 // every wrk run (all responses 2xx, no socket error, the expected bytes) and that the stream stayed live.
+// With --receipts the relay charges for delivery and each round also measures its segments while viewer
+// receipts arrive (bench/support/receipt-load.ts, sized from the round's receipts-off run), printing
+// relay receipts-on/off throughput (target ≥ 0.95) and signatures per viewer per minute, after checking
+// every receipt was kept.
 // Needs Debian's nginx and wrk (apt-get install nginx wrk).
-// Usage: npm run bench:relay [-- --seconds 10 --rounds 2 --stream-idle-seconds 60 --no-keep-alive]
+// Usage: npm run bench:relay [-- --seconds 10 --rounds 2 --stream-idle-seconds 60 --no-keep-alive --receipts]
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -19,6 +23,8 @@ import { identityFromPrivateKey } from '../../protocol/identity.ts';
 import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkServes, checkWrkRun, wrk } from '../support/wrk.ts';
+import { ReceiptLoadProcess, checkLoad, loadFigures } from '../support/receipt-load.ts';
+import { randomIdentity } from '../../protocol/identity.ts';
 
 const NGINX_PATH = '/usr/sbin/nginx';
 const CONNECTIONS = 32;
@@ -29,10 +35,11 @@ const rounds = Number(flags.get('rounds') ?? 2);
 const streamIdleSeconds = Number(flags.get('stream-idle-seconds') ?? 60);
 // Off only to show that an expired stream fails the run rather than reporting 404s as throughput.
 const keepAlive = flags.get('keep-alive') !== false;
+const receipts = flags.get('receipts') === true;
 // Re-pushing the same segment keeps the stream live without changing a byte of what wrk fetches.
 const keepAliveMs = Math.min(15_000, (streamIdleSeconds * 1000) / 4);
 
-const parameters = { seconds, rounds, connections: CONNECTIONS, wrkThreads: 1, segmentBytes: SEGMENT_BYTES, streamIdleSeconds, keepAlive: keepAlive ? `every ${keepAliveMs} ms` : 'off' };
+const parameters = { seconds, rounds, connections: CONNECTIONS, wrkThreads: 1, segmentBytes: SEGMENT_BYTES, streamIdleSeconds, keepAlive: keepAlive ? `every ${keepAliveMs} ms` : 'off', receipts };
 process.exit(
   await runBench('relay', parameters, async (bench) => {
     requireExecutable(NGINX_PATH, 'apt-get install nginx');
@@ -43,7 +50,12 @@ process.exit(
 
     const segment = Buffer.alloc(SEGMENT_BYTES);
     for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
-    const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, streamIdleMs: streamIdleSeconds * 1000 }, { logger: silentLogger });
+    const payer = randomIdentity();
+    const relay = await createRelay(
+      { httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, streamIdleMs: streamIdleSeconds * 1000, ...(receipts ? { pricePerByte: 1n } : {}) },
+      // With --receipts the payer is this process: its terms are given, and claims go to a port nothing listens on (they fail at once).
+      { logger: silentLogger, ...(receipts ? { deliveryLookup: async () => ({ payer: payer.address, url: 'http://127.0.0.1:9', maxPricePerByte: '10' }) } : {}) },
+    );
     await relay.start();
     const expired: string[] = [];
     const keepAliveErrors: string[] = [];
@@ -51,6 +63,7 @@ process.exit(
     let nginx: ReturnType<typeof spawn> | undefined;
     let keepAliveTimer: NodeJS.Timeout | undefined;
     const bare = createServer();
+    let load: ReceiptLoadProcess | undefined;
     try {
       // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
       const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
@@ -108,14 +121,29 @@ http {
         await new Promise((r) => setTimeout(r, 50));
       }
 
-      const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [] };
+      const results: Record<string, number[]> = { relaySeg: [], nginxSeg: [], relayPl: [], nginxPl: [], barePl: [], receiptsSeg: [], receiptsOffSeg: [], receiptsPerCpu: [], receiptsOffPerCpu: [] };
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? ['relay', 'nginx'] : ['nginx', 'relay'];
         for (const who of order) {
+          if (who === 'relay' && receipts && load) {
+            // Receipts on, right before the relay's receipts-off run of this round.
+            await load.prepare(seconds);
+            const cpu = process.cpuUsage();
+            const sending = load.send();
+            const seg = await wrk(`${relay.url}/hls/bench/source/5.ts`, { seconds, connections: CONNECTIONS });
+            await sending;
+            const used = process.cpuUsage(cpu);
+            results.receiptsPerCpu!.push(seg.bytes / ((used.user + used.system) / 1e6));
+            checkWrkRun(bench, `round ${round + 1} relay segment, receipts on`, seg, segment.length);
+            results.receiptsSeg!.push(seg.bytesPerSec);
+            bench.figure(`round ${round + 1} relay segment receipts on ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s)`);
+          }
           const base = who === 'relay' ? relay.url : nginxUrl;
           const segUrl = `${base}/hls/bench/source/5.ts`;
           const plUrl = `${base}/hls/bench/source/index.m3u8`;
+          const cpu = process.cpuUsage();
           const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS });
+          const used = process.cpuUsage(cpu);
           checkWrkRun(bench, `round ${round + 1} ${who} segment`, seg, segment.length);
           await checkServes(bench, `round ${round + 1} ${who} segment afterwards`, segUrl, segment);
           const pl = await wrk(plUrl, { seconds, connections: CONNECTIONS });
@@ -123,6 +151,17 @@ http {
           await checkServes(bench, `round ${round + 1} ${who} playlist afterwards`, plUrl, playlist);
           results[`${who}Seg`]!.push(seg.bytesPerSec);
           results[`${who}Pl`]!.push(pl.requestsPerSec);
+          if (who === 'relay' && receipts) {
+            if (load) {
+              results.receiptsOffSeg!.push(seg.bytesPerSec);
+              results.receiptsOffPerCpu!.push(seg.bytes / ((used.user + used.system) / 1e6));
+            }
+            else {
+              // Sized from the first receipts-off run: the viewers that throughput serves; their sessions start now.
+              load = await ReceiptLoadProcess.start({ relayUrl: relay.url, relayAddress: relay.paymentAddress, payer, playbackId: 'bench', segmentBytes: segment.length, rendition: 'source', sequence: 5 }, seg.bytesPerSec);
+              bench.progress(`receipts: ${load.viewers} viewer sessions started, ${load.receiptsPerSecond.toFixed(0)} receipts/s`);
+            }
+          }
           bench.figure(`round ${round + 1} ${who.padEnd(5)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s), playlist ${pl.requestsPerSec.toFixed(0)} req/s`);
         }
         const barePl = await wrk(bareUrl, { seconds, connections: CONNECTIONS });
@@ -136,9 +175,17 @@ http {
       bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds, ${segment.length} byte segment, ${playlist.length} byte playlist`);
       bench.figure(`segments  relay/nginx throughput: ${(median(results.relaySeg!) / median(results.nginxSeg!)).toFixed(3)} (target ≥ 1.0)`);
       bench.figure(`playlists relay/nginx requests/s: ${(median(results.relayPl!) / median(results.nginxPl!)).toFixed(3)} (target ≥ 0.7)`);
+      if (receipts) {
+        if (!load || results.receiptsSeg!.length === 0) throw new Error('--receipts needs at least 2 rounds: the first sizes the receipt load');
+        const report = await load.report();
+        checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes);
+        bench.figure(`segments  relay receipts on/off throughput: ${(median(results.receiptsSeg!) / median(results.receiptsOffSeg!)).toFixed(3)} wall, ${(median(results.receiptsPerCpu!) / median(results.receiptsOffPerCpu!)).toFixed(3)} per CPU second of the relay's process (target ≥ 0.95; ${results.receiptsSeg!.length} on and ${results.receiptsOffSeg!.length} off runs after sizing)`);
+        for (const line of loadFigures(report)) bench.figure(`  ${line}`);
+      }
       bench.figure(`  ceiling here: bare node:http/nginx ${(median(results.barePl!) / median(results.nginxPl!)).toFixed(3)}; relay/bare node:http ${(median(results.relayPl!) / median(results.barePl!)).toFixed(3)}`);
     } finally {
       clearInterval(keepAliveTimer);
+      load?.close();
       nginx?.kill('SIGTERM');
       bare.close();
       await relay.stop();
