@@ -9,12 +9,14 @@ import { parseFlags } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { MAX_STREAM_WEBHOOKS, webhookEndpointSchema } from '../protocol/webhook.ts';
 import { CastnetError } from '../protocol/errors.ts';
+import { loadOrCreateAdminToken } from '../http/admin-token.ts';
 
 export const keysUsage = `Usage: castnet keys add [<stream key>] [--data-dir ./.castnet]
        castnet keys list [--data-dir ./.castnet]
        castnet keys remove <stream key or playback id> [--data-dir ./.castnet]
        castnet keys webhook <stream key or playback id> <url> [--secret <secret>]   (prints the secret)
        castnet keys webhook <stream key or playback id> --remove <url>
+       castnet keys admin-token [--data-dir ./.castnet]   (the dashboard's operator token; made if missing)
 
 A running broadcaster with the same data directory sees every change at its next publish: no restart.
 Removing a key refuses new publishes with it; a stream already live with it keeps running until it stops.
@@ -30,6 +32,11 @@ export function runKeys(argv: string[], out: (s: string) => void = (s) => proces
   if (flags.has('help') || flags.has('h') || !action) {
     out(keysUsage);
     return action ? 0 : 2;
+  }
+  if (action === 'admin-token') {
+    // The orchestrator's data directory: its dashboard checks this token (http/admin-token.ts).
+    out(`${loadOrCreateAdminToken(dataDirFrom(flags))}\n`);
+    return 0;
   }
   const store = new StreamKeyStore({ dataDir: dataDirFrom(flags), devMode: false });
   switch (action) {

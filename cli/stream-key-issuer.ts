@@ -1,0 +1,16 @@
+// The dashboard's stream-key maker where a broadcaster runs beside the orchestrator (castnet dev, tests):
+// the broadcaster's own key store, so a key made from the page publishes at once (the store re-reads its file).
+
+import type { Broadcaster } from '../broadcaster/broadcaster.ts';
+import type { StreamKeyIssuer } from '../orchestrator/dashboard-routes.ts';
+
+export function streamKeyIssuer(broadcaster: Broadcaster, watchBase: string | null): StreamKeyIssuer {
+  return {
+    create: () => broadcaster.keys.add(),
+    list: () => broadcaster.keys.list().map((k) => ({ streamKey: k.streamKey, playbackId: k.playbackId, createdAt: k.createdAt })),
+    get rtmpServer() {
+      return broadcaster.rtmpUrl;
+    },
+    watchUrl: (playbackId) => (watchBase ? `${watchBase}/watch/${playbackId}` : null),
+  };
+}
