@@ -96,7 +96,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   else if (orchestrator.ledger!.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger!.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   const funds = await broadcaster.settlement.senderFunds(broadcaster.paymentAddress);
-  orchestrator.attachStreamKeys(streamKeyIssuer(broadcaster, relay.url));
+  orchestrator.attachStreamKeys(streamKeyIssuer(broadcaster, relay.url, 'dev'));
 
   // Keys stay the same across restarts, so bookmarked watch pages and OBS settings keep working.
   const keysFile = join(dataDir, 'dev-keys.json');

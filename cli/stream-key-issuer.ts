@@ -4,9 +4,13 @@
 import type { Broadcaster } from '../broadcaster/broadcaster.ts';
 import type { StreamKeyIssuer } from '../orchestrator/dashboard-routes.ts';
 
-export function streamKeyIssuer(broadcaster: Broadcaster, watchBase: string | null): StreamKeyIssuer {
+/**
+ * `origin` 'dev' in `castnet dev`: a configured key there would end dev mode's open door (any key publishes
+ * until one is configured), and with it the dev keys `castnet dev` printed.
+ */
+export function streamKeyIssuer(broadcaster: Broadcaster, watchBase: string | null, origin: 'configured' | 'dev' = 'configured'): StreamKeyIssuer {
   return {
-    create: () => broadcaster.keys.add(),
+    create: () => broadcaster.keys.add(undefined, undefined, origin),
     list: () => broadcaster.keys.list().map((k) => ({ streamKey: k.streamKey, playbackId: k.playbackId, createdAt: k.createdAt })),
     get rtmpServer() {
       return broadcaster.rtmpUrl;
