@@ -18,6 +18,7 @@ import { transcoderOptionsDefinition } from '../transcoder/options.ts';
 import { startDevChain, type DevChain } from '../settlement/dev-chain.ts';
 import { loadOrCreateIdentity } from '../protocol/identity.ts';
 import { writeDevChainFile } from './chain-target.ts';
+import { streamKeyIssuer } from './stream-key-issuer.ts';
 
 export const devOptionsDefinition = defineOptions(
   {
@@ -95,6 +96,7 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
   else if (orchestrator.ledger!.account(broadcaster.paymentAddress).deposit === 0n) orchestrator.ledger!.fund(broadcaster.paymentAddress, DEV_DEPOSIT, DEV_RESERVE);
   await Promise.all([transcoder.start(), relay.start(), broadcaster.start()]);
   const funds = await broadcaster.settlement.senderFunds(broadcaster.paymentAddress);
+  orchestrator.attachStreamKeys(streamKeyIssuer(broadcaster, relay.url, 'dev'));
 
   // Keys stay the same across restarts, so bookmarked watch pages and OBS settings keep working.
   const keysFile = join(dataDir, 'dev-keys.json');
@@ -128,6 +130,8 @@ export async function runDev(options: DevOptions): Promise<{ stop(): Promise<voi
     ...(chain ? [`  Chain              anvil ${chain.rpcUrl} (chain ${chain.anvil.chainId}); balances: npx castnet wallet --settlement chain --data-dir ${options.dataDir}`] : []),
     `  Operator key       ${join(dataDir, 'keys', 'operator.key')} (${orchestrator.operator.address}): signs ${chain ? 'admission' : 'deposits and admission'}`,
     `                     ${chain ? '' : `castnet deposit <wei> --data-dir ${dataDir}; `}castnet nodes list|allow|deny --data-dir ${dataDir}`,
+    `  Dashboard          ${orchestrator.url}/dashboard`,
+    `                     admin token (creates stream keys there): ${orchestrator.adminToken}  (castnet keys admin-token --data-dir ${options.dataDir})`,
     `  Stream directory   ${orchestrator.url}/api/streams`,
     `  Nodes              ${orchestrator.url}/api/nodes`,
     `  Metrics            ${orchestrator.url}/metrics  ${transcoder.url}/metrics  ${relay.url}/metrics  ${broadcaster.httpUrl}/metrics`,

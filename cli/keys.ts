@@ -12,6 +12,7 @@ import { CastnetError } from '../protocol/errors.ts';
 import { exportJWK, generateKeyPair } from 'jose';
 import { MAX_PLAYBACK_KEYS, playbackKeySchema } from '../protocol/playback-policy.ts';
 import { makePlaybackToken } from '../protocol/playback-token.ts';
+import { loadOrCreateAdminToken } from '../http/admin-token.ts';
 
 export const keysUsage = `Usage: castnet keys add [<stream key>] [--data-dir ./.castnet]
        castnet keys list [--data-dir ./.castnet]
@@ -21,6 +22,7 @@ export const keysUsage = `Usage: castnet keys add [<stream key>] [--data-dir ./.
        castnet keys playback <stream key or playback id> --alg ES256|HS256   (signed playback: prints what your backend signs tokens with)
        castnet keys playback <stream key or playback id> --public            (anyone may watch again; keys are dropped)
        castnet keys token <playback id> [--expires 1h]                        (a playback token for testing)
+       castnet keys admin-token [--data-dir ./.castnet]   (the dashboard's operator token; made if missing)
 
 A running broadcaster with the same data directory sees every change at its next publish: no restart.
 Removing a key refuses new publishes with it; a stream already live with it keeps running until it stops.
@@ -36,6 +38,11 @@ export function runKeys(argv: string[], out: (s: string) => void = (s) => proces
   if (flags.has('help') || flags.has('h') || !action) {
     out(keysUsage);
     return action ? 0 : 2;
+  }
+  if (action === 'admin-token') {
+    // The orchestrator's data directory: its dashboard checks this token (http/admin-token.ts).
+    out(`${loadOrCreateAdminToken(dataDirFrom(flags))}\n`);
+    return 0;
   }
   const store = new StreamKeyStore({ dataDir: dataDirFrom(flags), devMode: false });
   switch (action) {

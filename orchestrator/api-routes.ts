@@ -26,28 +26,51 @@ export interface ApiRoutesContext {
   sweep: () => void;
 }
 
-export function apiRoutes(ctx: ApiRoutesContext): Router {
+/** Every node with its state, score, assigned streams and earnings: `GET /api/nodes` and the dashboard. */
+export function nodeListings(ctx: Pick<ApiRoutesContext, 'nodes' | 'streams' | 'reputation' | 'earned'>): NodeListing[] {
   const { nodes, streams, reputation } = ctx;
+  return nodes.list().map((n) => {
+    const status = nodes.status(n.id)!;
+    const bannedUntil = reputation.bannedUntil(n.id);
+    return {
+      ...n,
+      address: n.url,
+      streams: streams.assigned(n.id),
+      recentFailures: streams.recentFailures(n.id),
+      earned: n.paymentAddress ? ctx.earned(n.paymentAddress).toString() : '0',
+      state: status.state,
+      stateReason: status.reason,
+      score: reputation.score(n.id),
+      bannedUntil: bannedUntil === null ? null : new Date(bannedUntil).toISOString(),
+      clockSkewMs: nodes.clockSkew(n.id),
+    };
+  });
+}
+
+/** One stream's status, ended ones too: its lifecycle, viewers and (while live) its directory entry; undefined when unknown. */
+export function streamStatus(ctx: Pick<ApiRoutesContext, 'nodes' | 'streams' | 'lifecycle' | 'recording'>, playbackId: string): StreamStatus | undefined {
+  const record = ctx.lifecycle.get(playbackId);
+  const entry = ctx.streams.entry(playbackId);
+  if (!record && !entry) return undefined;
+  let viewers = 0;
+  if (record?.state !== 'ended') for (const relay of ctx.nodes.list('relay')) viewers += relay.stats?.find((s) => s.playbackId === playbackId)?.viewers ?? 0;
+  return {
+    ...(entry ?? { playbackId, renditions: record!.renditions, delivery: null, playbackPolicy: null }),
+    state: record?.state ?? 'live',
+    startedAt: record?.startedAt ?? null,
+    endedAt: record?.endedAt ?? null,
+    viewers,
+    recording: ctx.recording?.(playbackId) ?? record?.recording ?? null,
+    publisher: entry?.publisher ?? record?.publisher ?? null,
+  };
+}
+
+export function apiRoutes(ctx: ApiRoutesContext): Router {
+  const { streams, reputation } = ctx;
   const router = Router();
   router.get('/nodes', (_req, res) => {
     ctx.sweep();
-    const listing: NodeListing[] = nodes.list().map((n) => {
-      const status = nodes.status(n.id)!;
-      const bannedUntil = reputation.bannedUntil(n.id);
-      return {
-        ...n,
-        address: n.url,
-        streams: streams.assigned(n.id),
-        recentFailures: streams.recentFailures(n.id),
-        earned: n.paymentAddress ? ctx.earned(n.paymentAddress).toString() : '0',
-        state: status.state,
-        stateReason: status.reason,
-        score: reputation.score(n.id),
-        bannedUntil: bannedUntil === null ? null : new Date(bannedUntil).toISOString(),
-        clockSkewMs: nodes.clockSkew(n.id),
-      };
-    });
-    res.json(listing);
+    res.json(nodeListings(ctx));
   });
   router.get('/streams', (_req, res) => {
     ctx.sweep();
@@ -56,21 +79,8 @@ export function apiRoutes(ctx: ApiRoutesContext): Router {
   // One stream's status, ended ones too: its lifecycle, viewers and (while live) its directory entry.
   router.get('/streams/:playbackId', (req, res) => {
     ctx.sweep();
-    const playbackId = req.params.playbackId;
-    const record = ctx.lifecycle.get(playbackId);
-    const entry = streams.entry(playbackId);
-    if (!record && !entry) throw new CastnetError('STREAM_NOT_FOUND', 'no stream with this playback id', { playbackId });
-    let viewers = 0;
-    if (record?.state !== 'ended') for (const relay of nodes.list('relay')) viewers += relay.stats?.find((s) => s.playbackId === playbackId)?.viewers ?? 0;
-    const status: StreamStatus = {
-      ...(entry ?? { playbackId, renditions: record!.renditions, delivery: null, playbackPolicy: null }),
-      state: record?.state ?? 'live',
-      startedAt: record?.startedAt ?? null,
-      endedAt: record?.endedAt ?? null,
-      viewers,
-      recording: ctx.recording?.(playbackId) ?? record?.recording ?? null,
-      publisher: entry?.publisher ?? record?.publisher ?? null,
-    };
+    const status = streamStatus(ctx, req.params.playbackId);
+    if (!status) throw new CastnetError('STREAM_NOT_FOUND', 'no stream with this playback id', { playbackId: req.params.playbackId });
     res.json(status);
   });
   router.get('/streams/:playbackId/relays', (req, res) => {

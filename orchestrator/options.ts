@@ -40,6 +40,7 @@ export const orchestratorOptionsDefinition = defineOptions(
     webhookSecret: option({ flag: 'webhook-secret', schema: orNone(webhookEndpointSchema.shape.secret), default: null as string | null, description: `the secret global webhooks are signed with (HMAC-SHA256; at least ${WEBHOOK_SECRET_MIN_CHARS} characters; better in the config file than on the command line)` }),
     webhookRetryMs: option({ flag: 'webhook-retry-ms', schema: durationMs, default: 1_000, description: 'first webhook retry after this long, doubling each time up to 10 minutes' }),
     webhookMaxAttempts: option({ flag: 'webhook-max-attempts', schema: count, default: 8, description: 'attempts of one webhook delivery before it is marked failed' }),
+    dashboardMaxViewers: option({ flag: 'dashboard-max-viewers', schema: count, default: 64, description: 'live dashboard connections (/dashboard/events) at once; past it: 503, and the page polls /dashboard/snapshot' }),
     ...settlementOptions(),
     maxWriteBytes: option({ flag: 'max-write-bytes', schema: count, default: 256 * 1024, description: 'largest body of a write under /api (a heartbeat with its stats; 413 PAYLOAD_TOO_LARGE)' }),
     ...httpLimitOptions(defaultHttpLimits),

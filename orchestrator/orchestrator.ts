@@ -41,6 +41,11 @@ import { webhookRoutes } from './webhook-routes.ts';
 import { Webhooks } from './webhooks.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
 import { observeOrchestrator } from './event-log.ts';
+import { AdminTokenGate, loadOrCreateAdminToken } from '../http/admin-token.ts';
+import { DashboardEvents } from './dashboard-events.ts';
+import { DashboardHub, defaultDashboardHubOptions, type DashboardHubOptions } from './dashboard-hub.ts';
+import { dashboardRoutes, type StreamKeyIssuer } from './dashboard-routes.ts';
+import { dashboardSnapshot } from './dashboard-snapshot.ts';
 import type { SessionRequest } from '../protocol/stream-record.ts';
 
 export { defaultOrchestratorOptions, type OrchestratorOptions };
@@ -53,6 +58,8 @@ export interface OrchestratorComponents {
   now?: () => number;
   /** The fetch URL challenges go out with (through the outbound policy); the global fetch by default. */
   fetch?: Fetch;
+  /** The dashboard's live feed: tick, heartbeat and per-viewer buffer (the viewer cap is an option). */
+  dashboard?: Partial<Omit<DashboardHubOptions, 'snapshot' | 'maxSubscribers'>>;
 }
 
 export interface Orchestrator {
@@ -73,6 +80,12 @@ export interface Orchestrator {
   readonly operator: Identity;
   /** Where peers reach this orchestrator's libp2p host (empty without one). */
   readonly multiaddrs: string[];
+  /** The operator's bearer token for the dashboard's stream-key routes (`<data-dir>/keys/admin-token`, 0600). */
+  readonly adminToken: string;
+  /** The dashboard's live feed (its subscribers, the slow ones it dropped). */
+  readonly dashboard: DashboardHub;
+  /** Lets the dashboard make stream keys: the broadcaster's key store, where one runs beside this orchestrator. */
+  attachStreamKeys(issuer: StreamKeyIssuer | null): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -157,6 +170,14 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.use('/api', apiRoutes({ nodes, streams, lifecycle, earned, reputation, operators, sweep }));
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
+  const dashboardEvents = new DashboardEvents({ nodes, streams, lifecycle, reputation, ledger, webhookQueue, now });
+  let keyIssuer: StreamKeyIssuer | null = null;
+  const snapshot = () => dashboardSnapshot({ nodes, streams, lifecycle, reputation, earned, sweep, ledger, webhookQueue, events: dashboardEvents, streamKeys: () => keyIssuer !== null });
+  const hub = new DashboardHub({ ...defaultDashboardHubOptions, ...components.dashboard, maxSubscribers: options.dashboardMaxViewers, snapshot });
+  const adminToken = loadOrCreateAdminToken(options.dataDir);
+  // Every admin request counts, right or wrong: guessing is bounded to about one a second per address.
+  const gate = new AdminTokenGate(adminToken, new RateLimiter({ ratePerSecond: 1, burst: 10, now }));
+  app.use(dashboardRoutes({ hub, snapshot, gate, issuer: () => keyIssuer }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -181,6 +202,11 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     get multiaddrs() {
       return p2p?.multiaddrs ?? [];
     },
+    adminToken,
+    dashboard: hub,
+    attachStreamKeys(issuer) {
+      keyIssuer = issuer;
+    },
     async start() {
       if (chain) {
         await chain.reader.parameters(); // refuses to start when there is no broker at the address
@@ -202,6 +228,9 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
+      // Event streams never end on their own: closed first, so the server's close does not wait on them.
+      hub.close();
+      dashboardEvents.close();
       await presence?.stop();
       await server?.close();
       server = null;

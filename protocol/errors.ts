@@ -13,8 +13,8 @@ export type ErrorCode =
   | 'STREAM_KEY_REFUSED'
   | 'PUSH_REFUSED'
   | 'SIGNATURE_INVALID'
-  | 'FORBIDDEN'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'RATE_LIMITED'
   | 'TRANSCODE_FAILED'
   | 'UPSTREAM_FAILED'
@@ -45,10 +45,10 @@ const statusByCode: Record<ErrorCode, number> = {
   PUSH_REFUSED: 403,
   /** A signed request whose signature or timestamp does not hold (forged, stale). */
   SIGNATURE_INVALID: 401,
+  /** An operator route without its bearer token or with a wrong one (http/admin-token.ts); a viewer request of a signed stream without a valid playback token (protocol/playback-token.ts). */
+  UNAUTHORIZED: 401,
   /** A signed request from a key that may not do this (not the stream's owner, not an operator, a banned or denied node). */
   FORBIDDEN: 403,
-  /** A viewer request of a signed stream without a valid playback token (protocol/playback-token.ts). */
-  UNAUTHORIZED: 401,
   /** Too many requests or registrations from one source: retry later. */
   RATE_LIMITED: 429,
   TRANSCODE_FAILED: 500,

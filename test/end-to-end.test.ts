@@ -79,6 +79,17 @@ describe('castnet dev, end to end', () => {
     assert.equal(urls.metrics.length, 4);
   });
 
+  it('prints the dashboard URL and its admin token; the page answers there and a key is made only with the token', async () => {
+    const dashboard = /Dashboard\s+(http:\/\/\S+\/dashboard)/.exec(stdout)![1]!;
+    const token = /admin token \(creates stream keys there\): (cat_[A-Za-z0-9_-]+)/.exec(stdout)![1]!;
+    assert.equal((await getText(dashboard)).status, 200);
+    assert.equal((await fetch(`${dashboard}/stream-keys`, { method: 'POST' })).status, 401);
+    const made = await fetch(`${dashboard}/stream-keys`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(made.status, 201);
+    assert.equal(((await made.json()) as { server: string }).server, urls.rtmp);
+    // A dev key: the keys castnet dev printed keep publishing (the tests below use them).
+  });
+
   it('prints the operator key, which castnet deposit and castnet nodes sign with, and nothing unsigned deposits', async () => {
     assert.match(stdout, new RegExp(`Operator key\\s+${dataDir.replace(/[.]/g, '\\.')}/keys/operator\\.key \\(0x[0-9a-f]{40}\\)`));
     const account = `0x${'5a'.repeat(20)}`;

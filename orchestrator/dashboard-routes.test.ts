@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'vitest';
+import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
+import { createLogger } from '../observability/logger.ts';
+import { adminTokenPath, loadOrCreateAdminToken } from '../http/admin-token.ts';
+import type { StreamKeyIssuer } from './dashboard-routes.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+/** A real key list in memory, as the broadcaster's store would answer. */
+function memoryIssuer(): StreamKeyIssuer & { made: number } {
+  const keys: Array<{ streamKey: string; playbackId: string; createdAt: string }> = [];
+  return {
+    made: 0,
+    create() {
+      this.made++;
+      const k = { streamKey: `sk_test${keys.length}`, playbackId: `pb${keys.length}`, createdAt: new Date().toISOString() };
+      keys.push(k);
+      return k;
+    },
+    list: () => keys,
+    rtmpServer: 'rtmp://127.0.0.1:1935/live',
+  };
+}
+
+describe('dashboard stream-key routes (attacks)', () => {
+  let orchestrator: Orchestrator | null = null;
+  let dir: string | null = null;
+  afterEach(async () => {
+    await orchestrator?.stop();
+    orchestrator = null;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  async function start(): Promise<{ url: string; issuer: ReturnType<typeof memoryIssuer> }> {
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger });
+    await orchestrator.start();
+    const issuer = memoryIssuer();
+    orchestrator.attachStreamKeys(issuer);
+    return { url: orchestrator.url, issuer };
+  }
+
+  const reasonOf = async (res: Response) => ((await res.json()) as { error: { reason: string } }).error.reason;
+
+  it('refuses key creation without a token (401), makes no key', async () => {
+    const { url, issuer } = await start();
+    const res = await fetch(`${url}/dashboard/stream-keys`, { method: 'POST' });
+    assert.equal(res.status, 401);
+    assert.equal(await reasonOf(res), 'token_missing');
+    assert.equal(issuer.made, 0);
+  });
+
+  it('refuses a wrong token (401) and a token of the right shape but another data directory', async () => {
+    const { url, issuer } = await start();
+    for (const token of ['nope', loadOrCreateAdminToken(null)]) {
+      const res = await fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 401);
+      assert.equal(await reasonOf(res), 'token_wrong');
+    }
+    assert.equal(issuer.made, 0);
+  });
+
+  it('refuses the token in the query string even when it is right: header only', async () => {
+    const { url, issuer } = await start();
+    const res = await fetch(`${url}/dashboard/stream-keys?token=${orchestrator!.adminToken}`, { method: 'POST', headers: { authorization: `Bearer ${orchestrator!.adminToken}` } });
+    assert.equal(res.status, 400);
+    assert.equal(await reasonOf(res), 'token_in_query');
+    assert.equal(issuer.made, 0);
+  });
+
+  it('ignores cookies: a cross-site form post carrying no header is refused (no CSRF)', async () => {
+    const { url, issuer } = await start();
+    const res = await fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: { cookie: `token=${orchestrator!.adminToken}`, origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${orchestrator!.adminToken}` });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    assert.equal(issuer.made, 0);
+  });
+
+  it('makes a key with the token and answers the OBS settings; listing keys needs the token too', async () => {
+    const { url } = await start();
+    const auth = { authorization: `Bearer ${orchestrator!.adminToken}` };
+    const res = await fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: auth });
+    assert.equal(res.status, 201);
+    const key = (await res.json()) as { streamKey: string; server: string; obs: { server: string; streamKey: string; keyframeInterval: string } };
+    assert.equal(key.obs.server, 'rtmp://127.0.0.1:1935/live');
+    assert.equal(key.obs.streamKey, key.streamKey);
+    assert.match(key.obs.keyframeInterval, /2 s/);
+    assert.equal((await fetch(`${url}/dashboard/stream-keys`)).status, 401);
+    const list = (await (await fetch(`${url}/dashboard/stream-keys`, { headers: auth })).json()) as { keys: Array<{ streamKey: string }> };
+    assert.deepEqual(list.keys.map((k) => k.streamKey), [key.streamKey]);
+    // The public snapshot never names a stream key.
+    assert.ok(!(await (await fetch(`${url}/dashboard/snapshot`)).text()).includes(key.streamKey));
+  });
+
+  it('rate-limits guessing: past the burst, even the right token waits', async () => {
+    const { url } = await start();
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: { authorization: 'Bearer guess' } })).status);
+    assert.ok(statuses.includes(429), statuses.join(','));
+    const right = await fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: { authorization: `Bearer ${orchestrator!.adminToken}` } });
+    assert.equal(right.status, 429);
+  });
+
+  it('keeps the admin token in the data directory with mode 0600, the same across restarts', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'castnet-token-'));
+    const first = loadOrCreateAdminToken(dir);
+    assert.equal(statSync(adminTokenPath(dir)).mode & 0o777, 0o600);
+    assert.equal(loadOrCreateAdminToken(dir), first);
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: dir }, { logger });
+    assert.equal(orchestrator.adminToken, first);
+  });
+
+  it('serves the page with a strict content security policy and no secret in it', async () => {
+    const { url } = await start();
+    const res = await fetch(`${url}/dashboard`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const html = await res.text();
+    assert.ok(!html.includes(orchestrator!.adminToken));
+    assert.match(html, /<h1>Castnet dashboard<\/h1>/);
+  });
+});
