@@ -1,6 +1,7 @@
 // bench/latency: the page Chromium runs (bundled with esbuild by page-server.ts). It plays one stream, with
 // Castnet's own <castnet-player> (player=castnet) or with hls.js given the options castnet-player gives it,
-// minus its segment-verifying loader (player=hls.js, for servers that do not sign segments), and reads the
+// minus its segment-verifying loader (player=hls.js, for servers that do not sign segments), or with hls.js in
+// low-latency mode (player=hls.js-ll: castnet-player does not verify LL parts yet), and reads the
 // frame number back from every frame the browser presents (requestVideoFrameCallback: once per composited
 // frame, with the time the frame is expected on screen). It keeps, per frame, the number and that time on
 // the wall clock (Date.now(), the clock the publisher stamped frames with), plus the stalls; the bench
@@ -28,6 +29,11 @@ export interface LatencyReport {
   /** Segments the castnet player checked and accepted (null with plain hls.js). */
   verifiedSegments: number | null;
   playerLatencySeconds: number | null;
+  /** hls.js's target distance to the live edge (3 target durations, or PART-HOLD-BACK in low-latency mode). */
+  targetLatencySeconds: number | null;
+  /** EXT-X-TARGETDURATION and PART-TARGET (null: none) of the playlist played. */
+  targetDuration: number | null;
+  partTarget: number | null;
   videoSize: string;
 }
 
@@ -55,7 +61,11 @@ if (params.get('player') === 'castnet') {
   // castnet-player's options (player/castnet-player.ts), less its fLoader: same buffering, same live sync.
   const QUICK_RETRY = { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 500 };
   const loadPolicy = (ttfb: number, load: number) => ({ default: { maxTimeToFirstByteMs: ttfb, maxLoadTimeMs: load, timeoutRetry: QUICK_RETRY, errorRetry: QUICK_RETRY } });
-  hls = new Hls({ liveSyncDurationCount: 3, enableWorker: true, backBufferLength: 30, manifestLoadPolicy: loadPolicy(5_000, 10_000), playlistLoadPolicy: loadPolicy(8_000, 10_000), fragLoadPolicy: loadPolicy(5_000, 20_000) });
+  const common = { enableWorker: true, backBufferLength: 30, manifestLoadPolicy: loadPolicy(5_000, 10_000), playlistLoadPolicy: loadPolicy(8_000, 10_000), fragLoadPolicy: loadPolicy(5_000, 20_000) };
+  // player=hls.js-ll: low-latency mode with hls.js's own live sync. Setting liveSyncDurationCount (as
+  // castnet-player does) would override PART-HOLD-BACK (hls.js latency-controller: a user-set live sync wins),
+  // so the LL player leaves it unset and holds back what the playlist's SERVER-CONTROL says.
+  hls = new Hls(params.get('player') === 'hls.js-ll' ? { ...common, lowLatencyMode: true } : { ...common, liveSyncDurationCount: 3 });
   hls.on(Hls.Events.MANIFEST_PARSED, () => void video.play().catch((err: Error) => errors.push(`play(): ${err.message}`)));
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (!data.fatal) return;
@@ -103,6 +113,7 @@ video.requestVideoFrameCallback(onFrame);
   if (verification && verification.refused > 0) all.push(`${verification.refused} segments refused by the player: ${JSON.stringify(verification.refusals.slice(-3))}`);
   // hls.js's own estimate of the distance to the live edge, for comparison (castnet-player keeps its instance private).
   const instance = hls ?? ((player as unknown as { hls: Hls | null } | null)?.hls ?? null);
+  const details = instance?.levels[Math.max(0, instance.currentLevel)]?.details;
   return {
     frames,
     unreadable,
@@ -112,6 +123,9 @@ video.requestVideoFrameCallback(onFrame);
     droppedFrames: quality.droppedVideoFrames,
     verifiedSegments: verification ? verification.verified : null,
     playerLatencySeconds: instance && Number.isFinite(instance.latency) ? instance.latency : null,
+    targetLatencySeconds: instance?.targetLatency ?? null,
+    targetDuration: details?.targetduration ?? null,
+    partTarget: details?.partTarget || null,
     videoSize,
   };
 };
