@@ -35,6 +35,12 @@ export interface LatencyReport {
   targetDuration: number | null;
   partTarget: number | null;
   videoSize: string;
+  /** Frame callbacks run, and how often the watchdog had to ask for one again. */
+  callbacks: number;
+  rearmed: number;
+  /** castnet-player's status line and relay failovers (empty with plain hls.js). */
+  playerStatus: string;
+  failovers: number;
 }
 
 const params = new URLSearchParams(location.search);
@@ -94,17 +100,46 @@ canvas.height = CODE_ROWS * CELL_PX;
 const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
 let videoSize = '';
 
-const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
   // The performance timeline to the wall clock, read now: the publisher stamped frames with Date.now().
   const displayedAt = Date.now() - performance.now() + meta.expectedDisplayTime;
   videoSize = `${meta.width}x${meta.height}`;
-  ctx.drawImage(video, 0, 0, meta.width, meta.height * CODE_HEIGHT_FRACTION, 0, 0, canvas.width, canvas.height);
-  const read = readFrameCode({ width: canvas.width, height: canvas.height, channels: 4, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data });
-  if (read.ok) frames.push([read.n, displayedAt]);
-  else unreadable[read.reason.replace(/\d+/g, '#')] = (unreadable[read.reason.replace(/\d+/g, '#')] ?? 0) + 1;
-  video.requestVideoFrameCallback(onFrame);
-};
-video.requestVideoFrameCallback(onFrame);
+  try {
+    ctx.drawImage(video, 0, 0, meta.width, meta.height * CODE_HEIGHT_FRACTION, 0, 0, canvas.width, canvas.height);
+    const read = readFrameCode({ width: canvas.width, height: canvas.height, channels: 4, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data });
+    if (read.ok) frames.push([read.n, displayedAt]);
+    else unreadable[read.reason.replace(/\d+/g, '#')] = (unreadable[read.reason.replace(/\d+/g, '#')] ?? 0) + 1;
+  } catch (err) {
+    // A canvas that cannot be read (a tainted one) makes the case invalid; said once, not per frame.
+    const line = `frame read-back: ${(err as Error).message}`;
+    if (!errors.includes(line)) errors.push(line);
+  }
+  arm();
+}
+// The callback is asked for again after each frame. A player that reloads its source (castnet-player's retry
+// and failover tear hls.js down and attach a new one) can drop the pending request, and then no frame is ever
+// read again although frames keep being decoded: a watchdog asks again when none came for a while.
+let pending = 0;
+let callbacks = 0;
+let rearmed = 0;
+let lastCallbackAt = performance.now();
+function arm(): void {
+  video.cancelVideoFrameCallback(pending);
+  pending = video.requestVideoFrameCallback((now, meta) => {
+    callbacks++;
+    lastCallbackAt = performance.now();
+    onFrame(now, meta);
+  });
+}
+arm();
+const REARM_MS = 500;
+setInterval(() => {
+  if (performance.now() - lastCallbackAt > REARM_MS && !video.paused) {
+    rearmed++;
+    lastCallbackAt = performance.now();
+    arm();
+  }
+}, REARM_MS);
 
 (window as unknown as { latencyReport: () => LatencyReport }).latencyReport = () => {
   const quality = video.getVideoPlaybackQuality();
@@ -127,5 +162,9 @@ video.requestVideoFrameCallback(onFrame);
     targetDuration: details?.targetduration ?? null,
     partTarget: details?.partTarget || null,
     videoSize,
+    callbacks,
+    rearmed,
+    playerStatus: player?.shadowRoot?.querySelector('.status')?.textContent ?? '',
+    failovers: player?.failovers.length ?? 0,
   };
 };
