@@ -23,11 +23,6 @@ const STARTUP_MS = 10_000;
  */
 const RING_FRAMES = MAX_BACKLOG_FRAMES + 8;
 const STOP_MS = 5_000;
-/**
- * The encoder's niceness when the bench runs as root: the publisher stands for a camera and OBS on another
- * machine, so on a loaded machine it goes first, and the servers and the browser under test take what is left.
- */
-const PUBLISHER_NICE = -10;
 
 export interface FramePublisherOptions {
   url: string;
@@ -81,11 +76,6 @@ export class FramePublisher {
     });
   }
 
-  /** Whether FFmpeg runs at niceness PUBLISHER_NICE (only root may raise a priority). */
-  get raisedPriority(): boolean {
-    return process.getuid?.() === 0;
-  }
-
   /** Why the publisher failed (FFmpeg exited, or could not keep up), or null. */
   get failed(): string | null {
     return this.failure;
@@ -111,9 +101,7 @@ export class FramePublisher {
 
   start(): void {
     if (this.child) throw new Error('publisher already started');
-    // nice(1) starts FFmpeg, and so every encoder thread, at the raised priority (Linux niceness is per thread).
-    const [bin, args] = this.raisedPriority ? ['nice', ['-n', String(PUBLISHER_NICE), ffmpegBinaries().ffmpeg, ...this.ffmpegArgs()]] : [ffmpegBinaries().ffmpeg, this.ffmpegArgs()];
-    const child = spawn(bin, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(ffmpegBinaries().ffmpeg, this.ffmpegArgs(), { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4_000)));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,5 +1,5 @@
 // bench/latency: frame-accurate glass-to-glass latency in Chromium, the same method for every server. One
-// publisher (frame-publisher.ts: raw frames with their number drawn in, FFmpeg x264 over RTMP) stamps each
+// publisher (frame-publisher.ts, in its own process: remote-publisher.ts; raw frames with their number drawn in, FFmpeg x264 over RTMP) stamps each
 // frame's send time; the page (page.ts) reads the number back from every presented frame and stamps its
 // display time; latency = display − send, on the same wall clock. Cases, one after the other in one run:
 //   nginx      nginx + Debian's RTMP module, HLS with 2 s fragments (the baseline), hls.js with castnet-player's options
@@ -27,7 +27,8 @@ import { getText, metric, reapTempDir, spawnNode, waitFor, waitForActive, type N
 import { BenchFailure, requireExecutable, runBench, type Bench } from '../support/report.ts';
 import type { CastnetNetworkInfo, CastnetNetworkSpec } from './castnet-network.ts';
 import { caseStats, STALL_GAP_MS, type CaseStats } from './latency-stats.ts';
-import { FramePublisher, PUBLISH_FPS } from './frame-publisher.ts';
+import { PUBLISH_FPS } from './frame-publisher.ts';
+import { RemotePublisher } from './remote-publisher.ts';
 import { startNginxRtmp } from './nginx-rtmp.ts';
 import type { LatencyReport } from './page.ts';
 import { startPageServer, type PageServer } from './page-server.ts';
@@ -85,22 +86,24 @@ let targetMissed = false;
 const countSegments = (playlist: string) => (playlist.match(/^#EXTINF:/gm) ?? []).length;
 const asFailure = (err: unknown) => (err instanceof BenchFailure ? err : new BenchFailure(err instanceof Error ? err.message : String(err)));
 
-function newPublisher(url: string): FramePublisher {
-  return new FramePublisher({ url, width: PUBLISH_WIDTH, height: PUBLISH_HEIGHT, preset: PUBLISH_PRESET, videoBitrate: PUBLISH_BITRATE });
+/** A publisher in its own process (at a raised priority where allowed): it stands for a camera on another machine. */
+function newPublisher(url: string): RemotePublisher {
+  return new RemotePublisher({ url, width: PUBLISH_WIDTH, height: PUBLISH_HEIGHT, preset: PUBLISH_PRESET, videoBitrate: PUBLISH_BITRATE });
 }
 
-async function waitForSegments(url: string, publisher: FramePublisher): Promise<void> {
-  await waitFor(`${READY_SEGMENTS} segments in ${url}`, async () => {
-    if (publisher.failed) throw new BenchFailure(`publisher failed: ${publisher.failed}`);
+async function waitForSegments(url: string, publisher: RemotePublisher): Promise<void> {
+  const ready = await waitFor(`${READY_SEGMENTS} segments in ${url}`, async () => {
+    if (publisher.failed) return 'publisher failed';
     const { status, text } = await getText(url);
-    return status === 200 && countSegments(text) >= READY_SEGMENTS;
+    return status === 200 && countSegments(text) >= READY_SEGMENTS ? 'ready' : undefined;
   }, READY_MS, 250).catch((err: unknown) => {
     throw asFailure(err);
   });
+  if (ready !== 'ready') throw new BenchFailure(`publisher failed while waiting for ${url}: ${publisher.failed}`);
 }
 
 /** The newest segment's first frame, decoded offline, must carry a frame number the publisher sent. */
-async function checkSegmentCode(bench: Bench, label: string, playlist: string, publisher: FramePublisher): Promise<void> {
+async function checkSegmentCode(bench: Bench, label: string, playlist: string, publisher: RemotePublisher): Promise<void> {
   const probe = await probeNewestSegment(playlist).catch((err: Error) => {
     throw new BenchFailure(`${label}: could not decode its newest segment offline: ${err.message}`);
   });
@@ -111,10 +114,10 @@ async function checkSegmentCode(bench: Bench, label: string, playlist: string, p
   );
 }
 
-const publisherLine = (p: FramePublisher) => `${p.raisedPriority ? 'encoder at nice -10, ' : ''}started in ${p.stats.startupMs} ms, ${p.stats.framesSent} frames, encoder backlog at most ${p.stats.maxBacklogFrames} frames, ${p.stats.lateFrames} frames written late`;
+const publisherLine = (p: RemotePublisher) => `${p.raisedPriority ? 'its process and encoder at nice -10, ' : ''}started in ${p.stats.startupMs} ms, ${p.stats.framesSent} frames, encoder backlog at most ${p.stats.maxBacklogFrames} frames, ${p.stats.lateFrames} frames written late`;
 
 /** Plays one case in a fresh page for `seconds` from its first presented frame; records its figures. */
-async function watch(bench: Bench, browser: Browser, key: CaseName, url: string, player: string, publisher: FramePublisher, expectHeight: number): Promise<Measured> {
+async function watch(bench: Bench, browser: Browser, key: CaseName, url: string, player: string, publisher: RemotePublisher, expectHeight: number): Promise<Measured> {
   const label = LABELS[key];
   if (publisher.failed) throw new BenchFailure(`${label}: not watched, the publisher failed before it: ${publisher.failed}`);
   const loadBefore = loadavg()[0]!;
@@ -123,13 +126,15 @@ async function watch(bench: Bench, browser: Browser, key: CaseName, url: string,
   page.on('pageerror', (err) => pageErrors.push(err.message));
   try {
     await page.goto(url);
-    await waitFor(`${label}: the first frame read back`, async () => {
-      if (publisher.failed) throw new BenchFailure(`publisher failed: ${publisher.failed}`);
-      return (await page.evaluate('window.latencyReport().frames.length')) as number > 0;
+    // A failed publisher ends the wait at once (a predicate that threw would be retried until the deadline).
+    const first = await waitFor(`${label}: the first frame read back`, async () => {
+      if (publisher.failed) return 'publisher failed';
+      return (await page.evaluate('window.latencyReport().frames.length')) as number > 0 ? 'frame' : undefined;
     }, FIRST_FRAME_MS, 100).catch(async (err: Error) => {
       const report = (await page.evaluate('window.latencyReport()').catch(() => null)) as LatencyReport | null;
       throw new BenchFailure(`${err.message}; page errors ${JSON.stringify(pageErrors)}, player ${JSON.stringify(report && { errors: report.errors, unreadable: report.unreadable, decoded: report.decodedFrames, size: report.videoSize, callbacks: report.callbacks, rearmed: report.rearmed, status: report.playerStatus, failovers: report.failovers })}`);
     });
+    if (first !== 'frame') throw new BenchFailure(`${label}: publisher failed before the first frame was read back: ${publisher.failed}`);
     bench.progress(`${label}: playing, watching for ${seconds} s`);
     const until = Date.now() + seconds * 1000;
     while (Date.now() < until) {
@@ -205,7 +210,7 @@ async function castnetCases(bench: Bench, browser: Browser, pages: PageServer): 
   if (cases.includes('rendition')) names.push(['rendition', rendition, renditionHeight]);
   const network = await startCastnetNetwork({ ladder: cases.includes('rendition') ? `${rendition}30:${RENDITION_BITRATE_KBPS}k` : '', lowLatency: false });
   let edge: NodeProcess | null = null;
-  let publisher: FramePublisher | null = null;
+  let publisher: RemotePublisher | null = null;
   try {
     const { info } = network;
     edge = await spawnNode('relay', ['--edge', '--allow-private-nodes', '--http-port', '0', '--orchestrator', info.orchestratorUrl, '--data-dir', '']);
