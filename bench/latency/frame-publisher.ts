@@ -1,7 +1,7 @@
 // bench/latency: the publisher. It paints each frame itself (frame-painter.ts), writes it as raw video to
 // FFmpeg's stdin at 30 fps with 1/30 s of audio on a second pipe, and records the wall-clock time each frame
 // number was handed over: that is the frame's capture time, as a camera's would be. FFmpeg encodes as OBS
-// does with its low-latency settings (x264 veryfast, zerolatency, 2 s keyframes, CBR) and pushes FLV over
+// does with its low-latency settings (x264 veryfast or a faster preset, zerolatency, 2 s keyframes, CBR) and pushes FLV over
 // RTMP, so every server sees the same stream and every frame's glass-to-glass time includes the encoder.
 // Runs once a frame: the pictures are painted into one reused buffer, the audio is a precomputed tone.
 
@@ -29,6 +29,8 @@ export interface FramePublisherOptions {
   width?: number;
   height?: number;
   videoBitrate?: string;
+  /** x264 preset: veryfast as OBS's low-latency profile; ultrafast where the machine must keep real time with little CPU. */
+  preset?: 'ultrafast' | 'superfast' | 'veryfast';
 }
 
 export interface FramePublisherStats {
@@ -88,7 +90,7 @@ export class FramePublisher {
       '-f', 'rawvideo', '-probesize', '32', '-analyzeduration', '0', '-pix_fmt', 'yuv420p', '-video_size', `${width}x${height}`, '-framerate', String(PUBLISH_FPS), '-thread_queue_size', '64', '-i', 'pipe:0',
       '-f', 's16le', '-probesize', '32', '-analyzeduration', '0', '-ar', String(AUDIO_RATE), '-ac', '2', '-thread_queue_size', '64', '-i', 'pipe:3',
       '-map', '0:v', '-map', '1:a',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p',
+      '-c:v', 'libx264', '-preset', this.options.preset ?? 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-pix_fmt', 'yuv420p',
       '-g', String(PUBLISH_FPS * 2), '-keyint_min', String(PUBLISH_FPS * 2), '-sc_threshold', '0',
       '-b:v', bitrate, '-maxrate', bitrate, '-bufsize', bitrate,
       '-c:a', 'aac', '-b:a', '128k',

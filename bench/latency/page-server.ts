@@ -11,8 +11,8 @@ const HTML = `<!doctype html><html><head><meta charset="utf-8"><title>bench/late
 </head><body><script type="module" src="/page.js"></script></body></html>`;
 
 export interface PageServer {
-  /** The page URL playing `src` with `player` ('castnet' or 'hls.js'). */
-  pageUrl(player: 'castnet' | 'hls.js', src: string, extra?: Record<string, string>): string;
+  /** The page URL playing `src` with `player` ('castnet', 'hls.js', or 'hls.js-ll': low-latency mode). */
+  pageUrl(player: 'castnet' | 'hls.js' | 'hls.js-ll', src: string, extra?: Record<string, string>): string;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 // bench/latency: the page Chromium runs (bundled with esbuild by page-server.ts). It plays one stream, with
 // Castnet's own <castnet-player> (player=castnet) or with hls.js given the options castnet-player gives it,
-// minus its segment-verifying loader (player=hls.js, for servers that do not sign segments), and reads the
+// minus its segment-verifying loader (player=hls.js, for servers that do not sign segments), or with hls.js in
+// low-latency mode (player=hls.js-ll: castnet-player does not verify LL parts yet), and reads the
 // frame number back from every frame the browser presents (requestVideoFrameCallback: once per composited
 // frame, with the time the frame is expected on screen). It keeps, per frame, the number and that time on
 // the wall clock (Date.now(), the clock the publisher stamped frames with), plus the stalls; the bench
@@ -28,7 +29,18 @@ export interface LatencyReport {
   /** Segments the castnet player checked and accepted (null with plain hls.js). */
   verifiedSegments: number | null;
   playerLatencySeconds: number | null;
+  /** hls.js's target distance to the live edge (3 target durations, or PART-HOLD-BACK in low-latency mode). */
+  targetLatencySeconds: number | null;
+  /** EXT-X-TARGETDURATION and PART-TARGET (null: none) of the playlist played. */
+  targetDuration: number | null;
+  partTarget: number | null;
   videoSize: string;
+  /** Frame callbacks run, and how often the watchdog had to ask for one again. */
+  callbacks: number;
+  rearmed: number;
+  /** castnet-player's status line and relay failovers (empty with plain hls.js). */
+  playerStatus: string;
+  failovers: number;
 }
 
 const params = new URLSearchParams(location.search);
@@ -55,7 +67,11 @@ if (params.get('player') === 'castnet') {
   // castnet-player's options (player/castnet-player.ts), less its fLoader: same buffering, same live sync.
   const QUICK_RETRY = { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 500 };
   const loadPolicy = (ttfb: number, load: number) => ({ default: { maxTimeToFirstByteMs: ttfb, maxLoadTimeMs: load, timeoutRetry: QUICK_RETRY, errorRetry: QUICK_RETRY } });
-  hls = new Hls({ liveSyncDurationCount: 3, enableWorker: true, backBufferLength: 30, manifestLoadPolicy: loadPolicy(5_000, 10_000), playlistLoadPolicy: loadPolicy(8_000, 10_000), fragLoadPolicy: loadPolicy(5_000, 20_000) });
+  const common = { enableWorker: true, backBufferLength: 30, manifestLoadPolicy: loadPolicy(5_000, 10_000), playlistLoadPolicy: loadPolicy(8_000, 10_000), fragLoadPolicy: loadPolicy(5_000, 20_000) };
+  // player=hls.js-ll: low-latency mode with hls.js's own live sync. Setting liveSyncDurationCount (as
+  // castnet-player does) would override PART-HOLD-BACK (hls.js latency-controller: a user-set live sync wins),
+  // so the LL player leaves it unset and holds back what the playlist's SERVER-CONTROL says.
+  hls = new Hls(params.get('player') === 'hls.js-ll' ? { ...common, lowLatencyMode: true } : { ...common, liveSyncDurationCount: 3 });
   hls.on(Hls.Events.MANIFEST_PARSED, () => void video.play().catch((err: Error) => errors.push(`play(): ${err.message}`)));
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (!data.fatal) return;
@@ -84,17 +100,46 @@ canvas.height = CODE_ROWS * CELL_PX;
 const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
 let videoSize = '';
 
-const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+function onFrame(_now: number, meta: VideoFrameCallbackMetadata): void {
   // The performance timeline to the wall clock, read now: the publisher stamped frames with Date.now().
   const displayedAt = Date.now() - performance.now() + meta.expectedDisplayTime;
   videoSize = `${meta.width}x${meta.height}`;
-  ctx.drawImage(video, 0, 0, meta.width, meta.height * CODE_HEIGHT_FRACTION, 0, 0, canvas.width, canvas.height);
-  const read = readFrameCode({ width: canvas.width, height: canvas.height, channels: 4, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data });
-  if (read.ok) frames.push([read.n, displayedAt]);
-  else unreadable[read.reason.replace(/\d+/g, '#')] = (unreadable[read.reason.replace(/\d+/g, '#')] ?? 0) + 1;
-  video.requestVideoFrameCallback(onFrame);
-};
-video.requestVideoFrameCallback(onFrame);
+  try {
+    ctx.drawImage(video, 0, 0, meta.width, meta.height * CODE_HEIGHT_FRACTION, 0, 0, canvas.width, canvas.height);
+    const read = readFrameCode({ width: canvas.width, height: canvas.height, channels: 4, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data });
+    if (read.ok) frames.push([read.n, displayedAt]);
+    else unreadable[read.reason.replace(/\d+/g, '#')] = (unreadable[read.reason.replace(/\d+/g, '#')] ?? 0) + 1;
+  } catch (err) {
+    // A canvas that cannot be read (a tainted one) makes the case invalid; said once, not per frame.
+    const line = `frame read-back: ${(err as Error).message}`;
+    if (!errors.includes(line)) errors.push(line);
+  }
+  arm();
+}
+// The callback is asked for again after each frame. A player that reloads its source (castnet-player's retry
+// and failover tear hls.js down and attach a new one) can drop the pending request, and then no frame is ever
+// read again although frames keep being decoded: a watchdog asks again when none came for a while.
+let pending = 0;
+let callbacks = 0;
+let rearmed = 0;
+let lastCallbackAt = performance.now();
+function arm(): void {
+  video.cancelVideoFrameCallback(pending);
+  pending = video.requestVideoFrameCallback((now, meta) => {
+    callbacks++;
+    lastCallbackAt = performance.now();
+    onFrame(now, meta);
+  });
+}
+arm();
+const REARM_MS = 500;
+setInterval(() => {
+  if (performance.now() - lastCallbackAt > REARM_MS && !video.paused) {
+    rearmed++;
+    lastCallbackAt = performance.now();
+    arm();
+  }
+}, REARM_MS);
 
 (window as unknown as { latencyReport: () => LatencyReport }).latencyReport = () => {
   const quality = video.getVideoPlaybackQuality();
@@ -103,6 +148,7 @@ video.requestVideoFrameCallback(onFrame);
   if (verification && verification.refused > 0) all.push(`${verification.refused} segments refused by the player: ${JSON.stringify(verification.refusals.slice(-3))}`);
   // hls.js's own estimate of the distance to the live edge, for comparison (castnet-player keeps its instance private).
   const instance = hls ?? ((player as unknown as { hls: Hls | null } | null)?.hls ?? null);
+  const details = instance?.levels[Math.max(0, instance.currentLevel)]?.details;
   return {
     frames,
     unreadable,
@@ -112,6 +158,13 @@ video.requestVideoFrameCallback(onFrame);
     droppedFrames: quality.droppedVideoFrames,
     verifiedSegments: verification ? verification.verified : null,
     playerLatencySeconds: instance && Number.isFinite(instance.latency) ? instance.latency : null,
+    targetLatencySeconds: instance?.targetLatency ?? null,
+    targetDuration: details?.targetduration ?? null,
+    partTarget: details?.partTarget || null,
     videoSize,
+    callbacks,
+    rearmed,
+    playerStatus: player?.shadowRoot?.querySelector('.status')?.textContent ?? '',
+    failovers: player?.failovers.length ?? 0,
   };
 };
