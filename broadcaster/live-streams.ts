@@ -155,7 +155,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const playbackPolicy = signPlaybackPolicy({ playbackId, mode: settings?.playback.mode ?? 'public', keys: settings?.playback.keys ?? [], issuedAt: Date.now() }, publisher.privateKey);
     const session = new StreamSession({ playbackPolicy, playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}), ...(settings?.webhooks.length ? { webhooks: settings.webhooks } : {}) }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
-      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId), playbackPolicy },
+      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId), playbackPolicy, record: settings?.record ?? true },
       { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);

@@ -38,6 +38,8 @@ const keyEntrySchema = z.object({
   webhooks: z.array(webhookEndpointSchema).max(MAX_STREAM_WEBHOOKS).optional(),
   /** Who may watch; absent: public. */
   playback: playbackSettingsSchema.optional(),
+  /** Whether the origin relay keeps a recording of the stream (if it records at all, --recording); absent: yes. */
+  record: z.boolean().optional(),
 });
 type KeyEntry = z.infer<typeof keyEntrySchema>;
 const keyFileSchema = z.record(z.string(), keyEntrySchema);
@@ -123,6 +125,8 @@ export interface StreamKey {
   createdAt: string;
   webhooks?: WebhookEndpoint[];
   playback?: PlaybackSettings;
+  /** False: the origin keeps no recording of its streams. */
+  record?: boolean;
 }
 
 /** What a stream key says about its streams besides its playback id. */
@@ -130,6 +134,8 @@ export interface StreamSettings {
   webhooks: WebhookEndpoint[];
   /** The playback policy: its mode, the ES256 public keys relays verify tokens with, the HS256 secrets only this broadcaster holds. */
   playback: { mode: 'public' | 'signed'; keys: PlaybackKey[]; hs256Secrets: Uint8Array[] };
+  /** False: the origin keeps no recording of this stream (`castnet keys record <key> off`). */
+  record: boolean;
 }
 
 export class StreamKeyStore {
@@ -220,6 +226,7 @@ export class StreamKeyStore {
     const playback = entry?.playback;
     return {
       webhooks: entry?.webhooks ?? [],
+      record: entry?.record ?? true,
       playback: { mode: playback?.mode ?? 'public', keys: playback?.es256.map((k) => k.publicJwk) ?? [], hs256Secrets: playback?.hs256.map((k) => new Uint8Array(Buffer.from(k.secret, 'base64url'))) ?? [] },
     };
   }

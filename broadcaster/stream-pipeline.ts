@@ -114,6 +114,8 @@ export interface StreamPipelineOptions {
   firstSeq?: number;
   /** Who may watch, signed by the publisher key; it rides in the descriptor to the origin. */
   playbackPolicy?: SignedPlaybackPolicy;
+  /** False: the stream key asks the origin to keep no recording. */
+  record?: boolean;
 }
 
 export interface StreamPipelineComponents {
@@ -248,7 +250,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     // The first segment's length is the source's keyframe cadence: the playlists start with a target duration
     // that fits it, rather than one that grows (the relay still raises it for any longer segment).
     const targetDuration = Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, Math.round(info.duration)));
-    return { playbackId: this.playbackId, variants, targetDuration, ...(this.options.playbackPolicy ? { playbackPolicy: this.options.playbackPolicy } : {}) };
+    return { playbackId: this.playbackId, variants, targetDuration, ...(this.options.playbackPolicy ? { playbackPolicy: this.options.playbackPolicy } : {}), ...(this.options.record === false ? { record: false } : {}) };
   }
 
   /**

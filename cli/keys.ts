@@ -22,6 +22,7 @@ export const keysUsage = `Usage: castnet keys add [<stream key>] [--data-dir ./.
        castnet keys playback <stream key or playback id> --alg ES256|HS256   (signed playback: prints what your backend signs tokens with)
        castnet keys playback <stream key or playback id> --public            (anyone may watch again; keys are dropped)
        castnet keys token <playback id> [--expires 1h]                        (a playback token for testing)
+       castnet keys record <stream key or playback id> on|off                  (whether the origin relay keeps a recording; on by default)
        castnet keys admin-token [--data-dir ./.castnet]   (the dashboard's operator token; made if missing)
 
 A running broadcaster with the same data directory sees every change at its next publish: no restart.
@@ -63,6 +64,23 @@ export function runKeys(argv: string[], out: (s: string) => void = (s) => proces
       return playbackCommand(store, arg, flags, out);
     case 'token':
       return tokenCommand(store, arg, flags, out);
+    case 'record': {
+      const setting = positional[2];
+      if (!arg || (setting !== 'on' && setting !== 'off')) {
+        out(keysUsage);
+        return 2;
+      }
+      try {
+        const k = store.update(arg, (e) => {
+          e.record = setting === 'on';
+        });
+        out(`${k.playbackId}: recording ${setting} (where the origin relay records, --recording). Applies from the stream's next publish.\n`);
+        return 0;
+      } catch (err) {
+        out(`${(err as Error).message}\n`);
+        return 1;
+      }
+    }
     case 'remove': {
       if (!arg) {
         out(keysUsage);

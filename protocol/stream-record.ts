@@ -42,6 +42,8 @@ export const streamDescriptorSchema = z.object({
   targetDuration: z.number().positive().max(MAX_TARGET_DURATION_SECONDS),
   /** Who may watch (protocol/playback-policy.ts), signed by the publisher; absent: public. */
   playbackPolicy: signedPlaybackPolicySchema.optional(),
+  /** False: the streamer asked for no recording (the stream key's setting); absent: the origin's default. */
+  record: z.boolean().optional(),
 });
 export type StreamDescriptor = z.infer<typeof streamDescriptorSchema>;
 

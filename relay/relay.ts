@@ -268,7 +268,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     // CMAF (low-latency) renditions are not recorded: their VOD would need the init segments too.
     if (store.isLowLatency(playbackId, rendition)) return;
     const descriptor = store.descriptorOf(playbackId);
-    recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2, descriptor?.playbackPolicy ?? null);
+    // The streamer's stream key may ask for no recording (`castnet keys record <key> off`).
+    if (descriptor?.record !== false) recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2, descriptor?.playbackPolicy ?? null);
     thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
   });
   thumbnailer?.on('thumbnail', (playbackId, jpeg) => {

@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { afterEach, describe, it } from 'vitest';
 import { jpegSize } from '../media/jpeg.ts';
 import { createRelay } from '../relay/relay.ts';
+import { runKeys } from '../cli/keys.ts';
 import type { RecordingSummary } from '../relay/recordings.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { StreamStatus } from '../protocol/stream-status.ts';
@@ -52,6 +53,24 @@ describe('recordings, rewind and thumbnails', () => {
     await stopAll(publishers, net);
     net = undefined;
     for (const close of closing.splice(0)) await close();
+  });
+
+  it("keeps no recording of a stream whose key says `castnet keys record <key> off`, while the origin records the stream beside it", async () => {
+    const relayDir = join(tmpdir(), `castnet-recording-off-${process.pid}-${Date.now()}`);
+    closing.push(async () => rmSync(relayDir, { recursive: true, force: true }));
+    net = await startNetwork({}, {}, 10n ** 18n, { transcoder: false, relayOptions: { recording: true, dataDir: relayDir } });
+    let out = '';
+    for (const key of ['kept', 'unrecorded']) net.broadcaster.keys.add(key);
+    assert.equal(await runKeys(['record', 'unrecorded', 'off', '--data-dir', net.dataDir], (t) => (out += t)), 0, out);
+    assert.match(out, /recording off/);
+    const ids = ['kept', 'unrecorded'].map((key) => net!.broadcaster.keys.resolve(key));
+    for (const key of ['kept', 'unrecorded']) publishers.push(publish(`${net.broadcaster.rtmpUrl}/${key}`, { width: 320, height: 180 }));
+    const segments = async (id: string) => ((await getText(`${net!.relay.url}/hls/${id}/source/index.m3u8`)).text.match(/\.ts$/gm) ?? []).length;
+    await waitFor('three segments of both streams at the origin', async () => (await segments(ids[0]!)) >= 3 && (await segments(ids[1]!)) >= 3, 60_000, 200);
+    const recordingsOf = async (id: string) => JSON.parse((await getText(`${net!.relay.url}/api/recordings?playbackId=${id}`)).text) as RecordingSummary[];
+    await waitFor('the kept stream recorded', async () => ((await recordingsOf(ids[0]!))[0]?.segments ?? 0) >= 2, 10_000, 200);
+    assert.deepEqual(await recordingsOf(ids[1]!), [], 'no recording of the stream whose key says off');
+    assert.equal((await getText(`${net.relay.url}/dvr/${ids[1]}/master.m3u8`)).status, 404, 'nothing to rewind over');
   });
 
   it('records a published stream, rewinds it while live, plays it back as VOD byte for byte with its signatures, reports recording.ready, survives a relay restart and deletes the oldest first within --recording-bytes', async () => {
