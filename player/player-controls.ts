@@ -358,11 +358,12 @@ export class PlayerControls {
     }
     const behind = this.behind;
     this.el.time.textContent = this.live ? (behind > this.behindLimit ? `-${clock(behind)}` : '') : range || Number.isFinite(v.duration) ? `${clock(v.currentTime)} / ${clock(Number.isFinite(v.duration) ? v.duration : (range?.end ?? 0))}` : '';
-    const atEdge = this.live && behind <= this.behindLimit && !v.paused;
+    const near = behind <= this.behindLimit;
+    const atEdge = this.live && near && !v.paused;
     this.el.liveDot.hidden = !this.live;
     this.el.liveDot.classList.toggle('edge', atEdge);
     this.el.liveDot.setAttribute('aria-label', atEdge ? 'Live, at the live edge' : 'Live, behind: go to the live edge');
-    this.el.goLive.hidden = !this.live || atEdge;
+    this.el.goLive.hidden = !this.live || near;
     if (!this.el.stats.hidden) this.renderStats();
   }
 
