@@ -122,6 +122,13 @@ describe('the player UI in Chromium', () => {
   });
 
   it('switches rendition from the quality menu: hls.js level, variant URL and video height change, and Auto hands it back', async () => {
+    // A master playlist lists a rendition once it has a segment, and hls.js never reloads the master: a viewer
+    // who came before the 240p rung existed reloads the page to get it (issue 12 fixes this on the relay).
+    await waitFor('both variants in the master playlist', async () => ((await getText(`${net!.relay.url}/hls/${playbackId}/master.m3u8`)).text.match(/#EXT-X-STREAM-INF/g) ?? []).length === 2, 30_000);
+    if ((await ui(page)).levels.length < 2) {
+      await page.reload();
+      await until(page, 'playback after the reload', (s) => s.state === 'playing' && s.currentTime > 0.5, 30_000);
+    }
     const before = await until(page, 'two levels', (s) => s.levels.length === 2 && s);
     const low = before.levels.findIndex((l) => l.height === 240);
     assert.ok(low >= 0, JSON.stringify(before.levels));
@@ -251,8 +258,11 @@ describe('the player UI in Chromium', () => {
   it('plays inside the iframe embed, where fullscreen is allowed', async () => {
     const host = await browser.newPage();
     try {
-      await host.setContent(`<iframe src="${net!.relay.url}/embed/${playbackId}" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>`);
-      const frame = await waitFor('the embed frame', () => host.frames().find((f) => f.url().includes('/embed/')), 10_000, 100);
+      // Another site framing the embed (frame-ancestors * admits any http(s) origin, not about:blank).
+      await host.route('http://embedding-site.test/', (r) => r.fulfill({ contentType: 'text/html', body: `<!doctype html><iframe src="${net!.relay.url}/embed/${playbackId}" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>` }));
+      await host.goto('http://embedding-site.test/');
+      const frame = await waitFor('the embed frame', async () => (await (await host.waitForSelector('iframe')).contentFrame()) ?? undefined, 10_000, 100);
+      await frame.waitForSelector('castnet-player', { state: 'attached', timeout: 15_000 });
       await until(frame as unknown as Page, 'embed playback', (s) => s.state === 'playing' && s.currentTime > 0.5, 30_000);
       assert.equal(await frame.evaluate('document.fullscreenEnabled'), true);
       assert.equal(await frame.locator('castnet-player .fullscreen').isVisible(), true);
