@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium, samplePlayer } from './support/browser.ts';
 import { getText, publish, startNetwork, stopAll, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
 
 const ARTIFACTS = 'test/artifacts/player-ui';
@@ -139,7 +139,9 @@ describe('the player UI in Chromium', () => {
     await page.screenshot({ path: `${ARTIFACTS}/quality-menu.png` });
     const requestsBefore = segmentRequests.length;
     await item.click();
-    await until(page, 'the 240p level playing', (s) => s.currentLevel === low && !s.autoLevel && s.videoHeight === 240 && s.state === 'playing', 30_000);
+    await until(page, 'the 240p level playing', (s) => s.currentLevel === low && !s.autoLevel && s.videoHeight === 240 && s.state === 'playing', 45_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify({ ...(await ui(page)), levels: undefined })} ${JSON.stringify(await page.evaluate(samplePlayer))}`);
+    });
     const variantUrl = new URL(before.levels[low]!.url).pathname.replace(/index\.m3u8$/, '');
     await waitFor('a 240p segment loaded', () => segmentRequests.slice(requestsBefore).some((u) => new URL(u).pathname.startsWith(variantUrl)), 10_000, 100);
     assert.match(await page.locator('castnet-player .quality').getAttribute('aria-label') ?? '', /240p/);
@@ -151,7 +153,7 @@ describe('the player UI in Chromium', () => {
   it('shows rendition, bandwidth, buffer, latency, relay, verification and receipts in the stats overlay, toggled by i and by its button', async () => {
     await page.locator('castnet-player').focus();
     await page.keyboard.press('i');
-    const s = await until(page, 'stats with numbers', (x) => x.stats && /\d+ ok/.test(x.stats.verification ?? '') && /\d\.\d s/.test(x.stats.latency ?? '') && x);
+    const s = await until(page, 'stats with numbers', (x) => x.stats && /\d+ ok/.test(x.stats.verification ?? '') && /\d\.\d s/.test(x.stats.latency ?? '') && /p · /.test(x.stats.rendition ?? '') && x);
     const stats = s.stats!;
     assert.match(stats.rendition!, /^(360|240)p · \d+/);
     assert.match(stats.bandwidth!, /^\d+(\.\d)? (k|M)bps$/);
@@ -258,11 +260,14 @@ describe('the player UI in Chromium', () => {
   it('plays inside the iframe embed, where fullscreen is allowed', async () => {
     const host = await browser.newPage();
     try {
-      // Another site framing the embed (frame-ancestors * admits any http(s) origin, not about:blank).
-      await host.route('http://embedding-site.test/', (r) => r.fulfill({ contentType: 'text/html', body: `<!doctype html><iframe src="${net!.relay.url}/embed/${playbackId}" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>` }));
-      await host.goto('http://embedding-site.test/');
+      // Another site framing the embed (frame-ancestors * admits any http(s) origin, not about:blank); on
+      // loopback too, as Chromium's private network rules keep a public page from framing 127.0.0.1.
+      await host.route('http://localhost:9/embedding-site.html', (r) => r.fulfill({ contentType: 'text/html', body: `<!doctype html><iframe src="${net!.relay.url}/embed/${playbackId}" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>` }));
+      await host.goto('http://localhost:9/embedding-site.html');
       const frame = await waitFor('the embed frame', async () => (await (await host.waitForSelector('iframe')).contentFrame()) ?? undefined, 10_000, 100);
-      await frame.waitForSelector('castnet-player', { state: 'attached', timeout: 15_000 });
+      await frame.waitForSelector('castnet-player', { state: 'attached', timeout: 15_000 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}: frame at ${frame.url()}: ${(await frame.content().catch(() => '')).slice(0, 300)}`);
+      });
       await until(frame as unknown as Page, 'embed playback', (s) => s.state === 'playing' && s.currentTime > 0.5, 30_000);
       assert.equal(await frame.evaluate('document.fullscreenEnabled'), true);
       assert.equal(await frame.locator('castnet-player .fullscreen').isVisible(), true);
