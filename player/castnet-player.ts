@@ -273,7 +273,7 @@ export class CastnetPlayer extends HTMLElement {
     });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      this.controls.levelsChanged();
+      this.controls.manifestParsed();
       this.video.play().catch(() => this.setStatus('paused', 'Press play'));
     });
     const levelUpdated = (_e: unknown, data: { details: { live: boolean } }) => this.controls.levelUpdated(data.details.live);

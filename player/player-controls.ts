@@ -84,6 +84,8 @@ export class PlayerControls {
   private timer: number | undefined;
   private readonly el: Record<'bar' | 'play' | 'mute' | 'seek' | 'time' | 'liveDot' | 'goLive' | 'quality' | 'qualityLabel' | 'statsToggle' | 'fullscreen' | 'menu' | 'stats', HTMLElement>;
   private seeking = false;
+  /** The rendition the viewer picked from the menu; null: Auto. */
+  private chosen: { height: number; bitrate: number } | null = null;
 
   private readonly host: HTMLElement;
   private readonly root: ShadowRoot;
@@ -224,9 +226,22 @@ export class PlayerControls {
     void this.video.play().catch(() => {});
   }
 
+  /** A new hls.js instance (a retry or a failover) keeps the rendition the viewer chose. */
+  manifestParsed(): void {
+    const hls = this.player.hls();
+    const chosen = this.chosen;
+    if (hls && chosen) {
+      const i = hls.levels.findIndex((l) => l.height === chosen.height && l.bitrate === chosen.bitrate);
+      if (i >= 0) hls.currentLevel = i;
+    }
+    this.levelsChanged();
+  }
+
   chooseLevel(level: number): void {
     const hls = this.player.hls();
     if (!hls) return;
+    const l = hls.levels[level];
+    this.chosen = l ? { height: l.height, bitrate: l.bitrate } : null;
     // currentLevel switches now (flushing the buffer ahead); -1 hands the choice back to the ABR controller.
     hls.currentLevel = level;
     this.levelsChanged();
