@@ -6,12 +6,15 @@
 // publisher key the directory binds to the stream (segment-verifier.ts), or refused as a load error, which
 // hls.js retries and then fails over from. The badge says so. A signed stream's token (`token="…"`, or
 // the page's `?token=` with `token-from-url`) rides on every request as a `token` query parameter, which
-// needs no CORS preflight (an Authorization header would cost one per segment URL). This file runs in the browser;
-// player/bundle.ts builds it with esbuild.
+// needs no CORS preflight (an Authorization header would cost one per segment URL). The controls (quality,
+// live edge, stats, keyboard, states) are player-controls.ts; the live latency settings are
+// latency-tuning.ts. This file runs in the browser; player/bundle.ts builds it with esbuild.
 
 import Hls, { type ErrorData, type FragmentLoaderContext, type HlsConfig, type Loader, type LoaderCallbacks, type LoaderConfiguration } from 'hls.js';
 import { directoryPublisher, SegmentVerifier, type VerificationState } from './segment-verifier.ts';
 import { DeliveryReceipts, directoryTerms, type ReceiptsState } from './receipts.ts';
+import { controlsHtml, controlsStyle, PlayerControls, type PlayerState } from './player-controls.ts';
+import { latencyTuningLoader, type LatencyTuning } from './latency-tuning.ts';
 
 const RETRY_MS = 2_000;
 // Give up on a relay after one quick retry, so failover happens within about a segment.
@@ -21,9 +24,7 @@ const loadPolicy = (ttfb: number, load: number) => ({ default: { maxTimeToFirstB
 const style = `
 :host { display: block; position: relative; background: #000; aspect-ratio: 16 / 9; color: #fff; font: 14px system-ui, sans-serif; }
 video { width: 100%; height: 100%; display: block; background: #000; }
-.badge { position: absolute; top: 8px; left: 8px; padding: 2px 8px; border-radius: 4px; background: rgba(0,0,0,.6); pointer-events: none; }
-.badge.live { background: #c62828; }
-.status { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; pointer-events: none; text-shadow: 0 1px 2px #000; }
+.status { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; padding: 0 12px; text-align: center; pointer-events: none; text-shadow: 0 1px 2px #000; }
 .status:empty { display: none; }
 .verified { position: absolute; top: 8px; right: 8px; padding: 2px 8px; border-radius: 4px; background: rgba(0,0,0,.6); pointer-events: none; font-size: 12px; }
 .verified:empty { display: none; }
@@ -74,7 +75,7 @@ function withToken(url: string, token: string): string {
 }
 
 export class CastnetPlayer extends HTMLElement {
-  static observedAttributes = ['src', 'relays', 'directory', 'publisher', 'token'];
+  static observedAttributes = ['src', 'relays', 'directory', 'publisher', 'token', 'poster'];
   readonly video: HTMLVideoElement;
   /** Fatal errors seen, newest last (for pages and tests that watch the player). */
   readonly errors: string[] = [];
@@ -83,7 +84,8 @@ export class CastnetPlayer extends HTMLElement {
   private activeSrc: string | null = null;
   private hls: Hls | null = null;
   private retryTimer: number | undefined;
-  private readonly badge: HTMLElement;
+  private readonly controls: PlayerControls;
+  private latency: LatencyTuning | null = null;
   private readonly statusLine: HTMLElement;
   private readonly shield: HTMLElement;
   private verifier: SegmentVerifier | null = null;
@@ -93,20 +95,28 @@ export class CastnetPlayer extends HTMLElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${style}</style><video playsinline muted autoplay controls></video><div class="badge">…</div><div class="verified"></div><div class="status"></div>`;
+    root.innerHTML = `<style>${style}${controlsStyle}</style><video playsinline muted autoplay></video><div class="verified"></div><div class="status" role="status"></div>${controlsHtml}`;
     this.video = root.querySelector('video')!;
-    this.badge = root.querySelector('.badge')!;
     this.statusLine = root.querySelector('.status')!;
     this.shield = root.querySelector('.verified')!;
+    this.controls = new PlayerControls(this, root, this.video, {
+      hls: () => this.hls,
+      relay: () => this.relay,
+      verification: () => this.verification,
+      delivery: () => this.delivery,
+      tuning: () => this.latency,
+    }, this.statusLine);
     // The last receipts go out when the page goes.
     window.addEventListener('pagehide', () => void this.receipts?.close());
   }
 
   connectedCallback(): void {
+    this.controls.start();
     this.load();
   }
 
   disconnectedCallback(): void {
+    this.controls.close();
     this.teardown();
     void this.receipts?.close();
   }
@@ -125,6 +135,26 @@ export class CastnetPlayer extends HTMLElement {
     if (!this.hls || this.hls.currentLevel < 0) return null;
     const level = this.hls.levels[this.hls.currentLevel];
     return level ? `${level.height}p` : null;
+  }
+
+  /** offline, starting, playing, paused, buffering, ended or error, with the reason shown. */
+  get state(): { state: PlayerState; reason: string } {
+    return this.controls.current;
+  }
+
+  /** The hls.js instance playing now (tests and pages read its levels, latency and config). */
+  get engine(): Hls | null {
+    return this.hls;
+  }
+
+  /** The controls: quality, live edge, stats, fullscreen (player-controls.ts). */
+  get ui(): PlayerControls {
+    return this.controls;
+  }
+
+  /** What the live latency settings are, from the first media playlist (latency-tuning.ts). */
+  get tuning(): LatencyTuning | null {
+    return this.latency;
   }
 
   /** What the player checked: the publisher key and where it came from, segments verified and refused, and the cost. */
@@ -150,8 +180,38 @@ export class CastnetPlayer extends HTMLElement {
     this.shield.title = bad ? `last refused: ${bad.reason} ${bad.url}` : `every segment played was signed by the stream's publisher key (${s.publisherSource})`;
   }
 
-  private setStatus(text: string): void {
-    this.statusLine.textContent = text;
+  private setStatus(state: PlayerState, reason = ''): void {
+    this.controls.set(state, reason);
+  }
+
+  /** The poster: the `poster` attribute, else the stream's thumbnail beside its playlist if there is one. */
+  private showPoster(src: string): void {
+    const given = this.getAttribute('poster');
+    if (given !== null) {
+      this.video.poster = given;
+      return;
+    }
+    this.video.removeAttribute('poster');
+    const bare = new URL('thumbnail.jpg', new URL(src, location.href)).href;
+    // A signed stream's thumbnail needs the token like its playlists.
+    const token = this.token;
+    const url = token ? withToken(bare, token) : bare;
+    const probe = new Image();
+    // A 404 only means the relay has no thumbnail (yet): no poster.
+    probe.onload = () => this.activeSrc === src && (this.video.poster = url);
+    probe.src = url;
+  }
+
+  /** Whether the orchestrator's directory says the stream ended (not merely not live yet). */
+  private async directoryEnded(): Promise<boolean> {
+    const directory = this.getAttribute('directory');
+    if (!directory) return false;
+    try {
+      const res = await fetch(directory, { cache: 'no-store' });
+      return res.ok && ((await res.json()) as { state?: string }).state === 'ended';
+    } catch {
+      return false;
+    }
   }
 
   /** Signed playback: the viewer's token, from the attribute, else (with `token-from-url`) the page's `?token=`. */
@@ -188,9 +248,9 @@ export class CastnetPlayer extends HTMLElement {
     this.hls = null;
   }
 
-  private retry(reason: string): void {
+  private retry(state: PlayerState, reason: string): void {
     this.teardown();
-    this.setStatus(reason);
+    this.setStatus(state, reason);
     const src = this.activeSrc ?? undefined;
     this.retryTimer = window.setTimeout(() => this.load(src), RETRY_MS);
   }
@@ -203,10 +263,11 @@ export class CastnetPlayer extends HTMLElement {
     if (!Hls.isSupported()) {
       // Safari and iOS play HLS natively.
       if (this.video.canPlayType('application/vnd.apple.mpegurl')) this.video.src = src;
-      else this.setStatus('This browser cannot play HLS.');
+      else this.setStatus('error', 'this browser cannot play HLS');
       return;
     }
-    this.setStatus('Connecting…');
+    this.setStatus('starting');
+    if (!override) this.showPoster(src);
     // A failover keeps the verifier (same stream, same key, the counts go on); a new source starts afresh.
     if (!override || !this.verifier || this.verifier.failed) this.verifier = this.newVerifier();
     if (!override) {
@@ -220,6 +281,9 @@ export class CastnetPlayer extends HTMLElement {
     const hls = new Hls({
       // Every playlist, segment and part request carries the token (hls.js opens the request itself when we do not).
       ...(token ? { xhrSetup: (xhr: XMLHttpRequest, url: string) => xhr.open('GET', withToken(url, token), true) } : {}),
+      pLoader: latencyTuningLoader((tuning) => (this.latency = tuning)),
+      // Off until the first media playlist says (latency-tuning.ts): parts, or blocking reload.
+      lowLatencyMode: false,
       fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification(), (url, bytes) => this.receipts?.delivered(url, bytes)),
       liveSyncDurationCount: 3,
       enableWorker: true,
@@ -230,19 +294,21 @@ export class CastnetPlayer extends HTMLElement {
     });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      this.setStatus('');
-      this.video.play().catch(() => this.setStatus('Press play'));
+      this.controls.manifestParsed();
+      this.video.play().catch(() => this.setStatus('paused', 'Press play'));
     });
+    const levelUpdated = (_e: unknown, data: { details: { live: boolean } }) => this.controls.levelUpdated(data.details.live);
+    hls.on(Hls.Events.LEVEL_LOADED, levelUpdated);
+    hls.on(Hls.Events.LEVEL_UPDATED, levelUpdated);
     hls.on(Hls.Events.LEVEL_SWITCHED, () => {
-      this.badge.textContent = `LIVE · ${this.rendition ?? ''}`;
-      this.badge.classList.add('live');
+      this.controls.levelsChanged();
       this.dispatchEvent(new CustomEvent('renditionchange', { detail: { rendition: this.rendition } }));
     });
     hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
       if (!data.fatal) return;
       if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && data.response?.code === 404) {
         // Not an error: the stream is not live (yet, or any more) on this relay.
-        this.retry('Waiting for the stream to go live…');
+        void this.directoryEnded().then((ended) => (ended ? this.retry('ended', 'The stream has ended.') : this.retry('offline', '')));
         return;
       }
       const status = data.response?.code;
@@ -251,7 +317,7 @@ export class CastnetPlayer extends HTMLElement {
         const reason = /"reason":"([a-z_]+)"/.exec(String(data.response?.data ?? ''))?.[1] ?? (status === 401 ? 'token_missing' : 'token_invalid');
         this.errors.push(`unauthorized: ${reason}`);
         this.teardown();
-        this.setStatus(reason === 'token_expired' ? 'Your viewing token has expired.' : 'This stream needs a valid viewing token.');
+        this.setStatus('error', reason === 'token_expired' ? 'Your viewing token has expired.' : 'This stream needs a valid viewing token.');
         this.dispatchEvent(new CustomEvent('unauthorized', { detail: { reason } }));
         return;
       }
@@ -264,7 +330,7 @@ export class CastnetPlayer extends HTMLElement {
       void this.failover(`${data.type}: ${data.details}`).then((moved) => {
         if (!moved) {
           this.errors.push(`${data.type}: ${data.details}`);
-          this.retry('Reconnecting…');
+          this.retry('error', `${data.details} — reconnecting…`);
         }
       });
     });

@@ -17,11 +17,11 @@ export function watchPage(playbackId: string, api?: PlayerApi): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Castnet · ${id}</title>
 <style>
-body { margin: 0; font: 15px system-ui, sans-serif; background: #111; color: #eee; }
+body { margin: 0; font: 15px system-ui, sans-serif; background: #111; color: #eee; overflow-wrap: anywhere; }
 main { max-width: 1100px; margin: 0 auto; padding: 16px; }
 h1 { font-size: 18px; font-weight: 600; }
 code, textarea { background: #222; color: #ddd; border: 1px solid #333; border-radius: 4px; }
-textarea { width: 100%; height: 56px; font: 13px monospace; }
+textarea { width: 100%; height: 56px; font: 13px monospace; box-sizing: border-box; }
 a { color: #8ab4f8; }
 </style>
 <script type="module" src="/player/castnet-player.js"></script>

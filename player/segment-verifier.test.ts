@@ -4,6 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { identityFromPrivateKey } from '../protocol/identity.ts';
 import { signInit, signPart } from '../protocol/part-signature.ts';
 import { sha256 } from '../protocol/segment-signing.ts';
+import { signSegment } from '../protocol/content-signature.ts';
 import { SegmentVerifier } from './segment-verifier.ts';
 
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
@@ -58,5 +59,16 @@ describe('SegmentVerifier on low-latency parts and init segments', () => {
     const tampered = bytes.slice();
     tampered[3] = 0;
     assert.equal(await v.verify(`${base}/init-4.mp4`, tampered.buffer, headers, init), 'wrong_signer');
+  });
+
+  it("checks a segment's signed duration against the EXTINF the playlist listed, not hls.js's duration, which it resets from the media's timestamps", async () => {
+    const v = new SegmentVerifier(Promise.resolve({ address: publisher.address, source: 'directory' }));
+    const programDateTime = '2026-12-02T10:00:00.000Z';
+    const claim = { playbackId: 'abc', rendition: 'source', seq: 9, duration: 2, programDateTime, discontinuity: false, sha256: sha256(bytes) };
+    const headers = (h: string) => ({ 'castnet-duration': '2.000000', 'castnet-program-date-time': programDateTime, 'castnet-discontinuity': '0', 'castnet-content-signature': signSegment(claim, publisher.privateKey) })[h] ?? null;
+    // hls.js moved the fragment's duration to what the timestamps say (1.967 s); the playlist said 2.000.
+    const adjusted = { sn: 9, duration: 1.967, programDateTime: Date.parse(programDateTime), tagList: [['INF', '2.000']] };
+    assert.equal(await v.verify(`${base}/9.ts`, buffer(), headers, adjusted), null);
+    assert.equal(await v.verify(`${base}/9.ts`, buffer(), headers, { ...adjusted, tagList: [['INF', '1.500']] }), 'duration_mismatch', 'a playlist that lists another EXTINF than was signed');
   });
 });

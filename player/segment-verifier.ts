@@ -50,7 +50,15 @@ export interface VerificationState {
 export interface FragmentClaim {
   sn: number | 'initSegment';
   duration: number;
+  /** The playlist's tags for the segment as hls.js read them (its EXTINF as written: hls.js later sets `duration` from the media's timestamps). */
+  tagList?: string[][];
   programDateTime: number | null;
+}
+
+/** The EXTINF the playlist listed, as written; hls.js's `duration` only where the tag is not at hand. */
+function listedDuration(frag: FragmentClaim): number {
+  const inf = frag.tagList?.find((t) => t[0] === 'INF')?.[1];
+  return inf !== undefined ? Number(inf) : frag.duration;
 }
 
 /** What the playlist said of a part (hls.js's Part, the loader context's `part`). */
@@ -112,7 +120,7 @@ export class SegmentVerifier {
     if (!signature) return 'unsigned';
     if (durationText === null || programDateTime === null || (discontinuity !== '0' && discontinuity !== '1')) return 'metadata_missing';
     const duration = Number(durationText);
-    if (!(Math.abs(duration - frag.duration) <= EXTINF_TOLERANCE_S)) return 'duration_mismatch';
+    if (!(Math.abs(duration - listedDuration(frag)) <= EXTINF_TOLERANCE_S)) return 'duration_mismatch';
     if (frag.programDateTime !== null && Math.abs(Date.parse(programDateTime) - frag.programDateTime) > 1) return 'program_date_time_mismatch';
     const started = performance.now();
     const claim: SegmentClaim = { playbackId: playbackId!, rendition: rendition!, seq, duration, programDateTime, discontinuity: discontinuity === '1', sha256: await sha256(bytes) };
