@@ -266,6 +266,8 @@ export class CastnetPlayer extends HTMLElement {
       else this.setStatus('error', 'this browser cannot play HLS');
       return;
     }
+    // A new source (not a failover or retry of this one): whether it was live says nothing of the next.
+    if (!override) this.controls.newSource();
     this.setStatus('starting');
     if (!override) this.showPoster(src);
     // A failover keeps the verifier (same stream, same key, the counts go on); a new source starts afresh.

@@ -160,6 +160,12 @@ export class PlayerControls {
     this.host.dispatchEvent(new CustomEvent('statechange', { detail: { state, reason } }));
   }
 
+  /** The player was given another source: a VOD after a live stream is not that stream ending. */
+  newSource(): void {
+    this.wasLive = false;
+    this.ended = false;
+  }
+
   /** A media playlist (re)loaded: live, or with ENDLIST (a VOD, or a live stream that ended). */
   levelUpdated(live: boolean): void {
     if (live) this.wasLive = true;

@@ -5,7 +5,9 @@
 // from the playlist (parts or not). Screenshots go to test/artifacts/player-ui/ (not in git).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -232,8 +234,10 @@ describe('the player UI in Chromium', () => {
       await until(page, 'paused', (s) => s.paused);
     });
     await back('rewinding', async () => {
-      await until(page, 'a DVR window to rewind over', (s) => s.seekable && s.liveSync !== null && s.liveSync - s.seekable[0] > 4 && s, 20_000);
-      await page.evaluate(`(() => { const v = document.querySelector('castnet-player').video; v.currentTime = v.seekable.start(0) + 0.5; })()`);
+      // 5 s behind the sync position, well inside the live window: a point near its start may slide out of the
+      // playlist before its segment loads, and hls.js then jumps back to the edge by itself.
+      await until(page, 'a live window to rewind over', (s) => s.seekable && s.liveSync !== null && s.liveSync - s.seekable[0] > 7 && s, 20_000);
+      await page.evaluate(`(() => { const el = document.querySelector('castnet-player'); el.video.currentTime = el.engine.liveSyncPosition - 5; })()`);
     });
   }, 90_000);
 
@@ -332,4 +336,59 @@ describe('the player on a low-latency stream', () => {
     assert.deepEqual(s.tuning, { lowLatency: true, partTarget: 0.334, targetLatency: holdBack });
     assert.deepEqual(s.config, { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, liveSyncDuration: holdBack });
   }, 90_000);
+});
+
+describe('the player on a recording and a rewind window', () => {
+  let net: TestNetwork | undefined;
+  const publishers: Publisher[] = [];
+  let browser: Browser | undefined;
+  const relayDir = mkdtempSync(join(tmpdir(), 'castnet-player-recording-'));
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopAll(publishers, net);
+    rmSync(relayDir, { recursive: true, force: true });
+  });
+
+  it("rewinds a live stream over its DVR window, further back than the live playlist reaches, and Go live returns to the edge; then plays the ended stream's recording as VOD from its start", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    net = await startNetwork({ reconnectGraceMs: 1_000, ladder: [] }, {}, 10n ** 18n, { transcoder: false, relayOptions: { recording: true, dataDir: relayDir } });
+    net.broadcaster.keys.add('recorded-ui');
+    const id = net.broadcaster.keys.resolve('recorded-ui')!;
+    const publisher = publish(`${net.broadcaster.rtmpUrl}/recorded-ui`, { width: 320, height: 180 });
+    publishers.push(publisher);
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 960, height: 700 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await waitFor('the live stream', async () => (await getText(`${net!.relay.url}/hls/${id}/source/index.m3u8`)).status === 200, 30_000, 200);
+    await page.goto(`${net.relay.url}/watch/${id}`);
+    await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(`${net.relay.url}/dvr/${id}/master.m3u8`)})`);
+    // The live playlist lists 6 segments (12 s); the rewind window holds everything recorded (up to --dvr-seconds).
+    const window = await until(page, 'a rewind window longer than the live playlist', (s) => s.state === 'playing' && s.seekable && s.seekable[1] - s.seekable[0] > 16 && s, 60_000);
+    const target = window.seekable![0] + 0.5;
+    await page.evaluate(`(() => { const v = document.querySelector('castnet-player').video; v.currentTime = ${target}; })()`);
+    const rewound = await until(page, 'playing from the start of the window', (s) => !s.paused && s.currentTime < target + 3 && s.currentTime > target && !s.goLiveHidden && s, 20_000);
+    assert.ok(window.seekable![1] - rewound.currentTime > 12, `rewound ${(window.seekable![1] - rewound.currentTime).toFixed(1)} s behind the edge, more than the live playlist's 12 s`);
+    await page.screenshot({ path: `${ARTIFACTS}/dvr-rewound.png` });
+    await page.locator('castnet-player .golive').click();
+    await until(page, 'back at the live edge', (s) => s.goLiveHidden && s.liveEdge && !s.paused && s, 20_000);
+
+    await publisher.stop();
+    const recording = await waitFor('the recording to end', async () => {
+      const list = JSON.parse((await getText(`${net!.relay.url}/api/recordings?playbackId=${id}`)).text) as Array<{ recordingId: string; state: string; durationSeconds: number }>;
+      return list[0]?.state === 'ended' ? list[0] : undefined;
+    }, 30_000, 200);
+    await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(`${net.relay.url}/vod/${recording.recordingId}/master.m3u8`)})`);
+    const first = await until(page, 'the VOD playing', (s) => s.state === 'playing' && s.currentTime > 0 && s, 30_000);
+    assert.ok(first.currentTime < 3, `VOD starts at its beginning (at ${first.currentTime.toFixed(2)} s)`);
+    assert.equal(first.liveHidden, true, 'a recording shows no LIVE indicator');
+    const duration = (await page.evaluate(`document.querySelector('castnet-player').video.duration`)) as number;
+    assert.ok(Math.abs(duration - recording.durationSeconds) < 2.5, `the video's duration ${duration} s is the recording's ${recording.durationSeconds} s`);
+    await until(page, 'the VOD advancing', (s) => s.currentTime > first.currentTime + 2 && s, 20_000);
+    await page.screenshot({ path: `${ARTIFACTS}/vod-playing.png` });
+    const v = (await page.evaluate(samplePlayer)) as { verification: { refused: number; verified: number } | null };
+    assert.equal(v.verification?.refused, 0, 'every recorded segment checks against the publisher key');
+    assert.deepEqual(pageErrors, []);
+  }, 150_000);
 });
