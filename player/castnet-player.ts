@@ -17,6 +17,9 @@ import { controlsHtml, controlsStyle, PlayerControls, type PlayerState } from '.
 import { latencyTuningLoader, type LatencyTuning } from './latency-tuning.ts';
 
 const RETRY_MS = 2_000;
+/** A missing thumbnail is asked for again this often, this many times (the origin makes one about every 10 s). */
+const POSTER_RETRY_MS = 5_000;
+const POSTER_RETRIES = 12;
 // Give up on a relay after one quick retry, so failover happens within about a segment.
 const QUICK_RETRY = { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 500 };
 const loadPolicy = (ttfb: number, load: number) => ({ default: { maxTimeToFirstByteMs: ttfb, maxLoadTimeMs: load, timeoutRetry: QUICK_RETRY, errorRetry: QUICK_RETRY } });
@@ -196,10 +199,14 @@ export class CastnetPlayer extends HTMLElement {
     // A signed stream's thumbnail needs the token like its playlists.
     const token = this.token;
     const url = token ? withToken(bare, token) : bare;
-    const probe = new Image();
-    // A 404 only means the relay has no thumbnail (yet): no poster.
-    probe.onload = () => this.activeSrc === src && (this.video.poster = url);
-    probe.src = url;
+    // A 404 only means the relay has no thumbnail yet (it makes one about every 10 s): no poster, ask again.
+    const attempt = (left: number) => {
+      const probe = new Image();
+      probe.onload = () => this.activeSrc === src && (this.video.poster = url);
+      probe.onerror = () => left > 0 && this.activeSrc === src && window.setTimeout(() => this.activeSrc === src && !this.video.poster && attempt(left - 1), POSTER_RETRY_MS);
+      probe.src = url;
+    };
+    attempt(POSTER_RETRIES);
   }
 
   /** Whether the orchestrator's directory says the stream ended (not merely not live yet). */
