@@ -111,13 +111,16 @@ function orchestratorPublisherLookup(orchestratorUrl: () => string | null, fetch
   };
 }
 
-/** A stream's delivery terms from the orchestrator's directory: null when it knows no such stream or it pays no relay. */
-function orchestratorDeliveryLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): DeliveryLookup {
+/**
+ * One field of a stream's entry in the orchestrator's directory: null when there is no orchestrator or it
+ * knows no such stream. Delivery terms and the signed playback policy are both read this way.
+ */
+function orchestratorStreamField<T>(orchestratorUrl: () => string | null, fetchFn: typeof fetch, pick: (entry: Awaited<ReturnType<OrchestratorClient['stream']>>) => T | null): (playbackId: string) => Promise<T | null> {
   return async (playbackId) => {
     const base = orchestratorUrl();
     if (base === null) return null;
     try {
-      return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).delivery;
+      return pick(await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId));
     } catch (err) {
       if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
       throw err;
@@ -125,18 +128,14 @@ function orchestratorDeliveryLookup(orchestratorUrl: () => string | null, fetchF
   };
 }
 
-/** A stream's signed playback policy from the orchestrator's directory: null when it knows no such stream or it names none. */
+/** A stream's delivery terms: null when the orchestrator knows no such stream or it pays no relay. */
+function orchestratorDeliveryLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): DeliveryLookup {
+  return orchestratorStreamField(orchestratorUrl, fetchFn, (entry) => entry.delivery);
+}
+
+/** A stream's signed playback policy: null when the orchestrator knows no such stream or it names none. */
 function orchestratorPolicyLookup(orchestratorUrl: () => string | null, fetchFn: typeof fetch): PolicyLookup {
-  return async (playbackId) => {
-    const base = orchestratorUrl();
-    if (base === null) return null;
-    try {
-      return (await new OrchestratorClient(base, { fetch: fetchFn }).stream(playbackId)).playbackPolicy;
-    } catch (err) {
-      if (err instanceof CastnetError && err.code === 'STREAM_NOT_FOUND') return null;
-      throw err;
-    }
-  };
+  return orchestratorStreamField(orchestratorUrl, fetchFn, (entry) => entry.playbackPolicy);
 }
 
 /** Delivery tickets are offered this long; the claim loop asks for fresh ones every round anyway. */
