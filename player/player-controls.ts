@@ -30,6 +30,7 @@ export const controlsStyle = `
 :host { container-type: inline-size; }
 :host(:focus-visible), button:focus-visible, input:focus-visible, [role=menuitemradio]:focus-visible { outline: 3px solid #4fc3f7; outline-offset: -3px; }
 .bar { position: absolute; left: 0; right: 0; bottom: 0; display: flex; align-items: center; gap: 4px; padding: 4px 6px; background: linear-gradient(transparent, rgba(0,0,0,.75)); box-sizing: border-box; }
+.bar button svg { display: block; margin: auto; pointer-events: none; }
 .bar button { flex: none; min-width: 32px; height: 32px; padding: 0 6px; border: 0; border-radius: 4px; background: transparent; color: #fff; font: inherit; cursor: pointer; }
 .bar button:hover { background: rgba(255,255,255,.15); }
 .bar button[hidden], .menu[hidden], .stats[hidden] { display: none; }
@@ -50,20 +51,44 @@ export const controlsStyle = `
 @container (max-width: 420px) { .time, .quality-label { display: none; } .bar { gap: 2px; padding: 2px; } .bar button { min-width: 28px; padding: 0 4px; } }
 `;
 
+/**
+ * The buttons' icons, inline SVG drawn in currentColor: glyphs such as U+1F507 or U+26F6 are missing from
+ * common fonts (Debian's DejaVu draws boxes), and an icon font or image would be one more request. Static
+ * strings only; nothing from a stream or a URL is ever written as markup.
+ */
+const svg = (d: string) => `<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false"><path fill="currentColor" d="${d}"/></svg>`;
+export const ICONS = {
+  play: svg('M8 5v14l11-7z'),
+  pause: svg('M6 5h4v14H6zm8 0h4v14h-4z'),
+  muted: svg('M3 9v6h4l5 5V4L7 9zm13.6 3 2.7-2.7-1.4-1.4-2.7 2.7-2.7-2.7-1.4 1.4 2.7 2.7-2.7 2.7 1.4 1.4 2.7-2.7 2.7 2.7 1.4-1.4z'),
+  sound: svg('M3 9v6h4l5 5V4L7 9zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z'),
+  settings: svg('M19.4 13a7.5 7.5 0 0 0 0-2l2.1-1.6-2-3.4-2.5 1a7.4 7.4 0 0 0-1.7-1L15 3.3h-4l-.4 2.7a7.4 7.4 0 0 0-1.7 1l-2.5-1-2 3.4L6.6 11a7.5 7.5 0 0 0 0 2l-2.1 1.6 2 3.4 2.5-1a7.4 7.4 0 0 0 1.7 1l.4 2.7h4l.4-2.7a7.4 7.4 0 0 0 1.7-1l2.5 1 2-3.4zM12 15.5a3.5 3.5 0 1 1 0-7 3.5 3.5 0 0 1 0 7z'),
+  fullscreen: svg('M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z'),
+  exitFullscreen: svg('M8 4h2v6H4V8h4zm6 0h2v4h4v2h-6zM4 14h6v6H8v-4H4zm10 0h6v2h-4v4h-2z'),
+} as const;
+export type IconName = keyof typeof ICONS;
+
 export const controlsHtml = `
 <dl class="stats" hidden aria-live="off" aria-label="Playback statistics"></dl>
 <ul class="menu" role="menu" aria-label="Quality" hidden></ul>
 <div class="bar" role="group" aria-label="Player controls">
-  <button class="play" type="button" aria-label="Play">▶</button>
-  <button class="mute" type="button" aria-label="Unmute">🔇</button>
+  <button class="play" type="button" aria-label="Play" data-icon="play">${ICONS.play}</button>
+  <button class="mute" type="button" aria-label="Unmute" data-icon="muted">${ICONS.muted}</button>
   <input class="seek" type="range" min="0" max="0" step="0.1" value="0" aria-label="Seek" disabled>
   <span class="time" aria-hidden="true"></span>
   <button class="live-dot" type="button" aria-label="Live" hidden>LIVE</button>
   <button class="golive" type="button" aria-label="Go to the live edge" hidden>Go live</button>
-  <button class="quality" type="button" aria-label="Quality" aria-haspopup="menu" aria-expanded="false">⚙<span class="quality-label"> Auto</span></button>
+  <button class="quality" type="button" aria-label="Quality" aria-haspopup="menu" aria-expanded="false">${ICONS.settings}<span class="quality-label"> Auto</span></button>
   <button class="stats-toggle" type="button" aria-label="Show statistics" aria-pressed="false">i</button>
-  <button class="fullscreen" type="button" aria-label="Full screen">⛶</button>
+  <button class="fullscreen" type="button" aria-label="Full screen" data-icon="fullscreen">${ICONS.fullscreen}</button>
 </div>`;
+
+/** Swaps a button's icon only when it changes (render runs every tick). */
+function setIcon(button: HTMLElement, name: IconName): void {
+  if (button.dataset.icon === name) return;
+  button.dataset.icon = name;
+  button.innerHTML = ICONS[name];
+}
 
 const clock = (s: number) => {
   if (!Number.isFinite(s)) return '--:--';
@@ -363,10 +388,11 @@ export class PlayerControls {
   private render(): void {
     const v = this.video;
     const playing = !v.paused && !v.ended;
-    this.el.play.textContent = playing ? '❚❚' : '▶';
+    setIcon(this.el.play, playing ? 'pause' : 'play');
     this.el.play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
-    this.el.mute.textContent = v.muted || v.volume === 0 ? '🔇' : '🔊';
+    setIcon(this.el.mute, v.muted || v.volume === 0 ? 'muted' : 'sound');
     this.el.mute.setAttribute('aria-label', v.muted ? 'Unmute' : 'Mute');
+    setIcon(this.el.fullscreen, document.fullscreenElement ? 'exitFullscreen' : 'fullscreen');
     this.el.fullscreen.setAttribute('aria-label', document.fullscreenElement ? 'Exit full screen' : 'Full screen');
     const seek = this.el.seek as HTMLInputElement;
     const range = this.seekable();
