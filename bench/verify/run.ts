@@ -6,18 +6,22 @@
 // (node:crypto SHA-256, cached public key) and at a player (the same check with JS SHA-256, as a browser
 // without WebCrypto runs it), per segment relative to hashing its bytes once. Prints figures only when every
 // FFmpeg run produced frames to compare and every honest signature checks.
-// Usage: npm run bench:verify [-- --contents testsrc2,mandelbrot --seconds 6]
+// Segments are visited segment by segment across contents, so a shorter run still covers every content.
+// Usage: npm run bench:verify [-- --contents testsrc2,mandelbrot --seconds 6] [--rungs 720p,360p: honest
+// rungs transcoded and checked, default the whole ladder] [--fake-rungs lowest|all: where fakes are made,
+// default the lowest rung] [--dump file.jsonl: every comparison, one line
+// each, to study the judge's thresholds offline]
 
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 as jsSha256 } from '@noble/hashes/sha2.js';
 import { parseFlags } from '../../cli/options.ts';
 import { judge, OutputVerifier } from '../../broadcaster/output-verifier.ts';
-import { compareWithSource } from '../../media/perceptual-compare.ts';
+import { compareWithSource, type Comparison } from '../../media/perceptual-compare.ts';
 import { probeTs } from '../../media/ts-probe.ts';
 import { checkSegmentSignature, signSegment } from '../../protocol/content-signature.ts';
 import { identityFromPrivateKey } from '../../protocol/identity.ts';
-import { fitLadder, defaultLadderRungs, type RenditionSpec } from '../../protocol/rendition.ts';
+import { fitLadder, defaultLadderRungs } from '../../protocol/rendition.ts';
 import { checkSegmentBytes, sha256, signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { transcodeSegment } from '../../transcoder/segment-transcoder.ts';
 import { CONTENT, FAKE_KINDS, fakeRendition, sourceSegments } from '../../test/support/fake-renditions.ts';
@@ -26,6 +30,17 @@ import { median, runBench } from '../support/report.ts';
 const { flags } = parseFlags(process.argv.slice(2));
 const contents = String(flags.get('contents') ?? Object.keys(CONTENT).join(',')).split(',');
 const seconds = Number(flags.get('seconds') ?? 6);
+const rungFilter = flags.has('rungs') ? String(flags.get('rungs')).split(',') : null;
+const fakeRungs = String(flags.get('fake-rungs') ?? 'lowest');
+const dump = flags.has('dump') ? String(flags.get('dump')) : null;
+if (dump) writeFileSync(dump, '');
+
+/** One comparison as --dump writes it: what `judge` needs, and where it came from. */
+function record(content: string, seg: number, rung: string, kind: string, c: Comparison, expectedFrames: number): void {
+  if (!dump) return;
+  const { ssim, ...rest } = c;
+  appendFileSync(dump, JSON.stringify({ content, seg, rung, kind, frames: ssim.length, expectedFrames, ...rest, minSsim: Math.min(...ssim) }) + '\n');
+}
 
 /** CPU seconds of this process's waited-for children (FFmpeg), from /proc (fields cutime, cstime; 100 Hz). */
 function childCpuSeconds(): number {
@@ -45,17 +60,32 @@ process.exit(
     const detected: Record<string, [number, number]> = Object.fromEntries(FAKE_KINDS.map((k) => [k, [0, 0]]));
     let honest = 0;
     let falsePositives = 0;
-    const verifier = new OutputVerifier({ verifyRate: 1, verifyFirst: 0 });
+    let current = { content: '', seg: 0, duration: 0 };
+    const recording: typeof compareWithSource = async (source, renditions, options) => {
+      const results = await compareWithSource(source, renditions, options);
+      for (const r of renditions) record(current.content, current.seg, r.name, 'honest', results.get(r.name)!, r.fps * current.duration);
+      return results;
+    };
+    const verifier = new OutputVerifier({ verifyRate: 1, verifyFirst: 0, compare: recording });
+    const sources = new Map<string, { segments: Buffer[]; others: Buffer[] }>();
     for (const [i, name] of contents.entries()) {
       const graph = CONTENT[name];
       bench.check(graph !== undefined, `content ${name}`, `no content named ${name} (have ${Object.keys(CONTENT).join(', ')})`);
       const segments = await sourceSegments(graph!, seconds);
       const others = await sourceSegments(CONTENT[contents[(i + 1) % contents.length]!] ?? CONTENT.mandelbrot!, seconds);
       bench.check(segments.length >= 2, `${name}: ${segments.length} segments`, `${name}: only ${segments.length} segments cut`);
-      for (let s = 1; s < segments.length; s++) {
+      sources.set(name, { segments, others });
+    }
+    const most = Math.max(...[...sources.values()].map((v) => v.segments.length));
+    for (let s = 1; s < most; s++) {
+      for (const name of contents) {
+        const { segments, others } = sources.get(name)!;
+        if (s >= segments.length) continue;
         const segment = segments[s]!;
         const info = probeTs(segment);
-        const ladder = fitLadder(info, defaultLadderRungs);
+        current = { content: name, seg: s, duration: info.duration };
+        const ladder = fitLadder(info, defaultLadderRungs).filter((r) => !rungFilter || rungFilter.includes(r.name));
+        bench.check(ladder.length > 0, `${name} #${s}: rungs ${ladder.map((r) => r.name).join(',')}`, `no rung of ${rungFilter?.join(',')} fits`);
         const transcode = await childCpu(() => transcodeSegment({ segment, renditions: ladder, copyAudio: true, sourceFps: info.fps, context: {} }, 'libx264'));
         const verify = await childCpu(() => verifier.verify(segment, info, transcode.value, 120_000));
         bench.check(verify.value.every((v) => v.frames > 0), `${name} #${s}: frames compared in every rendition`, `${name} #${s}: no frames compared`);
@@ -67,16 +97,19 @@ process.exit(
             bench.figure(`false positive: ${name} #${s} ${v.rendition}: ${v.reason}`);
           }
         }
-        // Fakes at the lowest rung (the cheapest to make, and the one a cheat would most like to fake).
-        const spec: RenditionSpec = ladder.at(-1)!;
-        for (const kind of FAKE_KINDS) {
-          const fake = await fakeRendition(kind, segment, spec, { earlier: segments[s - 1]!, other: others[s] ?? others[0]! });
-          const c = (await compareWithSource(segment, [{ name: spec.name, bytes: fake, width: spec.width, height: spec.height, fps: spec.fps }], { sourceFps: info.fps, timeoutMs: 120_000 })).get(spec.name)!;
-          const v = judge(spec.name, c, spec.fps * info.duration);
-          detected[kind]![1]++;
-          if (!v.ok) detected[kind]![0]++;
-          else bench.figure(`missed: ${kind} on ${name} #${s} (recovered ${v.recovered.toFixed(2)}, motion ${v.renditionMotion.toFixed(4)} of ${v.sourceMotion.toFixed(4)})`);
+        // Fakes at the lowest rung (the cheapest to make, and the one a cheat would most like to fake), or at every rung.
+        for (const spec of fakeRungs === 'all' ? ladder : [ladder.at(-1)!]) {
+          for (const kind of FAKE_KINDS) {
+            const fake = await fakeRendition(kind, segment, spec, { earlier: segments[s - 1]!, other: others[s] ?? others[0]! });
+            const c = (await compareWithSource(segment, [{ name: spec.name, bytes: fake, width: spec.width, height: spec.height, fps: spec.fps }], { sourceFps: info.fps, timeoutMs: 120_000 })).get(spec.name)!;
+            record(name, s, spec.name, kind, c, spec.fps * info.duration);
+            const v = judge(spec.name, c, spec.fps * info.duration);
+            detected[kind]![1]++;
+            if (!v.ok) detected[kind]![0]++;
+            else bench.figure(`missed: ${kind} on ${name} #${s} ${spec.name} (recovered ${v.recovered.toFixed(2)}, motion ${v.renditionMotion.toFixed(4)} of ${v.sourceMotion.toFixed(4)})`);
+          }
         }
+        bench.progress(`${name} #${s} done`);
       }
     }
     bench.figure(`verification CPU / transcode CPU per verified segment (whole ladder): median ${median(ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)} over ${ratios.length} segments`);
