@@ -127,3 +127,40 @@ export function checkReceiptFields(r: SignedReceipt): 'bad_certificate' | 'wrong
   if (r.receipt.at > c.certificate.expiresAt) return 'expired';
   return null;
 }
+
+/**
+ * A receipt may ride on the player's next segment request to the relay it names, as this query parameter
+ * (base64url of the signed receipt's JSON): no request of its own, and no CORS preflight, which a custom
+ * request header would cost a browser on every segment URL (preflight answers are cached per URL).
+ */
+export const RECEIPT_PARAM = 'castnet-receipt';
+/** The relay's answer to a receipt that rode on a segment request: `kept`, or `refused; reason=<reason>`. */
+export const RECEIPT_ANSWER_HEADER = 'castnet-receipt';
+/** The parameter's value at most: a bounded receipt body, base64url. */
+export const MAX_RECEIPT_PARAM_CHARS = Math.ceil((MAX_RECEIPT_BODY_BYTES * 4) / 3);
+
+/** `url` with `signed` as its receipt parameter (other parameters, e.g. a playback token, kept). */
+export function withReceiptParam(url: string, signed: SignedReceipt): string {
+  const json = JSON.stringify(signed);
+  // Receipts are ASCII JSON (hex, decimals, ids), so btoa's Latin-1 input is the UTF-8 bytes.
+  const b64 = btoa(json).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return `${url}${url.includes('?') ? '&' : '?'}${RECEIPT_PARAM}=${b64}`;
+}
+
+/** The JSON value a receipt parameter carries, or null when it is not base64url of at most MAX_RECEIPT_BODY_BYTES of JSON. */
+export function decodeReceiptParam(value: string): unknown {
+  if (value.length > MAX_RECEIPT_PARAM_CHARS || !/^[A-Za-z0-9_-]+$/.test(value)) return null;
+  try {
+    return JSON.parse(atob(value.replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return null;
+  }
+}
+
+/** What a relay answered in RECEIPT_ANSWER_HEADER: kept, refused with its reason, or null for no answer (a relay that ignores the parameter). */
+export function parseReceiptAnswer(header: string | null): { kept: true } | { kept: false; reason: string } | null {
+  if (!header) return null;
+  if (header === 'kept') return { kept: true };
+  const m = /^refused; reason=([a-z_]{1,40})$/.exec(header);
+  return m ? { kept: false, reason: m[1]! } : null;
+}

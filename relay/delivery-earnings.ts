@@ -164,6 +164,12 @@ export class DeliveryEarnings {
     return s;
   }
 
+  /** Whether a receipt is a held session's next one (the same certificate): receiving it costs no signature recovery. */
+  holds(playbackId: string, r: SignedReceipt): boolean {
+    const slot = this.streams.get(playbackId)?.sessions.get(r.receipt.session);
+    return !!slot && sameSignedCertificate(slot.verified.certificate, r.certificate);
+  }
+
   /** A receipt a player (or an edge) sent; kept when it is newer than the one held. Throws with the reason otherwise. */
   async receive(playbackId: string, r: SignedReceipt): Promise<void> {
     const refuse = (code: 'BAD_REQUEST' | 'FORBIDDEN' | 'SIGNATURE_INVALID', reason: string, message: string) => {

@@ -15,6 +15,8 @@ import { corsHeaders, preflightHeaders, type CorsPolicy } from '../http/cors.ts'
 import { ID_CHARS, RENDITION_CHARS } from '../protocol/fields.ts';
 import { SIGNED_SEGMENT_HEADER_NAMES } from '../protocol/segment-metadata.ts';
 import { SIGNED_PART_HEADER_NAMES } from '../protocol/part-metadata.ts';
+import { RECEIPT_ANSWER_HEADER } from '../protocol/delivery-receipt.ts';
+import { receiptParamOf } from './receipt-intake.ts';
 
 const MASTER = new RegExp(`^/hls/(${ID_CHARS})/master\\.m3u8$`);
 const MEDIA = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
@@ -29,7 +31,7 @@ const POLICY = new RegExp(`^/hls/(${ID_CHARS})/policy\\.json$`);
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 /** Players on any origin read playlists and segments (and each segment's signature), and may range-request and revalidate them. */
 export const HLS_CORS: CorsPolicy = {
-  exposeHeaders: ['content-length', 'content-range', 'etag', ...SIGNED_SEGMENT_HEADER_NAMES, ...SIGNED_PART_HEADER_NAMES],
+  exposeHeaders: ['content-length', 'content-range', 'etag', RECEIPT_ANSWER_HEADER, ...SIGNED_SEGMENT_HEADER_NAMES, ...SIGNED_PART_HEADER_NAMES],
   preflight: { methods: ['GET', 'HEAD', 'OPTIONS'], headers: ['range', 'if-none-match', 'authorization'], maxAgeSeconds: 86_400 },
 };
 const CORS = corsHeaders(HLS_CORS);
@@ -52,6 +54,11 @@ export interface HlsHandlerOptions {
   playback: PlaybackGuard;
   /** Paid delivery: a refusal for a stream this relay no longer serves (its payer stopped paying), else null. */
   admit?: (playbackId: string) => CastnetError | null;
+  /**
+   * Paid delivery: a receipt riding on a segment or part request (its `castnet-receipt` parameter, from
+   * `source`), answered in the response's RECEIPT_ANSWER_HEADER (relay/receipt-intake.ts).
+   */
+  receipt?: (playbackId: string, source: string, value: string) => Promise<string>;
   /** The newest thumbnail of a stream pushed here (relay/thumbnailer.ts); rejects with a reason when none. */
   thumbnail?: (playbackId: string) => { bytes: Buffer; etag: string };
 }
@@ -323,6 +330,15 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       return true;
     }
     const id = m[1]!;
+    // Paid delivery: a receipt riding on the request is taken first; its answer goes out with the segment (or its refusal).
+    const receipt = options.receipt && query && (kind === 'segment' || kind === 'part') ? receiptParamOf(query) : null;
+    if (receipt !== null) {
+      const serve = work;
+      work = async () => {
+        res.setHeader(RECEIPT_ANSWER_HEADER, await options.receipt!(id, req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown', receipt));
+        await serve();
+      };
+    }
     // Signed playback: one check before any route of the stream answers (public streams held here: a map lookup).
     const run = playback.publicHere(id) ? work : () => playback.admit(id, req).then(work);
     run().catch((err) => fail(res, err, kind, metrics, logger));

@@ -38,6 +38,7 @@ import { PlaybackGuard, readPlaybackSecrets, type PolicyLookup } from './playbac
 import { join } from 'node:path';
 import { DeliveryEarnings, type DeliveryLookup } from './delivery-earnings.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
+import { ReceiptIntake } from './receipt-intake.ts';
 import { PaymentReceiver, type ChainTime } from '../settlement/payment-receiver.ts';
 import { RedemptionQueue } from '../settlement/redemption-queue.ts';
 import { fundsView } from '../settlement/funds-view.ts';
@@ -300,7 +301,8 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
       }
     }
   }
-  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, playback, admit: (playbackId) => earnings.admit(playbackId), ...(thumbnailer ? { thumbnail: liveThumbnail } : {}) });
+  const intake = new ReceiptIntake({ earnings, ...(components.now ? { now: components.now } : {}) });
+  const hls = createHlsHandler({ store, upstream, metrics, stats, logger, playback, admit: (playbackId) => earnings.admit(playbackId), receipt: (playbackId, source, value) => intake.rode(playbackId, source, value), ...(thumbnailer ? { thumbnail: liveThumbnail } : {}) });
   const vod = createVodHandler({ recordings, metrics, logger, thumbnail: liveThumbnail, admit: (id, req) => playback.admit(id, req), admitUnder: (id, policy, req) => playback.admitUnder(id, policy, req) });
   store.on('streamStarted', (id) => logger.info({ playbackId: id }, 'stream started on relay'));
   store.on('refused', (reason, playbackId) => {
@@ -324,7 +326,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
   // Pushes and the player bundle under /hls and /player carry the same CORS policy as the fast path.
   app.use(['/hls', '/player', '/vod', '/dvr', '/api/recordings'], cors(HLS_CORS));
 
-  app.use(deliveryRoutes({ earnings, guard, ...(components.now ? { now: components.now } : {}) }));
+  app.use(deliveryRoutes({ earnings, intake, guard }));
   app.use(pushRoutes({ store, metrics, logger, keys, content, playback, guard, edge: options.edge, maxSegmentBytes: options.maxSegmentBytes, maxDescriptorBytes: options.maxDescriptorBytes, ...(components.now ? { now: components.now } : {}) }));
   if (!options.edge) app.use(llPushRoutes({ store, metrics, logger, content, guard, maxSegmentBytes: options.maxSegmentBytes }));
   app.use(pageRoutes({ metrics, orchestrator: () => orchestrator.url() }));
