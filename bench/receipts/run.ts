@@ -1,9 +1,11 @@
 // bench/receipts: the cost of paid delivery at a relay. One priced relay serves a cached ~1.5 MB segment to
 // wrk (32 connections) with receipts off (no receipt traffic) and on (bench/support/receipt-load.ts: as
 // many viewer sessions as the measured throughput represents at 6 Mb/s, each sending a receipt every
-// RECEIPT_INTERVAL_MS, sessions started before measuring and new ones joining meanwhile), alternating in
-// the same run. Prints on/off segment throughput (target ≥ 0.95), signatures per viewer per minute, and
-// the signing cost of one receipt with the player's code, only after checking every response.
+// RECEIPT_INTERVAL_MS, sessions started before measuring and new ones joining meanwhile), in two ways: as
+// players send them, riding on segment requests (`ride`: one request in every 7.5 MB of segments carries
+// one), and each POSTed on its own (`post`, as players did before), all alternating in the same run.
+// Prints on/off segment throughput for both (target ≥ 0.95), signatures per viewer per minute, and the
+// signing cost of one receipt with the player's code, only after checking every response.
 // Needs wrk (apt-get install wrk). Usage: npm run bench:receipts [-- --seconds 10 --rounds 2]
 
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -17,7 +19,7 @@ import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkWrkRun, wrk } from '../support/wrk.ts';
-import { ReceiptLoadProcess, checkLoad, loadFigures, VIEWER_BITS_PER_SECOND } from '../support/receipt-load.ts';
+import { BYTES_PER_RECEIPT, ReceiptLoadProcess, checkLoad, loadFigures, relayReceiptResults, VIEWER_BITS_PER_SECOND } from '../support/receipt-load.ts';
 
 const CONNECTIONS = 32;
 const SEGMENT_BYTES = 188 * 8000;
@@ -56,28 +58,40 @@ process.exit(
       closeLoad = () => load.close();
       bench.progress(`${load.viewers} viewers at 6 Mb/s → ${load.receiptsPerSecond.toFixed(0)} receipts/s`);
 
-      const results: Record<'off' | 'on', number[]> = { off: [], on: [] };
+      type Mode = 'off' | 'ride' | 'post';
+      const results: Record<Mode, number[]> = { off: [], ride: [], post: [] };
       // Bytes served per CPU second of this process (the relay alone: wrk and the receipt sender are other
       // processes): the relay's capacity, which other load on a shared machine does not move as it moves wall throughput.
-      const perCpu: Record<'off' | 'on', number[]> = { off: [], on: [] };
+      const perCpu: Record<Mode, number[]> = { off: [], ride: [], post: [] };
+      let ridden = 0;
       for (let round = 0; round < rounds; round++) {
-        for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-          if (mode === 'on') await load.prepare(seconds);
+        for (const mode of round % 2 === 0 ? (['off', 'ride', 'post'] as const) : (['post', 'ride', 'off'] as const)) {
+          let riding;
+          if (mode === 'post') await load.prepare(seconds);
+          if (mode === 'ride') riding = await load.prepareRiding(seconds, '/hls/bench/source/5.ts');
           const cpu = process.cpuUsage();
-          const receipts = mode === 'on' ? load.send() : Promise.resolve();
-          const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS });
+          const receipts = mode === 'post' ? load.send() : mode === 'ride' ? load.sendJoins() : Promise.resolve();
+          const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS, ...(riding ? { receipts: { file: riding.file, bytesPerReceipt: BYTES_PER_RECEIPT, segmentBytes: SEGMENT_BYTES } } : {}) });
           await receipts;
           const used = process.cpuUsage(cpu);
           perCpu[mode].push(seg.bytes / ((used.user + used.system) / 1e6));
           checkWrkRun(bench, `round ${round + 1} receipts ${mode}`, seg, SEGMENT_BYTES);
+          if (riding) {
+            await load.ridden(seg.receiptsSent);
+            ridden += seg.receiptsSent;
+            const due = Math.floor((seg.requests * SEGMENT_BYTES) / BYTES_PER_RECEIPT);
+            bench.check(seg.receiptsSent >= due - CONNECTIONS && seg.receiptsSent < riding.paths, `round ${round + 1}: ${seg.receiptsSent} of ${seg.requests} segment requests carried a receipt (one per ${BYTES_PER_RECEIPT / 1e6} MB)`, `round ${round + 1}: ${seg.receiptsSent} receipts rode on ${seg.requests} requests (${due} due, ${riding.paths} prepared)`);
+          }
           results[mode].push(seg.bytesPerSec);
-          bench.figure(`round ${round + 1} receipts ${mode.padEnd(3)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s, ${(perCpu[mode].at(-1)! / 1024 ** 3).toFixed(2)} GiB per CPU second`);
+          bench.figure(`round ${round + 1} receipts ${mode.padEnd(4)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s, ${(perCpu[mode].at(-1)! / 1024 ** 3).toFixed(2)} GiB per CPU second`);
         }
       }
       const report = await load.report();
-      checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes);
-      bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds`);
-      bench.figure(`segments receipts on/off throughput: ${(median(results.on) / median(results.off)).toFixed(3)} wall, ${(median(perCpu.on) / median(perCpu.off)).toFixed(3)} per CPU second (target ≥ 0.95)`);
+      checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes, await relayReceiptResults(relay.url));
+      bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds; ${ridden} receipts rode on segment requests, ${report.statuses['204'] ?? 0} POSTed (sessions' first receipts, joiners', and the post runs)`);
+      for (const mode of ['ride', 'post'] as const) {
+        bench.figure(`segments receipts ${mode === 'ride' ? 'on segment requests' : 'POSTed alone     '} on/off throughput: ${(median(results[mode]) / median(results.off)).toFixed(3)} wall, ${(median(perCpu[mode]) / median(perCpu.off)).toFixed(3)} per CPU second (target ≥ 0.95)`);
+      }
       for (const line of loadFigures(report)) bench.figure(line);
     } finally {
       closeLoad();

@@ -3,9 +3,10 @@
 // same run. Prints relay/nginx throughput for segments and requests/s for playlists, only after checking
 // every wrk run (all responses 2xx, no socket error, the expected bytes) and that the stream stayed live.
 // With --receipts the relay charges for delivery and each round also measures its segments while viewer
-// receipts arrive (bench/support/receipt-load.ts, sized from the round's receipts-off run), printing
-// relay receipts-on/off throughput (target ≥ 0.95) and signatures per viewer per minute, after checking
-// every receipt was kept.
+// receipts arrive (bench/support/receipt-load.ts, sized from the round's receipts-off run): riding on the
+// segment requests as players send them (one request in every 7.5 MB carries one), joining sessions'
+// first receipts POSTed. Prints relay receipts-on/off throughput (target ≥ 0.95) and signatures per
+// viewer per minute, after checking every receipt was kept.
 // Needs Debian's nginx and wrk (apt-get install nginx wrk).
 // Usage: npm run bench:relay [-- --seconds 10 --rounds 2 --stream-idle-seconds 60 --no-keep-alive --receipts]
 
@@ -23,7 +24,7 @@ import { identityFromPrivateKey } from '../../protocol/identity.ts';
 import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkServes, checkWrkRun, wrk } from '../support/wrk.ts';
-import { ReceiptLoadProcess, checkLoad, loadFigures } from '../support/receipt-load.ts';
+import { BYTES_PER_RECEIPT, ReceiptLoadProcess, checkLoad, loadFigures, relayReceiptResults } from '../support/receipt-load.ts';
 import { randomIdentity } from '../../protocol/identity.ts';
 
 const NGINX_PATH = '/usr/sbin/nginx';
@@ -127,14 +128,17 @@ http {
         for (const who of order) {
           if (who === 'relay' && receipts && load) {
             // Receipts on, right before the relay's receipts-off run of this round.
-            await load.prepare(seconds);
+            const riding = await load.prepareRiding(seconds, '/hls/bench/source/5.ts');
             const cpu = process.cpuUsage();
-            const sending = load.send();
-            const seg = await wrk(`${relay.url}/hls/bench/source/5.ts`, { seconds, connections: CONNECTIONS });
+            const sending = load.sendJoins();
+            const seg = await wrk(`${relay.url}/hls/bench/source/5.ts`, { seconds, connections: CONNECTIONS, receipts: { file: riding.file, bytesPerReceipt: BYTES_PER_RECEIPT, segmentBytes: segment.length } });
             await sending;
             const used = process.cpuUsage(cpu);
             results.receiptsPerCpu!.push(seg.bytes / ((used.user + used.system) / 1e6));
             checkWrkRun(bench, `round ${round + 1} relay segment, receipts on`, seg, segment.length);
+            await load.ridden(seg.receiptsSent);
+            const due = Math.floor((seg.requests * segment.length) / BYTES_PER_RECEIPT);
+            bench.check(seg.receiptsSent >= due - CONNECTIONS && seg.receiptsSent < riding.paths, `round ${round + 1}: ${seg.receiptsSent} of ${seg.requests} segment requests carried a receipt`, `round ${round + 1}: ${seg.receiptsSent} receipts rode on ${seg.requests} requests (${due} due, ${riding.paths} prepared)`);
             results.receiptsSeg!.push(seg.bytesPerSec);
             bench.figure(`round ${round + 1} relay segment receipts on ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s (${seg.requestsPerSec.toFixed(0)} req/s)`);
           }
@@ -178,7 +182,7 @@ http {
       if (receipts) {
         if (!load || results.receiptsSeg!.length === 0) throw new Error('--receipts needs at least 2 rounds: the first sizes the receipt load');
         const report = await load.report();
-        checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes);
+        checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes, await relayReceiptResults(relay.url));
         bench.figure(`segments  relay receipts on/off throughput: ${(median(results.receiptsSeg!) / median(results.receiptsOffSeg!)).toFixed(3)} wall, ${(median(results.receiptsPerCpu!) / median(results.receiptsOffPerCpu!)).toFixed(3)} per CPU second of the relay's process (target ≥ 0.95; ${results.receiptsSeg!.length} on and ${results.receiptsOffSeg!.length} off runs after sizing)`);
         for (const line of loadFigures(report)) bench.figure(`  ${line}`);
       }

@@ -1,17 +1,23 @@
 // Receipt traffic for the benches (issue 14): the receipts a priced relay gets from as many viewer
 // sessions as a measured throughput represents at VIEWER_BITS_PER_SECOND, one receipt per session every
 // RECEIPT_INTERVAL_MS, signed as players sign them (one session key and payer certificate per viewer,
-// cumulative bytes) and POSTed from SOURCES loopback addresses so the per-address limit does not answer 429
-// for them. Sessions are started (their first receipt, checked in full at the relay) before measuring, as
-// in a running stream; while measuring, new sessions also join at a rate of one per viewer per
-// SESSION_MINUTES (their first receipts cost the relay two signature recoveries each). Every answer is
-// counted: a bench prints figures only when all were 204 and the relay holds each session's newest bytes.
+// cumulative bytes). Sessions are started (their first receipt, checked in full at the relay) before
+// measuring, as in a running stream, POSTed from SOURCES loopback addresses so the per-address limit does
+// not answer 429 for them; while measuring, new sessions also join at a rate of one per viewer per
+// SESSION_MINUTES (their first receipts cost the relay two signature recoveries each), POSTed the same way.
+// The live sessions' receipts ride on segment requests as players send them (prepareRiding: one request in
+// every BYTES_PER_RECEIPT of segments carries one, wrk-receipts.lua), or with `post` are POSTed paced as
+// the old players did. Every answer is counted: a bench prints figures only when every POST was 204, the
+// relay counted every receipt kept, and it holds each session's newest bytes.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { request, Agent } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomIdentity, type Identity } from '../../protocol/identity.ts';
-import { signCertificate, signReceipt, type SignedCertificate } from '../../protocol/delivery-receipt.ts';
+import { signCertificate, signReceipt, withReceiptParam, type SignedCertificate } from '../../protocol/delivery-receipt.ts';
 import { toHex } from '../../protocol/ticket.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 import type { Bench } from './report.ts';
@@ -20,6 +26,10 @@ export const VIEWER_BITS_PER_SECOND = 6e6;
 const SOURCES = 200;
 /** A viewer's mean session: new sessions join at viewers / this per minute. */
 export const SESSION_MINUTES = 10;
+/** What a viewer receives between two receipts: one segment request in this many bytes of segments carries one. */
+export const BYTES_PER_RECEIPT = (VIEWER_BITS_PER_SECOND / 8) * (RECEIPT_INTERVAL_MS / 1000);
+/** Riding receipts prepared per run: for up to this many times the sizing run's throughput. */
+const RIDING_HEADROOM = 3;
 
 interface Session {
   key: Uint8Array;
@@ -48,6 +58,11 @@ export class ReceiptLoad {
   private readonly statuses = new Map<number, number>();
   private readonly url: URL;
   private sent = 0;
+  /** The sessions of the riding receipts prepared for the next run, in request order. */
+  private riding: Session[] = [];
+  private riddenTotal = 0;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'castnet-receipts-'));
+  private readonly bytesPerSecond: number;
   private signMs = 0;
   private signed = 0;
   bodyBytes = 0;
@@ -56,6 +71,7 @@ export class ReceiptLoad {
 
   constructor(options: ReceiptLoadOptions, bytesPerSecond: number) {
     this.options = options;
+    this.bytesPerSecond = bytesPerSecond;
     this.url = new URL(options.relayUrl);
     this.viewers = Math.ceil(bytesPerSecond / (VIEWER_BITS_PER_SECOND / 8));
     this.receiptsPerSecond = this.viewers / (RECEIPT_INTERVAL_MS / 1000);
@@ -72,12 +88,17 @@ export class ReceiptLoad {
     return s;
   }
 
-  private body(s: Session): string {
+  private sign(s: Session) {
     s.bytes += this.options.segmentBytes;
     const started = performance.now();
-    const body = JSON.stringify(signReceipt({ session: s.address, playbackId: this.options.playbackId, relay: this.options.relayAddress, bytes: s.bytes, rendition: this.options.rendition, sequence: this.options.sequence, at: Date.now() }, s.key, s.cert));
+    const signed = signReceipt({ session: s.address, playbackId: this.options.playbackId, relay: this.options.relayAddress, bytes: s.bytes, rendition: this.options.rendition, sequence: this.options.sequence, at: Date.now() }, s.key, s.cert);
     this.signMs += performance.now() - started;
     this.signed++;
+    return signed;
+  }
+
+  private body(s: Session): string {
+    const body = JSON.stringify(this.sign(s));
     this.bodyBytes = body.length;
     return body;
   }
@@ -106,6 +127,35 @@ export class ReceiptLoad {
     }
     this.sent += count;
     return bodies;
+  }
+
+  /**
+   * The receipts of `seconds` of viewing as players send them: the live sessions' next receipts as
+   * requests of `segmentPath` carrying one each, in a file for wrk-receipts.lua (enough for RIDING_HEADROOM
+   * times the sizing throughput), and the first receipts of the sessions joining meanwhile, to POST.
+   */
+  prepareRiding(seconds: number, segmentPath: string): { file: string; paths: number; joins: string[] } {
+    const count = Math.ceil((this.bytesPerSecond * RIDING_HEADROOM * seconds) / BYTES_PER_RECEIPT);
+    const joins = Array.from({ length: Math.ceil(this.joinsPerSecond * seconds) }, () => this.newSession());
+    const live = this.sessions.filter((s) => !joins.includes(s));
+    this.riding = [];
+    const lines: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const s = live[(this.sent + i) % live.length]!;
+      this.riding.push(s);
+      lines.push(withReceiptParam(segmentPath, this.sign(s)));
+    }
+    this.sent += count;
+    const file = join(this.dir, 'riding.txt');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return { file, paths: count, joins: joins.map((s) => this.body(s)) };
+  }
+
+  /** wrk requested the first `used` riding receipts: the sessions of the others did not sign for those bytes. */
+  ridden(used: number): void {
+    this.riddenTotal += used;
+    for (let i = this.riding.length - 1; i >= used; i--) this.riding[i]!.bytes -= this.options.segmentBytes;
+    this.riding = [];
   }
 
   /** Sends bodies at `perSecond` (Infinity: at once, `parallel` at a time), counting every answer. */
@@ -141,11 +191,12 @@ export class ReceiptLoad {
 
   /** What the sender saw: every answer's status, the sessions' signed bytes, the signing cost. */
   report(): LoadReport {
-    return { viewers: this.viewers, receiptsPerSecond: this.receiptsPerSecond, joinsPerSecond: this.joinsPerSecond, statuses: Object.fromEntries(this.statuses), sessions: this.sessions.length, signedBytes: this.sessions.reduce((n, s) => n + s.bytes, 0), bodyBytes: this.bodyBytes, msPerSignature: this.msPerSignature };
+    return { viewers: this.viewers, receiptsPerSecond: this.receiptsPerSecond, joinsPerSecond: this.joinsPerSecond, statuses: Object.fromEntries(this.statuses), ridden: this.riddenTotal, sessions: this.sessions.length, signedBytes: this.sessions.reduce((n, s) => n + s.bytes, 0), bodyBytes: this.bodyBytes, msPerSignature: this.msPerSignature };
   }
 
   close(): void {
     for (const a of this.agents) a.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -153,19 +204,36 @@ export interface LoadReport {
   viewers: number;
   receiptsPerSecond: number;
   joinsPerSecond: number;
+  /** POST answers by status. */
   statuses: Record<string, number>;
+  /** Receipts that rode on segment requests. */
+  ridden: number;
   sessions: number;
   signedBytes: number;
   bodyBytes: number;
   msPerSignature: number;
 }
 
-/** Checks every receipt was answered 204 and the relay holds each session's newest bytes. */
-export function checkLoad(bench: Bench, r: LoadReport, heldBytes: number | undefined): void {
+/**
+ * Checks every POSTed receipt was answered 204, the relay counted every receipt kept (those POSTed and
+ * those that rode on segment requests) and refused none, and it holds each session's newest bytes.
+ */
+export function checkLoad(bench: Bench, r: LoadReport, heldBytes: number | undefined, relayResults: Record<string, number>): void {
   const total = Object.values(r.statuses).reduce((a, b) => a + b, 0);
   const kept = r.statuses['204'] ?? 0;
-  bench.check(kept === total && total > 0, `every receipt was kept (${kept} × 204; ${r.sessions} sessions)`, `receipt answers: ${JSON.stringify(r.statuses)}`);
+  bench.check(kept === total && total > 0, `every POSTed receipt was kept (${kept} × 204; ${r.sessions} sessions)`, `receipt answers: ${JSON.stringify(r.statuses)}`);
+  const relayKept = relayResults.kept ?? 0;
+  const refused = Object.entries(relayResults).filter(([result]) => result !== 'kept');
+  bench.check(relayKept === kept + r.ridden && refused.length === 0, `the relay kept every receipt (${relayKept}: ${kept} POSTed, ${r.ridden} on segment requests) and refused none`, `the relay counted ${JSON.stringify(relayResults)} for ${kept} POSTed and ${r.ridden} riding receipts`);
   bench.check(heldBytes === r.signedBytes, `the relay holds each session’s newest receipt (${r.signedBytes} bytes in all)`, `the relay holds ${heldBytes} receipt bytes, the sessions signed for ${r.signedBytes}`);
+}
+
+/** The relay's receipt results by outcome (castnet_relay_delivery_receipts_total), read from its /metrics. */
+export async function relayReceiptResults(relayUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${relayUrl}/metrics`)).text();
+  const results: Record<string, number> = {};
+  for (const m of text.matchAll(/^castnet_relay_delivery_receipts_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)$/gm)) results[m[1]!] = (results[m[1]!] ?? 0) + Number(m[2]);
+  return results;
 }
 
 /** The figures every bench with --receipts prints beside its throughput ratio. */
@@ -222,6 +290,21 @@ export class ReceiptLoadProcess {
   /** Sends what was prepared, paced; resolves when every answer came. */
   send(): Promise<unknown> {
     return this.ask({ send: true });
+  }
+
+  /** Signs the receipts of `seconds` of viewing to ride on requests of `segmentPath` (ReceiptLoad.prepareRiding). */
+  prepareRiding(seconds: number, segmentPath: string): Promise<{ file: string; paths: number }> {
+    return this.ask({ prepareRiding: { seconds, segmentPath } });
+  }
+
+  /** Sends the joining sessions' first receipts prepared with the riding ones, paced. */
+  sendJoins(): Promise<unknown> {
+    return this.ask({ sendJoins: true });
+  }
+
+  /** How many riding receipts wrk requested. */
+  ridden(used: number): Promise<unknown> {
+    return this.ask({ ridden: used });
   }
 
   report(): Promise<LoadReport> {

@@ -9,6 +9,7 @@ import { BenchFailure, formatBytes, type Bench } from './report.ts';
 
 export const WRK_PATH = '/usr/bin/wrk';
 const SUMMARY_SCRIPT = new URL('./wrk-summary.lua', import.meta.url).pathname;
+const RECEIPTS_SCRIPT = new URL('./wrk-receipts.lua', import.meta.url).pathname;
 /** Response headers are well under this; bounds the bytes a run may read beyond its bodies. */
 const HEADER_MAX_BYTES = 1024;
 
@@ -21,12 +22,22 @@ export interface WrkRun {
   requestsPerSec: number;
   bytesPerSec: number;
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  /** With `receipts`: how many requests carried one. */
+  receiptsSent: number;
+}
+
+/** Receipts riding on the run's requests (wrk-receipts.lua): a file of request paths, one every `bytesPerReceipt` of `segmentBytes` segments. */
+export interface WrkReceipts {
+  file: string;
+  bytesPerReceipt: number;
+  segmentBytes: number;
 }
 
 const run = promisify(execFile);
 
-export async function wrk(url: string, options: { seconds: number; connections: number; threads?: number }): Promise<WrkRun> {
-  const args = ['-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '-s', SUMMARY_SCRIPT, url];
+export async function wrk(url: string, options: { seconds: number; connections: number; threads?: number; receipts?: WrkReceipts }): Promise<WrkRun> {
+  const r = options.receipts;
+  const args = ['-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`, '-s', r ? RECEIPTS_SCRIPT : SUMMARY_SCRIPT, url, ...(r ? ['--', r.file, String(r.bytesPerReceipt), String(r.segmentBytes)] : [])];
   const { stdout } = await run(WRK_PATH, args, { maxBuffer: 1 << 20 });
   const line = /^WRK_SUMMARY (.*)$/m.exec(stdout)?.[1];
   if (!line) throw new BenchFailure(`wrk printed no summary for ${url}:\n${stdout}`);
@@ -41,6 +52,7 @@ export async function wrk(url: string, options: { seconds: number; connections: 
     requestsPerSec: s.requests / seconds,
     bytesPerSec: s.bytes / seconds,
     errors: { connect: s.connect, read: s.read, write: s.write, status: s.status, timeout: s.timeout },
+    receiptsSent: Number(/^WRK_RECEIPTS (\d+)$/m.exec(stdout)?.[1] ?? 0),
   };
 }
 
