@@ -37,15 +37,33 @@ video { width: 100%; height: 100%; display: block; background: #000; }
 
 /**
  * hls.js's fragment loader, with every segment checked before it is handed on: a segment that fails is
- * reported as a load error (hls.js retries it, then switches relay), never parsed or played.
+ * reported as a load error (hls.js retries it, then switches relay), never parsed or played. Paid
+ * delivery: a receipt due for the segment's relay rides on the request (receipts.ts), and the relay's
+ * answer is read from the response.
  */
-function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void, onDelivered: (url: string, bytes: number) => void = () => {}): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
+function verifyingLoader(verifier: () => SegmentVerifier, onChecked: () => void, onDelivered: (url: string, bytes: number) => void = () => {}, receipts: () => DeliveryReceipts | null = () => null): new (config: HlsConfig) => Loader<FragmentLoaderContext> {
   const Base = Hls.DefaultConfig.loader as unknown as new (config: HlsConfig) => Loader<FragmentLoaderContext>;
   return class VerifyingLoader extends Base {
     override load(context: FragmentLoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<FragmentLoaderContext>): void {
+      const r = receipts();
+      const url = r ? r.attach(context.url) : context.url;
+      const withReceipt = url !== context.url;
+      if (withReceipt) context = { ...context, url };
+      const answered = (networkDetails: unknown) => {
+        if (withReceipt) r!.answered(url, (h) => (networkDetails as XMLHttpRequest | null)?.getResponseHeader?.(h) ?? null);
+      };
       const checked: LoaderCallbacks<FragmentLoaderContext> = {
         ...callbacks,
+        onError: (error, ctx, networkDetails, stats) => {
+          answered(networkDetails);
+          callbacks.onError(error, ctx, networkDetails, stats);
+        },
+        onTimeout: (stats, ctx, networkDetails) => {
+          answered(networkDetails);
+          callbacks.onTimeout(stats, ctx, networkDetails);
+        },
         onSuccess: (response, stats, ctx, networkDetails) => {
+          answered(networkDetails);
           const xhr = networkDetails as XMLHttpRequest | null;
           const data = response.data;
           if (!(data instanceof ArrayBuffer) || !xhr) {
@@ -293,7 +311,7 @@ export class CastnetPlayer extends HTMLElement {
       pLoader: latencyTuningLoader((tuning) => (this.latency = tuning)),
       // Off until the first media playlist says (latency-tuning.ts): parts, or blocking reload.
       lowLatencyMode: false,
-      fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification(), (url, bytes) => this.receipts?.delivered(url, bytes)),
+      fLoader: verifyingLoader(() => this.verifier!, () => this.showVerification(), (url, bytes) => this.receipts?.delivered(url, bytes), () => this.receipts),
       liveSyncDurationCount: 3,
       enableWorker: true,
       backBufferLength: 30,

@@ -1,15 +1,21 @@
 // The player's side of paid delivery (issue 14): an ephemeral secp256k1 key made in the page, certified by
 // the stream's payer (`POST <payer>/delivery/sessions`, named by the directory entry), and one cumulative
 // receipt per relay — "this session received B bytes of stream P from relay R, the last being rendition r,
-// sequence n" — signed every few seconds when B moved and once more when the player leaves, and POSTed to
-// that relay. Bytes are counted only for segments that passed the publisher-signature check. A player that
+// sequence n" — signed every few seconds when B moved and once more when the player leaves. A receipt
+// rides on the player's next segment request to that relay (the `castnet-receipt` query parameter; the
+// relay answers in a `castnet-receipt` response header): no request of its own, which cost a relay as much
+// CPU as a segment request (bench/receipts), and no CORS preflight, which a custom request header would
+// cost on every segment URL. A receipt no segment request took by the next interval (the player paused, or
+// moved to another relay), one a relay did not answer (an older relay), and the last one on leaving
+// (keepalive) are POSTed on their own. Bytes are counted only for segments that passed the
+// publisher-signature check. A player that
 // fails over starts a new cumulative count for the new relay; the old relay keeps its last receipt. The
 // session is renewed (a new key) before its certificate expires or its byte budget runs out. Runs in the
 // browser; a Node script can drive it too (it needs only fetch). Cost: one signature per relay per interval.
 
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { addressOfPublicKey } from '../protocol/address.ts';
-import { deliveryTermsSchema, signReceipt, signedCertificateSchema, type DeliveryTerms, type SignedCertificate } from '../protocol/delivery-receipt.ts';
+import { deliveryTermsSchema, parseReceiptAnswer, RECEIPT_ANSWER_HEADER, signReceipt, signedCertificateSchema, withReceiptParam, type DeliveryTerms, type SignedCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 
 /**
  * A receipt every 10 s per relay: the relay's claim lags by at most this plus its claim interval, the
@@ -31,6 +37,9 @@ export interface ReceiptsState {
   lastRefusal: string | null;
   /** Cumulative bytes per relay origin in the current session, and the last value each relay acknowledged. */
   relays: Record<string, { bytes: number; sent: number }>;
+  /** Receipts that rode on segment requests, and those POSTed on their own. */
+  rode: number;
+  posted: number;
   /** Sessions this player held (renewals included). */
   sessions: number;
 }
@@ -41,6 +50,10 @@ interface RelayCount {
   rendition: string;
   sequence: number;
   address: Promise<string | null> | null;
+  /** Signed, waiting for the next segment request to this relay. */
+  due: SignedReceipt | null;
+  /** On a segment request, its answer not read yet. */
+  riding: SignedReceipt | null;
 }
 
 interface Session {
@@ -72,12 +85,14 @@ export async function directoryTerms(url: string, fetchFn: typeof globalThis.fet
 }
 
 export class DeliveryReceipts {
-  readonly state: ReceiptsState = { enabled: false, session: null, signatures: 0, signMs: 0, refused: 0, lastRefusal: null, relays: {}, sessions: 0 };
+  readonly state: ReceiptsState = { enabled: false, session: null, signatures: 0, signMs: 0, refused: 0, lastRefusal: null, relays: {}, rode: 0, posted: 0, sessions: 0 };
   private readonly options: DeliveryReceiptsOptions;
   private readonly fetch: typeof globalThis.fetch;
   private readonly now: () => number;
   private terms: DeliveryTerms | null = null;
   private session: Promise<Session | null> | null = null;
+  /** The session once it resolved: segment requests read it synchronously. */
+  private current: Session | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
@@ -110,7 +125,8 @@ export class DeliveryReceipts {
       this.state.session = address;
       this.state.sessions++;
       this.state.relays = {};
-      return { key, address, certificate, relays: new Map(), total: 0 };
+      this.current = { key, address, certificate, relays: new Map(), total: 0 };
+      return this.current;
     } catch (err) {
       this.state.lastRefusal = `session: ${(err as Error).message}`;
       // Asked again at the next flush.
@@ -130,7 +146,7 @@ export class DeliveryReceipts {
       if (!s) return;
       let count = s.relays.get(relay);
       if (!count) {
-        count = { bytes: 0, sent: 0, rendition: m[2]!, sequence: Number(m[3]), address: null };
+        count = { bytes: 0, sent: 0, rendition: m[2]!, sequence: Number(m[3]), address: null, due: null, riding: null };
         s.relays.set(relay, count);
       }
       count.bytes += bytes;
@@ -141,6 +157,41 @@ export class DeliveryReceipts {
     });
   }
 
+  /** `url` (a segment or part request about to go out) with the receipt due for its relay, if one is. Hot path: every segment. */
+  attach(url: string): string {
+    const s = this.current;
+    if (!s || this.closed) return url;
+    const count = s.relays.get(new URL(url, globalThis.location?.href).origin);
+    if (!count?.due) return url;
+    count.riding = count.due;
+    count.due = null;
+    this.state.rode++;
+    return withReceiptParam(url, count.riding);
+  }
+
+  /** The relay's answer to the request `url` went out as (its castnet-receipt response header, null when none). */
+  answered(url: string, header: (name: string) => string | null): void {
+    const s = this.current;
+    if (!s) return;
+    const relay = new URL(url, globalThis.location?.href).origin;
+    const count = s.relays.get(relay);
+    const sent = count?.riding;
+    if (!count || !sent) return;
+    count.riding = null;
+    const answer = parseReceiptAnswer(header(RECEIPT_ANSWER_HEADER));
+    if (answer === null) {
+      // Not answered (the request failed, or a relay that ignores the parameter): POSTed at the next interval.
+      count.due ??= sent;
+      return;
+    }
+    if (answer.kept) count.sent = Math.max(count.sent, sent.receipt.bytes);
+    else {
+      this.state.refused++;
+      this.state.lastRefusal = answer.reason;
+    }
+    this.state.relays[relay] = { bytes: count.bytes, sent: count.sent };
+  }
+
   private relayAddress(relay: string): Promise<string | null> {
     return this.fetch(`${relay}/delivery/${this.options.playbackId}`)
       .then(async (res) => (res.ok ? ((await res.json()) as { relay?: unknown }).relay : null))
@@ -148,7 +199,10 @@ export class DeliveryReceipts {
       .catch(() => null);
   }
 
-  /** Signs and sends a receipt to every relay whose count moved; `final` when the player leaves (keepalive). */
+  /**
+   * Signs a receipt for every relay whose count moved: due for its next segment request, or POSTed when
+   * the last one is still waiting (no segment request took it), and always when `final`: the player leaves (keepalive).
+   */
   async flush(final: boolean): Promise<void> {
     if (!this.state.enabled) return;
     this.session ??= this.newSession();
@@ -164,10 +218,19 @@ export class DeliveryReceipts {
           count.address = null;
           return;
         }
+        // One riding now: its answer comes with the segment.
+        if (!final && count.riding && count.riding.receipt.bytes === count.bytes) return;
         const started = globalThis.performance?.now() ?? this.now();
         const signed = signReceipt({ session: s.address, playbackId: this.options.playbackId, relay: address, bytes: count.bytes, rendition: count.rendition, sequence: count.sequence, at: this.now() }, s.key, s.certificate);
         this.state.signMs += (globalThis.performance?.now() ?? this.now()) - started;
         this.state.signatures++;
+        const untaken = count.due !== null;
+        if (!final && !untaken) {
+          count.due = signed;
+          return;
+        }
+        count.due = null;
+        this.state.posted++;
         try {
           const res = await this.fetch(`${relay}/delivery/${this.options.playbackId}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signed), keepalive: final });
           if (res.ok) count.sent = signed.receipt.bytes;

@@ -12,14 +12,17 @@
 // parameters; they pass the same PaymentReceiver checks as a transcoder's and winners go to the same
 // redemption queue. A stream whose payer does not answer, refuses, or pays less than it credited is
 // reported unpaid (metric and log), and with --refuse-unpaid its segments are refused with 402.
-// As an edge, it signs receipts with its node key for what it pulls from each parent, so parents are paid too.
+// As an edge, it signs receipts with its node key for what it pulls from each parent, so parents are paid
+// too: each claim round signs one per parent and stream whose count moved, which rides on the next segment
+// pulled from that parent (upstream.ts, the castnet-receipt parameter), or is POSTed when no pull took it
+// by the next round or the parent did not answer it.
 
 import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
 import { decodePayment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { signRequest } from '../protocol/signed-request.ts';
-import { checkReceiptFields, checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, signReceipt, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { checkReceiptFields, checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, parseReceiptAnswer, signReceipt, withReceiptParam, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import { claimAnswerSchema } from '../protocol/delivery-claim.ts';
 import type { DeliveryTerms } from '../protocol/stream-record.ts';
 import { readLimited } from '../protocol/read-limited.ts';
@@ -91,6 +94,10 @@ interface ParentAccount {
   rendition: string;
   sequence: number;
   sentBytes: number;
+  /** Signed, waiting for the next segment pulled from the parent. */
+  due: SignedReceipt | null;
+  /** On a pull, its answer not read yet. */
+  riding: SignedReceipt | null;
 }
 
 export class DeliveryEarnings {
@@ -325,12 +332,34 @@ export class DeliveryEarnings {
     let account = this.parents.get(key);
     if (!account) {
       if (this.parents.size >= MAX_STREAMS * 4) this.parents.delete(this.parents.keys().next().value!);
-      account = { address: this.parentTerms(parent, playbackId), bytes: 0, rendition, sequence, sentBytes: 0 };
+      account = { address: this.parentTerms(parent, playbackId), bytes: 0, rendition, sequence, sentBytes: 0, due: null, riding: null };
       this.parents.set(key, account);
     }
     account.bytes += bytes;
     account.rendition = rendition;
     account.sequence = sequence;
+  }
+
+  /** `url` (a segment about to be pulled from `parent`) with the receipt due for that parent and stream, if one is. */
+  attachForParent(playbackId: string, parent: string, url: string): string {
+    const account = this.parents.get(`${parent} ${playbackId}`);
+    if (!account?.due) return url;
+    account.riding = account.due;
+    account.due = null;
+    return withReceiptParam(url, account.riding);
+  }
+
+  /** The parent's answer to a pull that carried a receipt (its castnet-receipt header; null when the pull failed or the parent ignores receipts there). */
+  parentAnswered(playbackId: string, parent: string, header: string | null): void {
+    const account = this.parents.get(`${parent} ${playbackId}`);
+    const sent = account?.riding;
+    if (!account || !sent) return;
+    account.riding = null;
+    const answer = parseReceiptAnswer(header);
+    // Unanswered: POSTed at the next round.
+    if (answer === null) account.due ??= sent;
+    else if (answer.kept) account.sentBytes = Math.max(account.sentBytes, sent.receipt.bytes);
+    this.options.events?.edgeReceipt?.(answer === null ? 'unanswered' : answer.kept ? 'sent' : `refused_${answer.reason}`);
   }
 
   private async parentTerms(parent: string, playbackId: string): Promise<{ relay: string; pricePerByte: bigint } | null> {
@@ -352,7 +381,15 @@ export class DeliveryEarnings {
         const [parent, playbackId] = key.split(' ') as [string, string];
         const terms = await account.address;
         if (!terms || terms.pricePerByte === 0n) return;
+        // One riding now: its answer comes with the pull.
+        if (account.riding && account.riding.receipt.bytes === account.bytes) return;
         const signed = signReceipt({ session: this.address, playbackId, relay: terms.relay, bytes: account.bytes, rendition: account.rendition, sequence: account.sequence, at: this.now() }, this.options.identity.privateKey);
+        // The first for these bytes rides on the next pull; one no pull took since the last round is POSTed.
+        if (account.due === null) {
+          account.due = signed;
+          return;
+        }
+        account.due = null;
         try {
           const res = await this.options.fetch(`${parent}/delivery/${playbackId}/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signed), signal: AbortSignal.timeout(CLAIM_TIMEOUT_MS) });
           await res.arrayBuffer().catch(() => undefined);

@@ -246,6 +246,7 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
         verifyInit: (at, headers, bytes) => content.pulledInit(at, headers, bytes),
         // Receipts for what parents deliver are signed whether or not this relay charges its own viewers.
         onSegmentPulled: (at, parent, bytes) => earnings.pulled(at.playbackId, parent, at.rendition, at.seq, bytes),
+        receipts: { attach: (playbackId, parent, url) => earnings.attachForParent(playbackId, parent, url), answered: (playbackId, parent, header) => earnings.parentAnswered(playbackId, parent, header) },
         onPlaylistRefused: () => metrics.contentRefused.inc({ from: 'parent', reason: 'seq_ahead' }),
         tokenFor: (playbackId) => playback.tokenFor(playbackId),
         onUpstreamRequest: (kind, bytes, playbackId) => {

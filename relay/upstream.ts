@@ -20,6 +20,7 @@ import type { Logger } from '../observability/logger.ts';
 import { SegmentCache, type CachedSegment } from './segment-cache.ts';
 import { PlaylistWaiters } from './playlist-waiters.ts';
 import { SingleFlight } from './single-flight.ts';
+import { RECEIPT_ANSWER_HEADER } from '../protocol/delivery-receipt.ts';
 import { parseLlPlaylist, writeLlPlaylist, type ParsedLlPlaylist } from '../media/ll-playlist.ts';
 import { position } from './part-window.ts';
 
@@ -35,6 +36,11 @@ export interface UpstreamOptions {
   onUpstreamRequest?: (kind: 'playlist' | 'segment' | 'master' | 'thumbnail' | 'part' | 'init', bytes: number, playbackId: string) => void;
   /** A segment pulled from `parent` (paid delivery: the edge signs receipts for it, relay/delivery-earnings.ts). */
   onSegmentPulled?: (at: { playbackId: string; rendition: string; seq: number }, parent: string, bytes: number) => void;
+  /**
+   * Paid delivery: a receipt due for `parent` rides on the segment pulled from it (`url` with the
+   * castnet-receipt parameter), and the parent's answer header is reported back (delivery-earnings.ts).
+   */
+  receipts?: { attach: (playbackId: string, parent: string, url: string) => string; answered: (playbackId: string, parent: string, header: string | null) => void };
   /** The most a parent's playlist (media or multivariant) may hold. */
   maxPlaylistBytes?: number;
   /** The most a parent's segment may hold. */
@@ -157,7 +163,7 @@ export class Upstream {
    * GET from the first parent that answers, its body read up to `maxBytes`; 404 and other answers are final,
    * network failures and oversized bodies try the next.
    */
-  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number, accept?: (body: Buffer, headers: Headers) => Promise<Record<string, string>>): Promise<{ body: Buffer; etag: string | null; headers: Record<string, string>; parent: string }> {
+  private async fetchFromParent(playbackId: string, path: string, timeoutMs: number, maxBytes: number, accept?: (body: Buffer, headers: Headers) => Promise<Record<string, string>>, withReceipt = false): Promise<{ body: Buffer; etag: string | null; headers: Record<string, string>; parent: string }> {
     const listed = await this.options.parentsFor(playbackId);
     if (listed.length === 0) throw new CastnetError('STREAM_NOT_FOUND', 'no live stream with this playback id on this relay or its parents', { playbackId });
     const now = Date.now();
@@ -167,7 +173,17 @@ export class Upstream {
     for (const parent of parents) {
       try {
         const token = this.options.tokenFor?.(playbackId);
-        const res = await this.fetch(`${parent}${path}`, { signal: AbortSignal.timeout(timeoutMs), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+        const url = `${parent}${path}`;
+        const receipts = withReceipt ? this.options.receipts : undefined;
+        const sent = receipts ? receipts.attach(playbackId, parent, url) : url;
+        let res: Response;
+        try {
+          res = await this.fetch(sent, { signal: AbortSignal.timeout(timeoutMs), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+        } catch (err) {
+          if (sent !== url) receipts!.answered(playbackId, parent, null);
+          throw err;
+        }
+        if (sent !== url) receipts!.answered(playbackId, parent, res.headers.get(RECEIPT_ANSWER_HEADER));
         if (res.ok) {
           const body = await readLimited(res, maxBytes, { playbackId, parent });
           let headers: Record<string, string> = {};
@@ -450,7 +466,7 @@ export class Upstream {
     const cached = this.options.cache.get(path);
     if (cached) return { segment: cached, hit: true };
     const segment = (await this.flights.run(`segment:${path}`, async () => {
-      const { body: bytes, etag, headers, parent } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body));
+      const { body: bytes, etag, headers, parent } = await this.fetchFromParent(playbackId, path, 10_000, this.maxSegmentBytes, (body, h) => this.options.verifySegment({ playbackId, rendition, seq }, h, body), true);
       this.options.onUpstreamRequest?.('segment', bytes.length, playbackId);
       this.options.onSegmentPulled?.({ playbackId, rendition, seq }, parent, bytes.length);
       const entry: CachedSegment = { bytes, etag: etag ?? `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, window: this.key(playbackId, rendition), seq, headers };
