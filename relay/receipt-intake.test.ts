@@ -12,7 +12,7 @@ import { RelayClient } from '../broadcaster/node-clients.ts';
 import { identityFromPrivateKey, randomIdentity } from '../protocol/identity.ts';
 import { signSegmentBytes } from '../protocol/segment-signing.ts';
 import { MAX_RECEIPT_PARAM_CHARS, parseReceiptAnswer, RECEIPT_ANSWER_HEADER, RECEIPT_PARAM, signCertificate, signReceipt, withReceiptParam, type SignedReceipt } from '../protocol/delivery-receipt.ts';
-import { RECEIPTS_BURST } from './receipt-intake.ts';
+import { RECEIPTS_BURST, receiptParamOf } from './receipt-intake.ts';
 
 const payer = randomIdentity();
 const SEGMENT = Buffer.alloc(188 * 100);
@@ -112,4 +112,14 @@ describe('receipts riding on segment requests', () => {
     assert.equal((await ride(v.receipt(10_000))).answer, 'kept');
   });
 
+});
+
+describe('receiptParamOf', () => {
+  it('finds the receipt parameter first, among others, or not at all', () => {
+    assert.equal(receiptParamOf(`${RECEIPT_PARAM}=abc`), 'abc');
+    assert.equal(receiptParamOf(`token=x&${RECEIPT_PARAM}=abc&_HLS_msn=3`), 'abc');
+    assert.equal(receiptParamOf(`x${RECEIPT_PARAM}=abc`), null);
+    assert.equal(receiptParamOf('token=x'), null);
+    assert.equal(receiptParamOf(`${RECEIPT_PARAM}=`), '');
+  });
 });

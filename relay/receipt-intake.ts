@@ -61,8 +61,18 @@ function rateLimited(): CastnetError {
   return new CastnetError('RATE_LIMITED', 'too many receipts from this address: one every few seconds per session is enough', { reason: 'receipt_rate' });
 }
 
-/** The receipt parameter's value in a request's query string, or null. */
+const PARAM_PREFIX = `${RECEIPT_PARAM}=`;
+
+/**
+ * The receipt parameter's value in a request's query string, or null. Hot path (every segment request
+ * with a query): a scan, not a URLSearchParams; the value is base64url, so it is taken as sent (one with
+ * percent-escapes is no receipt, and decodeReceiptParam refuses it).
+ */
 export function receiptParamOf(query: string): string | null {
-  if (!query.includes(RECEIPT_PARAM)) return null;
-  return new URLSearchParams(query).get(RECEIPT_PARAM);
+  let at = query.startsWith(PARAM_PREFIX) ? 0 : query.indexOf(`&${PARAM_PREFIX}`);
+  if (at < 0) return null;
+  if (query[at] === '&') at++;
+  const start = at + PARAM_PREFIX.length;
+  const end = query.indexOf('&', start);
+  return query.slice(start, end < 0 ? undefined : end);
 }
