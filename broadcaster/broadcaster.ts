@@ -4,6 +4,7 @@
 // runs, its deposit at the ledger or on chain is funded) and says what is wrong; it starts anyway, since a
 // broadcaster may well start before its orchestrator.
 
+import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
@@ -32,6 +33,7 @@ import type { Settlement } from '../settlement/settlement.ts';
 import { FundsMonitor } from './funds-monitor.ts';
 import { DeliveryPayer } from './delivery-payer.ts';
 import { attachDelivery } from './delivery-wiring.ts';
+import { DeliveryStore } from './delivery-store.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { PlaybackTokenVerifier, requestToken } from '../protocol/playback-token.ts';
 
@@ -108,8 +110,11 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
   const orchestrator = new OrchestratorClient(options.orchestrator, { identity });
   // Transcoders and relays are the orchestrator's choice, not the operator's: reached under the outbound policy.
   const nodeFetch = outboundFetch({ allowPrivate: options.allowPrivateNodes, onRefused: (reason) => metrics.outboundRefused.inc({ reason }) }, components.fetch);
+  // Viewer sessions and what relays were paid survive a restart (the players keep their certificates).
+  const deliveryStore = options.dataDir && options.maxPricePerByte > 0n ? new DeliveryStore(join(options.dataDir, 'delivery.sqlite')) : undefined;
   const delivery = new DeliveryPayer({
     identity,
+    ...(deliveryStore ? { store: deliveryStore } : {}),
     maxPricePerByte: options.maxPricePerByte,
     maxFaceValue: options.deliveryMaxFaceValue,
     sessionTtlMs: options.viewerSessionTtlMs,
@@ -244,6 +249,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       streams.stop();
       await rtmp.close();
       await http?.close();
+      deliveryStore?.close();
     },
   };
   return broadcaster;

@@ -13,6 +13,7 @@ import { MAX_TICKETS_PER_PAYMENT, encodePayment, ticketOf, type Payment } from '
 import { MAX_WIN_PROB, scaledExpectedValue, signTicket } from '../protocol/ticket.ts';
 import { checkReceiptSignatures, signCertificate, type SignedCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import type { Claim, ClaimAnswer, ReceiptRefusal } from '../protocol/delivery-claim.ts';
+import type { ClaimWrite, DeliveryStore } from './delivery-store.ts';
 
 export interface DeliveryPayerOptions {
   identity: Identity;
@@ -25,6 +26,8 @@ export interface DeliveryPayerOptions {
   now?: () => number;
   /** Whether an address is a relay registered at the orchestrator (edge receipts are signed by node keys). */
   isRelay?: (address: string) => Promise<boolean>;
+  /** Where sessions, credits, published weights and nonces survive a restart; none: memory only. */
+  store?: DeliveryStore;
 }
 
 /**
@@ -45,6 +48,8 @@ export const MAX_SESSIONS_PER_STREAM = 100_000;
 export const MAX_EDGES_PER_RELAY = 32;
 /** Sequence numbers remembered per stream (a day of 2 s segments). */
 const MAX_SEGMENTS_PER_STREAM = 43_200;
+/** Ticket parameters whose next nonce is remembered (the oldest go first). */
+const MAX_NONCES = 10_000;
 
 interface SegmentWeight {
   /** Bytes of its heaviest rendition: what one viewer may have fetched of this sequence. */
@@ -92,6 +97,32 @@ export class DeliveryPayer {
   constructor(options: DeliveryPayerOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    const store = options.store;
+    if (!store) return;
+    // What the last run knew: its certificates still count, its credits and nonces go on from where they were.
+    for (const stored of store.load()) {
+      const s = this.ledger(stored.playbackId);
+      for (const seg of stored.segments) this.weigh(s, seg.rendition, seg.seq, seg.bytes, seg.durationS);
+      for (const session of stored.sessions) s.sessions.set(session.key, { issuedAt: session.issuedAt, startSeq: session.startSeq, credited: session.credited });
+      for (const c of stored.credits) {
+        s.credits.set(c.relay, { owedScaled: c.owedScaled, paidScaled: c.paidScaled, bytes: new Map(c.bytes.map((b) => [b.session, b.bytes])), edges: new Set(c.bytes.filter((b) => b.edge).map((b) => b.session)) });
+      }
+    }
+    for (const [randHash, nonce] of store.nonces()) this.nonces.set(randHash, nonce);
+  }
+
+  /** Streams this payer remembers (after a restart: those of the last run, until they reopen or are closed). */
+  streamIds(): string[] {
+    return [...this.streams.keys()];
+  }
+
+  private ledger(playbackId: string): StreamLedger {
+    let s = this.streams.get(playbackId);
+    if (!s) {
+      s = { segments: new Map(), newestSeq: -1, totalBytes: 0, peakBytesPerSecond: 0, maxSegmentBytes: 0, sessions: new Map(), credits: new Map(), prefix: null };
+      this.streams.set(playbackId, s);
+    }
+    return s;
   }
 
   get address(): string {
@@ -100,27 +131,38 @@ export class DeliveryPayer {
 
   /** A stream this broadcaster publishes: sessions may be issued for it. */
   open(playbackId: string): void {
-    if (!this.streams.has(playbackId)) {
-      this.streams.set(playbackId, { segments: new Map(), newestSeq: -1, totalBytes: 0, peakBytesPerSecond: 0, maxSegmentBytes: 0, sessions: new Map(), credits: new Map(), prefix: null });
-    }
+    if (this.streams.has(playbackId)) return;
+    this.ledger(playbackId);
+    this.options.store?.opened(playbackId);
   }
 
   /** The stream is over: its records go (receipts for it are refused as unknown from then on). */
   close(playbackId: string): void {
     this.streams.delete(playbackId);
+    this.options.store?.closed(playbackId);
   }
 
   /** What this broadcaster published: the only ground truth a receipt is weighed against. */
   published(playbackId: string, rendition: string, seq: number, bytes: number, durationS: number): void {
     const s = this.streams.get(playbackId);
     if (!s) return;
+    const dropped = this.weigh(s, rendition, seq, bytes, durationS);
+    if (dropped !== false) this.options.store?.published(playbackId, { seq, rendition, bytes, durationS }, dropped);
+  }
+
+  /** Adds one rendition of a segment to the stream's weights: false when it was known, else the sequence dropped to stay bounded (or null). */
+  private weigh(s: StreamLedger, rendition: string, seq: number, bytes: number, durationS: number): number | null | false {
+    let dropped: number | null = null;
     let w = s.segments.get(seq);
     if (!w) {
       w = { max: 0, total: 0, renditions: new Set() };
       s.segments.set(seq, w);
-      if (s.segments.size > MAX_SEGMENTS_PER_STREAM) s.segments.delete(s.segments.keys().next().value!);
+      if (s.segments.size > MAX_SEGMENTS_PER_STREAM) {
+        dropped = s.segments.keys().next().value!;
+        s.segments.delete(dropped);
+      }
     }
-    if (w.renditions.has(rendition)) return;
+    if (w.renditions.has(rendition)) return false;
     w.renditions.add(rendition);
     w.max = Math.max(w.max, bytes);
     w.total += bytes;
@@ -129,6 +171,7 @@ export class DeliveryPayer {
     s.maxSegmentBytes = Math.max(s.maxSegmentBytes, bytes);
     if (durationS > 0) s.peakBytesPerSecond = Math.max(s.peakBytesPerSecond, bytes / durationS);
     s.prefix = null;
+    return dropped;
   }
 
   /** A certificate for a player's ephemeral key. STREAM_NOT_FOUND unless this broadcaster publishes the stream. */
@@ -140,7 +183,12 @@ export class DeliveryPayer {
     const now = this.now();
     const existing = s.sessions.get(key);
     // A key asking again keeps its start: a later start would widen what it may claim.
-    if (!existing) s.sessions.set(key, { issuedAt: now, startSeq: Math.max(0, s.newestSeq - LIVE_WINDOW_SEGMENTS), credited: 0 });
+    if (!existing) {
+      const session = { issuedAt: now, startSeq: Math.max(0, s.newestSeq - LIVE_WINDOW_SEGMENTS), credited: 0 };
+      // Remembered before the certificate leaves: a restart must not forget a session a player holds.
+      this.options.store?.sessionIssued(playbackId, { key, issuedAt: session.issuedAt, startSeq: session.startSeq });
+      s.sessions.set(key, session);
+    }
     const issuedAt = existing?.issuedAt ?? now;
     return signCertificate({ playbackId, sessionKey: key, payer: this.address, issuedAt, expiresAt: issuedAt + this.options.sessionTtlMs, byteBudget: this.options.sessionBytes }, this.options.identity.privateKey);
   }
@@ -247,6 +295,7 @@ export class DeliveryPayer {
     }
     credit.owedScaled += BigInt(credited) * price * MAX_WIN_PROB;
     let payment: string | null = null;
+    let nonceWritten: ClaimWrite['nonce'] = null;
     const deficit = credit.owedScaled - credit.paidScaled;
     if (deficit > 0n) {
       // Enough tickets to cover what is owed (a remainder past the batch limit waits for the next claim).
@@ -255,10 +304,25 @@ export class DeliveryPayer {
       let nonce = this.nonces.get(p.recipientRandHash) ?? 0;
       for (let i = 0; i < count; i++, nonce++) tickets.tickets.push({ senderNonce: nonce, signature: signTicket(ticketOf(tickets, nonce), this.options.identity.privateKey) });
       this.nonces.delete(p.recipientRandHash);
-      if (this.nonces.size >= 10_000) this.nonces.delete(this.nonces.keys().next().value!);
+      if (this.nonces.size >= MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value!);
       this.nonces.set(p.recipientRandHash, nonce);
+      nonceWritten = { randHash: p.recipientRandHash, next: nonce };
       credit.paidScaled += perTicket * BigInt(count);
       payment = encodePayment(tickets);
+    }
+    // (A stream closed while this claim waited keeps nothing on disk.)
+    if (this.options.store && (credited > 0 || nonceWritten) && this.streams.get(claim.playbackId) === s) {
+      // Committed before the tickets leave: after a crash, what was paid is known and no nonce is signed twice.
+      const touched = results.filter((r) => r.credited > 0).map((r) => r.session);
+      this.options.store.claimed({
+        playbackId: claim.playbackId,
+        relay,
+        owedScaled: credit.owedScaled,
+        paidScaled: credit.paidScaled,
+        sessions: touched.filter((k) => s.sessions.has(k)).map((k) => ({ key: k, credited: s.sessions.get(k)!.credited })),
+        bytes: touched.map((k) => ({ session: k, bytes: credit.bytes.get(k)!, edge: credit.edges.has(k) })),
+        nonce: nonceWritten,
+      }, MAX_NONCES);
     }
     return {
       results: results.map((r) => ({ session: r.session, credited: r.credited, ...(r.reason ? { reason: r.reason } : {}) })),

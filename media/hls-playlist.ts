@@ -31,6 +31,8 @@ export interface PlaylistEntry {
   discontinuity: boolean;
   /** A segment the relay never received (e.g. its transcode failed): listed with EXT-X-GAP so numbering stays right. */
   gap: boolean;
+  /** A CMAF segment (`<seq>.m4s`) and the sequence number of the init segment it needs (`init-<seq>.mp4`, EXT-X-MAP); none: MPEG-TS (`<seq>.ts`). */
+  init?: number;
 }
 
 export interface MediaPlaylist {
@@ -42,7 +44,7 @@ export interface MediaPlaylist {
   ended: boolean;
   /** `VOD` for a recording: the playlist will never change (RFC 8216 §4.3.3.5). */
   playlistType?: 'VOD';
-  /** Written before each `<seq>.ts` (recordings and rewind name segments by a longer path); none: relative. */
+  /** Written before each `<seq>.ts`, `<seq>.m4s` and `init-<seq>.mp4` (recordings and rewind name segments by a longer path); none: relative. */
   uriPrefix?: string;
 }
 
@@ -62,13 +64,19 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
   if (playlist.canBlockReload) lines.push('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES');
   const prefix = playlist.uriPrefix ?? '';
   if (!URI_PREFIX.test(prefix)) refuse('segment URI prefix', prefix);
+  let map: number | undefined;
   for (const entry of playlist.entries) {
     if (!PROGRAM_DATE_TIME.test(entry.programDateTime)) refuse('program date-time', entry.programDateTime);
     if (entry.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    // EXT-X-MAP applies to every segment after it until the next (RFC 8216 §4.3.2.5): written where it changes.
+    if (entry.init !== undefined && entry.init !== map) {
+      map = entry.init;
+      lines.push(`#EXT-X-MAP:URI="${prefix}init-${wholeIn('init sequence', map, 0, Number.MAX_SAFE_INTEGER)}.mp4"`);
+    }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${entry.programDateTime}`);
     lines.push(`#EXTINF:${finiteIn('segment duration', entry.duration, 0, MAX_TARGET_DURATION_SECONDS).toFixed(3)},`);
     if (entry.gap) lines.push('#EXT-X-GAP');
-    lines.push(`${prefix}${wholeIn('segment sequence', entry.seq, 0, Number.MAX_SAFE_INTEGER)}.ts`);
+    lines.push(`${prefix}${wholeIn('segment sequence', entry.seq, 0, Number.MAX_SAFE_INTEGER)}.${entry.init === undefined ? 'ts' : 'm4s'}`);
   }
   if (playlist.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;

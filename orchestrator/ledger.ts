@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { DatabaseSync } from 'node:sqlite';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { CastnetError } from '../protocol/errors.ts';
-import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
+import { addMissingColumns, inTransaction, openDatabase } from '../storage/sqlite.ts';
 import { DEFAULT_RESERVE_RECIPIENTS, claimableReserve, payout } from '../settlement/reserve-rule.ts';
 import { MAX_WIN_PROB, isWinningTicket, recoverSigner, ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
 import { WITHDRAWAL_MAX_SKEW_MS, withdrawalHash, type Withdrawal } from '../protocol/withdrawal.ts';
@@ -147,15 +147,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(this.db, work);
   }
 
   account(address: string): Account {

@@ -157,6 +157,46 @@ describe('Recordings', () => {
     assert.equal(second.r.accessOfStream('s').policy?.policy.mode, 'signed');
   });
 
+  it("records a low-latency (CMAF) rendition's whole segments with the init segments they need: EXT-X-MAP where the init changes, .m4s segments, the init's signature headers, across a restart", async () => {
+    const { r, dir } = make();
+    const initA = { seq: 0, bytes: Buffer.from('init-a'), headers: { 'castnet-init-signature': '0xaa' } };
+    const initB = { seq: 3, bytes: Buffer.from('init-bb'), headers: { 'castnet-init-signature': '0xbb' } };
+    for (let seq = 0; seq < 5; seq++) {
+      r.add('ll', 'source', segment(seq, 1_000, seq === 3), variants, 2, null, seq < 3 ? initA : initB);
+      r.add('ll', '240p', segment(seq, 500, seq === 3), variants, 2);
+    }
+    r.end('ll');
+    await r.idle();
+    const rec = r.list()[0]!;
+    // Two inits (6 + 7 bytes) count in the recording's bytes.
+    assert.equal(rec.bytes, 5 * 1_000 + 5 * 500 + 13);
+    const text = r.vodMedia(rec.recordingId, 'source').toString();
+    const prefix = `/vod/${rec.recordingId}/hls/ll/source/`;
+    assert.deepEqual(text.match(/^#EXT-X-MAP:.*$/gm), [`#EXT-X-MAP:URI="${prefix}init-0.mp4"`, `#EXT-X-MAP:URI="${prefix}init-3.mp4"`]);
+    assert.deepEqual(text.match(/^\/vod\/.*$/gm)!.map((l) => l.slice(prefix.length)), ['0.m4s', '1.m4s', '2.m4s', '3.m4s', '4.m4s']);
+    const media = parse(text) as InstanceType<typeof types.MediaPlaylist>;
+    assert.equal(media.segments[3]!.map?.uri, `${prefix}init-3.mp4`);
+    // The MPEG-TS rendition beside it is unchanged.
+    assert.doesNotMatch(r.vodMedia(rec.recordingId, '240p').toString(), /EXT-X-MAP|\.m4s/);
+
+    const seg = await r.segment(rec.recordingId, 'll', 'source', 1, true);
+    assert.equal(seg.bytes.length, 1_000);
+    // Asked under the other kind's name, it is not there.
+    await assert.rejects(r.segment(rec.recordingId, 'll', 'source', 1, false), { code: 'SEGMENT_NOT_FOUND' });
+    await assert.rejects(r.segment(rec.recordingId, 'll', '240p', 1, true), { code: 'SEGMENT_NOT_FOUND' });
+    const init = await r.initSegment(rec.recordingId, 'll', 'source', 3);
+    assert.equal(init.bytes.toString(), 'init-bb');
+    assert.deepEqual(init.headers, initB.headers);
+    await assert.rejects(r.initSegment(rec.recordingId, 'll', 'source', 1), { code: 'SEGMENT_NOT_FOUND' });
+
+    // After a restart, the same.
+    await r.close();
+    const again = make({ dir }).r;
+    assert.equal(again.get(rec.recordingId).bytes, rec.bytes);
+    assert.equal(again.vodMedia(rec.recordingId, 'source').toString(), text);
+    assert.equal((await again.initSegment(rec.recordingId, 'll', 'source', 0)).bytes.toString(), 'init-a');
+  });
+
   it('refuses ids that are not recording ids, traversal and another stream\'s name, never reading outside its directory', async () => {
     const { r, dir } = make();
     r.add('s', 'source', segment(0), variants, 2);

@@ -1,5 +1,6 @@
-// The origin relay's recordings (--recording): every MPEG-TS segment of every rendition the relay accepted
-// after its signature checks, kept as files under `<data dir>/recordings/<recordingId>/`, indexed in
+// The origin relay's recordings (--recording): every segment of every rendition the relay accepted after its
+// signature checks (MPEG-TS, and whole CMAF segments of low-latency renditions with the init segments they
+// need, so a VOD of an LL stream carries EXT-X-MAP), kept as files under `<data dir>/recordings/<recordingId>/`, indexed in
 // `recordings.sqlite` beside them, played back as VOD (`/vod/<recordingId>/…`) and as the rewind window of a
 // live stream (`/dvr/<playbackId>/…`). Bounded by --recording-bytes (oldest ended recordings deleted first,
 // whole; with only live ones left, their oldest segments) and --max-recordings, each deletion logged.
@@ -41,6 +42,20 @@ export interface RecordedSegment {
   discontinuity: boolean;
   signature: string;
   bytes: number;
+  /** CMAF: the sequence number of its init segment (`init-<seq>.mp4`); null for MPEG-TS. */
+  init: number | null;
+}
+
+/** An init segment a CMAF segment about to be recorded needs: recorded once per rendition and sequence. */
+export interface RecordedInitInput {
+  seq: number;
+  bytes: Buffer;
+  headers: Record<string, string>;
+}
+
+interface RecordedInit {
+  bytes: number;
+  headers: Record<string, string>;
 }
 
 interface Recording {
@@ -54,6 +69,8 @@ interface Recording {
   renditions: Map<string, RecordedSegment[]>;
   /** Metadata of every seq of any rendition (a seq one rendition lacks is a gap in its playlist). */
   timeline: Map<number, RecordedSegment>;
+  /** Init segments of CMAF renditions, by rendition and sequence. */
+  inits: Map<string, Map<number, RecordedInit>>;
   /** Built playlists, dropped on every change. */
   cache: Map<string, Buffer>;
   thumbnail: boolean;
@@ -113,6 +130,14 @@ CREATE TABLE IF NOT EXISTS recording_segments (
   bytes INTEGER NOT NULL,
   PRIMARY KEY (recording_id, rendition, seq)
 );
+CREATE TABLE IF NOT EXISTS recording_inits (
+  recording_id TEXT NOT NULL,
+  rendition TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (recording_id, rendition, seq)
+);
 `;
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
@@ -146,6 +171,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     this.root = resolve(options.dir);
     this.db = openDatabase(join(this.root, 'recordings.sqlite'), SCHEMA);
     addMissingColumns(this.db, 'recordings', [['policy', 'TEXT']]);
+    addMissingColumns(this.db, 'recording_segments', [['init_seq', 'INTEGER']]);
     this.load();
   }
 
@@ -153,14 +179,22 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
   private load(): void {
     const rows = this.db.prepare('SELECT * FROM recordings ORDER BY started_ms').all() as Array<{ id: string; playback_id: string; started_ms: number; ended_ms: number | null; variants: string; target_duration: number; thumbnail: number; policy: string | null }>;
     for (const r of rows) {
-      const rec: Recording = { id: r.id, playbackId: r.playback_id, startedMs: r.started_ms, endedMs: r.ended_ms, variants: JSON.parse(r.variants) as Variant[], targetDuration: r.target_duration, bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: r.thumbnail === 1, policy: readPolicy(r.policy) };
+      const rec: Recording = { id: r.id, playbackId: r.playback_id, startedMs: r.started_ms, endedMs: r.ended_ms, variants: JSON.parse(r.variants) as Variant[], targetDuration: r.target_duration, bytes: 0, renditions: new Map(), timeline: new Map(), inits: new Map(), cache: new Map(), thumbnail: r.thumbnail === 1, policy: readPolicy(r.policy) };
       this.recordings.set(rec.id, rec);
     }
-    const segs = this.db.prepare('SELECT * FROM recording_segments ORDER BY recording_id, rendition, seq').all() as Array<{ recording_id: string; rendition: string; seq: number; duration: number; program_date_time: string; discontinuity: number; signature: string; bytes: number }>;
+    const inits = this.db.prepare('SELECT * FROM recording_inits').all() as Array<{ recording_id: string; rendition: string; seq: number; headers: string; bytes: number }>;
+    for (const i of inits) {
+      const rec = this.recordings.get(i.recording_id);
+      if (!rec) continue;
+      this.initsOf(rec, i.rendition).set(i.seq, { bytes: i.bytes, headers: JSON.parse(i.headers) as Record<string, string> });
+      rec.bytes += i.bytes;
+      this.total += i.bytes;
+    }
+    const segs = this.db.prepare('SELECT * FROM recording_segments ORDER BY recording_id, rendition, seq').all() as Array<{ recording_id: string; rendition: string; seq: number; duration: number; program_date_time: string; discontinuity: number; signature: string; bytes: number; init_seq: number | null }>;
     for (const s of segs) {
       const rec = this.recordings.get(s.recording_id);
       if (!rec) continue;
-      const segment: RecordedSegment = { seq: s.seq, duration: s.duration, programDateTime: s.program_date_time, discontinuity: s.discontinuity === 1, signature: s.signature, bytes: s.bytes };
+      const segment: RecordedSegment = { seq: s.seq, duration: s.duration, programDateTime: s.program_date_time, discontinuity: s.discontinuity === 1, signature: s.signature, bytes: s.bytes, init: s.init_seq };
       let list = rec.renditions.get(s.rendition);
       if (!list) rec.renditions.set(s.rendition, (list = []));
       list.push(segment);
@@ -208,16 +242,31 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     return dir;
   }
 
-  private segmentPath(id: string, rendition: string, seq: number): string {
+  private segmentPath(id: string, rendition: string, seq: number, cmaf: boolean): string {
+    return this.fileOf(id, rendition, seq, cmaf ? `${seq}.m4s` : `${seq}.ts`);
+  }
+
+  private initPath(id: string, rendition: string, seq: number): string {
+    return this.fileOf(id, rendition, seq, `init-${seq}.mp4`);
+  }
+
+  private fileOf(id: string, rendition: string, seq: number, name: string): string {
     if (!renditionNamePattern.test(rendition) || !Number.isSafeInteger(seq) || seq < 0) throw new CastnetError('INVALID_PATH', 'invalid rendition or sequence');
-    return join(this.dirOf(id), rendition, `${seq}.ts`);
+    return join(this.dirOf(id), rendition, name);
+  }
+
+  private initsOf(rec: Recording, rendition: string): Map<number, RecordedInit> {
+    let m = rec.inits.get(rendition);
+    if (!m) rec.inits.set(rendition, (m = new Map()));
+    return m;
   }
 
   /**
-   * Records a segment the store accepted. `variants`/`targetDuration`: the stream's descriptor now. Called
-   * on the push path: it queues the write and returns.
+   * Records a segment the store accepted. `variants`/`targetDuration`: the stream's descriptor now; `init`:
+   * for a whole CMAF segment, the init segment it needs (recorded with the first segment that needs it).
+   * Called on the push path: it queues the write and returns.
    */
-  add(playbackId: string, rendition: string, segment: StoredSegment, variants: Variant[], targetDuration: number, policy: SignedPlaybackPolicy | null = null): void {
+  add(playbackId: string, rendition: string, segment: StoredSegment, variants: Variant[], targetDuration: number, policy: SignedPlaybackPolicy | null = null, init: RecordedInitInput | null = null): void {
     if (this.closed) return;
     let rec: Recording | null = this.open.get(playbackId) ?? null;
     if (!rec) {
@@ -240,20 +289,28 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     }
     this.pending++;
     const target = rec;
-    const recorded: RecordedSegment = { seq: segment.seq, duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: segment.discontinuity, signature: segment.signature, bytes: segment.bytes.length };
+    const recorded: RecordedSegment = { seq: segment.seq, duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: segment.discontinuity, signature: segment.signature, bytes: segment.bytes.length, init: init?.seq ?? null };
     const bytes = segment.bytes;
     void this.enqueue(async () => {
       try {
         if (!this.recordings.has(target.id) || this.closed) return;
         const list = target.renditions.get(rendition);
         if (list?.some((s) => s.seq === recorded.seq)) return; // a repeat push: the first bytes stay
-        const path = this.segmentPath(target.id, rendition, recorded.seq);
+        const path = this.segmentPath(target.id, rendition, recorded.seq, recorded.init !== null);
         await mkdir(join(this.dirOf(target.id), rendition), { recursive: true });
+        if (init && !target.inits.get(rendition)?.has(init.seq)) {
+          await writeFile(this.initPath(target.id, rendition, init.seq), init.bytes);
+          if (!this.recordings.has(target.id) || this.closed) return;
+          this.db.prepare('INSERT OR REPLACE INTO recording_inits (recording_id, rendition, seq, headers, bytes) VALUES (?, ?, ?, ?, ?)').run(target.id, rendition, init.seq, JSON.stringify(init.headers), init.bytes.length);
+          this.initsOf(target, rendition).set(init.seq, { bytes: init.bytes.length, headers: init.headers });
+          target.bytes += init.bytes.length;
+          this.total += init.bytes.length;
+        }
         await writeFile(path, bytes);
         if (!this.recordings.has(target.id) || this.closed) return;
         this.db
-          .prepare('INSERT OR REPLACE INTO recording_segments (recording_id, rendition, seq, duration, program_date_time, discontinuity, signature, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(target.id, rendition, recorded.seq, recorded.duration, recorded.programDateTime, recorded.discontinuity ? 1 : 0, recorded.signature, recorded.bytes);
+          .prepare('INSERT OR REPLACE INTO recording_segments (recording_id, rendition, seq, duration, program_date_time, discontinuity, signature, bytes, init_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(target.id, rendition, recorded.seq, recorded.duration, recorded.programDateTime, recorded.discontinuity ? 1 : 0, recorded.signature, recorded.bytes, recorded.init);
         let segments = target.renditions.get(rendition);
         if (!segments) target.renditions.set(rendition, (segments = []));
         insertSorted(segments, recorded);
@@ -280,7 +337,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     }
     const startedMs = this.now();
     const id = `rec_${startedMs.toString(36)}_${randomBytes(6).toString('base64url')}`;
-    const rec: Recording = { id, playbackId, startedMs, endedMs: null, variants, targetDuration: Math.max(1, Math.ceil(targetDuration)), bytes: 0, renditions: new Map(), timeline: new Map(), cache: new Map(), thumbnail: false, policy: null };
+    const rec: Recording = { id, playbackId, startedMs, endedMs: null, variants, targetDuration: Math.max(1, Math.ceil(targetDuration)), bytes: 0, renditions: new Map(), timeline: new Map(), inits: new Map(), cache: new Map(), thumbnail: false, policy: null };
     this.db.prepare('INSERT INTO recordings (id, playback_id, started_ms, ended_ms, variants, target_duration) VALUES (?, ?, ?, NULL, ?, ?)').run(id, playbackId, startedMs, JSON.stringify(variants), rec.targetDuration);
     this.recordings.set(id, rec);
     this.open.set(playbackId, rec);
@@ -294,6 +351,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     if (this.open.get(rec.playbackId) === rec) this.open.delete(rec.playbackId);
     this.total -= rec.bytes;
     this.db.prepare('DELETE FROM recording_segments WHERE recording_id = ?').run(rec.id);
+    this.db.prepare('DELETE FROM recording_inits WHERE recording_id = ?').run(rec.id);
     this.db.prepare('DELETE FROM recordings WHERE id = ?').run(rec.id);
     this.o.logger.info({ recordingId: rec.id, playbackId: rec.playbackId, bytes: rec.bytes, reason: why }, `recording deleted (oldest first): ${why}`);
     this.emit('deleted', rec.id, rec.bytes);
@@ -325,9 +383,10 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     for (const [rendition, list] of rec.renditions) {
       const i = list.findIndex((s) => s.seq === seq);
       if (i < 0) continue;
-      freed += list[i]!.bytes;
+      const gone = list[i]!;
+      freed += gone.bytes;
       list.splice(i, 1);
-      await rm(this.segmentPath(rec.id, rendition, seq), { force: true });
+      await rm(this.segmentPath(rec.id, rendition, seq, gone.init !== null), { force: true });
     }
     rec.timeline.delete(seq);
     rec.bytes -= freed;
@@ -463,15 +522,19 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
   private entries(rec: Recording, rendition: string, fromSeq: number): PlaylistEntry[] {
     const list = rec.renditions.get(rendition);
     if (!list || list.length === 0) throw new CastnetError('NOT_FOUND', `rendition ${rendition} is not in this recording`, { recordingId: rec.id, rendition, reason: 'rendition_unknown' });
-    const have = new Set(list.map((s) => s.seq));
+    const have = new Map(list.map((s) => [s.seq, s]));
     const first = list[0]!.seq;
     const last = list[list.length - 1]!.seq;
+    // A CMAF rendition's gap keeps the init of the segment before it (its URI is never fetched).
+    let init: number | null = list[0]!.init;
     return [...rec.timeline.keys()]
       .filter((seq) => seq >= Math.max(first, fromSeq) && seq <= last)
       .sort((a, b) => a - b)
       .map((seq) => {
         const s = rec.timeline.get(seq)!;
-        return { seq, duration: s.duration, programDateTime: s.programDateTime, discontinuity: s.discontinuity, gap: !have.has(seq) };
+        const own = have.get(seq);
+        if (own) init = own.init;
+        return { seq, duration: s.duration, programDateTime: s.programDateTime, discontinuity: s.discontinuity, gap: !own, ...(init !== null ? { init } : {}) };
       });
   }
 
@@ -519,17 +582,38 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     return body;
   }
 
-  /** A recorded segment's bytes and the signature headers it was pushed with, read from disk. */
-  async segment(recordingId: string, playbackId: string, rendition: string, seq: number): Promise<{ bytes: Buffer; headers: Record<string, string>; etag: string }> {
+  /**
+   * A recorded segment's bytes and the signature headers it was pushed with, read from disk. `cmaf`: asked
+   * as `<seq>.m4s` (a CMAF segment) rather than `<seq>.ts`; the other kind is not found.
+   */
+  async segment(recordingId: string, playbackId: string, rendition: string, seq: number, cmaf = false): Promise<{ bytes: Buffer; headers: Record<string, string>; etag: string }> {
+    const rec = this.ofStream(recordingId, playbackId);
+    const s = rec.renditions.get(rendition)?.find((x) => x.seq === seq);
+    if (!s || (s.init !== null) !== cmaf) throw new CastnetError('SEGMENT_NOT_FOUND', `no segment ${seq}.${cmaf ? 'm4s' : 'ts'} of ${rendition} in this recording`, { recordingId, rendition, seq });
+    const bytes = await this.readRecorded(this.segmentPath(rec.id, rendition, seq, cmaf), `segment ${seq} of ${rendition}`, { recordingId, rendition, seq });
+    return { bytes, headers: signedSegmentHeaders({ duration: s.duration, programDateTime: s.programDateTime, discontinuity: s.discontinuity, signature: s.signature }), etag: `"${rec.id}.${rendition}.${seq}.${s.bytes}"` };
+  }
+
+  /** A recorded init segment (`init-<seq>.mp4`) and the publisher's init signature headers it was pushed with. */
+  async initSegment(recordingId: string, playbackId: string, rendition: string, seq: number): Promise<{ bytes: Buffer; headers: Record<string, string>; etag: string }> {
+    const rec = this.ofStream(recordingId, playbackId);
+    const init = rec.inits.get(rendition)?.get(seq);
+    if (!init) throw new CastnetError('SEGMENT_NOT_FOUND', `no init segment ${seq} of ${rendition} in this recording`, { recordingId, rendition, seq });
+    const bytes = await this.readRecorded(this.initPath(rec.id, rendition, seq), `init segment ${seq} of ${rendition}`, { recordingId, rendition, seq });
+    return { bytes, headers: init.headers, etag: `"${rec.id}.${rendition}.init.${seq}.${init.bytes}"` };
+  }
+
+  private ofStream(recordingId: string, playbackId: string): Recording {
     const rec = this.recording(recordingId);
     if (rec.playbackId !== playbackId) throw new CastnetError('NOT_FOUND', 'this recording is of another stream', { recordingId, playbackId, reason: 'recording_unknown' });
-    const s = rec.renditions.get(rendition)?.find((x) => x.seq === seq);
-    if (!s) throw new CastnetError('SEGMENT_NOT_FOUND', `no segment ${seq} of ${rendition} in this recording`, { recordingId, rendition, seq });
-    const bytes = await readFile(this.segmentPath(rec.id, rendition, seq)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new CastnetError('SEGMENT_NOT_FOUND', `segment ${seq} of ${rendition} was deleted`, { recordingId, rendition, seq });
+    return rec;
+  }
+
+  private readRecorded(path: string, what: string, context: { recordingId: string; rendition: string; seq: number }): Promise<Buffer> {
+    return readFile(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new CastnetError('SEGMENT_NOT_FOUND', `${what} was deleted`, context);
       throw err;
     });
-    return { bytes, headers: signedSegmentHeaders({ duration: s.duration, programDateTime: s.programDateTime, discontinuity: s.discontinuity, signature: s.signature }), etag: `"${rec.id}.${rendition}.${seq}.${s.bytes}"` };
   }
 
   /** The recording's thumbnail (the stream's newest while it was recorded). */

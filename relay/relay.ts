@@ -266,12 +266,14 @@ export async function createRelay(init: Partial<RelayOptions> = {}, components: 
     return thumbnailer.get(playbackId);
   };
   store.on('segmentStored', (playbackId, rendition, segment) => {
-    // CMAF (low-latency) renditions are not recorded: their VOD would need the init segments too.
-    if (store.isLowLatency(playbackId, rendition)) return;
     const descriptor = store.descriptorOf(playbackId);
+    // A CMAF (low-latency) rendition's whole segment is recorded with the init segment it needs.
+    const init = store.isLowLatency(playbackId, rendition) ? store.initFor(playbackId, rendition, segment.seq) ?? null : null;
+    if (store.isLowLatency(playbackId, rendition) && !init) return;
     // The streamer's stream key may ask for no recording (`castnet keys record <key> off`).
-    if (descriptor?.record !== false) recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2, descriptor?.playbackPolicy ?? null);
-    thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
+    if (descriptor?.record !== false) recordings?.add(playbackId, rendition, segment, descriptor?.variants ?? [], descriptor?.targetDuration ?? 2, descriptor?.playbackPolicy ?? null, init && { seq: init.seq, bytes: init.bytes, headers: init.headers });
+    // Thumbnails are cut from MPEG-TS segments (a low-latency stream's from its transcoded renditions).
+    if (!init) thumbnailer?.offer(playbackId, rendition, segment.bytes, descriptor?.variants ?? []);
   });
   thumbnailer?.on('thumbnail', (playbackId, jpeg) => {
     metrics.thumbnails.inc({ result: 'ok' });

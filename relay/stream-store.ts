@@ -488,6 +488,11 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   }
 
   /** Whether the rendition is a CMAF (low-latency) one. */
+  /** The init segment a CMAF rendition's segment `seq` needs (the newest at or before it); none for MPEG-TS. */
+  initFor(playbackId: string, rendition: string, seq: number): StoredInit | undefined {
+    return this.streams.get(playbackId)?.renditions.get(rendition)?.ll?.initFor(seq);
+  }
+
   isLowLatency(playbackId: string, rendition: string): boolean {
     return this.streams.get(playbackId)?.renditions.get(rendition)?.ll != null;
   }

@@ -1,6 +1,7 @@
 // The recordings' viewer routes on plain node:http, beside the live fast path (hls-handler.ts):
 //   /vod/<recordingId>/master.m3u8, /vod/<recordingId>/<rendition>/index.m3u8   a recording as VOD
-//   /vod/<recordingId>/hls/<playbackId>/<rendition>/<seq>.ts                    its segments, from disk
+//   /vod/<recordingId>/hls/<playbackId>/<rendition>/<seq>.ts (or .m4s)          its segments, from disk
+//   /vod/<recordingId>/hls/<playbackId>/<rendition>/init-<seq>.mp4              a CMAF rendition's init segments
 //   /vod/<recordingId>/thumbnail.jpg                                            its poster
 //   /dvr/<playbackId>/master.m3u8, /dvr/<playbackId>/<rendition>/index.m3u8     a live stream's rewind window
 //   /dvr/<playbackId>/thumbnail.jpg                                             the live thumbnail
@@ -22,7 +23,8 @@ import type { PlaybackPolicy } from '../protocol/playback-policy.ts';
 
 const VOD_MASTER = new RegExp(`^/vod/(${ID_CHARS})/master\\.m3u8$`);
 const VOD_MEDIA = new RegExp(`^/vod/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
-const VOD_SEGMENT = new RegExp(`^/vod/(${ID_CHARS})/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.ts$`);
+const VOD_SEGMENT = new RegExp(`^/vod/(${ID_CHARS})/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(ts|m4s)$`);
+const VOD_INIT = new RegExp(`^/vod/(${ID_CHARS})/hls/(${ID_CHARS})/(${RENDITION_CHARS})/init-(\\d{1,12})\\.mp4$`);
 const VOD_THUMBNAIL = new RegExp(`^/vod/(${ID_CHARS})/thumbnail\\.jpg$`);
 const DVR_MASTER = new RegExp(`^/dvr/(${ID_CHARS})/master\\.m3u8$`);
 const DVR_MEDIA = new RegExp(`^/dvr/(${ID_CHARS})/(${RENDITION_CHARS})/index\\.m3u8$`);
@@ -35,6 +37,7 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const VOD_PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=60' };
 const LIVE_PLAYLIST_HEADERS = { ...CORS, 'content-type': PLAYLIST_TYPE, 'cache-control': 'public, max-age=1' };
 const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control': 'public, max-age=86400, immutable' };
+const CMAF_HEADERS = { ...SEGMENT_HEADERS, 'content-type': 'video/mp4' };
 const JSON_HEADERS = { ...CORS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 export interface VodHandlerOptions {
@@ -96,19 +99,24 @@ export function createVodHandler(options: VodHandlerOptions): (req: IncomingMess
         metrics.requests.inc({ kind, status: '200' });
         return send(req, res, 200, JSON_HEADERS, body);
       }
-      if ((m = VOD_SEGMENT.exec(path))) {
-        const [, recordingId, playbackId, rendition, seq] = m;
+      const segmentMatch = VOD_SEGMENT.exec(path);
+      const initMatch = segmentMatch ? null : VOD_INIT.exec(path);
+      if (segmentMatch || initMatch) {
+        const [, recordingId, playbackId, rendition, seq, ext] = (segmentMatch ?? initMatch)!;
         await recordingAccess(recordingId!);
-        const segment = await recordings().segment(recordingId!, playbackId!, rendition!, Number(seq));
+        const segment = initMatch
+          ? await recordings().initSegment(recordingId!, playbackId!, rendition!, Number(seq))
+          : await recordings().segment(recordingId!, playbackId!, rendition!, Number(seq), ext === 'm4s');
+        const headers = { ...(ext === 'ts' ? SEGMENT_HEADERS : CMAF_HEADERS), ...segment.headers, etag: segment.etag };
         if (req.headers['if-none-match'] === segment.etag) {
           metrics.requests.inc({ kind: 'vod_segment', status: '304' });
-          res.writeHead(304, { ...SEGMENT_HEADERS, ...segment.headers, etag: segment.etag });
+          res.writeHead(304, headers);
           res.end();
           return;
         }
         metrics.requests.inc({ kind: 'vod_segment', status: '200' });
         if (req.method !== 'HEAD') metrics.bytesServed.inc(segment.bytes.length);
-        return send(req, res, 200, { ...SEGMENT_HEADERS, ...segment.headers, etag: segment.etag }, segment.bytes);
+        return send(req, res, 200, headers, segment.bytes);
       }
       if ((m = VOD_MASTER.exec(path) ?? VOD_MEDIA.exec(path) ?? VOD_THUMBNAIL.exec(path))) await recordingAccess(m[1]!);
       if ((m = DVR_MASTER.exec(path) ?? DVR_MEDIA.exec(path))) await streamAccess(m[1]!);

@@ -9,7 +9,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { redemptionRequest, redemptionRequestSchema } from '../protocol/redemption.ts';
 import { ticketHash, toHex, type Ticket } from '../protocol/ticket.ts';
-import { addMissingColumns, openDatabase } from '../storage/sqlite.ts';
+import { addMissingColumns, inTransaction, openDatabase } from '../storage/sqlite.ts';
 import type { QueuedWinner, RedemptionBackend, RedemptionJournal, RedemptionOutcome, SentBatch, SentTransaction } from './settlement.ts';
 
 export type { RedemptionBackend, RedemptionOutcome };
@@ -119,18 +119,13 @@ export class RedemptionQueue implements RedemptionJournal {
   // ---- the journal (RedemptionJournal), written by the backend before each broadcast ------------
 
   sent(ticketHashes: readonly string[], tx: SentTransaction): SentBatch {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
+    return inTransaction(this.db, () => {
       const batchId = Number((this.db.prepare('SELECT COALESCE(MAX(batch_id), 0) + 1 AS id FROM (SELECT batch_id FROM transactions UNION ALL SELECT batch_id FROM winners WHERE batch_id IS NOT NULL)').get() as { id: number }).id);
       this.insertTransaction(batchId, tx);
       const mark = this.db.prepare("UPDATE winners SET status = 'sent', batch_id = ? WHERE ticket_hash = ?");
       for (const hash of ticketHashes) mark.run(batchId, hash);
-      this.db.exec('COMMIT');
       return this.batch(batchId)!;
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    });
   }
 
   replaced(batchId: number, tx: SentTransaction): void {

@@ -39,3 +39,16 @@ export function addMissingColumns(db: DatabaseSync, table: string, columns: Read
   const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
   for (const [name, definition] of columns) if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
 }
+
+/** Runs `work` in one IMMEDIATE transaction (the write lock taken at once): committed whole, or rolled back and rethrown. */
+export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}

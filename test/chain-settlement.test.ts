@@ -1,7 +1,8 @@
 // Streaming with payments settled on a real anvil chain (one block a second, as a public chain mines):
 // the broker's events account for every ticket sent, a transcoder killed with -9 between winning and
-// redeeming redeems each winner exactly once after its restart, and a transcoder is paid while the
-// orchestrator is down (nothing of the money path goes through it).
+// redeeming redeems each winner exactly once after its restart, a transcoder is paid while the
+// orchestrator is down (nothing of the money path goes through it), and a relay is paid for delivery on
+// chain: its viewers' receipts, claimed from the broadcaster, redeemed at the broker.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { runWallet } from '../cli/wallet.ts';
+import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { startDevChain, type DevChain } from '../settlement/dev-chain.ts';
 import { getText, metric, publish, reapTempDir, spawnNode, startNetwork, stopAll, streamPaidSegments, waitFor, within, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
 
@@ -129,6 +131,51 @@ describe('settlement on chain', () => {
     await waitFor('winners won after the orchestrator stopped to be redeemed', async () => (await redeemedTo(recipient)).filter((e) => e.blockNumber > stoppedAt + 2n).length >= 3, 30_000);
     assert.equal(await metric(net.transcoder.url, /^castnet_transcoder_payments_refused_total/), 0, 'no payment was refused for want of the orchestrator');
     // The test network's close stops the orchestrator again; it is already stopped.
+  });
+
+  it('pays a relay for delivery on chain: the broker redeems the tickets its viewers\' receipts earned, bytes × price within one ticket', async () => {
+    const DELIVERY_FACE = 100_000n;
+    const PRICE = 2n;
+    net = await startNetwork({ maxPricePerByte: 10n }, {}, DEPOSIT, {
+      chain,
+      relayOptions: { settlement: 'chain', chainRpc: chain.rpcUrl, broker: chain.broker, pricePerByte: PRICE, deliveryTicketFaceValue: DELIVERY_FACE, deliveryTicketEv: DELIVERY_FACE, claimIntervalMs: 1_000 },
+    });
+    const relay = net.relay;
+    // The relay pays gas for its redemptions.
+    await chain.sendEth(relay.paymentAddress, 10n ** 18n);
+    const p = publish(`${net.broadcaster.rtmpUrl}/delivered-on-chain`, { seconds: 14 });
+    publishers.push(p);
+    const playbackId = net.broadcaster.keys.resolve('delivered-on-chain');
+    await waitFor('segments on the relay', async () => ((await getText(`${relay.url}/hls/${playbackId}/source/index.m3u8`)).text.match(/\.ts$/gm) ?? []).length >= 2, 30_000);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${relay.url}/watch/${playbackId}`);
+      await waitFor('playback', async () => (((await page.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 4, 60_000, 200);
+      await p.exited;
+      await page.evaluate(`(() => { const el = document.querySelector('castnet-player'); window.__player = el; el.remove(); })()`);
+      const bytes = await waitFor('the last receipt acknowledged', async () => {
+        const s = (await page.evaluate('JSON.parse(JSON.stringify(window.__player.delivery))')) as { relays: Record<string, { bytes: number; sent: number }> } | null;
+        const r = s?.relays[new URL(relay.url).origin];
+        return r && r.bytes > 0 && r.sent === r.bytes ? r.bytes : undefined;
+      }, 20_000, 100);
+      const f = await waitFor('every receipt claimed', () => {
+        const x = relay.earnings.figures(playbackId);
+        return x && x.pending === 0 && x.receiptBytes === bytes ? x : undefined;
+      }, 30_000, 100);
+      assert.equal(f.owedWei, BigInt(bytes) * PRICE, 'credited exactly the bytes of the newest receipt, at the relay’s price');
+      assert.ok(f.paidWei >= f.owedWei && f.paidWei - f.owedWei < DELIVERY_FACE, `paid ${f.paidWei} for ${f.owedWei} owed: within one ticket`);
+      // Every ticket wins: the broker's events pay the relay exactly what the tickets were worth, each once.
+      const events = await waitFor('the delivery tickets redeemed on chain', async () => {
+        const e = await redeemedTo(relay.paymentAddress);
+        return e.reduce((sum, x) => sum + x.paid, 0n) === f.paidWei ? e : undefined;
+      }, 60_000, 500);
+      assert.equal(new Set(events.map((e) => e.ticketHash)).size, events.length, 'no ticket redeemed twice');
+      assert.ok(events.every((e) => e.sender === net!.broadcaster.paymentAddress), 'paid from the broadcaster’s deposit');
+      assert.deepEqual(await chain.client().recipient(relay.paymentAddress), { earned: f.paidWei, withdrawn: 0n });
+    } finally {
+      await browser.close();
+    }
   });
 });
 

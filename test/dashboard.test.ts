@@ -1,7 +1,8 @@
 // The dashboard in real Chromium against a real network with a real FFmpeg publisher: the live stream and
 // the nodes appear, the stream's end arrives over server-sent events (no reload), a stream key made with the
-// admin token shows its OBS settings and one made without is refused, nothing overflows 360 px, and every
-// control is reached with Tab. A screenshot is kept in test/artifacts/.
+// admin token shows its OBS settings and one made without is refused, a webhook delivery to a real receiver
+// appears (failing first, then delivered on a retry), nothing overflows 360 px, and every control is reached
+// with Tab. Screenshots are kept in test/artifacts/.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +12,9 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from './support/browser.ts';
 import { publish, startNetwork, stopAll, type Publisher, type TestNetwork } from './support/network.ts';
 import { streamKeyIssuer } from '../cli/stream-key-issuer.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+
+const webhookSecret = 'whsec_dashboard-test-0000000000';
 
 const artifacts = join(import.meta.dirname, 'artifacts');
 
@@ -18,15 +22,21 @@ describe('dashboard', () => {
   let net: TestNetwork | undefined;
   let browser: Browser | undefined;
   const publishers: Publisher[] = [];
+  let receiver: WebhookReceiver | undefined;
   afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
     await browser?.close();
     browser = undefined;
     await stopAll(publishers, net);
     net = undefined;
   });
 
-  it('lists the live stream and the nodes, shows its end live over SSE, makes a key only with the token, fits 360 px and works with the keyboard', async () => {
-    net = await startNetwork({ reconnectGraceMs: 1_000 });
+  it('lists the live stream and the nodes, shows its end live over SSE, makes a key only with the token, shows a webhook delivery failing then delivered, fits 360 px and works with the keyboard', async () => {
+    receiver = await startWebhookReceiver(webhookSecret);
+    // The receiver fails the first attempt: the row shows the retry, then the delivery.
+    receiver.answer = 500;
+    net = await startNetwork({ reconnectGraceMs: 1_000 }, {}, undefined, { orchestratorOptions: { webhookUrls: [receiver.url], webhookSecret, webhookRetryMs: 1_500 } });
     net.orchestrator.attachStreamKeys(streamKeyIssuer(net.broadcaster, net.relay.url));
     net.broadcaster.keys.add('dashboard');
     const playbackId = net.broadcaster.keys.resolve('dashboard');
@@ -50,6 +60,16 @@ describe('dashboard', () => {
     assert.match(await page.locator('#accounts tbody').innerText(), new RegExp(net.broadcaster.paymentAddress.slice(2, 10), 'i'));
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'dashboard-live.png'), fullPage: true });
+
+    // stream.started went to the real receiver, which refused it (500): the row says so, live.
+    const started = page.locator('#deliveries tbody tr', { hasText: 'stream.started' });
+    await started.filter({ hasText: 'answered 500' }).waitFor({ timeout: 15_000 });
+    assert.match(await started.innerText(), new RegExp(playbackId));
+    receiver.answer = 200;
+    await started.filter({ hasText: 'delivered' }).waitFor({ timeout: 15_000 });
+    assert.ok(receiver.events().some((e) => e.type === 'stream.started' && e.playbackId === playbackId), 'the receiver verified the delivery');
+    assert.ok(Number(await started.locator('td').nth(4).innerText()) >= 2, 'delivered on a retry');
+    await page.locator('#deliveries').screenshot({ path: join(artifacts, 'dashboard-webhook-delivery.png') });
 
     // Without the token: refused, and the page says so.
     await page.click('#create-key');

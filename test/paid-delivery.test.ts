@@ -4,10 +4,13 @@
 // are redeemed at the ledger. Tickets win with probability 1 here (ticket EV = face value), so the bound is
 // exact: for each relay, paid = credited bytes × price + less than one ticket's face value, and credited
 // bytes are exactly what the viewers' last receipts said; the origin is paid for what it delivered to the edge.
+// A broadcaster restart (same data directory) loses nobody's money: receipts the relay could not claim while
+// the payer was down are paid after it is back, on the sessions it certified before, with no duplicate ticket.
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { createBroadcaster } from '../broadcaster/broadcaster.ts';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { metric, publish, startNetwork, stopAll, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
@@ -123,5 +126,62 @@ describe('paid delivery: relays earn per byte, proven by viewers’ receipts', (
     console.log(`# receipts signed per viewer: ${perMinute.join(', ')}; signing cost ${states.map((s) => (s.signMs / Math.max(1, s.signatures)).toFixed(2)).join(', ')} ms per receipt`);
     assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_delivery_receipts_refused_total\{[^}]*reason="(bad|wrong|forged|over|expired|implausible)/), 0, 'no honest receipt was refused');
     for (const { page } of pages) await page.close();
+  });
+
+  it('pays a relay after a broadcaster restart for receipts it held while the payer was down, on sessions certified before, with no duplicate ticket', async () => {
+    const p = publish(`${net.broadcaster.rtmpUrl}/paid-restart`, { seconds: 60 });
+    publishers.push(p);
+    const playbackId = net.broadcaster.keys.resolve('paid-restart');
+    await waitFor('segments on the origin', async () => ((await (await fetch(`${origin.url}/hls/${playbackId}/source/index.m3u8`)).text()).match(/\.ts$/gm) ?? []).length >= 2, 30_000);
+    const page = await browser.newPage();
+    await page.goto(`${origin.url}/watch/${playbackId}`);
+    const delivery = async () => (await page.evaluate(`(() => { const el = window.__player ?? document.querySelector('castnet-player'); return el && el.delivery ? JSON.parse(JSON.stringify(el.delivery)) : null; })()`)) as DeliveryState | null;
+    const mine = (s: DeliveryState | null) => s?.relays[new URL(origin.url).origin];
+    // Some receipts claimed and paid before the restart.
+    await waitFor('a receipt acknowledged and claimed', async () => {
+      const r = mine(await delivery());
+      const f = origin.earnings.figures(playbackId);
+      return r && r.sent > 0 && f && f.pending === 0 && f.receiptBytes === r.sent && f.paidWei > 0n ? true : undefined;
+    }, 60_000, 200);
+    const claimedBefore = origin.earnings.figures(playbackId)!.receiptBytes;
+    // Bytes the viewer received that no receipt has named yet: its last one will carry them.
+    await waitFor('bytes not yet in a receipt', async () => {
+      const r = mine(await delivery());
+      return r && r.bytes > r.sent ? true : undefined;
+    }, 20_000, 50);
+
+    // The broadcaster goes away (the publisher with it); the viewer leaves meanwhile: its last receipt reaches the relay, which cannot claim it.
+    const old = net.broadcaster;
+    const httpPort = Number(new URL(old.httpUrl).port);
+    await old.stop();
+    await p.exited;
+    await page.evaluate(`(() => { const el = document.querySelector('castnet-player'); window.__player = el; el.remove(); })()`);
+    const last = await waitFor('the last receipt acknowledged by the relay', async () => {
+      const r = mine(await delivery());
+      return r && r.sent === r.bytes ? r : undefined;
+    }, 20_000, 100);
+    assert.ok(last.bytes > 0);
+    await waitFor('the relay holding a receipt it could not claim', () => (origin.earnings.figures(playbackId)?.pending ?? 0) > 0 || undefined, 10_000, 50);
+
+    // Back on the same data directory and address.
+    net.broadcaster = await createBroadcaster({ rtmpPort: 0, httpPort, orchestrator: net.orchestrator.url, dataDir: net.dataDir, dev: true, reconnectGraceMs: 5_000, allowPrivateNodes: true, maxPricePerByte: 10n }, { logger: testLogger });
+    await net.broadcaster.start();
+    const f = await waitFor('the held receipt claimed and paid', () => {
+      const x = origin.earnings.figures(playbackId);
+      return x && x.pending === 0 && x.receiptBytes === last.bytes && x.owedWei === BigInt(last.bytes) * ORIGIN_PRICE ? x : undefined;
+    }, 30_000, 100);
+    assert.ok(f.receiptBytes > claimedBefore, `credited ${f.receiptBytes} bytes after the restart, ${claimedBefore} before`);
+    assert.ok(f.paidWei >= f.owedWei && f.paidWei - f.owedWei < FACE_VALUE, `paid ${f.paidWei} for ${f.owedWei} owed: within one ticket`);
+    assert.equal(await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_delivery_receipts_refused_total\{[^}]*reason="(bad|wrong|forged|over|expired|implausible)/), 0, 'no receipt of the old run refused');
+    // Every ticket, before and after, redeemed: a nonce signed twice would be a duplicate the ledger refuses.
+    const ledger = net.orchestrator.ledger!;
+    await waitFor('the winners redeemed at the ledger', () => ledger.account(origin.paymentAddress).earned === origin.earnings.figures(playbackId)!.paidWei + earnedElsewhere() || undefined, 20_000, 100);
+    await page.close();
+
+    function earnedElsewhere(): bigint {
+      // The first case's stream paid this relay too; its figures are its own.
+      const first = origin.earnings.figures(net.broadcaster.keys.resolve('paid'));
+      return first?.paidWei ?? 0n;
+    }
   });
 });

@@ -3,7 +3,8 @@
 // it is published, and once it ended plays it back as VOD (segments byte-identical to the live ones, with
 // the same signature headers), reports recording.ready (a webhook at a real receiver), keeps it across a
 // restart of the relay, deletes the oldest first to stay within --recording-bytes (logging it), and refuses
-// paths that are not recordings.
+// paths that are not recordings. A low-latency stream's CMAF source is recorded with its init segments and
+// plays back as VOD in Chromium with every segment verified.
 
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ import type { RecordingSummary } from '../relay/recordings.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { StreamStatus } from '../protocol/stream-status.ts';
 import { getText, publish, startNetwork, stopAll, waitFor, waitForActive, type Publisher, type TestNetwork } from './support/network.ts';
+import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 async function getBytes(url: string): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
@@ -71,6 +73,59 @@ describe('recordings, rewind and thumbnails', () => {
     await waitFor('the kept stream recorded', async () => ((await recordingsOf(ids[0]!))[0]?.segments ?? 0) >= 2, 10_000, 200);
     assert.deepEqual(await recordingsOf(ids[1]!), [], 'no recording of the stream whose key says off');
     assert.equal((await getText(`${net.relay.url}/dvr/${ids[1]}/master.m3u8`)).status, 404, 'nothing to rewind over');
+  });
+
+  it("records a low-latency stream's CMAF source with its init segments (EXT-X-MAP, .m4s) and plays the recording back as VOD in the player, every segment verified", async () => {
+    const relayDir = join(tmpdir(), `castnet-recording-ll-${process.pid}-${Date.now()}`);
+    closing.push(async () => rmSync(relayDir, { recursive: true, force: true }));
+    net = await startNetwork({ lowLatency: true, partTarget: 0.334, reconnectGraceMs: 1_000 }, {}, 10n ** 18n, { relayOptions: { recording: true, dataDir: relayDir } });
+    const publisher = publish(`${net.broadcaster.rtmpUrl}/ll-recorded`, { seconds: 10 });
+    publishers.push(publisher);
+    const playbackId = net.broadcaster.keys.resolve('ll-recorded');
+    const relayUrl = net.relay.url;
+    await publisher.exited;
+    const recording = await waitFor('the recording to end', async () => {
+      const list = JSON.parse((await getText(`${relayUrl}/api/recordings?playbackId=${playbackId}`)).text) as RecordingSummary[];
+      return list[0]?.state === 'ended' ? list[0] : undefined;
+    }, 30_000, 200);
+    assert.ok(recording.renditions.includes('source'), `recorded renditions: ${recording.renditions.join(', ')}`);
+    const vod = media((await getText(`${relayUrl}/vod/${recording.recordingId}/source/index.m3u8`)).text);
+    assert.equal(vod.playlistType, 'VOD');
+    assert.ok(vod.segments.length >= 3, `${vod.segments.length} segments`);
+    const init = vod.segments[0]!.map;
+    assert.ok(init, 'the first segment has an EXT-X-MAP');
+    const base = `${relayUrl}/vod/${recording.recordingId}/source/index.m3u8`;
+    const initBytes = await getBytes(new URL(init.uri, base).href);
+    assert.equal(initBytes.status, 200);
+    assert.equal(initBytes.headers.get('content-type'), 'video/mp4');
+    assert.equal(initBytes.bytes.subarray(4, 8).toString('latin1'), 'ftyp', 'an MP4 init segment');
+    for (const seg of vod.segments.filter((x) => !x.gap)) {
+      assert.match(seg.uri, /\.m4s$/);
+      const got = await getBytes(new URL(seg.uri, base).href);
+      assert.equal(got.status, 200, seg.uri);
+      assert.equal(got.headers.get('content-type'), 'video/mp4');
+      assert.ok(got.headers.get(CONTENT_SIGNATURE_HEADER), 'with the publisher signature it was pushed with');
+    }
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      // The source rendition only: the player verifies every CMAF segment and init it plays.
+      await page.goto(`${relayUrl}/watch/${playbackId}`);
+      await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(`${relayUrl}/vod/${recording.recordingId}/source/index.m3u8`)})`);
+      const sample = await waitFor('the recording playing past 4 s', async () => {
+        const x = (await page.evaluate(samplePlayer)) as PlaybackSample | null;
+        return x && x.currentTime > 4 ? x : undefined;
+      }, 45_000, 200);
+      assert.equal(sample.verification?.refused, 0, 'every recorded segment checks against the publisher key');
+      assert.ok((sample.verification?.verified ?? 0) >= 2, `verified ${sample.verification?.verified}`);
+      assert.equal(sample.mediaError, null);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('records a published stream, rewinds it while live, plays it back as VOD byte for byte with its signatures, reports recording.ready, survives a relay restart and deletes the oldest first within --recording-bytes', async () => {

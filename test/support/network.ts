@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroadcaster, type Broadcaster, type BroadcasterOptions } from '../../broadcaster/broadcaster.ts';
-import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from '../../orchestrator/orchestrator.ts';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/relay.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { createTranscoder, type Transcoder, type TranscoderOptions } from '../../transcoder/transcoder.ts';
@@ -36,14 +36,14 @@ export async function startNetwork(
   broadcasterOptions: Partial<BroadcasterOptions> = {},
   transcoderOptions: Partial<TranscoderOptions> = {},
   deposit = 10n ** 18n,
-  options: { transcoder?: boolean; relay?: boolean; chain?: DevChain; relayOptions?: Partial<RelayOptions>; relayLogger?: Logger } = {},
+  options: { transcoder?: boolean; relay?: boolean; chain?: DevChain; relayOptions?: Partial<RelayOptions>; relayLogger?: Logger; orchestratorOptions?: Partial<OrchestratorOptions> } = {},
 ): Promise<TestNetwork> {
   const dataDir = mkdtempSync(join(tmpdir(), 'castnet-test-'));
   const logger = testLogger;
   // On a chain, every role that touches money settles at its broker; otherwise at the orchestrator's ledger.
   const settlement = options.chain ? { settlement: 'chain' as const, chainRpc: options.chain.rpcUrl, broker: options.chain.broker } : {};
   // Every node is on loopback: the roles that reach nodes they did not configure allow private addresses.
-  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, allowPrivateNodes: true, ...settlement }, { logger });
+  const orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null, heartbeatIntervalMs: 500, nodeTimeoutMs: 3_000, allowPrivateNodes: true, ...settlement, ...options.orchestratorOptions }, { logger });
   await orchestrator.start();
   const transcoder = await createTranscoder({ httpPort: 0, orchestrator: orchestrator.url, encoder: 'libx264', dataDir: null, ...settlement, ...transcoderOptions }, { logger });
   const relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: orchestrator.url, allowPrivateNodes: true, ...options.relayOptions }, { logger: options.relayLogger ?? logger });
