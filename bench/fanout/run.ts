@@ -6,9 +6,10 @@
 // origin's pusher never stopped.
 // With --receipts every relay charges for delivery and each step runs twice, receipts off then on: on, every
 // viewer holds a viewer session (a key certified by the payer) and signs a cumulative receipt for the bytes
-// its edge delivered every RECEIPT_INTERVAL_MS and when it leaves, POSTed to the edge (each viewer from its
-// own loopback address, as players are). Each answer must be 204 and the edges must count every receipt
-// kept; then it prints the relays' CPU per segment served on/off (the inverse is the throughput ratio,
+// its edge delivered every RECEIPT_INTERVAL_MS and when it leaves, as players send them: the session's
+// first and its last (on leaving) POSTed to the edge (each viewer from its own loopback address, as players
+// are), the others riding on the viewer's next segment request (the castnet-receipt parameter). Each
+// answer must be 204 or `kept` and the edges must count every receipt kept; then it prints the relays' CPU per segment served on/off (the inverse is the throughput ratio,
 // target ≥ 0.95), the latencies on and off, and signatures per viewer per minute.
 // Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --receipts]
 
@@ -18,7 +19,7 @@ import { Agent, get as httpGet, request as httpRequest } from 'node:http';
 import { parseFlags } from '../../cli/options.ts';
 import { runBench } from '../support/report.ts';
 import { randomIdentity, type Identity } from '../../protocol/identity.ts';
-import { signCertificate, signReceipt, type SignedCertificate } from '../../protocol/delivery-receipt.ts';
+import { RECEIPT_ANSWER_HEADER, signCertificate, signReceipt, withReceiptParam, type SignedCertificate, type SignedReceipt } from '../../protocol/delivery-receipt.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));
@@ -31,12 +32,12 @@ const RECEIPT_SOURCES = 250;
 // One keep-alive connection per viewer at most, as each player would hold its own.
 const agent = new Agent({ keepAlive: true, maxSockets: 4_000 });
 
-function get(url: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer }> {
+function get(url: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer; receiptAnswer: string | null }> {
   return new Promise((resolve, reject) => {
     const req = httpGet(url, { agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), receiptAnswer: (res.headers[RECEIPT_ANSWER_HEADER] as string | undefined) ?? null }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -68,6 +69,8 @@ interface ViewerReceipts {
   sentBytes: number;
   lastSent: number;
   sequence: number;
+  /** Signed, to ride on the next segment request. */
+  due: SignedReceipt | null;
 }
 
 const CHILD_START_MS = 30_000;
@@ -88,12 +91,19 @@ function fail(step: Step, what: string): void {
   if (step.failureSamples.length < FAILURE_SAMPLES) step.failureSamples.push(what);
 }
 
-async function sendReceipt(edge: string, r: ViewerReceipts, step: Step): Promise<void> {
+/** Signs a receipt when the bytes moved: POSTed when it is the session's first or `final`, else due for the next segment request. */
+async function sendReceipt(edge: string, r: ViewerReceipts, step: Step, final: boolean): Promise<void> {
   if (r.bytes === r.sentBytes) return;
   const started = performance.now();
-  const body = JSON.stringify(signReceipt({ session: r.key.address, playbackId: 'fan', relay: r.edgeAddress, bytes: r.bytes, rendition: 'source', sequence: r.sequence, at: Date.now() }, r.key.privateKey, r.cert));
+  const signed = signReceipt({ session: r.key.address, playbackId: 'fan', relay: r.edgeAddress, bytes: r.bytes, rendition: 'source', sequence: r.sequence, at: Date.now() }, r.key.privateKey, r.cert);
   step.signMs += performance.now() - started;
   r.lastSent = Date.now();
+  r.due = null;
+  if (r.sentBytes > 0 && !final) {
+    r.due = signed;
+    return;
+  }
+  const body = JSON.stringify(signed);
   try {
     const res = await postReceipt(`${edge}/delivery/fan/receipts`, body, r.localAddress);
     if (res.status === 204) {
@@ -109,7 +119,7 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
   const base = `${edge}/hls/fan/source`;
   let last = -1;
   while (Date.now() < until) {
-    if (receipts && Date.now() - receipts.lastSent >= RECEIPT_INTERVAL_MS) await sendReceipt(edge, receipts, step);
+    if (receipts && Date.now() - receipts.lastSent >= RECEIPT_INTERVAL_MS) await sendReceipt(edge, receipts, step, false);
     try {
       const url = last < 0 ? `${base}/index.m3u8` : `${base}/index.m3u8?_HLS_msn=${last + 1}`;
       const res = await get(url);
@@ -121,7 +131,15 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
       }
       if (newest > last) {
         const started = performance.now();
-        const seg = await get(`${base}/${newest}.ts`);
+        const riding = receipts?.due ?? null;
+        const seg = await get(riding ? withReceiptParam(`${base}/${newest}.ts`, riding) : `${base}/${newest}.ts`);
+        if (riding) {
+          receipts!.due = null;
+          if (seg.receiptAnswer === 'kept') {
+            step.receiptsKept++;
+            receipts!.sentBytes = Math.max(receipts!.sentBytes, riding.receipt.bytes);
+          } else fail(step, `receipt riding to ${edge}: ${seg.receiptAnswer}`);
+        }
         if (seg.status === 200 && seg.body.length === segmentBytes) {
           step.latencies.push(performance.now() - started);
           step.fetchesPerViewer[index]!++;
@@ -140,7 +158,7 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
     }
   }
   // Leaving: the last receipt, as a player sends on leaving.
-  if (receipts) await sendReceipt(edge, receipts, step);
+  if (receipts) await sendReceipt(edge, receipts, step, true);
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
@@ -196,7 +214,7 @@ process.exit(
           const now = Date.now();
           const cert = signCertificate({ playbackId: 'fan', sessionKey: key.address, payer: payer.address, issuedAt: now, expiresAt: now + 3_600_000, byteBudget: 2 ** 40 }, payer.privateKey);
           // The first receipt goes after the first segment, then one per interval.
-          return { edgeAddress: urls.edgeAddresses[i % urls.edges.length]!, key, cert, localAddress: `127.0.2.${(i % RECEIPT_SOURCES) + 1}`, bytes: 0, sentBytes: 0, lastSent: 0, sequence: 0 };
+          return { edgeAddress: urls.edgeAddresses[i % urls.edges.length]!, key, cert, localAddress: `127.0.2.${(i % RECEIPT_SOURCES) + 1}`, bytes: 0, sentBytes: 0, lastSent: 0, sequence: 0, due: null };
         });
         // Receipts on: the viewers are already watching when the step starts (a step is no mass arrival):
         // each fetched a segment and sent its session's first receipt, which the edge checks in full (two
@@ -214,7 +232,7 @@ process.exit(
                 if (seg.status !== 200 || seg.body.length !== urls.segmentBytes) return fail(step, `warm-up segment from ${edge}: ${seg.status}`);
                 r!.bytes += seg.body.length;
                 r!.sequence = newest;
-                await sendReceipt(edge, r!, step);
+                await sendReceipt(edge, r!, step, false);
               }),
             );
           }
@@ -263,7 +281,7 @@ process.exit(
           if (mode === 'on') {
             bench.check(
               relaysAfter.kept - relaysBefore.kept === step.receiptsKept && sent === count,
-              `${label}: ${step.receiptsKept} receipts answered 204 and counted kept by the edges; every viewer's last receipt acknowledged`,
+              `${label}: ${step.receiptsKept} receipts answered 204 (POSTed) or kept (riding on segment requests) and counted kept by the edges; every viewer's last receipt acknowledged`,
               `${label}: the edges counted ${relaysAfter.kept - relaysBefore.kept} receipts kept, the viewers got ${step.receiptsKept} × 204; ${sent}/${count} viewers acknowledged`,
             );
           }
