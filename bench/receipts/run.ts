@@ -5,7 +5,11 @@
 // players send them, riding on segment requests (`ride`: one request in every 7.5 MB of segments carries
 // one), and each POSTed on its own (`post`, as players did before), all alternating in the same run.
 // Prints on/off segment throughput for both (target ≥ 0.95), signatures per viewer per minute, and the
-// signing cost of one receipt with the player's code, only after checking every response.
+// signing cost of one receipt with the player's code, only after checking every response. Then, apart
+// from wrk (whose throughput on a shared 2-core machine moves more between runs than receipts move it),
+// the relay CPU one receipt costs: PROBE_RECEIPTS GETs of a tiny segment with and without a riding
+// receipt, and as many receipts POSTed, each batch from the sender alone (PROBE_REPEATS times, median),
+// and the on/off throughput that cost implies against the relay CPU per segment of the receipts-off runs.
 // Needs wrk (apt-get install wrk). Usage: npm run bench:receipts [-- --seconds 10 --rounds 2]
 
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -23,6 +27,9 @@ import { BYTES_PER_RECEIPT, ReceiptLoadProcess, checkLoad, loadFigures, relayRec
 
 const CONNECTIONS = 32;
 const SEGMENT_BYTES = 188 * 8000;
+const PROBE_RECEIPTS = 2_000;
+const PROBE_REPEATS = 3;
+const TINY_BYTES = 188 * 4;
 const { flags } = parseFlags(process.argv.slice(2));
 const seconds = Number(flags.get('seconds') ?? 10);
 const rounds = Number(flags.get('rounds') ?? 2);
@@ -41,12 +48,16 @@ process.exit(
     try {
       const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
       const client = new RelayClient();
-      await client.pushDescriptor(relay.url, { playbackId: 'bench', targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }] }, publisher);
+      await client.pushDescriptor(relay.url, { playbackId: 'bench', targetDuration: 2, variants: [{ name: 'source', width: 1280, height: 720, bandwidth: 6e6, codecs: 'avc1.64001f,mp4a.40.2' }, { name: 'tiny', width: 16, height: 16, bandwidth: 1e4, codecs: 'avc1.64001f,mp4a.40.2' }] }, publisher);
       const segment = Buffer.alloc(SEGMENT_BYTES);
       for (let i = 0; i < segment.length; i += 188) segment[i] = 0x47;
+      // The cost probe's segment: small, so the GET around a riding receipt costs little beside it.
+      const tiny = segment.subarray(0, TINY_BYTES);
       for (let seq = 0; seq < 6; seq++) {
-        const meta: SegmentMetadata = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
-        await client.pushSegment(relay.url, 'bench', 'source', seq, meta, segment, signSegmentBytes(publisher.privateKey, { playbackId: 'bench', rendition: 'source', seq }, meta, segment));
+        for (const [rendition, bytes] of [['source', segment], ['tiny', tiny]] as const) {
+          const meta: SegmentMetadata = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
+          await client.pushSegment(relay.url, 'bench', rendition, seq, meta, bytes, signSegmentBytes(publisher.privateKey, { playbackId: 'bench', rendition, seq }, meta, bytes));
+        }
       }
       const segUrl = `${relay.url}/hls/bench/source/5.ts`;
 
@@ -86,13 +97,38 @@ process.exit(
           bench.figure(`round ${round + 1} receipts ${mode.padEnd(4)} segment ${(seg.bytesPerSec / 1024 ** 3).toFixed(2)} GiB/s, ${(perCpu[mode].at(-1)! / 1024 ** 3).toFixed(2)} GiB per CPU second`);
         }
       }
+      // The relay CPU of one receipt, apart from wrk.
+      const relayCpu = async (work: () => Promise<unknown>) => {
+        const cpu = process.cpuUsage();
+        await work();
+        const used = process.cpuUsage(cpu);
+        return (used.user + used.system) / 1e6;
+      };
+      const probe: Record<'plain' | 'ride' | 'post', number[]> = { plain: [], ride: [], post: [] };
+      const tinyPath = '/hls/bench/tiny/5.ts';
+      for (let k = 0; k < PROBE_REPEATS; k++) {
+        probe.plain.push(await relayCpu(() => load.getAll({ path: tinyPath, count: PROBE_RECEIPTS })));
+        await load.prepareRidingExactly(PROBE_RECEIPTS, tinyPath);
+        probe.ride.push(await relayCpu(() => load.getAll({ ride: true })));
+        await load.preparePosts(PROBE_RECEIPTS);
+        probe.post.push(await relayCpu(() => load.sendPosts()));
+      }
       const report = await load.report();
       checkLoad(bench, report, relay.earnings.figures('bench')?.receiptBytes, await relayReceiptResults(relay.url));
+      const gets = PROBE_REPEATS * PROBE_RECEIPTS * 2;
+      bench.check((report.gets['200'] ?? 0) === gets && Object.keys(report.gets).length === 1 && (report.answers.kept ?? 0) === PROBE_REPEATS * PROBE_RECEIPTS, `the cost probe's ${gets} tiny segment GETs answered 200, its ${PROBE_REPEATS * PROBE_RECEIPTS} riding receipts kept`, `the cost probe's GETs: ${JSON.stringify(report.gets)}, riding answers ${JSON.stringify(report.answers)}`);
       bench.figure(`\nwrk -t1 -c${CONNECTIONS} -d${seconds}s, ${rounds} rounds; ${ridden} receipts rode on segment requests, ${report.statuses['204'] ?? 0} POSTed (sessions' first receipts, joiners', and the post runs)`);
       for (const mode of ['ride', 'post'] as const) {
         bench.figure(`segments receipts ${mode === 'ride' ? 'on segment requests' : 'POSTed alone     '} on/off throughput: ${(median(results[mode]) / median(results.off)).toFixed(3)} wall, ${(median(perCpu[mode]) / median(perCpu.off)).toFixed(3)} per CPU second (target ≥ 0.95)`);
       }
       for (const line of loadFigures(report)) bench.figure(line);
+      const us = (xs: number[]) => (median(xs) / PROBE_RECEIPTS) * 1e6;
+      const rideUs = (median(probe.ride.map((r, i) => r - probe.plain[i]!)) / PROBE_RECEIPTS) * 1e6;
+      const segmentUs = (SEGMENT_BYTES / median(perCpu.off)) * 1e6;
+      const segmentsPerReceipt = BYTES_PER_RECEIPT / SEGMENT_BYTES;
+      const implied = (costUs: number) => (1 / (1 + costUs / (segmentUs * segmentsPerReceipt))).toFixed(3);
+      bench.figure(`relay CPU per receipt, apart from wrk (${PROBE_RECEIPTS} receipts × ${PROBE_REPEATS}, median): riding on a segment request ${rideUs.toFixed(0)} µs (a ${TINY_BYTES} B segment GET with it ${us(probe.ride).toFixed(0)} µs, without ${us(probe.plain).toFixed(0)} µs), POSTed alone ${us(probe.post).toFixed(0)} µs`);
+      bench.figure(`  against ${segmentUs.toFixed(0)} µs of relay CPU per ${SEGMENT_BYTES} B segment (receipts-off runs), one receipt per ${segmentsPerReceipt.toFixed(2)} segments → implied receipts on/off throughput ${implied(rideUs)} riding, ${implied(us(probe.post))} POSTed (target ≥ 0.95)`);
     } finally {
       closeLoad();
       await relay.stop();

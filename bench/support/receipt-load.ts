@@ -56,6 +56,10 @@ export class ReceiptLoad {
   private readonly sessions: Session[] = [];
   private readonly agents: Agent[];
   private readonly statuses = new Map<number, number>();
+  /** getAll's answers by status. */
+  private readonly getStatuses = new Map<number, number>();
+  /** The relay's answers to receipts that rode on getAll's requests. */
+  private readonly answers = new Map<string, number>();
   private readonly url: URL;
   private sent = 0;
   /** The sessions of the riding receipts prepared for the next run, in request order. */
@@ -134,8 +138,8 @@ export class ReceiptLoad {
    * requests of `segmentPath` carrying one each, in a file for wrk-receipts.lua (enough for RIDING_HEADROOM
    * times the sizing throughput), and the first receipts of the sessions joining meanwhile, to POST.
    */
-  prepareRiding(seconds: number, segmentPath: string): { file: string; paths: number; joins: string[] } {
-    const count = Math.ceil((this.bytesPerSecond * RIDING_HEADROOM * seconds) / BYTES_PER_RECEIPT);
+  prepareRiding(seconds: number, segmentPath: string, exactly?: number): { file: string; paths: number; joins: string[] } {
+    const count = exactly ?? Math.ceil((this.bytesPerSecond * RIDING_HEADROOM * seconds) / BYTES_PER_RECEIPT);
     const joins = Array.from({ length: Math.ceil(this.joinsPerSecond * seconds) }, () => this.newSession());
     const live = this.sessions.filter((s) => !joins.includes(s));
     this.riding = [];
@@ -156,6 +160,42 @@ export class ReceiptLoad {
     this.riddenTotal += used;
     for (let i = this.riding.length - 1; i >= used; i--) this.riding[i]!.bytes -= this.options.segmentBytes;
     this.riding = [];
+  }
+
+  /**
+   * GETs every path (a riding receipt each, from prepareRiding, or none), `parallel` at a time from the
+   * SOURCES addresses; counts statuses, and the relay's receipt answers of those that carried one.
+   */
+  async getAll(paths: string[], parallel = 16): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < paths.length) {
+        const i = next++;
+        await new Promise<void>((resolve) => {
+          const req = request({ host: this.url.hostname, port: this.url.port, path: paths[i], agent: this.agents[i % SOURCES], localAddress: `127.0.1.${(i % SOURCES) + 1}` }, (res) => {
+            this.getStatuses.set(res.statusCode!, (this.getStatuses.get(res.statusCode!) ?? 0) + 1);
+            const answer = res.headers['castnet-receipt'];
+            if (typeof answer === 'string') this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', () => {
+            this.getStatuses.set(0, (this.getStatuses.get(0) ?? 0) + 1);
+            resolve();
+          });
+          req.end();
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+  }
+
+  /** The next receipts of `count` live sessions (no joiners), to POST. */
+  preparePosts(count: number): string[] {
+    const live = this.sessions.slice();
+    const bodies = Array.from({ length: count }, (_, i) => this.body(live[(this.sent + i) % live.length]!));
+    this.sent += count;
+    return bodies;
   }
 
   /** Sends bodies at `perSecond` (Infinity: at once, `parallel` at a time), counting every answer. */
@@ -191,7 +231,7 @@ export class ReceiptLoad {
 
   /** What the sender saw: every answer's status, the sessions' signed bytes, the signing cost. */
   report(): LoadReport {
-    return { viewers: this.viewers, receiptsPerSecond: this.receiptsPerSecond, joinsPerSecond: this.joinsPerSecond, statuses: Object.fromEntries(this.statuses), ridden: this.riddenTotal, sessions: this.sessions.length, signedBytes: this.sessions.reduce((n, s) => n + s.bytes, 0), bodyBytes: this.bodyBytes, msPerSignature: this.msPerSignature };
+    return { viewers: this.viewers, receiptsPerSecond: this.receiptsPerSecond, joinsPerSecond: this.joinsPerSecond, statuses: Object.fromEntries(this.statuses), answers: Object.fromEntries(this.answers), gets: Object.fromEntries(this.getStatuses), ridden: this.riddenTotal, sessions: this.sessions.length, signedBytes: this.sessions.reduce((n, s) => n + s.bytes, 0), bodyBytes: this.bodyBytes, msPerSignature: this.msPerSignature };
   }
 
   close(): void {
@@ -208,6 +248,9 @@ export interface LoadReport {
   statuses: Record<string, number>;
   /** Receipts that rode on segment requests. */
   ridden: number;
+  /** The relay's answers to receipts that rode on the load's own GETs (the cost probe), and those GETs' statuses. */
+  answers: Record<string, number>;
+  gets: Record<string, number>;
   sessions: number;
   signedBytes: number;
   bodyBytes: number;
@@ -221,7 +264,9 @@ export interface LoadReport {
 export function checkLoad(bench: Bench, r: LoadReport, heldBytes: number | undefined, relayResults: Record<string, number>): void {
   const total = Object.values(r.statuses).reduce((a, b) => a + b, 0);
   const kept = r.statuses['204'] ?? 0;
-  bench.check(kept === total && total > 0, `every POSTed receipt was kept (${kept} × 204; ${r.sessions} sessions)`, `receipt answers: ${JSON.stringify(r.statuses)}`);
+  const answered = Object.values(r.answers).reduce((a, b) => a + b, 0);
+  const keptRiding = r.answers.kept ?? 0;
+  bench.check(kept === total && total > 0 && keptRiding === answered, `every POSTed receipt was kept (${kept} × 204; ${r.sessions} sessions), every riding one the load sent answered kept (${keptRiding})`, `receipt answers: ${JSON.stringify(r.statuses)}, riding: ${JSON.stringify(r.answers)}`);
   const relayKept = relayResults.kept ?? 0;
   const refused = Object.entries(relayResults).filter(([result]) => result !== 'kept');
   bench.check(relayKept === kept + r.ridden && refused.length === 0, `the relay kept every receipt (${relayKept}: ${kept} POSTed, ${r.ridden} on segment requests) and refused none`, `the relay counted ${JSON.stringify(relayResults)} for ${kept} POSTed and ${r.ridden} riding receipts`);
@@ -300,6 +345,26 @@ export class ReceiptLoadProcess {
   /** Sends the joining sessions' first receipts prepared with the riding ones, paced. */
   sendJoins(): Promise<unknown> {
     return this.ask({ sendJoins: true });
+  }
+
+  /** Signs `count` riding receipts for requests of `segmentPath` (no joiners), for getAll({ ride: true }). */
+  prepareRidingExactly(count: number, segmentPath: string): Promise<unknown> {
+    return this.ask({ prepareRiding: { seconds: 0, segmentPath, exactly: count } });
+  }
+
+  /** Signs `count` live sessions' next receipts to POST (sendPosts). */
+  preparePosts(count: number): Promise<unknown> {
+    return this.ask({ preparePosts: count });
+  }
+
+  /** POSTs what preparePosts signed, 16 at a time, unpaced. */
+  sendPosts(): Promise<unknown> {
+    return this.ask({ sendPosts: true });
+  }
+
+  /** GETs `count` requests of `path` with no receipt, or (ride) the riding receipts prepared, from the sender. */
+  getAll(options: { path: string; count: number } | { ride: true }): Promise<{ sent: number }> {
+    return this.ask({ getAll: options });
   }
 
   /** How many riding receipts wrk requested. */
