@@ -114,6 +114,21 @@ describe('relay delivery earnings: receipts on arrival and at claim time', () =>
     assert.equal(await reason(earnings.receive('show', v.receipt(250))), 'regressed');
   });
 
+  it('says a receipt costs no recovery only for a held session, the same certificate and more bytes than the unverified one held', async () => {
+    const { earnings } = setup();
+    const v = viewer();
+    assert.equal(earnings.holds('show', v.receipt(100)), false, 'a new session: both recoveries');
+    await earnings.receive('show', v.receipt(100));
+    assert.equal(earnings.holds('show', v.receipt(200)), true);
+    await earnings.receive('show', v.receipt(200));
+    // No more bytes than the unverified one held: receive() would recover that one's signature.
+    assert.equal(earnings.holds('show', v.receipt(150)), false);
+    assert.equal(earnings.holds('show', v.receipt(300)), true);
+    const other = signCertificate({ ...v.cert.certificate, byteBudget: 5 }, payer.privateKey);
+    assert.equal(earnings.holds('show', signReceipt(v.receipt(300).receipt, v.key, other)), false, 'another certificate: checked in full');
+    assert.equal(earnings.holds('elsewhere', v.receipt(300)), false);
+  });
+
   it('claims the newest receipt; one the payer refuses as forged is dropped and the verified one is claimed instead', async () => {
     const { earnings, claims } = setup();
     const honest = viewer();

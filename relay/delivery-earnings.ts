@@ -171,10 +171,13 @@ export class DeliveryEarnings {
     return s;
   }
 
-  /** Whether a receipt is a held session's next one (the same certificate): receiving it costs no signature recovery. */
+  /**
+   * Whether receiving `r` costs no signature recovery: a held session's next receipt, with the same
+   * certificate and more bytes than the unverified one held (no more makes receive() check that one).
+   */
   holds(playbackId: string, r: SignedReceipt): boolean {
     const slot = this.streams.get(playbackId)?.sessions.get(r.receipt.session);
-    return !!slot && sameSignedCertificate(slot.verified.certificate, r.certificate);
+    return !!slot && sameSignedCertificate(slot.verified.certificate, r.certificate) && (!slot.unverified || r.receipt.bytes > slot.unverified.receipt.bytes);
   }
 
   /** A receipt a player (or an edge) sent; kept when it is newer than the one held. Throws with the reason otherwise. */

@@ -110,6 +110,11 @@ describe('receipts riding on segment requests', () => {
     // A second later the session has RECEIPTS_PER_SECOND receipts again.
     clock += 1_000;
     assert.equal((await ride(v.receipt(10_000))).answer, 'kept');
+    // A receipt with no more bytes than the unverified one held makes the relay recover that one: it counts
+    // against the address, not the session, so known certificates buy no extra recoveries.
+    for (let i = 0; i < 4; i++) assert.equal((await ride(viewer().receipt(10))).answer, 'kept', 'the address’s refill, spent on new sessions');
+    assert.equal((await ride(v.receipt(9_000))).answer, 'refused; reason=receipt_rate');
+    assert.equal((await ride(v.receipt(11_000))).answer, 'kept', 'the session’s own receipts still pass');
   });
 
 });

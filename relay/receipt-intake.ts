@@ -2,8 +2,10 @@
 // or the `castnet-receipt` parameter of a segment (or part) request, which costs no request of its own.
 // Both are parsed by the same schema and kept by delivery-earnings.ts. Rate limits: a POST, and a riding
 // receipt of a session this relay does not hold yet (two signature recoveries), are limited per source
-// address; the next receipt of a known session (no recovery) is limited per session, so viewers behind
-// one address (a NAT, a CDN) are not refused for each other. Hot path for riding receipts: one base64url
+// address; the next receipt of a known session that costs no recovery is limited per session, so viewers
+// behind one address (a NAT, a CDN) are not refused for each other. A riding receipt that would make the
+// relay recover a held one (no more bytes than it: delivery-earnings.ts) counts per address, so whoever
+// learned many sessions' certificates (receipts travel in URLs) buys no more recoveries than one address's. Hot path for riding receipts: one base64url
 // decode, one JSON parse, one schema parse, map lookups.
 
 import { CastnetError } from '../protocol/errors.ts';
