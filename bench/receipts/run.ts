@@ -13,7 +13,7 @@
 // Needs wrk (apt-get install wrk). Usage: npm run bench:receipts [-- --seconds 10 --rounds 2]
 
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseFlags } from '../../cli/options.ts';
@@ -26,6 +26,7 @@ import { signSegmentBytes } from '../../protocol/segment-signing.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
 import { median, requireExecutable, runBench } from '../support/report.ts';
 import { WRK_PATH, checkWrkRun, wrk } from '../support/wrk.ts';
+import { RECEIPT_PARAM } from '../../protocol/delivery-receipt.ts';
 import { BYTES_PER_RECEIPT, ReceiptLoadProcess, checkLoad, loadFigures, relayReceiptResults, VIEWER_BITS_PER_SECOND } from '../support/receipt-load.ts';
 
 const CONNECTIONS = 32;
@@ -72,23 +73,33 @@ process.exit(
       closeLoad = () => load.close();
       bench.progress(`${load.viewers} viewers at 6 Mb/s → ${load.receiptsPerSecond.toFixed(0)} receipts/s`);
 
-      type Mode = 'off' | 'ride' | 'post';
-      const results: Record<Mode, number[]> = { off: [], ride: [], post: [] };
+      // pad: the riding runs' requests with the receipt parameter renamed (same bytes, no receipt taken): what
+      // the longer request lines alone cost, so the ride/off ratio can be told from wrk's and the machine's noise.
+      type Mode = 'off' | 'ride' | 'post' | 'pad';
+      const results: Record<Mode, number[]> = { off: [], ride: [], post: [], pad: [] };
       // Bytes served per CPU second of this process (the relay alone: wrk and the receipt sender are other
       // processes): the relay's capacity, which other load on a shared machine does not move as it moves wall throughput.
-      const perCpu: Record<Mode, number[]> = { off: [], ride: [], post: [] };
+      const perCpu: Record<Mode, number[]> = { off: [], ride: [], post: [], pad: [] };
       let ridden = 0;
       const noPaths = join(mkdtempSync(join(tmpdir(), 'castnet-bench-')), 'none.txt');
       writeFileSync(noPaths, '');
       for (let round = 0; round < rounds; round++) {
-        for (const mode of round % 2 === 0 ? (['off', 'ride', 'post'] as const) : (['post', 'ride', 'off'] as const)) {
+        for (const mode of round % 2 === 0 ? (['off', 'ride', 'pad', 'post'] as const) : (['post', 'pad', 'ride', 'off'] as const)) {
           let riding;
+          let padFile: string | null = null;
           if (mode === 'post') await load.prepare(seconds);
           if (mode === 'ride') riding = await load.prepareRiding(seconds, '/hls/bench/source/5.ts');
+          if (mode === 'pad') {
+            const prepared = await load.prepareRiding(seconds, '/hls/bench/source/5.ts');
+            padFile = join(dirname(noPaths), 'pad.txt');
+            writeFileSync(padFile, readFileSync(prepared.file, 'utf8').replaceAll(`${RECEIPT_PARAM}=`, 'castnet-pad='));
+          }
           const cpu = process.cpuUsage();
-          const receipts = mode === 'post' ? load.send() : mode === 'ride' ? load.sendJoins() : Promise.resolve();
+          // Joining sessions' first receipts are POSTed in the ride and pad runs alike.
+          const receipts = mode === 'post' ? load.send() : mode === 'ride' || mode === 'pad' ? load.sendJoins() : Promise.resolve();
           // Every run goes through wrk-receipts.lua (off and post with no receipt paths), so wrk builds its requests alike in every mode.
-          const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS, receipts: { file: riding?.file ?? noPaths, bytesPerReceipt: BYTES_PER_RECEIPT, segmentBytes: SEGMENT_BYTES } });
+          const seg = await wrk(segUrl, { seconds, connections: CONNECTIONS, receipts: { file: riding?.file ?? padFile ?? noPaths, bytesPerReceipt: BYTES_PER_RECEIPT, segmentBytes: SEGMENT_BYTES } });
+          if (padFile) await load.ridden(0);
           await receipts;
           const used = process.cpuUsage(cpu);
           perCpu[mode].push(seg.bytes / ((used.user + used.system) / 1e6));
@@ -128,6 +139,7 @@ process.exit(
       for (const mode of ['ride', 'post'] as const) {
         bench.figure(`segments receipts ${mode === 'ride' ? 'on segment requests' : 'POSTed alone     '} on/off throughput: ${(median(results[mode]) / median(results.off)).toFixed(3)} wall, ${(median(perCpu[mode]) / median(perCpu.off)).toFixed(3)} per CPU second (target ≥ 0.95)`);
       }
+      bench.figure(`  control: the riding requests with no receipt in them (same request bytes) ${(median(results.pad) / median(results.off)).toFixed(3)} wall, ${(median(perCpu.pad) / median(perCpu.off)).toFixed(3)} per CPU second of off; riding/control ${(median(perCpu.ride) / median(perCpu.pad)).toFixed(3)} per CPU second`);
       for (const line of loadFigures(report)) bench.figure(line);
       const us = (xs: number[]) => (median(xs) / PROBE_RECEIPTS) * 1e6;
       const rideUs = (median(probe.ride.map((r, i) => r - probe.plain[i]!)) / PROBE_RECEIPTS) * 1e6;
