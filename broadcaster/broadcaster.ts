@@ -34,6 +34,9 @@ import { DeliveryPayer } from './delivery-payer.ts';
 import { attachDelivery } from './delivery-wiring.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { PlaybackTokenVerifier, requestToken } from '../protocol/playback-token.ts';
+import { AdminTokenGate, loadOrCreateAdminToken } from '../http/admin-token.ts';
+import { keyAdminRoutes } from './key-admin-routes.ts';
+import { storeKeyIssuer } from './key-issuer.ts';
 
 /** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
 const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
@@ -83,6 +86,8 @@ export interface Broadcaster {
   readonly rtmpUrl: string;
   readonly httpUrl: string;
   readonly keys: StreamKeyStore;
+  /** The bearer token of /admin/stream-keys (`<data-dir>/keys/admin-token`, 0600; castnet keys admin-token prints it). */
+  readonly adminToken: string;
   /** The address tickets are signed by: fund it with `castnet deposit`. */
   readonly paymentAddress: string;
   readonly pipelines: ReadonlyMap<string, StreamPipeline>;
@@ -205,6 +210,17 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       },
     }),
   );
+  // An orchestrator's dashboard makes keys here when this broadcaster runs on its own (--key-issuer-url there).
+  const adminToken = loadOrCreateAdminToken(options.dataDir);
+  app.use(
+    keyAdminRoutes({
+      // Every admin request counts, right or wrong: guessing is bounded to about one a second per address.
+      gate: new AdminTokenGate(adminToken, new RateLimiter({ ratePerSecond: 1, burst: 10 })),
+      guard: guardOf(app),
+      issuer: storeKeyIssuer({ keys, rtmpServer: () => broadcaster.rtmpUrl, watchUrl: (id) => (options.watchBaseUrl ? `${options.watchBaseUrl}/watch/${id}` : null) }),
+      enabled: options.keyAdmin,
+    }),
+  );
   finishNodeApp(app, logger);
 
   /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
@@ -228,6 +244,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     },
     streams,
     keys,
+    adminToken,
     paymentAddress: identity.address,
     settlement,
     funds,

@@ -46,6 +46,8 @@ export const broadcasterOptionsDefinition = defineOptions(
     deliveryMaxFaceValue: option({ flag: 'delivery-max-face-value', schema: wei, default: 10n ** 16n, description: 'the largest ticket face value signed for a relay, in wei' }),
     viewerSessionTtlMs: option({ flag: 'viewer-session-ttl-ms', schema: durationMs, default: 30 * 60_000, description: 'how long a viewer session certificate is valid (players renew before)' }),
     viewerSessionBytes: option({ flag: 'viewer-session-bytes', schema: size, default: 4 * 1024 ** 3, description: 'bytes one viewer session may be paid for' }),
+    keyAdmin: option({ flag: 'key-admin', schema: flag, default: true, description: "POST/GET /admin/stream-keys with this data directory's admin token (castnet keys admin-token): an orchestrator's dashboard makes keys here (--no-key-admin: refused, 403)" }),
+    watchBaseUrl: option({ flag: 'watch-base-url', schema: orNone(httpUrl), default: null, description: 'relay URL viewers watch at: a key made over /admin/stream-keys answers <url>/watch/<playback id> (none: no watch URL)' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: "URL players and relays reach this broadcaster's delivery API at (none: the address it listens on)" }),
     transcoderEncoders: option({
       flag: 'transcoder-encoders',

@@ -6,23 +6,25 @@ import { afterEach, describe, it } from 'vitest';
 import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
 import { createLogger } from '../observability/logger.ts';
 import { adminTokenPath, loadOrCreateAdminToken } from '../http/admin-token.ts';
-import type { StreamKeyIssuer } from './dashboard-routes.ts';
+import { streamKeyCreated, type StreamKeyCreateRequest, type StreamKeyIssuer } from '../protocol/stream-key-admin.ts';
 
 const logger = createLogger({ level: 'silent' });
 
 /** A real key list in memory, as the broadcaster's store would answer. */
-function memoryIssuer(): StreamKeyIssuer & { made: number } {
+function memoryIssuer(): StreamKeyIssuer & { made: number; requests: StreamKeyCreateRequest[] } {
   const keys: Array<{ streamKey: string; playbackId: string; createdAt: string }> = [];
+  const server = 'rtmp://127.0.0.1:1935/live';
   return {
     made: 0,
-    create() {
+    requests: [],
+    async create(request) {
       this.made++;
+      this.requests.push(request);
       const k = { streamKey: `sk_test${keys.length}`, playbackId: `pb${keys.length}`, createdAt: new Date().toISOString() };
       keys.push(k);
-      return k;
+      return streamKeyCreated(k, server, null);
     },
-    list: () => keys,
-    rtmpServer: 'rtmp://127.0.0.1:1935/live',
+    list: async () => ({ server, keys }),
   };
 }
 
@@ -94,6 +96,35 @@ describe('dashboard stream-key routes (attacks)', () => {
     assert.deepEqual(list.keys.map((k) => k.streamKey), [key.streamKey]);
     // The public snapshot never names a stream key.
     assert.ok(!(await (await fetch(`${url}/dashboard/snapshot`)).text()).includes(key.streamKey));
+  });
+
+  it('refuses a body that is not a stream-key request (400 with a reason) and one past the byte limit (413), makes no key', async () => {
+    const { url, issuer } = await start();
+    const auth = { authorization: `Bearer ${orchestrator!.adminToken}`, 'content-type': 'application/json' };
+    const post = (body: string) => fetch(`${url}/dashboard/stream-keys`, { method: 'POST', headers: auth, body });
+    const notJson = await post('{nope');
+    assert.equal(notJson.status, 400);
+    assert.equal(await reasonOf(notJson), 'malformed_json');
+    for (const body of ['{"streamKey":"sk_mine"}', '{"record":"yes"}', '[]']) {
+      const res = await post(body);
+      assert.equal(res.status, 400, body);
+      assert.equal(await reasonOf(res), 'bad_stream_key_request', body);
+    }
+    const huge = await post(JSON.stringify({ record: false, pad: 'x'.repeat(4096) }));
+    assert.equal(huge.status, 413);
+    assert.equal(issuer.made, 0);
+    const ok = await post('{"record":false}');
+    assert.equal(ok.status, 201);
+    assert.deepEqual(issuer.requests, [{ record: false }]);
+  });
+
+  it('answers 503 no_key_issuer when no broadcaster makes keys, after the token check', async () => {
+    orchestrator = await createOrchestrator({ httpPort: 0, dataDir: null }, { logger });
+    await orchestrator.start();
+    assert.equal((await fetch(`${orchestrator.url}/dashboard/stream-keys`, { method: 'POST' })).status, 401);
+    const res = await fetch(`${orchestrator.url}/dashboard/stream-keys`, { method: 'POST', headers: { authorization: `Bearer ${orchestrator.adminToken}` } });
+    assert.equal(res.status, 503);
+    assert.equal(await reasonOf(res), 'no_key_issuer');
   });
 
   it('rate-limits guessing: past the burst, even the right token waits', async () => {
