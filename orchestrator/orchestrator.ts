@@ -94,6 +94,9 @@ export interface Orchestrator {
 
 export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}, components: OrchestratorComponents = {}): Promise<Orchestrator> {
   const options = { ...defaultOrchestratorOptions, ...init };
+  // A broadcaster elsewhere makes the dashboard's keys when one is configured (castnet dev attaches its own);
+  // its token file is read first, so a wrong one stops the start before anything is opened.
+  const configuredKeyIssuer = remoteKeyIssuer(options, components.fetch);
   const logger = (components.logger ?? createLogger()).child({ component: 'orchestrator' });
   const registry = components.registry ?? createMetricsRegistry('orchestrator');
   const metrics = createOrchestratorMetrics(registry);
@@ -173,8 +176,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
   const dashboardEvents = new DashboardEvents({ nodes, streams, lifecycle, reputation, ledger, webhookQueue, now });
-  // A broadcaster elsewhere makes the dashboard's keys when one is configured; castnet dev attaches its own.
-  let keyIssuer: StreamKeyIssuer | null = remoteKeyIssuer(options, components.fetch);
+  let keyIssuer: StreamKeyIssuer | null = configuredKeyIssuer;
   const snapshot = () => dashboardSnapshot({ nodes, streams, lifecycle, reputation, earned, sweep, ledger, webhookQueue, events: dashboardEvents, streamKeys: () => keyIssuer !== null });
   const hub = new DashboardHub({ ...defaultDashboardHubOptions, ...components.dashboard, maxSubscribers: options.dashboardMaxViewers, snapshot });
   const adminToken = loadOrCreateAdminToken(options.dataDir);
