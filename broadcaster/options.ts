@@ -29,7 +29,7 @@ export const broadcasterOptionsDefinition = defineOptions(
   {
     host: listenHost(),
     rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port' }),
-    httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz and /metrics' }),
+    httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz, /metrics, the delivery API and /admin/stream-keys' }),
     orchestrator: option({ flag: 'orchestrator', schema: httpUrl, default: 'http://127.0.0.1:8935', description: 'orchestrator URL' }),
     allowPrivateNodes: allowPrivateNodesOption(),
     dataDir: option({ flag: 'data-dir', schema: text, default: './.castnet', description: 'stream keys and scratch segments live here' }),
