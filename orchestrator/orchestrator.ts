@@ -176,7 +176,7 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
   const dashboardEvents = new DashboardEvents({ nodes, streams, lifecycle, reputation, ledger, webhookQueue, now });
-  let keyIssuer: StreamKeyIssuer | null = configuredKeyIssuer;
+  let keyIssuer: StreamKeyIssuer | null = configuredKeyIssuer ? countedKeyIssuer(configuredKeyIssuer, metrics) : null;
   const snapshot = () => dashboardSnapshot({ nodes, streams, lifecycle, reputation, earned, sweep, ledger, webhookQueue, events: dashboardEvents, streamKeys: () => keyIssuer !== null });
   const hub = new DashboardHub({ ...defaultDashboardHubOptions, ...components.dashboard, maxSubscribers: options.dashboardMaxViewers, snapshot });
   const adminToken = loadOrCreateAdminToken(options.dataDir);
@@ -268,6 +268,21 @@ function remoteKeyIssuer(options: OrchestratorOptions, fetch: Fetch | undefined)
     timeoutMs: options.keyIssuerTimeoutMs,
     fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes, trustedOrigins: [new URL(baseUrl).origin] }, fetch),
   });
+}
+
+/** Every call to a remote key issuer counted by its result (the refusal's reason). */
+function countedKeyIssuer(issuer: StreamKeyIssuer, metrics: OrchestratorMetrics): StreamKeyIssuer {
+  const counted = async <T>(call: 'create' | 'list', run: () => Promise<T>): Promise<T> => {
+    try {
+      const answer = await run();
+      metrics.keyIssuerCalls.inc({ call, result: 'ok' });
+      return answer;
+    } catch (err) {
+      metrics.keyIssuerCalls.inc({ call, result: err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'error' });
+      throw err;
+    }
+  };
+  return { create: (request) => counted('create', () => issuer.create(request)), list: () => counted('list', () => issuer.list()) };
 }
 
 /**

@@ -79,7 +79,7 @@ export class StreamKeyAdminClient implements StreamKeyIssuer {
     }
     if (!res.ok) {
       // Any status, any body: decoded where every node's error answers are (bounded there).
-      const remote = await failureFromResponse(res, what, this.baseUrl);
+      const remote = await failureFromResponse(res, 'status', this.baseUrl);
       // The broadcaster's words reach the operator's page: a hostile one gets a line, not a page.
       const said = remote.message.length > MAX_QUOTED_CHARS ? `${remote.message.slice(0, MAX_QUOTED_CHARS)}…` : remote.message;
       const reason = typeof remote.context.reason === 'string' ? remote.context.reason : remote.code.toLowerCase();

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { newAdminToken } from '../../http/admin-token.ts';
 import { closedPort } from '../support/ports.ts';
-import { testLogger } from '../support/network.ts';
+import { metric, testLogger } from '../support/network.ts';
 
 const ISSUER_TIMEOUT_MS = 800;
 /** What one refused call may take at most: the issuer timeout and the time to answer. */
@@ -169,6 +169,15 @@ describe('attack: a hostile stream-key issuer', () => {
       const answer = await dashboard(dead, method);
       assert.deepEqual([answer.status, answer.reason], [503, 'key_issuer_unreachable'], answer.message);
       assert.ok(answer.ms < CALL_BOUND_MS, `${method} took ${answer.ms} ms`);
+    }
+  });
+
+  it('counts every call by its result', async () => {
+    for (const result of ['key_issuer_bad_answer', 'key_issuer_unreachable', 'key_issuer_failed']) {
+      for (const call of ['create', 'list']) {
+        const n = await metric(orchestrator.url, new RegExp(`^castnet_orchestrator_key_issuer_calls_total\\{[^}]*call="${call}",result="${result}"`));
+        assert.ok(n >= 1, `${call} ${result}: ${n}`);
+      }
     }
   });
 
