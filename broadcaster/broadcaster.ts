@@ -217,7 +217,13 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       // Every admin request counts, right or wrong: guessing is bounded to about one a second per address.
       gate: new AdminTokenGate(adminToken, new RateLimiter({ ratePerSecond: 1, burst: 10 })),
       guard: guardOf(app),
-      issuer: storeKeyIssuer({ keys, rtmpServer: () => broadcaster.rtmpUrl, watchUrl: (id) => (options.watchBaseUrl ? `${options.watchBaseUrl}/watch/${id}` : null) }),
+      issuer: storeKeyIssuer({
+        keys,
+        rtmpServer: () => options.rtmpPublicUrl ?? broadcaster.rtmpUrl,
+        watchUrl: (id) => (options.watchBaseUrl ? `${options.watchBaseUrl}/watch/${id}` : null),
+        // In dev mode a configured key would close the open door (any key publishes until one is configured).
+        origin: options.dev ? 'dev' : 'configured',
+      }),
       enabled: options.keyAdmin,
     }),
   );

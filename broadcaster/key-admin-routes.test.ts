@@ -11,6 +11,8 @@ import { silentLogger } from '../observability/logger.ts';
 import { adminTokenPath, loadOrCreateAdminToken } from '../http/admin-token.ts';
 import { STREAM_KEY_ADMIN_PATH, streamKeyCreatedSchema, streamKeyListSchema } from '../protocol/stream-key-admin.ts';
 import { closedPort } from '../test/support/ports.ts';
+import { resolveOptions } from '../cli/options.ts';
+import { broadcasterOptionsDefinition } from './options.ts';
 
 describe('broadcaster stream-key admin routes', () => {
   let broadcaster: Broadcaster | null = null;
@@ -113,6 +115,24 @@ describe('broadcaster stream-key admin routes', () => {
     const unrecorded = streamKeyCreatedSchema.parse(await (await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"record":false}' })).json());
     assert.equal(b.keys.settingsOf(unrecorded.playbackId).record, false);
     assert.equal(b.keys.settingsOf(key.playbackId).record, true);
+  });
+
+  it('in dev mode makes a dev key, so the open door and the dev keys already handed out keep publishing', async () => {
+    const { url, auth, b } = await start({ dev: true, rtmpPublicUrl: 'rtmp://live.example.com/live' });
+    const printed = b.keys.resolve('sk_printed_by_castnet_dev');
+    const key = streamKeyCreatedSchema.parse(await (await fetch(url, { method: 'POST', headers: auth })).json());
+    assert.deepEqual([key.server, key.obs.server], ['rtmp://live.example.com/live', 'rtmp://live.example.com/live']);
+    assert.equal(b.keys.resolve(key.streamKey), key.playbackId);
+    assert.equal(b.keys.resolve('sk_printed_by_castnet_dev'), printed);
+    assert.ok(b.keys.resolve('sk_any_other_key'), 'any key still publishes in dev mode');
+  });
+
+  it('takes only an rtmp(s) URL ending in /live as --rtmp-public-url', () => {
+    const quiet = { env: {}, warn: () => {} };
+    assert.equal(resolveOptions(broadcasterOptionsDefinition, ['--rtmp-public-url', 'rtmps://live.example.com:443/live/'], quiet).rtmpPublicUrl, 'rtmps://live.example.com:443/live');
+    for (const bad of ['http://live.example.com/live', 'rtmp://live.example.com/app', 'rtmp://user:pw@live.example.com/live']) {
+      assert.throws(() => resolveOptions(broadcasterOptionsDefinition, ['--rtmp-public-url', bad], quiet), /--rtmp-public-url takes an rtmp:\/\/ URL/, bad);
+    }
   });
 
   it("lists keys with their playback ids and nothing else: no webhook secret, no playback signing key", async () => {
