@@ -36,6 +36,9 @@ import { attachDelivery } from './delivery-wiring.ts';
 import { DeliveryStore } from './delivery-store.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { PlaybackTokenVerifier, requestToken } from '../protocol/playback-token.ts';
+import { AdminTokenGate, loadOrCreateAdminToken } from '../http/admin-token.ts';
+import { keyAdminRoutes } from './key-admin-routes.ts';
+import { storeKeyIssuer } from './key-issuer.ts';
 
 /** `ffmpeg -version` answers in milliseconds; a hung binary must not hold the start. */
 const FFMPEG_CHECK_TIMEOUT_MS = 10_000;
@@ -85,6 +88,8 @@ export interface Broadcaster {
   readonly rtmpUrl: string;
   readonly httpUrl: string;
   readonly keys: StreamKeyStore;
+  /** The bearer token of /admin/stream-keys (`<data-dir>/keys/admin-token`, 0600; castnet keys admin-token prints it). */
+  readonly adminToken: string;
   /** The address tickets are signed by: fund it with `castnet deposit`. */
   readonly paymentAddress: string;
   readonly pipelines: ReadonlyMap<string, StreamPipeline>;
@@ -210,6 +215,23 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
       },
     }),
   );
+  // An orchestrator's dashboard makes keys here when this broadcaster runs on its own (--key-issuer-url there).
+  const adminToken = loadOrCreateAdminToken(options.dataDir);
+  app.use(
+    keyAdminRoutes({
+      // Every admin request counts, right or wrong: guessing is bounded to about one a second per address.
+      gate: new AdminTokenGate(adminToken, new RateLimiter({ ratePerSecond: 1, burst: 10 })),
+      guard: guardOf(app),
+      issuer: storeKeyIssuer({
+        keys,
+        rtmpServer: () => options.rtmpPublicUrl ?? broadcaster.rtmpUrl,
+        watchUrl: (id) => (options.watchBaseUrl ? `${options.watchBaseUrl}/watch/${id}` : null),
+        // In dev mode a configured key would close the open door (any key publishes until one is configured).
+        origin: options.dev ? 'dev' : 'configured',
+      }),
+      enabled: options.keyAdmin,
+    }),
+  );
   finishNodeApp(app, logger);
 
   /** Says what is wrong with what the broadcaster depends on; starts anyway (the orchestrator may come later). */
@@ -233,6 +255,7 @@ export async function createBroadcaster(init: Partial<BroadcasterOptions> = {}, 
     },
     streams,
     keys,
+    adminToken,
     paymentAddress: identity.address,
     settlement,
     funds,

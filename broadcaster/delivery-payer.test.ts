@@ -144,6 +144,14 @@ describe('delivery payer', () => {
     assert.equal((await t.claim([t.receipt(100_000, { rendition: '1080p' })])).results[0]!.reason, 'unknown_segment');
   });
 
+  it('credits a low-latency viewer whose newest bytes are parts of the segment being cut (the one after the newest published), and nothing further ahead', async () => {
+    const t = setup();
+    // Segments 0 and 1 are published: parts of 2 are what a viewer at the live edge has.
+    assert.equal((await t.claim([t.receipt(100_000, { sequence: 3 })])).results[0]!.reason, 'unknown_segment');
+    assert.equal((await t.claim([t.receipt(100_000, { sequence: 2, rendition: '1080p' })])).results[0]!.reason, 'unknown_segment');
+    assert.deepEqual((await t.claim([t.receipt(100_000, { sequence: 2 })])).results, [{ session: t.viewer.address, credited: 100_000 }]);
+  });
+
   it("credits an edge's receipt, signed by its node key, only when the key is a registered relay (not_an_edge), up to one copy of the stream", async () => {
     const edge = randomIdentity();
     const t = setup({ edges: [edge.address] });

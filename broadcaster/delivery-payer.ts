@@ -234,7 +234,10 @@ export class DeliveryPayer {
       credit.edges.add(rec.session);
     }
     const seg = s.segments.get(rec.sequence);
-    if (!seg || !seg.renditions.has(rec.rendition)) return refuse('unknown_segment');
+    // A low-latency viewer's newest bytes are parts of the segment being cut: the one after the newest
+    // published, in a rendition published before (the bytes bounds below still hold it to what was published).
+    const inProgress = !seg && rec.sequence === s.newestSeq + 1 && s.segments.get(s.newestSeq)?.renditions.has(rec.rendition) === true;
+    if (!inProgress && !seg?.renditions.has(rec.rendition)) return refuse('unknown_segment');
     const previous = credit.bytes.get(rec.session) ?? 0;
     if (rec.bytes < previous) return refuse('regressed');
     if (rec.bytes === previous) return refuse('replayed');

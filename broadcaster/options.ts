@@ -23,13 +23,19 @@ const ladder = z.string({ error: 'takes rungs such as 720p30:2800k,480p30:1200k'
   }
 });
 
+/** Where OBS publishes: `rtmp(s)://host[:port]/live`, as a streamer types it into OBS's Server field. */
+const rtmpUrl = z
+  .string({ error: 'takes an rtmp:// URL ending in /live' })
+  .refine((s) => URL.canParse(s) && /^rtmps?:$/.test(new URL(s).protocol) && new URL(s).pathname.replace(/\/+$/, '') === '/live' && !new URL(s).username, { error: 'takes an rtmp:// URL ending in /live, e.g. rtmp://live.example.com/live' })
+  .transform((s) => s.replace(/\/+$/, ''));
+
 const showLadder = (rungs: LadderRungs) => rungs.map((r) => `${r.height}p${r.fps}:${Math.round(r.videoBitrate / 1000)}k`).join(',');
 
 export const broadcasterOptionsDefinition = defineOptions(
   {
     host: listenHost(),
     rtmpPort: option({ flag: 'rtmp-port', schema: port, default: 1935, description: 'RTMP ingest port' }),
-    httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz and /metrics' }),
+    httpPort: option({ flag: 'http-port', schema: port, default: 8937, description: 'HTTP port of /healthz, /metrics, the delivery API and /admin/stream-keys' }),
     orchestrator: option({ flag: 'orchestrator', schema: httpUrl, default: 'http://127.0.0.1:8935', description: 'orchestrator URL' }),
     allowPrivateNodes: allowPrivateNodesOption(),
     dataDir: option({ flag: 'data-dir', schema: text, default: './.castnet', description: 'stream keys and scratch segments live here' }),
@@ -46,6 +52,9 @@ export const broadcasterOptionsDefinition = defineOptions(
     deliveryMaxFaceValue: option({ flag: 'delivery-max-face-value', schema: wei, default: 10n ** 16n, description: 'the largest ticket face value signed for a relay, in wei' }),
     viewerSessionTtlMs: option({ flag: 'viewer-session-ttl-ms', schema: durationMs, default: 30 * 60_000, description: 'how long a viewer session certificate is valid (players renew before)' }),
     viewerSessionBytes: option({ flag: 'viewer-session-bytes', schema: size, default: 4 * 1024 ** 3, description: 'bytes one viewer session may be paid for' }),
+    rtmpPublicUrl: option({ flag: 'rtmp-public-url', schema: orNone(rtmpUrl), default: null as string | null, description: "OBS's Server as a new stream key's answer names it, e.g. rtmp://live.example.com/live (none: rtmp://<host>:<rtmp-port>/live)" }),
+    keyAdmin: option({ flag: 'key-admin', schema: flag, default: true, description: "POST/GET /admin/stream-keys with this data directory's admin token (castnet keys admin-token): an orchestrator's dashboard makes keys here (--no-key-admin: refused, 403)" }),
+    watchBaseUrl: option({ flag: 'watch-base-url', schema: orNone(httpUrl), default: null, description: 'relay URL viewers watch at: a key made over /admin/stream-keys answers <url>/watch/<playback id> (none: no watch URL)' }),
     publicUrl: option({ flag: 'public-url', schema: orNone(httpUrl), default: null, description: "URL players and relays reach this broadcaster's delivery API at (none: the address it listens on)" }),
     transcoderEncoders: option({
       flag: 'transcoder-encoders',

@@ -23,7 +23,7 @@ export const keysUsage = `Usage: castnet keys add [<stream key>] [--data-dir ./.
        castnet keys playback <stream key or playback id> --public            (anyone may watch again; keys are dropped)
        castnet keys token <playback id> [--expires 1h]                        (a playback token for testing)
        castnet keys record <stream key or playback id> on|off                  (whether the origin relay keeps a recording; on by default)
-       castnet keys admin-token [--data-dir ./.castnet]   (the dashboard's operator token; made if missing)
+       castnet keys admin-token [--data-dir ./.castnet]   (the data directory's admin token: an orchestrator's dashboard, a broadcaster's /admin/stream-keys; made if missing)
 
 A running broadcaster with the same data directory sees every change at its next publish: no restart.
 Removing a key refuses new publishes with it; a stream already live with it keeps running until it stops.
@@ -41,7 +41,8 @@ export function runKeys(argv: string[], out: (s: string) => void = (s) => proces
     return action ? 0 : 2;
   }
   if (action === 'admin-token') {
-    // The orchestrator's data directory: its dashboard checks this token (http/admin-token.ts).
+    // An orchestrator's data directory: its dashboard checks this token; a broadcaster's: its /admin/stream-keys
+    // does, and an orchestrator's --key-issuer-token-file holds a copy (http/admin-token.ts).
     out(`${loadOrCreateAdminToken(dataDirFrom(flags))}\n`);
     return 0;
   }

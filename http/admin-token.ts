@@ -48,6 +48,18 @@ export function loadOrCreateAdminToken(dataDir: string | null): string {
   return token;
 }
 
+/** An admin token kept in a file another role made (an orchestrator holding its key issuer's): read and checked once, at start. */
+export function readAdminTokenFile(path: string): string {
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new CastnetError('BAD_REQUEST', `cannot read the admin token file ${path}: ${(err as Error).message}`, { file: path }, { cause: err });
+  }
+  if (!TOKEN_PATTERN.test(token)) throw new CastnetError('BAD_REQUEST', `${path} does not hold an admin token (cat_ and 43 characters, as castnet keys admin-token prints)`, { file: path });
+  return token;
+}
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Checks requests for the admin token; throws UNAUTHORIZED (401), BAD_REQUEST or RATE_LIMITED with a reason. */

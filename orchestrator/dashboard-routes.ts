@@ -5,29 +5,15 @@
 // and no CORS header is sent, so another origin's script cannot read the answers.
 
 import { readFileSync } from 'node:fs';
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { CastnetError } from '../protocol/errors.ts';
 import type { AdminTokenGate } from '../http/admin-token.ts';
+import type { HttpGuard } from '../http/http-limits.ts';
+import { parseStreamKeyCreateBody, STREAM_KEY_CREATE_MAX_BYTES, type StreamKeyIssuer } from '../protocol/stream-key-admin.ts';
 import type { DashboardHub } from './dashboard-hub.ts';
 
-/** Where stream keys are made: the broadcaster's key store, attached by whoever runs both (castnet dev). */
-export interface StreamKeyIssuer {
-  /** A new configured key and the playback id it publishes to. */
-  create(): { streamKey: string; playbackId: string };
-  list(): Array<{ streamKey: string; playbackId: string; createdAt: string }>;
-  /** OBS's Server field: `rtmp://<broadcaster>/live`. */
-  readonly rtmpServer: string;
-  /** Where viewers watch a playback id, when known. */
-  watchUrl?(playbackId: string): string | null;
-}
-
-/** What OBS needs besides server and key (README: Stream from OBS). */
-export const OBS_RECOMMENDED = {
-  service: 'Custom…',
-  keyframeInterval: '2 s (Advanced output mode: Keyframe Interval 2 s; Simple mode with x264: keyint=60 at 30 fps in Custom Encoder Settings)',
-  video: 'H.264 8-bit 4:2:0 (NV12), Main or High profile',
-  audio: 'AAC',
-} as const;
+// Where keys are made and what a new key's answer holds are the stream-key admin contract's.
+export { OBS_RECOMMENDED, type StreamKeyIssuer } from '../protocol/stream-key-admin.ts';
 
 const files = ['index.html', 'dashboard.js', 'dashboard.css'] as const;
 const types: Record<(typeof files)[number], string> = { 'index.html': 'text/html; charset=utf-8', 'dashboard.js': 'text/javascript; charset=utf-8', 'dashboard.css': 'text/css; charset=utf-8' };
@@ -41,6 +27,8 @@ export interface DashboardRoutesContext {
   hub: DashboardHub;
   snapshot: () => unknown;
   gate: AdminTokenGate;
+  guard: HttpGuard;
+  /** The in-process broadcaster's store (castnet dev), a broadcaster's admin routes (--key-issuer-url), or none. */
   issuer: () => StreamKeyIssuer | null;
 }
 
@@ -65,19 +53,19 @@ export function dashboardRoutes(ctx: DashboardRoutesContext): Router {
   });
   const issuer = () => {
     const i = ctx.issuer();
-    if (!i) throw new CastnetError('UNAVAILABLE', 'this orchestrator has no broadcaster attached to make stream keys: run `castnet keys add` where the broadcaster runs', { reason: 'no_key_issuer' });
+    if (!i) throw new CastnetError('UNAVAILABLE', 'this orchestrator has no broadcaster attached to make stream keys: run `castnet keys add` where the broadcaster runs, or start the orchestrator with --key-issuer-url and --key-issuer-token-file', { reason: 'no_key_issuer' });
     return i;
   };
-  router.post('/dashboard/stream-keys', (req, res) => {
+  const gate: RequestHandler = (req, _res, next) => {
     ctx.gate.check(req);
-    const i = issuer();
-    const { streamKey, playbackId } = i.create();
-    res.status(201).set('cache-control', 'no-store').json({ streamKey, playbackId, server: i.rtmpServer, watchUrl: i.watchUrl?.(playbackId) ?? null, obs: { ...OBS_RECOMMENDED, server: i.rtmpServer, streamKey } });
+    next();
+  };
+  // The token first, then a bounded body (the page's button sends none): an anonymous request reads nothing.
+  router.post('/dashboard/stream-keys', gate, ...ctx.guard.rawBody('a stream-key request', STREAM_KEY_CREATE_MAX_BYTES), async (req, res) => {
+    res.status(201).set('cache-control', 'no-store').json(await issuer().create(parseStreamKeyCreateBody(req.body as Buffer)));
   });
-  router.get('/dashboard/stream-keys', (req, res) => {
-    ctx.gate.check(req);
-    const i = issuer();
-    res.set('cache-control', 'no-store').json({ server: i.rtmpServer, keys: i.list() });
+  router.get('/dashboard/stream-keys', gate, async (_req, res) => {
+    res.set('cache-control', 'no-store').json(await issuer().list());
   });
   return router;
 }

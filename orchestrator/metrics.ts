@@ -39,6 +39,12 @@ export function createOrchestratorMetrics(registry: Registry) {
       labelNames: ['reason', 'counted'] as const,
       registers: [registry],
     }),
+    keyIssuerCalls: new Counter({
+      name: 'castnet_orchestrator_key_issuer_calls_total',
+      help: "The dashboard's calls to the broadcaster at --key-issuer-url, by call (create, list) and result (ok, key_issuer_unreachable, key_issuer_failed, key_issuer_bad_answer)",
+      labelNames: ['call', 'result'] as const,
+      registers: [registry],
+    }),
     bans: new Counter({ name: 'castnet_orchestrator_node_bans_total', help: 'Nodes banned for repeated failures', registers: [registry] }),
     nodeStates: new Gauge({ name: 'castnet_orchestrator_node_states', help: 'Registered nodes by state (pending-proof, active, unproven, banned)', labelNames: ['state'] as const, registers: [registry] }),
   };

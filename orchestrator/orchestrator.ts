@@ -41,10 +41,12 @@ import { webhookRoutes } from './webhook-routes.ts';
 import { Webhooks } from './webhooks.ts';
 import { defaultOrchestratorOptions, type OrchestratorOptions } from './options.ts';
 import { observeOrchestrator } from './event-log.ts';
-import { AdminTokenGate, loadOrCreateAdminToken } from '../http/admin-token.ts';
+import { AdminTokenGate, loadOrCreateAdminToken, readAdminTokenFile } from '../http/admin-token.ts';
 import { DashboardEvents } from './dashboard-events.ts';
 import { DashboardHub, defaultDashboardHubOptions, type DashboardHubOptions } from './dashboard-hub.ts';
-import { dashboardRoutes, type StreamKeyIssuer } from './dashboard-routes.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import type { StreamKeyIssuer } from '../protocol/stream-key-admin.ts';
+import { StreamKeyAdminClient } from '../protocol/stream-key-admin-client.ts';
 import { dashboardSnapshot } from './dashboard-snapshot.ts';
 import type { SessionRequest } from '../protocol/stream-record.ts';
 
@@ -84,7 +86,7 @@ export interface Orchestrator {
   readonly adminToken: string;
   /** The dashboard's live feed (its subscribers, the slow ones it dropped). */
   readonly dashboard: DashboardHub;
-  /** Lets the dashboard make stream keys: the broadcaster's key store, where one runs beside this orchestrator. */
+  /** Lets the dashboard make stream keys: the broadcaster's key store, where one runs beside this orchestrator (replaces --key-issuer-url's). */
   attachStreamKeys(issuer: StreamKeyIssuer | null): void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -92,6 +94,9 @@ export interface Orchestrator {
 
 export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}, components: OrchestratorComponents = {}): Promise<Orchestrator> {
   const options = { ...defaultOrchestratorOptions, ...init };
+  // A broadcaster elsewhere makes the dashboard's keys when one is configured (castnet dev attaches its own);
+  // its token file is read first, so a wrong one stops the start before anything is opened.
+  const configuredKeyIssuer = remoteKeyIssuer(options, components.fetch);
   const logger = (components.logger ?? createLogger()).child({ component: 'orchestrator' });
   const registry = components.registry ?? createMetricsRegistry('orchestrator');
   const metrics = createOrchestratorMetrics(registry);
@@ -171,13 +176,13 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
   app.use('/api', writeRoutes({ nodes, streams, reputation, heartbeatIntervalMs: options.heartbeatIntervalMs, requireOperator, sweep }));
   app.use('/api', countRefusedWrites(metrics, logger));
   const dashboardEvents = new DashboardEvents({ nodes, streams, lifecycle, reputation, ledger, webhookQueue, now });
-  let keyIssuer: StreamKeyIssuer | null = null;
+  let keyIssuer: StreamKeyIssuer | null = configuredKeyIssuer ? countedKeyIssuer(configuredKeyIssuer, metrics) : null;
   const snapshot = () => dashboardSnapshot({ nodes, streams, lifecycle, reputation, earned, sweep, ledger, webhookQueue, events: dashboardEvents, streamKeys: () => keyIssuer !== null });
   const hub = new DashboardHub({ ...defaultDashboardHubOptions, ...components.dashboard, maxSubscribers: options.dashboardMaxViewers, snapshot });
   const adminToken = loadOrCreateAdminToken(options.dataDir);
   // Every admin request counts, right or wrong: guessing is bounded to about one a second per address.
   const gate = new AdminTokenGate(adminToken, new RateLimiter({ ratePerSecond: 1, burst: 10, now }));
-  app.use(dashboardRoutes({ hub, snapshot, gate, issuer: () => keyIssuer }));
+  app.use(dashboardRoutes({ hub, snapshot, gate, guard, issuer: () => keyIssuer }));
   finishNodeApp(app, logger);
 
   let server: ListeningServer | null = null;
@@ -246,6 +251,38 @@ export async function createOrchestrator(init: Partial<OrchestratorOptions> = {}
     },
   };
   return orchestrator;
+}
+
+/**
+ * The broadcaster's admin routes at --key-issuer-url, with the token read once from --key-issuer-token-file.
+ * The operator named that URL: it may be private (a broadcaster on the LAN), but redirects are not followed,
+ * so the token goes nowhere else.
+ */
+function remoteKeyIssuer(options: OrchestratorOptions, fetch: Fetch | undefined): StreamKeyIssuer | null {
+  if (!options.keyIssuerUrl) return null;
+  if (!options.keyIssuerTokenFile) throw new CastnetError('BAD_REQUEST', '--key-issuer-url needs --key-issuer-token-file');
+  const baseUrl = options.keyIssuerUrl;
+  return new StreamKeyAdminClient({
+    baseUrl,
+    token: readAdminTokenFile(options.keyIssuerTokenFile),
+    timeoutMs: options.keyIssuerTimeoutMs,
+    fetch: outboundFetch({ allowPrivate: options.allowPrivateNodes, trustedOrigins: [new URL(baseUrl).origin] }, fetch),
+  });
+}
+
+/** Every call to a remote key issuer counted by its result (the refusal's reason). */
+function countedKeyIssuer(issuer: StreamKeyIssuer, metrics: OrchestratorMetrics): StreamKeyIssuer {
+  const counted = async <T>(call: 'create' | 'list', run: () => Promise<T>): Promise<T> => {
+    try {
+      const answer = await run();
+      metrics.keyIssuerCalls.inc({ call, result: 'ok' });
+      return answer;
+    } catch (err) {
+      metrics.keyIssuerCalls.inc({ call, result: err instanceof CastnetError && typeof err.context.reason === 'string' ? err.context.reason : 'error' });
+      throw err;
+    }
+  };
+  return { create: (request) => counted('create', () => issuer.create(request)), list: () => counted('list', () => issuer.list()) };
 }
 
 /**

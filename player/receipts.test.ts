@@ -1,20 +1,90 @@
-// The player's receipts (issue 14) against a real priced relay over HTTP: a receipt signed at an interval
-// rides on the next segment request to its relay and the relay's answer header is read back; one no
-// segment request took, or one the relay did not answer, is POSTed at the next interval; the last one
-// goes out on leaving. The stream's payer is a small HTTP server that certifies session keys as
-// broadcaster/delivery-payer.ts does (the protocol's signCertificate).
+// The player's receipts against a real delivery payer (broadcaster/delivery-payer.ts), its HTTP replaced by
+// a function that hands each request to the payer or captures what a relay would receive; and against a
+// real priced relay over HTTP: a receipt signed at an interval rides on the next segment request to its
+// relay and the relay's answer header is read back; one no segment request took, or one the relay did not
+// answer, is POSTed at the next interval; the last one goes out on leaving (there the stream's payer is a
+// small HTTP server that certifies session keys with the protocol's signCertificate).
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { DeliveryPayer } from '../broadcaster/delivery-payer.ts';
+import { identityFromPrivateKey, randomIdentity } from '../protocol/identity.ts';
+import { RECEIPT_PARAM, signCertificate, signedReceiptSchema, type SignedReceipt } from '../protocol/delivery-receipt.ts';
+import { TicketParamsIssuer } from '../protocol/ticket-params.ts';
+import { MAX_WIN_PROB } from '../protocol/ticket.ts';
+import { DeliveryReceipts } from './receipts.ts';
+import { createServer, type Server } from 'node:http';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { RelayClient } from '../broadcaster/node-clients.ts';
-import { identityFromPrivateKey, randomIdentity } from '../protocol/identity.ts';
 import { signSegmentBytes } from '../protocol/segment-signing.ts';
-import { RECEIPT_PARAM, signCertificate } from '../protocol/delivery-receipt.ts';
-import { DeliveryReceipts } from './receipts.ts';
+
+const RELAY = 'http://relay.test';
+
+function world() {
+  const payerId = randomIdentity();
+  const payer = new DeliveryPayer({ identity: payerId, maxPricePerByte: 10n, maxFaceValue: 10n ** 18n, sessionTtlMs: 600_000, sessionBytes: 10_000_000 });
+  payer.open('ll');
+  for (const seq of [0, 1]) payer.published('ll', 'source', seq, 50_000, 2);
+  const relay = randomIdentity();
+  const received: SignedReceipt[] = [];
+  const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    if (url === 'http://payer.test/delivery/sessions') {
+      const { playbackId, sessionKey } = JSON.parse(String(init?.body)) as { playbackId: string; sessionKey: string };
+      return json(payer.issueSession(playbackId, sessionKey));
+    }
+    if (url === `${RELAY}/delivery/ll`) return json({ relay: relay.address, pricePerByte: '2' });
+    if (url === `${RELAY}/delivery/ll/receipts`) {
+      received.push(signedReceiptSchema.parse(JSON.parse(String(init?.body))));
+      return new Response(null, { status: 204 });
+    }
+    return new Response('not here', { status: 404 });
+  }) as typeof globalThis.fetch;
+  const receipts = new DeliveryReceipts({ playbackId: 'll', terms: Promise.resolve({ payer: payerId.address, url: 'http://payer.test', maxPricePerByte: '10' }), fetch, intervalMs: 3_600_000 });
+  const params = new TicketParamsIssuer(relay.address).issue(payerId.address, { faceValue: 1_000n, winProb: MAX_WIN_PROB, pricePerPixel: 2n, ttlMs: 600_000, now: Date.now() });
+  return { payer, relay, receipts, received, params };
+}
+
+/** The terms resolve on a later turn: receipts count only once they have. */
+async function enabled(receipts: DeliveryReceipts): Promise<void> {
+  for (let i = 0; i < 100 && !receipts.state.enabled; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(receipts.state.enabled, 'the stream pays relays');
+}
+
+describe('player receipts', () => {
+  it("counts a low-latency viewer's init segment, whole CMAF segments and parts, names the newest part's segment, and the payer credits it", async () => {
+    const w = world();
+    await enabled(w.receipts);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/init-0.mp4`, 800);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/1.m4s`, 5_000);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/2.0.m4s?_HLS_msn=2&_HLS_part=0`, 1_000);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/2.1.m4s`, 1_000);
+    // Not this stream's, not a segment: not counted.
+    w.receipts.delivered(`${RELAY}/hls/other/source/2.2.m4s`, 9_999);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/index.m3u8`, 9_999);
+    await w.receipts.close();
+    assert.equal(w.received.length, 1);
+    const r = w.received[0]!.receipt;
+    assert.equal(r.bytes, 7_800);
+    assert.equal(r.rendition, 'source');
+    assert.equal(r.sequence, 2, 'the segment the newest part belongs to');
+    const answer = await w.payer.claim(w.relay.address, { playbackId: 'll', ticketParams: w.params, receipts: w.received });
+    assert.deepEqual(answer.results, [{ session: r.session, credited: 7_800 }]);
+  });
+
+  it('counts MPEG-TS segments as before, and an init segment first does not name a sequence ahead of what it played', async () => {
+    const w = world();
+    await enabled(w.receipts);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/init-5.mp4`, 100);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/1.ts`, 4_000);
+    w.receipts.delivered(`${RELAY}/hls/ll/source/init-7.mp4`, 100);
+    await w.receipts.close();
+    assert.deepEqual([w.received[0]!.receipt.bytes, w.received[0]!.receipt.sequence], [4_200, 1]);
+  });
+});
 
 const payer = randomIdentity();
 const SEGMENT = Buffer.alloc(188 * 50);

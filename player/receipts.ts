@@ -24,7 +24,12 @@ import { deliveryTermsSchema, parseReceiptAnswer, RECEIPT_ANSWER_HEADER, signRec
 export const RECEIPT_INTERVAL_MS = 10_000;
 /** Renew the session this long before its certificate expires. */
 const RENEW_BEFORE_MS = 60_000;
-const SEGMENT_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{1,12})\.ts(?:\?|$)/;
+/**
+ * What a viewer pays for: MPEG-TS segments (`<seq>.ts`), and on a low-latency rendition CMAF segments
+ * (`<seq>.m4s`), parts (`<seq>.<part>.m4s`) and init segments (`init-<seq>.mp4`, counted without moving the
+ * receipt's sequence: an init's number is the segment it starts at, which may not be published yet).
+ */
+const SEGMENT_PATH = /\/hls\/([A-Za-z0-9_-]{1,64})\/([A-Za-z0-9_-]{1,32})\/(?:(\d{1,12})(?:\.\d{1,4})?\.(?:ts|m4s)|init-(\d{1,12})\.mp4)(?:\?|$)/;
 
 export interface ReceiptsState {
   enabled: boolean;
@@ -144,14 +149,17 @@ export class DeliveryReceipts {
     this.session ??= this.newSession();
     void this.session.then((s) => {
       if (!s) return;
+      const media = m[3] !== undefined;
       let count = s.relays.get(relay);
       if (!count) {
-        count = { bytes: 0, sent: 0, rendition: m[2]!, sequence: Number(m[3]), address: null, due: null, riding: null };
+        count = { bytes: 0, sent: 0, rendition: m[2]!, sequence: Number(m[3] ?? m[4]), address: null, due: null, riding: null };
         s.relays.set(relay, count);
       }
       count.bytes += bytes;
-      count.rendition = m[2]!;
-      count.sequence = Number(m[3]);
+      if (media) {
+        count.rendition = m[2]!;
+        count.sequence = Number(m[3]);
+      }
       s.total += bytes;
       this.state.relays[relay] = { bytes: count.bytes, sent: count.sent };
     });

@@ -11,7 +11,8 @@ import { MAX_WIN_PROB } from '../protocol/ticket.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { PaymentReceiver } from '../settlement/payment-receiver.ts';
-import { DeliveryEarnings } from './delivery-earnings.ts';
+import { DeliveryEarnings, MAX_CLAIMS_PER_ROUND } from './delivery-earnings.ts';
+import { MAX_RECEIPTS_PER_CLAIM } from '../protocol/delivery-receipt.ts';
 
 const payer = randomIdentity();
 const relayId = randomIdentity();
@@ -127,6 +128,33 @@ describe('relay delivery earnings: receipts on arrival and at claim time', () =>
     const other = signCertificate({ ...v.cert.certificate, byteBudget: 5 }, payer.privateKey);
     assert.equal(earnings.holds('show', signReceipt(v.receipt(300).receipt, v.key, other)), false, 'another certificate: checked in full');
     assert.equal(earnings.holds('elsewhere', v.receipt(300)), false);
+  });
+
+  it("claims a backlog larger than one claim's batch in the same round, in batches, and no more claims than the round allows", async () => {
+    const { earnings, claims } = setup();
+    const viewers = Array.from({ length: 2 * MAX_RECEIPTS_PER_CLAIM + 88 }, () => viewer());
+    for (const v of viewers) await earnings.receive('show', v.receipt(1_000));
+    await earnings.claimAll();
+    assert.deepEqual(claims.map((c) => c.length), [MAX_RECEIPTS_PER_CLAIM, MAX_RECEIPTS_PER_CLAIM, 88]);
+    assert.equal(earnings.figures('show')!.pending, 0);
+    assert.equal(new Set(claims.flat().map((r) => r.receipt.session)).size, viewers.length, 'each session claimed once');
+    assert.ok(MAX_CLAIMS_PER_ROUND * MAX_RECEIPTS_PER_CLAIM >= 4_000);
+  });
+
+  it('spends no more than MAX_CLAIMS_PER_ROUND claims a round: with that many streams due, a backlog waits for the next round', async () => {
+    const { earnings, claims } = setup();
+    for (let i = 0; i <= MAX_RECEIPTS_PER_CLAIM; i++) await earnings.receive('show', viewer().receipt(1_000));
+    for (let i = 1; i < MAX_CLAIMS_PER_ROUND; i++) {
+      const id = randomIdentity();
+      const now = Date.now();
+      const cert = signCertificate({ playbackId: `other${i}`, sessionKey: id.address, payer: payer.address, issuedAt: now, expiresAt: now + 600_000, byteBudget: 1e9 }, payer.privateKey);
+      await earnings.receive(`other${i}`, signReceipt({ session: id.address, playbackId: `other${i}`, relay: relayId.address, rendition: 'source', sequence: 1, at: now, bytes: 10 }, id.privateKey, cert));
+    }
+    await earnings.claimAll();
+    assert.equal(claims.length, MAX_CLAIMS_PER_ROUND);
+    assert.equal(earnings.figures('show')!.pending, 1, 'the rest of the backlog waits');
+    await earnings.claimAll();
+    assert.equal(earnings.figures('show')!.pending, 0);
   });
 
   it('claims the newest receipt; one the payer refuses as forged is dropped and the verified one is claimed instead', async () => {

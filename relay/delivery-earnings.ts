@@ -63,6 +63,12 @@ const MAX_STREAMS = 1_024;
 const TERMS_MAX_AGE_MS = 30_000;
 const CLAIM_TIMEOUT_MS = 10_000;
 const CLAIM_ANSWER_MAX_BYTES = 256 * 1024;
+/**
+ * Claims one round may send in all (each up to MAX_RECEIPTS_PER_CLAIM receipts): within the payer's claim
+ * rate per relay (5/s, bursts of 20, broadcaster/delivery-routes.ts) at the default 5 s interval, and 16 ×
+ * 256 receipts a round is about 8,000 viewers at one receipt per 10 s.
+ */
+export const MAX_CLAIMS_PER_ROUND = 16;
 
 /**
  * One session's receipts: the last one whose signatures were checked (here, or credited by the payer) and
@@ -236,11 +242,25 @@ export class DeliveryEarnings {
     await this.claiming;
   }
 
-  /** One round: every stream with receipts the payer has not answered, and every parent owed a receipt. */
+  /**
+   * One round: every stream with receipts the payer has not answered, and every parent owed a receipt. A
+   * stream whose backlog fills a whole claim is claimed again at once, from the round's spare claims
+   * (MAX_CLAIMS_PER_ROUND in all, within the payer's per-relay claim rate), so a relay with thousands of
+   * viewers on one stream is not held to one batch per interval.
+   */
   claimAll(): Promise<void> {
     this.claiming ??= (async () => {
       try {
-        await Promise.all([...[...this.streams].filter(([, s]) => s.pending.size > 0).map(([id, s]) => this.claim(id, s)), this.sendEdgeReceipts()]);
+        const due = [...this.streams].filter(([, s]) => s.pending.size > 0);
+        let spare = Math.max(0, MAX_CLAIMS_PER_ROUND - due.length);
+        const drain = async (id: string, s: StreamEarnings) => {
+          let answered = await this.claim(id, s);
+          while (answered === MAX_RECEIPTS_PER_CLAIM && s.pending.size > 0 && spare > 0) {
+            spare--;
+            answered = await this.claim(id, s);
+          }
+        };
+        await Promise.all([...due.map(([id, s]) => drain(id, s)), this.sendEdgeReceipts()]);
       } finally {
         this.claiming = null;
       }
@@ -255,7 +275,8 @@ export class DeliveryEarnings {
     }
   }
 
-  private async claim(playbackId: string, s: StreamEarnings): Promise<void> {
+  /** One claim of up to MAX_RECEIPTS_PER_CLAIM receipts: how many the payer answered (0 when the claim failed). */
+  private async claim(playbackId: string, s: StreamEarnings): Promise<number> {
     const sessions = [...s.pending].slice(0, MAX_RECEIPTS_PER_CLAIM);
     const receipts = sessions.map((id) => newestOf(s.sessions.get(id)!));
     let terms: DeliveryTerms | null;
@@ -263,11 +284,13 @@ export class DeliveryEarnings {
       terms = await this.termsOf(playbackId, s);
     } catch (err) {
       this.options.events?.claim?.('lookup_failed', 0, 0n);
-      return this.markUnpaid(playbackId, s, 'the directory did not answer', err);
+      this.markUnpaid(playbackId, s, 'the directory did not answer', err);
+      return 0;
     }
     if (!terms) {
       this.options.events?.claim?.('no_payer', 0, 0n);
-      return this.markUnpaid(playbackId, s, 'the directory names no payer');
+      this.markUnpaid(playbackId, s, 'the directory names no payer');
+      return 0;
     }
     try {
       const params = this.options.payments.ticketParams(terms.payer);
@@ -320,9 +343,11 @@ export class DeliveryEarnings {
         s.unpaidSince = null;
         this.options.logger.info({ playbackId }, 'stream paid again');
       }
+      return receipts.length;
     } catch (err) {
       this.options.events?.claim?.(err instanceof CastnetError ? String(err.context.reason ?? err.code).toLowerCase() : 'unreachable', 0, 0n);
       this.markUnpaid(playbackId, s, 'the claim failed', err);
+      return 0;
     }
   }
 

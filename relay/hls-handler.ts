@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CastnetError, errorResponse } from '../protocol/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RelayMetrics } from './metrics.ts';
+import type { Thumbnail, ThumbnailFormat } from './thumbnailer.ts';
 import type { StreamStats } from './stream-stats.ts';
 import type { StreamStore } from './stream-store.ts';
 import type { Upstream } from './upstream.ts';
@@ -24,7 +25,7 @@ const SEGMENT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})
 // Low-latency HLS (CMAF): parts and init segments.
 const PART = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/(\\d{1,12})\\.(\\d{1,4})\\.m4s$`);
 const INIT = new RegExp(`^/hls/(${ID_CHARS})/(${RENDITION_CHARS})/init-(\\d{1,12})\\.mp4$`);
-const THUMBNAIL = new RegExp(`^/hls/(${ID_CHARS})/thumbnail\\.jpg$`);
+const THUMBNAIL = new RegExp(`^/hls/(${ID_CHARS})/thumbnail\\.(jpg|webp)$`);
 // Signed playback: the stream's publisher-signed policy, public (it holds public keys only) so edges and players can read it.
 const POLICY = new RegExp(`^/hls/(${ID_CHARS})/policy\\.json$`);
 
@@ -43,6 +44,7 @@ const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control'
 const CMAF_HEADERS = { ...SEGMENT_HEADERS, 'content-type': 'video/mp4' };
 /** Refreshed about every 10 s: cached like a playlist, briefly. */
 export const THUMBNAIL_HEADERS = { ...CORS, 'content-type': 'image/jpeg', 'cache-control': 'public, max-age=5' };
+const WEBP_THUMBNAIL_HEADERS = { ...THUMBNAIL_HEADERS, 'content-type': 'image/webp' };
 
 export interface HlsHandlerOptions {
   store: StreamStore;
@@ -55,12 +57,12 @@ export interface HlsHandlerOptions {
   /** Paid delivery: a refusal for a stream this relay no longer serves (its payer stopped paying), else null. */
   admit?: (playbackId: string) => CastnetError | null;
   /**
-   * Paid delivery: a receipt riding on a segment or part request (its `castnet-receipt` parameter, from
+   * Paid delivery: a receipt riding on a segment, part or init segment request (its `castnet-receipt` parameter, from
    * `source`), answered in the response's RECEIPT_ANSWER_HEADER (relay/receipt-intake.ts).
    */
   receipt?: (playbackId: string, source: string, value: string) => Promise<string>;
   /** The newest thumbnail of a stream pushed here (relay/thumbnailer.ts); rejects with a reason when none. */
-  thumbnail?: (playbackId: string) => { bytes: Buffer; etag: string };
+  thumbnail?: (playbackId: string) => Thumbnail;
 }
 
 export function fail(res: ServerResponse, err: unknown, kind: string, metrics: RelayMetrics, logger: Logger): void {
@@ -239,23 +241,26 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
   }
 
   /** Held here (origin), else the parent's (edge, through the single flight); never made on this path. */
-  async function thumbnail(req: IncomingMessage, res: ServerResponse, playbackId: string): Promise<void> {
+  async function thumbnail(req: IncomingMessage, res: ServerResponse, playbackId: string, format: ThumbnailFormat): Promise<void> {
     let bytes: Buffer;
     let etag: string | undefined;
     if (store.has(playbackId) || !upstream) {
       if (!options.thumbnail) throw new CastnetError('NOT_FOUND', 'this relay makes no thumbnails', { playbackId, reason: 'no_thumbnail' });
-      ({ bytes, etag } = options.thumbnail(playbackId));
+      const t = options.thumbnail(playbackId);
+      if (format === 'webp' && !t.webp) throw new CastnetError('NOT_FOUND', "this relay's FFmpeg makes no WebP: ask for thumbnail.jpg", { playbackId, reason: 'no_webp' });
+      ({ bytes, etag } = format === 'webp' ? t.webp! : t);
     } else {
-      bytes = await upstream.thumbnail(playbackId);
+      bytes = await upstream.thumbnail(playbackId, format);
     }
+    const headers = format === 'webp' ? WEBP_THUMBNAIL_HEADERS : THUMBNAIL_HEADERS;
     if (etag && req.headers['if-none-match'] === etag) {
       metrics.requests.inc({ kind: 'thumbnail', status: '304' });
-      res.writeHead(304, { ...THUMBNAIL_HEADERS, etag });
+      res.writeHead(304, { ...headers, etag });
       res.end();
       return;
     }
     metrics.requests.inc({ kind: 'thumbnail', status: '200' });
-    send(req, res, 200, etag ? { ...THUMBNAIL_HEADERS, etag } : THUMBNAIL_HEADERS, bytes);
+    send(req, res, 200, etag ? { ...headers, etag } : headers, bytes);
   }
 
   async function policyDocument(req: IncomingMessage, res: ServerResponse, playbackId: string): Promise<void> {
@@ -305,9 +310,9 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
       }
       work = () => playlist(req, res, id!, rendition!, query);
     } else if ((m = THUMBNAIL.exec(path))) {
-      const [, id] = m;
+      const [, id, format] = m;
       kind = 'thumbnail';
-      work = () => thumbnail(req, res, id!);
+      work = () => thumbnail(req, res, id!, format as ThumbnailFormat);
     } else if ((m = MASTER.exec(path))) {
       const [, id] = m;
       kind = 'master';
@@ -331,7 +336,7 @@ export function createHlsHandler(options: HlsHandlerOptions): (req: IncomingMess
     }
     const id = m[1]!;
     // Paid delivery: a receipt riding on the request is taken first; its answer goes out with the segment (or its refusal).
-    const receipt = options.receipt && query && (kind === 'segment' || kind === 'part') ? receiptParamOf(query) : null;
+    const receipt = options.receipt && query && (kind === 'segment' || kind === 'part' || kind === 'init') ? receiptParamOf(query) : null;
     if (receipt !== null) {
       const serve = work;
       work = async () => {

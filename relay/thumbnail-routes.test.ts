@@ -15,6 +15,7 @@ import { silentLogger } from '../observability/logger.ts';
 import { TestPublisher } from '../test/support/signed-content.ts';
 import { waitFor } from '../test/support/wait.ts';
 import { createRelay, type Relay } from './relay.ts';
+import { isWebp } from './thumbnailer.ts';
 
 const descriptor = { targetDuration: 1, variants: [{ name: 'source', width: 320, height: 180, bandwidth: 1e6, codecs: 'avc1.64001e' }] };
 
@@ -57,6 +58,22 @@ describe('thumbnail routes', () => {
     }
     const metrics = await (await fetch(`${edge.url}/metrics`)).text();
     assert.match(metrics, /castnet_relay_upstream_requests_total\{kind="thumbnail"[^}]*\} 1\n/, 'one request to the parent for ten viewers');
+  });
+
+  it('serves the same thumbnail as WebP (image/webp) at the origin and through the edge', async () => {
+    const got = await waitFor('the origin WebP', async () => {
+      const res = await fetch(`${origin.url}/hls/pictured/thumbnail.webp`);
+      return res.status === 200 ? res : undefined;
+    }, 15_000, 100);
+    assert.equal(got.headers.get('content-type'), 'image/webp');
+    assert.equal(got.headers.get('cache-control'), 'public, max-age=5');
+    const webp = Buffer.from(await got.arrayBuffer());
+    assert.ok(isWebp(webp));
+    const viaEdge = await fetch(`${edge.url}/hls/pictured/thumbnail.webp`);
+    assert.equal(viaEdge.status, 200);
+    assert.equal(viaEdge.headers.get('content-type'), 'image/webp');
+    assert.ok(Buffer.from(await viaEdge.arrayBuffer()).equals(webp));
+    assert.equal((await fetch(`${origin.url}/hls/pictured/thumbnail.gif`)).status, 404, 'no other format');
   });
 
   it('answers 404 with a reason when a stream has no thumbnail, at the origin and through an edge', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { testPatternArgs } from '../media/test-pattern.ts';
 import { jpegSize } from '../media/jpeg.ts';
-import { isJpeg, Thumbnailer } from './thumbnailer.ts';
+import { isJpeg, isWebp, Thumbnailer } from './thumbnailer.ts';
 import { waitFor } from '../test/support/wait.ts';
 
 const variants = [
@@ -40,12 +40,41 @@ describe('Thumbnailer', () => {
     const jpeg = t.get('s').bytes;
     assert.ok(isJpeg(jpeg));
     assert.deepEqual(jpegSize(jpeg), { width: 640, height: 360 });
+    // The same frame as WebP, from the same FFmpeg run.
+    const webp = t.get('s').webp;
+    assert.ok(webp && isWebp(webp.bytes), 'a WebP too');
+    assert.notEqual(webp.etag, t.get('s').etag);
     now = 5_000;
     t.offer('s', 'source', segment, variants);
     now = 10_000;
     t.offer('s', 'source', segment, variants);
     await waitFor('a second thumbnail', () => made.length === 2, 10_000, 20);
     t.close();
+  });
+
+  it('makes JPEGs only, saying so once, with an FFmpeg that makes no WebP', async () => {
+    // A wrapper that refuses the WebP encoder, as an FFmpeg built without libwebp does.
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-nowebp-'));
+    const wrapper = join(dir, 'ffmpeg');
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *libwebp*) echo "Unknown encoder 'libwebp'" >&2; exit 1;; esac\nexec ${JSON.stringify(ffmpegBinaries().ffmpeg)} "$@"\n`, { mode: 0o755 });
+    const warnings: string[] = [];
+    let now = 0;
+    const t = new Thumbnailer({ ffmpegPath: wrapper, logger: pino({ level: 'warn' }, { write: (s: string) => void warnings.push(s) }), now: () => now });
+    const made: string[] = [];
+    t.on('thumbnail', (id) => made.push(id));
+    try {
+      t.offer('s', 'source', segment, variants);
+      await waitFor('a thumbnail', () => made.length === 1, 10_000, 20);
+      assert.ok(isJpeg(t.get('s').bytes));
+      assert.equal(t.get('s').webp, null);
+      now = 10_000;
+      t.offer('s', 'source', segment, variants);
+      await waitFor('a second thumbnail', () => made.length === 2, 10_000, 20);
+      assert.equal(warnings.filter((w) => /JPEG only/.test(w)).length, 1, 'said once');
+    } finally {
+      t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps no thumbnail from bytes FFmpeg cannot decode, and logs why', async () => {

@@ -1,6 +1,7 @@
-// Thumbnails of the streams pushed to this relay (`/hls/<playbackId>/thumbnail.jpg`): about every
+// Thumbnails of the streams pushed to this relay (`/hls/<playbackId>/thumbnail.jpg` and `.webp`): about every
 // THUMBNAIL_INTERVAL_MS, the first keyframe of the newest segment of a stream's largest rendition is decoded
-// by FFmpeg into a JPEG held in memory. Never on a request's path: made when a segment arrives, one FFmpeg
+// by FFmpeg, once, into a JPEG and a WebP held in memory (the WebP from the same frame, in the same run; an
+// FFmpeg without libwebp makes JPEGs only, found out once and logged). Never on a request's path: made when a segment arrives, one FFmpeg
 // at a time for the whole relay (a stream whose turn it is waits for the next segment), killed after
 // THUMBNAIL_TIMEOUT_MS, its output bounded; a failure is logged and the previous thumbnail stays.
 
@@ -17,10 +18,15 @@ export const THUMBNAIL_MAX_BYTES = 1024 * 1024;
 const THUMBNAIL_WIDTH = 640;
 
 export interface Thumbnail {
+  /** The JPEG. */
   bytes: Buffer;
   etag: string;
   takenAt: number;
+  /** The same frame as WebP; null when this FFmpeg has no WebP encoder. */
+  webp: { bytes: Buffer; etag: string } | null;
 }
+
+export type ThumbnailFormat = 'jpg' | 'webp';
 
 export interface ThumbnailerOptions {
   ffmpegPath: string;
@@ -40,6 +46,11 @@ export function isJpeg(bytes: Buffer): boolean {
   return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[bytes.length - 2] === 0xff && bytes[bytes.length - 1] === 0xd9;
 }
 
+/** A WebP is a RIFF container of form type WEBP whose size field covers the rest of it. */
+export function isWebp(bytes: Buffer): boolean {
+  return bytes.length > 12 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP' && bytes.readUInt32LE(4) + 8 === bytes.length;
+}
+
 export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
   private readonly o: Required<Omit<ThumbnailerOptions, 'now'>>;
   private readonly now: () => number;
@@ -48,6 +59,8 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
   private readonly attempted = new Map<string, number>();
   private running: ChildProcess | null = null;
   private closed = false;
+  /** Whether FFmpeg is asked for a WebP too: until a run without one shows it has no encoder for it. */
+  private webp = true;
 
   constructor(options: ThumbnailerOptions) {
     super();
@@ -63,10 +76,10 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
     const now = this.now();
     if (now - (this.attempted.get(playbackId) ?? -Infinity) < this.o.intervalMs) return;
     this.attempted.set(playbackId, now);
-    void this.make(playbackId, bytes).then(
-      (jpeg) => {
+    void this.makeBoth(playbackId, bytes).then(
+      ({ jpeg, webp }) => {
         if (this.closed) return;
-        this.latest.set(playbackId, { bytes: jpeg, etag: `"${playbackId}.${now}.${jpeg.length}"`, takenAt: now });
+        this.latest.set(playbackId, { bytes: jpeg, etag: `"${playbackId}.${now}.${jpeg.length}"`, takenAt: now, webp: webp && { bytes: webp, etag: `"${playbackId}.${now}.${webp.length}.webp"` } });
         this.emit('thumbnail', playbackId, jpeg);
       },
       (err: unknown) => {
@@ -76,12 +89,30 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
     );
   }
 
-  private make(playbackId: string, segment: Buffer): Promise<Buffer> {
+  /** JPEG and WebP; once a run with a WebP fails where one without succeeds, JPEG only from then on. */
+  private async makeBoth(playbackId: string, segment: Buffer): Promise<{ jpeg: Buffer; webp: Buffer | null }> {
+    if (!this.webp) return { jpeg: await this.make(playbackId, segment, false).then((r) => r.jpeg), webp: null };
+    try {
+      return await this.make(playbackId, segment, true);
+    } catch (err) {
+      const jpeg = (await this.make(playbackId, segment, false)).jpeg;
+      if (this.closed) return { jpeg, webp: null };
+      this.webp = false;
+      this.o.logger.warn({ err: (err as Error).message }, 'thumbnails are JPEG only: this FFmpeg made no WebP (no libwebp?)');
+      return { jpeg, webp: null };
+    }
+  }
+
+  private make(playbackId: string, segment: Buffer, webp: boolean): Promise<{ jpeg: Buffer; webp: Buffer | null }> {
     return new Promise((resolve, reject) => {
-      const args = ['-hide_banner', '-loglevel', 'error', '-skip_frame', 'nokey', '-f', 'mpegts', '-i', 'pipe:0', '-an', '-frames:v', '1', '-vf', `scale='min(${THUMBNAIL_WIDTH},iw)':-2`, '-q:v', '5', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'];
-      const child = spawn(this.o.ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const scale = ['-an', '-frames:v', '1', '-vf', `scale='min(${THUMBNAIL_WIDTH},iw)':-2`];
+      const args = ['-hide_banner', '-loglevel', 'error', '-skip_frame', 'nokey', '-f', 'mpegts', '-i', 'pipe:0', ...scale, '-q:v', '5', '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'];
+      // The same decoded frame again, as WebP, on a third pipe.
+      if (webp) args.push(...scale, '-c:v', 'libwebp', '-quality', '75', '-f', 'webp', 'pipe:3');
+      const child = spawn(this.o.ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe', ...(webp ? ['pipe' as const] : [])] });
       this.running = child;
       const chunks: Buffer[] = [];
+      const webpChunks: Buffer[] = [];
       let size = 0;
       let stderr = '';
       let failure: string | null = null;
@@ -90,13 +121,15 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
         child.kill('SIGKILL');
       }, this.o.timeoutMs);
       timer.unref();
-      child.stdout!.on('data', (d: Buffer) => {
+      const collect = (into: Buffer[]) => (d: Buffer) => {
         size += d.length;
         if (size > THUMBNAIL_MAX_BYTES) {
           failure = `FFmpeg wrote more than ${THUMBNAIL_MAX_BYTES} bytes`;
           child.kill('SIGKILL');
-        } else chunks.push(d);
-      });
+        } else into.push(d);
+      };
+      child.stdout!.on('data', collect(chunks));
+      if (webp) (child.stdio[3] as NodeJS.ReadableStream).on('data', collect(webpChunks));
       child.stderr!.on('data', (d: Buffer) => {
         if (stderr.length < 2_000) stderr += d.toString();
       });
@@ -110,9 +143,11 @@ export class Thumbnailer extends EventEmitter<ThumbnailerEvents> {
         clearTimeout(timer);
         if (this.running === child) this.running = null;
         const jpeg = Buffer.concat(chunks);
+        const image = Buffer.concat(webpChunks);
         if (failure) return reject(new CastnetError('INTERNAL', failure, { playbackId }));
         if (code !== 0 || !isJpeg(jpeg)) return reject(new CastnetError('INTERNAL', `FFmpeg exited ${code} without a JPEG: ${stderr.trim().slice(0, 300)}`, { playbackId }));
-        resolve(jpeg);
+        if (webp && !isWebp(image)) return reject(new CastnetError('INTERNAL', `FFmpeg made no WebP: ${stderr.trim().slice(0, 300)}`, { playbackId }));
+        resolve({ jpeg, webp: webp ? image : null });
       });
     });
   }

@@ -23,6 +23,7 @@ import { SingleFlight } from './single-flight.ts';
 import { RECEIPT_ANSWER_HEADER } from '../protocol/delivery-receipt.ts';
 import { parseLlPlaylist, writeLlPlaylist, type ParsedLlPlaylist } from '../media/ll-playlist.ts';
 import { position } from './part-window.ts';
+import { isWebp, type ThumbnailFormat } from './thumbnailer.ts';
 
 export interface UpstreamOptions {
   /** Parent relay URLs for a stream, best first; rejects when they cannot be learned (a 502 to the viewer). */
@@ -253,17 +254,19 @@ export class Upstream {
     })) as Buffer;
   }
 
-  /** The stream's thumbnail from a parent, kept a few seconds; one request upstream however many ask. */
-  async thumbnail(playbackId: string): Promise<Buffer> {
-    const cached = this.thumbnails.get(playbackId);
+  /** The stream's thumbnail (JPEG or WebP) from a parent, kept a few seconds; one request upstream however many ask. */
+  async thumbnail(playbackId: string, format: ThumbnailFormat = 'jpg'): Promise<Buffer> {
+    const key = `${playbackId}.${format}`;
+    const cached = this.thumbnails.get(key);
     const now = Date.now();
     if (cached) cached.lastRequestedAt = now;
     if (cached && now - cached.at < THUMBNAIL_TTL_MS) return cached.bytes;
-    return (await this.flights.run(`thumbnail:${playbackId}`, async () => {
-      const { body } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/thumbnail.jpg`, 5_000, UPSTREAM_THUMBNAIL_BYTES);
-      if (body.length < 4 || body[0] !== 0xff || body[1] !== 0xd8) throw new CastnetError('UPSTREAM_FAILED', "the parent's thumbnail is not a JPEG", { playbackId });
+    return (await this.flights.run(`thumbnail:${key}`, async () => {
+      const { body } = await this.fetchFromParent(playbackId, `/hls/${playbackId}/thumbnail.${format}`, 5_000, UPSTREAM_THUMBNAIL_BYTES);
+      const valid = format === 'webp' ? isWebp(body) : body.length >= 4 && body[0] === 0xff && body[1] === 0xd8;
+      if (!valid) throw new CastnetError('UPSTREAM_FAILED', `the parent's thumbnail is not a ${format === 'webp' ? 'WebP' : 'JPEG'}`, { playbackId });
       this.options.onUpstreamRequest?.('thumbnail', body.length, playbackId);
-      this.thumbnails.set(playbackId, { bytes: body, at: Date.now(), lastRequestedAt: Date.now() });
+      this.thumbnails.set(key, { bytes: body, at: Date.now(), lastRequestedAt: Date.now() });
       return body;
     })) as Buffer;
   }

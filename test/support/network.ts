@@ -217,6 +217,17 @@ export interface NodeProcess {
 
 /** A role as its own OS process through the real CLI (`castnet <role> …`); its URL is read from its startup log. */
 export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', args: string[]): Promise<NodeProcess> {
+  const { match, child, kill } = await spawnRole(role, args, /"url":"(http:\/\/[^"]+)"[^\n]*listening/);
+  return { url: match[1]!, child, kill };
+}
+
+/** A broadcaster as its own OS process (`castnet broadcaster …`): its HTTP URL and its RTMP URL (…/live), from its startup log. */
+export async function spawnBroadcaster(args: string[]): Promise<NodeProcess & { rtmpUrl: string }> {
+  const { match, child, kill } = await spawnRole('broadcaster', args, /"rtmp":"(rtmp:\/\/[^"]+)","http":"(http:\/\/[^"]+)"[^\n]*listening/);
+  return { url: match[2]!, rtmpUrl: match[1]!, child, kill };
+}
+
+async function spawnRole(role: string, args: string[], listening: RegExp): Promise<{ match: RegExpExecArray; child: ChildProcess; kill: NodeProcess['kill'] }> {
   const tmp = mkdtempSync(join(tmpdir(), `castnet-${role}-tmp-`));
   const child = spawn(process.execPath, ['bin/castnet.js', role, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASTNET_LOG_LEVEL: 'info', TMPDIR: tmp } });
   let output = '';
@@ -229,12 +240,11 @@ export async function spawnNode(role: 'transcoder' | 'relay' | 'orchestrator', a
     await exited;
     await reapTempDir(tmp);
   };
-  let url: string;
   try {
-    url = await waitFor(`${role} process to listen`, () => (child.exitCode !== null ? Promise.reject(new Error(`exited with ${child.exitCode}: ${output.slice(-500)}`)) : /"url":"(http:\/\/[^"]+)"[^\n]*listening/.exec(output)?.[1]), 30_000, 50);
+    const match = await waitFor(`${role} process to listen`, () => (child.exitCode !== null ? Promise.reject(new Error(`exited with ${child.exitCode}: ${output.slice(-500)}`)) : (listening.exec(output) ?? undefined)), 30_000, 50);
+    return { match, child, kill };
   } catch (err) {
     await kill();
     throw err;
   }
-  return { url, child, kill };
 }
