@@ -68,11 +68,16 @@ process.exit(
     };
     const verifier = new OutputVerifier({ verifyRate: 1, verifyFirst: 0, compare: recording });
     const sources = new Map<string, { segments: Buffer[]; others: Buffer[] }>();
-    for (const [i, name] of contents.entries()) {
-      const graph = CONTENT[name];
-      bench.check(graph !== undefined, `content ${name}`, `no content named ${name} (have ${Object.keys(CONTENT).join(', ')})`);
-      const segments = await sourceSegments(graph!, seconds);
-      const others = await sourceSegments(CONTENT[contents[(i + 1) % contents.length]!] ?? CONTENT.mandelbrot!, seconds);
+    const cut = new Map<string, Promise<Buffer[]>>();
+    const segmentsOf = (name: string) => cut.get(name) ?? cut.set(name, sourceSegments(CONTENT[name]!, seconds)).get(name)!;
+    const names = Object.keys(CONTENT);
+    for (const name of contents) {
+      bench.check(CONTENT[name] !== undefined, `content ${name}`, `no content named ${name} (have ${names.join(', ')})`);
+      const segments = await segmentsOf(name);
+      // The other content is the next one in CONTENT's order, never the content itself (as it was with a
+      // single --contents), and the same whatever --contents narrows the run to.
+      const other = names[(names.indexOf(name) + 1) % names.length]!;
+      const others = await segmentsOf(other);
       bench.check(segments.length >= 2, `${name}: ${segments.length} segments`, `${name}: only ${segments.length} segments cut`);
       sources.set(name, { segments, others });
     }
