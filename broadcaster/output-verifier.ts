@@ -44,11 +44,19 @@ export interface Verdict {
   renditionMotion: number;
 }
 
+/** What `judge` reads of a comparison: its summary, the frames counted (bench/verify --dump writes these). */
+export type Measures = Omit<Comparison, 'ssim'> & { frames: number };
+
+export function measuresOf(c: Comparison): Measures {
+  const { ssim, ...rest } = c;
+  return { ...rest, frames: ssim.length };
+}
+
 /** The judgement of one comparison; exported for the benchmark, which reports the same numbers. */
-export function judge(rendition: string, c: Comparison, expectedFrames: number): Verdict {
+export function judge(rendition: string, c: Measures, expectedFrames: number): Verdict {
   const recovered = c.blurred >= 1 ? (c.mean >= 1 ? 1 : 0) : (c.mean - c.blurred) / (1 - c.blurred);
-  const base = { rendition, recovered, ssim: c.mean, blurred: c.blurred, frames: c.ssim.length, sourceMotion: c.sourceMotion, renditionMotion: c.renditionMotion };
-  if (c.ssim.length < expectedFrames * MIN_FRAMES_SHARE) return { ...base, ok: false, reason: `${c.ssim.length} frames compared of ${Math.round(expectedFrames)} expected` };
+  const base = { rendition, recovered, ssim: c.mean, blurred: c.blurred, frames: c.frames, sourceMotion: c.sourceMotion, renditionMotion: c.renditionMotion };
+  if (c.frames < expectedFrames * MIN_FRAMES_SHARE) return { ...base, ok: false, reason: `${c.frames} frames compared of ${Math.round(expectedFrames)} expected` };
   if (recovered < MIN_DETAIL_RECOVERED) return { ...base, ok: false, reason: `SSIM ${c.mean.toFixed(3)} against the source recovers ${recovered.toFixed(2)} of the detail a blurred copy loses (SSIM ${c.blurred.toFixed(3)}), below ${MIN_DETAIL_RECOVERED}` };
   if (c.sourceMotion > MIN_SOURCE_MOTION && c.renditionMotion < c.sourceMotion * MIN_MOTION_SHARE) return { ...base, ok: false, reason: `the rendition changes ${c.renditionMotion.toFixed(4)} over half a second where its source changes ${c.sourceMotion.toFixed(4)}: frozen` };
   return { ...base, ok: true };
@@ -88,6 +96,6 @@ export class OutputVerifier {
     const fpsOf = (spec: RenditionSpec) => Math.min(spec.fps, sourceInfo.fps || spec.fps);
     const compared: ComparedRendition[] = renditions.map((r) => ({ name: r.spec.name, bytes: r.bytes, width: r.spec.width, height: r.spec.height, fps: fpsOf(r.spec) }));
     const results = await this.compare(source, compared, { sourceFps: sourceInfo.fps || 30, timeoutMs });
-    return renditions.map((r) => judge(r.spec.name, results.get(r.spec.name)!, fpsOf(r.spec) * sourceInfo.duration));
+    return renditions.map((r) => judge(r.spec.name, measuresOf(results.get(r.spec.name)!), fpsOf(r.spec) * sourceInfo.duration));
   }
 }

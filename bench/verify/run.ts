@@ -16,7 +16,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 as jsSha256 } from '@noble/hashes/sha2.js';
 import { parseFlags } from '../../cli/options.ts';
-import { judge, OutputVerifier } from '../../broadcaster/output-verifier.ts';
+import { judge, measuresOf, OutputVerifier } from '../../broadcaster/output-verifier.ts';
 import { compareWithSource, type Comparison } from '../../media/perceptual-compare.ts';
 import { probeTs } from '../../media/ts-probe.ts';
 import { checkSegmentSignature, signSegment } from '../../protocol/content-signature.ts';
@@ -108,7 +108,7 @@ process.exit(
             const fake = await fakeRendition(kind, segment, spec, { earlier: segments[s - 1]!, other: others[s] ?? others[0]! });
             const c = (await compareWithSource(segment, [{ name: spec.name, bytes: fake, width: spec.width, height: spec.height, fps: spec.fps }], { sourceFps: info.fps, timeoutMs: 120_000 })).get(spec.name)!;
             record(name, s, spec.name, kind, c, spec.fps * info.duration);
-            const v = judge(spec.name, c, spec.fps * info.duration);
+            const v = judge(spec.name, measuresOf(c), spec.fps * info.duration);
             detected[kind]![1]++;
             if (!v.ok) detected[kind]![0]++;
             else bench.figure(`missed: ${kind} on ${name} #${s} ${spec.name} (recovered ${v.recovered.toFixed(2)}, motion ${v.renditionMotion.toFixed(4)} of ${v.sourceMotion.toFixed(4)})`);
