@@ -2,12 +2,17 @@
 // segments — always the first ones from a transcoder new to the stream, then a share (`--verify-rate`) — each
 // rendition is compared with the source scaled to its rung (media/perceptual-compare.ts, SSIM) and judged
 // against a reference made from the same source, so the rule holds across content: the rendition must win
-// back at least MIN_DETAIL_RECOVERED of what the source loses at an eighth of the rung's size. Honest
-// libx264 output of the corpus in bench/verify recovers 0.70 (single-pixel cellular automata at 360p) to 0.99;
-// other content, black, solid colour, a frozen frame, another moment of the stream and absurdly low quality
-// recover 0.40 at most — except on a nearly still picture, where a frozen frame or another moment is almost
-// the same picture; a frozen one is then caught by motion: the rendition must change over half a second at
-// least half as much as its source does. Runs on the sample only (decoding both costs about a transcode).
+// back at least MIN_DETAIL_RECOVERED of what the source loses at an eighth of the rung's size — or, where it
+// does not, be close to the source in absolute terms and clearly closer than that blurred copy (the second
+// branch, for noisy pictures: libx264 smooths grain that no rendition at the rung's bitrate keeps, so an
+// honest 720p rendition of bench/verify's `noisy` content recovers only 0.46–0.52, yet its worst frames
+// stay at SSIM 0.83+ and 0.10+ above the blurred copy). Neither branch alone suffices: a high absolute SSIM
+// is what a blurred copy of a flat picture scores too (absurdly low quality of smpte bars: 0.92), and a large
+// gain over the blurred copy is what another moment of detailed moving pictures scores (cellular life: 0.20,
+// at SSIM 0.67). Fakes of every kind stay below both: docs/decisions.md has the margins. On a nearly still
+// picture a frozen frame or another moment is almost the same picture; a frozen one is then caught by
+// motion: the rendition must change over half a second at least half as much as its source does. Runs on
+// the sample only (decoding both costs about a transcode).
 
 import { compareWithSource, type Comparison, type ComparedRendition } from '../media/perceptual-compare.ts';
 import type { MediaInfo } from '../media/ts-probe.ts';
@@ -17,14 +22,18 @@ import type { RenditionSpec } from '../protocol/rendition.ts';
 export const VERIFY_FIRST_SEGMENTS = 2;
 /** Share of the later segments verified, at random. */
 export const DEFAULT_VERIFY_RATE = 0.1;
-/** (mean SSIM − blurred reference's) / (1 − blurred reference's) a rendition must reach. */
+/** (mean SSIM − blurred reference's) / (1 − blurred reference's) a rendition must reach… */
 export const MIN_DETAIL_RECOVERED = 0.55;
+/** …or else its 10th-percentile frame SSIM must reach this (close to the source in absolute terms)… */
+export const MIN_CLOSE_P10 = 0.8;
+/** …and its mean SSIM exceed the blurred reference's by this much (closer than a blurred copy is). */
+export const MIN_SSIM_GAIN = 0.09;
 /**
  * A rendition must change over half a second at least this share of what its source changes, when the source
  * changes at all (MIN_SOURCE_MOTION): a frozen frame of moving pictures does not.
  */
 export const MIN_MOTION_SHARE = 0.5;
-const MIN_SOURCE_MOTION = 0.002;
+export const MIN_SOURCE_MOTION = 0.002;
 /** Rendition frames compared, as a share of what its rate and the source's duration make. */
 const MIN_FRAMES_SHARE = 0.8;
 /** Transcoders remembered per stream (each has met it): a bound, not a limit an honest stream reaches. */
@@ -38,6 +47,8 @@ export interface Verdict {
   /** The share of detail recovered (see MIN_DETAIL_RECOVERED). */
   recovered: number;
   ssim: number;
+  /** The 10th-percentile frame's SSIM (see MIN_CLOSE_P10). */
+  p10: number;
   blurred: number;
   frames: number;
   sourceMotion: number;
@@ -55,9 +66,13 @@ export function measuresOf(c: Comparison): Measures {
 /** The judgement of one comparison; exported for the benchmark, which reports the same numbers. */
 export function judge(rendition: string, c: Measures, expectedFrames: number): Verdict {
   const recovered = c.blurred >= 1 ? (c.mean >= 1 ? 1 : 0) : (c.mean - c.blurred) / (1 - c.blurred);
-  const base = { rendition, recovered, ssim: c.mean, blurred: c.blurred, frames: c.frames, sourceMotion: c.sourceMotion, renditionMotion: c.renditionMotion };
+  const base = { rendition, recovered, ssim: c.mean, p10: c.p10, blurred: c.blurred, frames: c.frames, sourceMotion: c.sourceMotion, renditionMotion: c.renditionMotion };
   if (c.frames < expectedFrames * MIN_FRAMES_SHARE) return { ...base, ok: false, reason: `${c.frames} frames compared of ${Math.round(expectedFrames)} expected` };
-  if (recovered < MIN_DETAIL_RECOVERED) return { ...base, ok: false, reason: `SSIM ${c.mean.toFixed(3)} against the source recovers ${recovered.toFixed(2)} of the detail a blurred copy loses (SSIM ${c.blurred.toFixed(3)}), below ${MIN_DETAIL_RECOVERED}` };
+  const close = c.p10 >= MIN_CLOSE_P10 && c.mean - c.blurred >= MIN_SSIM_GAIN;
+  if (recovered < MIN_DETAIL_RECOVERED && !close) {
+    const why = c.p10 < MIN_CLOSE_P10 ? `its worst tenth of frames is at SSIM ${c.p10.toFixed(3)}, below ${MIN_CLOSE_P10}` : `it is ${(c.mean - c.blurred).toFixed(3)} above the blurred copy, below ${MIN_SSIM_GAIN}`;
+    return { ...base, ok: false, reason: `SSIM ${c.mean.toFixed(3)} against the source recovers ${recovered.toFixed(2)} of the detail a blurred copy loses (SSIM ${c.blurred.toFixed(3)}), below ${MIN_DETAIL_RECOVERED}, and ${why}` };
+  }
   if (c.sourceMotion > MIN_SOURCE_MOTION && c.renditionMotion < c.sourceMotion * MIN_MOTION_SHARE) return { ...base, ok: false, reason: `the rendition changes ${c.renditionMotion.toFixed(4)} over half a second where its source changes ${c.sourceMotion.toFixed(4)}: frozen` };
   return { ...base, ok: true };
 }

@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { judge, MIN_DETAIL_RECOVERED, MIN_MOTION_SHARE, type Measures } from '../../broadcaster/output-verifier.ts';
+import { judge, MIN_CLOSE_P10, MIN_DETAIL_RECOVERED, MIN_MOTION_SHARE, MIN_SOURCE_MOTION, MIN_SSIM_GAIN, type Measures } from '../../broadcaster/output-verifier.ts';
 import { runBench } from '../support/report.ts';
 
 const Line = z.object({
@@ -31,7 +31,7 @@ type Line = z.infer<typeof Line>;
 function judgedBefore(m: Measures, expectedFrames: number): boolean {
   const recovered = m.blurred >= 1 ? (m.mean >= 1 ? 1 : 0) : (m.mean - m.blurred) / (1 - m.blurred);
   if (m.frames < expectedFrames * 0.8 || recovered < MIN_DETAIL_RECOVERED) return false;
-  return !(m.sourceMotion > 0.002 && m.renditionMotion < m.sourceMotion * MIN_MOTION_SHARE);
+  return !(m.sourceMotion > MIN_SOURCE_MOTION && m.renditionMotion < m.sourceMotion * MIN_MOTION_SHARE);
 }
 
 const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -79,6 +79,17 @@ process.exit(
       }
       bench.figure(parts.join('\n'));
     }
+    // The second branch's margins: what it lets through among honest renditions below MIN_DETAIL_RECOVERED,
+    // beside the fakes below it that move as their source does (a frozen one is refused by motion anyway).
+    const low = (l: Line) => recovered(l) < MIN_DETAIL_RECOVERED;
+    const moves = (l: Line) => !(l.sourceMotion > MIN_SOURCE_MOTION && l.renditionMotion < l.sourceMotion * MIN_MOTION_SHARE);
+    const name = (l: Line | undefined) => (l ? `${l.kind} ${l.content} #${l.seg} ${l.rung}` : 'none');
+    const top = (xs: Line[], f: (l: Line) => number) => xs.reduce<Line | undefined>((a, l) => (!a || f(l) > f(a) ? l : a), undefined);
+    const lowHonest = lines.filter((l) => l.kind === 'honest' && low(l));
+    const lowFakes = lines.filter((l) => l.kind !== 'honest' && low(l) && moves(l));
+    const byGain = top(lowFakes.filter((l) => l.p10 >= MIN_CLOSE_P10), gain);
+    const byP10 = top(lowFakes.filter((l) => gain(l) >= MIN_SSIM_GAIN), (l) => l.p10);
+    bench.figure(`second branch (p10 ≥ ${MIN_CLOSE_P10} and mean − blurred ≥ ${MIN_SSIM_GAIN}): ${lowHonest.length} honest renditions below ${MIN_DETAIL_RECOVERED} recovered, lowest p10 ${lowest(lowHonest, (l) => l.p10)}, lowest gain ${lowest(lowHonest, gain)}; fakes below it that move: highest gain with p10 ≥ ${MIN_CLOSE_P10} ${byGain ? fmt(gain(byGain)) : '-'} (${name(byGain)}), highest p10 with gain ≥ ${MIN_SSIM_GAIN} ${byP10 ? fmt(byP10.p10) : '-'} (${name(byP10)})`);
     const honest = lines.filter((l) => l.kind === 'honest');
     bench.figure(`false positives on honest renditions: before ${count(honest, (l) => !judgedBefore(l, l.expectedFrames))}/${honest.length}, after ${count(honest, (l) => !after(l).ok)}/${honest.length}`);
     for (const l of honest.filter((x) => !after(x).ok)) bench.figure(`  false positive: ${l.content} #${l.seg} ${l.rung}: ${after(l).reason}`);
