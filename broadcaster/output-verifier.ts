@@ -2,17 +2,17 @@
 // segments — always the first ones from a transcoder new to the stream, then a share (`--verify-rate`) — each
 // rendition is compared with the source scaled to its rung (media/perceptual-compare.ts, SSIM) and judged
 // against a reference made from the same source, so the rule holds across content: the rendition must win
-// back at least MIN_DETAIL_RECOVERED of what the source loses at an eighth of the rung's size — or, where it
-// does not, be close to the source in absolute terms and clearly closer than that blurred copy (the second
-// branch, for noisy pictures: libx264 smooths grain that no rendition at the rung's bitrate keeps, so an
-// honest 720p rendition of bench/verify's `noisy` content recovers only 0.46–0.52, yet its worst frames
-// stay at SSIM 0.83+ and 0.10+ above the blurred copy). Neither branch alone suffices: a high absolute SSIM
-// is what a blurred copy of a flat picture scores too (absurdly low quality of smpte bars: 0.92), and a large
-// gain over the blurred copy is what another moment of detailed moving pictures scores (cellular life: 0.20,
-// at SSIM 0.67). Fakes of every kind stay below both: docs/decisions.md has the margins. On a nearly still
-// picture a frozen frame or another moment is almost the same picture; a frozen one is then caught by
-// motion: the rendition must change over half a second at least half as much as its source does. Runs on
-// the sample only (decoding both costs about a transcode).
+// back at least MIN_DETAIL_RECOVERED of what the source loses at an eighth of the rung's size — or else be
+// close to the source in absolute terms (its worst tenth of frames) and clearly closer than that blurred
+// copy. The second branch is for grain: libx264 smooths noise no rendition at the rung's bitrate keeps, so
+// honest 720p output of bench/verify's `noisy` content recovers only 0.46–0.52, yet its worst tenth stays at
+// SSIM 0.83+ and its mean 0.10+ above the blurred copy. Neither measure alone would do: a blurred copy of a
+// flat picture has a high absolute SSIM too (absurdly low quality of smpte bars: 0.92), and another moment of
+// detailed moving pictures is far above the blurred copy too (cellular life: 0.20, at SSIM 0.67); no fake in
+// bench/verify that moves reaches both (margins in docs/decisions.md). On a nearly still picture a frozen
+// frame or another moment is almost the same picture; a frozen one is then caught by motion: the rendition
+// must change over half a second at least half as much as its source does. Runs on the sample only
+// (decoding both costs about a transcode).
 
 import { compareWithSource, type Comparison, type ComparedRendition } from '../media/perceptual-compare.ts';
 import type { MediaInfo } from '../media/ts-probe.ts';
@@ -25,9 +25,9 @@ export const DEFAULT_VERIFY_RATE = 0.1;
 /** (mean SSIM − blurred reference's) / (1 − blurred reference's) a rendition must reach… */
 export const MIN_DETAIL_RECOVERED = 0.55;
 /** …or else its 10th-percentile frame SSIM must reach this (close to the source in absolute terms)… */
-export const MIN_CLOSE_P10 = 0.8;
+export const MIN_CLOSE_P10 = 0.72;
 /** …and its mean SSIM exceed the blurred reference's by this much (closer than a blurred copy is). */
-export const MIN_SSIM_GAIN = 0.09;
+export const MIN_SSIM_GAIN = 0.085;
 /**
  * A rendition must change over half a second at least this share of what its source changes, when the source
  * changes at all (MIN_SOURCE_MOTION): a frozen frame of moving pictures does not.
