@@ -40,6 +40,17 @@ describe('judge', () => {
     assert.match(v.reason!, /worst tenth of frames is at SSIM 0\.608, below 0\.72/);
   });
 
+  it('refuses another moment of moving pictures that settle: close, far above a blurred copy, but further from the source than its own next half second', () => {
+    // Cellular life, 2 s earlier, at its 7th segment (720p): the automaton settles, so another moment creeps
+    // closer segment by segment (p10 0.43 at the 1st, 0.69 at the 7th); its source still changes 0.20 in half a second.
+    const anotherTimeLife720 = measured({ mean: 0.7262, p10: 0.6875, blurred: 0.595, sourceMotion: 0.2042, renditionMotion: 0.2043 });
+    assert.equal(judge('720p', anotherTimeLife720, 60).ok, false);
+    // The same, settled further (its worst frames past MIN_CLOSE_P10): still refused, by the source's own motion.
+    const v = judge('720p', { ...anotherTimeLife720, mean: 0.78, p10: 0.75 }, 60);
+    assert.equal(v.ok, false);
+    assert.match(v.reason!, /further from the source than the source is from itself half a second later/);
+  });
+
   it('refuses a frozen frame by motion whichever branch its SSIM passes', () => {
     const v = judge('720p', { ...honestNoisy720, renditionMotion: 0.0017 }, 60);
     assert.equal(v.ok, false);
