@@ -45,8 +45,11 @@ describe('judge', () => {
     // closer segment by segment (p10 0.43 at the 1st, 0.69 at the 7th); its source still changes 0.20 in half a second.
     const anotherTimeLife720 = measured({ mean: 0.7262, p10: 0.6875, blurred: 0.595, sourceMotion: 0.2042, renditionMotion: 0.2043 });
     assert.equal(judge('720p', anotherTimeLife720, 60).ok, false);
-    // The same, settled further (its worst frames past MIN_CLOSE_P10): still refused, by the source's own motion.
-    const v = judge('720p', { ...anotherTimeLife720, mean: 0.78, p10: 0.75 }, 60);
+    // At its 11th segment its worst frames are past MIN_CLOSE_P10 and it is far above the blurred copy: still
+    // refused, by the source's own motion (the rule before the second branch refused it too: recovered 0.45).
+    const settled = measured({ mean: 0.7876, p10: 0.754, blurred: 0.6117, sourceMotion: 0.1673, renditionMotion: 0.1548 });
+    const v = judge('720p', settled, 60);
+    assert.ok(v.p10 >= MIN_CLOSE_P10 && v.ssim - v.blurred >= MIN_SSIM_GAIN && v.recovered < MIN_DETAIL_RECOVERED);
     assert.equal(v.ok, false);
     assert.match(v.reason!, /further from the source than the source is from itself half a second later/);
   });
