@@ -41,6 +41,8 @@ export interface LatencyReport {
   /** castnet-player's status line and relay failovers (empty with plain hls.js). */
   playerStatus: string;
   failovers: number;
+  /** castnet-player's low-latency start jump in seconds (null: none, or plain hls.js). */
+  startJump: number | null;
 }
 
 const params = new URLSearchParams(location.search);
@@ -166,5 +168,6 @@ setInterval(() => {
     rearmed,
     playerStatus: player?.shadowRoot?.querySelector('.status')?.textContent ?? '',
     failovers: player?.failovers.length ?? 0,
+    startJump: player?.startJump ?? null,
   };
 };

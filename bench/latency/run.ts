@@ -340,7 +340,7 @@ function report(bench: Bench, loadBefore: number[]): void {
     }
     const { stats, report: r } = m;
     bench.figure(
-      `  ${LABELS[key].padEnd(18)} ${s(stats.p50Ms).padStart(7)} ${s(stats.p95Ms).padStart(7)} ${s(stats.minMs).padStart(7)} ${s(stats.maxMs).padStart(7)}  ${`${stats.stalls} (${s(stats.stallMs)})`.padEnd(16)} ${`${stats.measured}/${r.decodedFrames}/${r.droppedFrames}`.padEnd(25)} ${`${secs(r.playerLatencySeconds)} / ${secs(r.targetLatencySeconds)}`.padEnd(22)} ${`${r.targetDuration ?? '-'} s / ${r.partTarget ?? '-'}`.padEnd(20)} ${m.loadBefore.toFixed(1)}→${m.loadAfter.toFixed(1)}  ${m.player}`,
+      `  ${LABELS[key].padEnd(18)} ${s(stats.p50Ms).padStart(7)} ${s(stats.p95Ms).padStart(7)} ${s(stats.minMs).padStart(7)} ${s(stats.maxMs).padStart(7)}  ${`${stats.stalls} (${s(stats.stallMs)})`.padEnd(16)} ${`${stats.measured}/${r.decodedFrames}/${r.droppedFrames}`.padEnd(25)} ${`${secs(r.playerLatencySeconds)} / ${secs(r.targetLatencySeconds)}`.padEnd(22)} ${`${r.targetDuration ?? '-'} s / ${r.partTarget ?? '-'}`.padEnd(20)} ${m.loadBefore.toFixed(1)}→${m.loadAfter.toFixed(1)}  ${m.player}${r.startJump ? ` (start jump +${r.startJump.toFixed(2)} s)` : ''}`,
     );
   }
   bench.figure(`  stalls: a picture on screen over ${STALL_GAP_MS} ms, or the video waiting; hls.js target: its live sync distance (3 target durations, or PART-HOLD-BACK in low-latency mode)`);
