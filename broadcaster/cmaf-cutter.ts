@@ -67,7 +67,8 @@ export class CmafCutter extends EventEmitter<CmafCutterEvents> {
   private parts: Array<{ duration: number; bytes: Buffer }> = [];
   /**
    * Fragments FFmpeg wrote with no video samples (audio that arrived before the first video frame, or while
-   * video stalls): they ride at the front of the next part, so no part is timed by audio and none is lost.
+   * video stalls): they ride at the front of the next part, so no part is timed by audio. At the end of the
+   * input there is no next part: the few ms of audio after the last frame are dropped.
    */
   private carried: Buffer[] = [];
   closed = false;
