@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
-import { Fmp4Splitter, fragmentTiming, parseInit, type Fmp4Track } from '../media/fmp4.ts';
+import { Fmp4Splitter, fragmentTimingOrNull, parseInit, type Fmp4Track } from '../media/fmp4.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** FFmpeg cuts a fragment once it reaches this share of PART-TARGET, so whole frames stay under the target. */
@@ -65,6 +65,12 @@ export class CmafCutter extends EventEmitter<CmafCutterEvents> {
   private index = 0;
   private segStart = 0;
   private parts: Array<{ duration: number; bytes: Buffer }> = [];
+  /**
+   * Fragments FFmpeg wrote with no video samples (audio that arrived before the first video frame, or while
+   * video stalls): they ride at the front of the next part, so no part is timed by audio. At the end of the
+   * input there is no next part: the few ms of audio after the last frame are dropped.
+   */
+  private carried: Buffer[] = [];
   closed = false;
 
   constructor(options: { segmentSeconds: number; partTargetSeconds: number; logger: Logger }) {
@@ -118,8 +124,14 @@ export class CmafCutter extends EventEmitter<CmafCutterEvents> {
     this.emit('init', init);
   }
 
-  private onFragment(bytes: Buffer): void {
-    const timing = fragmentTiming(bytes, this.tracks);
+  private onFragment(fragment: Buffer): void {
+    const timing = fragmentTimingOrNull(fragment, this.tracks);
+    if (!timing) {
+      this.carried.push(fragment);
+      return;
+    }
+    const bytes = this.carried.length > 0 ? Buffer.concat([...this.carried, fragment]) : fragment;
+    this.carried = [];
     this.firstStart ??= timing.start;
     const at = timing.start - this.firstStart;
     if (this.parts.length > 0 && timing.independent && at + BOUNDARY_SLACK_S >= (this.index + 1) * this.segmentSeconds) {

@@ -34,6 +34,7 @@ export function createBroadcasterMetrics(registry: Registry) {
       buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8],
       registers: [registry],
     }),
+    partFailures: new Counter({ name: 'castnet_broadcaster_part_push_failures_total', help: 'Low-latency parts that did not reach the relay, by reason (backlog, no_relay, refused, after_missing)', labelNames: ['reason'] as const, registers: [registry] }),
     publishFailures: new Counter({ name: 'castnet_broadcaster_relay_push_failures_total', help: 'Segment pushes the relay did not accept', registers: [registry] }),
     cutterDied: new Counter({ name: 'castnet_broadcaster_cutter_died_total', help: 'segment cutters that exited while their streamer was sending (the streamer is disconnected to reconnect)', registers: [registry] }),
     publishes: new Counter({ name: 'castnet_broadcaster_publishes_total', help: 'RTMP publishes accepted (first publishes, reconnects and takeovers)', registers: [registry] }),
@@ -66,6 +67,7 @@ export function meterPipeline(pipeline: StreamPipeline, metrics: BroadcasterMetr
   pipeline.on('segmentIngested', () => metrics.segmentsIngested.inc());
   pipeline.on('segmentPublished', (e) => metrics.segmentLatency.observe({ rendition: e.rendition }, e.latencyS));
   pipeline.on('publishFailed', () => metrics.publishFailures.inc());
+  pipeline.on('partFailed', (e) => metrics.partFailures.inc({ reason: e.reason }));
   pipeline.on('transcodeFailed', (e) => metrics.transcodeFailures.inc({ reason: e.reason }));
   pipeline.on('outputRejected', () => metrics.transcodeFailures.inc({ reason: 'bad_output' }));
   pipeline.on('outputVerified', (e) => {

@@ -24,6 +24,12 @@ export function logPipeline(pipeline: EventEmitter<StreamPipelineEvents>, log: L
     if (relay === null) log.warn({ seq, rendition }, 'no relay assigned: segment dropped');
     else log.warn({ seq, rendition, relay, err }, 'relay push failed');
   });
+  pipeline.on('partFailed', ({ seq, part, rendition, relay, reason, err, backlog }) => {
+    // The first missing part of a segment says why; the rest of that segment's parts follow from it.
+    if (reason === 'after_missing') log.debug({ seq, part, rendition }, 'part not sent: an earlier part of its segment is missing');
+    else log.warn({ seq, part, rendition, relay, reason, backlog, err }, 'part not published: its segment is served whole, without parts');
+  });
+  pipeline.on('initFailed', ({ seq, rendition, relay, err }) => log.warn({ seq, rendition, relay, err }, 'init segment push failed: the next part tries again'));
   pipeline.on('transcodeFailed', ({ seq, reason, transcoder, paymentReason, backlog, err }) => {
     switch (reason) {
       case 'backlog':

@@ -110,14 +110,18 @@ class FakeTranscoder {
   }
 }
 
-/** A relay on 127.0.0.1:0 that takes every descriptor and segment and records its path; `hold` keeps segment answers back. */
-async function fakeRelay(): Promise<{ url: string; puts: string[]; hold: boolean; release: () => void; stop: () => Promise<void> }> {
+/**
+ * A relay on 127.0.0.1:0 that takes every descriptor and segment and records its path; `hold` keeps answers
+ * to the paths `holds` names back (segments by default), and it answers 400 to the paths `refuses` names.
+ */
+async function fakeRelay(): Promise<{ url: string; puts: string[]; hold: boolean; holds: (path: string) => boolean; refuses: (path: string) => boolean; release: () => void; stop: () => Promise<void> }> {
   const puts: string[] = [];
   const held: Array<() => void> = [];
   const server = createServer(async (req, res) => {
     for await (const _ of req);
     puts.push(req.url!);
-    if (relay.hold && req.url!.endsWith('.ts')) held.push(() => res.writeHead(201).end());
+    if (relay.refuses(req.url!)) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'refused' } }));
+    else if (relay.hold && relay.holds(req.url!)) held.push(() => res.writeHead(201).end());
     else res.writeHead(201).end();
   });
   server.listen(0, '127.0.0.1');
@@ -126,6 +130,8 @@ async function fakeRelay(): Promise<{ url: string; puts: string[]; hold: boolean
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     puts,
     hold: false,
+    holds: (path: string) => path.endsWith('.ts'),
+    refuses: (_path: string) => false,
     release: () => {
       for (const answer of held.splice(0)) answer();
     },
@@ -220,6 +226,41 @@ describe('stream pipeline', () => {
     relay.hold = false;
     relay.release();
     await pipeline.drain();
+  });
+
+  const part = (n: number) => ({ duration: 0.3, independent: n === 0 });
+  const pushedParts = (puts: string[]) => puts.flatMap((u) => /\/(\d+\.\d+)\.m4s$/.exec(u)?.[1] ?? []);
+
+  it('pushes the init segment when it is cut, before any part, and no part of a segment after one the relay refused', async () => {
+    const { pipeline, relay } = await setup([]);
+    const failed = record(pipeline, 'partFailed');
+    relay.refuses = (path) => path.endsWith('/1.2.m4s');
+    pipeline.publishInit(1, Buffer.from('init'), 0.334);
+    await pipeline.drain();
+    assert.ok(relay.puts.at(-1)!.endsWith('/init-1.mp4'), 'the init went out on its own');
+    for (let n = 0; n < 5; n++) pipeline.publishPart(1, n, part(n), Buffer.from(`part ${n}`));
+    pipeline.publishPart(2, 0, part(0), Buffer.from('next segment'));
+    await pipeline.drain();
+    assert.deepEqual(pushedParts(relay.puts), ['1.0', '1.1', '1.2', '2.0'], 'after the refused part, the next segment');
+    assert.deepEqual(failed.map((f) => [f.seq, f.part, f.reason]), [[1, 2, 'refused'], [1, 3, 'after_missing'], [1, 4, 'after_missing']]);
+  });
+
+  it('skips parts queued behind a relay that does not answer, beyond the bound, and says so', async () => {
+    const { pipeline, relay } = await setup([]);
+    const failed = record(pipeline, 'partFailed');
+    relay.hold = true;
+    relay.holds = (path) => path.endsWith('/init-1.mp4');
+    pipeline.publishInit(1, Buffer.from('init'), 0.334);
+    for (let n = 0; n < 8; n++) pipeline.publishPart(1, n, part(n), Buffer.from(`part ${n}`));
+    // The relay holds the init while the parts queue behind it.
+    for (const until = Date.now() + 5_000; !relay.puts.some((p) => p.endsWith('/init-1.mp4')); ) {
+      assert.ok(Date.now() < until, 'the init push reached the relay');
+      await new Promise((r) => setImmediate(r));
+    }
+    relay.release();
+    await pipeline.drain();
+    assert.deepEqual(pushedParts(relay.puts), ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5']);
+    assert.deepEqual(failed.map((f) => [f.seq, f.part, f.reason]), [[1, 6, 'backlog'], [1, 7, 'backlog']]);
   });
 
   it('rotates which transcoder goes first with the segment sequence', async () => {

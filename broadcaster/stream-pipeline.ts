@@ -98,8 +98,17 @@ export interface StreamPipelineEvents {
   hedged: [{ seq: number; transcoder: string; deadlineMs: number }];
   /** Low latency: a part reached the relay (`latencyMs` from its ingest), or did not. */
   partPublished: [{ rendition: string; seq: number; part: number; latencyMs: number; bytes: number }];
-  partFailed: [{ rendition: string; seq: number; part: number; relay: string | null; err?: unknown; backlog?: number }];
+  /**
+   * A part did not reach the relay: `backlog` (skipped behind a slow relay), `no_relay`, `refused` (the push
+   * failed), or `after_missing` (an earlier part of its segment is missing, so the relay would refuse it as out
+   * of order). The segment follows whole; the relay lists it without parts (relay/part-window.ts).
+   */
+  partFailed: [{ rendition: string; seq: number; part: number; relay: string | null; reason: PartFailure; err?: unknown; backlog?: number }];
+  /** The init segment could not be pushed when it was cut; the next part tries again. */
+  initFailed: [{ rendition: string; seq: number; relay: string; err: unknown }];
 }
+
+export type PartFailure = 'backlog' | 'no_relay' | 'refused' | 'after_missing';
 
 export interface StreamPipelineOptions {
   playbackId: string;
@@ -319,10 +328,24 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.llChain = this.llChain.then(() => this.publishCmafSegment(seq, meta, bytes, segment.completedAt)).finally(() => this.publishBacklog--);
   }
 
-  /** The publication's init segment (EXT-X-MAP) for its segments from `seq` on. */
+  /**
+   * The publication's init segment (EXT-X-MAP) for its segments from `seq` on. It goes to the relay at once,
+   * while FFmpeg cuts the first part: the relay's first checks of a stream (its publisher key from the
+   * directory) then overlap the cutting instead of delaying the first part.
+   */
   publishInit(seq: number, bytes: Buffer, partTarget: number): void {
     this.llInit = { seq, bytes, partTarget };
     this.llInitPushedTo = null;
+    if (!this.sourcePlayable) return;
+    this.llChain = this.llChain.then(async () => {
+      const relay = this.session.assignment?.relay;
+      if (!relay) return;
+      try {
+        await this.ensureInit(relay.url);
+      } catch (err) {
+        this.emit('initFailed', { rendition: SOURCE_RENDITION, seq, relay: relay.url, err });
+      }
+    });
   }
 
   private async ensureInit(relayUrl: string): Promise<void> {
@@ -333,25 +356,34 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.llInitPushedTo = relayUrl;
   }
 
+  /** The newest part that did not reach the relay: the later parts of its segment are not sent. */
+  private llMissing = { seq: -1, part: 0 };
+
+  private partFailed(seq: number, part: number, reason: PartFailure, relay: string | null, extra: { err?: unknown; backlog?: number } = {}): void {
+    // The relay takes a segment's parts in order only: after a hole, what follows would be refused.
+    if (seq > this.llMissing.seq || (seq === this.llMissing.seq && part < this.llMissing.part)) this.llMissing = { seq, part };
+    this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay, reason, ...extra });
+  }
+
   /**
    * One part of the source, pushed in order behind the ones before it. Parts waiting beyond the bound are
-   * skipped (players get them with the whole segment): a slow relay cannot build a backlog of parts.
+   * skipped (players get them with the whole segment): a slow relay cannot build a backlog of parts. Once a
+   * part of a segment is missing, the rest of that segment's parts are not sent: a segment's parts at the
+   * relay are always a run from its first, and the relay lists them only when they add up to the segment.
    */
   publishPart(seq: number, part: number, meta: PartMetadata, bytes: Buffer): void {
     if (!this.sourcePlayable) return;
     const ingestedAt = this.timers.now();
     if (this.llBacklog >= MAX_PART_BACKLOG) {
-      this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: this.session.assignment?.relay.url ?? null, backlog: this.llBacklog });
+      this.partFailed(seq, part, 'backlog', this.session.assignment?.relay.url ?? null, { backlog: this.llBacklog });
       return;
     }
     this.llBacklog++;
     this.llChain = this.llChain
       .then(async () => {
         const relay = this.session.assignment?.relay;
-        if (!relay) {
-          this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: null });
-          return;
-        }
+        if (this.llMissing.seq === seq && part > this.llMissing.part) return this.partFailed(seq, part, 'after_missing', relay?.url ?? null);
+        if (!relay) return this.partFailed(seq, part, 'no_relay', null);
         try {
           await this.ensureInit(relay.url);
           const signature = signPart({ playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq, part, ...meta, sha256: sha256(bytes) }, this.publisher.privateKey);
@@ -359,7 +391,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
           this.emit('partPublished', { rendition: SOURCE_RENDITION, seq, part, latencyMs: this.timers.now() - ingestedAt, bytes: bytes.length });
         } catch (err) {
           // One refused part is no reason to move the stream: the whole segment follows, and its failure is.
-          this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay: relay.url, err });
+          this.partFailed(seq, part, 'refused', relay.url, { err });
         }
       })
       .finally(() => this.llBacklog--);

@@ -113,15 +113,19 @@ export function parseInit(init: Uint8Array): Fmp4Track[] {
 
 const NON_SYNC = 0x10000;
 
-/** Timing of one fragment (moof + mdat) against its init segment's tracks. */
-export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[]): FragmentTiming {
+/**
+ * Timing of one fragment (moof + mdat, or several in a row: a part may carry an audio-only fragment before
+ * its first video one) against its init segment's tracks; null when no moof holds samples of the timing track.
+ */
+export function fragmentTimingOrNull(fragment: Uint8Array, tracks: readonly Fmp4Track[]): FragmentTiming | null {
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   const top = readBoxes(fragment, 0, fragment.length);
-  const moof = top.find((b) => b.type === 'moof') ?? bad('no moof box in the fragment');
+  const moofs = top.filter((b) => b.type === 'moof');
+  if (moofs.length === 0) bad('no moof box in the fragment');
   if (!top.some((b) => b.type === 'mdat')) bad('no mdat box in the fragment');
   const timing = tracks.find((t) => t.kind === 'video') ?? tracks.find((t) => t.kind === 'audio') ?? tracks[0]!;
   let result: FragmentTiming | null = null;
-  for (const traf of children(fragment, moof, 'traf')) {
+  for (const moof of moofs) for (const traf of children(fragment, moof, 'traf')) {
     const tfhd = child(fragment, traf, 'tfhd') ?? bad('traf without tfhd');
     need(tfhd, 8);
     const tfhdFlags = view.getUint32(tfhd.start) & 0xffffff;
@@ -139,6 +143,7 @@ export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[
     need(tfdt, 8);
     const base = fragment[tfdt.start] === 1 ? (need(tfdt, 12), Number(view.getBigUint64(tfdt.start + 4))) : view.getUint32(tfdt.start + 4);
     let duration = 0;
+    let samples = 0;
     let firstFlags: number | null = null;
     for (const trun of children(fragment, traf, 'trun')) {
       need(trun, 8);
@@ -159,11 +164,22 @@ export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[
         if (flags & 0x800) p += 4;
         if (i === 0 && firstFlags === null) firstFlags = first ?? f;
         duration += d;
+        samples++;
       }
     }
-    result = { start: base / timing.timescale, duration: duration / timing.timescale, independent: firstFlags !== null && (firstFlags & NON_SYNC) === 0 };
+    if (samples === 0) continue;
+    if (!result) result = { start: base / timing.timescale, duration: duration / timing.timescale, independent: firstFlags !== null && (firstFlags & NON_SYNC) === 0 };
+    else result.duration += duration / timing.timescale;
   }
-  return result ?? bad(`the fragment has no samples of track ${timing.id}`);
+  return result;
+}
+
+/** Timing of one fragment (moof + mdat) against its init segment's tracks; throws when it has no samples of the timing track. */
+export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[]): FragmentTiming {
+  const timing = fragmentTimingOrNull(fragment, tracks);
+  if (timing) return timing;
+  const track = tracks.find((t) => t.kind === 'video') ?? tracks.find((t) => t.kind === 'audio') ?? tracks[0]!;
+  return bad(`the fragment has no samples of track ${track.id}`);
 }
 
 /**

@@ -14,7 +14,7 @@ import Hls, { type ErrorData, type FragmentLoaderContext, type HlsConfig, type L
 import { directoryPublisher, SegmentVerifier, type VerificationState } from './segment-verifier.ts';
 import { DeliveryReceipts, directoryTerms, type ReceiptsState } from './receipts.ts';
 import { controlsHtml, controlsStyle, PlayerControls, type PlayerState } from './player-controls.ts';
-import { latencyTuningLoader, type LatencyTuning } from './latency-tuning.ts';
+import { latencyTuningLoader, startAtTarget, type LatencyTuning } from './latency-tuning.ts';
 
 const RETRY_MS = 2_000;
 /** A missing thumbnail is asked for again this often, this many times (the origin makes one about every 10 s). */
@@ -102,6 +102,8 @@ export class CastnetPlayer extends HTMLElement {
   readonly errors: string[] = [];
   /** Relays this player switched away from, with the reason, oldest first. */
   readonly failovers: Array<{ from: string; to: string; reason: string }> = [];
+  /** Low latency: how far the start jump moved the playhead forward (latency-tuning.ts), per load; null: none. */
+  startJump: number | null = null;
   private activeSrc: string | null = null;
   private hls: Hls | null = null;
   private retryTimer: number | undefined;
@@ -320,6 +322,20 @@ export class CastnetPlayer extends HTMLElement {
       fragLoadPolicy: loadPolicy(5_000, 20_000),
     });
     this.hls = hls;
+    // A low-latency start that lands behind its target moves to it once (latency-tuning.ts: startAtTarget).
+    let firstFrameAt: number | null = null;
+    let jumpDone = false;
+    this.startJump = null;
+    hls.on(Hls.Events.FRAG_BUFFERED, () => {
+      if (jumpDone) return;
+      const now = performance.now();
+      if (firstFrameAt === null && !this.video.paused && this.video.currentTime > 0) firstFrameAt = now;
+      const from = this.video.currentTime;
+      if (startAtTarget(hls, this.video, this.latency, firstFrameAt, now)) {
+        jumpDone = true;
+        this.startJump = this.video.currentTime - from;
+      } else if (firstFrameAt !== null && now - firstFrameAt > 10_000) jumpDone = true;
+    });
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       this.controls.manifestParsed();
       this.video.play().catch(() => this.setStatus('paused', 'Press play'));

@@ -12,6 +12,15 @@ import Hls, { type HlsConfig, type Loader, type LoaderCallbacks, type LoaderConf
 export const MAX_CATCH_UP_RATE = 1.2;
 /** PART-HOLD-BACK floor in part targets (RFC 8216bis §4.4.3.8): what is used when a playlist omits it. */
 const PART_HOLD_BACK_TARGETS = 3;
+/**
+ * A low-latency start that ends up further than this behind its target latency jumps forward to it once,
+ * within what is buffered. hls.js picks its start position when the first media playlist arrives, then loads
+ * from the segment's keyframe (parts are INDEPENDENT only there) up to it; the time that takes under load
+ * (0.5–2 s on a loaded 2-core machine) would otherwise stay as latency until the catch-up rate works it off.
+ */
+export const START_JUMP_S = 0.3;
+/** The start jump is only taken this soon after the first frame: later, a viewer may be behind on purpose. */
+const START_JUMP_WINDOW_MS = 10_000;
 
 export interface LatencyTuning {
   /** Parts advertised: low-latency mode on. */
@@ -44,6 +53,9 @@ export function applyLatencyHints(config: HlsConfig, hints: NonNullable<ReturnTy
     config.lowLatencyMode = true;
     config.liveSyncDuration = target;
     config.maxLiveSyncPlaybackRate = MAX_CATCH_UP_RATE;
+    // hls.js adds this to the target after each stall (up to a target duration): its default of 1 s is three
+    // parts, which one early stall under load would add for good; a part per stall keeps LL's margin honest.
+    config.liveSyncOnStallIncrease = hints.partTarget;
     // liveMaxLatencyDuration stays unset (hls.js: no limit): a limit makes hls.js jump back to the edge on
     // every playlist reload, which would undo a viewer's rewind over the DVR window. The catch-up rate covers
     // a stall; the "Go live" control covers a viewer further back.
@@ -78,4 +90,30 @@ export function latencyTuningLoader(onTuned: (tuning: LatencyTuning) => void): n
       });
     }
   };
+}
+
+/** What startAtTarget reads of hls.js: its distance to the live edge and where it syncs a live viewer to. */
+export interface LiveSync {
+  readonly latency: number;
+  readonly targetLatency: number | null;
+  readonly liveSyncPosition: number | null;
+}
+
+/**
+ * Once per load of a low-latency stream, soon after its first frame: if the player sits more than
+ * START_JUMP_S behind its target, it moves to the sync position when that is already buffered (a forward
+ * seek within the buffer, no reload). Returns whether it jumped. Call it on each buffered fragment.
+ */
+export function startAtTarget(hls: LiveSync, media: HTMLMediaElement, tuning: LatencyTuning | null, firstFrameAt: number | null, now: number): boolean {
+  if (!tuning?.lowLatency || firstFrameAt === null || now - firstFrameAt > START_JUMP_WINDOW_MS || media.paused || media.seeking) return false;
+  const target = hls.targetLatency;
+  const sync = hls.liveSyncPosition;
+  if (target === null || sync === null || !Number.isFinite(hls.latency) || hls.latency - target <= START_JUMP_S || sync <= media.currentTime) return false;
+  for (let i = 0; i < media.buffered.length; i++) {
+    if (media.buffered.start(i) <= media.currentTime + 0.1 && media.buffered.end(i) >= sync + 0.1) {
+      media.currentTime = sync;
+      return true;
+    }
+  }
+  return false;
 }

@@ -129,7 +129,6 @@ export class PlayerControls {
       bar: q('.bar'), play: q('.play'), mute: q('.mute'), seek: q('.seek'), time: q('.time'), liveDot: q('.live-dot'), goLive: q('.golive'),
       quality: q('.quality'), qualityLabel: q('.quality-label'), statsToggle: q('.stats-toggle'), fullscreen: q('.fullscreen'), menu: q('.menu'), stats: q('.stats'),
     };
-    if (!host.hasAttribute('tabindex')) host.tabIndex = 0;
     this.el.play.addEventListener('click', () => this.togglePlay());
     this.el.mute.addEventListener('click', () => this.toggleMute());
     this.el.liveDot.addEventListener('click', () => this.goLive());
@@ -227,6 +226,10 @@ export class PlayerControls {
   }
 
   start(): void {
+    // Focusable for the keyboard shortcuts. Set here (connected), not in the constructor: an element made by
+    // document.createElement('castnet-player') may not gain attributes while it is constructed (the DOM
+    // refuses it: "The result must not have attributes"), which broke every page creating the player in script.
+    if (!this.host.hasAttribute('tabindex')) this.host.tabIndex = 0;
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => this.render(), TICK_MS);
   }

@@ -20,6 +20,11 @@ export const MAX_PART_WAITERS = 2_000;
 const SHORT_PART_SHARE = 0.85;
 /** A part may be this much longer than PART-TARGET: rounding of timescales (FLV's milliseconds). */
 const PART_DURATION_SLACK_S = 0.001;
+/**
+ * A complete segment's parts must add up to its EXTINF within this (the rounding of durations written with
+ * five decimals, as an edge reads them from its parent; well under a frame even at 240 fps).
+ */
+const PART_SUM_SLACK_S = 0.002;
 
 export interface StoredPart {
   duration: number;
@@ -47,6 +52,13 @@ export class PartWindow {
   private readonly parts = new Map<number, StoredPart[]>();
   /** Segments already complete: no more parts for them. */
   private readonly completed = new Set<number>();
+  /**
+   * Complete segments whose parts do not add up to them (a part never arrived: skipped behind a slow relay,
+   * or refused): they are listed whole, without parts. Listing the parts there are would tell players the
+   * segment is shorter than its EXTINF, a hole in the part timeline (seen at stream start: parts summing to
+   * 1.967 s in a segment of 2.0 s).
+   */
+  private readonly unlisted = new Set<number>();
   readonly waiters = new PlaylistWaiters(MAX_PART_WAITERS);
   /** The newest position reached (a part, or a completed segment). */
   newest = -1;
@@ -119,9 +131,15 @@ export class PartWindow {
     return stored;
   }
 
-  /** Segment `seq` is complete (its whole segment arrived): no more parts, and waiters on it wake. */
-  complete(seq: number): void {
+  /**
+   * Segment `seq` is complete (its whole segment of `duration` seconds arrived): no more parts, and waiters on
+   * it wake. Its parts are listed only if they cover it.
+   */
+  complete(seq: number, duration: number): void {
     this.completed.add(seq);
+    const parts = this.parts.get(seq) ?? [];
+    const sum = parts.reduce((total, p) => total + p.duration, 0);
+    if (parts.length > 0 && Math.abs(sum - duration) > PART_SUM_SLACK_S) this.unlisted.add(seq);
     this.reach(position(seq, 'complete'));
   }
 
@@ -138,8 +156,12 @@ export class PartWindow {
     return p.duration < SHORT_PART_SHARE * this.partTarget;
   }
 
-  /** The parts a playlist lists: all of a complete segment's, an open one's but a short last part. */
+  /**
+   * The parts a playlist lists: all of a complete segment's when they add up to it (none otherwise), an open
+   * one's but a short last part.
+   */
   listedParts(seq: number): readonly StoredPart[] {
+    if (this.unlisted.has(seq)) return [];
     const list = this.parts.get(seq) ?? [];
     return !this.completed.has(seq) && list.length > 0 && this.isShort(list.at(-1)!) ? list.slice(0, -1) : list;
   }
@@ -175,6 +197,7 @@ export class PartWindow {
       this.parts.delete(seq);
     }
     for (const seq of this.completed) if (seq < oldest) this.completed.delete(seq);
+    for (const seq of this.unlisted) if (seq < oldest) this.unlisted.delete(seq);
     return freed;
   }
 

@@ -257,7 +257,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     this.changed(s);
     s.master = null;
     w.waiters.wake(w.maxSeq);
-    w.ll?.complete(seq);
+    w.ll?.complete(seq, meta.duration);
     this.emit('segmentStored', playbackId, rendition, segment);
     return segment;
   }
@@ -509,7 +509,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     const first = listed[0] ?? w.maxSeq + 1;
     const segments: LlSegment[] = listed.map((seq) => {
       const meta = s.timeline.get(seq)!;
-      return { seq, ...meta, gap: !w.segments.has(seq), initSeq: ll.initFor(seq)?.seq ?? w.firstSeq, parts: ll.partsOf(seq) };
+      return { seq, ...meta, gap: !w.segments.has(seq), initSeq: ll.initFor(seq)?.seq ?? w.firstSeq, parts: ll.listedParts(seq) };
     });
     const openSeq = Math.max(ll.openSeq() ?? w.maxSeq + 1, w.maxSeq + 1);
     const reports = [...s.renditions].filter(([name]) => name !== rendition).map(([name, other]) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createRelay, type Relay } from '../relay/relay.ts';
 import { getText, metric, publish, startNetwork, testLogger, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
-import { checkLlPlaylist } from './support/ll-conformance.ts';
+import { checkFollowedSegments, checkLlPlaylist, followLlSegments } from './support/ll-conformance.ts';
 import { startParentProxy, type ParentProxy } from './support/parent-proxy.ts';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 
@@ -89,6 +89,19 @@ describe('low-latency HLS through relay tiers', () => {
     assert.equal((await getText(`${edge2.url}${path()}/index.m3u8?_HLS_msn=999999&_HLS_part=0`)).status, 400);
     assert.equal((await getText(`${edge2.url}${path()}/index.m3u8?_HLS_msn=1&_HLS_part=-1`)).status, 400);
   }, 60_000);
+
+  it('lists every segment at edge 2 with parts that add up to its EXTINF and none above PART-TARGET, followed part by part', async () => {
+    const errors: string[] = [];
+    const seen = await followLlSegments(`${edge2.url}${path()}/index.m3u8`, (s) => s.size >= 3, 30_000, (text) => {
+      try {
+        checkLlPlaylist(text);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    });
+    checkFollowedSegments(seen, Math.min(...seen.keys()), 0.334, 1 / 30);
+    assert.deepEqual(errors, []);
+  }, 40_000);
 
   it('serves the same part and init bytes, with the publisher signature, on every tier', async () => {
     const text = (await getText(`${edge2.url}${path()}/index.m3u8`)).text;

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import HLS from 'hls-parser';
 import type { MediaPlaylist } from 'hls-parser/types.js';
-import { getText, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
-import { checkLlPlaylist } from './support/ll-conformance.ts';
+import { getText, metric, publish, startNetwork, waitFor, type Publisher, type TestNetwork } from './support/network.ts';
+import { checkFollowedSegments, checkLlPlaylist, followLlSegments, type FollowedSegment } from './support/ll-conformance.ts';
 import { checkPartSignature, checkInitSignature } from '../protocol/part-signature.ts';
 import { sha256 } from '../protocol/segment-signing.ts';
 
@@ -17,12 +17,23 @@ describe('low-latency HLS from RTMP', () => {
   let publisher: Publisher;
   let playbackId: string;
   let base: string;
+  /** The stream followed from before its first part: every segment, every playlist. */
+  let fromStart: Promise<Map<number, FollowedSegment>>;
+  const playlistErrors: string[] = [];
 
   beforeAll(async () => {
     net = await startNetwork({ lowLatency: true, partTarget: 0.334 });
-    publisher = publish(`${net.broadcaster.rtmpUrl}/ll-test`);
-    playbackId = net.broadcaster.keys.resolve('ll-test')!;
+    playbackId = net.broadcaster.keys.resolve('ll-test');
     base = `${net.relay.url}/hls/${playbackId}/source`;
+    fromStart = followLlSegments(`${base}/index.m3u8`, (seen) => seen.size >= 5, 60_000, (text) => {
+      try {
+        checkLlPlaylist(text);
+      } catch (err) {
+        playlistErrors.push((err as Error).message);
+      }
+    });
+    fromStart.catch(() => {}); // judged in its test
+    publisher = publish(`${net.broadcaster.rtmpUrl}/ll-test`);
     await waitFor('two complete CMAF segments', async () => {
       const r = await getText(`${base}/index.m3u8`);
       return r.status === 200 && (r.text.match(/^\d+\.m4s$/gm) ?? []).length >= 2;
@@ -32,6 +43,14 @@ describe('low-latency HLS from RTMP', () => {
   afterAll(async () => {
     await publisher?.stop();
     await net?.close();
+  });
+
+  it("lists every segment from the stream's first with parts that add up to its EXTINF, none above PART-TARGET, in playlists that keep the rules from the start", async () => {
+    const seen = await fromStart;
+    checkFollowedSegments(seen, 0, 0.334, 1 / 30);
+    assert.deepEqual(playlistErrors, [], 'every playlist from the first one passes the LL-HLS rules');
+    const partFailures = await metric(net.broadcaster.httpUrl, /^castnet_broadcaster_part_push_failures_total/);
+    assert.equal(partFailures, 0, 'no part failed to reach the relay');
   });
 
   it('serves playlists that keep the LL-HLS rules and their numbering across reloads', async () => {

@@ -1,7 +1,7 @@
 // bench/latency: the page Chromium runs (bundled with esbuild by page-server.ts). It plays one stream, with
 // Castnet's own <castnet-player> (player=castnet) or with hls.js given the options castnet-player gives it,
 // minus its segment-verifying loader (player=hls.js, for servers that do not sign segments), or with hls.js in
-// low-latency mode (player=hls.js-ll: castnet-player does not verify LL parts yet), and reads the
+// low-latency mode with its own live sync (player=hls.js-ll: the origin without castnet-player's settings), and reads the
 // frame number back from every frame the browser presents (requestVideoFrameCallback: once per composited
 // frame, with the time the frame is expected on screen). It keeps, per frame, the number and that time on
 // the wall clock (Date.now(), the clock the publisher stamped frames with), plus the stalls; the bench
@@ -41,6 +41,8 @@ export interface LatencyReport {
   /** castnet-player's status line and relay failovers (empty with plain hls.js). */
   playerStatus: string;
   failovers: number;
+  /** castnet-player's low-latency start jump in seconds (null: none, or plain hls.js). */
+  startJump: number | null;
 }
 
 const params = new URLSearchParams(location.search);
@@ -166,5 +168,6 @@ setInterval(() => {
     rearmed,
     playerStatus: player?.shadowRoot?.querySelector('.status')?.textContent ?? '',
     failovers: player?.failovers.length ?? 0,
+    startJump: player?.startJump ?? null,
   };
 };

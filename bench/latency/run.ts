@@ -6,15 +6,17 @@
 //   source     Castnet source rendition, through an edge relay that pulls from the origin, castnet-player
 //   rendition  the same stream's transcoded rendition (--rendition, default 360p, the only rung of the ladder), same edge
 //   ll-source  Castnet with the broadcaster's --low-latency (CMAF parts), no transcoding, read at the origin
-//              relay (edges do not follow parts yet) by hls.js in lowLatencyMode (castnet-player does not verify parts yet)
-// Each Castnet group (source+rendition, ll-source) runs its network in its own process (castnet-network.ts),
+//              relay by plain hls.js in lowLatencyMode (hls.js's own live sync: no catch-up rate)
+//   ll-edge    the same LL stream through an edge relay that follows the origin part by part, played by
+//              <castnet-player> (verifying every part and init, its LL latency settings): the path a viewer uses
+// Each Castnet group (source+rendition, ll-source+ll-edge) runs its network in its own process (castnet-network.ts),
 // with its own publisher. Before a case is watched, the newest segment's first frame is decoded with FFmpeg
 // and its number read offline (segment-probe.ts). Each case is watched alone for --seconds from its first
 // presented frame. A case whose measurement is not valid (a player error, unreadable or unknown frame
 // numbers, a publisher that fell behind real time, too little playback) prints FAILED and no figure; the
 // others still print theirs, and the exit status is 1. A missed target is reported and, with
 // --enforce-targets, makes the exit status 1 too.
-// Usage: npm run bench:latency [-- --seconds 20 --cases nginx,source,rendition,ll-source --rendition 360p --source-size 640x360 --enforce-targets]
+// Usage: npm run bench:latency [-- --seconds 20 --cases nginx,source,rendition,ll-source,ll-edge --rendition 360p --source-size 640x360 --enforce-targets]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -34,7 +36,7 @@ import type { LatencyReport } from './page.ts';
 import { startPageServer, type PageServer } from './page-server.ts';
 import { probeNewestSegment } from './segment-probe.ts';
 
-const CASES = ['nginx', 'source', 'rendition', 'll-source'] as const;
+const CASES = ['nginx', 'source', 'rendition', 'll-source', 'll-edge'] as const;
 type CaseName = (typeof CASES)[number];
 /** Segments a playlist lists before a case starts watching: a viewer joining a stream that is already live. */
 const READY_SEGMENTS = 3;
@@ -69,7 +71,7 @@ const PUBLISH_HEIGHT = Number(sizeMatch[2]);
 const renditionHeight = Number(rendition.slice(0, -1));
 if (renditionHeight > PUBLISH_HEIGHT) throw new Error(`--rendition ${rendition} is above the source (${sourceSize}): the ladder never upscales`);
 
-const LABELS: Record<CaseName, string> = { nginx: 'nginx-rtmp', source: 'castnet source', rendition: `castnet ${rendition}`, 'll-source': 'castnet LL source' };
+const LABELS: Record<CaseName, string> = { nginx: 'nginx-rtmp', source: 'castnet source', rendition: `castnet ${rendition}`, 'll-source': 'castnet LL origin', 'll-edge': 'castnet LL edge' };
 
 interface Measured {
   stats: CaseStats;
@@ -239,30 +241,69 @@ async function castnetCases(bench: Bench, browser: Browser, pages: PageServer): 
   }
 }
 
-/** Low-latency source: a network with --low-latency and no ladder, read at the origin by hls.js in lowLatencyMode. */
-async function llCase(bench: Bench, browser: Browser, pages: PageServer): Promise<void> {
-  const label = LABELS['ll-source'];
+/** Checks that a measured LL case was played in hls.js's low-latency mode. */
+function checkLowLatencyMode(bench: Bench, label: string, measured: Measured): void {
+  const { partTarget, targetLatencySeconds, targetDuration } = measured.report;
+  // In low-latency mode hls.js holds back PART-HOLD-BACK (plus up to a target duration after stalls), never
+  // the 3 target durations of plain live sync.
+  bench.check(
+    partTarget !== null && targetLatencySeconds !== null && targetDuration !== null && targetLatencySeconds < 3 * targetDuration,
+    `${label}: hls.js played it in low-latency mode (PART-TARGET ${partTarget} s, target latency ${targetLatencySeconds?.toFixed(2)} s, not 3 × ${targetDuration} s)`,
+    `${label}: hls.js did not play it in low-latency mode (PART-TARGET ${partTarget}, target latency ${targetLatencySeconds}, TARGETDURATION ${targetDuration})`,
+  );
+}
+
+/**
+ * Low-latency source: a network with --low-latency and no ladder, one publisher. ll-source reads the origin
+ * with plain hls.js in lowLatencyMode; ll-edge reads an edge relay (following the origin part by part) with
+ * castnet-player, which verifies every part and init against the publisher key.
+ */
+async function llCases(bench: Bench, browser: Browser, pages: PageServer): Promise<void> {
   const network = await startCastnetNetwork({ ladder: '', lowLatency: true, partTarget: LL_PART_TARGET_S });
   const publisher = newPublisher(network.info.rtmpUrl);
+  let edge: NodeProcess | null = null;
   try {
+    const { info } = network;
+    if (cases.includes('ll-edge')) {
+      edge = await spawnNode('relay', ['--edge', '--allow-private-nodes', '--http-port', '0', '--orchestrator', info.orchestratorUrl, '--data-dir', '']);
+      await waitForActive(info.orchestratorUrl, edge.url, 30_000);
+    }
     publisher.start();
-    const playlist = `${network.info.originUrl}/hls/${network.info.playbackId}/source/index.m3u8`;
-    await waitForSegments(playlist, publisher);
-    const text = (await getText(playlist)).text;
-    bench.check(/#EXT-X-PART:/.test(text) && /#EXT-X-PART-INF:PART-TARGET=/.test(text), `${label}: the origin serves an LL-HLS playlist (EXT-X-PART-INF, EXT-X-PART)`, `${label}: the origin's playlist has no parts:\n${text.slice(0, 600)}`);
-    await checkSegmentCode(bench, label, playlist, publisher);
-    const measured = await watch(bench, browser, 'll-source', pages.pageUrl('hls.js-ll', playlist), 'hls.js lowLatencyMode (unverified)', publisher, PUBLISH_HEIGHT);
-    const { partTarget, targetLatencySeconds, targetDuration } = measured.report;
-    // In low-latency mode hls.js holds back PART-HOLD-BACK (plus up to a target duration after stalls), never
-    // the 3 target durations of plain live sync.
-    bench.check(
-      partTarget !== null && targetLatencySeconds !== null && targetDuration !== null && targetLatencySeconds < 3 * targetDuration,
-      `${label}: hls.js played it in low-latency mode (PART-TARGET ${partTarget} s, target latency ${targetLatencySeconds?.toFixed(2)} s, not 3 × ${targetDuration} s)`,
-      `${label}: hls.js did not play it in low-latency mode (PART-TARGET ${partTarget}, target latency ${targetLatencySeconds}, TARGETDURATION ${targetDuration})`,
-    );
-    results.set('ll-source', measured);
+    const origin = `${info.originUrl}/hls/${info.playbackId}/source/index.m3u8`;
+    await waitForSegments(origin, publisher);
+    const text = (await getText(origin)).text;
+    bench.check(/#EXT-X-PART:/.test(text) && /#EXT-X-PART-INF:PART-TARGET=/.test(text), 'LL: the origin serves an LL-HLS playlist (EXT-X-PART-INF, EXT-X-PART)', `LL: the origin's playlist has no parts:\n${text.slice(0, 600)}`);
+    if (cases.includes('ll-source')) {
+      await attempt(bench, ['ll-source'], async () => {
+        const label = LABELS['ll-source'];
+        await checkSegmentCode(bench, label, origin, publisher);
+        const measured = await watch(bench, browser, 'll-source', pages.pageUrl('hls.js-ll', origin), 'hls.js lowLatencyMode (unverified)', publisher, PUBLISH_HEIGHT);
+        checkLowLatencyMode(bench, label, measured);
+        results.set('ll-source', measured);
+      });
+    }
+    if (edge) {
+      const e = edge;
+      await attempt(bench, ['ll-edge'], async () => {
+        const label = LABELS['ll-edge'];
+        const playlist = `${e.url}/hls/${info.playbackId}/source/index.m3u8`;
+        await waitForSegments(playlist, publisher);
+        const edgeText = (await getText(playlist)).text;
+        bench.check(/#EXT-X-PART:/.test(edgeText) && /#EXT-X-PRELOAD-HINT:/.test(edgeText), `${label}: the edge serves the LL-HLS playlist with parts and a preload hint`, `${label}: the edge's playlist has no parts:\n${edgeText.slice(0, 600)}`);
+        await checkSegmentCode(bench, label, playlist, publisher);
+        const directory = `${info.orchestratorUrl}/api/streams/${info.playbackId}`;
+        const measured = await watch(bench, browser, 'll-edge', pages.pageUrl('castnet', playlist, { directory }), 'castnet-player', publisher, PUBLISH_HEIGHT);
+        checkLowLatencyMode(bench, label, measured);
+        bench.check((measured.report.verifiedSegments ?? 0) > 0, `${label}: the player checked ${measured.report.verifiedSegments} parts, inits and segments against the publisher key`, `${label}: the player checked nothing`);
+        const partsPulled = await metric(e.url, /^castnet_relay_upstream_requests_total\{[^}]*kind="part"/);
+        const pulled = await metric(e.url, /^castnet_relay_upstream_requests_total/);
+        bench.check(partsPulled > 0, `${label}: the edge relay followed the origin part by part (${pulled} upstream requests, ${partsPulled} of them parts)`, `${label}: the edge relay pulled no part from the origin (${pulled} upstream requests): the player was not served parts through it`);
+        results.set('ll-edge', measured);
+      });
+    }
   } finally {
     await publisher.stop();
+    await edge?.kill('SIGTERM');
     await network.stop();
   }
 }
@@ -299,14 +340,14 @@ function report(bench: Bench, loadBefore: number[]): void {
     }
     const { stats, report: r } = m;
     bench.figure(
-      `  ${LABELS[key].padEnd(18)} ${s(stats.p50Ms).padStart(7)} ${s(stats.p95Ms).padStart(7)} ${s(stats.minMs).padStart(7)} ${s(stats.maxMs).padStart(7)}  ${`${stats.stalls} (${s(stats.stallMs)})`.padEnd(16)} ${`${stats.measured}/${r.decodedFrames}/${r.droppedFrames}`.padEnd(25)} ${`${secs(r.playerLatencySeconds)} / ${secs(r.targetLatencySeconds)}`.padEnd(22)} ${`${r.targetDuration ?? '-'} s / ${r.partTarget ?? '-'}`.padEnd(20)} ${m.loadBefore.toFixed(1)}→${m.loadAfter.toFixed(1)}  ${m.player}`,
+      `  ${LABELS[key].padEnd(18)} ${s(stats.p50Ms).padStart(7)} ${s(stats.p95Ms).padStart(7)} ${s(stats.minMs).padStart(7)} ${s(stats.maxMs).padStart(7)}  ${`${stats.stalls} (${s(stats.stallMs)})`.padEnd(16)} ${`${stats.measured}/${r.decodedFrames}/${r.droppedFrames}`.padEnd(25)} ${`${secs(r.playerLatencySeconds)} / ${secs(r.targetLatencySeconds)}`.padEnd(22)} ${`${r.targetDuration ?? '-'} s / ${r.partTarget ?? '-'}`.padEnd(20)} ${m.loadBefore.toFixed(1)}→${m.loadAfter.toFixed(1)}  ${m.player}${r.startJump ? ` (start jump +${r.startJump.toFixed(2)} s)` : ''}`,
     );
   }
   bench.figure(`  stalls: a picture on screen over ${STALL_GAP_MS} ms, or the video waiting; hls.js target: its live sync distance (3 target durations, or PART-HOLD-BACK in low-latency mode)`);
   const nginx = results.get('nginx');
   if (nginx) {
     bench.figure('ratios to nginx-rtmp (Castnet / nginx):');
-    for (const key of ['source', 'rendition', 'll-source'] as const) {
+    for (const key of ['source', 'rendition', 'll-source', 'll-edge'] as const) {
       const c = results.get(key);
       if (c) bench.figure(`  ${LABELS[key].padEnd(18)} p50 ${(c.stats.p50Ms / nginx.stats.p50Ms).toFixed(2)}×  p95 ${(c.stats.p95Ms / nginx.stats.p95Ms).toFixed(2)}×`);
     }
@@ -316,7 +357,7 @@ function report(bench: Bench, loadBefore: number[]): void {
     if (!ok) targetMissed = true;
     bench.figure(`  ${ok ? 'PASS' : 'MISS'}  ${line}`);
   };
-  const sources = (['source', 'll-source'] as const).flatMap((k) => (results.has(k) ? [[k, results.get(k)!] as const] : []));
+  const sources = (['source', 'll-source', 'll-edge'] as const).flatMap((k) => (results.has(k) ? [[k, results.get(k)!] as const] : []));
   const transcoded = results.get('rendition');
   for (const [k, c] of sources) target(c.stats.p50Ms <= TARGET_SOURCE_P50_MS, `${LABELS[k]} p50 ≤ ${s(TARGET_SOURCE_P50_MS)}: ${s(c.stats.p50Ms)}`);
   if (transcoded) target(transcoded.stats.p50Ms <= TARGET_RENDITION_P50_MS, `${LABELS.rendition} p50 ≤ ${s(TARGET_RENDITION_P50_MS)}: ${s(transcoded.stats.p50Ms)}`);
@@ -335,7 +376,8 @@ const status = await runBench('latency', { seconds, cases: cases.join(','), rend
     if (cases.includes('nginx')) await attempt(bench, ['nginx'], () => nginxCase(bench, browser, pages));
     const plain = cases.filter((c) => c === 'source' || c === 'rendition');
     if (plain.length > 0) await attempt(bench, plain, () => castnetCases(bench, browser, pages));
-    if (cases.includes('ll-source')) await attempt(bench, ['ll-source'], () => llCase(bench, browser, pages));
+    const ll = cases.filter((c) => c === 'll-source' || c === 'll-edge');
+    if (ll.length > 0) await attempt(bench, ll, () => llCases(bench, browser, pages));
   } finally {
     await browser.close();
     await pages.close();

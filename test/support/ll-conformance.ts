@@ -55,3 +55,66 @@ export function checkLlPlaylist(text: string): LlSnapshot {
   const first = playlist.mediaSequenceBase ?? 0;
   return { playlist, partTarget, partHoldBack: ll.partHoldBack, first, last: segments.at(-1)?.mediaSequenceNumber ?? first };
 }
+
+export interface FollowedSegment {
+  seq: number;
+  duration: number;
+  /** Its parts' durations as first listed complete: empty if the relay listed it whole, without parts. */
+  parts: number[];
+  /** The playlist that first listed it complete. */
+  text: string;
+}
+
+/**
+ * Follows an LL-HLS media playlist from before the stream exists (404s are retried) with blocking reloads
+ * on each preload hint, and records every segment as the first playlist that lists it complete: a blocking
+ * reload returns as soon as the next part exists, so that playlist is the one that completes it, where a
+ * relay lists its parts (the newest two segments' parts are listed). `onPlaylist` sees every playlist text.
+ * Stops when `until()` holds; fails after `timeoutMs`.
+ */
+export async function followLlSegments(url: string, until: (segments: ReadonlyMap<number, FollowedSegment>) => boolean, timeoutMs: number, onPlaylist?: (text: string) => void): Promise<Map<number, FollowedSegment>> {
+  const seen = new Map<number, FollowedSegment>();
+  const deadline = Date.now() + timeoutMs;
+  let query = '';
+  while (!until(seen)) {
+    if (Date.now() > deadline) throw new Error(`followed ${url} for ${timeoutMs} ms: segments ${[...seen.keys()].join(',')}`);
+    const res = await fetch(`${url}${query}`, { signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (res.status !== 200) {
+      query = '';
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    onPlaylist?.(text);
+    const playlist = HLS.parse(text) as MediaPlaylist;
+    const complete = playlist.segments.filter((s) => s.uri);
+    for (const [i, s] of complete.entries()) {
+      if (seen.has(s.mediaSequenceNumber)) continue;
+      // A segment first seen further back than the newest two (the follower fell behind) is not judged.
+      if (i < complete.length - 2) continue;
+      seen.set(s.mediaSequenceNumber, { seq: s.mediaSequenceNumber, duration: s.duration, parts: (s.parts ?? []).map((p) => p.duration!), text });
+    }
+    const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/.exec(text);
+    query = hint ? `?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]}` : '';
+  }
+  return seen;
+}
+
+/**
+ * The stream-start rules for what followLlSegments saw: every segment from `first` on, none missing, each
+ * listed with parts that add up to its EXTINF to within half a frame (so a lost part, one frame at the
+ * least, fails it), and no
+ * part longer than PART-TARGET.
+ */
+export function checkFollowedSegments(seen: ReadonlyMap<number, FollowedSegment>, first: number, partTarget: number, frameSeconds: number): void {
+  const seqs = [...seen.keys()].sort((a, b) => a - b);
+  assert.equal(seqs[0], first, `the first segment followed is ${seqs[0]}, not the stream's first (${first})`);
+  for (const [i, seq] of seqs.entries()) {
+    const s = seen.get(seq)!;
+    if (i > 0) assert.equal(seq, seqs[i - 1]! + 1, `segment ${seqs[i - 1]! + 1} was never seen complete among the newest two`);
+    assert.ok(s.parts.length > 0, `segment ${seq} was listed without parts (a part of it never reached the relay):\n${s.text}`);
+    const sum = s.parts.reduce((t, d) => t + d, 0);
+    assert.ok(Math.abs(sum - s.duration) < frameSeconds / 2, `segment ${seq}: its parts sum to ${sum.toFixed(3)} s, its EXTINF is ${s.duration} s (a part is missing):\n${s.text}`);
+    for (const [j, d] of s.parts.entries()) assert.ok(d <= partTarget + 1e-9, `part ${seq}.${j} lasts ${d} s, above PART-TARGET ${partTarget}`);
+  }
+}
