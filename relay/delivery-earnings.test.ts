@@ -12,6 +12,7 @@ import { CastnetError } from '../protocol/errors.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { PaymentReceiver } from '../settlement/payment-receiver.ts';
 import { DeliveryEarnings, MAX_CLAIMS_PER_ROUND } from './delivery-earnings.ts';
+import { encodePayment, paymentRequired } from '../protocol/payment.ts';
 import { MAX_RECEIPTS_PER_CLAIM } from '../protocol/delivery-receipt.ts';
 
 const payer = randomIdentity();
@@ -179,5 +180,51 @@ describe('relay delivery earnings: receipts on arrival and at claim time', () =>
     // The honest session goes on from its verified 500.
     assert.equal(await reason(earnings.receive('show', honest.receipt(400))), 'regressed');
     assert.equal(await reason(earnings.receive('show', honest.receipt(700))), 'accepted');
+  });
+});
+
+describe('relay delivery earnings: a payment it cannot check yet', () => {
+  it("holds a payment refused for want of the payer's funds and takes it next round once they are seen, instead of losing what the payer counts paid", async () => {
+    const issuer = new TicketParamsIssuer(relayId.address);
+    const params = issuer.issue(payer.address, { faceValue: 1_000n, winProb: MAX_WIN_PROB, pricePerPixel: 1n, ttlMs: 60_000, now: Date.now() });
+    const payment = encodePayment({ sender: payer.address, ticketParams: params, tickets: [{ senderNonce: 0, signature: new Uint8Array(65) }] });
+    let fundsSeen = false;
+    let checks = 0;
+    const payerFetch = (async (_url: string, init: { body: Uint8Array }) => {
+      const claim = JSON.parse(new TextDecoder().decode(init.body)) as { receipts: SignedReceipt[] };
+      const results = claim.receipts.map((r) => ({ session: r.receipt.session, credited: r.receipt.bytes }));
+      return new Response(JSON.stringify({ results, pricePerByte: '1', payment, owedWei: '100', paidWei: '1000' }), { headers: { 'content-type': 'application/json' } });
+    }) as unknown as typeof fetch;
+    const earnings = new DeliveryEarnings({
+      identity: relayId,
+      pricePerByte: 1n,
+      claimIntervalMs: 60_000,
+      refuseUnpaid: false,
+      lookup: async () => ({ payer: payer.address, url: 'http://payer.invalid', maxPricePerByte: '10' }),
+      payments: {
+        ticketParams: () => params,
+        verify: async (p: unknown) => {
+          checks++;
+          if (!fundsSeen) throw paymentRequired('insufficient_deposit', 'what the sender can pay this transcoder (0 wei) cannot cover the face value 1000');
+          return p;
+        },
+        redeem: () => ({ expectedValue: 1_000n }),
+      } as unknown as PaymentReceiver,
+      fetch: payerFetch,
+      logger: silentLogger,
+    });
+    await earnings.receive('show', viewer().receipt(100));
+    await earnings.claimAll();
+    assert.equal(earnings.figures('show')!.paidWei, 0n, 'not taken yet');
+    assert.equal(checks, 1);
+    // Still not seen: held again.
+    await earnings.claimAll();
+    assert.equal(earnings.figures('show')!.paidWei, 0n);
+    fundsSeen = true;
+    await earnings.claimAll();
+    assert.equal(earnings.figures('show')!.paidWei, 1_000n, 'taken once the funds are seen');
+    await earnings.claimAll();
+    assert.equal(earnings.figures('show')!.paidWei, 1_000n, 'and only once');
+    assert.equal(checks, 3);
   });
 });

@@ -19,7 +19,7 @@
 
 import { CastnetError } from '../protocol/errors.ts';
 import type { Identity } from '../protocol/identity.ts';
-import { decodePayment } from '../protocol/payment.ts';
+import { decodePayment, type Payment } from '../protocol/payment.ts';
 import { ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { signRequest } from '../protocol/signed-request.ts';
 import { checkReceiptFields, checkReceiptSignatures, MAX_RECEIPTS_PER_CLAIM, parseReceiptAnswer, signReceipt, withReceiptParam, type SessionCertificate, type SignedReceipt } from '../protocol/delivery-receipt.ts';
@@ -91,7 +91,19 @@ interface StreamEarnings {
   /** Since when claims have failed with receipts waiting; null while the payer pays. */
   unpaidSince: number | null;
   terms: { at: number; terms: Promise<DeliveryTerms | null> } | null;
+  /**
+   * Payments the payer sent that this relay could not check yet (its view of the payer's funds lagging the
+   * chain, or the chain not answering): the payer counts them paid, so they are checked again each round
+   * rather than lost.
+   */
+  held: Array<{ payment: Payment; tries: number }>;
 }
+
+/** Refusals of a payment that say more about this relay's view than about the payment: checked again later. */
+const TRANSIENT_PAYMENT_REFUSALS = new Set(['funds_unknown', 'insufficient_deposit']);
+/** Payments held per stream at most, and rounds each is checked again before it is given up (logged). */
+const MAX_HELD_PAYMENTS = 8;
+const HELD_PAYMENT_TRIES = 12;
 
 /** Where an edge's pulled bytes go: one cumulative receipt per parent and stream. */
 interface ParentAccount {
@@ -171,7 +183,7 @@ export class DeliveryEarnings {
     let s = this.streams.get(playbackId);
     if (!s) {
       if (this.streams.size >= MAX_STREAMS) throw new CastnetError('UNAVAILABLE', 'this relay holds receipts for too many streams', { playbackId, reason: 'receipts_full' });
-      s = { sessions: new Map(), pending: new Set(), owedWei: 0n, paidWei: 0n, unpaidSince: null, terms: null };
+      s = { sessions: new Map(), pending: new Set(), owedWei: 0n, paidWei: 0n, unpaidSince: null, terms: null, held: [] };
       this.streams.set(playbackId, s);
     }
     return s;
@@ -251,6 +263,7 @@ export class DeliveryEarnings {
   claimAll(): Promise<void> {
     this.claiming ??= (async () => {
       try {
+        await Promise.all([...this.streams].filter(([, s]) => s.held.length > 0).map(([id, s]) => this.retryHeld(id, s)));
         const due = [...this.streams].filter(([, s]) => s.pending.size > 0);
         let spare = Math.max(0, MAX_CLAIMS_PER_ROUND - due.length);
         const drain = async (id: string, s: StreamEarnings) => {
@@ -266,6 +279,40 @@ export class DeliveryEarnings {
       }
     })();
     return this.claiming;
+  }
+
+  /**
+   * The same checks as a transcoder's (recipient, parameters, signatures, nonces, the payer's funds), then
+   * the winners to the redemption queue: the expected value taken. A payment refused for a reason that may
+   * pass (funds not yet seen) is held and checked again next round; any other refusal throws.
+   */
+  private async take(playbackId: string, s: StreamEarnings, payment: Payment): Promise<bigint> {
+    try {
+      const verified = await this.options.payments.verify(payment);
+      const paid = this.options.payments.redeem(verified, 0n).expectedValue;
+      s.paidWei += paid;
+      return paid;
+    } catch (err) {
+      const reason = err instanceof CastnetError ? String(err.context.reason ?? '') : '';
+      if (!TRANSIENT_PAYMENT_REFUSALS.has(reason) || s.held.length >= MAX_HELD_PAYMENTS) throw err;
+      s.held.push({ payment, tries: 0 });
+      this.options.logger.warn({ playbackId, reason, err: (err as Error).message }, 'delivery payment held: it is checked again next round');
+      return 0n;
+    }
+  }
+
+  /** Held payments checked again: taken when they pass, given up (logged) after HELD_PAYMENT_TRIES rounds or on a lasting refusal. */
+  private async retryHeld(playbackId: string, s: StreamEarnings): Promise<void> {
+    for (const h of s.held.splice(0)) {
+      try {
+        const verified = await this.options.payments.verify(h.payment);
+        s.paidWei += this.options.payments.redeem(verified, 0n).expectedValue;
+      } catch (err) {
+        const reason = err instanceof CastnetError ? String(err.context.reason ?? '') : '';
+        if (TRANSIENT_PAYMENT_REFUSALS.has(reason) && ++h.tries < HELD_PAYMENT_TRIES) s.held.push(h);
+        else this.options.logger.warn({ playbackId, reason, err: (err as Error).message }, 'delivery payment given up after being held');
+      }
+    }
   }
 
   private markUnpaid(playbackId: string, s: StreamEarnings, why: string, err?: unknown): void {
@@ -329,12 +376,7 @@ export class DeliveryEarnings {
       }
       s.owedWei += BigInt(credited) * price;
       let paid = 0n;
-      if (answer.payment) {
-        // The same checks as a transcoder's: recipient, parameters, signatures, nonces, the payer's funds.
-        const verified = await this.options.payments.verify(decodePayment(answer.payment));
-        paid = this.options.payments.redeem(verified, 0n).expectedValue;
-        s.paidWei += paid;
-      }
+      if (answer.payment) paid = await this.take(playbackId, s, decodePayment(answer.payment));
       this.options.events?.claim?.('paid', credited, paid);
       // The payer pays what it owes up to one ticket's rounding; owing more than that is not paying.
       const tolerance = verifiedTicketValue(params.faceValue, params.winProb) * 64n;
