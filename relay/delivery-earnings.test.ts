@@ -18,7 +18,8 @@ import { MAX_RECEIPTS_PER_CLAIM } from '../protocol/delivery-receipt.ts';
 const payer = randomIdentity();
 const relayId = randomIdentity();
 
-function setup() {
+/** A relay's earnings; `payments` and `fetch` (the payer) replace the defaults when a test needs its own. */
+function setup(own: { payments?: PaymentReceiver; fetch?: typeof fetch } = {}) {
   const claims: SignedReceipt[][] = [];
   const issuer = new TicketParamsIssuer(relayId.address);
   // The payer's answer as broadcaster/delivery-payer.ts gives it: a signature check per receipt, credit for the rest (no tickets).
@@ -38,8 +39,8 @@ function setup() {
     claimIntervalMs: 60_000,
     refuseUnpaid: false,
     lookup: async () => ({ payer: payer.address, url: 'http://payer.invalid', maxPricePerByte: '10' }),
-    payments: { ticketParams: (sender: string) => issuer.issue(sender, { faceValue: 1_000n, winProb: MAX_WIN_PROB, pricePerPixel: 1n, ttlMs: 60_000, now: Date.now() }) } as unknown as PaymentReceiver,
-    fetch: payerFetch,
+    payments: own.payments ?? ({ ticketParams: (sender: string) => issuer.issue(sender, { faceValue: 1_000n, winProb: MAX_WIN_PROB, pricePerPixel: 1n, ttlMs: 60_000, now: Date.now() }) } as unknown as PaymentReceiver),
+    fetch: own.fetch ?? payerFetch,
     logger: silentLogger,
     events: { receipt: (result) => events.push(result) },
   });
@@ -195,24 +196,16 @@ describe('relay delivery earnings: a payment it cannot check yet', () => {
       const results = claim.receipts.map((r) => ({ session: r.receipt.session, credited: r.receipt.bytes }));
       return new Response(JSON.stringify({ results, pricePerByte: '1', payment, owedWei: '100', paidWei: '1000' }), { headers: { 'content-type': 'application/json' } });
     }) as unknown as typeof fetch;
-    const earnings = new DeliveryEarnings({
-      identity: relayId,
-      pricePerByte: 1n,
-      claimIntervalMs: 60_000,
-      refuseUnpaid: false,
-      lookup: async () => ({ payer: payer.address, url: 'http://payer.invalid', maxPricePerByte: '10' }),
-      payments: {
-        ticketParams: () => params,
-        verify: async (p: unknown) => {
-          checks++;
-          if (!fundsSeen) throw paymentRequired('insufficient_deposit', 'what the sender can pay this transcoder (0 wei) cannot cover the face value 1000');
-          return p;
-        },
-        redeem: () => ({ expectedValue: 1_000n }),
-      } as unknown as PaymentReceiver,
-      fetch: payerFetch,
-      logger: silentLogger,
-    });
+    const payments = {
+      ticketParams: () => params,
+      verify: async (p: unknown) => {
+        checks++;
+        if (!fundsSeen) throw paymentRequired('insufficient_deposit', 'what the sender can pay this transcoder (0 wei) cannot cover the face value 1000');
+        return p;
+      },
+      redeem: () => ({ expectedValue: 1_000n }),
+    } as unknown as PaymentReceiver;
+    const { earnings } = setup({ payments, fetch: payerFetch });
     await earnings.receive('show', viewer().receipt(100));
     await earnings.claimAll();
     assert.equal(earnings.figures('show')!.paidWei, 0n, 'not taken yet');
