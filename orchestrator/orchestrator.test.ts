@@ -310,7 +310,12 @@ describe('orchestrator writes are signed', () => {
   it('bans a node after repeated failure reports, and the ban outlives a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'castnet-ban-'));
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const first = await started({ banPoints: 3 }, dataDir);
+    // The orchestrator's clock stands still while the three reports are made: points halve every 10 minutes,
+    // so three reports spread over more than about half a second (a loaded run) sum to just under 3.
+    let frozenAt: number | null = null;
+    const first = await createOrchestrator({ httpPort: 0, dataDir, allowPrivateNodes: true, banPoints: 3 }, { logger: silentLogger, now: () => frozenAt ?? Date.now() });
+    await first.start();
+    cleanups.push(() => first.stop());
     const relay = await stub('relay');
     const transcoder = await stub('transcoder');
     for (const [s, role] of [[relay, 'relay'], [transcoder, 'transcoder']] as const) {
@@ -320,10 +325,12 @@ describe('orchestrator writes are signed', () => {
     const reporter = randomIdentity();
     first.ledger!.fund(reporter.address, 1_000n);
     const broadcaster = new OrchestratorClient(first.url, { identity: reporter });
+    frozenAt = Date.now();
     for (let i = 0; i < 3; i++) {
       await broadcaster.openSession({ playbackId: `b${i}`, startedAt: new Date().toISOString() });
       await broadcaster.openSession({ playbackId: `b${i}`, startedAt: new Date().toISOString(), avoid: [transcoder.url] });
     }
+    frozenAt = null;
     const listed = (await broadcaster.nodes()).find((n) => n.id === transcoder.identity.address)!;
     assert.equal(listed.state, 'banned');
     assert.equal(listed.score, 1, 'a ban is served in full, with the points cleared');
