@@ -8,17 +8,14 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { DeliveryPayer } from '../broadcaster/delivery-payer.ts';
-import { identityFromPrivateKey, randomIdentity } from '../protocol/identity.ts';
+import { randomIdentity } from '../protocol/identity.ts';
 import { RECEIPT_PARAM, signCertificate, signedReceiptSchema, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import { TicketParamsIssuer } from '../protocol/ticket-params.ts';
 import { MAX_WIN_PROB } from '../protocol/ticket.ts';
 import { DeliveryReceipts } from './receipts.ts';
 import { createServer, type Server } from 'node:http';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { createRelay, type Relay } from '../relay/relay.ts';
-import { silentLogger } from '../observability/logger.ts';
-import { RelayClient } from '../broadcaster/node-clients.ts';
-import { signSegmentBytes } from '../protocol/segment-signing.ts';
+import type { Relay } from '../relay/relay.ts';
+import { startPricedRelay } from '../test/support/priced-relay.ts';
 
 const RELAY = 'http://relay.test';
 
@@ -87,8 +84,7 @@ describe('player receipts', () => {
 });
 
 const payer = randomIdentity();
-const SEGMENT = Buffer.alloc(188 * 50);
-for (let i = 0; i < SEGMENT.length; i += 188) SEGMENT[i] = 0x47;
+let SEGMENT: Buffer;
 
 describe('player receipts ride on segment requests', () => {
   let relay: Relay;
@@ -97,14 +93,7 @@ describe('player receipts ride on segment requests', () => {
   let segmentUrl: string;
 
   beforeAll(async () => {
-    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, pricePerByte: 1n, claimIntervalMs: 600_000 }, { logger: silentLogger, deliveryLookup: async () => ({ payer: payer.address, url: payerUrl, maxPricePerByte: '10' }) });
-    await relay.start();
-    const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
-    const client = new RelayClient();
-    await client.pushDescriptor(relay.url, { playbackId: 'paid', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001f,mp4a.40.2' }] }, publisher);
-    const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
-    await client.pushSegment(relay.url, 'paid', 'source', 0, meta, SEGMENT, signSegmentBytes(publisher.privateKey, { playbackId: 'paid', rendition: 'source', seq: 0 }, meta, SEGMENT));
-    segmentUrl = `${relay.url}/hls/paid/source/0.ts`;
+    ({ relay, segment: SEGMENT, segmentUrl } = await startPricedRelay({ payer: payer.address, payerUrl: () => payerUrl, packets: 50 }));
     payerServer = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));

@@ -5,18 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { createRelay, type Relay } from './relay.ts';
-import { silentLogger } from '../observability/logger.ts';
-import { RelayClient } from '../broadcaster/node-clients.ts';
-import { identityFromPrivateKey, randomIdentity } from '../protocol/identity.ts';
-import { signSegmentBytes } from '../protocol/segment-signing.ts';
+import type { Relay } from './relay.ts';
+import { startPricedRelay } from '../test/support/priced-relay.ts';
+import { randomIdentity } from '../protocol/identity.ts';
 import { MAX_RECEIPT_PARAM_CHARS, parseReceiptAnswer, RECEIPT_ANSWER_HEADER, RECEIPT_PARAM, signCertificate, signReceipt, withReceiptParam, type SignedReceipt } from '../protocol/delivery-receipt.ts';
 import { RECEIPTS_BURST, receiptParamOf } from './receipt-intake.ts';
 
 const payer = randomIdentity();
-const SEGMENT = Buffer.alloc(188 * 100);
-for (let i = 0; i < SEGMENT.length; i += 188) SEGMENT[i] = 0x47;
+let SEGMENT: Buffer;
 
 describe('receipts riding on segment requests', () => {
   let relay: Relay;
@@ -25,14 +21,7 @@ describe('receipts riding on segment requests', () => {
   let clock = Date.now();
 
   beforeAll(async () => {
-    relay = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, pricePerByte: 1n, claimIntervalMs: 600_000 }, { logger: silentLogger, now: () => clock, deliveryLookup: async () => ({ payer: payer.address, url: 'http://127.0.0.1:9', maxPricePerByte: '10' }) });
-    await relay.start();
-    const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
-    const client = new RelayClient();
-    await client.pushDescriptor(relay.url, { playbackId: 'paid', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 1e6, codecs: 'avc1.64001f,mp4a.40.2' }] }, publisher);
-    const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
-    await client.pushSegment(relay.url, 'paid', 'source', 0, meta, SEGMENT, signSegmentBytes(publisher.privateKey, { playbackId: 'paid', rendition: 'source', seq: 0 }, meta, SEGMENT));
-    segmentUrl = `${relay.url}/hls/paid/source/0.ts`;
+    ({ relay, segment: SEGMENT, segmentUrl } = await startPricedRelay({ payer: payer.address, payerUrl: () => 'http://127.0.0.1:9', packets: 100, now: () => clock }));
   });
 
   afterAll(async () => {

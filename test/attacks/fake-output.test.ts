@@ -42,7 +42,7 @@ describe('attack: fake transcoder output', () => {
     attacked = publish(`${broadcaster.rtmpUrl}/attacked-stream`);
     // Caught: failed verification, or (the other-moment fake, whose renditions keep their own timestamps) refused by the cheap check.
     const caught = () => new Set([...verified.filter((v) => !v.passed), ...rejected].map((v) => v.transcoder).filter((t) => kindOf.has(t)));
-    await waitFor('every fake to be caught', () => caught().size === urls.length, 120_000, 500).catch((err: Error) => {
+    await waitFor('every fake to be caught', () => caught().size === urls.length, 180_000, 500).catch((err: Error) => {
       throw new Error(`${err.message}: caught ${[...caught()].map((u) => kindOf.get(u)).join(', ')}; verified ${JSON.stringify(verified.map((v) => [v.seq, kindOf.get(v.transcoder) ?? 'honest', v.passed]))}; transcoded ${JSON.stringify(transcoded.map((t) => [t.seq, kindOf.get(t.transcoder) ?? 'honest']))}`);
     });
 
