@@ -144,7 +144,7 @@ export class HttpGuard {
 
   /** A body that stops arriving for httpUploadIdleMs is cut off with 408, whatever route reads it. */
   private watchUpload(req: IncomingMessage, res: ServerResponse): void {
-    const clear = () => req.socket.setTimeout(0);
+    const clear = () => req.socket?.setTimeout(0);
     req.setTimeout(this.limits.httpUploadIdleMs, () => {
       this.refused('upload_stalled');
       if (!res.headersSent) {

@@ -259,3 +259,53 @@ export function assertFragment(bytes: Uint8Array, init: Uint8Array, context: Rec
     throw new CastnetError('INVALID_SEGMENT', err instanceof Error ? err.message : String(err), context);
   }
 }
+
+/** Each track's decode start (tfdt) in one fragment, in seconds, by track id. */
+export function trackStarts(fragment: Uint8Array, tracks: readonly Fmp4Track[]): Map<number, number> {
+  const starts = new Map<number, number>();
+  for (const { trackId, tfdt } of tfdts(fragment)) {
+    const track = tracks.find((t) => t.id === trackId);
+    if (track && !starts.has(trackId)) starts.set(trackId, readTfdt(fragment, tfdt) / track.timescale);
+  }
+  return starts;
+}
+
+/**
+ * Moves a fragment on its tracks' timelines, in place: `offsetSeconds` is added to every traf's decode
+ * time (tfdt), rounded to each track's timescale. A version-0 tfdt (32 bits) that would overflow is refused
+ * (FFmpeg writes version 1, 64 bits, so this is another muxer's output: about a day of 48 kHz audio).
+ */
+export function rebaseFragment(fragment: Buffer, tracks: readonly Fmp4Track[], offsetSeconds: number): void {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  for (const { trackId, tfdt } of tfdts(fragment)) {
+    const track = tracks.find((t) => t.id === trackId) ?? bad(`a traf of track ${trackId}, not in the init segment`);
+    const moved = readTfdt(fragment, tfdt) + Math.round(offsetSeconds * track.timescale);
+    if (moved < 0 || !Number.isSafeInteger(moved)) bad(`track ${trackId} moved to decode time ${moved}`);
+    if (fragment[tfdt.start] === 1) view.setBigUint64(tfdt.start + 4, BigInt(moved));
+    else if (moved > 0xffffffff) bad(`track ${trackId}: a 32-bit tfdt cannot hold decode time ${moved}`);
+    else view.setUint32(tfdt.start + 4, moved);
+  }
+}
+
+function readTfdt(fragment: Uint8Array, tfdt: Box): number {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  need(tfdt, 8);
+  if (fragment[tfdt.start] !== 1) return view.getUint32(tfdt.start + 4);
+  need(tfdt, 12);
+  const big = view.getBigUint64(tfdt.start + 4);
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) bad('tfdt beyond 2^53');
+  return Number(big);
+}
+
+function tfdts(fragment: Uint8Array): Array<{ trackId: number; tfdt: Box }> {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  const found: Array<{ trackId: number; tfdt: Box }> = [];
+  for (const moof of readBoxes(fragment, 0, fragment.length).filter((b) => b.type === 'moof')) {
+    for (const traf of children(fragment, moof, 'traf')) {
+      const tfhd = child(fragment, traf, 'tfhd') ?? bad('traf without tfhd');
+      need(tfhd, 8);
+      found.push({ trackId: view.getUint32(tfhd.start + 4), tfdt: child(fragment, traf, 'tfdt') ?? bad('traf without tfdt') });
+    }
+  }
+  return found;
+}

@@ -1,9 +1,14 @@
 // Wire contract of `POST /transcode`: the source segment is the body (video/mp2t); what to make of it
 // travels in headers; the answer is multipart/mixed, one part per rendition (see multipart.ts).
+// `POST /transcode/live` (progressive) takes the same headers plus the seconds paid for and the part target;
+// its body is CMAF (video/mp4: init segment, then fragments) streamed while the segment is ingested, and its
+// answer is a stream of frames (fragment-stream.ts).
 
 import { z } from 'zod';
 import { ladderSchema, type RenditionSpec } from './rendition.ts';
 import { idPattern, parseRequest } from './fields.ts';
+import { MAX_PART_TARGET_S, MIN_PART_TARGET_S } from './part-signature.ts';
+import { MAX_TARGET_DURATION_SECONDS } from './stream-record.ts';
 
 export const TRANSCODE_HEADERS = {
   playbackId: 'castnet-playback-id',
@@ -12,6 +17,8 @@ export const TRANSCODE_HEADERS = {
   sourceFps: 'castnet-source-fps',
   sourceAudio: 'castnet-source-audio',
   rendition: 'castnet-rendition',
+  paidSeconds: 'castnet-paid-seconds',
+  partTarget: 'castnet-part-target',
 } as const;
 
 export interface TranscodeParams {
@@ -57,3 +64,28 @@ export function parseTranscodeHeaders(headers: Record<string, string | string[] 
   };
   return parseRequest(paramsSchema, fields, 'transcode request headers');
 }
+
+/** What a progressive transcode adds to the segment's headers. */
+export interface LiveTranscodeParams {
+  /**
+   * Seconds of source the payment covers: the transcoder reads no more input than this. Priced before the
+   * segment exists, at each rendition's own frame rate (the most frames it can have), by both sides.
+   */
+  paidSeconds: number;
+  /** Output is fragmented at 90% of this (the stream's PART-TARGET). */
+  partTarget: number;
+}
+
+const liveSchema = z.object({
+  paidSeconds: z.coerce.number().positive().max(MAX_TARGET_DURATION_SECONDS),
+  partTarget: z.coerce.number().min(MIN_PART_TARGET_S).max(MAX_PART_TARGET_S),
+});
+
+export function liveTranscodeHeaders(params: LiveTranscodeParams): Record<string, string> {
+  return { [TRANSCODE_HEADERS.paidSeconds]: params.paidSeconds.toFixed(3), [TRANSCODE_HEADERS.partTarget]: String(params.partTarget) };
+}
+
+export function parseLiveTranscodeHeaders(headers: Record<string, string | string[] | undefined>): LiveTranscodeParams {
+  return parseRequest(liveSchema, { paidSeconds: headers[TRANSCODE_HEADERS.paidSeconds], partTarget: headers[TRANSCODE_HEADERS.partTarget] }, 'progressive transcode headers');
+}
+

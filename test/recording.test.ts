@@ -107,6 +107,31 @@ describe('recordings, rewind and thumbnails', () => {
       assert.ok(got.headers.get(CONTENT_SIGNATURE_HEADER), 'with the publisher signature it was pushed with');
     }
 
+    // Hostile CMAF paths: refused with a reason (400 for what is no recording path, 404 for what this
+    // recording does not hold), nothing read outside the recording's directory, no bytes of another kind.
+    const first = new URL(vod.segments.find((x) => !x.gap)!.uri, base).pathname;
+    const dir = first.slice(0, first.lastIndexOf('/'));
+    const seq = first.slice(first.lastIndexOf('/') + 1, -'.m4s'.length);
+    const initSeq = new URL(init.uri, base).pathname.match(/init-(\d+)\.mp4$/)![1]!;
+    const refused: Array<[string, number]> = [
+      [`${dir}/${seq}.ts`, 404], // a CMAF segment asked for as MPEG-TS
+      [`${dir}/init-999999.mp4`, 404],
+      [`${dir}/init-${initSeq}.mp4/../../../recordings.sqlite`, 400],
+      [`${dir}/init-..%2f..%2frecordings.sqlite.mp4`, 400],
+      [`${dir}/init-${initSeq}.m4s`, 400],
+      [`${dir}/init-99999999999999999999.mp4`, 400],
+      [`${dir}/99999999999999999999.m4s`, 400],
+      [`${dir}/${seq}.m4s%00.ts`, 400],
+      [`${dir.replace(`/hls/${playbackId}/`, '/hls/another-stream/')}/init-${initSeq}.mp4`, 404],
+      [`${dir.replace(/\/source$/, '/720p')}/init-${initSeq}.mp4`, 404],
+      [`${dir.replace(/\/source$/, '/720p')}/${seq}.m4s`, 404],
+    ];
+    for (const [path, expected] of refused) {
+      const res = await rawGet(relayUrl, path);
+      assert.equal(res.status, expected, `${path}: ${res.body}`);
+      assert.match((JSON.parse(res.body) as { error: { message: string } }).error.message, /\w/, `${path} says why`);
+    }
+
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();

@@ -19,7 +19,9 @@ export interface LadderJob {
   sourceFps: number;
 }
 
-function videoArgs(r: RenditionSpec, job: LadderJob): string[] {
+type EncodeSettings = Pick<LadderJob, 'encoder' | 'copyAudio' | 'sourceFps'>;
+
+function videoArgs(r: RenditionSpec, job: EncodeSettings): string[] {
   const filters = [`scale=${r.width}:${r.height}`];
   if (job.sourceFps > r.fps + 0.01) filters.push(`fps=${r.fps}`);
   const fps = Math.min(r.fps, job.sourceFps || r.fps);
@@ -38,7 +40,7 @@ function videoArgs(r: RenditionSpec, job: LadderJob): string[] {
   return ['-c:v', 'libx264', '-preset', 'veryfast', '-sc_threshold', '0', ...common];
 }
 
-function audioArgs(r: RenditionSpec, job: LadderJob): string[] {
+function audioArgs(r: RenditionSpec, job: EncodeSettings): string[] {
   if (job.copyAudio) return ['-c:a', 'copy'];
   return ['-c:a', 'aac', '-b:a', String(r.audioBitrate), '-ac', '2'];
 }
@@ -55,5 +57,33 @@ export function ladderOutputArgs(job: LadderJob, r: RenditionSpec): string[] {
 export function ladderArgs(job: LadderJob): string[] {
   const args = ['-y', ...ladderInputArgs(), '-i', job.input];
   for (const r of job.renditions) args.push(...ladderOutputArgs(job, r), job.outputs[r.name]!);
+  return args;
+}
+
+/** Progressive transcoding (live-transcode.ts): the source arrives as CMAF on stdin while it is ingested. */
+export interface LiveLadderJob extends EncodeSettings {
+  renditions: ReadonlyArray<RenditionSpec>;
+  /** Input beyond this many seconds is not read: the sender paid for this much. */
+  maxSeconds: number;
+  /** Each rendition is fragmented at 90% of this (as the broadcaster's CMAF cutter fragments the source). */
+  partTargetSeconds: number;
+}
+
+/**
+ * The same encodes as ladderArgs, from fragmented MP4 on stdin (`pipe:0`) to fragmented MP4 on pipes 3, 4, …
+ * (one per rendition, in ladder order), a fragment at every keyframe and every 0.9 × part target, each
+ * written as soon as it is complete. FFmpeg restarts the output timeline at 0 in every process (an mp4
+ * muxer does, -copyts or not): the transcoder places each fragment on the input's timeline (media/fmp4.ts
+ * rebaseFragment), so renditions from any transcoder line up.
+ */
+export function liveLadderArgs(job: LiveLadderJob): string[] {
+  const args = ['-hide_banner', '-loglevel', 'error', '-f', 'mp4', '-t', job.maxSeconds.toFixed(3), '-i', 'pipe:0'];
+  const fragmentUs = String(Math.round(job.partTargetSeconds * 0.9 * 1e6));
+  job.renditions.forEach((r, i) => {
+    // Frames keep their timestamps (-vsync passthrough; -fps_mode is FFmpeg 5.1+): a constant-rate output
+    // would repeat the first frame to fill the B-frame delay before it, making the segment longer than its source.
+    args.push('-map', '0:v:0', '-map', '0:a:0?', ...videoArgs(r, job), ...audioArgs(r, job), '-vsync', 'passthrough');
+    args.push('-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', fragmentUs, '-flush_packets', '1', `pipe:${3 + i}`);
+  });
   return args;
 }

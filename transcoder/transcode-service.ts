@@ -11,7 +11,8 @@ import { CastnetError } from '../protocol/errors.ts';
 import { encodeMultipart, newBoundary } from '../protocol/multipart.ts';
 import { decodePayment } from '../protocol/payment.ts';
 import { outputPixels } from '../protocol/pricing.ts';
-import { TRANSCODE_HEADERS, type TranscodeParams } from '../protocol/transcode-request.ts';
+import { TRANSCODE_HEADERS, type LiveTranscodeParams, type TranscodeParams } from '../protocol/transcode-request.ts';
+import { runLiveLadder, transcodeLive, type LiveOutput, type LiveRunner } from './live-transcode.ts';
 import type { AdmissionQueue } from './admission-queue.ts';
 import type { VideoEncoder } from './ladder-command.ts';
 import type { PaymentReceiver, VerifiedPayment } from '../settlement/payment-receiver.ts';
@@ -28,6 +29,17 @@ export interface TranscodeServiceOptions {
   events: TranscoderEventBus;
   /** Reads duration and frame rate for the price; probeTs unless a test watches it. */
   probe?: (segment: Uint8Array) => MediaInfo;
+  /** Runs FFmpeg for one progressive job (runLiveLadder unless a test or an attack script gives its own). */
+  liveRunner?: LiveRunner;
+}
+
+/** A progressive transcode's input and what happens to its output. */
+export interface LiveTranscodeIo {
+  input: AsyncIterable<Buffer>;
+  maxBytes: number;
+  /** Payment taken and a slot held: the answer may begin (paramsSpent: the sender must fetch new ticket params). */
+  accepted: (paramsSpent: boolean) => void;
+  emit: (out: LiveOutput) => void;
 }
 
 /** The answer to `POST /transcode`: one multipart part per rendition. */
@@ -75,7 +87,8 @@ export class TranscodeService {
       // Capacity before payment: a full node (or a sender that gave up in the queue) spends no ticket.
       release = await admission.admit(ref, cancelled);
       try {
-        paramsSpent = verified ? this.takePayment(params, segment, verified) : false;
+        // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
+        paramsSpent = verified ? this.takePayment(params, (this.options.probe ?? probeTs)(segment), verified) : false;
       } catch (err) {
         release();
         throw err;
@@ -119,6 +132,56 @@ export class TranscodeService {
     }
   }
 
+  /**
+   * A progressive transcode: the same order as transcode() (tickets, then a slot, then the payment), priced
+   * before the segment exists at `live.paidSeconds` with every rendition at its own frame rate (FFmpeg reads
+   * no more input than was paid for), then the input is encoded as it arrives and each rendition's
+   * fragments go to `io.emit` as FFmpeg writes them. Resolves when every rendition is complete.
+   */
+  async transcodeLive(params: TranscodeParams, live: LiveTranscodeParams, paymentHeader: string | string[] | undefined, io: LiveTranscodeIo, cancelled?: AbortSignal): Promise<void> {
+    const { events, admission } = this.options;
+    const ref = { playbackId: params.playbackId, seq: params.seq };
+    let release: () => void;
+    try {
+      const verified = await this.verifyPayment(paymentHeader);
+      release = await admission.admit(ref, cancelled);
+      try {
+        io.accepted(verified ? this.takePayment(params, { duration: live.paidSeconds, fps: 0 }, verified) : false);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    } catch (err) {
+      events.emit('rejected', { ...ref, reason: codeOf(err), err });
+      throw err;
+    }
+    let bytes = 0;
+    const started = performance.now();
+    events.emit('transcodeStarted', { ...ref, bytes: 0 });
+    const signal = cancelled ? AbortSignal.any([this.closing.signal, cancelled]) : this.closing.signal;
+    const job = { renditions: params.renditions, encoder: this.options.encoder, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, maxSeconds: live.paidSeconds, partTargetSeconds: live.partTarget };
+    const run = transcodeLive(
+      { job, input: io.input, maxBytes: io.maxBytes, context: ref },
+      (out) => {
+        bytes += out.bytes.length;
+        io.emit(out);
+      },
+      this.options.liveRunner ?? runLiveLadder,
+      signal,
+    );
+    this.inFlight.add(run);
+    try {
+      await run;
+    } catch (err) {
+      events.emit('transcodeFailed', { ...ref, reason: codeOf(err), err });
+      throw err;
+    } finally {
+      this.inFlight.delete(run);
+      release();
+    }
+    events.emit('segmentTranscoded', { ...ref, seconds: (performance.now() - started) / 1000, renditions: params.renditions.map((r) => r.name), encoder: this.options.encoder, bytes });
+  }
+
   /** The payment's tickets, checked against everything but the price; null on a free node, which asks for none. */
   private async verifyPayment(paymentHeader: string | string[] | undefined): Promise<VerifiedPayment | null> {
     const { payments } = this.options;
@@ -131,10 +194,9 @@ export class TranscodeService {
   }
 
   /** Prices the segment's output pixels and takes the verified payment for them; true when a winner spent the ticket params. */
-  private takePayment(params: TranscodeParams, segment: Buffer, verified: VerifiedPayment): boolean {
+  private takePayment(params: TranscodeParams, priced: { duration: number; fps: number }, verified: VerifiedPayment): boolean {
     const { payments, events } = this.options;
-    // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
-    const price = outputPixels(params.renditions, (this.options.probe ?? probeTs)(segment)) * payments.pricePerPixel;
+    const price = outputPixels(params.renditions, priced) * payments.pricePerPixel;
     let accepted;
     try {
       accepted = payments.redeem(verified, price);

@@ -5,6 +5,7 @@
 // redeemed in batches from this node's own key, with no orchestrator in the money path). This
 // file is wiring: options, components, the event bus and its listeners, routes and the lifecycle.
 
+import type { LiveRunner } from './live-transcode.ts';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { createNodeApp, finishNodeApp, guardOf, listen, type ListeningServer } from '../http/node-app.ts';
@@ -42,6 +43,8 @@ export interface TranscoderComponents {
   funds?: FundsLookup;
   /** Runs FFmpeg for one ladder job; tests bring a runner they control. */
   ffmpeg?: LadderRunner;
+  /** Runs FFmpeg for one progressive job (POST /transcode/live); attack scripts bring their own. */
+  liveFfmpeg?: LiveRunner;
 }
 
 export interface Transcoder {
@@ -84,7 +87,7 @@ export async function createTranscoder(init: Partial<TranscoderOptions> = {}, co
   const events = new TranscoderEventBus();
   countTranscoderEvents(events, createTranscoderMetrics(registry, { inFlight: () => admission.active, queued: () => (redemptions.closed ? {} : redemptions.counts()) }));
   logTranscoderEvents(events, logger);
-  const service = new TranscodeService({ encoder: encoder.encoder, payments, admission, runner: components.ffmpeg ?? runLadder, events });
+  const service = new TranscodeService({ encoder: encoder.encoder, payments, admission, runner: components.ffmpeg ?? runLadder, liveRunner: components.liveFfmpeg, events });
 
   const app = createNodeApp({
     role: 'transcoder',

@@ -1,0 +1,167 @@
+// Progressive transcoding over real HTTP with real FFmpeg: a CMAF segment sent fragment by fragment at
+// the pace it is ingested comes back as every rendition's init segment and fragments while it is still
+// being sent, on the source's timeline, each rendition at its size; and the refusals: no payment (402, no
+// FFmpeg started), input that is not CMAF (an error frame, FFmpeg gone), a sender that gives up mid-segment
+// (its FFmpeg killed, the slot free), a declared body over the limit (413 before a byte is read).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { startLiveTranscode } from '../broadcaster/live-transcode-client.ts';
+import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
+import { Fmp4Splitter, fragmentTiming, parseInit } from '../media/fmp4.ts';
+import { silentLogger } from '../observability/logger.ts';
+import { CastnetError } from '../protocol/errors.ts';
+import type { Frame } from '../protocol/fragment-stream.ts';
+import { fitLadder } from '../protocol/rendition.ts';
+import { liveTranscodeHeaders, transcodeHeaders } from '../protocol/transcode-request.ts';
+import { waitFor } from '../test/support/wait.ts';
+import { runLiveLadder, type LiveRunner } from './live-transcode.ts';
+import { createTranscoder, type Transcoder } from './transcoder.ts';
+
+const ladder = fitLadder({ width: 640, height: 360, fps: 30 }).filter((r) => r.height <= 240 || r.height === 360).slice(0, 2);
+const params = (seq: number) => ({ playbackId: 'live1', seq, renditions: ladder, sourceFps: 30, sourceAudio: 'aac' });
+const live = { paidSeconds: 2.2, partTarget: 0.334 };
+const PACE_MS = 300;
+
+/** 4 s of 640×360 H.264/AAC as the broadcaster's CMAF cutter writes it: keyframes every 2 s, a fragment every 0.3 s. */
+function cmafSource(): { init: Buffer; fragments: Buffer[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'castnet-live-src-'));
+  try {
+    const out = join(dir, 'src.mp4');
+    const r = spawnSync(ffmpegBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-bf', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', '300000', out]);
+    assert.equal(r.status, 0, r.stderr.toString());
+    let init: Buffer | null = null;
+    const fragments: Buffer[] = [];
+    new Fmp4Splitter({ init: (b) => (init = b), fragment: (b) => fragments.push(b) }).push(readFileSync(out));
+    return { init: init!, fragments };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+describe('progressive transcoding (POST /transcode/live)', () => {
+  let source: { init: Buffer; fragments: Buffer[] };
+  /** The second segment (from 2 s): its fragments, which start at a keyframe. */
+  let segment: Buffer[];
+  let free: Transcoder;
+  let runs = 0;
+  const counting: LiveRunner = (job, onOutput, signal) => {
+    runs++;
+    return runLiveLadder(job, onOutput, signal);
+  };
+  const started: Transcoder[] = [];
+
+  beforeAll(async () => {
+    source = cmafSource();
+    const tracks = parseInit(source.init);
+    segment = source.fragments.filter((f) => fragmentTiming(f, tracks).start >= 1.99);
+    assert.ok(fragmentTiming(segment[0]!, tracks).independent, 'the segment starts at a keyframe');
+    free = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n }, { logger: silentLogger, liveFfmpeg: counting });
+    await free.start();
+    started.push(free);
+  });
+  afterAll(async () => {
+    for (const t of started) await t.stop();
+  });
+
+  it('answers each rendition fragment by fragment while the segment is still being sent, on the source timeline, at the rendition sizes', async () => {
+    const frames: Array<Frame & { at: number }> = [];
+    const call = startLiveTranscode(free.url, params(1), live, { onFrame: (f) => frames.push({ ...f, at: Date.now() }), timeoutMs: 30_000, maxAnswerBytes: 64 * 1024 * 1024 });
+    call.write(source.init);
+    let lastWriteAt = 0;
+    for (const f of segment) {
+      call.write(f);
+      lastWriteAt = Date.now();
+      await new Promise((r) => setTimeout(r, PACE_MS));
+    }
+    call.end();
+    await call.done;
+    assert.deepEqual(await call.accepted, { paramsSpent: false });
+
+    const firstFragment = frames.find((f) => f.kind === 'fragment')!;
+    assert.ok(firstFragment.at < lastWriteAt, `the first rendition fragment (${firstFragment.at}) came before the last source fragment was sent (${lastWriteAt})`);
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-live-out-'));
+    try {
+      ladder.forEach((spec, i) => {
+        const mine = frames.filter((f) => f.rendition === i);
+        assert.equal(mine[0]?.kind, 'init', `${spec.name}: its init segment first`);
+        assert.equal(mine.filter((f) => f.kind === 'init').length, 1);
+        const tracks = parseInit(mine[0]!.payload);
+        assert.deepEqual(tracks.map((t) => t.kind).sort(), ['audio', 'video']);
+        const fragments = mine.filter((f) => f.kind === 'fragment');
+        assert.ok(fragments.length >= 5, `${spec.name}: ${fragments.length} fragments`);
+        const timings = fragments.map((f) => fragmentTiming(f.payload, tracks));
+        assert.ok(Math.abs(timings[0]!.start - 2) < 0.05, `${spec.name} starts where the source segment does: ${timings[0]!.start}`);
+        assert.ok(timings[0]!.independent, 'with a keyframe');
+        for (let k = 1; k < timings.length; k++) assert.ok(Math.abs(timings[k]!.start - (timings[k - 1]!.start + timings[k - 1]!.duration)) < 0.001, `${spec.name}: fragment ${k} follows the one before`);
+        for (const t of timings.slice(0, -1)) assert.ok(t.duration <= live.partTarget + 0.001, `${spec.name}: a fragment of ${t.duration} s fits the part target`);
+        const total = timings.reduce((n, t) => n + t.duration, 0);
+        assert.ok(Math.abs(total - 2) < 0.05, `${spec.name}: ${total} s`);
+        const file = join(dir, `${spec.name}.mp4`);
+        writeFileSync(file, Buffer.concat([mine[0]!.payload, ...fragments.map((f) => f.payload)]));
+        const probe = spawnSync(ffmpegBinaries().ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,nb_read_frames', '-of', 'json', file]);
+        const stream = (JSON.parse(probe.stdout.toString()) as { streams: Array<{ width: number; height: number; nb_read_frames: string }> }).streams[0]!;
+        assert.deepEqual([stream.width, stream.height, Number(stream.nb_read_frames)], [spec.width, spec.height, 60], `${spec.name} decodes at its size, every frame`);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a paid node\'s unpaid request 402 before it starts FFmpeg, and reads none of the body', async () => {
+    const paid = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 1n }, { logger: silentLogger, liveFfmpeg: counting });
+    await paid.start();
+    started.push(paid);
+    const before = runs;
+    const call = startLiveTranscode(paid.url, params(2), live, { onFrame: () => assert.fail('no frame'), timeoutMs: 10_000, maxAnswerBytes: 1 << 20 });
+    call.write(source.init);
+    await assert.rejects(call.accepted, (err: CastnetError) => err.code === 'PAYMENT_REQUIRED' && err.context.status === 402);
+    await assert.rejects(call.done);
+    assert.equal(runs, before, 'no FFmpeg for an unpaid request');
+  });
+
+  it('answers input that is not CMAF with an error frame naming the problem, and frees the slot', async () => {
+    const call = startLiveTranscode(free.url, params(3), live, { onFrame: () => {}, timeoutMs: 10_000, maxAnswerBytes: 1 << 20 });
+    call.write(Buffer.alloc(188 * 20, 0x47));
+    call.end();
+    await assert.rejects(call.done, (err: CastnetError) => err.code === 'INVALID_SEGMENT' && /not CMAF|fragmented MP4/.test(err.message));
+    await waitFor('the slot to be free', async () => (await metric(free.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 50);
+  });
+
+  it('kills the encode of a sender that gives up mid-segment: the slot is free and nothing more is sent', async () => {
+    const gaveUp = new AbortController();
+    let frames = 0;
+    const call = startLiveTranscode(free.url, params(4), live, { onFrame: () => frames++, timeoutMs: 10_000, maxAnswerBytes: 64 << 20, signal: gaveUp.signal });
+    call.write(source.init);
+    for (const f of segment.slice(0, 3)) call.write(f);
+    await call.accepted;
+    await waitFor('the encode to run', async () => (await metric(free.url, 'castnet_transcoder_segments_in_flight')) === 1, 5_000, 50);
+    gaveUp.abort();
+    await assert.rejects(call.done, (err: CastnetError) => err.code === 'UNAVAILABLE');
+    await waitFor('the slot to be free', async () => (await metric(free.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 50);
+  });
+
+  it('refuses a declared body over the segment limit 413 before reading it, and closes the connection', async () => {
+    const headers = Object.entries({ 'content-type': 'video/mp4', 'content-length': String(1 << 30), ...transcodeHeaders(params(5)), ...liveTranscodeHeaders(live) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(new URL(free.url).port), '127.0.0.1', () => socket.write(`POST /transcode/live HTTP/1.1\r\nhost: x\r\n${headers}\r\n`));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 413/);
+    assert.match(answer, /at most \d+ bytes; content-length says 1073741824/);
+  });
+});
