@@ -31,6 +31,8 @@ export interface LiveStreamsOptions {
   /** Low-latency HLS (CMAF parts of `partTarget` seconds) rather than MPEG-TS segments only. */
   lowLatency?: boolean;
   partTarget?: number;
+  /** With lowLatency: CMAF renditions, transcoded progressively (stream-pipeline.ts); default true. */
+  progressiveTranscode?: boolean;
   ladderRungs: ReadonlyArray<{ height: number; fps: number; videoBitrate: number; audioBitrate: number }>;
   maxTranscodeBacklog: number;
   reconnectGraceMs: number;
@@ -155,7 +157,7 @@ export class LiveStreams extends EventEmitter<LiveStreamsEvents> {
     const playbackPolicy = signPlaybackPolicy({ playbackId, mode: settings?.playback.mode ?? 'public', keys: settings?.playback.keys ?? [], issuedAt: Date.now() }, publisher.privateKey);
     const session = new StreamSession({ playbackPolicy, playbackId, broadcaster: o.broadcaster, maxPricePerPixel: o.maxPricePerPixel, encoders: o.transcoderEncoders ?? [], refreshMs: o.sessionRefreshMs, publisher: publisher.address, ...(o.delivery ? { delivery: o.delivery } : {}), ...(settings?.webhooks.length ? { webhooks: settings.webhooks } : {}) }, { orchestrator, timers });
     const pipeline = new StreamPipeline(
-      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId), playbackPolicy, record: settings?.record ?? true },
+      { playbackId, segmentSeconds: o.segmentSeconds, ladderRungs: o.ladderRungs, maxTranscodeBacklog: o.maxTranscodeBacklog, firstSeq: this.sequences.begin(playbackId), playbackPolicy, record: settings?.record ?? true, cmafRenditions: (o.lowLatency ?? false) && (o.progressiveTranscode ?? true) },
       { session, payments, transcoders, relays, timers, publisher, verifier: new OutputVerifier({ verifyRate: o.verifyRate ?? DEFAULT_VERIFY_RATE, verifyFirst: o.verifyFirst ?? VERIFY_FIRST_SEGMENTS }), onSequence: (seq) => this.sequences.used(playbackId, seq) },
     );
     logSession(session, log);

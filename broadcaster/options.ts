@@ -42,6 +42,7 @@ export const broadcasterOptionsDefinition = defineOptions(
     dev: option({ flag: 'dev', schema: flag, default: false, description: 'accept any stream key unless keys are configured' }),
     segmentSeconds: option({ flag: 'segment-seconds', schema: seconds, default: 2, description: 'target segment duration (cut at the next keyframe)' }),
     lowLatency: option({ flag: 'low-latency', schema: flag, default: false, description: 'low-latency HLS: the source as CMAF parts pushed as they are cut (EXT-X-PART, blocking reload, preload hints)' }),
+    progressiveTranscode: option({ flag: 'progressive-transcode', schema: flag, default: true, description: 'with --low-latency: renditions are CMAF with parts too, each segment streamed to its transcoder while it is ingested and its renditions published part by part (--no-progressive-transcode: MPEG-TS renditions, transcoded once their segment is whole)' }),
     partTarget: option({ flag: 'part-target', schema: seconds, default: 0.334, description: 'low-latency part duration target in seconds (PART-TARGET; PART-HOLD-BACK is three of them)' }),
     ladder: option({ flag: 'ladder', schema: ladder, default: defaultLadderRungs, description: "renditions below the source ('': the default)", show: showLadder }),
     maxTranscodeBacklog: option({ flag: 'max-transcode-backlog', schema: size, default: 3, description: 'segments waiting for a transcoder before renditions are skipped' }),

@@ -117,10 +117,11 @@ export class OutputVerifier {
   }
 
   /** A verdict per rendition; rejects only when the comparison itself could not run. */
-  async verify(source: Buffer, sourceInfo: MediaInfo, renditions: ReadonlyArray<{ spec: RenditionSpec; bytes: Buffer }>, timeoutMs: number): Promise<Verdict[]> {
+  /** `format`: MPEG-TS, or (CMAF renditions) fragmented MP4 with its init segment first, source and renditions alike. */
+  async verify(source: Buffer, sourceInfo: MediaInfo, renditions: ReadonlyArray<{ spec: RenditionSpec; bytes: Buffer }>, timeoutMs: number, format: 'mpegts' | 'mp4' = 'mpegts'): Promise<Verdict[]> {
     const fpsOf = (spec: RenditionSpec) => Math.min(spec.fps, sourceInfo.fps || spec.fps);
     const compared: ComparedRendition[] = renditions.map((r) => ({ name: r.spec.name, bytes: r.bytes, width: r.spec.width, height: r.spec.height, fps: fpsOf(r.spec) }));
-    const results = await this.compare(source, compared, { sourceFps: sourceInfo.fps || 30, timeoutMs });
+    const results = await this.compare(source, compared, { sourceFps: sourceInfo.fps || 30, timeoutMs, format });
     return renditions.map((r) => judge(r.spec.name, measuresOf(results.get(r.spec.name)!), fpsOf(r.spec) * sourceInfo.duration));
   }
 }

@@ -113,7 +113,7 @@ export class Publication extends EventEmitter<PublicationEvents> {
         try {
           const bytes = await ts;
           if (!this.pipeline.source) this.pipeline.setSource(probeTs(bytes));
-          this.pipeline.push({ bytes, duration: segment.duration, programDateTime, completedAt: segment.completedAt, cmaf: segment.bytes }, seq);
+          this.pipeline.push({ bytes, duration: segment.duration, programDateTime, completedAt: segment.completedAt, cmaf: segment.bytes, cmafInit: segment.init }, seq);
         } catch (err) {
           this.emit('segmentFailed', { file: `${seq}.m4s`, err });
         }

@@ -22,14 +22,18 @@ import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
 import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import { sha256 } from '../protocol/segment-signing.ts';
+import { fragmentTiming, fragmentTimingOrNull, initIdentity, initVideoSize, parseInit, type Fmp4Track } from '../media/fmp4.ts';
+import type { Frame } from '../protocol/fragment-stream.ts';
+import { startLiveTranscode } from './live-transcode-client.ts';
+import { ProgressiveTranscodes, RenditionCollector } from './progressive-transcodes.ts';
 import { signInit, signPart } from '../protocol/part-signature.ts';
 import { initHeaders, partHeaders, type PartMetadata } from '../protocol/part-metadata.ts';
 import { CONTENT_SIGNATURE_HEADER } from '../protocol/content-signature.ts';
 import type { StreamDescriptor, StreamWarning, Variant } from '../protocol/stream-record.ts';
 import { RelayClient, TranscoderClient } from './node-clients.ts';
 import type { PaymentSender } from './payment-sender.ts';
-import { checkRendition } from './rendition-check.ts';
-import type { OutputVerifier, Verdict } from './output-verifier.ts';
+import { checkCmafRendition, checkRendition, type CmafRendition } from './rendition-check.ts';
+import { VERIFY_FIRST_SEGMENTS, type OutputVerifier, type Verdict } from './output-verifier.ts';
 import type { StreamSession } from './stream-session.ts';
 import { KeyframeCadence, unplayableSourceWarning } from './stream-warnings.ts';
 import { systemTimers, type Timers } from './timers.ts';
@@ -53,6 +57,16 @@ const MAX_VERIFIED_ATTEMPTS = 3;
 export const MAX_PUBLISH_BACKLOG = 3;
 /** Parts waiting for the relay beyond this are skipped (about 2 s of 0.33 s parts). */
 const MAX_PART_BACKLOG = 6;
+/**
+ * A progressive transcode is paid before its segment exists: for this share of the longest segment seen
+ * (at least the target duration), plus PAID_SLACK_S; the transcoder reads no more source than that.
+ */
+const PAID_SHARE = 1.25;
+/** Parts shorter than this share of PART-TARGET may only end a segment (RFC 8216bis §4.4.4.9). */
+const SHORT_PART_SHARE = 0.85;
+const PAID_SLACK_S = 0.1;
+/** The most a progressive answer may hold (every rendition's fragments of one segment). */
+const LIVE_ANSWER_LIMIT = 64 * 1024 * 1024;
 /** The most a descriptor may announce (protocol/stream-record.ts). */
 const MAX_TARGET_DURATION_S = 60;
 
@@ -69,6 +83,8 @@ export interface PipelineSegment {
   completedAt: number;
   /** Low latency: the segment as CMAF fragments, whose parts were published already; `bytes` is its MPEG-TS remux for transcoders. */
   cmaf?: Buffer;
+  /** Low latency: the source init segment the CMAF fragments need. */
+  cmafInit?: Buffer;
 }
 
 /** Why a segment's renditions were not published (the `reason` label of transcode failures). */
@@ -125,6 +141,11 @@ export interface StreamPipelineOptions {
   playbackPolicy?: SignedPlaybackPolicy;
   /** False: the stream key asks the origin to keep no recording. */
   record?: boolean;
+  /**
+   * Low latency: renditions are CMAF with parts too, transcoded progressively (POST /transcode/live) while
+   * their segment is ingested; false keeps MPEG-TS renditions, transcoded once their segment is whole.
+   */
+  cmafRenditions?: boolean;
 }
 
 export interface StreamPipelineComponents {
@@ -148,6 +169,28 @@ export interface StreamPipelineComponents {
 }
 
 type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
+
+/** One rendition of a progressive answer as it goes out in parts. */
+interface LivePartLane {
+  tracks: Fmp4Track[] | null;
+  next: number;
+  /** A fragment failed its check: nothing more of this answer goes out early. */
+  stopped: boolean;
+  /** Short fragments waiting to be joined with the next (only a segment's last part may be short). */
+  held: { bytes: Buffer[]; duration: number; independent: boolean } | null;
+}
+
+/** One CMAF rendition's way to the relay (see the low-latency section). */
+interface CmafLane {
+  chain: Promise<void>;
+  /** Parts waiting on the chain. */
+  backlog: number;
+  /** The init segment in force, from `seq` on; `identity` is what decoding depends on (media/fmp4.ts). */
+  init: { seq: number; bytes: Buffer; identity: Buffer } | null;
+  initPushedTo: string | null;
+  /** The newest part that did not reach the relay: the later parts of its segment are not sent. */
+  missing: { seq: number; part: number };
+}
 
 export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   readonly playbackId: string;
@@ -177,6 +220,10 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** Transcoders whose output failed verification: never sent this stream's segments again. */
   private readonly failedVerification = new Set<string>();
   private readonly timers: Timers;
+  /** Low latency: the stream's PART-TARGET, from the cutter's init segment. */
+  private partTarget: number | null = null;
+  /** Low latency with CMAF renditions: the progressive transcodes of segments being ingested; null otherwise. */
+  private readonly progressive: ProgressiveTranscodes | null = null;
 
   constructor(options: StreamPipelineOptions, components: StreamPipelineComponents) {
     super();
@@ -193,6 +240,14 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.firstSeq = options.firstSeq ?? 0;
     this.nextSeq = this.firstSeq;
     this.onSequence = components.onSequence;
+    if (options.cmafRenditions) {
+      this.progressive = new ProgressiveTranscodes({
+        choose: (seq) => this.progressiveChoice(seq),
+        open: (url, seq, ladder, onFrame, signal) => this.openLiveTranscode(url, seq, ladder, this.paidSecondsEstimate(), onFrame, signal),
+        frame: (seq, url, ladder, frame) => this.progressiveFrame(seq, url, ladder, frame),
+        done: (seq, url) => this.progressiveDone(seq, url),
+      });
+    }
   }
 
   get segmentsPublished(): number {
@@ -202,7 +257,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /** A new publication began (first, or after a reconnect); returns the sequence number of its first segment. */
   beginPublication(): number {
     this.discontinuityPending = this.nextSeq > 0;
-    this.llInit = null;
+    for (const lane of this.lanes.values()) lane.init = null;
     this.llDiscontinuity = this.nextSeq > 0 ? this.nextSeq : -1;
     this.source = null;
     this.warnings = [];
@@ -273,6 +328,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: this.discontinuityPending };
     this.discontinuityPending = false;
     this.emit('segmentIngested', { seq, duration: segment.duration, bytes: segment.bytes.length });
+    this.longestSegment = Math.max(segment.duration, this.longestSegment * 0.9);
     const cadence = this.cadence.add(segment.duration, this.source?.fps ?? 0);
     if (cadence) this.warn(cadence);
     // A low-latency source went out as parts and a CMAF segment already (closeCmafSegment).
@@ -302,20 +358,31 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     await Promise.all([this.sourceChain, this.transcodeChain, this.llChain]);
   }
 
-  // ---- Low latency (LL-HLS over CMAF): the source's init segment and parts go to the relay as they exist. ----
+  // ---- Low latency (LL-HLS over CMAF): init segments and parts go to the relay as they exist. ----
+  // Each CMAF rendition has a lane (the source's, and with progressive transcoding each rung's): its init
+  // segment, its parts in order behind each other, and its complete segments behind its parts.
 
-  private llChain: Promise<void> = Promise.resolve();
-  private llBacklog = 0;
-  private llInit: { seq: number; bytes: Buffer; partTarget: number } | null = null;
-  private llInitPushedTo: string | null = null;
+  private readonly lanes = new Map<string, CmafLane>();
   /** The first segment of a publication after another: its CMAF segment is marked a discontinuity. */
   private llDiscontinuity = -1;
+
+  private lane(rendition: string): CmafLane {
+    let lane = this.lanes.get(rendition);
+    if (!lane) this.lanes.set(rendition, (lane = { chain: Promise.resolve(), backlog: 0, init: null, initPushedTo: null, missing: { seq: -1, part: 0 } }));
+    return lane;
+  }
+
+  /** The source's lane: its chain also carries the source's complete segments. */
+  private get llChain(): Promise<void> {
+    return Promise.all([...this.lanes.values()].map((l) => l.chain)).then(() => undefined);
+  }
 
   /**
    * A low-latency source segment is complete: it goes to the relay at once, behind its parts (its MPEG-TS
    * remux for the transcoders follows through push()). Skipped behind a slow relay like any source segment.
    */
   closeCmafSegment(seq: number, segment: { duration: number; programDateTime: string; completedAt: number }, bytes: Buffer): void {
+    this.progressive?.sourceComplete(seq);
     if (!this.sourcePlayable) return;
     const meta: SegmentMetadata = { duration: segment.duration, programDateTime: segment.programDateTime, discontinuity: seq === this.llDiscontinuity };
     if (this.publishBacklog >= MAX_PUBLISH_BACKLOG) {
@@ -325,7 +392,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       return;
     }
     this.publishBacklog++;
-    this.llChain = this.llChain.then(() => this.publishCmafSegment(seq, meta, bytes, segment.completedAt)).finally(() => this.publishBacklog--);
+    const lane = this.lane(SOURCE_RENDITION);
+    lane.chain = lane.chain.then(() => this.publishCmafSegment(SOURCE_RENDITION, seq, meta, bytes, segment.completedAt)).finally(() => this.publishBacklog--);
   }
 
   /**
@@ -334,84 +402,118 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * directory) then overlap the cutting instead of delaying the first part.
    */
   publishInit(seq: number, bytes: Buffer, partTarget: number): void {
-    this.llInit = { seq, bytes, partTarget };
-    this.llInitPushedTo = null;
+    this.partTarget = partTarget;
+    this.progressive?.sourceInit(bytes);
+    try {
+      this.sourceTracks = parseInit(bytes);
+    } catch {
+      this.sourceTracks = null;
+    }
+    this.setInit(SOURCE_RENDITION, seq, bytes);
     if (!this.sourcePlayable) return;
-    this.llChain = this.llChain.then(async () => {
+    const lane = this.lane(SOURCE_RENDITION);
+    lane.chain = lane.chain.then(async () => {
       const relay = this.session.assignment?.relay;
       if (!relay) return;
       try {
-        await this.ensureInit(relay.url);
+        await this.ensureInit(SOURCE_RENDITION, relay.url);
       } catch (err) {
         this.emit('initFailed', { rendition: SOURCE_RENDITION, seq, relay: relay.url, err });
       }
     });
   }
 
-  private async ensureInit(relayUrl: string): Promise<void> {
-    const init = this.llInit;
-    if (!init || this.llInitPushedTo === relayUrl) return;
-    const signature = signInit({ playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq: init.seq, partTarget: init.partTarget, sha256: sha256(init.bytes) }, this.publisher.privateKey);
-    await this.relays.pushCmaf(relayUrl, this.playbackId, SOURCE_RENDITION, `init-${init.seq}.mp4`, initHeaders(init.partTarget, signature), init.bytes);
-    this.llInitPushedTo = relayUrl;
+  /**
+   * A rendition's init segment for its segments from `seq` on, unless the one it has already serves them: an
+   * init that differs only in bitrate fields (FFmpeg's estimates, media/fmp4.ts initIdentity) plays the same
+   * fragments, so renditions from different transcoders keep one EXT-X-MAP; any other change gets a new one
+   * (`init-<seq>.mp4`, and the relay writes EXT-X-MAP where it changes). Returns the init in force.
+   */
+  private setInit(rendition: string, seq: number, bytes: Buffer): { seq: number; bytes: Buffer } {
+    const lane = this.lane(rendition);
+    const identity = initIdentity(bytes);
+    if (lane.init && lane.init.identity.equals(identity)) return lane.init;
+    lane.init = { seq, bytes, identity };
+    lane.initPushedTo = null;
+    return lane.init;
   }
 
-  /** The newest part that did not reach the relay: the later parts of its segment are not sent. */
-  private llMissing = { seq: -1, part: 0 };
+  private async ensureInit(rendition: string, relayUrl: string): Promise<void> {
+    const lane = this.lane(rendition);
+    const init = lane.init;
+    if (!init || lane.initPushedTo === relayUrl || this.partTarget === null) return;
+    const signature = signInit({ playbackId: this.playbackId, rendition, seq: init.seq, partTarget: this.partTarget, sha256: sha256(init.bytes) }, this.publisher.privateKey);
+    await this.relays.pushCmaf(relayUrl, this.playbackId, rendition, `init-${init.seq}.mp4`, initHeaders(this.partTarget, signature), init.bytes);
+    if (lane.init === init) lane.initPushedTo = relayUrl;
+  }
 
-  private partFailed(seq: number, part: number, reason: PartFailure, relay: string | null, extra: { err?: unknown; backlog?: number } = {}): void {
+  private partFailed(rendition: string, seq: number, part: number, reason: PartFailure, relay: string | null, extra: { err?: unknown; backlog?: number } = {}): void {
     // The relay takes a segment's parts in order only: after a hole, what follows would be refused.
-    if (seq > this.llMissing.seq || (seq === this.llMissing.seq && part < this.llMissing.part)) this.llMissing = { seq, part };
-    this.emit('partFailed', { rendition: SOURCE_RENDITION, seq, part, relay, reason, ...extra });
+    const lane = this.lane(rendition);
+    if (seq > lane.missing.seq || (seq === lane.missing.seq && part < lane.missing.part)) lane.missing = { seq, part };
+    this.emit('partFailed', { rendition, seq, part, relay, reason, ...extra });
   }
 
   /**
-   * One part of the source, pushed in order behind the ones before it. Parts waiting beyond the bound are
+   * One part of the source, pushed in order behind the ones before it (and handed to a progressive transcode).
+   */
+  publishPart(seq: number, part: number, meta: PartMetadata, bytes: Buffer): void {
+    if (part === 0 && this.progressive && this.sourceTracks) {
+      const timing = fragmentTimingOrNull(bytes, this.sourceTracks);
+      if (timing) this.sourceStarts.set(seq, timing.start);
+      for (const old of this.sourceStarts.keys()) if (old < seq - 8) this.sourceStarts.delete(old);
+    }
+    this.progressive?.sourcePart(seq, part, bytes);
+    if (!this.sourcePlayable) return;
+    this.pushPart(SOURCE_RENDITION, seq, part, meta, bytes, this.timers.now());
+  }
+
+  /**
+   * One part of a rendition, pushed in order behind the ones before it. Parts waiting beyond the bound are
    * skipped (players get them with the whole segment): a slow relay cannot build a backlog of parts. Once a
    * part of a segment is missing, the rest of that segment's parts are not sent: a segment's parts at the
    * relay are always a run from its first, and the relay lists them only when they add up to the segment.
    */
-  publishPart(seq: number, part: number, meta: PartMetadata, bytes: Buffer): void {
-    if (!this.sourcePlayable) return;
-    const ingestedAt = this.timers.now();
-    if (this.llBacklog >= MAX_PART_BACKLOG) {
-      this.partFailed(seq, part, 'backlog', this.session.assignment?.relay.url ?? null, { backlog: this.llBacklog });
+  private pushPart(rendition: string, seq: number, part: number, meta: PartMetadata, bytes: Buffer, ingestedAt: number): void {
+    const lane = this.lane(rendition);
+    if (lane.backlog >= MAX_PART_BACKLOG) {
+      this.partFailed(rendition, seq, part, 'backlog', this.session.assignment?.relay.url ?? null, { backlog: lane.backlog });
       return;
     }
-    this.llBacklog++;
-    this.llChain = this.llChain
+    lane.backlog++;
+    lane.chain = lane.chain
       .then(async () => {
         const relay = this.session.assignment?.relay;
-        if (this.llMissing.seq === seq && part > this.llMissing.part) return this.partFailed(seq, part, 'after_missing', relay?.url ?? null);
-        if (!relay) return this.partFailed(seq, part, 'no_relay', null);
+        if (lane.missing.seq === seq && part > lane.missing.part) return this.partFailed(rendition, seq, part, 'after_missing', relay?.url ?? null);
+        if (!relay) return this.partFailed(rendition, seq, part, 'no_relay', null);
         try {
-          await this.ensureInit(relay.url);
-          const signature = signPart({ playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq, part, ...meta, sha256: sha256(bytes) }, this.publisher.privateKey);
-          await this.relays.pushCmaf(relay.url, this.playbackId, SOURCE_RENDITION, `${seq}.${part}.m4s`, partHeaders(meta, signature), bytes);
-          this.emit('partPublished', { rendition: SOURCE_RENDITION, seq, part, latencyMs: this.timers.now() - ingestedAt, bytes: bytes.length });
+          await this.ensureInit(rendition, relay.url);
+          const signature = signPart({ playbackId: this.playbackId, rendition, seq, part, ...meta, sha256: sha256(bytes) }, this.publisher.privateKey);
+          await this.relays.pushCmaf(relay.url, this.playbackId, rendition, `${seq}.${part}.m4s`, partHeaders(meta, signature), bytes);
+          this.emit('partPublished', { rendition, seq, part, latencyMs: this.timers.now() - ingestedAt, bytes: bytes.length });
         } catch (err) {
           // One refused part is no reason to move the stream: the whole segment follows, and its failure is.
-          this.partFailed(seq, part, 'refused', relay.url, { err });
+          this.partFailed(rendition, seq, part, 'refused', relay.url, { err });
         }
       })
-      .finally(() => this.llBacklog--);
+      .finally(() => lane.backlog--);
   }
 
-  private async publishCmafSegment(seq: number, meta: SegmentMetadata, bytes: Buffer, completedAt: number): Promise<void> {
+  private async publishCmafSegment(rendition: string, seq: number, meta: SegmentMetadata, bytes: Buffer, completedAt: number): Promise<void> {
     const relay = this.session.assignment?.relay;
     if (!relay) {
-      this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay: null });
+      this.emit('publishFailed', { rendition, seq, relay: null });
       return;
     }
     try {
       // The descriptor needs the probed source (the first segment's remux): until then the segment goes without.
       await this.ensureDescriptor(relay.url);
-      await this.ensureInit(relay.url);
-      const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition: SOURCE_RENDITION, seq }, meta, bytes);
-      await this.relays.pushCmaf(relay.url, this.playbackId, SOURCE_RENDITION, `${seq}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signature }, bytes);
-      this.emit('segmentPublished', { rendition: SOURCE_RENDITION, seq, latencyS: (this.timers.now() - completedAt) / 1000, bytes: bytes.length });
+      await this.ensureInit(rendition, relay.url);
+      const signature = signSegmentBytes(this.publisher.privateKey, { playbackId: this.playbackId, rendition, seq }, meta, bytes);
+      await this.relays.pushCmaf(relay.url, this.playbackId, rendition, `${seq}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signature }, bytes);
+      this.emit('segmentPublished', { rendition, seq, latencyS: (this.timers.now() - completedAt) / 1000, bytes: bytes.length });
     } catch (err) {
-      this.emit('publishFailed', { rendition: SOURCE_RENDITION, seq, relay: relay.url, err });
+      this.emit('publishFailed', { rendition, seq, relay: relay.url, err });
       this.session.reassign([relay.url], 'publish_failed');
     }
   }
@@ -439,8 +541,128 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     }
   }
 
+  // ---- CMAF renditions: progressive transcodes (progressive-transcodes.ts) and their parts. ----
+
+  /** Transcoders whose output passed verification (or every one that answered, with no verifier): their parts go out before their segment is checked. */
+  private readonly trusted = new Set<string>();
+  /** Verified segments each transcoder passed: trusted after its first VERIFY_FIRST_SEGMENTS (the ones always verified). */
+  private readonly verifiedPasses = new Map<string, number>();
+  /** Each segment's source start (seconds on the media timeline), from its first part: a rendition's parts must start there. */
+  private readonly sourceStarts = new Map<number, number>();
+  /** Parts of progressive answers published so far, per segment and rendition index. */
+  private readonly liveParts = new Map<number, LivePartLane[]>();
+  private sourceTracks: Fmp4Track[] | null = null;
+  /** The longest segment of the last few (seconds): what a progressive transcode pays for. */
+  private longestSegment = 0;
+
+  /** What a progressive transcode is paid for: the longest segment seen lately (at least the target), with slack. */
+  private paidSecondsEstimate(): number {
+    return Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, this.longestSegment) * PAID_SHARE + PAID_SLACK_S);
+  }
+
+  private progressiveChoice(seq: number): { transcoder: string; ladder: RenditionSpec[] } | null {
+    if (!this.source || this.ladder.length === 0 || this.partTarget === null) return null;
+    const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !this.failedVerification.has(u));
+    if (urls.length === 0) return null;
+    return { transcoder: urls[seq % urls.length]!, ladder: this.ladder };
+  }
+
+  /** Pays for `paidSeconds` of the ladder and opens a progressive transcode at `url`. */
+  private async openLiveTranscode(url: string, seq: number, ladder: RenditionSpec[], paidSeconds: number, onFrame: (frame: Frame) => void, signal: AbortSignal) {
+    const pixels = outputPixels(ladder, { duration: paidSeconds, fps: 0 });
+    const payment = this.payments ? await this.payments.pay(url, pixels) : null;
+    signal.throwIfAborted();
+    const call = startLiveTranscode(
+      url,
+      { playbackId: this.playbackId, seq, renditions: ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
+      { paidSeconds, partTarget: this.partTarget ?? 1 },
+      { ...(payment ? { payment: payment.header } : {}), onFrame, timeoutMs: durationsMs(paidSeconds, TRANSCODE_TIMEOUT_DURATIONS + 1, MIN_TRANSCODE_TIMEOUT_MS), maxAnswerBytes: LIVE_ANSWER_LIMIT, signal },
+    );
+    void call.accepted.then(({ paramsSpent }) => {
+      if (payment) this.emit('ticketsSent', { transcoder: url, tickets: payment.tickets, expectedValue: payment.expectedValue });
+      if (paramsSpent) this.payments?.invalidate(url);
+    }, () => {});
+    return call;
+  }
+
+  /**
+   * A frame of a progressive answer: from a trusted transcoder, each fragment that fits (its rendition's size,
+   * its segment's time, no longer than PART-TARGET) goes to the relay as a part at once. A transcoder not yet
+   * trusted is checked on its whole segment first (transcode()), which is then published without parts.
+   */
+  private progressiveFrame(seq: number, url: string, ladder: RenditionSpec[], frame: Frame): void {
+    if (!this.trusted.has(url) || ladder !== this.ladder || this.partTarget === null) return;
+    let state = this.liveParts.get(seq);
+    if (!state) {
+      this.liveParts.set(seq, (state = ladder.map(() => ({ tracks: null, next: 0, stopped: false, held: null }))));
+      for (const old of this.liveParts.keys()) if (old < seq - 4) this.liveParts.delete(old);
+    }
+    const lane = state[frame.rendition]!;
+    const spec = ladder[frame.rendition]!;
+    if (lane.stopped) return;
+    try {
+      if (frame.kind === 'init') {
+        const size = initVideoSize(frame.payload);
+        if (!size || size.width !== spec.width || size.height !== spec.height) throw new Error(`init segment of ${size?.width}x${size?.height}`);
+        lane.tracks = parseInit(frame.payload);
+        this.setInit(spec.name, seq, frame.payload);
+        return;
+      }
+      const timing = fragmentTiming(frame.payload, lane.tracks!);
+      const start = this.sourceStarts.get(seq);
+      if (timing.duration > this.partTarget + 0.001) throw new Error(`a part of ${timing.duration.toFixed(3)} s`);
+      if (lane.next === 0 && !lane.held && (start === undefined || Math.abs(timing.start - start) > 0.1 || !timing.independent)) throw new Error('its first part does not start the segment with a keyframe');
+      // Only a segment's last part may be short (under 85% of PART-TARGET): FFmpeg writes the frames it held
+      // back (B-frames, lookahead) as small fragments at the end, so a short one waits to be joined with what
+      // follows, while the two fit the target; what is held when the answer ends goes out as the last part.
+      if (lane.held) {
+        if (lane.held.duration + timing.duration <= this.partTarget + 0.001) {
+          lane.held = { bytes: [...lane.held.bytes, frame.payload], duration: lane.held.duration + timing.duration, independent: lane.held.independent };
+          if (lane.held.duration < this.partTarget * SHORT_PART_SHARE) return;
+          return this.releaseHeld(spec.name, seq, lane);
+        }
+        this.releaseHeld(spec.name, seq, lane);
+      }
+      if (timing.duration < this.partTarget * SHORT_PART_SHARE) {
+        lane.held = { bytes: [frame.payload], duration: timing.duration, independent: timing.independent };
+        return;
+      }
+      this.pushPart(spec.name, seq, lane.next++, { duration: Number(timing.duration.toFixed(5)), independent: timing.independent }, frame.payload, this.timers.now());
+    } catch {
+      // Nothing more of this answer goes out early; its whole segment meets the checks in transcode().
+      lane.stopped = true;
+    }
+  }
+
+  private releaseHeld(rendition: string, seq: number, lane: LivePartLane): void {
+    const held = lane.held;
+    if (!held) return;
+    lane.held = null;
+    this.pushPart(rendition, seq, lane.next++, { duration: Number(held.duration.toFixed(5)), independent: held.independent }, held.bytes.length === 1 ? held.bytes[0]! : Buffer.concat(held.bytes), this.timers.now());
+  }
+
+  /** A progressive answer is complete: each rendition's held short fragment goes out as its segment's last part. */
+  private progressiveDone(seq: number, url: string): void {
+    if (!this.trusted.has(url)) return;
+    this.liveParts.get(seq)?.forEach((lane, i) => {
+      if (!lane.stopped) this.releaseHeld(this.ladder[i]!.name, seq, lane);
+    });
+  }
+
   /** One attempt at one transcoder, with the payment its price needs. */
   private async attempt(transcoderUrl: string, seq: number, meta: SegmentMetadata, segment: PipelineSegment, pixels: bigint, signal: AbortSignal): Promise<Map<string, Buffer>> {
+    if (this.progressive && segment.cmaf && segment.cmafInit) {
+      // Its progressive transcode, when it went to this transcoder; else the whole CMAF segment at once.
+      const progressive = this.progressive.take(seq, transcoderUrl, signal);
+      if (progressive) return await progressive;
+      const collector = new RenditionCollector(this.ladder);
+      const call = await this.openLiveTranscode(transcoderUrl, seq, this.ladder, Math.min(MAX_TARGET_DURATION_S, meta.duration + PAID_SLACK_S), (f) => collector.add(f), signal);
+      call.write(segment.cmafInit);
+      call.write(segment.cmaf);
+      call.end();
+      await call.done;
+      return collector.result();
+    }
     const payment = this.payments ? await this.payments.pay(transcoderUrl, pixels) : null;
     const timeoutMs = durationsMs(meta.duration, TRANSCODE_TIMEOUT_DURATIONS, MIN_TRANSCODE_TIMEOUT_MS);
     const answer = await this.transcoders.transcode(
@@ -578,13 +800,18 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       if (!result) return;
       const { renditions, transcoder, source } = result;
       this.emit('transcoded', { seq, transcoder });
-      const accepted: Array<{ spec: RenditionSpec; bytes: Buffer }> = [];
+      const cmaf = this.progressive && segment.cmaf && segment.cmafInit ? { init: segment.cmafInit, timing: cmafTiming(segment.cmafInit, segment.cmaf, source.duration) } : null;
+      const accepted: Array<{ spec: RenditionSpec; bytes: Buffer; cmaf?: CmafRendition }> = [];
       for (const spec of this.ladder) {
         const bytes = renditions.get(spec.name);
         try {
-          if (!bytes) throw new CastnetError('INVALID_SEGMENT', 'rendition missing from the answer', { playbackId: this.playbackId, seq, rendition: spec.name });
-          checkRendition(bytes, spec, source, { playbackId: this.playbackId, seq, rendition: spec.name });
-          accepted.push({ spec, bytes });
+          const context = { playbackId: this.playbackId, seq, rendition: spec.name };
+          if (!bytes) throw new CastnetError('INVALID_SEGMENT', 'rendition missing from the answer', context);
+          if (cmaf) accepted.push({ spec, bytes, cmaf: checkCmafRendition(bytes, spec, cmaf.timing, context) });
+          else {
+            checkRendition(bytes, spec, source, context);
+            accepted.push({ spec, bytes });
+          }
         } catch (err) {
           this.emit('outputRejected', { seq, rendition: spec.name, transcoder, err });
         }
@@ -592,28 +819,59 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       // A transcoder that returns bad output is reported: the orchestrator counts it against the node, moves
       // this stream elsewhere, and stops assigning it work while its failures are recent.
       if (accepted.length < this.ladder.length) this.session.reassign([transcoder], 'bad_output');
+      let passedVerification = false;
       if (accepted.length > 0 && this.verifier?.shouldVerify(transcoder)) {
         const started = this.timers.now();
         let verdicts: Verdict[];
         try {
-          verdicts = await this.verifier.verify(segment.bytes, source, accepted, durationsMs(meta.duration, TRANSCODE_TIMEOUT_DURATIONS, MIN_TRANSCODE_TIMEOUT_MS));
+          const timeoutMs = durationsMs(meta.duration, TRANSCODE_TIMEOUT_DURATIONS, MIN_TRANSCODE_TIMEOUT_MS);
+          verdicts = cmaf
+            ? await this.verifier.verify(Buffer.concat([cmaf.init, segment.cmaf!]), source, accepted, timeoutMs, 'mp4')
+            : await this.verifier.verify(segment.bytes, source, accepted, timeoutMs);
         } catch (err) {
           // The comparison could not run here (FFmpeg failed): that says nothing of the node; publish as checked.
           this.emit('transcodeFailed', { seq, reason: 'transcoder_error', transcoder, err });
           verdicts = [];
         }
         const passed = verdicts.every((v) => v.ok);
+        passedVerification = passed && verdicts.length > 0;
         this.emit('outputVerified', { seq, transcoder, passed, verdicts, ms: this.timers.now() - started });
         if (!passed) {
           this.failedVerification.add(transcoder);
+          this.trusted.delete(transcoder);
           this.session.reassign([transcoder], 'verification_failed');
           excluded.add(transcoder);
           continue;
         }
       }
-      for (const { spec, bytes } of accepted) await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
+      if (passedVerification) {
+        const passes = (this.verifiedPasses.get(transcoder) ?? 0) + 1;
+        this.verifiedPasses.set(transcoder, passes);
+        if (passes >= VERIFY_FIRST_SEGMENTS) this.trusted.add(transcoder);
+      } else if (!this.verifier && accepted.length === this.ladder.length) this.trusted.add(transcoder);
+      for (const { spec, bytes, cmaf: rendition } of accepted) {
+        if (!rendition) {
+          await this.publish(spec.name, seq, meta, { bytes, completedAt: segment.completedAt });
+          continue;
+        }
+        // Behind the parts of it that went out already (from this answer: the segment completes them).
+        this.setInit(spec.name, seq, rendition.init);
+        const lane = this.lane(spec.name);
+        const done = (lane.chain = lane.chain.then(() => this.publishCmafSegment(spec.name, seq, meta, rendition.body, segment.completedAt)));
+        await done;
+      }
       return;
     }
     this.emit('transcodeAbandoned', { seq, why: `every transcoder tried failed verification (${[...excluded].join(', ')})` });
+  }
+}
+
+/** A CMAF source segment's start on the media timeline and its duration (the probe's when its fragments do not say). */
+function cmafTiming(init: Buffer, fragments: Buffer, probedDuration: number): { start: number; duration: number } {
+  try {
+    const timing = fragmentTiming(fragments, parseInit(init));
+    return { start: timing.start, duration: timing.duration };
+  } catch {
+    return { start: 0, duration: probedDuration };
   }
 }

@@ -309,3 +309,75 @@ function tfdts(fragment: Uint8Array): Array<{ trackId: number; tfdt: Box }> {
   }
   return found;
 }
+
+/** The video track's width and height as its tkhd gives them (16.16 fixed point, whole pixels); null without video. */
+export function initVideoSize(init: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
+  const moov = readBoxes(init, 0, init.length).find((b) => b.type === 'moov') ?? bad('no moov box in the init segment');
+  for (const trak of children(init, moov, 'trak')) {
+    const mdia = child(init, trak, 'mdia');
+    const hdlr = mdia && child(init, mdia, 'hdlr');
+    if (!hdlr || hdlr.end - hdlr.start < 12 || String.fromCharCode(...init.subarray(hdlr.start + 8, hdlr.start + 12)) !== 'vide') continue;
+    const tkhd = child(init, trak, 'tkhd') ?? bad('trak without tkhd');
+    need(tkhd, 84);
+    return { width: view.getUint32(tkhd.end - 8) >>> 16, height: view.getUint32(tkhd.end - 4) >>> 16 };
+  }
+  return null;
+}
+
+/** Sample entry header bytes before its child boxes (ISO/IEC 14496-12 §8.5.2, §12.1.3, §12.2.3). */
+const SAMPLE_ENTRY_HEADER: Record<string, number> = { avc1: 78, avc3: 78, hvc1: 78, hev1: 78, mp4a: 28 };
+
+/**
+ * What decoding an init segment depends on: its bytes with the bitrate fields zeroed (btrt, and the esds
+ * DecoderConfigDescriptor's buffer size and bitrates). FFmpeg fills those from estimates that differ from
+ * one process to the next while everything a decoder reads (tracks, timescales, SPS/PPS, AudioSpecificConfig)
+ * stays the same, so two encodes with the same settings give inits that differ only there. Two inits with
+ * the same identity can play each other's fragments.
+ */
+export function initIdentity(init: Buffer): Buffer {
+  const copy = Buffer.from(init);
+  const moov = readBoxes(copy, 0, copy.length).find((b) => b.type === 'moov');
+  if (!moov) return copy;
+  const path = (parent: Box, ...types: string[]): Box | undefined => types.reduce<Box | undefined>((b, t) => (b ? child(copy, b, t) : undefined), parent);
+  for (const trak of children(copy, moov, 'trak')) {
+    const stsd = path(trak, 'mdia', 'minf', 'stbl', 'stsd');
+    if (!stsd || stsd.end - stsd.start < 8) continue;
+    for (const entry of readBoxes(copy, stsd.start + 8, stsd.end)) {
+      const header = SAMPLE_ENTRY_HEADER[entry.type];
+      if (header === undefined || entry.end - entry.start < header) continue;
+      for (const box of readBoxes(copy, entry.start + header, entry.end)) {
+        if (box.type === 'btrt' && box.end - box.start >= 12) copy.fill(0, box.start, box.start + 12);
+        if (box.type === 'esds') zeroEsdsBitrates(copy, box);
+      }
+    }
+  }
+  return copy;
+}
+
+/** Reads an MPEG-4 descriptor header (tag, then a length of up to four 7-bit bytes); null past `end`. */
+function descriptor(buf: Uint8Array, at: number, end: number): { tag: number; body: number; end: number } | null {
+  if (at + 2 > end) return null;
+  const tag = buf[at]!;
+  let length = 0;
+  let p = at + 1;
+  for (let i = 0; i < 4 && p < end; i++) {
+    const b = buf[p++]!;
+    length = (length << 7) | (b & 0x7f);
+    if ((b & 0x80) === 0) break;
+  }
+  return p + length <= end ? { tag, body: p, end: p + length } : null;
+}
+
+function zeroEsdsBitrates(buf: Buffer, esds: Box): void {
+  const es = descriptor(buf, esds.start + 4, esds.end);
+  if (!es || es.tag !== 0x03 || es.body + 3 > es.end) return;
+  const flags = buf[es.body + 2]!;
+  let p = es.body + 3;
+  if (flags & 0x80) p += 2; // streamDependenceFlag: dependsOn_ES_ID
+  if (flags & 0x40) p += 1 + (buf[p] ?? 0); // URL_Flag: URLlength, URLstring
+  if (flags & 0x20) p += 2; // OCRstreamFlag: OCR_ES_Id
+  const config = descriptor(buf, p, es.end);
+  if (!config || config.tag !== 0x04 || config.body + 13 > config.end) return;
+  buf.fill(0, config.body + 2, config.body + 13); // bufferSizeDB (3), maxBitrate (4), avgBitrate (4)
+}

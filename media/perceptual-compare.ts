@@ -45,6 +45,8 @@ export interface CompareOptions {
   sourceFps: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Both inputs' container: MPEG-TS (the default), or fragmented MP4 with its init segment first. */
+  format?: 'mpegts' | 'mp4';
 }
 
 /** Resolves with each rendition's comparison by name; rejects when FFmpeg fails or runs past the timeout. */
@@ -52,7 +54,9 @@ export async function compareWithSource(source: Uint8Array, renditions: Readonly
   const dir = await mkdtemp(join(tmpdir(), 'castnet-verify-'));
   try {
     const n = renditions.length;
-    await Promise.all([writeFile(join(dir, 'source.ts'), source), ...renditions.map((r, i) => writeFile(join(dir, `r${i}.ts`), r.bytes))]);
+    const format = options.format ?? 'mpegts';
+    const ext = format === 'mp4' ? 'mp4' : 'ts';
+    await Promise.all([writeFile(join(dir, `source.${ext}`), source), ...renditions.map((r, i) => writeFile(join(dir, `r${i}.${ext}`), r.bytes))]);
     const refs = renditions.map((_, i) => `[s${i}]`).join('');
     const graph = [`[${n}:v]split=${n}${refs}`];
     const log = (i: number, what: string) => join(dir, `${what}${i}.log`);
@@ -67,8 +71,8 @@ export async function compareWithSource(source: Uint8Array, renditions: Readonly
       graph.push(`[tob${i}]scale=${small},scale=${r.width}:${r.height}[blur${i}]`, `[refb${i}][blur${i}]ssim=stats_file=${log(i, 'blur')}[ob${i}]`);
     });
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-copyts'];
-    for (let i = 0; i < n; i++) args.push('-f', 'mpegts', '-i', join(dir, `r${i}.ts`));
-    args.push('-f', 'mpegts', '-i', join(dir, 'source.ts'), '-filter_complex', graph.join(';'));
+    for (let i = 0; i < n; i++) args.push('-f', format, '-i', join(dir, `r${i}.${ext}`));
+    args.push('-f', format, '-i', join(dir, `source.${ext}`), '-filter_complex', graph.join(';'));
     for (let i = 0; i < n; i++) for (const o of ['o', 'ob', 'osm', 'orm']) args.push('-map', `[${o}${i}]`, '-f', 'null', '-');
     await run(ffmpegBinaries().ffmpeg, args, options);
     const frames = async (i: number, what: string) => [...(await readFile(log(i, what), 'utf8').catch(() => '')).matchAll(/All:([\d.]+|inf)/g)].map((m) => (m[1] === 'inf' ? 1 : Number(m[1])));

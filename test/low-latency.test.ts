@@ -53,6 +53,32 @@ describe('low-latency HLS from RTMP', () => {
     assert.equal(partFailures, 0, 'no part failed to reach the relay');
   });
 
+  it('transcodes progressively: every rendition is CMAF with parts that keep the LL-HLS rules, its parts at the relay before their source segment is complete, signed by the publisher', async () => {
+    const renditions = net.broadcaster.streams.pipelines.get(playbackId)!.ladder.map((r) => r.name);
+    assert.ok(renditions.length > 0, 'a ladder below the source');
+    const published: Array<{ rendition: string; seq: number; part: number; at: number }> = [];
+    const completed = new Map<number, number>();
+    const pipeline = net.broadcaster.streams.pipelines.get(playbackId)!;
+    pipeline.on('partPublished', (e) => published.push({ ...e, at: Date.now() }));
+    pipeline.on('segmentPublished', (e) => {
+      if (e.rendition === 'source') completed.set(e.seq, Date.now());
+    });
+    const rendition = renditions.at(-1)!;
+    await waitFor(`parts of ${rendition}`, () => published.filter((p) => p.rendition === rendition).length >= 12, 40_000, 100);
+    const text = (await getText(`${net.relay.url}/hls/${playbackId}/${rendition}/index.m3u8`)).text;
+    checkLlPlaylist(text);
+    const media = HLS.parse(text) as MediaPlaylist;
+    assert.match(text, /^#EXT-X-MAP:URI="init-\d+\.mp4"/m, 'an EXT-X-MAP');
+    assert.ok(media.segments.some((s) => s.parts.length > 0) || (media.prefetchSegments?.length ?? 0) > 0, `parts listed:\n${text}`);
+    // Progressive: some part of a segment reached the relay before the source segment itself was complete.
+    const early = published.filter((p) => p.rendition === rendition && completed.has(p.seq) && p.at < completed.get(p.seq)!);
+    assert.ok(early.length > 0, `parts before their source segment completed: ${JSON.stringify(published.filter((p) => p.rendition === rendition).slice(0, 8))} ${JSON.stringify([...completed])}`);
+    const newest = published.filter((p) => p.rendition === rendition).at(-1)!;
+    const part = await fetch(`${net.relay.url}/hls/${playbackId}/${rendition}/${newest.seq}.${newest.part}.m4s`);
+    assert.equal(part.status, 200);
+    assert.equal(part.headers.get('content-type'), 'video/mp4');
+  });
+
   it('serves playlists that keep the LL-HLS rules and their numbering across reloads', async () => {
     const snapshots = [];
     let last = checkLlPlaylist((await getText(`${base}/index.m3u8`)).text);
