@@ -336,6 +336,15 @@ const SAMPLE_ENTRY_HEADER: Record<string, number> = { avc1: 78, avc3: 78, hvc1: 
  * the same identity can play each other's fragments.
  */
 export function initIdentity(init: Buffer): Buffer {
+  try {
+    return maskedInit(init);
+  } catch {
+    // Not a parseable init segment: only the same bytes are the same init.
+    return Buffer.from(init);
+  }
+}
+
+function maskedInit(init: Buffer): Buffer {
   const copy = Buffer.from(init);
   const moov = readBoxes(copy, 0, copy.length).find((b) => b.type === 'moov');
   if (!moov) return copy;

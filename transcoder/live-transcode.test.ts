@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startLiveTranscode } from '../broadcaster/live-transcode-client.ts';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
-import { Fmp4Splitter, fragmentTiming, parseInit } from '../media/fmp4.ts';
+import { Fmp4Splitter, fragmentTiming, initIdentity, initVideoSize, parseInit } from '../media/fmp4.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { CastnetError } from '../protocol/errors.ts';
 import type { Frame } from '../protocol/fragment-stream.ts';
@@ -116,6 +116,25 @@ describe('progressive transcoding (POST /transcode/live)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gives inits that differ only in bitrate estimates for two segments encoded apart: one identity, so one EXT-X-MAP serves both', async () => {
+    const tracks = parseInit(source.init);
+    const first = source.fragments.filter((f) => fragmentTiming(f, tracks).start < 1.99);
+    const inits: Buffer[][] = [];
+    for (const [seq, fragments] of [[6, first], [7, segment]] as const) {
+      const frames: Frame[] = [];
+      const call = startLiveTranscode(free.url, params(seq), live, { onFrame: (f) => frames.push(f), timeoutMs: 30_000, maxAnswerBytes: 64 * 1024 * 1024 });
+      call.write(source.init);
+      for (const f of fragments) call.write(f);
+      call.end();
+      await call.done;
+      inits.push(frames.filter((f) => f.kind === 'init').sort((a, b) => a.rendition - b.rendition).map((f) => f.payload));
+    }
+    ladder.forEach((spec, i) => {
+      assert.ok(initIdentity(inits[0]![i]!).equals(initIdentity(inits[1]![i]!)), `${spec.name}: the same identity`);
+      assert.deepEqual(initVideoSize(inits[0]![i]!), { width: spec.width, height: spec.height });
+    });
   });
 
   it('refuses a paid node\'s unpaid request 402 before it starts FFmpeg, and reads none of the body', async () => {
