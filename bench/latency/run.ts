@@ -9,14 +9,16 @@
 //              relay by plain hls.js in lowLatencyMode (hls.js's own live sync: no catch-up rate)
 //   ll-edge    the same LL stream through an edge relay that follows the origin part by part, played by
 //              <castnet-player> (verifying every part and init, its LL latency settings): the path a viewer uses
-// Each Castnet group (source+rendition, ll-source+ll-edge) runs its network in its own process (castnet-network.ts),
+//   ll-rendition  the LL stream's transcoded rendition (--rendition) through the same edge: CMAF parts
+//              transcoded progressively (the segment streamed to the transcoder while it is ingested)
+// Each Castnet group (source+rendition, ll-source+ll-edge+ll-rendition) runs its network in its own process (castnet-network.ts),
 // with its own publisher. Before a case is watched, the newest segment's first frame is decoded with FFmpeg
 // and its number read offline (segment-probe.ts). Each case is watched alone for --seconds from its first
 // presented frame. A case whose measurement is not valid (a player error, unreadable or unknown frame
 // numbers, a publisher that fell behind real time, too little playback) prints FAILED and no figure; the
 // others still print theirs, and the exit status is 1. A missed target is reported and, with
 // --enforce-targets, makes the exit status 1 too.
-// Usage: npm run bench:latency [-- --seconds 20 --cases nginx,source,rendition,ll-source,ll-edge --rendition 360p --source-size 640x360 --enforce-targets]
+// Usage: npm run bench:latency [-- --seconds 20 --cases nginx,source,rendition,ll-source,ll-edge,ll-rendition --rendition 360p --source-size 640x360 --enforce-targets]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -36,7 +38,7 @@ import type { LatencyReport } from './page.ts';
 import { startPageServer, type PageServer } from './page-server.ts';
 import { probeNewestSegment } from './segment-probe.ts';
 
-const CASES = ['nginx', 'source', 'rendition', 'll-source', 'll-edge'] as const;
+const CASES = ['nginx', 'source', 'rendition', 'll-source', 'll-edge', 'll-rendition'] as const;
 type CaseName = (typeof CASES)[number];
 /** Segments a playlist lists before a case starts watching: a viewer joining a stream that is already live. */
 const READY_SEGMENTS = 3;
@@ -71,7 +73,7 @@ const PUBLISH_HEIGHT = Number(sizeMatch[2]);
 const renditionHeight = Number(rendition.slice(0, -1));
 if (renditionHeight > PUBLISH_HEIGHT) throw new Error(`--rendition ${rendition} is above the source (${sourceSize}): the ladder never upscales`);
 
-const LABELS: Record<CaseName, string> = { nginx: 'nginx-rtmp', source: 'castnet source', rendition: `castnet ${rendition}`, 'll-source': 'castnet LL origin', 'll-edge': 'castnet LL edge' };
+const LABELS: Record<CaseName, string> = { nginx: 'nginx-rtmp', source: 'castnet source', rendition: `castnet ${rendition}`, 'll-source': 'castnet LL origin', 'll-edge': 'castnet LL edge', 'll-rendition': `castnet LL ${rendition}` };
 
 interface Measured {
   stats: CaseStats;
@@ -259,12 +261,12 @@ function checkLowLatencyMode(bench: Bench, label: string, measured: Measured): v
  * castnet-player, which verifies every part and init against the publisher key.
  */
 async function llCases(bench: Bench, browser: Browser, pages: PageServer): Promise<void> {
-  const network = await startCastnetNetwork({ ladder: '', lowLatency: true, partTarget: LL_PART_TARGET_S });
+  const network = await startCastnetNetwork({ ladder: cases.includes('ll-rendition') ? `${rendition}30:${RENDITION_BITRATE_KBPS}k` : '', lowLatency: true, partTarget: LL_PART_TARGET_S });
   const publisher = newPublisher(network.info.rtmpUrl);
   let edge: NodeProcess | null = null;
   try {
     const { info } = network;
-    if (cases.includes('ll-edge')) {
+    if (cases.includes('ll-edge') || cases.includes('ll-rendition')) {
       edge = await spawnNode('relay', ['--edge', '--allow-private-nodes', '--http-port', '0', '--orchestrator', info.orchestratorUrl, '--data-dir', '']);
       await waitForActive(info.orchestratorUrl, edge.url, 30_000);
     }
@@ -282,7 +284,7 @@ async function llCases(bench: Bench, browser: Browser, pages: PageServer): Promi
         results.set('ll-source', measured);
       });
     }
-    if (edge) {
+    if (edge && cases.includes('ll-edge')) {
       const e = edge;
       await attempt(bench, ['ll-edge'], async () => {
         const label = LABELS['ll-edge'];
@@ -299,6 +301,29 @@ async function llCases(bench: Bench, browser: Browser, pages: PageServer): Promi
         const pulled = await metric(e.url, /^castnet_relay_upstream_requests_total/);
         bench.check(partsPulled > 0, `${label}: the edge relay followed the origin part by part (${pulled} upstream requests, ${partsPulled} of them parts)`, `${label}: the edge relay pulled no part from the origin (${pulled} upstream requests): the player was not served parts through it`);
         results.set('ll-edge', measured);
+      });
+    }
+    if (edge && cases.includes('ll-rendition')) {
+      const e = edge;
+      await attempt(bench, ['ll-rendition'], async () => {
+        const label = LABELS['ll-rendition'];
+        const playlist = `${e.url}/hls/${info.playbackId}/${rendition}/index.m3u8`;
+        await waitForSegments(playlist, publisher);
+        // Its parts come once its transcoder passed its first verified segments: wait for them.
+        const withParts = await waitFor(`${label}: parts in the edge's playlist`, async () => {
+          const t = (await getText(playlist)).text;
+          return /#EXT-X-PART:/.test(t) && /#EXT-X-PRELOAD-HINT:/.test(t) ? t : undefined;
+        }, 30_000, 200).catch(() => null);
+        bench.check(withParts !== null, `${label}: the edge serves the transcoded rendition as LL-HLS with parts and a preload hint`, `${label}: the edge's playlist of ${rendition} has no parts:\n${(await getText(playlist)).text.slice(0, 600)}`);
+        await checkSegmentCode(bench, label, playlist, publisher);
+        const directory = `${info.orchestratorUrl}/api/streams/${info.playbackId}`;
+        const partsBefore = await metric(e.url, /^castnet_relay_upstream_requests_total\{[^}]*kind="part"/);
+        const measured = await watch(bench, browser, 'll-rendition', pages.pageUrl('castnet', playlist, { directory }), 'castnet-player', publisher, renditionHeight);
+        checkLowLatencyMode(bench, label, measured);
+        bench.check((measured.report.verifiedSegments ?? 0) > 0, `${label}: the player checked ${measured.report.verifiedSegments} parts, inits and segments against the publisher key`, `${label}: the player checked nothing`);
+        const partsPulled = (await metric(e.url, /^castnet_relay_upstream_requests_total\{[^}]*kind="part"/)) - partsBefore;
+        bench.check(partsPulled > 0, `${label}: the edge relay followed the origin part by part while it was watched (${partsPulled} parts pulled)`, `${label}: the edge relay pulled no part while it was watched`);
+        results.set('ll-rendition', measured);
       });
     }
   } finally {
@@ -347,7 +372,7 @@ function report(bench: Bench, loadBefore: number[]): void {
   const nginx = results.get('nginx');
   if (nginx) {
     bench.figure('ratios to nginx-rtmp (Castnet / nginx):');
-    for (const key of ['source', 'rendition', 'll-source', 'll-edge'] as const) {
+    for (const key of ['source', 'rendition', 'll-source', 'll-edge', 'll-rendition'] as const) {
       const c = results.get(key);
       if (c) bench.figure(`  ${LABELS[key].padEnd(18)} p50 ${(c.stats.p50Ms / nginx.stats.p50Ms).toFixed(2)}×  p95 ${(c.stats.p95Ms / nginx.stats.p95Ms).toFixed(2)}×`);
     }
@@ -358,10 +383,10 @@ function report(bench: Bench, loadBefore: number[]): void {
     bench.figure(`  ${ok ? 'PASS' : 'MISS'}  ${line}`);
   };
   const sources = (['source', 'll-source', 'll-edge'] as const).flatMap((k) => (results.has(k) ? [[k, results.get(k)!] as const] : []));
-  const transcoded = results.get('rendition');
+  const transcoded = (['rendition', 'll-rendition'] as const).flatMap((k) => (results.has(k) ? [[k, results.get(k)!] as const] : []));
   for (const [k, c] of sources) target(c.stats.p50Ms <= TARGET_SOURCE_P50_MS, `${LABELS[k]} p50 ≤ ${s(TARGET_SOURCE_P50_MS)}: ${s(c.stats.p50Ms)}`);
-  if (transcoded) target(transcoded.stats.p50Ms <= TARGET_RENDITION_P50_MS, `${LABELS.rendition} p50 ≤ ${s(TARGET_RENDITION_P50_MS)}: ${s(transcoded.stats.p50Ms)}`);
-  const castnet = [...sources, ...(transcoded ? [['rendition', transcoded] as const] : [])];
+  for (const [k, c] of transcoded) target(c.stats.p50Ms <= TARGET_RENDITION_P50_MS, `${LABELS[k]} p50 ≤ ${s(TARGET_RENDITION_P50_MS)}: ${s(c.stats.p50Ms)}`);
+  const castnet = [...sources, ...transcoded];
   if (nginx) for (const [k, c] of castnet) target(c.stats.p50Ms <= TARGET_NGINX_RATIO * nginx.stats.p50Ms, `${LABELS[k]} p50 ≤ ${TARGET_NGINX_RATIO}× nginx (${s(TARGET_NGINX_RATIO * nginx.stats.p50Ms)}): ${(c.stats.p50Ms / nginx.stats.p50Ms).toFixed(2)}×`);
   for (const [k, c] of castnet) target(c.stats.stalls === 0, `${LABELS[k]}: no stall in ${seconds} s: ${c.stats.stalls} (${s(c.stats.stallMs)})`);
   bench.figure(`machine: load average (1 min) before ${loadBefore[0]!.toFixed(2)}, after ${loadavg()[0]!.toFixed(2)}`);
@@ -376,7 +401,7 @@ const status = await runBench('latency', { seconds, cases: cases.join(','), rend
     if (cases.includes('nginx')) await attempt(bench, ['nginx'], () => nginxCase(bench, browser, pages));
     const plain = cases.filter((c) => c === 'source' || c === 'rendition');
     if (plain.length > 0) await attempt(bench, plain, () => castnetCases(bench, browser, pages));
-    const ll = cases.filter((c) => c === 'll-source' || c === 'll-edge');
+    const ll = cases.filter((c) => c === 'll-source' || c === 'll-edge' || c === 'll-rendition');
     if (ll.length > 0) await attempt(bench, ll, () => llCases(bench, browser, pages));
   } finally {
     await browser.close();
