@@ -6,6 +6,7 @@
 // Hot path: once per part (a few per second per stream), no copying of media data beyond one concat per fragment.
 
 import { CastnetError } from '../protocol/errors.ts';
+import { ByteQueue } from './byte-queue.ts';
 
 /** Largest top-level box accepted (a fragment of a 0.5 s part of a high-bitrate source is a few MB). */
 export const MAX_BOX_BYTES = 32 * 1024 * 1024;
@@ -187,8 +188,7 @@ export function fragmentTiming(fragment: Uint8Array, tracks: readonly Fmp4Track[
  * other than ftyp/moov/moof/mdat (sidx, mfra at the end) are dropped.
  */
 export class Fmp4Splitter {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new ByteQueue();
   private initParts: Buffer[] = [];
   private moof: Buffer | null = null;
   init: Buffer | null = null;
@@ -201,10 +201,9 @@ export class Fmp4Splitter {
 
   push(chunk: Buffer): void {
     this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     for (;;) {
-      if (this.pendingBytes < 8) return;
-      const head = this.peek(16);
+      if (this.pending.length < 8) return;
+      const head = this.pending.peek(16);
       let size = head.readUInt32BE(0);
       const type = head.toString('latin1', 4, 8);
       if (size === 1) {
@@ -214,8 +213,8 @@ export class Fmp4Splitter {
         size = Number(big);
       }
       if (size < 8 || size > MAX_BOX_BYTES) bad(`box ${JSON.stringify(type)} of ${size} bytes`);
-      if (this.pendingBytes < size) return;
-      this.box(type, this.take(size));
+      if (this.pending.length < size) return;
+      this.box(type, this.pending.take(size));
     }
   }
 
@@ -232,22 +231,6 @@ export class Fmp4Splitter {
       this.moof = null;
       this.handlers.fragment(fragment);
     }
-  }
-
-  private peek(n: number): Buffer {
-    if (this.pending[0]!.length >= n || this.pending.length === 1) return this.pending[0]!.subarray(0, n);
-    const joined = Buffer.concat(this.pending);
-    this.pending = [joined];
-    return joined.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    const out = joined.subarray(0, n);
-    const rest = joined.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingBytes -= n;
-    return out;
   }
 }
 

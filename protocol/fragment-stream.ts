@@ -7,6 +7,7 @@
 // neither is cut off. The decoder is incremental and bounded: it reads bytes from another node, so lengths,
 // indexes and kinds are checked before any payload is buffered. Hot path: one frame per fragment.
 
+import { ByteQueue } from '../media/byte-queue.ts';
 import { MAX_BOX_BYTES } from '../media/fmp4.ts';
 import { CastnetError } from './errors.ts';
 
@@ -56,8 +57,7 @@ function malformed(message: string, context: Record<string, unknown>): never {
 export class FrameDecoder {
   private readonly renditions: number;
   private readonly context: Record<string, unknown>;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new ByteQueue();
   private header: { rendition: number; kind: FrameKind; length: number } | null = null;
   /** An `end` or `error` frame was read: nothing may follow. */
   finished = false;
@@ -73,12 +73,11 @@ export class FrameDecoder {
     if (chunk.length === 0) return [];
     if (this.finished) malformed('bytes after the last frame', this.context);
     this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     const frames: Frame[] = [];
     for (;;) {
       if (!this.header) {
-        if (this.pendingBytes < FRAME_HEADER_BYTES) return frames;
-        const head = this.take(FRAME_HEADER_BYTES);
+        if (this.pending.length < FRAME_HEADER_BYTES) return frames;
+        const head = this.pending.take(FRAME_HEADER_BYTES);
         const rendition = head[0]!;
         const kind = KINDS[head[1]!];
         const length = head.readUInt32BE(2);
@@ -89,26 +88,17 @@ export class FrameDecoder {
         if (kind === 'error' && length > 4096) malformed(`an error frame of ${length} bytes`, this.context);
         this.header = { rendition, kind, length };
       }
-      if (this.pendingBytes < this.header.length) return frames;
-      const payload = this.header.length ? this.take(this.header.length) : Buffer.alloc(0);
+      if (this.pending.length < this.header.length) return frames;
+      const payload = this.header.length ? this.pending.take(this.header.length) : Buffer.alloc(0);
       frames.push({ rendition: this.header.rendition, kind: this.header.kind, payload });
       const last = this.header.kind === 'end' || this.header.kind === 'error';
       this.header = null;
       if (last) {
         this.finished = true;
-        if (this.pendingBytes > 0) malformed('bytes after the last frame', this.context);
+        if (this.pending.length > 0) malformed('bytes after the last frame', this.context);
         return frames;
       }
     }
-  }
-
-  private take(n: number): Buffer {
-    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    const out = joined.subarray(0, n);
-    const rest = joined.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingBytes -= n;
-    return out;
   }
 }
 

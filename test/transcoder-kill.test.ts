@@ -1,19 +1,26 @@
 // kill -9 of one of two transcoders, each its own OS process, in the middle of a real stream watched in
 // Chromium: every segment number stays in every rendition's playlist and playback does not stall for a
-// segment's duration.
+// segment's duration. Twice: MPEG-TS renditions transcoded per whole segment, and low latency's CMAF
+// renditions transcoded progressively (the killed transcoder dies with a segment half sent; the player
+// watches the transcoded rendition itself).
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { launchChromium, samplePlayer, type PlaybackSample } from './support/browser.ts';
 import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, type Publisher, type TestNetwork } from './support/network.ts';
 
-describe('a transcoder killed mid-stream', () => {
+const modes = [
+  { name: 'MPEG-TS renditions', options: {}, watchRendition: false },
+  { name: 'low latency, renditions transcoded progressively', options: { lowLatency: true, partTarget: 0.334 }, watchRendition: true },
+] as const;
+
+describe.each(modes)('a transcoder killed mid-stream ($name)', ({ options, watchRendition }) => {
   let net: TestNetwork;
   const transcoders: NodeProcess[] = [];
   let publisher: Publisher;
 
   beforeAll(async () => {
-    net = await startNetwork({}, {}, 10n ** 18n, { transcoder: false });
+    net = await startNetwork(options, {}, 10n ** 18n, { transcoder: false });
     // Each is kept as soon as it runs, so a failed start of the other still leaves it to afterAll.
     await Promise.all([0, 1].map(async () => transcoders.push(await spawnNode('transcoder', ['--http-port', '0', '--orchestrator', net.orchestrator.url, '--data-dir', '', '--encoder', 'libx264']))));
     await waitFor('both transcoders registered', async () => (JSON.parse((await getText(`${net.orchestrator.url}/api/nodes`)).text) as Array<{ role: string }>).filter((n) => n.role === 'transcoder').length === 2);
@@ -29,7 +36,7 @@ describe('a transcoder killed mid-stream', () => {
   it('loses no segment number and keeps the player going', async () => {
     const playbackId = net.broadcaster.keys.resolve('kill-test');
     const playlistUrl = `${net.relay.url}/hls/${playbackId}/360p/index.m3u8`;
-    await waitFor('three transcoded segments', async () => ((await getText(playlistUrl)).text.match(/^\d+\.ts$/gm) ?? []).length >= 3, 30_000);
+    await waitFor('three transcoded segments', async () => ((await getText(playlistUrl)).text.match(/^\d+\.(ts|m4s)$/gm) ?? []).length >= 3, 30_000);
     const assignment = JSON.parse((await getText(`${net.orchestrator.url}/api/streams`)).text) as Array<{ transcoders: string[] }>;
     assert.equal(assignment[0]!.transcoders.length, 2, 'the stream uses both transcoders');
 
@@ -37,6 +44,7 @@ describe('a transcoder killed mid-stream', () => {
     try {
       const page = await browser.newPage();
       await page.goto(`${net.relay.url}/watch/${playbackId}`);
+      if (watchRendition) await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(playlistUrl)})`);
       await waitFor('playback', async () => (((await page.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 1, 30_000, 100);
       const samples: Array<[number, number]> = [];
       const sample = async () => samples.push([performance.now(), ((await page.evaluate(samplePlayer)) as PlaybackSample).currentTime]);
@@ -64,7 +72,7 @@ describe('a transcoder killed mid-stream', () => {
     for (const rendition of ['source', '360p']) {
       const playlist = (await getText(`${net.relay.url}/hls/${playbackId}/${rendition}/index.m3u8`)).text;
       assert.doesNotMatch(playlist, /#EXT-X-GAP/, `${rendition}: no segment missing`);
-      const seqs = (playlist.match(/^\d+(?=\.ts$)/gm) ?? []).map(Number);
+      const seqs = (playlist.match(/^\d+(?=\.(ts|m4s)$)/gm) ?? []).map(Number);
       assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), `${rendition}: sequence numbers are contiguous`);
     }
   });

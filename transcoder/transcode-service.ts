@@ -77,26 +77,10 @@ export class TranscodeService {
 
   /** `segment` is known to be whole MPEG-TS; `paymentHeader` is the Castnet-Payment header as received. */
   async transcode(params: TranscodeParams, segment: Buffer, paymentHeader: string | string[] | undefined, cancelled?: AbortSignal): Promise<TranscodeAnswer> {
-    const { events, admission } = this.options;
+    const { events } = this.options;
     const ref = { playbackId: params.playbackId, seq: params.seq };
-    let paramsSpent: boolean;
-    let release: () => void;
-    try {
-      // Tickets first: an unpaid or forged request costs a header decode and signature checks, no parsing.
-      const verified = await this.verifyPayment(paymentHeader);
-      // Capacity before payment: a full node (or a sender that gave up in the queue) spends no ticket.
-      release = await admission.admit(ref, cancelled);
-      try {
-        // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
-        paramsSpent = verified ? this.takePayment(params, (this.options.probe ?? probeTs)(segment), verified) : false;
-      } catch (err) {
-        release();
-        throw err;
-      }
-    } catch (err) {
-      events.emit('rejected', { ...ref, reason: codeOf(err), err });
-      throw err;
-    }
+    // Priced from the segment itself (its duration and frame rate), not from what the sender claims.
+    const { release, paramsSpent } = await this.admitPaid(params, paymentHeader, () => (this.options.probe ?? probeTs)(segment), cancelled);
     try {
       events.emit('transcodeStarted', { ...ref, bytes: segment.length });
       const started = performance.now();
@@ -139,22 +123,10 @@ export class TranscodeService {
    * fragments go to `io.emit` as FFmpeg writes them. Resolves when every rendition is complete.
    */
   async transcodeLive(params: TranscodeParams, live: LiveTranscodeParams, paymentHeader: string | string[] | undefined, io: LiveTranscodeIo, cancelled?: AbortSignal): Promise<void> {
-    const { events, admission } = this.options;
+    const { events } = this.options;
     const ref = { playbackId: params.playbackId, seq: params.seq };
-    let release: () => void;
-    try {
-      const verified = await this.verifyPayment(paymentHeader);
-      release = await admission.admit(ref, cancelled);
-      try {
-        io.accepted(verified ? this.takePayment(params, { duration: live.paidSeconds, fps: 0 }, verified) : false);
-      } catch (err) {
-        release();
-        throw err;
-      }
-    } catch (err) {
-      events.emit('rejected', { ...ref, reason: codeOf(err), err });
-      throw err;
-    }
+    const { release, paramsSpent } = await this.admitPaid(params, paymentHeader, () => ({ duration: live.paidSeconds, fps: 0 }), cancelled);
+    io.accepted(paramsSpent);
     let bytes = 0;
     const started = performance.now();
     events.emit('transcodeStarted', { ...ref, bytes: 0 });
@@ -180,6 +152,28 @@ export class TranscodeService {
       release();
     }
     events.emit('segmentTranscoded', { ...ref, seconds: (performance.now() - started) / 1000, renditions: params.renditions.map((r) => r.name), encoder: this.options.encoder, bytes });
+  }
+
+  /**
+   * The order every transcode starts in: tickets first (an unpaid or forged request costs a header decode and
+   * signature checks, no parsing), then a slot (a full node, or a sender that gave up in the queue, spends no
+   * ticket), then the price (`priced`, read only now) and the payment. Refusals are reported on the bus.
+   */
+  private async admitPaid(params: TranscodeParams, paymentHeader: string | string[] | undefined, priced: () => { duration: number; fps: number }, cancelled?: AbortSignal): Promise<{ release: () => void; paramsSpent: boolean }> {
+    const ref = { playbackId: params.playbackId, seq: params.seq };
+    try {
+      const verified = await this.verifyPayment(paymentHeader);
+      const release = await this.options.admission.admit(ref, cancelled);
+      try {
+        return { release, paramsSpent: verified ? this.takePayment(params, priced(), verified) : false };
+      } catch (err) {
+        release();
+        throw err;
+      }
+    } catch (err) {
+      this.options.events.emit('rejected', { ...ref, reason: codeOf(err), err });
+      throw err;
+    }
   }
 
   /** The payment's tickets, checked against everything but the price; null on a free node, which asks for none. */
