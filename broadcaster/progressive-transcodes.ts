@@ -47,11 +47,13 @@ export class RenditionCollector {
 }
 
 export interface ProgressiveHost {
-  /** The transcoder segment `seq` should go to first, with the ladder to ask for; null when none can take it yet. */
-  choose(seq: number): { transcoder: string; ladder: RenditionSpec[] } | null;
+  /** The transcoder segment `seq` should go to first (none of `avoid`), with the ladder to ask for; null when none can take it yet. */
+  choose(seq: number, avoid: ReadonlyArray<string>): { transcoder: string; ladder: RenditionSpec[] } | null;
+  /** A progressive transcode failed before its segment was taken (the transcoder died, refused, answered badly). */
+  failed(seq: number, transcoder: string, err: unknown): void;
   /** Pays and opens the call; `onFrame` gets every frame of the answer; `signal` abandons it. */
   open(transcoder: string, seq: number, ladder: RenditionSpec[], onFrame: (frame: Frame) => void, signal: AbortSignal): Promise<LiveTranscodeCall>;
-  /** One frame of a progressive answer, as it arrives (the pipeline publishes it, or not). */
+  /** One frame of a progressive answer, as it arrives (the pipeline publishes it, or not); not for a stand-in's. */
   frame(seq: number, transcoder: string, ladder: RenditionSpec[], frame: Frame): void;
   /** The answer ended with every frame (before the pipeline takes it). */
   done(seq: number, transcoder: string): void;
@@ -60,6 +62,14 @@ export interface ProgressiveHost {
 interface Run {
   seq: number;
   transcoder: string;
+  /** Every source byte given to the segment so far (init first): a stand-in starts from them. */
+  sent: Buffer[];
+  /** Transcoders this segment's runs failed on. */
+  failedOn: string[];
+  /** Taken by the pipeline: its failure is the pipeline's to handle. */
+  taken: boolean;
+  /** A fragment of its answer went to the pipeline (and maybe out as a part). */
+  framed: boolean;
   /** Source bytes waiting for the call to open (the payment comes first). */
   waiting: Buffer[];
   call: LiveTranscodeCall | null;
@@ -87,6 +97,7 @@ export class ProgressiveTranscodes {
     if (part === 0) this.begin(seq);
     const run = this.runs.get(seq);
     if (!run) return;
+    run.sent.push(bytes);
     if (run.call) run.call.write(bytes);
     else run.waiting.push(bytes);
   }
@@ -106,6 +117,7 @@ export class ProgressiveTranscodes {
   take(seq: number, transcoder: string, signal: AbortSignal): Promise<Map<string, Buffer>> | null {
     const run = this.runs.get(seq);
     if (!run || run.transcoder !== transcoder) return null;
+    run.taken = true;
     this.runs.delete(seq);
     signal.addEventListener('abort', () => run.abort.abort(), { once: true });
     return run.result;
@@ -119,29 +131,50 @@ export class ProgressiveTranscodes {
 
   private begin(seq: number): void {
     const init = this.init;
-    const chosen = init ? this.host.choose(seq) : null;
-    if (!init || !chosen) return;
+    if (!init) return;
     // Older runs the pipeline never took (it skipped their segments) are abandoned beyond the bound.
     for (const old of [...this.runs.keys()].sort((a, b) => a - b)) {
       if (this.runs.size < MAX_OPEN && old !== seq) break;
       this.runs.get(old)!.abort.abort();
       this.runs.delete(old);
     }
+    this.start(seq, [init], [], false, true);
+  }
+
+  /**
+   * Opens segment `seq`'s transcode on the transcoder chosen for it, from the source bytes so far. `live`: its
+   * frames go to the pipeline as they arrive. A run that fails before the pipeline takes it is replaced at
+   * once by a stand-in on another transcoder, fed everything so far. When part of the failed answer went out
+   * already, the stand-in's frames are not published early (another encoder's fragments would not follow
+   * those parts mid-GOP): its whole answer is then ready moments after the segment is complete, instead of
+   * a transcode started then. When nothing went out, the stand-in is live: its parts start the segment.
+   */
+  private start(seq: number, sent: Buffer[], failedOn: string[], ended: boolean, live: boolean): void {
+    const chosen = this.host.choose(seq, failedOn);
+    if (!chosen) return;
     const collector = new RenditionCollector(chosen.ladder);
-    const run: Run = { seq, transcoder: chosen.transcoder, waiting: [init], call: null, ended: false, abort: new AbortController(), result: Promise.resolve(new Map()) };
+    const run: Run = { seq, transcoder: chosen.transcoder, sent, failedOn, taken: false, framed: false, waiting: [...sent], call: null, ended, abort: new AbortController(), result: Promise.resolve(new Map()) };
     run.result = (async () => {
       const call = await this.host.open(chosen.transcoder, seq, chosen.ladder, (frame) => {
         collector.add(frame);
+        if (!live) return;
+        if (frame.kind === 'fragment') run.framed = true;
         this.host.frame(seq, chosen.transcoder, chosen.ladder, frame);
       }, run.abort.signal);
       run.call = call;
       for (const bytes of run.waiting.splice(0)) call.write(bytes);
       if (run.ended) call.end();
       await call.done;
-      this.host.done(seq, chosen.transcoder);
+      if (live) this.host.done(seq, chosen.transcoder);
       return collector.result();
     })();
-    run.result.catch(() => {}); // the pipeline awaits it when it takes the run; an untaken one fails alone
+    run.result.catch((err: unknown) => {
+      if (run.taken || run.abort.signal.aborted || this.runs.get(seq) !== run) return;
+      this.host.failed(seq, run.transcoder, err);
+      this.runs.delete(seq);
+      // Live too when nothing of the failed answer went out: its parts then start the segment.
+      this.start(seq, run.sent, [...failedOn, run.transcoder], run.ended, live && !run.framed);
+    });
     this.runs.set(seq, run);
   }
 }

@@ -62,6 +62,8 @@ const MAX_PART_BACKLOG = 6;
  * (at least the target duration), plus PAID_SLACK_S; the transcoder reads no more source than that.
  */
 const PAID_SHARE = 1.25;
+/** A transcoder whose progressive transcode failed gets no new segment's for this long (the session reassigns meanwhile). */
+const PROGRESSIVE_FAILURE_MS = 10_000;
 /** Parts shorter than this share of PART-TARGET may only end a segment (RFC 8216bis §4.4.4.9). */
 const SHORT_PART_SHARE = 0.85;
 const PAID_SLACK_S = 0.1;
@@ -242,7 +244,8 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     this.onSequence = components.onSequence;
     if (options.cmafRenditions) {
       this.progressive = new ProgressiveTranscodes({
-        choose: (seq) => this.progressiveChoice(seq),
+        choose: (seq, avoid) => this.progressiveChoice(seq, avoid),
+        failed: (seq, url, err) => this.progressiveFailed(seq, url, err),
         open: (url, seq, ladder, onFrame, signal) => this.openLiveTranscode(url, seq, ladder, this.paidSecondsEstimate(), onFrame, signal),
         frame: (seq, url, ladder, frame) => this.progressiveFrame(seq, url, ladder, frame),
         done: (seq, url) => this.progressiveDone(seq, url),
@@ -560,11 +563,32 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, this.longestSegment) * PAID_SHARE + PAID_SLACK_S);
   }
 
-  private progressiveChoice(seq: number): { transcoder: string; ladder: RenditionSpec[] } | null {
+  private progressiveChoice(seq: number, avoid: ReadonlyArray<string>): { transcoder: string; ladder: RenditionSpec[] } | null {
     if (!this.source || this.ladder.length === 0 || this.partTarget === null) return null;
-    const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !this.failedVerification.has(u));
+    const now = this.timers.now();
+    const all = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !this.failedVerification.has(u));
+    // A transcoder whose progressive transcode just failed gets no new segment until the session moves on.
+    const urls = all.filter((u) => !avoid.includes(u) && now - (this.progressiveFailedAt.get(u) ?? -Infinity) > PROGRESSIVE_FAILURE_MS);
     if (urls.length === 0) return null;
-    return { transcoder: urls[seq % urls.length]!, ladder: this.ladder };
+    // The same rotation as transcodeWithRetry's, so the segment's first attempt finds this run.
+    const candidates = all.filter((u) => !avoid.includes(u));
+    const first = candidates[seq % candidates.length]!;
+    return { transcoder: urls.includes(first) ? first : urls[seq % urls.length]!, ladder: this.ladder };
+  }
+
+  /** Transcoders whose progressive transcode failed, and when: avoided for new segments a while. */
+  private readonly progressiveFailedAt = new Map<string, number>();
+  /** Per segment, the transcoders its progressive transcodes failed on: its whole-segment attempts skip them. */
+  private readonly progressiveFailures = new Map<number, string[]>();
+
+  private progressiveFailed(seq: number, url: string, err: unknown): void {
+    this.progressiveFailedAt.set(url, this.timers.now());
+    this.progressiveFailures.set(seq, [...(this.progressiveFailures.get(seq) ?? []), url]);
+    for (const old of this.progressiveFailures.keys()) if (old < seq - 8) this.progressiveFailures.delete(old);
+    const payment = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED';
+    this.emit('transcodeFailed', { seq, reason: payment ? 'payment_refused' : 'transcoder_error', transcoder: url, err });
+    if (payment) this.payments?.invalidate(url);
+    else this.session.reassign([url], 'transcoder_error');
   }
 
   /** Pays for `paidSeconds` of the ladder and opens a progressive transcode at `url`. */
@@ -792,7 +816,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     for (let attempt = 0; attempt < MAX_VERIFIED_ATTEMPTS; attempt++) {
       let result;
       try {
-        result = await this.transcodeWithRetry(seq, meta, segment, new Map([...excluded].map((url) => [url, 'its output failed verification'])));
+        const failed = new Map<string, string>([...excluded].map((url) => [url, 'its output failed verification']));
+        for (const url of this.progressiveFailures.get(seq) ?? []) if (!failed.has(url)) failed.set(url, 'its progressive transcode of this segment failed');
+        result = await this.transcodeWithRetry(seq, meta, segment, failed);
       } catch (err) {
         this.emit('transcodeFailed', { seq, reason: 'unprobeable', err });
         return;
