@@ -6,7 +6,7 @@
 // Hot path: once per part (a few per second per stream), no copying of media data beyond one concat per fragment.
 
 import { CastnetError } from '../protocol/errors.ts';
-import { ByteQueue } from './byte-queue.ts';
+import { ByteQueue } from '../protocol/byte-queue.ts';
 
 /** Largest top-level box accepted (a fragment of a 0.5 s part of a high-bitrate source is a few MB). */
 export const MAX_BOX_BYTES = 32 * 1024 * 1024;

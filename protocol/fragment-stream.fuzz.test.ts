@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import { MAX_BOX_BYTES } from '../media/fmp4.ts';
 import { CastnetError } from './errors.ts';
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type Frame, type FrameKind } from './fragment-stream.ts';
 
@@ -56,6 +57,7 @@ describe('progressive answer framing (fuzzed)', () => {
   }, TIMEOUT_MS);
 
   it('refuses a declared length over the bound from the header alone, and bytes after the end frame', () => {
+    assert.equal(MAX_FRAME_BYTES, MAX_BOX_BYTES, 'a frame holds one fragment as large as the fMP4 splitter takes');
     const huge = Buffer.alloc(6);
     huge[1] = 1;
     huge.writeUInt32BE(MAX_FRAME_BYTES + 1, 2);

@@ -7,14 +7,13 @@
 // neither is cut off. The decoder is incremental and bounded: it reads bytes from another node, so lengths,
 // indexes and kinds are checked before any payload is buffered. Hot path: one frame per fragment.
 
-import { ByteQueue } from '../media/byte-queue.ts';
-import { MAX_BOX_BYTES } from '../media/fmp4.ts';
+import { ByteQueue } from './byte-queue.ts';
 import { CastnetError } from './errors.ts';
 
 export const FRAGMENT_STREAM_TYPE = 'application/vnd.castnet.fragments';
 export const FRAME_HEADER_BYTES = 6;
-/** A frame's payload: one fragment of one rendition at most (the fMP4 splitter's own bound). */
-export const MAX_FRAME_BYTES = MAX_BOX_BYTES;
+/** A frame's payload: one fragment of one rendition at most (media/fmp4.ts MAX_BOX_BYTES, the splitter's own bound). */
+export const MAX_FRAME_BYTES = 32 * 1024 * 1024;
 /** Renditions in one answer (the ladder schema allows no more). */
 export const MAX_FRAME_RENDITIONS = 16;
 
