@@ -375,7 +375,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return lane;
   }
 
-  /** The source's lane: its chain also carries the source's complete segments. */
+  /** Every lane's chain (drain() waits for them all). */
   private get llChain(): Promise<void> {
     return Promise.all([...this.lanes.values()].map((l) => l.chain)).then(() => undefined);
   }
@@ -430,15 +430,14 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
    * A rendition's init segment for its segments from `seq` on, unless the one it has already serves them: an
    * init that differs only in bitrate fields (FFmpeg's estimates, media/fmp4.ts initIdentity) plays the same
    * fragments, so renditions from different transcoders keep one EXT-X-MAP; any other change gets a new one
-   * (`init-<seq>.mp4`, and the relay writes EXT-X-MAP where it changes). Returns the init in force.
+   * (`init-<seq>.mp4`, and the relay writes EXT-X-MAP where it changes).
    */
-  private setInit(rendition: string, seq: number, bytes: Buffer): { seq: number; bytes: Buffer } {
+  private setInit(rendition: string, seq: number, bytes: Buffer): void {
     const lane = this.lane(rendition);
     const identity = initIdentity(bytes);
-    if (lane.init && lane.init.identity.equals(identity)) return lane.init;
+    if (lane.init && lane.init.identity.equals(identity)) return;
     lane.init = { seq, bytes, identity };
     lane.initPushedTo = null;
-    return lane.init;
   }
 
   private async ensureInit(rendition: string, relayUrl: string): Promise<void> {
@@ -582,7 +581,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   private readonly progressiveFailures = new Map<number, string[]>();
 
   private progressiveFailed(seq: number, url: string, err: unknown): void {
-    this.progressiveFailedAt.set(url, this.timers.now());
+    const now = this.timers.now();
+    for (const [u, at] of this.progressiveFailedAt) if (now - at > PROGRESSIVE_FAILURE_MS) this.progressiveFailedAt.delete(u);
+    this.progressiveFailedAt.set(url, now);
     this.progressiveFailures.set(seq, [...(this.progressiveFailures.get(seq) ?? []), url]);
     for (const old of this.progressiveFailures.keys()) if (old < seq - 8) this.progressiveFailures.delete(old);
     const payment = err instanceof CastnetError && err.code === 'PAYMENT_REQUIRED';

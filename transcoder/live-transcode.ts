@@ -62,8 +62,13 @@ export const runLiveLadder: LiveRunner = (job, onOutput, signal) => {
     write: (bytes) =>
       new Promise<void>((resolve) => {
         if (proc.stdin!.destroyed || proc.stdin!.writableEnded) return resolve();
-        if (proc.stdin!.write(bytes)) resolve();
-        else proc.stdin!.once('drain', resolve).once('close', resolve);
+        if (proc.stdin!.write(bytes)) return resolve();
+        // Whichever comes first; the other listener goes with it, so a long input leaves none behind.
+        const done = () => {
+          proc.stdin!.off('drain', done).off('close', done);
+          resolve();
+        };
+        proc.stdin!.once('drain', done).once('close', done);
       }),
     end: () => proc.stdin!.end(),
     done: Promise.all([exited, ...closed]).then(() => undefined),

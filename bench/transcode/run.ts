@@ -136,8 +136,11 @@ process.exit(
           times.push(t.wall);
           cpu[name].push(t.cpu);
         }
-        await checkOutputs(bench, `round ${round + 1}`, segments, castnetOutputs, bareOutput);
-        if (cmaf) await checkLiveOutputs(bench, `round ${round + 1}`, segments, liveOutputs);
+        await checkOutputs(bench, `round ${round + 1}`, segments, [
+          { who: 'castnet', file: (seq, r) => join(work, 'castnet', `${seq}-${r}.ts`), bytes: castnetOutputs },
+          { who: 'bare', file: bareOutput },
+          ...(cmaf ? [{ who: 'progressive', file: (seq: number, r: string) => join(work, 'castnet', `${seq}-${r}.mp4`), bytes: liveOutputs }] : []),
+        ]);
         bench.figure(`round ${round + 1}: bare ${bareTimes.at(-1)!.toFixed(2)} s (CPU ${cpu.bare.at(-1)!.toFixed(1)} s), castnet ${castnetTimes.at(-1)!.toFixed(2)} s (CPU ${cpu.castnet.at(-1)!.toFixed(1)} s)${cmaf ? `, progressive ${liveTimes.at(-1)!.toFixed(2)} s (CPU ${cpu.live.at(-1)!.toFixed(1)} s)` : ''}`);
         bench.progress(`round ${round + 1}/${rounds} measured`);
       }
@@ -156,55 +159,37 @@ process.exit(
   }),
 );
 
-/** Both paths made every rendition of every segment at the rendition's size, with as many frames as the source. */
-async function checkOutputs(bench: Bench, label: string, segments: string[], castnetOutputs: Map<string, Buffer>, bareOutput: (seq: number, rendition: string) => string): Promise<void> {
+/** Where one path's output of a segment's rendition is: a file it wrote, or bytes it answered (written to `file` to probe). */
+type OutputSource = { who: string; file: (seq: number, rendition: string) => string; bytes?: Map<string, Buffer> };
+
+/** Every path made every rendition of every segment at the rendition's size, with as many frames as the source. */
+async function checkOutputs(bench: Bench, label: string, segments: string[], paths: OutputSource[]): Promise<void> {
   const problems: string[] = [];
   let checked = 0;
   for (const [seq, input] of segments.entries()) {
     const source = await ffprobe(input);
     for (const r of ladder) {
-      const bytes = castnetOutputs.get(`${seq}-${r.name}`);
-      if (!bytes?.length) {
-        problems.push(`castnet ${seq}/${r.name}: missing`);
-        continue;
-      }
-      const castnetFile = join(work, 'castnet', `${seq}-${r.name}.ts`);
-      writeFileSync(castnetFile, bytes);
-      for (const [who, file] of [['castnet', castnetFile], ['bare', bareOutput(seq, r.name)]] as const) {
+      for (const path of paths) {
+        const file = path.file(seq, r.name);
+        if (path.bytes) {
+          const bytes = path.bytes.get(`${seq}-${r.name}`);
+          if (!bytes?.length) {
+            problems.push(`${path.who} ${seq}/${r.name}: missing`);
+            continue;
+          }
+          writeFileSync(file, bytes);
+        }
         const info = await ffprobe(file).catch((err: Error) => ({ error: err.message }));
-        if ('error' in info) problems.push(`${who} ${seq}/${r.name}: ${info.error}`);
-        else if (info.width !== r.width || info.height !== r.height || info.frames !== source.frames) problems.push(`${who} ${seq}/${r.name}: ${info.width}x${info.height}, ${info.frames} frames (want ${r.width}x${r.height}, ${source.frames})`);
+        if ('error' in info) problems.push(`${path.who} ${seq}/${r.name}: ${info.error}`);
+        else if (info.width !== r.width || info.height !== r.height || info.frames !== source.frames) problems.push(`${path.who} ${seq}/${r.name}: ${info.width}x${info.height}, ${info.frames} frames (want ${r.width}x${r.height}, ${source.frames})`);
         else checked++;
       }
     }
   }
-  const expected = segments.length * ladder.length * 2;
+  const expected = segments.length * ladder.length * paths.length;
   bench.check(
     problems.length === 0,
-    `${label}: ${checked}/${expected} outputs (castnet and bare) probed by ffprobe at their rendition's size with every source frame`,
+    `${label}: ${checked}/${expected} outputs (${paths.map((p) => p.who).join(', ')}) probed by ffprobe at their rendition's size with every source frame`,
     `${label}: ${problems.length} bad outputs: ${problems.slice(0, 5).join('; ')}`,
   );
-}
-
-/** The progressive path made every rendition of every segment at its size, with as many frames as the source. */
-async function checkLiveOutputs(bench: Bench, label: string, segments: string[], outputs: Map<string, Buffer>): Promise<void> {
-  const problems: string[] = [];
-  let checked = 0;
-  for (const [seq, input] of segments.entries()) {
-    const source = await ffprobe(input);
-    for (const r of ladder) {
-      const bytes = outputs.get(`${seq}-${r.name}`);
-      if (!bytes?.length) {
-        problems.push(`progressive ${seq}/${r.name}: missing`);
-        continue;
-      }
-      const file = join(work, 'castnet', `${seq}-${r.name}.mp4`);
-      writeFileSync(file, bytes);
-      const info = await ffprobe(file).catch((err: Error) => ({ error: err.message }));
-      if ('error' in info) problems.push(`progressive ${seq}/${r.name}: ${info.error}`);
-      else if (info.width !== r.width || info.height !== r.height || info.frames !== source.frames) problems.push(`progressive ${seq}/${r.name}: ${info.width}x${info.height}, ${info.frames} frames (want ${r.width}x${r.height}, ${source.frames})`);
-      else checked++;
-    }
-  }
-  bench.check(problems.length === 0, `${label}: ${checked}/${segments.length * ladder.length} progressive outputs probed by ffprobe at their rendition's size with every source frame`, `${label}: ${problems.length} bad progressive outputs: ${problems.slice(0, 5).join('; ')}`);
 }
