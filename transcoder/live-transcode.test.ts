@@ -2,7 +2,8 @@
 // the pace it is ingested comes back as every rendition's init segment and fragments while it is still
 // being sent, on the source's timeline, each rendition at its size; and the refusals: no payment (402, no
 // FFmpeg started), input that is not CMAF (an error frame, FFmpeg gone), a sender that gives up mid-segment
-// (its FFmpeg killed, the slot free), a declared body over the limit (413 before a byte is read).
+// (its FFmpeg killed, the slot free), a declared body over the limit (413 before a byte is read), a streamed
+// body that grows past it (cut off with PAYLOAD_TOO_LARGE), an upload that stalls (cut off, the slot free).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -168,6 +169,28 @@ describe('progressive transcoding (POST /transcode/live)', () => {
     gaveUp.abort();
     await assert.rejects(call.done, (err: CastnetError) => err.code === 'UNAVAILABLE');
     await waitFor('the slot to be free', async () => (await metric(free.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 50);
+  });
+
+  it('cuts off a streamed body that grows past the segment limit, and one that stalls, freeing the slot each time', async () => {
+    const small = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 0n, maxSegmentBytes: 200_000, httpUploadIdleMs: 500 }, { logger: silentLogger, liveFfmpeg: counting });
+    await small.start();
+    started.push(small);
+    const big = startLiveTranscode(small.url, params(8), live, { onFrame: () => {}, timeoutMs: 10_000, maxAnswerBytes: 64 << 20 });
+    big.write(source.init);
+    for (const f of segment) big.write(f); // the segment is larger than 200 kB
+    big.end();
+    // The answer had begun (a free node accepts at once): the refusal is its last frame.
+    await assert.rejects(big.done, (err: CastnetError) => err instanceof CastnetError && /failed mid-answer: a segment may be at most 200000 bytes/.test(err.message));
+    await waitFor('the slot to be free after the oversized body', async () => (await metric(small.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 50);
+
+    const stalled = startLiveTranscode(small.url, params(9), live, { onFrame: () => {}, timeoutMs: 10_000, maxAnswerBytes: 64 << 20 });
+    stalled.write(source.init);
+    stalled.write(segment[0]!); // and nothing more, never ended
+    // The guard closes the connection of an upload silent for httpUploadIdleMs: the sender sees it cut.
+    await assert.rejects(stalled.done, (err: CastnetError) => err instanceof CastnetError && /aborted|socket hang up|cut off/.test(err.message));
+    await waitFor('the slot to be free after the stalled upload', async () => (await metric(small.url, 'castnet_transcoder_segments_in_flight')) === 0, 5_000, 50);
+    const refused = (await (await fetch(`${small.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('castnet_transcoder_http_refused_total{'));
+    assert.ok(refused.some((l) => l.includes('reason="upload_stalled"') && Number(l.split(' ').at(-1)) >= 1), `the stall is counted: ${refused.join('; ')}`);
   });
 
   it('refuses a declared body over the segment limit 413 before reading it, and closes the connection', async () => {
