@@ -65,7 +65,7 @@ export function applyLatencyHints(config: HlsConfig, hints: NonNullable<ReturnTy
   return { lowLatency: false, partTarget: null, targetLatency: null };
 }
 
-/** hls.js's playlist loader, with the latency hints of the first media playlist applied before parsing. */
+/** hls.js's playlist loader, with the latency hints of the first media playlist (or a manifest that is one) applied before parsing. */
 export function latencyTuningLoader(onTuned: (tuning: LatencyTuning) => void): new (config: HlsConfig) => Loader<PlaylistLoaderContext> {
   const Base = Hls.DefaultConfig.loader as unknown as new (config: HlsConfig) => Loader<PlaylistLoaderContext>;
   let tuned = false;
@@ -76,7 +76,9 @@ export function latencyTuningLoader(onTuned: (tuning: LatencyTuning) => void): n
       this.hlsConfig = config;
     }
     override load(context: PlaylistLoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<PlaylistLoaderContext>): void {
-      if (tuned || context.type === 'manifest') return super.load(context, config, callbacks);
+      // A manifest is looked at too: a source that is a media playlist (one rendition) arrives as the manifest
+      // and hls.js parses it as the level, with no second load; a master playlist has no hints and passes.
+      if (tuned) return super.load(context, config, callbacks);
       super.load(context, config, {
         ...callbacks,
         onSuccess: (response, stats, ctx, details) => {
