@@ -51,10 +51,15 @@ export interface ProgressiveHost {
   choose(seq: number, avoid: ReadonlyArray<string>): { transcoder: string; ladder: RenditionSpec[] } | null;
   /** A progressive transcode failed before its segment was taken (the transcoder died, refused, answered badly). */
   failed(seq: number, transcoder: string, err: unknown): void;
-  /** Pays and opens the call; `onFrame` gets every frame of the answer; `signal` abandons it. */
-  open(transcoder: string, seq: number, ladder: RenditionSpec[], onFrame: (frame: Frame) => void, signal: AbortSignal): Promise<LiveTranscodeCall>;
-  /** One frame of a progressive answer, as it arrives (the pipeline publishes it, or not); not for a stand-in's. */
+  /**
+   * Pays and opens the call; `onFrame` gets every frame of the answer; `signal` abandons it. `keyframesAt`: a
+   * stand-in's resume points (protocol/transcode-request.ts), where the parts that went out end.
+   */
+  open(transcoder: string, seq: number, ladder: RenditionSpec[], onFrame: (frame: Frame) => void, signal: AbortSignal, keyframesAt: number[] | null): Promise<LiveTranscodeCall>;
+  /** One frame of a progressive answer, as it arrives (the pipeline publishes it, or not). */
   frame(seq: number, transcoder: string, ladder: RenditionSpec[], frame: Frame): void;
+  /** Per rendition of `ladder`, the frames of segment `seq` that went out as parts (0: none); null when none did. */
+  resumePoints(seq: number, ladder: RenditionSpec[]): number[] | null;
   /** The answer ended with every frame (before the pipeline takes it). */
   done(seq: number, transcoder: string): void;
 }
@@ -68,8 +73,6 @@ interface Run {
   failedOn: string[];
   /** Taken by the pipeline: its failure is the pipeline's to handle. */
   taken: boolean;
-  /** A fragment of its answer went to the pipeline (and maybe out as a part). */
-  framed: boolean;
   /** Source bytes waiting for the call to open (the payment comes first). */
   waiting: Buffer[];
   call: LiveTranscodeCall | null;
@@ -138,42 +141,39 @@ export class ProgressiveTranscodes {
       this.runs.get(old)!.abort.abort();
       this.runs.delete(old);
     }
-    this.start(seq, [init], [], false, true);
+    this.start(seq, [init], [], false, null);
   }
 
   /**
-   * Opens segment `seq`'s transcode on the transcoder chosen for it, from the source bytes so far. `live`: its
-   * frames go to the pipeline as they arrive. A run that fails before the pipeline takes it is replaced at
-   * once by a stand-in on another transcoder, fed everything so far. When part of the failed answer went out
-   * already, the stand-in's frames are not published early (another encoder's fragments would not follow
-   * those parts mid-GOP): its whole answer is then ready moments after the segment is complete, instead of
-   * a transcode started then. When nothing went out, the stand-in is live: its parts start the segment.
+   * Opens segment `seq`'s transcode on the transcoder chosen for it, from the source bytes so far; its frames
+   * go to the pipeline as they arrive. A run that fails before the pipeline takes it is replaced at once by a
+   * stand-in on another transcoder, fed everything so far. When parts of the failed answer went out already,
+   * the stand-in is asked for a keyframe at each rendition's next frame: its fragments from there continue
+   * those parts (another encoder's fragments could not follow them mid-GOP), and the pipeline skips the ones
+   * before. When nothing went out, the stand-in's parts start the segment.
    */
-  private start(seq: number, sent: Buffer[], failedOn: string[], ended: boolean, live: boolean): void {
+  private start(seq: number, sent: Buffer[], failedOn: string[], ended: boolean, keyframesAt: number[] | null): void {
     const chosen = this.host.choose(seq, failedOn);
     if (!chosen) return;
     const collector = new RenditionCollector(chosen.ladder);
-    const run: Run = { seq, transcoder: chosen.transcoder, sent, failedOn, taken: false, framed: false, waiting: [...sent], call: null, ended, abort: new AbortController(), result: Promise.resolve(new Map()) };
+    const run: Run = { seq, transcoder: chosen.transcoder, sent, failedOn, taken: false, waiting: [...sent], call: null, ended, abort: new AbortController(), result: Promise.resolve(new Map()) };
     run.result = (async () => {
       const call = await this.host.open(chosen.transcoder, seq, chosen.ladder, (frame) => {
         collector.add(frame);
-        if (!live) return;
-        if (frame.kind === 'fragment') run.framed = true;
         this.host.frame(seq, chosen.transcoder, chosen.ladder, frame);
-      }, run.abort.signal);
+      }, run.abort.signal, keyframesAt);
       run.call = call;
       for (const bytes of run.waiting.splice(0)) call.write(bytes);
       if (run.ended) call.end();
       await call.done;
-      if (live) this.host.done(seq, chosen.transcoder);
+      this.host.done(seq, chosen.transcoder);
       return collector.result();
     })();
     run.result.catch((err: unknown) => {
       if (run.taken || run.abort.signal.aborted || this.runs.get(seq) !== run) return;
       this.host.failed(seq, run.transcoder, err);
       this.runs.delete(seq);
-      // Live too when nothing of the failed answer went out: its parts then start the segment.
-      this.start(seq, run.sent, [...failedOn, run.transcoder], run.ended, live && !run.framed);
+      this.start(seq, run.sent, [...failedOn, run.transcoder], run.ended, this.host.resumePoints(seq, chosen.ladder));
     });
     this.runs.set(seq, run);
   }

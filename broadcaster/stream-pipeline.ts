@@ -172,14 +172,21 @@ export interface StreamPipelineComponents {
 
 type Transcoded = { renditions: Map<string, Buffer>; transcoder: string };
 
-/** One rendition of a progressive answer as it goes out in parts. */
+/** One rendition of a segment's progressive answers as it goes out in parts. */
 interface LivePartLane {
+  /** The transcoder whose fragments go out: the segment's first, or a stand-in continuing its parts. */
+  from: string;
   tracks: Fmp4Track[] | null;
   next: number;
-  /** A fragment failed its check: nothing more of this answer goes out early. */
+  /** A fragment failed its check: nothing more of this segment goes out early. */
   stopped: boolean;
   /** Short fragments waiting to be joined with the next (only a segment's last part may be short). */
-  held: { bytes: Buffer[]; duration: number; independent: boolean } | null;
+  held: { bytes: Buffer[]; duration: number; independent: boolean; frames: number; end: number } | null;
+  /** Frames that went out as parts, and where the last of them ends (seconds on the media timeline). */
+  frames: number;
+  end: number;
+  /** A stand-in's fragments ending by this time repeat parts that went out: skipped; its next must start here with a keyframe. */
+  resumeAt: number | null;
 }
 
 /** One CMAF rendition's way to the relay (see the low-latency section). */
@@ -246,8 +253,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       this.progressive = new ProgressiveTranscodes({
         choose: (seq, avoid) => this.progressiveChoice(seq, avoid),
         failed: (seq, url, err) => this.progressiveFailed(seq, url, err),
-        open: (url, seq, ladder, onFrame, signal) => this.openLiveTranscode(url, seq, ladder, this.paidSecondsEstimate(), onFrame, signal),
+        open: (url, seq, ladder, onFrame, signal, keyframesAt) => this.openLiveTranscode(url, seq, ladder, this.paidSecondsEstimate(), onFrame, signal, keyframesAt),
         frame: (seq, url, ladder, frame) => this.progressiveFrame(seq, url, ladder, frame),
+        resumePoints: (seq, ladder) => this.resumePoints(seq, ladder),
         done: (seq, url) => this.progressiveDone(seq, url),
       });
     }
@@ -593,14 +601,14 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   }
 
   /** Pays for `paidSeconds` of the ladder and opens a progressive transcode at `url`. */
-  private async openLiveTranscode(url: string, seq: number, ladder: RenditionSpec[], paidSeconds: number, onFrame: (frame: Frame) => void, signal: AbortSignal) {
+  private async openLiveTranscode(url: string, seq: number, ladder: RenditionSpec[], paidSeconds: number, onFrame: (frame: Frame) => void, signal: AbortSignal, keyframesAt: number[] | null = null) {
     const pixels = outputPixels(ladder, { duration: paidSeconds, fps: 0 });
     const payment = this.payments ? await this.payments.pay(url, pixels) : null;
     signal.throwIfAborted();
     const call = startLiveTranscode(
       url,
       { playbackId: this.playbackId, seq, renditions: ladder, sourceFps: this.source?.fps || 30, sourceAudio: this.source?.audioCodec ?? 'none' },
-      { paidSeconds, partTarget: this.partTarget ?? 1 },
+      { paidSeconds, partTarget: this.partTarget ?? 1, ...(keyframesAt ? { keyframesAt } : {}) },
       { ...(payment ? { payment: payment.header } : {}), onFrame, timeoutMs: durationsMs(paidSeconds, TRANSCODE_TIMEOUT_DURATIONS + 1, MIN_TRANSCODE_TIMEOUT_MS), maxAnswerBytes: LIVE_ANSWER_LIMIT, signal },
     );
     void call.accepted.then(({ paramsSpent }) => {
@@ -613,13 +621,16 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   /**
    * A frame of a progressive answer: from a trusted transcoder, each fragment that fits (its rendition's size,
    * its segment's time, no longer than PART-TARGET) goes to the relay as a part at once. A transcoder not yet
-   * trusted is checked on its whole segment first (transcode()), which is then published without parts.
+   * trusted is checked on its whole segment first (transcode()), which is then published without parts. A
+   * stand-in's frames (another transcoder than the one whose parts went out) continue those parts: its init
+   * must be the same one, its fragments up to where they ended are skipped, and the next must start there
+   * with a keyframe (the resume point it was asked for); anything else stops the early parts.
    */
   private progressiveFrame(seq: number, url: string, ladder: RenditionSpec[], frame: Frame): void {
     if (!this.trusted.has(url) || ladder !== this.ladder || this.partTarget === null) return;
     let state = this.liveParts.get(seq);
     if (!state) {
-      this.liveParts.set(seq, (state = ladder.map(() => ({ tracks: null, next: 0, stopped: false, held: null }))));
+      this.liveParts.set(seq, (state = ladder.map(() => ({ from: url, tracks: null, next: 0, stopped: false, held: null, frames: 0, end: 0, resumeAt: null }))));
       for (const old of this.liveParts.keys()) if (old < seq - 4) this.liveParts.delete(old);
     }
     const lane = state[frame.rendition]!;
@@ -629,11 +640,24 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       if (frame.kind === 'init') {
         const size = initVideoSize(frame.payload);
         if (!size || size.width !== spec.width || size.height !== spec.height) throw new Error(`init segment of ${size?.width}x${size?.height}`);
+        if (lane.from !== url) {
+          // A stand-in: what the dead one held back never went out; its parts are followed from where they end.
+          lane.from = url;
+          lane.held = null;
+          lane.resumeAt = lane.next > 0 ? lane.end : null;
+          if (lane.next > 0 && !initIdentity(frame.payload).equals(this.lane(spec.name).init?.identity ?? Buffer.alloc(0))) throw new Error('a stand-in init segment unlike the one its parts follow');
+        }
         lane.tracks = parseInit(frame.payload);
         this.setInit(spec.name, seq, frame.payload);
         return;
       }
+      if (lane.from !== url) throw new Error('fragments of a transcoder whose init segment never came');
       const timing = fragmentTiming(frame.payload, lane.tracks!);
+      if (lane.resumeAt !== null) {
+        if (timing.start + timing.duration <= lane.resumeAt + 0.001) return;
+        if (Math.abs(timing.start - lane.resumeAt) > 0.002 || !timing.independent) throw new Error(`the stand-in resumed at ${timing.start.toFixed(3)} s, not ${lane.resumeAt.toFixed(3)} s with a keyframe`);
+        lane.resumeAt = null;
+      }
       const start = this.sourceStarts.get(seq);
       if (timing.duration > this.partTarget + 0.001) throw new Error(`a part of ${timing.duration.toFixed(3)} s`);
       if (lane.next === 0 && !lane.held && (start === undefined || Math.abs(timing.start - start) > 0.1 || !timing.independent)) throw new Error('its first part does not start the segment with a keyframe');
@@ -642,19 +666,22 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
       // follows, while the two fit the target; what is held when the answer ends goes out as the last part.
       if (lane.held) {
         if (lane.held.duration + timing.duration <= this.partTarget + 0.001) {
-          lane.held = { bytes: [...lane.held.bytes, frame.payload], duration: lane.held.duration + timing.duration, independent: lane.held.independent };
+          const held = lane.held;
+          lane.held = { bytes: [...held.bytes, frame.payload], duration: held.duration + timing.duration, independent: held.independent, frames: held.frames + timing.samples, end: timing.start + timing.duration };
           if (lane.held.duration < this.partTarget * SHORT_PART_SHARE) return;
           return this.releaseHeld(spec.name, seq, lane);
         }
         this.releaseHeld(spec.name, seq, lane);
       }
       if (timing.duration < this.partTarget * SHORT_PART_SHARE) {
-        lane.held = { bytes: [frame.payload], duration: timing.duration, independent: timing.independent };
+        lane.held = { bytes: [frame.payload], duration: timing.duration, independent: timing.independent, frames: timing.samples, end: timing.start + timing.duration };
         return;
       }
+      lane.frames += timing.samples;
+      lane.end = timing.start + timing.duration;
       this.pushPart(spec.name, seq, lane.next++, { duration: Number(timing.duration.toFixed(5)), independent: timing.independent }, frame.payload, this.timers.now());
     } catch {
-      // Nothing more of this answer goes out early; its whole segment meets the checks in transcode().
+      // Nothing more of this segment goes out early; its whole segment meets the checks in transcode().
       lane.stopped = true;
     }
   }
@@ -663,14 +690,23 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const held = lane.held;
     if (!held) return;
     lane.held = null;
+    lane.frames += held.frames;
+    lane.end = held.end;
     this.pushPart(rendition, seq, lane.next++, { duration: Number(held.duration.toFixed(5)), independent: held.independent }, held.bytes.length === 1 ? held.bytes[0]! : Buffer.concat(held.bytes), this.timers.now());
+  }
+
+  /** Per rendition, the frames of segment `seq` that went out as parts; null when none did (a stand-in then starts the segment). */
+  private resumePoints(seq: number, ladder: RenditionSpec[]): number[] | null {
+    const state = this.liveParts.get(seq);
+    if (!state || ladder !== this.ladder || state.every((l) => l.next === 0)) return null;
+    return state.map((l) => (l.stopped ? 0 : l.frames));
   }
 
   /** A progressive answer is complete: each rendition's held short fragment goes out as its segment's last part. */
   private progressiveDone(seq: number, url: string): void {
     if (!this.trusted.has(url)) return;
     this.liveParts.get(seq)?.forEach((lane, i) => {
-      if (!lane.stopped) this.releaseHeld(this.ladder[i]!.name, seq, lane);
+      if (!lane.stopped && lane.from === url && lane.resumeAt === null) this.releaseHeld(this.ladder[i]!.name, seq, lane);
     });
   }
 

@@ -28,6 +28,8 @@ export interface FragmentTiming {
   duration: number;
   /** The first sample of the video track is a sync sample (a keyframe): decodable on its own. */
   independent: boolean;
+  /** Samples of the timing track (video frames, when there is video). */
+  samples: number;
 }
 
 function bad(message: string): never {
@@ -169,8 +171,11 @@ export function fragmentTimingOrNull(fragment: Uint8Array, tracks: readonly Fmp4
       }
     }
     if (samples === 0) continue;
-    if (!result) result = { start: base / timing.timescale, duration: duration / timing.timescale, independent: firstFlags !== null && (firstFlags & NON_SYNC) === 0 };
-    else result.duration += duration / timing.timescale;
+    if (!result) result = { start: base / timing.timescale, duration: duration / timing.timescale, independent: firstFlags !== null && (firstFlags & NON_SYNC) === 0, samples };
+    else {
+      result.duration += duration / timing.timescale;
+      result.samples += samples;
+    }
   }
   return result;
 }

@@ -19,6 +19,7 @@ export const TRANSCODE_HEADERS = {
   rendition: 'castnet-rendition',
   paidSeconds: 'castnet-paid-seconds',
   partTarget: 'castnet-part-target',
+  keyframesAt: 'castnet-keyframes-at',
 } as const;
 
 export interface TranscodeParams {
@@ -74,18 +75,43 @@ export interface LiveTranscodeParams {
   paidSeconds: number;
   /** Output is fragmented at 90% of this (the stream's PART-TARGET). */
   partTarget: number;
+  /**
+   * A stand-in's resume points, one per rendition in ladder order: rendition i gets a keyframe (IDR) at its
+   * frame keyframesAt[i] (0: none), so its output can continue parts another transcoder began; frames are
+   * counted from the segment's first, as every transcoder numbers them.
+   */
+  keyframesAt?: number[];
 }
+
+/** The most frames a resume point may name (a minute at 240 fps). */
+const MAX_KEYFRAME_AT = 14_400;
 
 const liveSchema = z.object({
   paidSeconds: z.coerce.number().positive().max(MAX_TARGET_DURATION_SECONDS),
   partTarget: z.coerce.number().min(MIN_PART_TARGET_S).max(MAX_PART_TARGET_S),
+  keyframesAt: z
+    .string()
+    .regex(/^\d{1,5}(,\d{1,5}){0,31}$/, 'a comma-separated list of frame numbers')
+    .transform((v) => v.split(',').map(Number))
+    .refine((v) => v.every((n) => n <= MAX_KEYFRAME_AT), `frame numbers are at most ${MAX_KEYFRAME_AT}`)
+    .optional(),
 });
 
 export function liveTranscodeHeaders(params: LiveTranscodeParams): Record<string, string> {
-  return { [TRANSCODE_HEADERS.paidSeconds]: params.paidSeconds.toFixed(3), [TRANSCODE_HEADERS.partTarget]: String(params.partTarget) };
+  return {
+    [TRANSCODE_HEADERS.paidSeconds]: params.paidSeconds.toFixed(3),
+    [TRANSCODE_HEADERS.partTarget]: String(params.partTarget),
+    ...(params.keyframesAt ? { [TRANSCODE_HEADERS.keyframesAt]: params.keyframesAt.join(',') } : {}),
+  };
 }
 
 export function parseLiveTranscodeHeaders(headers: Record<string, string | string[] | undefined>): LiveTranscodeParams {
-  return parseRequest(liveSchema, { paidSeconds: headers[TRANSCODE_HEADERS.paidSeconds], partTarget: headers[TRANSCODE_HEADERS.partTarget] }, 'progressive transcode headers');
+  const parsed = parseRequest(
+    liveSchema,
+    { paidSeconds: headers[TRANSCODE_HEADERS.paidSeconds], partTarget: headers[TRANSCODE_HEADERS.partTarget], keyframesAt: headers[TRANSCODE_HEADERS.keyframesAt] },
+    'progressive transcode headers',
+  );
+  const { keyframesAt, ...rest } = parsed;
+  return keyframesAt ? { ...rest, keyframesAt } : rest;
 }
 

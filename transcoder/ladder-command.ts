@@ -67,6 +67,12 @@ export interface LiveLadderJob extends EncodeSettings {
   maxSeconds: number;
   /** Each rendition is fragmented at 90% of this (as the broadcaster's CMAF cutter fragments the source). */
   partTargetSeconds: number;
+  /**
+   * A stand-in continuing parts another transcoder began: rendition i gets an IDR at its frame keyframesAt[i]
+   * (0: none), which starts a fragment (frag_keyframe) exactly where the other's last part ended: both
+   * number the segment's frames alike and write the same decode times (-vsync passthrough, same input).
+   */
+  keyframesAt?: ReadonlyArray<number>;
 }
 
 /**
@@ -83,6 +89,8 @@ export function liveLadderArgs(job: LiveLadderJob): string[] {
     // Frames keep their timestamps (-vsync passthrough; -fps_mode is FFmpeg 5.1+): a constant-rate output
     // would repeat the first frame to fill the B-frame delay before it, making the segment longer than its source.
     args.push('-map', '0:v:0', '-map', '0:a:0?', ...videoArgs(r, job), ...audioArgs(r, job), '-vsync', 'passthrough');
+    const resumeAt = job.keyframesAt?.[i] ?? 0;
+    if (resumeAt > 0) args.push('-force_key_frames', `expr:eq(n,${resumeAt})`, '-forced-idr', '1');
     args.push('-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', fragmentUs, '-flush_packets', '1', `pipe:${3 + i}`);
   });
   return args;

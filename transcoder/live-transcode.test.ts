@@ -138,6 +138,60 @@ describe('progressive transcoding (POST /transcode/live)', () => {
     });
   });
 
+  it('resumes where another transcoder stopped: asked for a keyframe at the frame its parts ended on, a stand-in starts a fragment there, at that decode time, and the two decode as one segment', async () => {
+    const encode = async (seq: number, keyframesAt?: number[]) => {
+      const frames: Frame[] = [];
+      const call = startLiveTranscode(free.url, params(seq), { ...live, ...(keyframesAt ? { keyframesAt } : {}) }, { onFrame: (f) => frames.push(f), timeoutMs: 30_000, maxAnswerBytes: 64 * 1024 * 1024 });
+      call.write(source.init);
+      for (const f of segment) call.write(f);
+      call.end();
+      await call.done;
+      return ladder.map((_, i) => {
+        const mine = frames.filter((f) => f.rendition === i);
+        const tracks = parseInit(mine[0]!.payload);
+        return { init: mine[0]!.payload, fragments: mine.slice(1).map((f) => ({ bytes: f.payload, ...fragmentTiming(f.payload, tracks) })) };
+      });
+    };
+    // The first transcoder's parts: its first two fragments of each rendition went out before it died.
+    const first = await encode(8);
+    const sent = first.map((r) => r.fragments.slice(0, 2));
+    const keyframesAt = sent.map((f) => f[0]!.samples + f[1]!.samples);
+    const standIn = await encode(8, keyframesAt);
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-live-resume-'));
+    try {
+      ladder.forEach((spec, i) => {
+        assert.ok(initIdentity(standIn[i]!.init).equals(initIdentity(first[i]!.init)), `${spec.name}: the stand-in's init serves the parts that went out`);
+        const end = sent[i]![1]!.start + sent[i]![1]!.duration;
+        const from = standIn[i]!.fragments.findIndex((f) => f.start + f.duration > end + 0.001);
+        const resumed = standIn[i]!.fragments.slice(from);
+        assert.ok(Math.abs(resumed[0]!.start - end) < 0.001, `${spec.name}: a stand-in fragment starts at ${end.toFixed(4)} s, where the parts ended (${resumed[0]!.start.toFixed(4)})`);
+        assert.ok(resumed[0]!.independent, `${spec.name}: with a keyframe, at frame ${keyframesAt[i]}`);
+        const file = join(dir, `${spec.name}.mp4`);
+        writeFileSync(file, Buffer.concat([first[i]!.init, ...sent[i]!.map((f) => f.bytes), ...resumed.map((f) => f.bytes)]));
+        const probe = spawnSync(ffmpegBinaries().ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,nb_read_frames', '-of', 'json', file]);
+        const stream = (JSON.parse(probe.stdout.toString()) as { streams: Array<{ width: number; height: number; nb_read_frames: string }> }).streams[0]!;
+        assert.deepEqual([stream.width, stream.height, Number(stream.nb_read_frames)], [spec.width, spec.height, 60], `${spec.name}: the parts and the stand-in's rest decode as one segment, every frame`);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses resume points that are not one frame number per rendition 400, before any FFmpeg', async () => {
+    const before = runs;
+    const many = ladder.map(() => '12');
+    for (const keyframesAt of [[...many, '12'].join(','), 'abc', [...many.slice(1), '-1'].join(','), [...many.slice(1), '99999'].join(','), '']) {
+      const res = await fetch(`${free.url}/transcode/live`, {
+        method: 'POST',
+        headers: { 'content-type': 'video/mp4', ...transcodeHeaders(params(9)), ...liveTranscodeHeaders(live), 'castnet-keyframes-at': keyframesAt },
+        body: new Uint8Array(source.init),
+      });
+      assert.equal(res.status, 400, `castnet-keyframes-at: ${keyframesAt}`);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /resume points|keyframesAt|frame numbers/);
+    }
+    assert.equal(runs, before, 'no FFmpeg for a refused request');
+  });
+
   it('refuses a paid node\'s unpaid request 402 before it starts FFmpeg, and reads none of the body', async () => {
     const paid = await createTranscoder({ httpPort: 0, orchestrator: false, encoder: 'libx264', dataDir: null, pricePerPixel: 1n }, { logger: silentLogger, liveFfmpeg: counting });
     await paid.start();

@@ -77,6 +77,7 @@ export function transcodeRoutes({ service, payments, events, guard, maxSegmentBy
       params = parseTranscodeHeaders(req.headers);
       live = parseLiveTranscodeHeaders(req.headers);
       const context = { playbackId: params.playbackId, seq: params.seq };
+      if (live.keyframesAt && live.keyframesAt.length !== params.renditions.length) throw new CastnetError('BAD_REQUEST', `${live.keyframesAt.length} resume points for ${params.renditions.length} renditions`, context);
       if (!/^video\/mp4\b/i.test(String(req.headers['content-type'] ?? ''))) throw new CastnetError('BAD_REQUEST', 'a progressive transcode takes CMAF: content-type video/mp4', context);
       const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
       if (declared !== null && declared > maxSegmentBytes) {

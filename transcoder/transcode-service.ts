@@ -131,7 +131,7 @@ export class TranscodeService {
     const started = performance.now();
     events.emit('transcodeStarted', { ...ref, bytes: 0 });
     const signal = cancelled ? AbortSignal.any([this.closing.signal, cancelled]) : this.closing.signal;
-    const job = { renditions: params.renditions, encoder: this.options.encoder, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, maxSeconds: live.paidSeconds, partTargetSeconds: live.partTarget };
+    const job = { renditions: params.renditions, encoder: this.options.encoder, copyAudio: params.sourceAudio === 'aac', sourceFps: params.sourceFps, maxSeconds: live.paidSeconds, partTargetSeconds: live.partTarget, ...(live.keyframesAt ? { keyframesAt: live.keyframesAt } : {}) };
     const run = transcodeLive(
       { job, input: io.input, maxBytes: io.maxBytes, context: ref },
       (out) => {
