@@ -570,17 +570,24 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     return Math.min(MAX_TARGET_DURATION_S, Math.max(this.options.segmentSeconds, this.longestSegment) * PAID_SHARE + PAID_SLACK_S);
   }
 
+  /**
+   * The stream's transcoders in the order segment `seq` tries them: rotated by `seq` so the work spreads,
+   * without those that failed verification or `skip`. One rule for whole and progressive transcodes, so a
+   * segment's first attempt finds the progressive run opened for it.
+   */
+  private rotation(seq: number, skip: (url: string) => boolean): string[] {
+    const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !skip(u) && !this.failedVerification.has(u));
+    const start = urls.length ? seq % urls.length : 0;
+    return [...urls.slice(start), ...urls.slice(0, start)];
+  }
+
   private progressiveChoice(seq: number, avoid: ReadonlyArray<string>): { transcoder: string; ladder: RenditionSpec[] } | null {
     if (!this.source || this.ladder.length === 0 || this.partTarget === null) return null;
     const now = this.timers.now();
-    const all = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !this.failedVerification.has(u));
-    // A transcoder whose progressive transcode just failed gets no new segment until the session moves on.
-    const urls = all.filter((u) => !avoid.includes(u) && now - (this.progressiveFailedAt.get(u) ?? -Infinity) > PROGRESSIVE_FAILURE_MS);
-    if (urls.length === 0) return null;
-    // The same rotation as transcodeWithRetry's, so the segment's first attempt finds this run.
-    const candidates = all.filter((u) => !avoid.includes(u));
-    const first = candidates[seq % candidates.length]!;
-    return { transcoder: urls.includes(first) ? first : urls[seq % urls.length]!, ladder: this.ladder };
+    // A transcoder whose progressive transcode just failed gets no new segment until the session moves on:
+    // the next in the rotation takes it (the segment's whole attempts skip the failed one too).
+    const first = this.rotation(seq, (u) => avoid.includes(u)).find((u) => now - (this.progressiveFailedAt.get(u) ?? -Infinity) > PROGRESSIVE_FAILURE_MS);
+    return first ? { transcoder: first, ladder: this.ladder } : null;
   }
 
   /** Transcoders whose progressive transcode failed, and when: avoided for new segments a while. */
@@ -827,9 +834,7 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
     const info = probeTs(segment.bytes);
     const pixels = outputPixels(this.ladder, info);
     for (let round = 0; round < 2; round++) {
-      const urls = (this.session.assignment?.transcoders ?? []).map((t) => t.url).filter((u) => !failed.has(u) && !this.failedVerification.has(u));
-      const start = urls.length ? seq % urls.length : 0;
-      const rotated = [...urls.slice(start), ...urls.slice(0, start)];
+      const rotated = this.rotation(seq, (u) => failed.has(u));
       const result = rotated.length ? await this.hedged(rotated, seq, meta, segment, pixels, failed) : null;
       if (result) return { ...result, source: info };
       if (round === 0) {

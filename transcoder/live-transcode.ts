@@ -33,9 +33,12 @@ export interface LiveEncode {
 export type LiveRunner = (job: LiveLadderJob, onOutput: (out: { rendition: number; chunk: Buffer }) => void, signal: AbortSignal) => LiveEncode;
 
 /** Spawns FFmpeg with the source on stdin and one pipe per rendition (fds 3, 4, …). */
-export const runLiveLadder: LiveRunner = (job, onOutput, signal) => {
+export const runLiveLadder: LiveRunner = (job, onOutput, signal) => spawnLiveLadder(liveLadderArgs(job), job, onOutput, signal);
+
+/** Runs FFmpeg with `args` (liveLadderArgs, or an attack script's variant of them) as a job's encode. */
+export function spawnLiveLadder(args: string[], job: LiveLadderJob, onOutput: (out: { rendition: number; chunk: Buffer }) => void, signal: AbortSignal): LiveEncode {
   const outputs = job.renditions.map(() => 'pipe' as const);
-  const proc = spawn(ffmpegBinaries().ffmpeg, liveLadderArgs(job), { stdio: ['pipe', 'ignore', 'pipe', ...outputs] });
+  const proc = spawn(ffmpegBinaries().ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe', ...outputs] });
   let stderr = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (s: string) => {
@@ -73,7 +76,7 @@ export const runLiveLadder: LiveRunner = (job, onOutput, signal) => {
     end: () => proc.stdin!.end(),
     done: Promise.all([exited, ...closed]).then(() => undefined),
   };
-};
+}
 
 export interface LiveTranscodeRequest {
   job: LiveLadderJob;

@@ -5,18 +5,27 @@
 // sessions move from fake to fake as each is caught. Every answer from a fake is compared with the source
 // before anything of it is published, and fails (the other-moment fake answers its first segment honestly;
 // its later answers start at another timestamp and are refused by the cheap check on every segment), each
-// fake is reported and the orchestrator counts it, and the honest stream plays on.
+// fake is reported and the orchestrator counts it, and the honest stream plays on. Twice: MPEG-TS renditions
+// transcoded per whole segment, and low latency, where the fakes answer progressive transcodes (black and
+// absurdly low quality, streamed on time fragment by fragment): a transcoder's parts go out
+// before its segment is checked only once it passed its first verified segments, so no fake's part reaches
+// the relay either.
 
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startLiveNetwork, type LiveNetwork } from '../support/attack.ts';
 import { getText, metric, publish, waitFor, type Publisher } from '../support/network.ts';
 
-describe('attack: fake transcoder output', () => {
+const modes = [
+  { name: 'MPEG-TS renditions', lowLatency: false },
+  { name: 'low latency, renditions transcoded progressively', lowLatency: true },
+] as const;
+
+describe.each(modes)('attack: fake transcoder output ($name)', ({ lowLatency }) => {
   let live: LiveNetwork;
   let attacked: Publisher | undefined;
   beforeAll(async () => {
-    live = await startLiveNetwork();
+    live = await startLiveNetwork(lowLatency ? { broadcaster: { lowLatency: true, partTarget: 0.334 } } : {});
   });
   afterAll(async () => {
     await attacked?.stop();
@@ -25,7 +34,7 @@ describe('attack: fake transcoder output', () => {
 
   it('publishes no fake rendition: each is compared with the source, fails, and its node is reported', async () => {
     const { orchestrator, broadcaster } = live.net;
-    const fakes = await live.attackServer('fake-transcoders.ts', { orchestrator: orchestrator.url });
+    const fakes = await live.attackServer('fake-transcoders.ts', { orchestrator: orchestrator.url, live: lowLatency });
     const urls = fakes.info.listening as string[];
     const kinds = fakes.info.kinds as string[];
     const kindOf = new Map(urls.map((u, i) => [u, kinds[i]!]));
@@ -34,7 +43,11 @@ describe('attack: fake transcoder output', () => {
     const verified: Array<{ seq: number; transcoder: string; passed: boolean }> = [];
     const transcoded: Array<{ seq: number; transcoder: string }> = [];
     const rejected: Array<{ seq: number; transcoder: string }> = [];
+    const parts = new Set<number>();
     broadcaster.streams.on('opened', ({ pipeline }) => {
+      pipeline.on('partPublished', (e) => {
+        if (e.rendition !== 'source') parts.add(e.seq);
+      });
       pipeline.on('outputRejected', (e) => rejected.push(e));
       pipeline.on('outputVerified', (e) => verified.push(e));
       pipeline.on('transcoded', (e) => transcoded.push(e));
@@ -51,6 +64,9 @@ describe('attack: fake transcoder output', () => {
     // Every answer from a fake was refused by the cheap checks (no rendition of it published) or compared with the source.
     const unchecked = byFake.filter((t) => !checked.some((v) => v.seq === t.seq && v.transcoder === t.transcoder) && !rejected.some((r) => r.seq === t.seq && r.transcoder === t.transcoder));
     assert.deepEqual(unchecked.map((t) => [t.seq, kindOf.get(t.transcoder)]), [], 'no answer from a fake went unchecked');
+    // Parts of a rendition go out from trusted transcoders only: none of a segment any fake answered.
+    assert.deepEqual(byFake.filter((t) => parts.has(t.seq)).map((t) => [t.seq, kindOf.get(t.transcoder)]), [], 'no fake answered a segment whose rendition parts went out');
+    if (lowLatency) await waitFor('the honest transcoder\'s parts of the attacked stream', () => parts.size > 0, 60_000, 250);
     for (const v of checked.filter((x) => x.passed)) {
       assert.equal(kindOf.get(v.transcoder), 'another-time', `only the other-moment fake passed, on its first (honest) answer: ${JSON.stringify(v)}`);
       assert.equal(checked.filter((x) => x.transcoder === v.transcoder && x.passed).length, 1);

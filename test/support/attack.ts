@@ -64,7 +64,7 @@ class PlaylistWatch {
         let gap = false;
         for (const line of text.split('\n')) {
           if (line === '#EXT-X-GAP') gap = true;
-          const seq = /^(\d+)\.ts$/.exec(line)?.[1];
+          const seq = /^(\d+)\.(?:ts|m4s)$/.exec(line)?.[1];
           if (seq === undefined) continue;
           watch.seqs.add(Number(seq));
           if (gap) watch.gaps.add(Number(seq));
@@ -113,8 +113,8 @@ export interface LiveNetwork {
   close(): Promise<void>;
 }
 
-export async function startLiveNetwork(options: { streamKey?: string; renditions?: string[] } = {}): Promise<LiveNetwork> {
-  const net = await startNetwork();
+export async function startLiveNetwork(options: { streamKey?: string; renditions?: string[]; broadcaster?: Parameters<typeof startNetwork>[0] } = {}): Promise<LiveNetwork> {
+  const net = await startNetwork(options.broadcaster);
   const streamKey = options.streamKey ?? 'honest-stream';
   const publisher = publish(`${net.broadcaster.rtmpUrl}/${streamKey}`);
   const playbackId = net.broadcaster.keys.resolve(streamKey);
@@ -130,7 +130,7 @@ export async function startLiveNetwork(options: { streamKey?: string; renditions
   };
   try {
     await waitFor('the honest stream in every rendition', async () => {
-      for (const r of renditions) if (((await getText(`${base}/${r}/index.m3u8`)).text.match(/^\d+\.ts$/gm) ?? []).length < 2) return false;
+      for (const r of renditions) if (((await getText(`${base}/${r}/index.m3u8`)).text.match(/^\d+\.(ts|m4s)$/gm) ?? []).length < 2) return false;
       return true;
     }, 60_000, 250);
     watch.start(renditions);
