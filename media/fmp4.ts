@@ -275,6 +275,44 @@ export function rebaseFragment(fragment: Buffer, tracks: readonly Fmp4Track[], o
   }
 }
 
+/**
+ * Undoes FFmpeg's stretched first sample, in place: the mp4 muxer starts every track at decode time 0 and,
+ * for a track whose first sample came later (audio behind a B-frame video's shift), lengthens that first
+ * sample to cover the difference (measured: an AAC frame of 5000 ticks at 48 kHz instead of 1024, 104 ms
+ * instead of 21). Segments encoded apart then overlap and leave holes in the audio at every segment start,
+ * where Chromium stalls. For each track not in `seen` (its first fragment), a first sample longer than 1.5×
+ * the second is cut to the second's length and moved later by the difference; `seen` gets the track.
+ */
+export function unstretchFirstSample(fragment: Buffer, seen: Set<number>): void {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  for (const moof of readBoxes(fragment, 0, fragment.length).filter((b) => b.type === 'moof')) {
+    for (const traf of children(fragment, moof, 'traf')) {
+      const tfhd = child(fragment, traf, 'tfhd') ?? bad('traf without tfhd');
+      need(tfhd, 8);
+      const trackId = view.getUint32(tfhd.start + 4);
+      if (seen.has(trackId)) continue;
+      seen.add(trackId);
+      const trun = child(fragment, traf, 'trun');
+      const tfdt = child(fragment, traf, 'tfdt');
+      if (!trun || !tfdt) continue;
+      need(trun, 8);
+      const flags = view.getUint32(trun.start) & 0xffffff;
+      if (!(flags & 0x100) || view.getUint32(trun.start + 4) < 2) continue;
+      let at = trun.start + 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
+      const per = 4 + (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0);
+      if (at + 2 * per > trun.end) bad('trun too short for its samples');
+      const first = view.getUint32(at);
+      const second = view.getUint32(at + per);
+      if (second === 0 || first <= second * 1.5) continue;
+      view.setUint32(at, second);
+      const moved = readTfdt(fragment, tfdt) + (first - second);
+      if (fragment[tfdt.start] === 1) view.setBigUint64(tfdt.start + 4, BigInt(moved));
+      else if (moved > 0xffffffff) bad(`track ${trackId}: a 32-bit tfdt cannot hold decode time ${moved}`);
+      else view.setUint32(tfdt.start + 4, moved);
+    }
+  }
+}
+
 function readTfdt(fragment: Uint8Array, tfdt: Box): number {
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   need(tfdt, 8);

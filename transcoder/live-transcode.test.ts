@@ -30,11 +30,11 @@ const live = { paidSeconds: 2.2, partTarget: 0.334 };
 const PACE_MS = 300;
 
 /** 4 s of 640×360 H.264/AAC as the broadcaster's CMAF cutter writes it: keyframes every 2 s, a fragment every 0.3 s. */
-function cmafSource(): { init: Buffer; fragments: Buffer[] } {
+function cmafSource(video: string[] = ['-bf', '2'], audioFilter = 'anull'): { init: Buffer; fragments: Buffer[] } {
   const dir = mkdtempSync(join(tmpdir(), 'castnet-live-src-'));
   try {
     const out = join(dir, 'src.mp4');
-    const r = spawnSync(ffmpegBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-bf', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', '300000', out]);
+    const r = spawnSync(ffmpegBinaries().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', ...video, '-af', audioFilter, '-c:a', 'aac', '-b:a', '96k', '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', '300000', out]);
     assert.equal(r.status, 0, r.stderr.toString());
     let init: Buffer | null = null;
     const fragments: Buffer[] = [];
@@ -190,6 +190,42 @@ describe('progressive transcoding (POST /transcode/live)', () => {
       assert.match(((await res.json()) as { error: { message: string } }).error.message, /resume points|keyframesAt|frame numbers/);
     }
     assert.equal(runs, before, 'no FFmpeg for a refused request');
+  });
+
+  // Before FFmpeg's stretched first sample was undone, every segment of such a source started with one audio
+  // sample of up to 104 ms, which MSE trims where it overlaps the segment before, leaving a hole there where
+  // Chromium stalled (measured on the broadcaster's own cutter output: an 83 ms hole at every segment start).
+  it('leaves no audio hole at a segment start across segments encoded apart (FFmpeg\'s stretched first sample undone)', async () => {
+    // As the demo and bench publishers send it: no B-frames (x264 zerolatency), the audio a little after the video.
+    const publisher = cmafSource(['-tune', 'zerolatency'], 'adelay=16:all=1');
+    const tracks = parseInit(publisher.init);
+    const first = publisher.fragments.filter((f) => fragmentTiming(f, tracks).start < 1.99);
+    const second = publisher.fragments.filter((f) => fragmentTiming(f, tracks).start >= 1.99);
+    let init: Buffer | null = null;
+    const fragments: Buffer[] = [];
+    for (const [seq, input] of [[10, first], [11, second]] as const) {
+      const call = startLiveTranscode(free.url, params(seq), live, { onFrame: (f) => (f.rendition === 0 ? (f.kind === 'init' ? (init ??= f.payload) : fragments.push(f.payload)) : undefined), timeoutMs: 30_000, maxAnswerBytes: 64 * 1024 * 1024 });
+      call.write(publisher.init);
+      for (const f of input) call.write(f);
+      call.end();
+      await call.done;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'castnet-live-join-'));
+    try {
+      const file = join(dir, 'joined.mp4');
+      writeFileSync(file, Buffer.concat([init!, ...fragments]));
+      // Audio: no hole (a later packet starting past the end of the one before). It may overlap where this
+      // source's own fragments overlap (a fragment cut at a video keyframe carries the audio muxed around it).
+      const probe = spawnSync(ffmpegBinaries().ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'packet=dts_time,duration_time', '-of', 'csv=p=0', file]);
+      const packets = probe.stdout.toString().trim().split('\n').map((l) => l.split(',').map(Number) as [number, number]);
+      assert.ok(packets.length > 150, `${packets.length} audio packets`);
+      for (let i = 1; i < packets.length; i++) {
+        const gap = packets[i]![0] - (packets[i - 1]![0] + packets[i - 1]![1]);
+        assert.ok(gap < 0.002, `audio packet ${i} at ${packets[i]![0]} s leaves no hole after the one before (gap ${gap.toFixed(4)} s)`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a paid node\'s unpaid request 402 before it starts FFmpeg, and reads none of the body', async () => {

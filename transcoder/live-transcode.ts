@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
-import { Fmp4Splitter, parseInit, rebaseFragment, trackStarts, type Fmp4Track } from '../media/fmp4.ts';
+import { Fmp4Splitter, parseInit, rebaseFragment, trackStarts, unstretchFirstSample, type Fmp4Track } from '../media/fmp4.ts';
 import { CastnetError, type ErrorContext } from '../protocol/errors.ts';
 import { liveLadderArgs, type LiveLadderJob } from './ladder-command.ts';
 
@@ -102,12 +102,16 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
   let inputStart: number | null = null;
   const outputs = job.renditions.map((_, rendition) => {
     let tracks: Fmp4Track[] | null = null;
+    const seen = new Set<number>();
     const splitter = new Fmp4Splitter({
       init: (bytes) => {
         tracks = parseInit(bytes);
         emit({ rendition, kind: 'init', bytes });
       },
       fragment: (bytes) => {
+        // FFmpeg keeps the tracks' relative timing by stretching a later track's first sample: undone, so
+        // segments encoded apart meet without a hole or an overlap (media/fmp4.ts unstretchFirstSample).
+        unstretchFirstSample(bytes, seen);
         rebaseFragment(bytes, tracks!, inputStart ?? 0);
         emit({ rendition, kind: 'fragment', bytes });
       },
