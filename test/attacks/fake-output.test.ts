@@ -71,7 +71,10 @@ describe.each(modes)('attack: fake transcoder output ($name)', ({ lowLatency }) 
       assert.equal(kindOf.get(v.transcoder), 'another-time', `only the other-moment fake passed, on its first (honest) answer: ${JSON.stringify(v)}`);
       assert.equal(checked.filter((x) => x.transcoder === v.transcoder && x.passed).length, 1);
     }
-    assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= urls.length - 1);
+    // The metric counts every failed comparison seen (how many fakes the cheap check caught first varies with timing).
+    const failedChecks = checked.filter((v) => !v.passed).length;
+    assert.ok(failedChecks >= 1, 'fakes were caught by comparison with the source');
+    assert.ok((await metric(broadcaster.httpUrl, /^castnet_broadcaster_output_verifications_total\{[^}]*result="failed"/)) >= failedChecks, 'the broadcaster counts each failed comparison');
     assert.ok((await metric(orchestrator.url, /^castnet_orchestrator_failure_reports_total\{(?=[^}]*reason="verification_failed")(?=[^}]*counted="yes")/)) >= 1, 'the reports counted');
     // The broadcaster's failure reports reach the orchestrator on their own schedule: wait (bounded) for each score to drop.
     const scores = async () => JSON.parse((await getText(`${orchestrator.url}/api/nodes`)).text) as Array<{ url: string; score: number }>;
