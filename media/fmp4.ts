@@ -264,15 +264,19 @@ export function trackStarts(fragment: Uint8Array, tracks: readonly Fmp4Track[]):
  * (FFmpeg writes version 1, 64 bits, so this is another muxer's output: about a day of 48 kHz audio).
  */
 export function rebaseFragment(fragment: Buffer, tracks: readonly Fmp4Track[], offsetSeconds: number): void {
-  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   for (const { trackId, tfdt } of tfdts(fragment)) {
     const track = tracks.find((t) => t.id === trackId) ?? bad(`a traf of track ${trackId}, not in the init segment`);
-    const moved = readTfdt(fragment, tfdt) + Math.round(offsetSeconds * track.timescale);
-    if (moved < 0 || !Number.isSafeInteger(moved)) bad(`track ${trackId} moved to decode time ${moved}`);
-    if (fragment[tfdt.start] === 1) view.setBigUint64(tfdt.start + 4, BigInt(moved));
-    else if (moved > 0xffffffff) bad(`track ${trackId}: a 32-bit tfdt cannot hold decode time ${moved}`);
-    else view.setUint32(tfdt.start + 4, moved);
+    writeTfdt(fragment, tfdt, trackId, readTfdt(fragment, tfdt) + Math.round(offsetSeconds * track.timescale));
   }
+}
+
+/** Sets a traf's decode time; refused when it is negative, unsafe, or too large for a version-0 (32-bit) tfdt. */
+function writeTfdt(fragment: Buffer, tfdt: Box, trackId: number, moved: number): void {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  if (moved < 0 || !Number.isSafeInteger(moved)) bad(`track ${trackId} moved to decode time ${moved}`);
+  if (fragment[tfdt.start] === 1) view.setBigUint64(tfdt.start + 4, BigInt(moved));
+  else if (moved > 0xffffffff) bad(`track ${trackId}: a 32-bit tfdt cannot hold decode time ${moved}`);
+  else view.setUint32(tfdt.start + 4, moved);
 }
 
 /**
@@ -305,10 +309,7 @@ export function unstretchFirstSample(fragment: Buffer, seen: Set<number>): void 
       const second = view.getUint32(at + per);
       if (second === 0 || first <= second * 1.5) continue;
       view.setUint32(at, second);
-      const moved = readTfdt(fragment, tfdt) + (first - second);
-      if (fragment[tfdt.start] === 1) view.setBigUint64(tfdt.start + 4, BigInt(moved));
-      else if (moved > 0xffffffff) bad(`track ${trackId}: a 32-bit tfdt cannot hold decode time ${moved}`);
-      else view.setUint32(tfdt.start + 4, moved);
+      writeTfdt(fragment, tfdt, trackId, readTfdt(fragment, tfdt) + (first - second));
     }
   }
 }

@@ -111,7 +111,8 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
       fragment: (bytes) => {
         // FFmpeg keeps the tracks' relative timing by stretching a later track's first sample: undone, so
         // segments encoded apart meet without a hole or an overlap (media/fmp4.ts unstretchFirstSample).
-        unstretchFirstSample(bytes, seen);
+        // Only a track's first fragment can hold a stretched sample: later fragments skip the walk.
+        if (seen.size < tracks!.length) unstretchFirstSample(bytes, seen);
         rebaseFragment(bytes, tracks!, inputStart ?? 0);
         emit({ rendition, kind: 'fragment', bytes });
       },
