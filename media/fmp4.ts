@@ -284,10 +284,11 @@ function writeTfdt(fragment: Buffer, tfdt: Box, trackId: number, moved: number):
  * for a track whose first sample came later (audio behind a B-frame video's shift), lengthens that first
  * sample to cover the difference (measured: an AAC frame of 5000 ticks at 48 kHz instead of 1024, 104 ms
  * instead of 21). Segments encoded apart then overlap and leave holes in the audio at every segment start,
- * where Chromium stalls. For each track not in `seen` (its first fragment), a first sample longer than 1.5×
- * the second is cut to the second's length and moved later by the difference; `seen` gets the track.
+ * where Chromium stalls. For each track not in `seen` (its first fragment), a first sample longer than the
+ * second (an audio track of `tracks`; 1.5× the second for others) is cut to the second's length and moved
+ * later by the difference; `seen` gets the track.
  */
-export function unstretchFirstSample(fragment: Buffer, seen: Set<number>): void {
+export function unstretchFirstSample(fragment: Buffer, seen: Set<number>, tracks: readonly Fmp4Track[] = []): void {
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   for (const moof of readBoxes(fragment, 0, fragment.length).filter((b) => b.type === 'moof')) {
     for (const traf of children(fragment, moof, 'traf')) {
@@ -307,7 +308,10 @@ export function unstretchFirstSample(fragment: Buffer, seen: Set<number>): void 
       if (at + 2 * per > trun.end) bad('trun too short for its samples');
       const first = view.getUint32(at);
       const second = view.getUint32(at + per);
-      if (second === 0 || first <= second * 1.5) continue;
+      // Audio frames are all one length (1024 samples for AAC), so any longer first one was stretched, even by
+      // a few ms; a video frame may be longer than the next (variable rate), so only a clear stretch counts.
+      const audio = tracks.find((t) => t.id === trackId)?.kind === 'audio';
+      if (second === 0 || first <= (audio ? second : second * 1.5)) continue;
       view.setUint32(at, second);
       writeTfdt(fragment, tfdt, trackId, readTfdt(fragment, tfdt) + (first - second));
     }

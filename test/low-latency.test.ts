@@ -73,6 +73,14 @@ describe('low-latency HLS from RTMP', () => {
     // Progressive: some part of a segment reached the relay before the source segment itself was complete.
     const early = published.filter((p) => p.rendition === rendition && completed.has(p.seq) && p.at < completed.get(p.seq)!);
     assert.ok(early.length > 0, `parts before their source segment completed: ${JSON.stringify(published.filter((p) => p.rendition === rendition).slice(0, 8))} ${JSON.stringify([...completed])}`);
+    // A complete segment keeps its parts: the relay lists them only when they add up to its EXTINF, and a
+    // player on parts reads on into the next segment without waiting for that segment whole.
+    const complete = await waitFor(`a complete segment of ${rendition} listed with its parts`, async () => {
+      const m = HLS.parse((await getText(`${net.relay.url}/hls/${playbackId}/${rendition}/index.m3u8`)).text) as MediaPlaylist;
+      return m.segments.find((s) => s.uri && s.parts.length > 1);
+    }, 20_000, 100);
+    const partsSum = complete.parts.reduce((sum, p) => sum + (p.duration ?? 0), 0);
+    assert.ok(Math.abs(partsSum - complete.duration) <= 0.002, `parts of ${partsSum.toFixed(5)} s in a ${complete.duration} s segment`);
     const newest = published.filter((p) => p.rendition === rendition).at(-1)!;
     const part = await fetch(`${net.relay.url}/hls/${playbackId}/${rendition}/${newest.seq}.${newest.part}.m4s`);
     assert.equal(part.status, 200);

@@ -98,11 +98,16 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
   const stop = () => kill.abort();
   signal.addEventListener('abort', stop, { once: true });
   let inputTracks: Fmp4Track[] | null = null;
-  /** Seconds FFmpeg takes off the input's timeline: the first fragment's earliest track start. */
+  /**
+   * Where the input begins on its timeline: its video track's first decode time (its earliest track's when
+   * the first fragment has no video), which each output's first video decode time is moved to.
+   */
   let inputStart: number | null = null;
   const outputs = job.renditions.map((_, rendition) => {
     let tracks: Fmp4Track[] | null = null;
     const seen = new Set<number>();
+    /** Seconds added to this output's decode times, fixed by its first fragment. */
+    let offset: number | null = null;
     const splitter = new Fmp4Splitter({
       init: (bytes) => {
         tracks = parseInit(bytes);
@@ -112,8 +117,9 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
         // FFmpeg keeps the tracks' relative timing by stretching a later track's first sample: undone, so
         // segments encoded apart meet without a hole or an overlap (media/fmp4.ts unstretchFirstSample).
         // Only a track's first fragment can hold a stretched sample: later fragments skip the walk.
-        if (seen.size < tracks!.length) unstretchFirstSample(bytes, seen);
-        rebaseFragment(bytes, tracks!, inputStart ?? 0);
+        if (seen.size < tracks!.length) unstretchFirstSample(bytes, seen, tracks!);
+        offset ??= outputOffset(bytes, tracks!, inputStart ?? 0);
+        rebaseFragment(bytes, tracks!, offset);
         emit({ rendition, kind: 'fragment', bytes });
       },
     });
@@ -146,9 +152,9 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
     },
     fragment: (bytes) => {
       if (inputStart === null) {
-        const starts = [...trackStarts(bytes, inputTracks!).values()];
-        if (starts.length === 0) throw new CastnetError('INVALID_SEGMENT', 'the first fragment has no track of the init segment', context);
-        inputStart = Math.min(...starts);
+        const starts = trackStarts(bytes, inputTracks!);
+        if (starts.size === 0) throw new CastnetError('INVALID_SEGMENT', 'the first fragment has no track of the init segment', context);
+        inputStart = videoStart(starts, inputTracks!) ?? Math.min(...starts.values());
       }
       pending.push(bytes);
     },
@@ -189,4 +195,25 @@ export async function transcodeLive(req: LiveTranscodeRequest, emit: (out: LiveO
   outputs.forEach((o, i) => {
     if (!o.init) throw new CastnetError('TRANSCODE_FAILED', `FFmpeg produced no output for ${job.renditions[i]!.name}`, { ...context, rendition: job.renditions[i]!.name });
   });
+}
+
+/** A fragment's video track start, in seconds, when it has one. */
+function videoStart(starts: Map<number, number>, tracks: readonly Fmp4Track[]): number | undefined {
+  const video = tracks.find((t) => t.kind === 'video');
+  return video ? starts.get(video.id) : undefined;
+}
+
+/**
+ * Seconds that put an output on the input's timeline: its first video frame's decode time goes where the
+ * input's does. Anchored on video, not on whichever track FFmpeg starts at 0: that is the audio when the
+ * encoder's priming reaches before the first frame (no B-frames to hold the video back), by an amount that
+ * changes from segment to segment, which left holes in the audio where segments encoded apart meet.
+ */
+function outputOffset(firstFragment: Uint8Array, tracks: readonly Fmp4Track[], inputStart: number): number {
+  const starts = trackStarts(firstFragment, tracks);
+  if (starts.size === 0) return inputStart;
+  const earliest = Math.min(...starts.values());
+  // A stream's first segment starts at 0, where priming before the first frame has nowhere to go: that
+  // segment moves later by the priming's reach (a few ms of overlap with the next, never a hole).
+  return Math.max(inputStart - (videoStart(starts, tracks) ?? earliest), -earliest);
 }
