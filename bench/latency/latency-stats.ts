@@ -23,6 +23,10 @@ export interface CaseStats {
   maxMs: number;
   stalls: number;
   stallMs: number;
+  /** Each stall: when it began (ms after the first presented frame), how long, and whether it was a frozen picture, the video waiting, or both. */
+  stallList: Array<{ fromMs: number; ms: number; kind: 'frozen' | 'waiting' | 'frozen+waiting' }>;
+  /** 'waiting' intervals that began while the player was seeking (its start jump), ms each: not stalls. */
+  seekWaitsMs: number[];
   /** Wall time the window covered, from the first presented frame to the last. */
   coveredMs: number;
 }
@@ -34,28 +38,22 @@ export function quantile(sorted: ReadonlyArray<number>, q: number): number {
 }
 
 /** Merges intervals [start, end] (ms) and answers how many there are and how long they last together. */
-export function mergeIntervals(intervals: Array<[number, number]>): { count: number; totalMs: number } {
+export function mergeIntervals(intervals: Array<[number, number]>): { count: number; totalMs: number; merged: Array<[number, number]> } {
   const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-  let count = 0;
-  let totalMs = 0;
-  let current: [number, number] | null = null;
+  const merged: Array<[number, number]> = [];
   for (const [a, b] of sorted) {
+    const current = merged.at(-1);
     if (current && a <= current[1]) current[1] = Math.max(current[1], b);
-    else {
-      if (current) totalMs += current[1] - current[0];
-      current = [a, b];
-      count++;
-    }
+    else merged.push([a, b]);
   }
-  if (current) totalMs += current[1] - current[0];
-  return { count, totalMs };
+  return { count: merged.length, totalMs: merged.reduce((sum, [a, b]) => sum + b - a, 0), merged };
 }
 
 /**
  * The figures of one case over `windowMs` from its first presented frame (a frame presented twice counts
  * once, at its first presentation). `endedAt`: when the report was taken, which ends a stall still going on.
  */
-export function caseStats(sentAt: ReadonlyArray<number>, report: Pick<LatencyReport, 'frames' | 'unreadable' | 'waiting'>, windowMs: number, endedAt: number): CaseStats {
+export function caseStats(sentAt: ReadonlyArray<number>, report: Pick<LatencyReport, 'frames' | 'unreadable' | 'waiting'> & Partial<Pick<LatencyReport, 'waitingAt'>>, windowMs: number, endedAt: number): CaseStats {
   const first = report.frames[0]?.[1] ?? endedAt;
   const windowEnd = Math.min(endedAt, first + windowMs);
   const frames = report.frames.filter(([, t]) => t <= windowEnd);
@@ -80,8 +78,19 @@ export function caseStats(sentAt: ReadonlyArray<number>, report: Pick<LatencyRep
   // The picture also stands still after the last frame until the window ends.
   const last = frames.at(-1)?.[1];
   if (last !== undefined && windowEnd - last > STALL_GAP_MS) gaps.push([last, windowEnd]);
-  const waits = report.waiting.map(([a, b]) => [a, Math.min(b ?? windowEnd, windowEnd)] as [number, number]).filter(([a]) => a <= windowEnd);
+  const allWaits = report.waiting.map(([a, b]) => [a, Math.min(b ?? windowEnd, windowEnd)] as [number, number]).filter(([a]) => a <= windowEnd);
+  // A wait that began in a seek (waitingAt is pushed with each interval) is the seek's: a seek that held the
+  // picture past the gap is still counted, as a frozen picture.
+  const inSeek = (i: number) => report.waitingAt?.[i]?.seeking === true;
+  const waits = allWaits.filter((_, i) => !inSeek(i));
+  const seekWaitsMs = allWaits.filter((_, i) => inSeek(i)).map(([a, b]) => b - a);
   const stalls = mergeIntervals([...gaps, ...waits]);
+  const overlaps = (list: Array<[number, number]>, [a, b]: [number, number]) => list.some(([x, y]) => y > x && x < b && y > a);
+  const stallList = stalls.merged.map(([a, b]) => {
+    const frozen = overlaps(gaps, [a, b]);
+    const waited = overlaps(waits, [a, b]);
+    return { fromMs: a - first, ms: b - a, kind: frozen && waited ? ('frozen+waiting' as const) : frozen ? ('frozen' as const) : ('waiting' as const) };
+  });
   const unreadable = Object.values(report.unreadable).reduce((a, b) => a + b, 0);
   return {
     presented: frames.length + unreadable,
@@ -95,6 +104,8 @@ export function caseStats(sentAt: ReadonlyArray<number>, report: Pick<LatencyRep
     maxMs: latencies.at(-1) ?? NaN,
     stalls: stalls.count,
     stallMs: stalls.totalMs,
+    stallList,
+    seekWaitsMs,
     coveredMs: last === undefined ? 0 : last - first,
   };
 }

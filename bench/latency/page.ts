@@ -22,6 +22,8 @@ export interface LatencyReport {
   unreadable: Record<string, number>;
   /** 'waiting' intervals after the first presented frame: [start, end (null: still waiting)], wall clock ms. */
   waiting: Array<[number, number | null]>;
+  /** Per 'waiting' interval, what the player stood on when it began: where a stall comes from. */
+  waitingAt: WaitingDetail[];
   /** Fatal player errors, media errors, refused segments: anything that makes the run invalid. */
   errors: string[];
   decodedFrames: number;
@@ -45,12 +47,29 @@ export interface LatencyReport {
   startJump: number | null;
 }
 
+export interface WaitingDetail {
+  /** Wall clock ms the interval began. */
+  at: number;
+  /** The media time and the buffered media ahead of it, in seconds. */
+  currentTime: number;
+  bufferAhead: number;
+  /** Buffered ranges, [start, end] s, as the media element had them. */
+  buffered: Array<[number, number]>;
+  playbackRate: number;
+  /**
+   * The media element was seeking (castnet-player's start jump, within the buffer): the wait is the seek's,
+   * not playback running dry. A seek that holds the picture past the stall gap is still a frozen-picture stall.
+   */
+  seeking: boolean;
+}
+
 const params = new URLSearchParams(location.search);
 const src = params.get('src') ?? '';
 const errors: string[] = [];
 const frames: Array<[number, number]> = [];
 const unreadable: Record<string, number> = {};
 const waiting: Array<[number, number | null]> = [];
+const waitingAt: WaitingDetail[] = [];
 
 let video: HTMLVideoElement;
 let hls: Hls | null = null;
@@ -85,7 +104,13 @@ if (params.get('player') === 'castnet') {
 }
 
 video.addEventListener('waiting', () => {
-  if (frames.length > 0 && (waiting.length === 0 || waiting.at(-1)![1] !== null)) waiting.push([Date.now(), null]);
+  if (frames.length > 0 && (waiting.length === 0 || waiting.at(-1)![1] !== null)) {
+    waiting.push([Date.now(), null]);
+    const buffered: Array<[number, number]> = [];
+    for (let i = 0; i < video.buffered.length; i++) buffered.push([video.buffered.start(i), video.buffered.end(i)]);
+    const holding = buffered.find(([a, b]) => a <= video.currentTime + 0.001 && video.currentTime <= b);
+    waitingAt.push({ at: Date.now(), currentTime: video.currentTime, bufferAhead: holding ? holding[1] - video.currentTime : 0, buffered, playbackRate: video.playbackRate, seeking: video.seeking });
+  }
 });
 const waitingOver = () => {
   const last = waiting.at(-1);
@@ -155,6 +180,7 @@ setInterval(() => {
     frames,
     unreadable,
     waiting,
+    waitingAt,
     errors: all,
     decodedFrames: quality.totalVideoFrames,
     droppedFrames: quality.droppedVideoFrames,

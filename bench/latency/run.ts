@@ -368,7 +368,20 @@ function report(bench: Bench, loadBefore: number[]): void {
       `  ${LABELS[key].padEnd(18)} ${s(stats.p50Ms).padStart(7)} ${s(stats.p95Ms).padStart(7)} ${s(stats.minMs).padStart(7)} ${s(stats.maxMs).padStart(7)}  ${`${stats.stalls} (${s(stats.stallMs)})`.padEnd(16)} ${`${stats.measured}/${r.decodedFrames}/${r.droppedFrames}`.padEnd(25)} ${`${secs(r.playerLatencySeconds)} / ${secs(r.targetLatencySeconds)}`.padEnd(22)} ${`${r.targetDuration ?? '-'} s / ${r.partTarget ?? '-'}`.padEnd(20)} ${m.loadBefore.toFixed(1)}→${m.loadAfter.toFixed(1)}  ${m.player}${r.startJump ? ` (start jump +${r.startJump.toFixed(2)} s)` : ''}`,
     );
   }
-  bench.figure(`  stalls: a picture on screen over ${STALL_GAP_MS} ms, or the video waiting; hls.js target: its live sync distance (3 target durations, or PART-HOLD-BACK in low-latency mode)`);
+  bench.figure(`  stalls: a picture on screen over ${STALL_GAP_MS} ms, or the video waiting (not in the player's own seek within the buffer, listed apart); hls.js target: its live sync distance (3 target durations, or PART-HOLD-BACK in low-latency mode)`);
+  for (const key of CASES) {
+    const m = results.get(key);
+    if (m && m.stats.seekWaitsMs.length > 0) bench.figure(`  ${LABELS[key]}: waited ${m.stats.seekWaitsMs.map((ms) => s(ms)).join(', ')} in the start jump's seek`);
+    if (!m || m.stats.stallList.length === 0) continue;
+    bench.figure(`  ${LABELS[key]} stalls:`);
+    for (const stall of m.stats.stallList) {
+      // What the media element stood on when a 'waiting' inside this stall began: buffer ahead, rate, ranges.
+      const first = m.report.frames[0]?.[1] ?? 0;
+      const at = m.report.waitingAt.find((w) => w.at - first >= stall.fromMs - 1 && w.at - first <= stall.fromMs + stall.ms + 1);
+      const where = at ? `, at media ${at.currentTime.toFixed(3)} s with ${at.bufferAhead.toFixed(3)} s buffered ahead, rate ${at.playbackRate}, ranges ${at.buffered.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(' ')}` : '';
+      bench.figure(`    at +${s(stall.fromMs)} for ${s(stall.ms)} (${stall.kind})${where}`);
+    }
+  }
   const nginx = results.get('nginx');
   if (nginx) {
     bench.figure('ratios to nginx-rtmp (Castnet / nginx):');
