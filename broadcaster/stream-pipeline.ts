@@ -659,7 +659,9 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
         return;
       }
       if (lane.from !== url) throw new Error('fragments of a transcoder whose init segment never came');
-      const timing = fragmentTiming(frame.payload, lane.tracks!);
+      // Its init went by before it was trusted (trust came with a segment verified mid-answer): this segment follows whole.
+      if (!lane.tracks) throw new Error('fragments whose init segment went by untrusted');
+      const timing = fragmentTiming(frame.payload, lane.tracks);
       if (lane.resumeAt !== null) {
         if (timing.start + timing.duration <= lane.resumeAt + 0.001) return;
         if (Math.abs(timing.start - lane.resumeAt) > 0.002 || !timing.independent) throw new Error(`the stand-in resumed at ${timing.start.toFixed(3)} s, not ${lane.resumeAt.toFixed(3)} s with a keyframe`);

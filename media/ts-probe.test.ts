@@ -55,6 +55,16 @@ describe('MPEG-TS probe', () => {
     });
   }
 
+  it('reads 30 fps from a 30 fps segment with a frame dropped (an odd interval does not move the rate)', async () => {
+    const file = await segment('dropped-frame', 'testsrc=size=320x240:rate=30', ['-map', '0:v', '-vf', 'select=not(eq(n\\,10))', '-fps_mode', 'passthrough', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']);
+    const ours = probeTs(readFileSync(file));
+    const theirs = await ffprobe(file);
+    assert.equal(theirs.frames, 59, 'the segment lacks one of its 60 frames');
+    assert.equal(ours.frames, 59);
+    assert.equal(ours.fps, 30);
+    assert.ok(Math.abs(ours.duration - 2) < 0.001, `lasts ${ours.duration} s`);
+  });
+
   it('refuses a segment without H.264 video', () => {
     const pat = Buffer.alloc(188, 0xff);
     pat[0] = 0x47;

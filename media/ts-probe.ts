@@ -38,6 +38,22 @@ function snapRate(measured: number): number {
   const nearest = COMMON_RATES.reduce((best, r) => (Math.abs(r - measured) < Math.abs(best - measured) ? r : best));
   return Math.abs(nearest - measured) / nearest < 0.005 ? nearest : Math.round(measured * 1000) / 1000;
 }
+/**
+ * The frame rate from sorted presentation times: frames over the time between them, leaving out intervals
+ * far from the median (under half or over 1.5 times it). One odd interval must not move the rate off a
+ * common one: a dropped frame (a double interval), or the first frame of a low-latency stream, which the
+ * CMAF cutter stretches back to the segment's start (the AAC priming, 21 ms: 29.68 fps measured over the
+ * whole span of a 30 fps segment, which gave its renditions an extra keyframe).
+ */
+function frameRate(pts: number[]): number {
+  if (pts.length < 2) return 0;
+  const intervals = pts.slice(1).map((p, i) => p - pts[i]!);
+  const median = [...intervals].sort((a, b) => a - b)[intervals.length >> 1]!;
+  const kept = intervals.filter((d) => d >= median / 2 && d <= median * 1.5);
+  const total = kept.reduce((t, d) => t + d, 0);
+  return total > 0 ? snapRate((kept.length * 90_000) / total) : 0;
+}
+
 const STREAM_TYPE_H264 = 0x1b;
 /** Video stream types other than H.264 (ISO/IEC 13818-1 table 2-34), named so a refusal says what was sent. */
 const OTHER_VIDEO: ReadonlyMap<number, string> = new Map([[0x01, 'MPEG-1'], [0x02, 'MPEG-2'], [0x10, 'MPEG-4 Part 2'], [0x24, 'H.265/HEVC'], [0x33, 'H.266/VVC']]);
@@ -200,7 +216,7 @@ export function probeTs(bytes: Uint8Array, work?: ProbeWork): MediaInfo {
 
   pts.sort((a, b) => a - b);
   const span = pts.length > 1 ? (pts.at(-1)! - pts[0]!) / 90_000 : 0;
-  const fps = span > 0 ? snapRate((pts.length - 1) / span) : 0;
+  const fps = frameRate(pts);
   const duration = fps > 0 ? span + 1 / fps : 0;
 
   const audio = audioHead as PesHead | null;

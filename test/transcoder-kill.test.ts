@@ -12,10 +12,8 @@ import { getText, publish, spawnNode, startNetwork, waitFor, type NodeProcess, t
 
 const modes = [
   { name: 'MPEG-TS renditions', options: {}, lowLatency: false, maxStallMs: 2_000 },
-  // Issue 12 asks for a stall of one segment (2 s) at most. The stand-in's parts continue the segment (0-0.8 s
-  // stalls in five local runs), but one fresh-clone CI run measured 2.4 s under load: the bound stays at 4 s
-  // (stop 21's) until that is understood.
-  { name: 'low latency, renditions transcoded progressively', options: { lowLatency: true, partTarget: 0.334 }, lowLatency: true, maxStallMs: 4_000 },
+  // One segment (2 s) at most, as issue 12 asks: the stand-in's first part comes 0.3-0.45 s after the kill.
+  { name: 'low latency, renditions transcoded progressively', options: { lowLatency: true, partTarget: 0.334 }, lowLatency: true, maxStallMs: 2_000 },
 ] as const;
 
 /** The segment being ingested in an LL playlist (the parts after its last complete segment), and how many parts it has. */
@@ -59,11 +57,19 @@ describe.each(modes)('a transcoder killed mid-stream ($name)', ({ options, lowLa
       await page.goto(`${net.relay.url}/watch/${playbackId}`);
       if (lowLatency) await page.evaluate(`document.querySelector('castnet-player').setAttribute('src', ${JSON.stringify(playlistUrl)})`);
       await waitFor('playback', async () => (((await page.evaluate(samplePlayer)) as PlaybackSample | null)?.currentTime ?? 0) > 1, 30_000, 100);
+      // Not a wait for a condition but a measurement over time: playback is sampled every 100 ms from here to
+      // 12 s after the kill (a bounded stretch), to find the longest stall from 1 s before the kill on. A wait
+      // that ended earlier belongs to the player's start (its start jump's seek), not to the kill.
       const samples: Array<[number, number]> = [];
-      const sample = async () => samples.push([performance.now(), ((await page.evaluate(samplePlayer)) as PlaybackSample).currentTime]);
-      // Not a wait for a condition but a measurement over time: playback is sampled every 100 ms for a fixed,
-      // bounded stretch (1 s before the kill, 12 s after) to find the longest stall.
-      for (let i = 0; i < 10; i++) await sample().then(() => new Promise((r) => setTimeout(r, 100)));
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push([performance.now(), ((await page.evaluate(samplePlayer)) as PlaybackSample).currentTime]);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      sampler.catch(() => {}); // awaited after the kill; a page gone before then fails the test there
+      await new Promise((r) => setTimeout(r, 1_000));
       // Low latency: killed while it is answering a segment, some of whose parts went out: the transcoder of
       // the open segment (the broadcaster rotates segments over the assignment's transcoders, seq % 2), once
       // the relay lists 2-4 of its parts.
@@ -87,17 +93,23 @@ describe.each(modes)('a transcoder killed mid-stream ($name)', ({ options, lowLa
           }, 10_000, 50)
         : null;
       kept?.catch(() => {}); // awaited below, after the sampling
-      while (performance.now() - killedAt < 12_000) await sample().then(() => new Promise((r) => setTimeout(r, 100)));
+      await new Promise((r) => setTimeout(r, 12_000));
+      sampling = false;
+      await sampler;
 
-      // The longest wall-clock stretch in which the video did not advance.
+      // The longest wall-clock stretch in which the video did not advance, among those still going on 1 s
+      // before the kill or later (one that began earlier counts whole); and, apart, the longest before that.
       let stall = 0;
+      let startStall = 0;
       let since = samples[0]![0];
       for (let i = 1; i < samples.length; i++) {
-        if (samples[i]![1] > samples[i - 1]![1] + 0.01) since = samples[i]![0];
-        else stall = Math.max(stall, samples[i]![0] - since);
+        const [at, time] = samples[i]!;
+        if (time > samples[i - 1]![1] + 0.01) since = at;
+        else if (at >= killedAt - 1_000) stall = Math.max(stall, at - since);
+        else startStall = Math.max(startStall, at - since);
       }
       if (cut) assert.match(await kept!, new RegExp(`URI="${cut.seq}\\.${cut.parts}\\.m4s"`), `segment ${cut.seq} keeps its parts past the ${cut.parts} that went out before the kill`);
-      console.log(`# longest playback stall around the kill: ${stall.toFixed(0)} ms`);
+      console.log(`# longest playback stall around the kill: ${stall.toFixed(0)} ms (before it, at the player's start: ${startStall.toFixed(0)} ms)`);
       assert.ok(stall < maxStallMs, `stall ${stall.toFixed(0)} ms is under ${maxStallMs} ms`);
       assert.deepEqual(((await page.evaluate(samplePlayer)) as PlaybackSample).errors, []);
     } finally {
