@@ -65,6 +65,14 @@ describe('MPEG-TS probe', () => {
     assert.ok(Math.abs(ours.duration - 2) < 0.001, `lasts ${ours.duration} s`);
   });
 
+  it('prices crafted timestamps at no fewer frames than the segment has: odd intervals cannot lower the rate', async () => {
+    // 31 frames 50 ms apart, then 29 frames 1 ms apart: the median interval alone would say 20 fps.
+    const file = await segment('crafted-intervals', 'testsrc=size=320x240:rate=30', ['-map', '0:v', '-vf', "setpts='if(lt(N,31),N*0.05,1.5+(N-30)*0.001)/TB'", '-fps_mode', 'passthrough', '-frames:v', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']);
+    const ours = probeTs(readFileSync(file));
+    assert.equal(ours.frames, 60);
+    assert.ok(ours.fps * ours.duration >= 59.5, `${ours.fps} fps × ${ours.duration} s is under the 60 frames sent`);
+  });
+
   it('refuses a segment without H.264 video', () => {
     const pat = Buffer.alloc(188, 0xff);
     pat[0] = 0x47;

@@ -40,18 +40,21 @@ function snapRate(measured: number): number {
 }
 /**
  * The frame rate from sorted presentation times: frames over the time between them, leaving out intervals
- * far from the median (under half or over 1.5 times it). One odd interval must not move the rate off a
- * common one: a dropped frame (a double interval), or the first frame of a low-latency stream, which the
- * CMAF cutter stretches back to the segment's start (the AAC priming, 21 ms: 29.68 fps measured over the
- * whole span of a 30 fps segment, which gave its renditions an extra keyframe).
+ * far from the median (under half or over 1.5 times it), so that one odd interval does not move the rate
+ * off a common one: a dropped frame (a double interval), or the first frame of a low-latency stream, which
+ * the CMAF cutter stretches back to the segment's start (the AAC priming, 21 ms: 29.68 fps measured over
+ * the whole span of a 30 fps segment, which gave its renditions an extra keyframe). Never under frames over
+ * the whole span, though: the price is duration × rate, and crafted intervals must not bring it under the
+ * segment's frame count.
  */
-function frameRate(pts: number[]): number {
-  if (pts.length < 2) return 0;
-  const intervals = pts.slice(1).map((p, i) => p - pts[i]!);
-  const median = [...intervals].sort((a, b) => a - b)[intervals.length >> 1]!;
+function frameRate(pts: number[], span: number): number {
+  if (span <= 0) return 0;
+  const intervals = pts.slice(1).map((p, i) => p - pts[i]!).sort((a, b) => a - b);
+  const median = intervals[intervals.length >> 1]!;
   const kept = intervals.filter((d) => d >= median / 2 && d <= median * 1.5);
   const total = kept.reduce((t, d) => t + d, 0);
-  return total > 0 ? snapRate((kept.length * 90_000) / total) : 0;
+  const overall = (pts.length - 1) / span;
+  return snapRate(total > 0 ? Math.max((kept.length * 90_000) / total, overall) : overall);
 }
 
 const STREAM_TYPE_H264 = 0x1b;
@@ -216,7 +219,7 @@ export function probeTs(bytes: Uint8Array, work?: ProbeWork): MediaInfo {
 
   pts.sort((a, b) => a - b);
   const span = pts.length > 1 ? (pts.at(-1)! - pts[0]!) / 90_000 : 0;
-  const fps = frameRate(pts);
+  const fps = frameRate(pts, span);
   const duration = fps > 0 ? span + 1 / fps : 0;
 
   const audio = audioHead as PesHead | null;
