@@ -18,7 +18,7 @@ export function createBroadcasterMetrics(registry: Registry) {
     }),
     transcodeFailures: new Counter({
       name: 'castnet_broadcaster_transcode_failures_total',
-      help: 'Segments whose renditions were not published, by reason',
+      help: 'Segments whose renditions were not published, by reason (backlog, late, no_transcoder, payment_refused, transcoder_error, unprobeable)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

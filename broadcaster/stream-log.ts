@@ -34,6 +34,8 @@ export function logPipeline(pipeline: EventEmitter<StreamPipelineEvents>, log: L
     switch (reason) {
       case 'backlog':
         return log.warn({ seq, backlog }, 'transcode backlog full: segment published as source only');
+      case 'late':
+        return log.warn({ seq, behind: backlog }, 'segment fell too far behind the stream to transcode: its renditions are gaps');
       case 'no_transcoder':
         if (unassigned) return log.debug({ seq }, 'no transcoder assigned: segment published as source only');
         unassigned = true;

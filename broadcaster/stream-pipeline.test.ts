@@ -22,6 +22,7 @@ import { PAYMENT_HEADER } from '../protocol/payment.ts';
 import { TicketParamsIssuer, ticketParamsToJson } from '../protocol/ticket-params.ts';
 import { MAX_WIN_PROB } from '../protocol/ticket.ts';
 import { TRANSCODE_HEADERS } from '../protocol/transcode-request.ts';
+import { RENDITION_LAG_SEGMENTS } from '../protocol/segment-metadata.ts';
 import { InMemoryOrchestrator } from './in-memory-orchestrator.ts';
 import { ManualTimers } from './manual-timers.ts';
 import { PaymentSender } from './payment-sender.ts';
@@ -212,6 +213,26 @@ describe('stream pipeline', () => {
     await pipeline.drain();
     assert.ok(relay.puts.includes('/hls/stream1/120p/0.ts'));
     assert.ok(relay.puts.includes('/hls/stream1/source/0.ts'));
+  });
+
+  it('transcodes no segment that fell RENDITION_LAG_SEGMENTS behind the stream (the relay lists its renditions as gaps), and pays for none', async () => {
+    const transcoder = new FakeTranscoder(() => 'ok');
+    const { pipeline, relay, push } = await setup([transcoder]);
+    // The rendition of segment 0 waits for the relay; the chain behind it with it.
+    relay.holds = (path) => path.includes('/120p/');
+    relay.hold = true;
+    const failed = record(pipeline, 'transcodeFailed');
+    const transcoded = record(pipeline, 'transcoded');
+    push();
+    await transcoder.requests(1);
+    for (let i = 1; i <= RENDITION_LAG_SEGMENTS + 1; i++) push();
+    relay.hold = false;
+    relay.release();
+    await pipeline.drain();
+    // Newest is 5: segment 1 is 4 behind when its turn comes, given up; 2 on are in time.
+    assert.deepEqual(failed.map((f) => [f.seq, f.reason]), [[1, 'late']]);
+    assert.deepEqual(transcoded.map((t) => t.seq), [0, 2, 3, 4, 5]);
+    assert.deepEqual(transcoder.received.map((r) => r.seq), [0, 2, 3, 4, 5], 'no transcoder was asked (or paid) for it');
   });
 
   it('skips source segments behind a relay that stops answering instead of queueing them, and reports the relay', async () => {

@@ -20,7 +20,7 @@ import { signSegmentBytes } from '../protocol/segment-signing.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { outputPixels } from '../protocol/pricing.ts';
 import { SOURCE_RENDITION, fitLadder, type RenditionSpec } from '../protocol/rendition.ts';
-import { segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
+import { RENDITION_LAG_SEGMENTS, segmentMetadataHeaders, type SegmentMetadata } from '../protocol/segment-metadata.ts';
 import { sha256 } from '../protocol/segment-signing.ts';
 import { fragmentTiming, fragmentTimingOrNull, initIdentity, initVideoSize, parseInit, type Fmp4Track } from '../media/fmp4.ts';
 import type { Frame } from '../protocol/fragment-stream.ts';
@@ -90,7 +90,7 @@ export interface PipelineSegment {
 }
 
 /** Why a segment's renditions were not published (the `reason` label of transcode failures). */
-export type TranscodeFailureReason = 'backlog' | 'no_transcoder' | 'payment_refused' | 'transcoder_error' | 'unprobeable';
+export type TranscodeFailureReason = 'backlog' | 'late' | 'no_transcoder' | 'payment_refused' | 'transcoder_error' | 'unprobeable';
 
 export interface StreamPipelineEvents {
   segmentIngested: [{ seq: number; duration: number; bytes: number }];
@@ -858,6 +858,11 @@ export class StreamPipeline extends EventEmitter<StreamPipelineEvents> {
   private async transcode(seq: number, meta: SegmentMetadata, segment: PipelineSegment): Promise<void> {
     const excluded = new Set<string>();
     for (let attempt = 0; attempt < MAX_VERIFIED_ATTEMPTS; attempt++) {
+      // Too far behind the stream: the relay lists its renditions as gaps already, so no transcoder is paid for it.
+      if (this.nextSeq - 1 - seq >= RENDITION_LAG_SEGMENTS) {
+        this.emit('transcodeFailed', { seq, reason: 'late', backlog: this.nextSeq - 1 - seq });
+        return;
+      }
       let result;
       try {
         const failed = new Map<string, string>([...excluded].map((url) => [url, 'its output failed verification']));

@@ -6,6 +6,15 @@ import { parseRequest } from './fields.ts';
 import { MAX_TARGET_DURATION_SECONDS } from './stream-record.ts';
 import { CONTENT_SIGNATURE_HEADER } from './content-signature.ts';
 
+/**
+ * A rendition's segment this many segments behind its stream's newest is given up: relays list it as a gap
+ * (EXT-X-GAP) in that rendition's playlist, so the playlist keeps pace with the stream, and drop it if it
+ * comes later (a listed segment never changes, RFC 8216bis §6.2.1); broadcasters do not start transcoding
+ * it. Four: a hung transcoder is hedged after two segment durations and its stand-in answers within about
+ * one more, so an honest failover publishes within three.
+ */
+export const RENDITION_LAG_SEGMENTS = 4;
+
 export const SEGMENT_HEADERS = {
   duration: 'castnet-duration',
   programDateTime: 'castnet-program-date-time',

@@ -13,6 +13,7 @@ import { CmafCutter, type CmafPart, type CmafSegment } from '../broadcaster/cmaf
 import { ffmpegBinaries } from '../media/ffmpeg-binaries.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { StreamStore } from './stream-store.ts';
+import { RENDITION_LAG_SEGMENTS } from '../protocol/segment-metadata.ts';
 
 const run = promisify(execFile);
 const PART_TARGET = 0.334;
@@ -77,5 +78,40 @@ describe('relay part window', () => {
   it('lists a segment that lost a part in its middle whole as well', () => {
     const playlist = playlistAfter((p) => p.index === 1 && p.part === 2);
     assert.equal(playlist.segments.find((s) => s.mediaSequenceNumber === 1)!.parts?.length ?? 0, 0);
+  });
+
+  it('gives up a lagging rendition\'s open segment as a gap: its parts go, late ones are dropped, its waiters wake', async () => {
+    const store = new StreamStore({ playlistSegments: 6, extraSegments: 4, idleMs: 10_000, now: () => 0 });
+    for (const r of ['source', '360p']) store.putInit('p1', r, 0, PART_TARGET, init, {});
+    const push = (rendition: string, seq: number, from: CmafSegment, partsToo: number) => {
+      parts.filter((p) => p.index === from.index).slice(0, partsToo).forEach((p) => store.putPart('p1', rendition, seq, p.part, { duration: p.duration, independent: p.independent }, p.bytes, {}));
+    };
+    const complete = (rendition: string, seq: number, from: CmafSegment) => store.putSegment('p1', rendition, seq, { duration: from.duration, programDateTime: pdt(seq), discontinuity: false, signature }, from.bytes);
+    const first = segments[0]!;
+    push('360p', 0, first, Infinity);
+    complete('360p', 0, first);
+    push('360p', 1, first, 2); // segment 1 of 360p stops after two parts (its transcoder is stuck)
+    const waiting = store.waitForPart('p1', '360p', 1, 2, 5_000);
+    const held = store.bytesHeld();
+    for (let seq = 0; seq <= RENDITION_LAG_SEGMENTS + 1; seq++) {
+      push('source', seq, first, Infinity);
+      complete('source', seq, first);
+    }
+    await waiting; // answered with the playlist that lists segment 1 as a gap
+    const text = store.mediaPlaylist('p1', '360p');
+    HLS.parse(text);
+    assert.deepEqual(text.match(/^\d+\.m4s$/gm), ['0.m4s', '1.m4s']);
+    assert.match(text, /#EXT-X-GAP\n1\.m4s\n/);
+    assert.doesNotMatch(text, /URI="1\.\d+\.m4s"/, 'no part of the given-up segment is listed');
+    assert.match(text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="2\.0\.m4s"/, 'the hint moves past it');
+    const partBytes = (n: number) => parts.filter((p) => p.index === first.index).slice(0, n).reduce((t, p) => t + p.bytes.length, 0);
+    const sourceBytes = (RENDITION_LAG_SEGMENTS + 2) * (partBytes(Infinity) + first.bytes.length);
+    assert.equal(store.bytesHeld(), held + sourceBytes - partBytes(2), 'its parts\' bytes were given back');
+    const lateParts = parts.filter((p) => p.index === first.index);
+    assert.equal(store.putPart('p1', '360p', 1, 2, { duration: lateParts[2]!.duration, independent: lateParts[2]!.independent }, lateParts[2]!.bytes, {}), null, 'a late part is dropped');
+    assert.equal(complete('360p', 1, first), null, 'and so is the late segment');
+    assert.equal(store.mediaPlaylist('p1', '360p'), text, 'the playlist is as it was');
+    push('360p', 2, first, 1);
+    assert.match(store.mediaPlaylist('p1', '360p'), /URI="2\.0\.m4s"/, 'the next segment\'s parts are taken');
   });
 });

@@ -143,6 +143,23 @@ export class PartWindow {
     this.reach(position(seq, 'complete'));
   }
 
+  /**
+   * Segments up to `seq` were given up (listed as gaps, stream-store.ts): the parts of any that is not
+   * complete are dropped, it takes no more, and waiters on it wake. Returns the bytes freed.
+   */
+  giveUp(seq: number): number {
+    let freed = 0;
+    for (const [s, list] of this.parts) {
+      if (s > seq || this.completed.has(s)) continue;
+      for (const p of list) freed += p.bytes.length;
+      this.parts.delete(s);
+      this.completed.add(s);
+      this.unlisted.add(s);
+    }
+    this.reach(position(seq, 'complete'));
+    return freed;
+  }
+
   private reach(pos: number): void {
     if (pos > this.newest) this.newest = pos;
     this.waiters.wake(this.newest);

@@ -3,6 +3,7 @@ import { describe, it } from 'vitest';
 import { ByteBudget } from './byte-budget.ts';
 import { SegmentCache } from './segment-cache.ts';
 import { StreamStore, type RefusalReason } from './stream-store.ts';
+import { RENDITION_LAG_SEGMENTS } from '../protocol/segment-metadata.ts';
 
 const ts = (n = 1) => Buffer.alloc(188 * n, 0x47);
 // The store keeps what the push route checked; the signature is only carried here.
@@ -39,6 +40,27 @@ describe('relay stream store', () => {
     s.putSegment('p1', '360p', 0, meta(0), ts());
     s.putSegment('p1', '360p', 2, meta(2), ts());
     assert.match(s.mediaPlaylist('p1', '360p'), /#EXTINF:2\.000,\n#EXT-X-GAP\n1\.ts\n/);
+  });
+
+  it('lists a lagging rendition\'s missing segments as gaps once the stream is RENDITION_LAG_SEGMENTS ahead, and drops them if they come later', async () => {
+    const s = new StreamStore({ playlistSegments: 6, extraSegments: 4, idleMs: 10_000, now: () => 0 });
+    s.setDescriptor(descriptor);
+    s.putSegment('p1', '360p', 0, meta(0), ts());
+    for (let i = 0; i <= RENDITION_LAG_SEGMENTS + 1; i++) s.putSegment('p1', 'source', i, meta(i), ts());
+    // The source at 1 + the lag: 360p lists 1 as a gap, not a playlist stuck at 0.
+    assert.deepEqual(s.mediaPlaylist('p1', '360p').match(/^\d+\.ts$/gm), ['0.ts', '1.ts']);
+    assert.match(s.mediaPlaylist('p1', '360p'), /#EXT-X-GAP\n1\.ts\n/);
+    // A blocking reload for the next seq is answered as soon as it is listed, gap or not.
+    const reload = s.waitForSequence('p1', '360p', 2, 1_000);
+    s.putSegment('p1', 'source', RENDITION_LAG_SEGMENTS + 2, meta(RENDITION_LAG_SEGMENTS + 2), ts());
+    await reload;
+    const before = s.mediaPlaylist('p1', '360p');
+    assert.equal(s.putSegment('p1', '360p', 2, meta(2), ts()), null, 'a segment listed as a gap already is dropped');
+    assert.equal(s.mediaPlaylist('p1', '360p'), before, 'and the playlist does not change under its players');
+    assert.throws(() => s.segment('p1', '360p', 2), { code: 'SEGMENT_NOT_FOUND' });
+    assert.ok(s.putSegment('p1', '360p', 3, meta(3), ts()), 'one not listed yet is taken');
+    assert.deepEqual(s.mediaPlaylist('p1', '360p').match(/#EXT-X-GAP\n\d+\.ts/g), ['#EXT-X-GAP\n1.ts', '#EXT-X-GAP\n2.ts']);
+    assert.doesNotMatch(s.mediaPlaylist('p1', 'source'), /GAP/, 'the source is never behind itself');
   });
 
   it('counts discontinuities that left the window in EXT-X-DISCONTINUITY-SEQUENCE', () => {

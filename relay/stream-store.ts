@@ -15,7 +15,7 @@ import { PlaylistWaiters } from './playlist-waiters.ts';
 import { MAX_PART_WAITERS, PartWindow, type StoredInit, type StoredPart } from './part-window.ts';
 import { SKIP_TARGET_DURATIONS, writeLlPlaylist, type LlSegment } from '../media/ll-playlist.ts';
 import { fragmentTiming } from '../media/fmp4.ts';
-import { signedSegmentHeaders, type SegmentMetadata, type SignedSegmentMetadata } from '../protocol/segment-metadata.ts';
+import { RENDITION_LAG_SEGMENTS, signedSegmentHeaders, type SegmentMetadata, type SignedSegmentMetadata } from '../protocol/segment-metadata.ts';
 import { MAX_TARGET_DURATION_SECONDS, VARIANT_LIMITS, type StreamDescriptor, type Variant } from '../protocol/stream-record.ts';
 
 /** Streams pushed to one relay at once. */
@@ -50,6 +50,11 @@ interface RenditionWindow {
   segments: Map<number, StoredSegment>;
   firstSeq: number;
   maxSeq: number;
+  /**
+   * The newest seq its playlist lists: maxSeq, or past it once the stream's newest segment is
+   * RENDITION_LAG_SEGMENTS ahead (the seqs between are listed as gaps, and dropped if they come later).
+   */
+  listedTo: number;
   /** The playlist as served, built once per change rather than per request. */
   playlist: Buffer | null;
   /** Blocking reloads waiting for a sequence number. */
@@ -219,6 +224,8 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
       }
       // Not even lastPushAt: a stream whose window a hostile first push moved far ahead must still expire.
       if (seq < newest - this.keep + 1) return null;
+      // Listed as a gap already (it came too late): the playlist does not change under its players.
+      if (this.givenUp(existing.renditions.get(rendition), seq)) return null;
     }
     if (!existing?.renditions.has(rendition) && (existing?.renditions.size ?? 0) >= this.maxRenditions) {
       this.refuse('renditions', 'RELAY_FULL', `a stream may have at most ${this.maxRenditions} renditions on this relay`, { playbackId, rendition });
@@ -236,7 +243,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     this.reopen(s);
     let w = s.renditions.get(rendition);
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq, listedTo: seq, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
       s.renditions.set(rendition, w);
     }
     const segment: StoredSegment = { ...meta, seq, bytes, etag: `"${playbackId}.${rendition}.${seq}.${bytes.length}"`, headers: signedSegmentHeaders(meta) };
@@ -246,6 +253,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     this.held += bytes.length;
     this.budget.take(bytes.length);
     w.maxSeq = Math.max(w.maxSeq, seq);
+    w.listedTo = Math.max(w.listedTo, w.maxSeq);
     w.firstSeq = Math.min(w.firstSeq, seq);
     if (!s.timeline.has(seq)) {
       s.timeline.set(seq, { duration: meta.duration, programDateTime: meta.programDateTime, discontinuity: meta.discontinuity });
@@ -253,13 +261,34 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     }
     s.newestSeq = Math.max(s.newestSeq, seq);
     this.trim(s);
+    this.giveUpLagging(s);
     // Every rendition's playlist may change (a new timeline entry can turn into a gap elsewhere).
     this.changed(s);
     s.master = null;
-    w.waiters.wake(w.maxSeq);
+    w.waiters.wake(w.listedTo);
     w.ll?.complete(seq, meta.duration);
     this.emit('segmentStored', playbackId, rendition, segment);
     return segment;
+  }
+
+  /** Whether `seq` of this rendition was given up as a gap: past its newest segment, but listed. */
+  private givenUp(w: RenditionWindow | undefined, seq: number): boolean {
+    return w !== undefined && seq > w.maxSeq && seq <= w.listedTo;
+  }
+
+  /**
+   * Renditions RENDITION_LAG_SEGMENTS or more behind the stream's newest segment list the seqs between as
+   * gaps: a rendition whose transcodes fall behind (a slow or hostile transcoder) keeps a playlist that
+   * moves with the stream, rather than one that stalls and then jumps past segments it never listed.
+   */
+  private giveUpLagging(s: LiveStream): void {
+    const to = s.newestSeq - RENDITION_LAG_SEGMENTS;
+    for (const w of s.renditions.values()) {
+      if (to <= w.listedTo) continue;
+      w.listedTo = to;
+      if (w.ll) this.release(w.ll.giveUp(to));
+      w.waiters.wake(w.listedTo);
+    }
   }
 
   private trim(s: LiveStream): void {
@@ -324,8 +353,8 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
    */
   waitForSequence(playbackId: string, rendition: string, msn: number, timeoutMs: number): Promise<void> {
     const { s, w } = this.window(playbackId, rendition);
-    if (msn <= w.maxSeq || s.ended) return Promise.resolve();
-    if (msn > w.maxSeq + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${w.maxSeq}`, { playbackId, rendition }));
+    if (msn <= w.listedTo || s.ended) return Promise.resolve();
+    if (msn > w.listedTo + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${w.listedTo}`, { playbackId, rendition }));
     return w.waiters.wait(msn, timeoutMs, { playbackId, rendition });
   }
 
@@ -346,9 +375,9 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   mediaPlaylist(playbackId: string, rendition: string): string {
     const { s, w } = this.window(playbackId, rendition);
     if (w.ll) return this.llPlaylist(playbackId, rendition, false);
-    const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.maxSeq).sort((a, b) => a - b);
+    const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.listedTo).sort((a, b) => a - b);
     const listed = seqs.slice(-this.options.playlistSegments);
-    const first = listed[0] ?? w.maxSeq;
+    const first = listed[0] ?? w.listedTo;
     const entries: PlaylistEntry[] = listed.map((seq) => ({ seq, ...s.timeline.get(seq)!, gap: !w.segments.has(seq) }));
     return writeMediaPlaylist({
       targetDuration: this.targetDuration(s),
@@ -399,7 +428,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     if (w?.ll && w.ll.partTarget !== partTarget) throw new CastnetError('BAD_REQUEST', `PART-TARGET is ${w.ll.partTarget} s for this rendition; it may not change to ${partTarget} s`, { playbackId, rendition, seq });
     if (w && !w.ll && w.segments.size > 0) throw new CastnetError('BAD_REQUEST', 'this rendition carries MPEG-TS segments; it takes no init segment', { playbackId, rendition, seq });
     if (!w) {
-      w = { segments: new Map(), firstSeq: seq, maxSeq: seq - 1, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
+      w = { segments: new Map(), firstSeq: seq, maxSeq: seq - 1, listedTo: seq - 1, playlist: null, waiters: new PlaylistWaiters(MAX_PART_WAITERS), ll: null, delta: null };
       s.renditions.set(rendition, w);
     }
     w.ll ??= new PartWindow(partTarget);
@@ -410,13 +439,15 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     return init;
   }
 
-  /** Stores one part of a CMAF rendition's segment as soon as it exists; its waiters wake. */
-  putPart(playbackId: string, rendition: string, seq: number, part: number, claimed: { duration: number; independent: boolean }, bytes: Buffer, headers: Record<string, string>): StoredPart {
+  /** Stores one part of a CMAF rendition's segment as soon as it exists; its waiters wake. Null: dropped, its segment was given up as a gap. */
+  putPart(playbackId: string, rendition: string, seq: number, part: number, claimed: { duration: number; independent: boolean }, bytes: Buffer, headers: Record<string, string>): StoredPart | null {
     const s = this.live(playbackId);
     const w = s.renditions.get(rendition);
     if (!w?.ll) throw new CastnetError('BAD_REQUEST', `rendition ${rendition} has no init segment: push init-<seq>.mp4 first`, { playbackId, rendition, seq });
-    const open = w.ll.openSeq() ?? w.maxSeq;
-    if (seq < w.maxSeq || seq > Math.max(open, w.maxSeq) + 2) this.refuse('seq_ahead', 'BAD_REQUEST', `part of segment ${seq} is outside the live window (newest segment ${w.maxSeq})`, { playbackId, rendition, seq });
+    const open = w.ll.openSeq() ?? w.listedTo;
+    if (seq < w.maxSeq || seq > Math.max(open, w.listedTo) + 2) this.refuse('seq_ahead', 'BAD_REQUEST', `part of segment ${seq} is outside the live window (newest segment ${w.maxSeq})`, { playbackId, rendition, seq });
+    // Its segment was listed as a gap already (it came too late): dropped, as a segment behind the window is.
+    if (this.givenUp(w, seq)) return null;
     if (!this.budget.reserve(bytes.length)) this.refuse('bytes', 'RELAY_FULL', `this relay holds its limit of ${this.budget.limit} bytes of segments`, { playbackId, rendition, seq });
     let stored: StoredPart;
     try {
@@ -454,7 +485,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
     const found = ll.part(seq, part);
     if (found) return found;
     const open = ll.openSeq();
-    const hinted = open === null ? seq === w.maxSeq + 1 && part === 0 : (seq === open && part === ll.partsOf(open).length) || (seq === open + 1 && part === 0);
+    const hinted = open === null ? seq === w.listedTo + 1 && part === 0 : (seq === open && part === ll.partsOf(open).length) || (seq === open + 1 && part === 0);
     const missing = () => new CastnetError('SEGMENT_NOT_FOUND', `no part ${seq}.${part} of ${rendition}`, { playbackId, rendition, seq, part });
     if (!hinted || ll.isComplete(seq) || this.isEnded(playbackId)) throw missing();
     await ll.waitFor(seq, part, timeoutMs, { playbackId, rendition, seq, part });
@@ -470,7 +501,7 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
   waitForPart(playbackId: string, rendition: string, msn: number, part: number, timeoutMs: number): Promise<void> {
     const { s, w, ll } = this.llWindow(playbackId, rendition);
     if (s.ended) return Promise.resolve();
-    const newest = Math.max(ll.openSeq() ?? w.maxSeq, w.maxSeq);
+    const newest = Math.max(ll.openSeq() ?? w.listedTo, w.listedTo);
     if (msn > newest + 2) return Promise.reject(new CastnetError('BAD_REQUEST', `_HLS_msn ${msn} is too far ahead of the newest segment ${newest}`, { playbackId, rendition }));
     if (part >= 1024) return Promise.reject(new CastnetError('BAD_REQUEST', '_HLS_part is too large', { playbackId, rendition }));
     return ll.waitFor(msn, part, timeoutMs, { playbackId, rendition });
@@ -503,19 +534,19 @@ export class StreamStore extends EventEmitter<StreamStoreEvents> {
 
   private llPlaylist(playbackId: string, rendition: string, skip: boolean): string {
     const { s, w, ll } = this.llWindow(playbackId, rendition);
-    const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.maxSeq).sort((a, b) => a - b);
+    const seqs = [...s.timeline.keys()].filter((seq) => seq >= w.firstSeq && seq <= w.listedTo).sort((a, b) => a - b);
     // Long enough that a delta update skips something: CAN-SKIP-UNTIL is six target durations (§4.4.3.8).
     const listed = seqs.slice(-Math.min(this.keep, Math.max(this.options.playlistSegments, SKIP_TARGET_DURATIONS + 3)));
-    const first = listed[0] ?? w.maxSeq + 1;
+    const first = listed[0] ?? w.listedTo + 1;
     const segments: LlSegment[] = listed.map((seq) => {
       const meta = s.timeline.get(seq)!;
       return { seq, ...meta, gap: !w.segments.has(seq), initSeq: ll.initFor(seq)?.seq ?? w.firstSeq, parts: ll.listedParts(seq) };
     });
-    const openSeq = Math.max(ll.openSeq() ?? w.maxSeq + 1, w.maxSeq + 1);
+    const openSeq = Math.max(ll.openSeq() ?? w.listedTo + 1, w.listedTo + 1);
     const reports = [...s.renditions].filter(([name]) => name !== rendition).map(([name, other]) => {
       const otherOpen = other.ll?.openSeq() ?? null;
       const parts = otherOpen === null ? 0 : other.ll!.listedParts(otherOpen).length;
-      return otherOpen !== null && parts > 0 ? { rendition: name, lastMsn: otherOpen, lastPart: parts - 1 } : { rendition: name, lastMsn: Math.max(0, other.maxSeq), lastPart: null };
+      return otherOpen !== null && parts > 0 ? { rendition: name, lastMsn: otherOpen, lastPart: parts - 1 } : { rendition: name, lastMsn: Math.max(0, other.listedTo), lastPart: null };
     });
     return writeLlPlaylist({
       targetDuration: this.targetDuration(s),

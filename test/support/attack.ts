@@ -43,6 +43,8 @@ export interface AttackReport {
 interface RenditionWatch {
   seqs: Set<number>;
   gaps: Set<number>;
+  /** Each poll: ms since the watch started, the HTTP status (0: no answer), and the first and last seq listed. */
+  polls: Array<{ at: number; status: number; first: number | null; last: number | null; error?: string }>;
 }
 
 /** Polls every rendition playlist of a stream at the relay, so no sequence number can go missing unseen. */
@@ -56,11 +58,17 @@ class PlaylistWatch {
   }
 
   start(names: string[]): void {
-    for (const n of names) this.renditions.set(n, { seqs: new Set(), gaps: new Set() });
+    for (const n of names) this.renditions.set(n, { seqs: new Set(), gaps: new Set(), polls: [] });
+    const started = Date.now();
     const poll = async () => {
       await Promise.all(names.map(async (name) => {
-        const text = (await getText(`${this.base}/${name}/index.m3u8`).catch(() => ({ text: '' }))).text;
+        const at = Date.now() - started;
+        const answer = await getText(`${this.base}/${name}/index.m3u8`).catch((err: Error) => ({ status: 0, text: '', error: err.message }));
+        const text = answer.text;
         const watch = this.renditions.get(name)!;
+        const listed = [...text.matchAll(/^(\d+)\.(?:ts|m4s)$/gm)].map((m) => Number(m[1]));
+        watch.polls.push({ at, status: answer.status, first: listed[0] ?? null, last: listed.at(-1) ?? null, ...('error' in answer ? { error: answer.error } : answer.status === 200 ? {} : { error: text.slice(0, 200) }) });
+        if (watch.polls.length > 2_000) watch.polls.shift();
         let gap = false;
         for (const line of text.split('\n')) {
           if (line === '#EXT-X-GAP') gap = true;
@@ -238,7 +246,13 @@ export async function startLiveNetwork(options: { streamKey?: string; renditions
         for (const [name, w] of watch.renditions) {
           const seqs = [...w.seqs].sort((a, b) => a - b);
           assert.ok(seqs.length >= 2, `${name}: segments were listed`);
-          assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), `${name}: no sequence number missing`);
+          // On a jump, what the playlist showed across it: each poll from the last listing the seq before the hole
+          // to the first listing the seq after it (time since the watch started, status, range listed).
+          const hole = seqs.findIndex((seq, i) => i > 0 && seq !== seqs[i - 1]! + 1);
+          const from = hole < 0 ? -1 : w.polls.findLastIndex((p) => p.last !== null && p.last <= seqs[hole - 1]!);
+          const to = hole < 0 ? -1 : w.polls.findIndex((p) => p.last !== null && p.last >= seqs[hole]!);
+          const across = hole < 0 ? [] : w.polls.slice(Math.max(0, from), to + 1);
+          assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), `${name}: no sequence number missing (polls across the hole: ${JSON.stringify(across.slice(0, 60))})`);
         }
         assert.deepEqual([...watch.renditions.get('source')!.gaps], [], 'the source has no gap');
       },
