@@ -4,13 +4,27 @@
 // With `--receipts <payer address>` every relay charges 1 wei per byte and takes that payer's viewer
 // receipts (its terms are given; claims go to a port nothing listens on), and the edges sign receipts to
 // the origin for what they pull; the JSON line then also names the edges' payment addresses.
+// With `--parts <part target s>` the stream is low-latency CMAF: a real FFmpeg test pattern (640x360 30 fps,
+// 2 s GOP, AAC audio, paced at real time) cut into parts by the broadcaster's cutter (broadcaster/cmaf-cutter.ts)
+// and pushed to the origin as a broadcaster pushes them: the signed init, each part the moment it is cut, then
+// the whole segment. After each part the origin took, one JSON line `{"part":"<seq>.<n>","bytes":…,"at":…}`
+// (`at`: epoch ms with sub-ms precision, the moment the origin answered) lets the bench time each part to its
+// viewers and check its bytes.
 
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { RelayClient } from '../../broadcaster/node-clients.ts';
 import { identityFromPrivateKey } from '../../protocol/identity.ts';
-import { signSegmentBytes } from '../../protocol/segment-signing.ts';
+import { sha256, signSegmentBytes } from '../../protocol/segment-signing.ts';
+import { spawn } from 'node:child_process';
+import { CmafCutter } from '../../broadcaster/cmaf-cutter.ts';
+import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
+import { testPatternArgs } from '../../media/test-pattern.ts';
+import { initHeaders, partHeaders } from '../../protocol/part-metadata.ts';
+import { signInit, signPart } from '../../protocol/part-signature.ts';
+import { segmentMetadataHeaders } from '../../protocol/segment-metadata.ts';
+import { CONTENT_SIGNATURE_HEADER } from '../../protocol/content-signature.ts';
 
 const SEGMENT_BYTES = 188 * 400; // ~75 KB: a 300 kb/s rendition, so the bench measures the relays, not loopback copies
 // Every simulated viewer comes from 127.0.0.1: the per-address connection cap, which bounds strangers, is lifted.
@@ -18,6 +32,9 @@ const VIEWERS_ON_ONE_ADDRESS = { httpMaxConnectionsPerIp: 100_000 };
 const receiptsAt = process.argv.indexOf('--receipts');
 const payer = receiptsAt >= 0 ? process.argv[receiptsAt + 1] : undefined;
 if (receiptsAt >= 0 && !/^0x[0-9a-f]{40}$/.test(payer ?? '')) throw new Error('--receipts needs the payer address');
+const partsAt = process.argv.indexOf('--parts');
+const partTarget = partsAt >= 0 ? Number(process.argv[partsAt + 1]) : null;
+if (partTarget !== null && !(partTarget >= 0.2 && partTarget <= 1)) throw new Error('--parts needs a part target in seconds (0.2–1)');
 const priced = payer ? { pricePerByte: 1n, claimIntervalMs: 5_000 } : {};
 const components = { logger: silentLogger, ...(payer ? { deliveryLookup: async () => ({ payer, url: 'http://127.0.0.1:9', maxPricePerByte: '10' }) } : {}) };
 const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components);
@@ -27,20 +44,65 @@ await Promise.all(edges.map((e) => e.start()));
 // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
 const client = new RelayClient();
-await client.pushDescriptor(origin.url, { playbackId: 'fan', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 300_000, codecs: 'avc1.64001e' }] }, publisher);
-const body = Buffer.alloc(SEGMENT_BYTES);
-for (let i = 0; i < SEGMENT_BYTES; i += 188) body[i] = 0x47;
-let seq = 0;
-async function pushOne(): Promise<void> {
-  const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
-  await client.pushSegment(origin.url, 'fan', 'source', seq, meta, body, signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq }, meta, body));
-  seq++;
-}
-for (let i = 0; i < 3; i++) await pushOne();
-setInterval(() => {
-  pushOne().catch((err: Error) => {
-    console.error(`bench/fanout pusher: ${err.message}`);
-    process.exit(1);
+const fail = (what: string) => (err: Error) => {
+  console.error(`bench/fanout pusher: ${what}: ${err.message}`);
+  process.exit(1);
+};
+if (partTarget === null) {
+  await client.pushDescriptor(origin.url, { playbackId: 'fan', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 300_000, codecs: 'avc1.64001e' }] }, publisher);
+  const body = Buffer.alloc(SEGMENT_BYTES);
+  for (let i = 0; i < SEGMENT_BYTES; i += 188) body[i] = 0x47;
+  let seq = 0;
+  async function pushOne(): Promise<void> {
+    const meta = { duration: 2, programDateTime: new Date().toISOString(), discontinuity: false };
+    await client.pushSegment(origin.url, 'fan', 'source', seq, meta, body, signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq }, meta, body));
+    seq++;
+  }
+  for (let i = 0; i < 3; i++) await pushOne();
+  setInterval(() => void pushOne().catch(fail('segment')), 2_000);
+  console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), segmentBytes: SEGMENT_BYTES }));
+} else {
+  await client.pushDescriptor(origin.url, { playbackId: 'fan', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 500_000, codecs: 'avc1.64001e,mp4a.40.2' }] }, publisher);
+  const cutter = new CmafCutter({ segmentSeconds: 2, partTargetSeconds: partTarget, logger: silentLogger });
+  const camera = spawn(ffmpegBinaries().ffmpeg, testPatternArgs({ width: 640, height: 360, fps: 30, seconds: 0, output: 'pipe:1', realtime: true, videoBitrate: '400k' }), { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stopping = false;
+  camera.on('exit', (code, signal) => stopping || fail('the test pattern')(new Error(`FFmpeg exited (${code ?? signal})`)));
+  // Killed by the bench: the camera goes first, so it does not report the pipe it writes to closing.
+  process.once('SIGTERM', () => {
+    stopping = true;
+    cutter.kill();
+    camera.kill('SIGKILL');
+    process.exit(0);
   });
-}, 2_000);
-console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), segmentBytes: SEGMENT_BYTES }));
+  camera.stdout!.pipe(cutter.input);
+  cutter.on('error', fail('the CMAF cutter'));
+  // In order, as the broadcaster pushes a rendition: one chain, each push after the one before.
+  let chain: Promise<void> = Promise.resolve();
+  const started = Date.now();
+  let announced = false;
+  const after = (what: string, push: () => Promise<void>) => {
+    chain = chain.then(push).catch(fail(what));
+  };
+  cutter.on('init', (init) =>
+    after('init', () => client.pushCmaf(origin.url, 'fan', 'source', 'init-0.mp4', initHeaders(partTarget, signInit({ playbackId: 'fan', rendition: 'source', seq: 0, partTarget, sha256: sha256(init) }, publisher.privateKey)), init)),
+  );
+  cutter.on('part', (p) =>
+    after(`part ${p.index}.${p.part}`, async () => {
+      const meta = { duration: p.duration, independent: p.independent };
+      await client.pushCmaf(origin.url, 'fan', 'source', `${p.index}.${p.part}.m4s`, partHeaders(meta, signPart({ playbackId: 'fan', rendition: 'source', seq: p.index, part: p.part, ...meta, sha256: sha256(p.bytes) }, publisher.privateKey)), p.bytes);
+      if (announced) console.log(JSON.stringify({ part: `${p.index}.${p.part}`, bytes: p.bytes.length, at: performance.timeOrigin + performance.now() }));
+    }),
+  );
+  cutter.on('segment', (seg) =>
+    after(`segment ${seg.index}`, async () => {
+      const meta = { duration: seg.duration, programDateTime: new Date(started + seg.start * 1000).toISOString(), discontinuity: false };
+      await client.pushCmaf(origin.url, 'fan', 'source', `${seg.index}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq: seg.index }, meta, seg.bytes) }, seg.bytes);
+      // Three whole segments at the origin before viewers come, as with the MPEG-TS pusher.
+      if (seg.index === 2) {
+        announced = true;
+        console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), partTarget }));
+      }
+    }),
+  );
+  await cutter.start();
+}

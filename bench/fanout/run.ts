@@ -11,7 +11,13 @@
 // are), the others riding on the viewer's next segment request (the castnet-receipt parameter). Each
 // answer must be 204 or `kept` and the edges must count every receipt kept; then it prints the relays' CPU per segment served on/off (the inverse is the throughput ratio,
 // target ≥ 0.95), the latencies on and off, and signatures per viewer per minute.
-// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --receipts]
+// With --parts the stream is low-latency CMAF (a real FFmpeg test pattern cut into parts, part target 0.334 s)
+// and each viewer behaves as hls.js in lowLatencyMode: a blocking reload for the preload-hinted part with
+// delta updates (`_HLS_msn`/`_HLS_part`/`_HLS_skip=YES`), then the newest part it lists. Checked: every
+// playlist 200 and listing the part it waited for, every part 200 with the bytes the origin was pushed,
+// every viewer keeping up. Printed: origin load per step, the part fetch time, and how long after the
+// origin had a part each viewer held the playlist listing it (the edge's follow, wake-up and answer).
+// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --receipts | --parts]
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -26,6 +32,9 @@ const { flags } = parseFlags(process.argv.slice(2));
 const seconds = Number(flags.get('seconds') ?? 60);
 const steps = String(flags.get('viewers') ?? '10,100,1000').split(',').map(Number);
 const receipts = flags.get('receipts') === true;
+const parts = flags.get('parts') === true;
+if (parts && receipts) throw new Error('--parts and --receipts are measured apart: give one');
+const PART_TARGET_S = 0.334;
 const payer = randomIdentity();
 /** Loopback source addresses viewers post receipts from: the per-address receipt limit is per player. */
 const RECEIPT_SOURCES = 250;
@@ -84,6 +93,9 @@ interface Step {
   /** Receipts answered 204, and the milliseconds spent signing them. */
   receiptsKept: number;
   signMs: number;
+  /** --parts: each part a viewer fetched (its name, when it arrived, its size) and each playlist that listed the part it waited for. */
+  partsGot: Array<{ name: string; at: number; bytes: number }>;
+  playlistsGot: Array<{ name: string; at: number }>;
 }
 
 function fail(step: Step, what: string): void {
@@ -161,16 +173,69 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
   if (receipts) await sendReceipt(edge, receipts, step, true);
 }
 
+const epochNow = () => performance.timeOrigin + performance.now();
+const HINT = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/;
+
+/** --parts: a low-latency viewer, as hls.js in lowLatencyMode reloads and loads. */
+async function llViewer(edge: string, until: number, step: Step, index: number): Promise<void> {
+  const base = `${edge}/hls/fan/source`;
+  let url = `${base}/index.m3u8`;
+  let waitedFor: string | null = null;
+  while (Date.now() < until) {
+    try {
+      const res = await get(url);
+      const at = epochNow();
+      const text = res.body.toString('latin1');
+      const hint = HINT.exec(text);
+      if (res.status !== 200 || !hint) {
+        fail(step, `${url}: ${res.status}${hint ? '' : ', no preload hint'}`);
+        url = `${base}/index.m3u8`;
+        waitedFor = null;
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (waitedFor !== null) {
+        if (!text.includes(`URI="${waitedFor}.m4s"`)) fail(step, `${url}: the playlist does not list part ${waitedFor}`);
+        else step.playlistsGot.push({ name: waitedFor, at });
+        const started = performance.now();
+        const part = await get(`${base}/${waitedFor}.m4s`);
+        if (part.status === 200) {
+          step.latencies.push(performance.now() - started);
+          step.partsGot.push({ name: waitedFor, at: epochNow(), bytes: part.body.length });
+          step.fetchesPerViewer[index]!++;
+        } else fail(step, `${base}/${waitedFor}.m4s: ${part.status}`);
+      }
+      // The next part: the one the playlist hints at, waited for with a blocking reload.
+      waitedFor = `${hint[1]}.${hint[2]}`;
+      url = `${base}/index.m3u8?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]}&_HLS_skip=YES`;
+    } catch (err) {
+      fail(step, (err as Error).message);
+      url = `${base}/index.m3u8`;
+      waitedFor = null;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
 process.exit(
-  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2, receipts }, async (bench) => {
-    const child = spawn(process.execPath, [new URL('./relays.ts', import.meta.url).pathname, ...(receipts ? ['--receipts', payer.address] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2, receipts, ...(parts ? { partTarget: PART_TARGET_S } : {}) }, async (bench) => {
+    const child = spawn(process.execPath, [new URL('./relays.ts', import.meta.url).pathname, ...(receipts ? ['--receipts', payer.address] : []), ...(parts ? ['--parts', String(PART_TARGET_S)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    /** --parts: what the origin took of each part (its size, and when it answered the push). */
+    const pushed = new Map<string, { bytes: number; at: number }>();
     try {
       const urls = await new Promise<{ origin: string; edges: string[]; edgeAddresses: string[]; segmentBytes: number }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the relays did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
         child.once('exit', (code) => reject(new Error(`the relays' process exited (${code}) before starting`)));
-        createInterface({ input: child.stdout! }).once('line', (l) => {
+        let first = true;
+        createInterface({ input: child.stdout! }).on('line', (l) => {
+          if (!first) {
+            const p = JSON.parse(l) as { part: string; bytes: number; at: number };
+            pushed.set(p.part, { bytes: p.bytes, at: p.at });
+            return;
+          }
+          first = false;
           clearTimeout(timer);
           resolve(JSON.parse(l));
         });
@@ -190,6 +255,7 @@ process.exit(
         }
         return { cpu, kept };
       }
+      const originPerMinute: number[] = [];
       const compared: Array<{ count: number; mode: 'off' | 'on'; sessionStartMs: number; cpuPerFetch: number; p50: number; p99: number; receipts: number; signMs: number }> = [];
 
       async function originTotals(): Promise<{ requests: number; bytes: number; rss: number }> {
@@ -199,14 +265,14 @@ process.exit(
         // All four relays share the child process: this is their resident memory together.
         const rss = Number(/^castnet_process_resident_memory_bytes\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
         let requests = 0;
-        for (const line of text.split('\n')) if (/^castnet_relay_http_requests_total\{[^}]*kind="(segment|media|master)"/.test(line)) requests += Number(line.split(' ').pop());
+        for (const line of text.split('\n')) if (/^castnet_relay_http_requests_total\{[^}]*kind="(segment|media|master|part|init)"/.test(line)) requests += Number(line.split(' ').pop());
         const bytes = Number(/^castnet_relay_bytes_served_total\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
         return { requests, bytes, rss };
       }
 
       for (const [count, mode] of steps.flatMap((c) => (receipts ? ([[c, 'off'], [c, 'on']] as const) : ([[c, 'off']] as const)))) {
         const label = receipts ? `${count} viewers, receipts ${mode}` : `${count} viewers`;
-        const step: Step = { latencies: [], fetchesPerViewer: new Array<number>(count).fill(0), failures: 0, failureSamples: [], receiptsKept: 0, signMs: 0 };
+        const step: Step = { latencies: [], fetchesPerViewer: new Array<number>(count).fill(0), failures: 0, failureSamples: [], receiptsKept: 0, signMs: 0, partsGot: [], playlistsGot: [] };
         // Receipts on: one viewer session per viewer, certified by the payer, as the payer's /delivery/sessions issues them.
         const sessions = Array.from({ length: count }, (_, i): ViewerReceipts | null => {
           if (mode !== 'on') return null;
@@ -249,31 +315,51 @@ process.exit(
         const until = started + seconds * 1000;
         // Viewers join over the first two seconds, as real audiences do not arrive in one instant.
         await Promise.all(
-          Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => viewer(urls.edges[i % urls.edges.length]!, until, step, i, urls.segmentBytes, sessions[i]!))),
+          Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => (parts ? llViewer(urls.edges[i % urls.edges.length]!, until, step, i) : viewer(urls.edges[i % urls.edges.length]!, until, step, i, urls.segmentBytes, sessions[i]!)))),
         );
         clearInterval(sampler);
         const after = await originTotals();
         const fetches = step.latencies.length;
         const fewest = Math.min(...step.fetchesPerViewer);
         const most = Math.max(...step.fetchesPerViewer);
-        // A segment every 2 s: a viewer that kept up fetched about seconds / 2; half of that is the least allowed.
-        const least = Math.max(1, Math.floor(seconds / 4));
-        bench.check(childAlive(), `${label}: the origin's pusher published a segment every 2 s throughout`, `${label}: the relays' process stopped (exit ${child.exitCode}, signal ${child.signalCode})`);
+        const unit = parts ? 'part' : 'segment';
+        // A segment every 2 s (a part every PART-TARGET): a viewer that kept up fetched about that many; half of it is the least allowed.
+        const least = Math.max(1, Math.floor(parts ? seconds / PART_TARGET_S / 2 : seconds / 4));
+        // --parts: each part's bytes against what the origin was pushed (its announcement may come a moment after a viewer had it).
+        const afterOrigin = { playlist: [] as number[], part: [] as number[] };
+        if (parts) {
+          const deadline = Date.now() + 5_000;
+          while (Date.now() < deadline && step.partsGot.some((g) => !pushed.has(g.name))) await new Promise((r) => setTimeout(r, 50));
+          for (const g of step.partsGot) {
+            const p = pushed.get(g.name);
+            if (!p || p.bytes !== g.bytes) fail(step, `part ${g.name}: ${g.bytes} B at the viewer, ${p ? `${p.bytes} B` : 'never'} pushed to the origin`);
+            else afterOrigin.part.push(g.at - p.at);
+          }
+          for (const g of step.playlistsGot) {
+            const p = pushed.get(g.name);
+            if (!p) fail(step, `a playlist listed part ${g.name}, never pushed to the origin`);
+            else afterOrigin.playlist.push(g.at - p.at);
+          }
+        }
+        bench.check(childAlive(), `${label}: the origin's pusher published ${parts ? 'parts and segments' : 'a segment every 2 s'} throughout`, `${label}: the relays' process stopped (exit ${child.exitCode}, signal ${child.signalCode})`);
         bench.check(
           step.failures === 0,
-          `${label}: ${fetches}/${fetches} segment fetches 200 with ${urls.segmentBytes} B each, every playlist 200 and listing segments`,
-          `${label}: ${step.failures} failed requests besides ${fetches} good segment fetches, e.g. ${step.failureSamples.join('; ')}`,
+          parts
+            ? `${label}: ${fetches}/${fetches} part fetches 200 with the bytes the origin was pushed, every playlist 200 and listing the part it waited for`
+            : `${label}: ${fetches}/${fetches} segment fetches 200 with ${urls.segmentBytes} B each, every playlist 200 and listing segments`,
+          `${label}: ${step.failures} failed requests besides ${fetches} good ${unit} fetches, e.g. ${step.failureSamples.join('; ')}`,
         );
         bench.check(
           fewest >= least && after.requests > before.requests,
-          `${label}: every viewer fetched ${fewest}–${most} segments (at least ${least}); the origin answered ${after.requests - before.requests} requests`,
-          `${label}: the slowest viewer fetched ${fewest} segments (at least ${least} wanted); origin requests ${after.requests - before.requests}`,
+          `${label}: every viewer fetched ${fewest}–${most} ${unit}s (at least ${least}); the origin answered ${after.requests - before.requests} requests`,
+          `${label}: the slowest viewer fetched ${fewest} ${unit}s (at least ${least} wanted); origin requests ${after.requests - before.requests}`,
         );
         const half = rss.slice(Math.floor(rss.length / 2));
         const rssLine = rss.length ? `; RSS in the step's second half ${(Math.min(...half) / 1024 ** 2).toFixed(0)}–${(Math.max(...half) / 1024 ** 2).toFixed(0)} MiB (samples every 5 s: ${rss.map((r) => (r / 1024 ** 2).toFixed(0)).join(' ')})` : '';
         const minutes = (Date.now() - started) / 60_000;
+        originPerMinute.push((after.requests - before.requests) / minutes);
         bench.figure(
-          `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; segment fetch p50 ${pct(step.latencies, 0.5).toFixed(1)} ms, p99 ${pct(step.latencies, 0.99).toFixed(1)} ms over ${fetches} fetches; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`,
+          `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; ${unit} fetch p50 ${pct(step.latencies, 0.5).toFixed(1)} ms, p99 ${pct(step.latencies, 0.99).toFixed(1)} ms over ${fetches} fetches${parts ? `; after the origin had the part: the playlist listing it at the viewer p50 ${pct(afterOrigin.playlist, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.playlist, 0.99).toFixed(1)} ms, the part p50 ${pct(afterOrigin.part, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.part, 0.99).toFixed(1)} ms` : ''}; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`,
         );
         if (relaysBefore) {
           const relaysAfter = await relayTotals();
@@ -301,7 +387,8 @@ process.exit(
           );
         }
       }
-      bench.figure(`\n${seconds} s per step, 3 edges, 1 origin (target: origin load flat within 10%, p99 < 200 ms at 1,000 viewers)`);
+      if (!receipts && originPerMinute.length > 1) bench.figure(`origin requests per minute, most / fewest over the steps: ${(Math.max(...originPerMinute) / Math.min(...originPerMinute)).toFixed(3)}`);
+      bench.figure(`\n${seconds} s per step, 3 edges, 1 origin${parts ? `, low-latency CMAF (part target ${PART_TARGET_S} s)` : ''} (target: origin load flat within 10%, p99 < 200 ms at 1,000 viewers)`);
     } finally {
       child.kill('SIGTERM');
       agent.destroy();
