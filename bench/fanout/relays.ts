@@ -44,6 +44,9 @@ await Promise.all(edges.map((e) => e.start()));
 // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());
 const client = new RelayClient();
+/** The one line the bench waits for: where the relays are, and what the stream is. */
+const announce = (stream: { segmentBytes: number } | { partTarget: number }) =>
+  console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), ...stream }));
 const fail = (what: string) => (err: Error) => {
   console.error(`bench/fanout pusher: ${what}: ${err.message}`);
   process.exit(1);
@@ -60,7 +63,7 @@ if (partTarget === null) {
   }
   for (let i = 0; i < 3; i++) await pushOne();
   setInterval(() => void pushOne().catch(fail('segment')), 2_000);
-  console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), segmentBytes: SEGMENT_BYTES }));
+  announce({ segmentBytes: SEGMENT_BYTES });
 } else {
   await client.pushDescriptor(origin.url, { playbackId: 'fan', targetDuration: 2, variants: [{ name: 'source', width: 640, height: 360, bandwidth: 500_000, codecs: 'avc1.64001e,mp4a.40.2' }] }, publisher);
   const cutter = new CmafCutter({ segmentSeconds: 2, partTargetSeconds: partTarget, logger: silentLogger });
@@ -100,7 +103,7 @@ if (partTarget === null) {
       // Three whole segments at the origin before viewers come, as with the MPEG-TS pusher.
       if (seg.index === 2) {
         announced = true;
-        console.log(JSON.stringify({ origin: origin.url, edges: edges.map((e) => e.url), edgeAddresses: edges.map((e) => e.paymentAddress), partTarget }));
+        announce({ partTarget });
       }
     }),
   );
