@@ -23,8 +23,7 @@ import { ffmpegBinaries } from '../../media/ffmpeg-binaries.ts';
 import { testPatternArgs } from '../../media/test-pattern.ts';
 import { initHeaders, partHeaders } from '../../protocol/part-metadata.ts';
 import { signInit, signPart } from '../../protocol/part-signature.ts';
-import { segmentMetadataHeaders } from '../../protocol/segment-metadata.ts';
-import { CONTENT_SIGNATURE_HEADER } from '../../protocol/content-signature.ts';
+import { signedSegmentHeaders } from '../../protocol/segment-metadata.ts';
 
 const SEGMENT_BYTES = 188 * 400; // ~75 KB: a 300 kb/s rendition, so the bench measures the relays, not loopback copies
 // Every simulated viewer comes from 127.0.0.1: the per-address connection cap, which bounds strangers, is lifted.
@@ -99,7 +98,7 @@ if (partTarget === null) {
   cutter.on('segment', (seg) =>
     after(`segment ${seg.index}`, async () => {
       const meta = { duration: seg.duration, programDateTime: new Date(started + seg.start * 1000).toISOString(), discontinuity: false };
-      await client.pushCmaf(origin.url, 'fan', 'source', `${seg.index}.m4s`, { ...segmentMetadataHeaders(meta), [CONTENT_SIGNATURE_HEADER]: signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq: seg.index }, meta, seg.bytes) }, seg.bytes);
+      await client.pushCmaf(origin.url, 'fan', 'source', `${seg.index}.m4s`, signedSegmentHeaders({ ...meta, signature: signSegmentBytes(publisher.privateKey, { playbackId: 'fan', rendition: 'source', seq: seg.index }, meta, seg.bytes) }), seg.bytes);
       // Three whole segments at the origin before viewers come, as with the MPEG-TS pusher.
       if (seg.index === 2) {
         announced = true;
