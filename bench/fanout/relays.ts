@@ -10,6 +10,9 @@
 // the whole segment. After each part the origin took, one JSON line `{"part":"<seq>.<n>","bytes":…,"at":…}`
 // (`at`: epoch ms with sub-ms precision, the moment the origin answered) lets the bench time each part to its
 // viewers and check its bytes.
+// `--edges <n>` (default 3) sets how many edges run in this process; `--edge-of <origin url>` runs one edge of
+// that origin and no origin or pusher, for the bench's `--edge-processes` (each edge a process, as deployed):
+// it prints `{"edge":…,"edgeAddress":…}` and runs until killed.
 
 import { createRelay } from '../../relay/relay.ts';
 import { silentLogger } from '../../observability/logger.ts';
@@ -36,9 +39,24 @@ const partTarget = partsAt >= 0 ? Number(process.argv[partsAt + 1]) : null;
 if (partTarget !== null && !(partTarget >= 0.2 && partTarget <= 1)) throw new Error('--parts needs a part target in seconds (0.2–1)');
 const priced = payer ? { pricePerByte: 1n, claimIntervalMs: 5_000 } : {};
 const components = { logger: silentLogger, ...(payer ? { deliveryLookup: async () => ({ payer, url: 'http://127.0.0.1:9', maxPricePerByte: '10' }) } : {}) };
+const edgeOfAt = process.argv.indexOf('--edge-of');
+const edgeOf = edgeOfAt >= 0 ? process.argv[edgeOfAt + 1] : undefined;
+if (edgeOfAt >= 0 && !/^http:\/\/127\.0\.0\.1:\d+$/.test(edgeOf ?? '')) throw new Error('--edge-of needs the origin URL (http://127.0.0.1:<port>)');
+const edgesAt = process.argv.indexOf('--edges');
+const edgeCount = edgesAt >= 0 ? Number(process.argv[edgesAt + 1]) : 3;
+if (!Number.isInteger(edgeCount) || edgeCount < 0 || edgeCount > 16) throw new Error('--edges needs a whole number from 0 to 16');
+const edgeOfParent = (parent: string) => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [parent], ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components);
+if (edgeOf) {
+  const edge = await edgeOfParent(edgeOf);
+  await edge.start();
+  process.once('SIGTERM', () => process.exit(0));
+  console.log(JSON.stringify({ edge: edge.url, edgeAddress: edge.paymentAddress }));
+  // Serves until the bench kills it: the open server keeps the process alive.
+  await new Promise(() => undefined);
+}
 const origin = await createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components);
 await origin.start();
-const edges = await Promise.all([0, 1, 2].map(() => createRelay({ httpPort: 0, dataDir: null, orchestrator: false, discoverParents: false, parents: [origin.url], ...VIEWERS_ON_ONE_ADDRESS, ...priced }, components)));
+const edges = await Promise.all(Array.from({ length: edgeCount }, () => edgeOfParent(origin.url)));
 await Promise.all(edges.map((e) => e.start()));
 // Pushed as a broadcaster pushes: a signed descriptor, and each segment with its publisher's signature.
 const publisher = identityFromPrivateKey(secp256k1.utils.randomSecretKey());

@@ -17,16 +17,18 @@
 // playlist 200 and listing the part it waited for, every part 200 with the bytes the origin was pushed,
 // every viewer keeping up. Printed: origin load per step, the part fetch time, and how long after the
 // origin had a part each viewer held the playlist listing it (the edge's follow, wake-up and answer).
-// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --receipts | --parts]
+// --threads N runs the viewers in N worker threads (bench/fanout/viewers.ts), each on its own event loop;
+// --edge-processes runs each edge in a process of its own (relays.ts --edge-of), as edges are deployed.
+// Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --threads 1 --edge-processes --receipts | --parts]
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Agent, get as httpGet, request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { parseFlags } from '../../cli/options.ts';
 import { runBench } from '../support/report.ts';
-import { randomIdentity, type Identity } from '../../protocol/identity.ts';
-import { RECEIPT_ANSWER_HEADER, signCertificate, signReceipt, withReceiptParam, type SignedCertificate, type SignedReceipt } from '../../protocol/delivery-receipt.ts';
-import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
+import { randomIdentity } from '../../protocol/identity.ts';
+import { signCertificate } from '../../protocol/delivery-receipt.ts';
+import { closeViewers, fail, get, newStep, sendReceipt, watch, type ViewerReceipts } from './viewers.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));
 const seconds = Number(flags.get('seconds') ?? 60);
@@ -35,235 +37,81 @@ const receipts = flags.get('receipts') === true;
 const parts = flags.get('parts') === true;
 if (parts && receipts) throw new Error('--parts and --receipts are measured apart: give one');
 const PART_TARGET_S = 0.334;
+// The viewers' threads: each runs its share of every step on its own event loop (1: all in the main thread).
+const threads = Number(flags.get('threads') ?? 1);
+// Each edge in a process of its own, as edges are deployed (default: the origin and its edges share one).
+const edgeProcesses = flags.get('edge-processes') === true;
+const cores = availableParallelism();
+if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new Error('--threads needs a whole number from 1 to 16');
 const payer = randomIdentity();
 /** Loopback source addresses viewers post receipts from: the per-address receipt limit is per player. */
 const RECEIPT_SOURCES = 250;
-// One keep-alive connection per viewer at most, as each player would hold its own.
-const agent = new Agent({ keepAlive: true, maxSockets: 4_000 });
-
-function get(url: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer; receiptAnswer: string | null }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet(url, { agent, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), receiptAnswer: (res.headers[RECEIPT_ANSWER_HEADER] as string | undefined) ?? null }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-function postReceipt(url: string, body: string, localAddress: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent, localAddress, timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** A viewer's paid-delivery state with --receipts: its session and what it signed. */
-interface ViewerReceipts {
-  edgeAddress: string;
-  key: Identity;
-  cert: SignedCertificate;
-  localAddress: string;
-  bytes: number;
-  sentBytes: number;
-  lastSent: number;
-  sequence: number;
-  /** Signed, to ride on the next segment request. */
-  due: SignedReceipt | null;
-}
-
 const CHILD_START_MS = 30_000;
-const FAILURE_SAMPLES = 5;
-
-interface Step {
-  latencies: number[];
-  fetchesPerViewer: number[];
-  failures: number;
-  failureSamples: string[];
-  /** Receipts answered 204, and the milliseconds spent signing them. */
-  receiptsKept: number;
-  signMs: number;
-  /** --parts: each part a viewer fetched (its name, when it arrived, its size) and each playlist that listed the part it waited for. */
-  partsGot: Array<{ name: string; at: number; bytes: number }>;
-  playlistsGot: Array<{ name: string; at: number }>;
-}
-
-function fail(step: Step, what: string): void {
-  step.failures++;
-  if (step.failureSamples.length < FAILURE_SAMPLES) step.failureSamples.push(what);
-}
-
-/** Signs a receipt when the bytes moved: POSTed when it is the session's first or `final`, else due for the next segment request. */
-async function sendReceipt(edge: string, r: ViewerReceipts, step: Step, final: boolean): Promise<void> {
-  if (r.bytes === r.sentBytes) return;
-  const started = performance.now();
-  const signed = signReceipt({ session: r.key.address, playbackId: 'fan', relay: r.edgeAddress, bytes: r.bytes, rendition: 'source', sequence: r.sequence, at: Date.now() }, r.key.privateKey, r.cert);
-  step.signMs += performance.now() - started;
-  r.lastSent = Date.now();
-  r.due = null;
-  if (r.sentBytes > 0 && !final) {
-    r.due = signed;
-    return;
-  }
-  const body = JSON.stringify(signed);
-  try {
-    const res = await postReceipt(`${edge}/delivery/fan/receipts`, body, r.localAddress);
-    if (res.status === 204) {
-      step.receiptsKept++;
-      r.sentBytes = r.bytes;
-    } else fail(step, `receipt to ${edge}: ${res.status} ${res.body.toString().slice(0, 200)}`);
-  } catch (err) {
-    fail(step, `receipt to ${edge}: ${(err as Error).message}`);
-  }
-}
-
-async function viewer(edge: string, until: number, step: Step, index: number, segmentBytes: number, receipts: ViewerReceipts | null): Promise<void> {
-  const base = `${edge}/hls/fan/source`;
-  let last = -1;
-  while (Date.now() < until) {
-    if (receipts && Date.now() - receipts.lastSent >= RECEIPT_INTERVAL_MS) await sendReceipt(edge, receipts, step, false);
-    try {
-      const url = last < 0 ? `${base}/index.m3u8` : `${base}/index.m3u8?_HLS_msn=${last + 1}`;
-      const res = await get(url);
-      const newest = Number(/(\d+)\.ts\s*$/.exec(res.body.toString('latin1'))?.[1] ?? -1);
-      if (res.status !== 200 || newest < 0) {
-        fail(step, `${url}: ${res.status}${newest < 0 ? ', no segment listed' : ''}`);
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
-      if (newest > last) {
-        const started = performance.now();
-        const riding = receipts?.due ?? null;
-        const seg = await get(riding ? withReceiptParam(`${base}/${newest}.ts`, riding) : `${base}/${newest}.ts`);
-        if (riding) {
-          receipts!.due = null;
-          if (seg.receiptAnswer === 'kept') {
-            step.receiptsKept++;
-            receipts!.sentBytes = Math.max(receipts!.sentBytes, riding.receipt.bytes);
-          } else fail(step, `receipt riding to ${edge}: ${seg.receiptAnswer}`);
-        }
-        if (seg.status === 200 && seg.body.length === segmentBytes) {
-          step.latencies.push(performance.now() - started);
-          step.fetchesPerViewer[index]!++;
-          if (receipts) {
-            receipts.bytes += seg.body.length;
-            receipts.sequence = newest;
-          }
-        } else {
-          fail(step, `${base}/${newest}.ts: ${seg.status}, ${seg.body.length} bytes`);
-        }
-        last = newest;
-      }
-    } catch (err) {
-      fail(step, (err as Error).message);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  // Leaving: the last receipt, as a player sends on leaving.
-  if (receipts) await sendReceipt(edge, receipts, step, true);
-}
-
-const epochNow = () => performance.timeOrigin + performance.now();
-const HINT = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/;
-
-/** --parts: a low-latency viewer, as hls.js in lowLatencyMode reloads and loads. */
-async function llViewer(edge: string, until: number, step: Step, index: number): Promise<void> {
-  const base = `${edge}/hls/fan/source`;
-  let url = `${base}/index.m3u8`;
-  let waitedFor: string | null = null;
-  while (Date.now() < until) {
-    try {
-      const res = await get(url);
-      const at = epochNow();
-      const text = res.body.toString('latin1');
-      const hint = HINT.exec(text);
-      if (res.status !== 200 || !hint) {
-        fail(step, `${url}: ${res.status}${hint ? '' : ', no preload hint'}`);
-        url = `${base}/index.m3u8`;
-        waitedFor = null;
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
-      if (waitedFor !== null) {
-        if (!text.includes(`URI="${waitedFor}.m4s"`)) fail(step, `${url}: the playlist does not list part ${waitedFor}`);
-        else step.playlistsGot.push({ name: waitedFor, at });
-        const started = performance.now();
-        const part = await get(`${base}/${waitedFor}.m4s`);
-        if (part.status === 200) {
-          step.latencies.push(performance.now() - started);
-          step.partsGot.push({ name: waitedFor, at: epochNow(), bytes: part.body.length });
-          step.fetchesPerViewer[index]!++;
-        } else fail(step, `${base}/${waitedFor}.m4s: ${part.status}`);
-      }
-      // The next part: the one the playlist hints at, waited for with a blocking reload.
-      waitedFor = `${hint[1]}.${hint[2]}`;
-      url = `${base}/index.m3u8?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]}&_HLS_skip=YES`;
-    } catch (err) {
-      fail(step, (err as Error).message);
-      url = `${base}/index.m3u8`;
-      waitedFor = null;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
 process.exit(
-  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2, receipts, ...(parts ? { partTarget: PART_TARGET_S } : {}) }, async (bench) => {
-    const child = spawn(process.execPath, [new URL('./relays.ts', import.meta.url).pathname, ...(receipts ? ['--receipts', payer.address] : []), ...(parts ? ['--parts', String(PART_TARGET_S)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await runBench('fanout', { seconds, viewers: steps.join(','), edges: 3, origins: 1, segmentSeconds: 2, receipts, threads, edgeProcesses, ...(parts ? { partTarget: PART_TARGET_S } : {}) }, async (bench) => {
+    const relaysScript = new URL('./relays.ts', import.meta.url).pathname;
+    const children: ChildProcess[] = [];
+    /** Starts a relays.ts process; resolves with its first line (JSON), hands every later line to `onLine`. */
+    const startRelays = <T,>(args: string[], onLine?: (line: string) => void) =>
+      new Promise<T>((resolve, reject) => {
+        const child = spawn(process.execPath, [relaysScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        const timer = setTimeout(() => reject(new Error(`the relays did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
+        child.once('exit', (code) => reject(new Error(`a relays process (${args.join(' ')}) exited (${code}) before starting`)));
+        let first = true;
+        createInterface({ input: child.stdout! }).on('line', (l) => {
+          if (!first) return onLine?.(l);
+          first = false;
+          clearTimeout(timer);
+          resolve(JSON.parse(l) as T);
+        });
+      });
+    const priced = receipts ? ['--receipts', payer.address] : [];
     /** --parts: what the origin took of each part (its size, and when it answered the push). */
     const pushed = new Map<string, { bytes: number; at: number }>();
     try {
-      const urls = await new Promise<{ origin: string; edges: string[]; edgeAddresses: string[]; segmentBytes: number }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the relays did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
-        child.once('exit', (code) => reject(new Error(`the relays' process exited (${code}) before starting`)));
-        let first = true;
-        createInterface({ input: child.stdout! }).on('line', (l) => {
-          if (!first) {
-            const p = JSON.parse(l) as { part: string; bytes: number; at: number };
-            pushed.set(p.part, { bytes: p.bytes, at: p.at });
-            return;
-          }
-          first = false;
-          clearTimeout(timer);
-          resolve(JSON.parse(l));
-        });
+      const urls = await startRelays<{ origin: string; edges: string[]; edgeAddresses: string[]; segmentBytes: number }>([...priced, ...(parts ? ['--parts', String(PART_TARGET_S)] : []), ...(edgeProcesses ? ['--edges', '0'] : [])], (l) => {
+        const p = JSON.parse(l) as { part: string; bytes: number; at: number };
+        pushed.set(p.part, { bytes: p.bytes, at: p.at });
       });
-      const childAlive = () => child.exitCode === null && child.signalCode === null;
+      if (edgeProcesses) {
+        const edges = await Promise.all([0, 1, 2].map(() => startRelays<{ edge: string; edgeAddress: string }>([...priced, '--edge-of', urls.origin])));
+        urls.edges = edges.map((e) => e.edge);
+        urls.edgeAddresses = edges.map((e) => e.edgeAddress);
+      }
+      const stopped = () => children.find((c) => c.exitCode !== null || c.signalCode !== null);
 
-      /** CPU seconds of the relays' process (all four relays) and the receipts the edges kept. */
+      /** Each relay's /metrics text: the origin's first. */
+      const metrics = () =>
+        Promise.all(
+          [urls.origin, ...urls.edges].map(async (url) => {
+            const res = await get(`${url}/metrics`);
+            if (res.status !== 200) throw new Error(`${url}/metrics answered ${res.status}`);
+            return res.body.toString();
+          }),
+        );
+      // A process's figures, read from the relays that own one: all four relays share one process unless
+      // --edge-processes gave each edge its own, and then the processes' CPU and memory add up.
+      const ownProcess = (i: number) => i === 0 || edgeProcesses;
+      const processFigure = (texts: string[], name: string) => texts.filter((_, i) => ownProcess(i)).reduce((sum, t) => sum + Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(t)?.[1] ?? NaN), 0);
+
+      /** CPU seconds of the relays' processes (all four relays) and the receipts the edges kept. */
       async function relayTotals(): Promise<{ cpu: number; kept: number }> {
-        let cpu = 0;
-        let kept = 0;
-        for (const [i, url] of [urls.origin, ...urls.edges].entries()) {
-          const res = await get(`${url}/metrics`);
-          if (res.status !== 200) throw new Error(`${url}/metrics answered ${res.status}`);
-          const text = res.body.toString();
-          if (i === 0) cpu = Number(/^castnet_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN);
-          else kept += Number(/^castnet_relay_delivery_receipts_total\{[^}]*result="kept"[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
-        }
-        return { cpu, kept };
+        const texts = await metrics();
+        const kept = texts.slice(1).reduce((sum, t) => sum + Number(/^castnet_relay_delivery_receipts_total\{[^}]*result="kept"[^}]*\} (\S+)/m.exec(t)?.[1] ?? 0), 0);
+        return { cpu: processFigure(texts, 'castnet_process_cpu_seconds_total'), kept };
       }
       const originPerMinute: number[] = [];
       const compared: Array<{ count: number; mode: 'off' | 'on'; sessionStartMs: number; cpuPerFetch: number; p50: number; p99: number; receipts: number; signMs: number }> = [];
 
       async function originTotals(): Promise<{ requests: number; bytes: number; rss: number }> {
-        const res = await get(`${urls.origin}/metrics`);
-        if (res.status !== 200) throw new Error(`origin /metrics answered ${res.status}`);
-        const text = res.body.toString();
-        // All four relays share the child process: this is their resident memory together.
-        const rss = Number(/^castnet_process_resident_memory_bytes\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
+        const texts = await metrics();
+        const text = texts[0]!;
+        // The relays' resident memory together (one process, or the four added up).
+        const rss = processFigure(texts, 'castnet_process_resident_memory_bytes');
         let requests = 0;
         for (const line of text.split('\n')) if (/^castnet_relay_http_requests_total\{[^}]*kind="(segment|media|master|part|init)"/.test(line)) requests += Number(line.split(' ').pop());
         const bytes = Number(/^castnet_relay_bytes_served_total\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? 0);
@@ -272,7 +120,7 @@ process.exit(
 
       for (const [count, mode] of steps.flatMap((c) => (receipts ? ([[c, 'off'], [c, 'on']] as const) : ([[c, 'off']] as const)))) {
         const label = receipts ? `${count} viewers, receipts ${mode}` : `${count} viewers`;
-        const step: Step = { latencies: [], fetchesPerViewer: new Array<number>(count).fill(0), failures: 0, failureSamples: [], receiptsKept: 0, signMs: 0, partsGot: [], playlistsGot: [] };
+        const warmUp = newStep(0);
         // Receipts on: one viewer session per viewer, certified by the payer, as the payer's /delivery/sessions issues them.
         const sessions = Array.from({ length: count }, (_, i): ViewerReceipts | null => {
           if (mode !== 'on') return null;
@@ -295,28 +143,29 @@ process.exit(
               sessions.slice(i, i + 50).map(async (r, j) => {
                 const edge = urls.edges[(i + j) % urls.edges.length]!;
                 const seg = await get(`${edge}/hls/fan/source/${newest}.ts`);
-                if (seg.status !== 200 || seg.body.length !== urls.segmentBytes) return fail(step, `warm-up segment from ${edge}: ${seg.status}`);
+                if (seg.status !== 200 || seg.body.length !== urls.segmentBytes) return fail(warmUp, `warm-up segment from ${edge}: ${seg.status}`);
                 r!.bytes += seg.body.length;
                 r!.sequence = newest;
-                await sendReceipt(edge, r!, step, false);
+                await sendReceipt(edge, r!, warmUp, false);
               }),
             );
           }
           sessionStartMs = (((await relayTotals()).cpu - cpuBefore) * 1e3) / count;
-          step.receiptsKept = 0;
-          step.signMs = 0;
         }
-        const relaysBefore = receipts ? await relayTotals() : null;
+        const relaysBefore = await relayTotals();
+        // The load generator's CPU (this process with its viewer threads), beside the relays': on one machine they share the cores.
+        const viewersCpuBefore = process.cpuUsage();
         const before = await originTotals();
         const started = Date.now();
         // Resident memory sampled through the step: with a steady audience it must level off, not climb.
         const rss: number[] = [];
         const sampler = setInterval(() => void originTotals().then((t) => rss.push(t.rss), () => undefined), 5_000);
         const until = started + seconds * 1000;
-        // Viewers join over the first two seconds, as real audiences do not arrive in one instant.
-        await Promise.all(
-          Array.from({ length: count }, (_, i) => new Promise<void>((r) => setTimeout(r, (i / count) * 2_000)).then(() => (parts ? llViewer(urls.edges[i % urls.edges.length]!, until, step, i) : viewer(urls.edges[i % urls.edges.length]!, until, step, i, urls.segmentBytes, sessions[i]!)))),
-        );
+        const step = await watch({ edges: urls.edges, count, started, until, parts, segmentBytes: urls.segmentBytes, sessions }, threads);
+        const viewersCpu = process.cpuUsage(viewersCpuBefore);
+        const relaysCpu = (await relayTotals()).cpu - relaysBefore.cpu;
+        step.failures += warmUp.failures;
+        step.failureSamples.unshift(...warmUp.failureSamples);
         clearInterval(sampler);
         const after = await originTotals();
         const fetches = step.latencies.length;
@@ -341,7 +190,8 @@ process.exit(
             else afterOrigin.playlist.push(g.at - p.at);
           }
         }
-        bench.check(childAlive(), `${label}: the origin's pusher published ${parts ? 'parts and segments' : 'a segment every 2 s'} throughout`, `${label}: the relays' process stopped (exit ${child.exitCode}, signal ${child.signalCode})`);
+        const down = stopped();
+        bench.check(!down, `${label}: the origin's pusher published ${parts ? 'parts and segments' : 'a segment every 2 s'} throughout`, `${label}: a relays process stopped (exit ${down?.exitCode}, signal ${down?.signalCode})`);
         bench.check(
           step.failures === 0,
           parts
@@ -361,7 +211,17 @@ process.exit(
         bench.figure(
           `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; ${unit} fetch p50 ${pct(step.latencies, 0.5).toFixed(1)} ms, p99 ${pct(step.latencies, 0.99).toFixed(1)} ms over ${fetches} fetches${parts ? `; after the origin had the part: the playlist listing it at the viewer p50 ${pct(afterOrigin.playlist, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.playlist, 0.99).toFixed(1)} ms, the part p50 ${pct(afterOrigin.part, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.part, 0.99).toFixed(1)} ms` : ''}; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`,
         );
-        if (relaysBefore) {
+        // --parts: every viewer reloads and fetches within moments of a part's arrival, so a part interval's CPU
+        // comes due at once; spread over every core, that is the least time the last viewer waits.
+        if (parts) {
+          const generatorCpu = (viewersCpu.user + viewersCpu.system) / 1e6;
+          const intervals = seconds / PART_TARGET_S;
+          const burstMs = ((relaysCpu + generatorCpu) * 1e3) / intervals;
+          bench.figure(
+            `${String(count).padStart(5)} viewers: CPU per viewer request: relays ${((relaysCpu * 1e6) / step.requests).toFixed(0)} µs, viewers ${((generatorCpu * 1e6) / step.requests).toFixed(0)} µs over ${step.requests} requests; a part's wake-up costs ${burstMs.toFixed(0)} ms of CPU, at least ${(burstMs / cores).toFixed(0)} ms on ${cores} cores (relays ${(((relaysCpu * 1e3) / intervals) / cores).toFixed(0)} ms of it)`,
+          );
+        }
+        if (receipts) {
           const relaysAfter = await relayTotals();
           const sent = sessions.filter((r) => r && r.sentBytes > 0).length;
           if (mode === 'on') {
@@ -390,8 +250,8 @@ process.exit(
       if (!receipts && originPerMinute.length > 1) bench.figure(`origin requests per minute, most / fewest over the steps: ${(Math.max(...originPerMinute) / Math.min(...originPerMinute)).toFixed(3)}`);
       bench.figure(`\n${seconds} s per step, 3 edges, 1 origin${parts ? `, low-latency CMAF (part target ${PART_TARGET_S} s)` : ''} (target: origin load flat within 10%, p99 < 200 ms at 1,000 viewers)`);
     } finally {
-      child.kill('SIGTERM');
-      agent.destroy();
+      for (const c of children) c.kill('SIGTERM');
+      closeViewers();
     }
   }),
 );
