@@ -16,7 +16,10 @@
 // delta updates (`_HLS_msn`/`_HLS_part`/`_HLS_skip=YES`), then the newest part it lists. Checked: every
 // playlist 200 and listing the part it waited for, every part 200 with the bytes the origin was pushed,
 // every viewer keeping up. Printed: origin load per step, the part fetch time, and how long after the
-// origin had a part each viewer held the playlist listing it (the edge's follow, wake-up and answer).
+// origin had a part each viewer held the playlist listing it (the edge's follow, wake-up and answer), and
+// the CPU per viewer request of the relays and of the viewers. Low-latency viewers speak HTTP/1.1 over one
+// keep-alive socket each (viewers.ts ViewerConnection), not node:http's client: on one machine the load
+// generator shares the cores with the relays, and node:http's client cost more per request than the relays.
 // --threads N runs the viewers in N worker threads (bench/fanout/viewers.ts), each on its own event loop;
 // --edge-processes runs each edge in a process of its own (relays.ts --edge-of), as edges are deployed.
 // Usage: npm run bench:fanout [-- --seconds 60 --viewers 10,100,1000 --threads 1 --edge-processes --receipts | --parts]
@@ -211,14 +214,15 @@ process.exit(
         bench.figure(
           `${String(count).padStart(5)} viewers: origin ${((after.requests - before.requests) / minutes).toFixed(0).padStart(5)} req/min, ${((after.bytes - before.bytes) / minutes / 1024 / 1024).toFixed(2).padStart(6)} MiB/min; ${unit} fetch p50 ${pct(step.latencies, 0.5).toFixed(1)} ms, p99 ${pct(step.latencies, 0.99).toFixed(1)} ms over ${fetches} fetches${parts ? `; after the origin had the part: the playlist listing it at the viewer p50 ${pct(afterOrigin.playlist, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.playlist, 0.99).toFixed(1)} ms, the part p50 ${pct(afterOrigin.part, 0.5).toFixed(1)} ms, p99 ${pct(afterOrigin.part, 0.99).toFixed(1)} ms` : ''}; relays RSS ${(before.rss / 1024 ** 2).toFixed(0)} → ${(after.rss / 1024 ** 2).toFixed(0)} MiB${rssLine}`,
         );
-        // --parts: every viewer reloads and fetches within moments of a part's arrival, so a part interval's CPU
-        // comes due at once; spread over every core, that is the least time the last viewer waits.
+        // --parts: every viewer reloads and fetches within moments of a part's arrival, so most of a part
+        // interval's CPU comes due at once; printed per interval beside what the machine's cores offer in one.
         if (parts) {
           const generatorCpu = (viewersCpu.user + viewersCpu.system) / 1e6;
           const intervals = seconds / PART_TARGET_S;
-          const burstMs = ((relaysCpu + generatorCpu) * 1e3) / intervals;
+          const perInterval = (cpu: number) => (cpu * 1e3) / intervals;
+          const burstMs = perInterval(relaysCpu + generatorCpu);
           bench.figure(
-            `${String(count).padStart(5)} viewers: CPU per viewer request: relays ${((relaysCpu * 1e6) / step.requests).toFixed(0)} µs, viewers ${((generatorCpu * 1e6) / step.requests).toFixed(0)} µs over ${step.requests} requests; a part's wake-up costs ${burstMs.toFixed(0)} ms of CPU, at least ${(burstMs / cores).toFixed(0)} ms on ${cores} cores (relays ${(((relaysCpu * 1e3) / intervals) / cores).toFixed(0)} ms of it)`,
+            `${String(count).padStart(5)} viewers: CPU per viewer request: relays ${((relaysCpu * 1e6) / step.requests).toFixed(0)} µs, viewers ${((generatorCpu * 1e6) / step.requests).toFixed(0)} µs over ${step.requests} requests; per part interval ${burstMs.toFixed(0)} ms of CPU (relays ${perInterval(relaysCpu).toFixed(0)}, viewers ${perInterval(generatorCpu).toFixed(0)}), ${((100 * burstMs) / (PART_TARGET_S * 1e3 * cores)).toFixed(0)}% of ${cores} cores`,
           );
         }
         if (receipts) {

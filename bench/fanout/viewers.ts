@@ -6,6 +6,7 @@
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Agent, get as httpGet, request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { RECEIPT_ANSWER_HEADER, signReceipt, withReceiptParam, type SignedCertificate, type SignedReceipt } from '../../protocol/delivery-receipt.ts';
 import type { Identity } from '../../protocol/identity.ts';
 import { RECEIPT_INTERVAL_MS } from '../../player/receipts.ts';
@@ -150,18 +151,132 @@ async function viewer(edge: string, until: number, step: Step, index: number, se
   if (receipts) await sendReceipt(edge, receipts, step, true);
 }
 
+/**
+ * --parts: one viewer's keep-alive HTTP/1.1 connection, one GET at a time, as a player holds it. Leaner than
+ * node:http's client (no agent, no header objects, no streams): on one machine the simulated viewers share
+ * the cores with the relays they measure, so every microsecond the generator spends is taken from the
+ * relays' answers. A response needs a content-length (the relays send one); anything else is an error.
+ */
+export class ViewerConnection {
+  private socket: Socket | null = null;
+  private pending: { resolve: (r: { status: number; body: Buffer }) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
+  private chunks: Buffer[] = [];
+  private held = 0;
+  /** The body's length once the head is parsed (-1 before), and the head's length. */
+  private bodyLength = -1;
+  private headLength = 0;
+  private status = 0;
+  private closeAfter = false;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly hostHeader: string;
+
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+    this.hostHeader = `${host}:${port}`;
+  }
+
+  get(path: string, timeoutMs = 10_000): Promise<{ status: number; body: Buffer }> {
+    if (this.pending) return Promise.reject(new Error('a request is already in flight on this connection'));
+    const socket = this.socket ?? this.connect();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.abort(new Error(`timeout after ${timeoutMs} ms: ${path}`)), timeoutMs);
+      this.pending = { resolve, reject, timer };
+      socket.write(`GET ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n\r\n`, 'latin1');
+    });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  private connect(): Socket {
+    const socket = connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    // Events of a connection already given up (closed after an error or a timeout) are not this one's.
+    socket.on('data', (c: Buffer) => socket === this.socket && this.onData(c));
+    socket.on('error', (err) => socket === this.socket && this.abort(err));
+    socket.on('close', () => socket === this.socket && this.abort(new Error('the relay closed the connection')));
+    this.socket = socket;
+    this.reset();
+    return socket;
+  }
+
+  private reset(): void {
+    this.chunks = [];
+    this.held = 0;
+    this.bodyLength = -1;
+    this.headLength = 0;
+    this.closeAfter = false;
+  }
+
+  private abort(err: Error): void {
+    const p = this.pending;
+    this.pending = null;
+    this.close();
+    if (p) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.pending) return this.abort(new Error(`${chunk.length} bytes with no request in flight`));
+    this.chunks.push(chunk);
+    this.held += chunk.length;
+    if (this.bodyLength < 0) {
+      const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
+      this.chunks = [all];
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return this.held > 64 * 1024 ? this.abort(new Error('a response head over 64 KiB')) : undefined;
+      const head = all.toString('latin1', 0, end);
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (!status || !length) return this.abort(new Error(`a response without ${status ? 'a content-length' : 'a status line'}: ${head.slice(0, 200)}`));
+      this.status = Number(status[1]);
+      this.bodyLength = Number(length[1]);
+      this.headLength = end + 4;
+      this.closeAfter = /\r\nconnection: *close/i.test(head);
+    }
+    const total = this.headLength + this.bodyLength;
+    if (this.held < total) return;
+    if (this.held > total) return this.abort(new Error(`${this.held - total} bytes past the response`));
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const body = all.subarray(this.headLength);
+    const { resolve, timer } = this.pending;
+    const status = this.status;
+    this.pending = null;
+    clearTimeout(timer);
+    if (this.closeAfter) this.close();
+    else this.reset();
+    resolve({ status, body });
+  }
+}
+
 const epochNow = () => performance.timeOrigin + performance.now();
 const HINT = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/;
 
 /** --parts: a low-latency viewer, as hls.js in lowLatencyMode reloads and loads. */
 async function llViewer(edge: string, until: number, step: Step, index: number): Promise<void> {
-  const base = `${edge}/hls/fan/source`;
+  const { hostname, port } = new URL(edge);
+  const connection = new ViewerConnection(hostname, Number(port));
+  try {
+    await llWatch(connection, step, until, index);
+  } finally {
+    connection.close();
+  }
+}
+
+async function llWatch(connection: ViewerConnection, step: Step, until: number, index: number): Promise<void> {
+  const base = '/hls/fan/source';
   let url = `${base}/index.m3u8`;
   let waitedFor: string | null = null;
   while (Date.now() < until) {
     try {
       step.requests++;
-      const res = await get(url);
+      const res = await connection.get(url);
       const at = epochNow();
       const text = res.body.toString('latin1');
       const hint = HINT.exec(text);
@@ -177,7 +292,7 @@ async function llViewer(edge: string, until: number, step: Step, index: number):
         else step.playlistsGot.push({ name: waitedFor, at });
         const started = performance.now();
         step.requests++;
-        const part = await get(`${base}/${waitedFor}.m4s`);
+        const part = await connection.get(`${base}/${waitedFor}.m4s`);
         if (part.status === 200) {
           step.latencies.push(performance.now() - started);
           step.partsGot.push({ name: waitedFor, at: epochNow(), bytes: part.body.length });
